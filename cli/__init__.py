@@ -1,0 +1,1 @@
+"""The `lstm-tf` command line: thin Click commands over the `lstm_tf` library."""

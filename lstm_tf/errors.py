@@ -1,0 +1,10 @@
+"""The one exception type for user mistakes.
+
+The library raises `UserError` for anything the user can fix (a bad file, column,
+option or model); the CLI turns it into a one-line `Error: ...` and a non-zero exit.
+Anything else is a bug and keeps its traceback.
+"""
+
+
+class UserError(ValueError):
+    """A problem with the user's input, with a message that says how to fix it."""
