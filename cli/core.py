@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list of column names."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @click.command()
@@ -11,7 +20,103 @@ def datasets() -> None:
     from lstm_tf.data import BUILTIN_DATASETS
 
     for name, info in BUILTIN_DATASETS.items():
-        click.echo(f"{name:12s} {info.description}")
+        click.echo(f"{name:10s} target={info.target:10s} {info.description}")
 
 
-COMMANDS = [datasets]
+positive = click.IntRange(min=1)
+fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+
+@click.command()
+@click.option("--data", "data_path", type=click.Path(), help="CSV file with a header row.")
+@click.option("--dataset", default=None,
+              help="Built-in dataset (see `lstm-tf datasets`); default elnino when no --data.")
+@click.option("--target", help="Target column(s), comma-separated. Default: the dataset's, "
+              "or the first non-time column.")
+@click.option("--features", help="Extra input feature columns, comma-separated.")
+@click.option("--time-column", help="Time column; must increase row by row.")
+@click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
+              help="How to handle missing values (default: refuse them).")
+@click.option("--window", type=positive, default=24, show_default=True, help="Input steps.")
+@click.option("--horizon", type=positive, default=1, show_default=True, help="Steps to forecast.")
+@click.option("--stride", type=positive, default=1, show_default=True, help="Steps between windows.")
+@click.option("--val-fraction", type=fraction, default=0.15, show_default=True)
+@click.option("--test-fraction", type=fraction, default=0.15, show_default=True)
+@click.option("--season", type=positive, help="Season length for the seasonal naive baseline.")
+@click.option("--model", "kind", type=click.Choice(["lstm", "rnn"]), default="lstm",
+              show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN.")
+@click.option("--units", type=positive, default=32, show_default=True)
+@click.option("--layers", type=positive, default=1, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="Dropout between stacked layers.")
+@click.option("--epochs", type=positive, default=60, show_default=True)
+@click.option("--batch-size", type=positive, default=32, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
+              show_default=True)
+@click.option("--loss", type=click.Choice(["mse", "huber"]), default="mse", show_default=True)
+@click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Early stopping on validation loss (restores the best weights); 0: off.")
+@click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
+              help="Clip each gradient to this norm.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--out", type=click.Path(), help="Run directory (default runs/<name>).")
+@click.option("--name", help="Run name (default <dataset>-<model>).")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
+def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
+          val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
+          learning_rate, loss, patience, clipnorm, seed, out, name, force, quiet) -> None:
+    """Train a forecaster and write a run directory (model, config, metrics, plots).
+
+    The tutorial's PyTorch LSTMModel(input_size=1, hidden_size=10, num_layers=1,
+    output_size=1) is: --model lstm --units 10 --layers 1 --horizon 1.
+    """
+    from pathlib import Path
+
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from lstm_tf.errors import UserError
+    from lstm_tf.train import train as train_run
+
+    if data_path and dataset:
+        raise UserError("give either --data FILE or --dataset NAME, not both")
+    source = Path(data_path).stem if data_path else (dataset or "elnino")
+    name = name or f"{source}-{kind}"
+    out = Path(out) if out else Path("runs") / name
+    config = RunConfig(
+        data=DataConfig(dataset=None if data_path else (dataset or "elnino"), path=data_path,
+                        targets=_names(target), features=_names(features) or [],
+                        time_column=time_column, fill=fill, window=window, horizon=horizon,
+                        stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
+                        season=season),
+        model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                          loss=loss, patience=patience, clipnorm=clipnorm, seed=seed))
+    metrics = train_run(config, out, force=force, verbose=0 if quiet else 2, log=click.echo)
+    click.echo(f"run: {out}  ({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)")
+    click.echo(_summary(metrics))
+
+
+def _summary(metrics: dict) -> str:
+    model, naive = metrics["model"], metrics["naive"]
+    verdict = "beats" if model["mae"] < naive["mae"] else "does NOT beat"
+    line = (f"test MAE {model['mae']:.4g} vs naive {naive['mae']:.4g} "
+            f"({model['mae'] / naive['mae']:.2f}x; model {verdict} persistence)")
+    if "seasonal_naive" in metrics:
+        line += f", seasonal naive {metrics['seasonal_naive']['mae']:.4g}"
+    return line + f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("--data", "data_path", type=click.Path(),
+              help="Evaluate on every window of this CSV (same columns) instead of the test part.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(run, data_path, as_json) -> None:
+    """Test metrics of a saved run against the naive forecasts."""
+    from lstm_tf.train import evaluate as evaluate_run
+
+    metrics = evaluate_run(run, data_path)
+    click.echo(json.dumps(metrics, indent=2) if as_json else _summary(metrics))
+
+
+COMMANDS = [datasets, train, evaluate]

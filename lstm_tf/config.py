@@ -1,0 +1,127 @@
+"""A run's configuration: three dataclasses, saved together as `config.json`.
+
+`config.json` holds everything needed to rebuild the data pipeline and the model:
+the data source and columns, the split, window and horizon, the scaler statistics,
+the hyper-parameters, the seed and the library versions the run used.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+
+from .errors import UserError
+
+MODEL_KINDS = ("lstm", "rnn")
+LOSSES = ("mse", "huber")
+
+
+@dataclass
+class DataConfig:
+    dataset: str | None = "elnino"  # a built-in dataset, or None when `path` is given
+    path: str | None = None  # a CSV file
+    targets: list[str] | None = None  # None: the dataset's default / the first column
+    features: list[str] = field(default_factory=list)
+    time_column: str | None = None
+    fill: str | None = None
+    window: int = 24
+    horizon: int = 1
+    stride: int = 1
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    season: int | None = None  # season length for the seasonal naive baseline
+
+    def validate(self) -> None:
+        _positive(window=self.window, horizon=self.horizon, stride=self.stride)
+        if self.season is not None:
+            _positive(season=self.season)
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "lstm"
+    units: int = 32
+    layers: int = 1
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise UserError(f"unknown model kind {self.kind!r}; choose {', '.join(MODEL_KINDS)}")
+        _positive(units=self.units, layers=self.layers)
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"--dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    loss: str = "mse"
+    patience: int = 10  # early stopping on validation loss; 0 turns it off
+    clipnorm: float | None = None
+    seed: int = 42
+    steps_per_execution: int = 16
+
+    def validate(self) -> None:
+        _positive(epochs=self.epochs, batch_size=self.batch_size,
+                  steps_per_execution=self.steps_per_execution)
+        if not self.learning_rate > 0:
+            raise UserError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}; choose {', '.join(LOSSES)}")
+        if self.patience < 0:
+            raise UserError(f"--patience must be >= 0, got {self.patience}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise UserError(f"--clipnorm must be > 0, got {self.clipnorm}")
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    scaler: dict | None = None  # {"columns", "mean", "std"}, filled in by training
+    split: dict | None = None  # {"train_end", "val_end", "rows"}
+    versions: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "RunConfig":
+        try:
+            return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
+                       train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
+                       split=raw.get("split"), versions=raw.get("versions", {}))
+        except (KeyError, TypeError) as error:
+            raise UserError(f"config.json is not an lstm-tf run configuration ({error})") from None
+
+
+def _build(cls, raw: dict):
+    known = {f.name for f in fields(cls)}
+    return cls(**{key: value for key, value in raw.items() if key in known})
+
+
+def _positive(**values: int) -> None:
+    for name, value in values.items():
+        if value is None or value <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a run or export depends on."""
+    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("lstm-tf", "tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions

@@ -1,0 +1,37 @@
+"""Forecasters: a stack of recurrent layers, the last hidden state, a Dense head.
+
+    window [batch, time, features] → RNN/LSTM × layers → h_T → Dense → forecast [batch, horizon, targets]
+
+The tutorial's PyTorch `LSTMModel(input_size=1, hidden_size=10, num_layers=1,
+output_size=1)` is `build_model(ModelConfig("lstm", units=10, layers=1), features=1,
+horizon=1, targets=1)`: an LSTM, its last step, a linear layer.
+"""
+
+from __future__ import annotations
+
+from .config import ModelConfig
+from .tf_setup import tensorflow
+
+
+def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
+    """Build (not compile) a Keras forecaster. The time axis is left dynamic.
+
+    LSTM layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not
+    unrolled), the conditions under which TensorFlow runs them on the cuDNN kernel
+    of a GPU; dropout goes between layers, not inside the recurrence, for the same
+    reason.
+    """
+    tensorflow()
+    import keras
+
+    layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}[config.kind]
+    model = keras.Sequential(name=f"{config.kind}_forecaster")
+    model.add(keras.Input(shape=(None, features), name="window"))
+    for index in range(config.layers):
+        last = index == config.layers - 1
+        model.add(layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}"))
+        if config.dropout and not last:
+            model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}"))
+    model.add(keras.layers.Dense(horizon * targets, name="head"))
+    model.add(keras.layers.Reshape((horizon, targets), name="forecast"))
+    return model

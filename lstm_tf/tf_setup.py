@@ -1,0 +1,58 @@
+"""Import TensorFlow quietly, once, and make runs reproducible.
+
+Every TF-using module imports TensorFlow through `tensorflow()` so that its C++ log
+noise is silenced before the first import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+def tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written to fd 2
+        # before its logging can be configured; keep them off the user's terminal.
+        with _stderr_silenced():
+            import tensorflow  # noqa: F401
+    import tensorflow as tf
+
+    return tf
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    if os.environ.get("LSTM_TF_VERBOSE_TF"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def set_seed(seed: int) -> None:
+    """Same seed, same numbers on CPU: seeds Python, NumPy and TF, and makes TF ops deterministic."""
+    tf = tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def device_report() -> str:
+    """One line naming the device(s) TensorFlow will train on."""
+    tf = tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = ", ".join(gpu.name for gpu in gpus)
+        return f"device: GPU ({names}); LSTM layers use the cuDNN kernel"
+    return f"device: CPU ({os.cpu_count()} cores); no GPU visible to TensorFlow"

@@ -1,0 +1,135 @@
+"""`lstm-tf train`, `evaluate` and `datasets` end to end, and the CLI's user-facing errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lstm_tf_cli.main import cli
+
+TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny trained run shared by the tests that only read it."""
+    root = tmp_path_factory.mktemp("core")
+    t = np.arange(120)
+    csv = root / "sine.csv"
+    csv.write_text("step,value\n" + "".join(
+        f"{i},{np.sin(2 * np.pi * i / 12):.6f}\n" for i in t))
+    out = root / "run"
+    result = run("train", "--data", csv, "--time-column", "step", "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    return csv, out, result.output
+
+
+def test_train_writes_a_complete_run(tiny_run):
+    csv, out, output = tiny_run
+    assert {p.name for p in out.iterdir()} == {
+        "model.keras", "config.json", "history.csv", "metrics.json", "loss.png", "forecast.png"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["targets"] == ["value"] and config["data"]["window"] == 6
+    assert len(config["scaler"]["mean"]) == 1 and config["scaler"]["std"][0] > 0
+    assert config["versions"]["tensorflow"] and config["versions"]["keras"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["windows"] == 18 and metrics["model"]["mae"] > 0
+    assert metrics["naive"]["mae"] > 0 and metrics["epochs_run"] == 2
+    assert len((out / "history.csv").read_text().splitlines()) == 3
+    assert "device: CPU" in output and f"run: {out}" in output and "vs naive" in output
+
+
+def test_evaluate_matches_training_metrics(tiny_run):
+    csv, out, _ = tiny_run
+    result = run("evaluate", out, "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["mae"] == pytest.approx(saved["model"]["mae"], rel=1e-6)
+    # on another file with the same columns, every window of the file is used
+    result = run("evaluate", out, "--data", csv, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["windows"] == 120 - 6
+
+
+def test_existing_run_is_refused_without_force(tiny_run):
+    csv, out, _ = tiny_run
+    before = (out / "model.keras").read_bytes()
+    result = run("train", "--data", csv, "--out", out, *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: run directory {out} already exists; pass --force to replace it"
+    assert (out / "model.keras").read_bytes() == before
+
+
+def test_same_seed_same_numbers(tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        result = run("train", "--dataset", "sine", "--out", tmp_path / name, "--seed", 7, *TINY)
+        assert result.exit_code == 0, result.output
+        outs.append(json.loads((tmp_path / name / "metrics.json").read_text())["model"]["mae"])
+    assert outs[0] == outs[1]
+
+
+def test_rnn_multi_target_with_feature_and_horizon(tmp_path):
+    out = tmp_path / "rnn"
+    result = run("train", "--dataset", "sine2", "--target", "sin,cos", "--features", "ramp",
+                 "--model", "rnn", "--layers", 2, "--dropout", 0.1, "--horizon", 3,
+                 "--loss", "huber", "--clipnorm", 1.0, "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    from lstm_tf.runs import load_model
+    model = load_model(out)
+    assert model.output_shape == (None, 3, 2)
+    assert [layer.__class__.__name__ for layer in model.layers][:3] == [
+        "SimpleRNN", "Dropout", "SimpleRNN"]
+
+
+def test_tutorial_model_is_expressible():
+    from lstm_tf.config import ModelConfig
+    from lstm_tf.models import build_model
+    model = build_model(ModelConfig("lstm", units=10, layers=1), features=1, horizon=1, targets=1)
+    lstm = model.layers[0]
+    assert lstm.units == 10 and not lstm.return_sequences
+    # 4 gates x (input 1 + hidden 10 + bias) = 480 LSTM weights, + Linear(10 -> 1) = 11
+    assert model.count_params() == 480 + 11
+    assert model(np.zeros((10, 1, 1), np.float32)).shape == (10, 1, 1)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "missing.csv"], "Error: file missing.csv does not exist"),
+    (["train", "--dataset", "nope"], "Error: unknown dataset 'nope'; available: elnino"),
+    (["train", "--dataset", "sine", "--target", "zzz"], "Error: builtin:sine: no column 'zzz'"),
+    (["train", "--window", "0"], "Error: Invalid value for '--window'"),
+    (["train", "--epochs", "-1"], "Error: Invalid value for '--epochs'"),
+    (["train", "--dataset", "sine", "--window", "900"], "Error: too few rows (1000) for window 900"),
+    (["train", "--data", "x.csv", "--dataset", "sine"], "Error: give either --data FILE or --dataset"),
+    (["evaluate", "no-such-run"], "Error: run directory no-such-run does not exist"),
+])
+def test_user_errors_are_one_line(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in result.output
+
+
+def test_datasets_lists_builtins():
+    result = run("datasets")
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == [
+        "elnino", "sunspots", "co2", "sine", "sine2"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"]])
+def test_help_does_not_import_tensorflow(argv):
+    code = ("import sys; from lstm_tf_cli.main import cli\n"
+            f"try: cli({argv!r})\nexcept SystemExit: pass\n"
+            "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'clean')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("clean")
