@@ -30,6 +30,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
     try:
         yield tmp_path
         _fsync(tmp_path)
@@ -56,6 +57,12 @@ def refuse_overwrite(path: str | os.PathLike, force: bool, what: str = "file") -
     """Raise a UserError if `path` exists and `force` is not set."""
     if Path(path).exists() and not force:
         raise UserError(f"{what} {path} already exists; pass --force to replace it")
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync(path: Path) -> None:

@@ -1,0 +1,104 @@
+"""ONNX commands: export, parity, predict."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("--onnx", "to_onnx", is_flag=True, default=True,
+              help="Export to ONNX (the only format; accepted for clarity).")
+@click.option("--out", type=click.Path(), help="Output .onnx (default exported/<run>.onnx).")
+@click.option("--opset", type=click.IntRange(13, 30),
+              help="ONNX opset (default: the newest tf2onnx and onnxruntime both support).")
+@click.option("--no-scaling", is_flag=True,
+              help="Export the bare network: z-scored inputs and outputs.")
+@click.option("--step", is_flag=True,
+              help="Also write <name>.step.onnx, a one-observation-at-a-time model with state.")
+@click.option("--no-check", is_flag=True, help="Skip the parity check against Keras.")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=1e-5,
+              show_default=True, help="Parity tolerance, as a multiple of the target's std.")
+@click.option("--allow-loop", is_flag=True,
+              help="Accept an unfused ONNX Loop when recurrent-layer fusion fails (slower).")
+@click.option("--force", is_flag=True, help="Replace an existing model.")
+def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allow_loop,
+           force) -> None:
+    """Export a trained RUN to a self-contained ONNX model, checked against Keras.
+
+    The model takes raw values (`window` [batch, time, features]) and returns raw
+    forecasts (`forecast` [batch, horizon, targets]); see exported/README.md.
+    A model that fails the parity check is not written.
+    """
+    import time
+
+    from lstm_tf.export import export_run, parity_path_for
+    from lstm_tf.parity import verdict
+
+    started = time.perf_counter()
+    result = export_run(run, out, force=force, opset=opset, scaling=not no_scaling, step=step,
+                        check=not no_check, tolerance=tolerance, allow_loop=allow_loop)
+    ops = ", ".join(f"{op} x{n}" for op, n in sorted(result.op_counts.items())
+                    if op in ("LSTM", "RNN", "GRU", "Loop"))
+    click.echo(f"wrote {result.path} ({ops}; {time.perf_counter() - started:.1f} s)")
+    if result.step_path:
+        click.echo(f"wrote {result.step_path}")
+    for name, report in (("window model", result.parity), ("step model", result.step_parity)):
+        if report:
+            click.echo(f"{name}: {verdict(report)}")
+    if result.parity:
+        click.echo(f"parity report: {parity_path_for(result.path)}")
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.argument("run", type=click.Path())
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=1e-5,
+              show_default=True, help="As a multiple of the target's std.")
+def parity(model, run, tolerance) -> None:
+    """Check an exported MODEL against the Keras model of RUN on real data."""
+    from lstm_tf import parity as parity_lib
+    from lstm_tf import runs, runtime
+    from lstm_tf.errors import UserError
+
+    session = runtime.session(model)
+    meta = runtime.metadata(session, model)
+    config = runs.load_config(run)
+    keras_model = runs.load_model(run)
+    check = (parity_lib.check_step_model if meta["model"] == "step"
+             else parity_lib.check_window_model)
+    report = check(model, keras_model, config, scaling=meta["scaling"] == "in-graph",
+                   tolerance=tolerance)
+    click.echo(parity_lib.verdict(report))
+    if not report["passed"]:
+        raise UserError(f"{model} does not match {run} within {tolerance:g} x std")
+
+
+COMMANDS = [export, parity]
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--data", "data_path", type=click.Path(), required=True,
+              help="CSV with the model's columns; the forecast follows its last row.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Rows to forecast (default: the horizon; more rolls a univariate model).")
+@click.option("--out", type=click.Path(), help="Write the forecast CSV here instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def predict(model, data_path, steps, out, force) -> None:
+    """Forecast with an exported MODEL.onnx (onnxruntime only; no TensorFlow)."""
+    from lstm_tf.atomic import refuse_overwrite, write_text
+    from lstm_tf.predict import forecast_csv, predict_csv
+
+    if out:
+        refuse_overwrite(out, force)
+    meta, rows = predict_csv(model, data_path, steps)
+    text = forecast_csv(meta, rows)
+    if out:
+        write_text(out, text)
+        click.echo(f"wrote {len(rows)} forecast row(s) to {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS.append(predict)

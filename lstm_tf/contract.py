@@ -1,0 +1,134 @@
+"""The contract of an exported model: names, shapes and metadata, defined once.
+
+The exporter writes models that follow it; `predict`, the parity check, the tests
+and the Node.js and browser consumers read it (the consumers read the JSON in the
+model's metadata; `exported/README.md` documents the same contract). Pure Python:
+no TensorFlow, no onnxruntime.
+
+Window model (`<name>.onnx`)
+    input  `window`   float32 [batch, time, features]   raw values, original units
+    output `forecast` float32 [batch, horizon, targets] raw forecasts, original units
+Step model (`<name>.step.onnx`), one observation at a time
+    inputs  `x_t` float32 [batch, features], `h_in` float32 [layers, batch, units],
+            `c_in` float32 [layers, batch, units] (lstm and gated only)
+    outputs `forecast` [batch, horizon, targets], `h_out`, `c_out` (same layout as the inputs)
+    Start from zeros; feeding the `window` rows of a window one by one gives the window
+    model's forecast for it.
+Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
+With `scaling == "none"` inputs and outputs are z-scores instead of original units:
+    scaled = (raw - scaler.mean) / scaler.std, per column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import UserError
+
+METADATA_KEY = "lstm_tf"
+FORMAT = "lstm-tf/1"
+
+INPUT = "window"
+OUTPUT = "forecast"
+STEP_INPUT = "x_t"
+STEP_STATE_INPUTS = {"h": "h_in", "c": "c_in"}
+STEP_STATE_OUTPUTS = {"h": "h_out", "c": "c_out"}
+
+MAX_NAMES = 10_000  # bounds for validating untrusted metadata
+MAX_SIZE = 1_000_000
+
+
+def state_names(kind: str) -> list[str]:
+    """The state tensors of a step model: h for a simple RNN, h and c for an LSTM."""
+    return ["h"] if kind == "rnn" else ["h", "c"]
+
+
+def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
+                   targets: list[str], features: list[str], scaler: dict, scaling: bool,
+                   step: bool, gates: bool, time_column: str | None, versions: dict,
+                   opset: int, run: str, parity: dict | None = None) -> dict:
+    """The metadata JSON stored in every exported model."""
+    columns = list(targets) + list(features)
+    outputs = {OUTPUT: ["batch", horizon, len(targets)]}
+    if step:
+        inputs = {STEP_INPUT: ["batch", len(columns)]}
+        for name in state_names(kind):
+            inputs[STEP_STATE_INPUTS[name]] = [layers, "batch", units]
+            outputs[STEP_STATE_OUTPUTS[name]] = [layers, "batch", units]
+    else:
+        inputs = {INPUT: ["batch", "time", len(columns)]}
+    return {
+        "format": FORMAT,
+        "model": "step" if step else "window",
+        "kind": kind, "units": units, "layers": layers,
+        "window": window, "horizon": horizon,
+        "targets": list(targets),
+        "columns": columns,  # the input columns, in order: targets first, then features
+        "time_column": time_column,
+        "scaling": "in-graph" if scaling else "none",
+        "scaler": {"mean": list(scaler["mean"]), "std": list(scaler["std"])},
+        "inputs": inputs, "outputs": outputs, "dtype": "float32",
+        "gates": gates,
+        "opset": opset, "run": run, "producer": versions,
+        "parity": parity,
+    }
+
+
+def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
+    """Parse and validate untrusted metadata JSON read from a model file."""
+    if raw is None:
+        raise UserError(f"{source} has no lstm-tf metadata (metadata_props[{METADATA_KEY!r}]); "
+                        "was it exported by `lstm-tf export`?")
+    if len(raw) > MAX_SIZE:
+        raise UserError(f"{source}: lstm-tf metadata is too large ({len(raw)} bytes)")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{source}: lstm-tf metadata is not valid JSON ({error})") from None
+
+    def bad(field: str, why: str):
+        return UserError(f"{source}: lstm-tf metadata field {field!r} {why}")
+
+    if not isinstance(meta, dict):
+        raise bad("(root)", "is not an object")
+    if meta.get("format") != FORMAT:
+        raise bad("format", f"is {meta.get('format')!r}, expected {FORMAT!r}")
+    for field in ("window", "horizon", "units", "layers"):
+        value = meta.get(field)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_SIZE:
+            raise bad(field, "must be a positive integer")
+    for field in ("targets", "columns"):
+        names = meta.get(field)
+        if (not isinstance(names, list) or not 0 < len(names) <= MAX_NAMES
+                or not all(isinstance(name, str) and 0 < len(name) <= 1000 for name in names)):
+            raise bad(field, "must be a non-empty list of column names")
+    if meta["columns"][:len(meta["targets"])] != meta["targets"]:
+        raise bad("columns", "must start with the targets")
+    if meta.get("kind") not in ("lstm", "rnn", "gated"):
+        raise bad("kind", "must be lstm, rnn or gated")
+    if meta.get("scaling") not in ("in-graph", "none"):
+        raise bad("scaling", "must be 'in-graph' or 'none'")
+    scaler = meta.get("scaler")
+    count = len(meta["columns"])
+    if not isinstance(scaler, dict):
+        raise bad("scaler", "must be an object")
+    for field in ("mean", "std"):
+        numbers = scaler.get(field)
+        if (not isinstance(numbers, list) or len(numbers) != count
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                           and math.isfinite(x) for x in numbers)):
+            raise bad(f"scaler.{field}", f"must be {count} finite numbers")
+    if not all(x > 0 for x in scaler["std"]):
+        raise bad("scaler.std", "must be positive")
+    if meta.get("time_column") is not None and not isinstance(meta["time_column"], str):
+        raise bad("time_column", "must be a string or null")
+    return meta
+
+
+def read_metadata(model_proto, source: str) -> dict[str, Any]:
+    """The validated lstm-tf metadata of a loaded onnx.ModelProto."""
+    raw = next((prop.value for prop in model_proto.metadata_props
+                if prop.key == METADATA_KEY), None)
+    return parse_metadata(raw, source)

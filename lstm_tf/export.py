@@ -1,0 +1,215 @@
+"""Export a trained run to ONNX: a window model, optionally a streaming step model.
+
+    raw window ─(x - mean) / std─▶ Keras network ─(y * std + mean)─▶ raw forecast
+
+Scaling lives inside the graph, so any onnxruntime can feed raw values. The network
+is traced as a `tf.function` with an explicit input signature and converted by
+tf2onnx (`onnx_convert`), which fuses the recurrent layers into ONNX LSTM/RNN nodes.
+The parity check (`parity`) runs before anything is written: a model that fails it
+never reaches the target path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import contract, parity, runs
+from .atomic import atomic_path, refuse_overwrite, write_json
+from .config import RunConfig, library_versions
+from .errors import UserError
+from .tf_setup import tensorflow
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    parity: dict | None
+    op_counts: dict[str, int]
+    step_path: Path | None = None
+    step_parity: dict | None = None
+
+
+def default_output(run: str | Path) -> Path:
+    return Path("exported") / f"{Path(run).resolve().name}.onnx"
+
+
+def step_path_for(path: Path) -> Path:
+    return path.with_name(path.name[:-len(".onnx")] + ".step.onnx") \
+        if path.name.endswith(".onnx") else path.with_name(path.name + ".step.onnx")
+
+
+def parity_path_for(path: Path) -> Path:
+    stem = path.name[:-len(".onnx")] if path.name.endswith(".onnx") else path.name
+    return path.with_name(stem + ".parity.json")
+
+
+def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
+               opset: int | None = None, scaling: bool = True, step: bool = False,
+               check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
+               allow_loop: bool = False) -> ExportResult:
+    """Export `run` to `out` (default exported/<run>.onnx); see the module docstring."""
+    import onnx
+
+    from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
+
+    out = Path(out) if out else default_output(run)
+    if out.suffix != ".onnx":
+        raise UserError(f"output {out} must end in .onnx")
+    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
+    for path in targets_to_write:
+        refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
+    config = runs.load_config(run)
+    model = runs.load_model(run)
+    opset = opset or default_opset()
+
+    window_function, signature = _window_function(model, config, scaling)
+    with trace_without_cudnn(model):
+        onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop)
+    _name_outputs(onnx_model, [contract.OUTPUT])
+    report = None
+    if check:
+        report = parity.check_window_model(onnx_model.SerializeToString(), model, config,
+                                           scaling=scaling, tolerance=tolerance)
+    _attach_metadata(onnx_model, config, run, scaling=scaling, step=False, opset=opset,
+                     parity_report=report)
+    onnx.checker.check_model(onnx_model, full_check=True)
+
+    result = ExportResult(out, report, op_counts(onnx_model))
+    step_model = None
+    if step:
+        step_function, step_signature = _step_function(model, config, scaling)
+        with trace_without_cudnn(model):
+            step_model = convert(step_function, step_signature, opset=opset,
+                                 allow_loop=allow_loop)
+        state = contract.state_names(config.model.kind)
+        _name_outputs(step_model, [contract.OUTPUT] + [contract.STEP_STATE_OUTPUTS[s]
+                                                         for s in state])
+        if check:
+            result.step_parity = parity.check_step_model(
+                step_model.SerializeToString(), model, config, scaling=scaling,
+                tolerance=tolerance)
+        _attach_metadata(step_model, config, run, scaling=scaling, step=True, opset=opset,
+                         parity_report=result.step_parity)
+        onnx.checker.check_model(step_model, full_check=True)
+        result.step_path = step_path_for(out)
+
+    reports = {"window": report, "step": result.step_parity}
+    failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
+    if check:
+        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
+    if failed:
+        raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
+                        f"({parity.verdict(reports[failed[0]])}); no model was written, "
+                        f"details in {parity_path_for(out)}")
+    _save(onnx_model, out)
+    if step_model is not None:
+        _save(step_model, result.step_path)
+    return result
+
+
+def _save(onnx_model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(onnx_model.SerializeToString())
+
+
+def _scaler_constants(config: RunConfig):
+    scaler = config.scaler
+    n_targets = len(config.data.targets)
+    mean = np.asarray(scaler["mean"], np.float32)
+    std = np.asarray(scaler["std"], np.float32)
+    return mean, std, mean[:n_targets], std[:n_targets]
+
+
+def _window_function(model, config: RunConfig, scaling: bool):
+    """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
+    tf = tensorflow()
+    features = len(config.scaler["mean"])
+    mean, std, target_mean, target_std = _scaler_constants(config)
+    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+
+    @tf.function(input_signature=signature)
+    def window_model(window):
+        if scaling:
+            window = (window - mean) / std
+        forecast = model(window, training=False)
+        if scaling:
+            forecast = forecast * target_std + target_mean
+        return forecast
+
+    return window_model, signature
+
+
+def recurrent_layers(model) -> list:
+    """The model's recurrent layers, in order (every layer that has an RNN cell)."""
+    return [layer for layer in model.layers if hasattr(layer, "cell")]
+
+
+def _step_function(model, config: RunConfig, scaling: bool):
+    """One observation in, the forecast and the next state out; explicit per-layer state."""
+    tf = tensorflow()
+    kind = config.model.kind
+    features = len(config.scaler["mean"])
+    layers, units = config.model.layers, config.model.units
+    horizon, n_targets = config.data.horizon, len(config.data.targets)
+    mean, std, target_mean, target_std = _scaler_constants(config)
+    recurrent = recurrent_layers(model)
+    head = model.get_layer("head")
+    state = contract.state_names(kind)
+    signature = [tf.TensorSpec([None, features], tf.float32, name=contract.STEP_INPUT)] + [
+        tf.TensorSpec([layers, None, units], tf.float32, name=contract.STEP_STATE_INPUTS[name])
+        for name in state]
+
+    @tf.function(input_signature=signature)
+    def step_model(x_t, *states_in):
+        x = (x_t - mean) / std if scaling else x_t
+        states_out = [[] for _ in state]
+        for index, layer in enumerate(recurrent):
+            layer_states = [states_in[k][index] for k in range(len(state))]
+            _, new_states = layer.cell(x, layer_states if kind != "rnn" else layer_states[0],
+                                       training=False)
+            new_states = list(new_states) if isinstance(new_states, (list, tuple)) \
+                else [new_states]
+            for k in range(len(state)):
+                states_out[k].append(new_states[k])
+            x = new_states[0]  # h_t feeds the next layer
+        forecast = tf.reshape(head(x), [-1, horizon, n_targets])
+        if scaling:
+            forecast = forecast * target_std + target_mean
+        return [forecast] + [tf.stack(s) for s in states_out]
+
+    return step_model, signature
+
+
+def _name_outputs(onnx_model, names: list[str]) -> None:
+    """Rename the graph outputs, in order, to the contract's names."""
+    graph = onnx_model.graph
+    if len(graph.output) != len(names):
+        raise RuntimeError(f"expected {len(names)} outputs, tf2onnx produced {len(graph.output)}")
+    for output, name in zip(graph.output, names):
+        old = output.name
+        for node in graph.node:
+            node.output[:] = [name if value == old else value for value in node.output]
+            node.input[:] = [name if value == old else value for value in node.input]
+        output.name = name
+
+
+def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step: bool,
+                     opset: int, parity_report: dict | None) -> None:
+    import json
+
+    meta = contract.build_metadata(
+        kind=config.model.kind, units=config.model.units, layers=config.model.layers,
+        window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
+        features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
+        gates=False, time_column=config.data.time_column, versions=library_versions(),
+        opset=opset, run=Path(run).resolve().name, parity=parity_report)
+    onnx_model.producer_name = "lstm-tf"
+    del onnx_model.metadata_props[:]
+    prop = onnx_model.metadata_props.add()
+    prop.key, prop.value = contract.METADATA_KEY, json.dumps(meta)
+    onnx_model.doc_string = (f"lstm-tf {config.model.kind} forecaster: {contract.INPUT} "
+                             f"[batch, time, {len(meta['columns'])}] -> {contract.OUTPUT} "
+                             f"[batch, {config.data.horizon}, {len(config.data.targets)}]")

@@ -1,0 +1,130 @@
+"""Parity: does the ONNX model compute what the Keras model computes, on real data?
+
+Both run on the run's real test windows and on cases that stress the exported
+graph's dynamic axes: batch 1, batch 256, and time lengths other than the training
+window. Errors are reported in original units and relative to each target's
+standard deviation (from the training part); the default tolerance is 1e-5 x std.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import contract, runtime
+from .config import RunConfig
+
+DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
+STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
+
+
+def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
+    """Raw (original units) input windows for each parity case, keyed by case name."""
+    from .train import load_series, prepare
+    from .data import Scaler, window_starts, windows
+
+    series = load_series(config.data)
+    scaler = Scaler(config.scaler["mean"], config.scaler["std"], config.scaler["columns"])
+    prepared = prepare(series, config.data, scaler)
+    window = config.data.window
+    raw, n_targets = series.values, len(series.targets)
+    test = prepared.starts["test"]
+    every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
+    cases = {
+        "test windows": windows(raw, test, window, 1, n_targets)[0],
+        "batch 1": windows(raw, test[-1:], window, 1, n_targets)[0],
+        "batch 256": windows(raw, np.resize(every, 256), window, 1, n_targets)[0],
+        f"time {max(1, window // 2)}": windows(raw, test, max(1, window // 2), 1, n_targets)[0],
+    }
+    long_starts = window_starts(prepared.split.val_end, len(raw), 2 * window, 1)
+    if len(long_starts):
+        cases[f"time {2 * window}"] = windows(raw, long_starts, 2 * window, 1, n_targets)[0]
+    return {name: x.astype(np.float32) for name, x in cases.items()}
+
+
+def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
+    """The Keras model's forecast for raw windows, in original units (float64)."""
+    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    n_targets = len(config.data.targets)
+    scaled = ((raw_windows - mean) / std).astype(np.float32)
+    forecast = np.asarray(model(scaled, training=False), dtype=np.float64)
+    return forecast * std[:n_targets] + mean[:n_targets]
+
+
+def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: RunConfig,
+            tolerance: float) -> dict:
+    """Summarise per-case max absolute errors ([targets], original units)."""
+    target_std = np.asarray(config.scaler["std"][:len(config.data.targets)])
+    cases = {name: {"batch": shapes[name][0], "time": shapes[name][1],
+                    "max_abs_error": [float(e) for e in error],
+                    "max_relative_error": float(np.max(error / target_std))}
+             for name, error in errors.items()}
+    worst_abs = np.max(np.stack(list(errors.values())), axis=0)
+    relative = float(np.max(worst_abs / target_std))
+    return {"targets": config.data.targets, "cases": cases,
+            "max_abs_error": [float(e) for e in worst_abs],
+            "max_relative_error": relative, "tolerance": tolerance,
+            "passed": bool(relative <= tolerance)}
+
+
+def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = True,
+                       tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Compare an exported window model (path or bytes) with the Keras model."""
+    session = runtime.session(onnx_model)
+    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    n_targets = len(config.data.targets)
+    errors, shapes = {}, {}
+    for name, raw in test_windows(config).items():
+        expected = keras_forecast(model, raw, config)
+        feed = raw if scaling else ((raw - mean) / std).astype(np.float32)
+        (got,) = session.run([contract.OUTPUT], {contract.INPUT: feed})
+        got = got.astype(np.float64)
+        if not scaling:
+            got = got * std[:n_targets] + mean[:n_targets]
+        errors[name] = np.abs(got - expected).max(axis=(0, 1))
+        shapes[name] = raw.shape
+    return _report(errors, shapes, config, tolerance)
+
+
+def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, units: int,
+                   scaling_inputs=None) -> np.ndarray:
+    """Feed each window to a step model one row at a time, from zero state; last forecast."""
+    batch = raw_windows.shape[0]
+    state_names = contract.state_names(kind)
+    states = {name: np.zeros((layers, batch, units), np.float32) for name in state_names}
+    forecast = None
+    for t in range(raw_windows.shape[1]):
+        x_t = raw_windows[:, t, :]
+        if scaling_inputs is not None:
+            x_t = scaling_inputs(x_t)
+        feed = {contract.STEP_INPUT: x_t}
+        feed.update({contract.STEP_STATE_INPUTS[n]: states[n] for n in state_names})
+        outputs = session.run(None, feed)
+        forecast = outputs[0]
+        states = dict(zip(state_names, outputs[1:]))
+    return forecast
+
+
+def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
+                     tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Replay real test windows through the step model; compare with Keras' window forecast."""
+    session = runtime.session(onnx_model)
+    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    n_targets = len(config.data.targets)
+    raw = test_windows(config)["test windows"][-STEP_WINDOWS:]
+    expected = keras_forecast(model, raw, config)
+    scale_inputs = None if scaling else (lambda x: ((x - mean) / std).astype(np.float32))
+    got = run_step_model(session, raw, config.model.kind, config.model.layers,
+                         config.model.units, scale_inputs).astype(np.float64)
+    if not scaling:
+        got = got * std[:n_targets] + mean[:n_targets]
+    errors = {"step through test windows": np.abs(got - expected).max(axis=(0, 1))}
+    return _report(errors, {"step through test windows": raw.shape}, config, tolerance)
+
+
+def verdict(report: dict) -> str:
+    """One line: PASSED/FAILED, the worst error in original units and relative to std."""
+    word = "PASSED" if report["passed"] else "FAILED"
+    worst = ", ".join(f"{name} {error:.2g}" for name, error in
+                      zip(report["targets"], report["max_abs_error"]))
+    return (f"parity {word}: max abs error {worst} ({report['max_relative_error']:.2g} x std) "
+            f"over {len(report['cases'])} case(s); tolerance {report['tolerance']:.2g} x std")

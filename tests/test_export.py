@@ -1,0 +1,154 @@
+"""`lstm-tf export`, `parity` and `predict`: fused ONNX graphs, parity with Keras, TF-free predict."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+from lstm_tf import contract
+from lstm_tf_cli.main import cli
+
+TINY = ["--window", "8", "--units", "6", "--layers", "2", "--epochs", "1", "-q"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    for kind in ("lstm", "rnn"):
+        result = run("train", "--dataset", "sine", "--model", kind, "--out", root / kind, *TINY)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="module")
+def exported(runs_dir):
+    paths = {}
+    for kind in ("lstm", "rnn"):
+        out = runs_dir / f"{kind}.onnx"
+        result = run("export", runs_dir / kind, "--onnx", "--step", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert "parity PASSED" in result.output
+        paths[kind] = out
+    return paths
+
+
+@pytest.mark.parametrize("kind, fused", [("lstm", "LSTM"), ("rnn", "RNN")])
+def test_export_fuses_recurrent_layers_and_records_metadata(exported, kind, fused):
+    model = onnx.load(exported[kind])
+    onnx.checker.check_model(model, full_check=True)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count(fused) == 2 and "Loop" not in ops
+    meta = contract.read_metadata(model, str(exported[kind]))
+    assert (meta["kind"], meta["layers"], meta["units"], meta["window"]) == (kind, 2, 6, 8)
+    assert meta["columns"] == ["value"] and meta["scaling"] == "in-graph"
+    assert meta["parity"]["passed"] and meta["parity"]["max_relative_error"] < 1e-5
+    assert [i.name for i in model.graph.input] == [contract.INPUT]
+    assert [o.name for o in model.graph.output] == [contract.OUTPUT]
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert not dims[0].HasField("dim_value") and not dims[1].HasField("dim_value")  # dynamic
+    assert dims[2].dim_value == 1
+    report = json.loads(exported[kind].with_name(f"{kind}.parity.json").read_text())
+    assert report["window"]["passed"] and report["step"]["passed"]
+    assert {"batch 1", "batch 256", "time 4", "test windows"} <= set(report["window"]["cases"])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_step_model_reproduces_the_window_forecast(exported, runs_dir, kind):
+    from lstm_tf import runtime
+    from lstm_tf.data import load_builtin
+    from lstm_tf.parity import run_step_model
+
+    step_path = exported[kind].with_name(f"{kind}.step.onnx")
+    step = runtime.session(step_path)
+    meta = runtime.metadata(step, str(step_path))
+    assert meta["model"] == "step"
+    assert [i.name for i in step.get_inputs()] == ["x_t", "h_in"] + (["c_in"] if kind == "lstm" else [])
+    window_model = runtime.session(exported[kind])
+    series = load_builtin("sine").values.astype(np.float32)
+    windows = np.stack([series[i:i + 8] for i in range(0, 400, 37)])
+    (expected,) = window_model.run(None, {"window": windows})
+    got = run_step_model(step, windows, kind, layers=2, units=6)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_predict_matches_keras_and_never_imports_tensorflow(exported, runs_dir, tmp_path):
+    from lstm_tf.data import load_builtin
+    from lstm_tf.parity import keras_forecast
+    from lstm_tf.runs import load_config, load_model
+
+    series = load_builtin("sine").values
+    csv = tmp_path / "tail.csv"
+    csv.write_text("value\n" + "".join(f"{float(v)!r}\n" for v in series[-30:, 0]))
+    code = ("import sys; from lstm_tf_cli.main import cli\n"
+            f"try: cli(['predict', {str(exported['lstm'])!r}, '--data', {str(csv)!r}, '--steps', '3'])\n"
+            "except SystemExit: pass\n"
+            "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'clean')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "clean" and lines[0] == "step,value" and len(lines) == 5
+    config = load_config(runs_dir / "lstm")
+    keras_first = keras_forecast(load_model(runs_dir / "lstm"),
+                                 series[None, -8:].astype(np.float32), config)[0, 0, 0]
+    assert float(lines[1].split(",")[1]) == pytest.approx(keras_first, abs=1e-5)
+
+
+def test_predict_writes_out_file_and_refuses_overwrite(exported, tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("value\n" + "".join(f"{np.sin(i / 3):.5f}\n" for i in range(20)))
+    out = tmp_path / "f.csv"
+    assert run("predict", exported["rnn"], "--data", csv, "--out", out).exit_code == 0
+    assert out.read_text().splitlines()[0] == "step,value"
+    result = run("predict", exported["rnn"], "--data", csv, "--out", out)
+    assert result.exit_code == 1 and "already exists; pass --force" in result.output
+
+
+def test_predict_errors(exported, tmp_path):
+    not_onnx = tmp_path / "x.onnx"
+    not_onnx.write_text("hello")
+    bare = tmp_path / "bare.onnx"
+    model = onnx.load(exported["lstm"])
+    del model.metadata_props[:]
+    onnx.save(model, bare)
+    short = tmp_path / "short.csv"
+    short.write_text("value\n1\n2\n")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("other\n1\n")
+    cases = [
+        ([not_onnx, "--data", short], "is not a valid ONNX model"),
+        ([bare, "--data", short], "has no lstm-tf metadata"),
+        ([exported["lstm"], "--data", wrong], "no column 'value'; available: other"),
+        ([exported["lstm"], "--data", short], "need at least 8 rows (the model's window), got 2"),
+        ([exported["lstm"].with_name("lstm.step.onnx"), "--data", short], "predict needs the window model"),
+    ]
+    for args, message in cases:
+        result = run("predict", *args)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_export_refuses_overwrite_and_failed_parity_writes_no_model(runs_dir, exported, tmp_path):
+    result = run("export", runs_dir / "lstm", "--out", exported["lstm"])
+    assert result.exit_code == 1 and "already exists; pass --force" in result.output
+    target = tmp_path / "strict.onnx"
+    result = run("export", runs_dir / "lstm", "--out", target, "--tolerance", "1e-15")
+    assert result.exit_code == 1 and "parity check FAILED" in result.output
+    assert not target.exists()
+    assert json.loads((tmp_path / "strict.parity.json").read_text())["window"]["passed"] is False
+
+
+def test_no_scaling_export_and_parity_command(runs_dir, tmp_path):
+    out = tmp_path / "bare.onnx"
+    result = run("export", runs_dir / "lstm", "--out", out, "--no-scaling")
+    assert result.exit_code == 0, result.output
+    meta = contract.read_metadata(onnx.load(out), "bare")
+    assert meta["scaling"] == "none"
+    result = run("parity", out, runs_dir / "lstm")
+    assert result.exit_code == 0 and result.output.startswith("parity PASSED")
