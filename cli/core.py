@@ -43,8 +43,9 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--val-fraction", type=fraction, default=0.15, show_default=True)
 @click.option("--test-fraction", type=fraction, default=0.15, show_default=True)
 @click.option("--season", type=positive, help="Season length for the seasonal naive baseline.")
-@click.option("--model", "kind", type=click.Choice(["lstm", "rnn"]), default="lstm",
-              show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN.")
+@click.option("--model", "kind", type=click.Choice(["lstm", "rnn", "gated"]), default="lstm",
+              show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN; gated: "
+              "the gate-exposing LSTM cell (same math as lstm, never cuDNN: slower on a GPU).")
 @click.option("--units", type=positive, default=32, show_default=True)
 @click.option("--layers", type=positive, default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,

@@ -14,7 +14,7 @@ from importlib import metadata
 
 from .errors import UserError
 
-MODEL_KINDS = ("lstm", "rnn")
+MODEL_KINDS = ("lstm", "rnn", "gated")
 LOSSES = ("mse", "huber")
 
 

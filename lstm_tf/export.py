@@ -63,10 +63,19 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
         refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
     config = runs.load_config(run)
     model = runs.load_model(run)
+    if config.model.kind == "gated":
+        # Same math as LSTM: export the fused twin; parity below still compares the
+        # ONNX model with the gated Keras model itself.
+        from .models import lstm_twin
+
+        network = lstm_twin(model, config.model, len(config.scaler["mean"]),
+                            config.data.horizon, len(config.data.targets))
+    else:
+        network = model
     opset = opset or default_opset()
 
-    window_function, signature = _window_function(model, config, scaling)
-    with trace_without_cudnn(model):
+    window_function, signature = _window_function(network, config, scaling)
+    with trace_without_cudnn(network):
         onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop)
     _name_outputs(onnx_model, [contract.OUTPUT])
     report = None
@@ -80,8 +89,8 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
     result = ExportResult(out, report, op_counts(onnx_model))
     step_model = None
     if step:
-        step_function, step_signature = _step_function(model, config, scaling)
-        with trace_without_cudnn(model):
+        step_function, step_signature = _step_function(network, config, scaling)
+        with trace_without_cudnn(network):
             step_model = convert(step_function, step_signature, opset=opset,
                                  allow_loop=allow_loop)
         state = contract.state_names(config.model.kind)

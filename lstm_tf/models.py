@@ -16,6 +16,7 @@ from .tf_setup import tensorflow
 def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
+    `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
     LSTM layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not
     unrolled), the conditions under which TensorFlow runs them on the cuDNN kernel
     of a GPU; dropout goes between layers, not inside the recurrence, for the same
@@ -24,7 +25,12 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
     tensorflow()
     import keras
 
-    layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}[config.kind]
+    from .cells import gated_layer
+
+    # gated: the tutorial's equations written out in GateLSTMCell; same math and weights
+    # as LSTM, but a Python cell, so never the cuDNN kernel.
+    layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
+                  "gated": gated_layer}[config.kind]
     model = keras.Sequential(name=f"{config.kind}_forecaster")
     model.add(keras.Input(shape=(None, features), name="window"))
     for index in range(config.layers):
@@ -35,3 +41,16 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
     model.add(keras.layers.Dense(horizon * targets, name="head"))
     model.add(keras.layers.Reshape((horizon, targets), name="forecast"))
     return model
+
+
+def lstm_twin(model, config: ModelConfig, features: int, horizon: int, targets: int):
+    """A `kind="lstm"` copy of a gated forecaster: same weights, same function.
+
+    GateLSTMCell keeps keras.layers.LSTMCell's weight layout, so the weights move
+    over unchanged; the twin exports to fused ONNX LSTM nodes instead of a Loop.
+    """
+    from dataclasses import replace
+
+    twin = build_model(replace(config, kind="lstm"), features, horizon, targets)
+    twin.set_weights(model.get_weights())
+    return twin

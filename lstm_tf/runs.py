@@ -78,6 +78,8 @@ def load_model(run: str | os.PathLike):
     tensorflow()
     import keras
 
+    from . import cells  # noqa: F401  (registers GateLSTMCell for deserialisation)
+
     path = Path(run) / MODEL_FILE
     if not path.is_file():
         raise UserError(f"{run} is not an lstm-tf run (no {MODEL_FILE})")

@@ -152,3 +152,15 @@ def test_no_scaling_export_and_parity_command(runs_dir, tmp_path):
     assert meta["scaling"] == "none"
     result = run("parity", out, runs_dir / "lstm")
     assert result.exit_code == 0 and result.output.startswith("parity PASSED")
+
+
+def test_gated_run_exports_as_fused_lstm(tmp_path):
+    out = tmp_path / "gated"
+    result = run("train", "--dataset", "sine", "--model", "gated", "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    result = run("export", out, "--out", tmp_path / "gated.onnx")
+    assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
+    model = onnx.load(tmp_path / "gated.onnx")
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("LSTM") == 2 and "Loop" not in ops
+    assert contract.read_metadata(model, "gated")["kind"] == "gated"
