@@ -313,13 +313,22 @@ def split_rows(rows: int, val_fraction: float, test_fraction: float, window: int
     val_end = rows - int(round(rows * test_fraction))
     train_end = val_end - int(round(rows * val_fraction))
     split = Split(train_end, val_end, rows)
-    need = window + 3 * horizon
     if (train_end < window + horizon or val_end - train_end < horizon
             or rows - val_end < horizon):
+        need = next(n for n in range(window + 3 * horizon, 100 * (window + 3 * horizon) + 100)
+                    if _fits(n, val_fraction, test_fraction, window, horizon))
         raise UserError(f"too few rows ({rows}) for window {window}, horizon {horizon} and the "
                         f"train/validation/test split (val {val_fraction}, test {test_fraction}); "
-                        f"need at least {need} rows in the right proportions")
+                        f"need at least {need} rows")
     return split
+
+
+def _fits(rows: int, val_fraction: float, test_fraction: float, window: int,
+          horizon: int) -> bool:
+    val_end = rows - int(round(rows * test_fraction))
+    train_end = val_end - int(round(rows * val_fraction))
+    return (train_end >= window + horizon and val_end - train_end >= horizon
+            and rows - val_end >= horizon)
 
 
 def window_starts(start: int, end: int, window: int, horizon: int, stride: int = 1) -> np.ndarray:

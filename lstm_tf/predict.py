@@ -30,7 +30,8 @@ def load(model_path: str | Path):
     return session, meta
 
 
-def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None) -> np.ndarray:
+def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
+             source: str = "the data") -> np.ndarray:
     """Forecast `steps` rows (default: the horizon) after `history` [rows, columns], raw units.
 
     Beyond the horizon the model is rolled forward: each forecast is appended to the
@@ -40,7 +41,8 @@ def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None)
     window, horizon = meta["window"], meta["horizon"]
     steps = steps or horizon
     if len(history) < window:
-        raise UserError(f"need at least {window} rows (the model's window), got {len(history)}")
+        raise UserError(f"{source} has {len(history)} rows; the model needs at least {window} "
+                        "(its window)")
     if steps > horizon and len(meta["columns"]) != 1:
         raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
                         "univariate model (one target, no extra features)")
@@ -63,7 +65,7 @@ def predict_csv(model_path: str | Path, data_path: str | Path, steps: int | None
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
     series = data.read_csv(data_path, targets, features)
-    return meta, forecast(session, meta, series.values, steps)
+    return meta, forecast(session, meta, series.values, steps, str(data_path))
 
 
 def forecast_csv(meta: dict, rows: np.ndarray) -> str:

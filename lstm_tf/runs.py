@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -83,8 +84,14 @@ def load_model(run: str | os.PathLike):
     path = Path(run) / MODEL_FILE
     if not path.is_file():
         raise UserError(f"{run} is not an lstm-tf run (no {MODEL_FILE})")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"cannot load {path}: not a Keras 3 .keras file (a .keras file is a zip "
+                        "archive); it is corrupt or was written by another program")
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
-        message = " ".join(str(error).split())[:300]
-        raise UserError(f"cannot load {path}: {message}") from None
+        message = " ".join(str(error).split())
+        if "safe_mode" in message:
+            raise UserError(f"refused to load {path}: it contains Python code (e.g. a Lambda "
+                            "layer), and lstm-tf loads models with safe_mode=True") from None
+        raise UserError(f"cannot load {path}: {message[:300]}") from None

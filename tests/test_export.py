@@ -125,7 +125,7 @@ def test_predict_errors(exported, tmp_path):
         ([not_onnx, "--data", short], "is not a valid ONNX model"),
         ([bare, "--data", short], "has no lstm-tf metadata"),
         ([exported["lstm"], "--data", wrong], "no column 'value'; available: other"),
-        ([exported["lstm"], "--data", short], "need at least 8 rows (the model's window), got 2"),
+        ([exported["lstm"], "--data", short], "short.csv has 2 rows; the model needs at least 8 (its window)"),
         ([exported["lstm"].with_name("lstm.step.onnx"), "--data", short], "predict needs the window model"),
     ]
     for args, message in cases:

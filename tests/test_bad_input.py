@@ -1,0 +1,226 @@
+"""Every bad input gets a one-line error that names the problem, and exit status 1 or 2.
+
+`CASES` is the catalogue: each case writes its files into an empty folder, runs one
+command there and checks the message. `docs/errors.md` is generated from the same
+list (`python tests/test_bad_input.py > docs/errors.md`), and a test keeps the two
+in step, so the table always shows what users really get.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lstm_tf_cli.main import cli
+
+def _zip(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+SINE = "t,value\n" + "".join(f"{i},{(i * 7919) % 97 / 10:.1f}\n" for i in range(60))
+TINY = ["--window", "4", "--epochs", "1", "--units", "2", "-q"]
+TRAIN = ["train", "--data", "data.csv"] + TINY
+
+
+@dataclass
+class Case:
+    what: str
+    args: list[str]
+    message: str  # a part of the one-line error
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    needs: str | None = None  # "run" or "onnx": copied in from a trained/exported fixture
+
+
+CASES = [
+    # CSV files
+    Case("missing file", ["train", "--data", "nope.csv"], "file nope.csv does not exist"),
+    Case("directory instead of file", ["train", "--data", "folder"],
+         "folder is a directory, not a CSV file", {"folder/x": ""}),
+    Case("empty file", TRAIN, "data.csv is empty", {"data.csv": ""}),
+    Case("header only", TRAIN, "data.csv has a header but no data rows", {"data.csv": "t,value\n"}),
+    Case("unknown column", TRAIN + ["--target", "price"],
+         "no column 'price'; available: t, value", {"data.csv": SINE}),
+    Case("duplicate column names", TRAIN, "duplicate column name(s) a", {"data.csv": "a,a\n1,2\n"}),
+    Case("non-numeric cell", TRAIN + ["--target", "value"],
+         "column 'value', line 4: 'abc' is not a number",
+         {"data.csv": "t,value\n1,1\n2,2\n3,abc\n"}),
+    Case("thousands separator", TRAIN + ["--target", "value"],
+         "'1,234' is not a number (thousands separators and decimal commas are not supported",
+         {"data.csv": 't,value\n1,"1,234"\n'}),
+    Case("decimal comma", TRAIN + ["--target", "value"],
+         "'3,5' is not a number (thousands separators and decimal commas are not supported",
+         {"data.csv": 't,value\n1,"3,5"\n'}),
+    Case("non-UTF-8 bytes", TRAIN, "data.csv is not UTF-8 text (byte 10)",
+         {"data.csv": "t,value\n1,\xe9\n".encode("latin-1")}),
+    Case("unparsable time", TRAIN + ["--time-column", "t"],
+         "time column 't', line 3: 'tomorrow' is neither a number nor an ISO date",
+         {"data.csv": "t,value\n2020-01-01,1\ntomorrow,2\n"}),
+    Case("repeated time", TRAIN + ["--time-column", "t"], "line 3: '5' repeats '5'",
+         {"data.csv": "t,value\n5,1\n5,2\n"}),
+    Case("decreasing time", TRAIN + ["--time-column", "t"],
+         "line 3: '2020-01-01' goes back in time from '2020-02-01'",
+         {"data.csv": "t,value\n2020-02-01,1\n2020-01-01,2\n"}),
+    Case("missing values (NaN)", TRAIN + ["--target", "value"],
+         "2 missing value(s), the first at line 3; choose --fill interpolate, ffill or drop",
+         {"data.csv": "t,value\n1,1\n2,NaN\n3,\n"}),
+    Case("infinite value", TRAIN + ["--target", "value"],
+         "column 'value' has an infinite value at line 3", {"data.csv": "t,value\n1,1\n2,inf\n"}),
+    Case("too few rows", TRAIN + ["--target", "value"],
+         "too few rows (5) for window 4, horizon 1 and the train/validation/test split (val 0.15, test 0.15); need at least 7 rows", {"data.csv": "t,value\n" + "1,1\n" * 5}),
+    Case("constant column", TRAIN + ["--target", "value", "--features", "flat"],
+         "column 'flat' is constant in the training part",
+         {"data.csv": "value,flat\n" + "".join(f"{i % 7},3\n" for i in range(60))}),
+    # options
+    Case("window <= 0", TRAIN + ["--window", "0"], "Invalid value for '--window'"),
+    Case("horizon <= 0", TRAIN + ["--horizon", "-2"], "Invalid value for '--horizon'"),
+    Case("units <= 0", TRAIN + ["--units", "0"], "Invalid value for '--units'"),
+    Case("layers <= 0", TRAIN + ["--layers", "0"], "Invalid value for '--layers'"),
+    Case("epochs <= 0", TRAIN + ["--epochs", "0"], "Invalid value for '--epochs'"),
+    Case("batch size <= 0", TRAIN + ["--batch-size", "0"], "Invalid value for '--batch-size'"),
+    Case("split leaves no training data", TRAIN + ["--val-fraction", "0.5", "--test-fraction", "0.5"],
+         "split fractions val=0.5 and test=0.5 must be in (0, 1) and leave room for training data",
+         {"data.csv": SINE}),
+    Case("--steps beyond horizon, multivariate", ["predict", "model.onnx", "--data", "two.csv",
+                                                  "--steps", "3"],
+         "--steps 3 exceeds the horizon 1; rolling forward needs a univariate model",
+         {"two.csv": "a,b\n" + "1,2\n" * 10}, needs="onnx2"),
+    # runs and models
+    Case("run directory that is not a run", ["evaluate", "folder"],
+         "folder is not an lstm-tf run (no config.json)", {"folder/readme.txt": "hi"}),
+    Case("corrupt .keras file", ["evaluate", "run"], "cannot load run/model.keras: not a Keras 3 .keras file",
+         {"run/model.keras": b"PK\x03\x04 definitely not a zip"}, needs="run"),
+    Case(".keras written by another program (HDF5)", ["evaluate", "run"],
+         "cannot load run/model.keras: not a Keras 3 .keras file",
+         {"run/model.keras": b"\x89HDF\r\n\x1a\n an HDF5 file from elsewhere"}, needs="run"),
+    Case(".keras written by another program (zip)", ["evaluate", "run"],
+         "cannot load run/model.keras:",
+         {"run/model.keras": _zip({"weights.bin": "0000", "notes.txt": "not keras"})},
+         needs="run"),
+    Case("ONNX file that is not ONNX", ["predict", "bad.onnx", "--data", "data.csv"],
+         "bad.onnx is not a valid ONNX model", {"bad.onnx": "not a model", "data.csv": SINE}),
+    Case("ONNX model without lstm-tf metadata", ["predict", "bare.onnx", "--data", "data.csv"],
+         "bare.onnx has no lstm-tf metadata", {"data.csv": SINE}, needs="bare"),
+    Case("ONNX model with wrong input rank", ["predict", "rank2.onnx", "--data", "data.csv"],
+         "rank2.onnx: expected one input 'window' of rank 3", {"data.csv": SINE}, needs="rank2"),
+    Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
+         "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
+         needs="onnx"),
+]
+
+
+@pytest.fixture(scope="module")
+def artefacts(tmp_path_factory):
+    return build_artefacts(tmp_path_factory.mktemp("bad_input"))
+
+
+def build_artefacts(root: Path) -> Path:
+    """A tiny trained run and exported models that the model cases copy from."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    (root / "data.csv").write_text(SINE)
+    (root / "two.csv").write_text("a,b\n" + "".join(f"{np.sin(i)},{i % 5}\n" for i in range(60)))
+    runner = CliRunner()
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        for run, data in (("run", ["--data", "data.csv", "--target", "value"]),
+                          ("run2", ["--data", "two.csv", "--target", "a", "--features", "b"])):
+            result = runner.invoke(cli, ["train", "--out", run] + data + TINY)
+            assert result.exit_code == 0, result.output
+        for run, out in (("run", "model.onnx"), ("run2", "model2.onnx")):
+            result = runner.invoke(cli, ["export", run, "--out", out, "--no-check"])
+            assert result.exit_code == 0, result.output
+    finally:
+        os.chdir(previous)
+    bare = onnx.load(root / "model.onnx")
+    del bare.metadata_props[:]
+    onnx.save(bare, root / "bare.onnx")
+    rank2 = helper.make_model(helper.make_graph(
+        [helper.make_node("Identity", ["window"], ["forecast"])], "rank2",
+        [helper.make_tensor_value_info("window", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("forecast", TensorProto.FLOAT, ["batch", 4])]))
+    rank2.metadata_props.extend(onnx.load(root / "model.onnx").metadata_props)
+    onnx.save(rank2, root / "rank2.onnx")
+    return root
+
+
+def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str]:
+    """Lay out the case's files in `folder`, run it there; (exit code, output)."""
+    if case.needs == "run":
+        shutil.copytree(artefacts / "run", folder / "run")
+    elif case.needs in ("onnx", "onnx2"):
+        shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
+                    folder / "model.onnx")
+    elif case.needs in ("bare", "rank2"):
+        shutil.copy(artefacts / f"{case.needs}.onnx", folder / f"{case.needs}.onnx")
+    for name, content in case.files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, case.args)
+    finally:
+        os.chdir(previous)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.what for case in CASES])
+def test_bad_input_gets_one_line_error(case, artefacts, tmp_path):
+    code, output = run_case(case, tmp_path, artefacts)
+    lines = output.strip().splitlines()
+    assert code in (1, 2), output
+    assert "Traceback" not in output
+    assert lines[-1].startswith("Error: ") and case.message in lines[-1], output
+    if code == 1:  # library errors are exactly one line; click usage errors add a usage hint
+        assert len(lines) == 1, output
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    out = ["# Bad input and the errors it gets", "",
+           "Generated by `python tests/test_bad_input.py > docs/errors.md` from the cases that "
+           "`tests/test_bad_input.py` runs; a test keeps this table and the cases in step.", "",
+           f"{len(rows)} cases.", "", "| bad input | error (exit status 1; 2 for a bad option) |",
+           "| --- | --- |"]
+    out += ["| {} | `{}` |".format(what, error.replace("|", "\\|")) for what, error in rows]
+    return "\n".join(out) + "\n"
+
+
+def test_docs_table_lists_every_case():
+    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    listed = [line for line in doc.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(listed) == len(CASES), "regenerate docs/errors.md"
+    for case, line in zip(CASES, listed):
+        assert line.startswith(f"| {case.what} |") and case.message.replace("|", "\\|") in line
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        (root / "artefacts").mkdir()
+        built = build_artefacts(root / "artefacts")
+        rows = []
+        for index, case in enumerate(CASES):
+            folder = root / f"case{index}"
+            folder.mkdir()
+            _, output = run_case(case, folder, built)
+            rows.append((case.what, output.strip().splitlines()[-1]))
+    sys.stdout.write(table(rows))
