@@ -33,8 +33,12 @@ def low_latency_session(model, threads=1):
     return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
 
 
-def median_latencies(sessions, feed, calls=300, rounds=10):
-    """Median seconds per `run` for each named session, timed in interleaved rounds."""
+def median_latencies(sessions, feed, calls=10, rounds=300):
+    """Median seconds per `run` for each named session, timed in interleaved rounds.
+
+    Short rounds, alternating between sessions, expose every session to the same
+    bursts of load from other processes.
+    """
     samples = {name: [] for name in sessions}
     for session in sessions.values():   # warm-up: first runs allocate
         for _ in range(20):
@@ -68,7 +72,7 @@ def reference_model(kind, layers=2, units=64, window=48, features=1, horizon=1, 
     return model
 
 
-def compare(layers=2, units=64, window=48, calls=300, rounds=10, threads=1):
+def compare(layers=2, units=64, window=48, calls=10, rounds=300, threads=1):
     """Median batch-1 latencies (seconds) of converted vs hand-built vs Loop graphs."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf

@@ -129,6 +129,65 @@ def _name_dynamic_axes(graph):
                 dim.dim_param = name
 
 
+# Positions of initial_h (and initial_c) among the inputs of ONNX recurrent nodes.
+INITIAL_STATE_INPUTS = {"RNN": (5,), "GRU": (5,), "LSTM": (5, 6)}
+# Ops whose output is all zeros whenever their first (data) input is.
+ZERO_PRESERVING_OPS = {"Expand", "Unsqueeze", "Squeeze", "Reshape", "Cast", "Identity", "Tile"}
+
+
+def _drop_zero_initial_states(graph):
+    """Leave out initial states that are zeros built at run time: ONNX's default is zero.
+
+    Keras starts every recurrent layer from `zeros([batch, units])`, which tf2onnx
+    exports as a Shape-Slice-Concat-Expand-Unsqueeze chain run on every call.
+    """
+    producers = {output: node for node in graph.node for output in node.output}
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+
+    def is_zero(name):
+        while name in producers and producers[name].op_type in ZERO_PRESERVING_OPS:
+            name = producers[name].input[0]
+        if name in initializers:
+            return not numpy_helper.to_array(initializers[name]).any()
+        node = producers.get(name)
+        if node is not None and node.op_type == "Constant":
+            values = [a.t for a in node.attribute if a.name == "value"]
+            return bool(values) and not numpy_helper.to_array(values[0]).any()
+        return False
+
+    for node in graph.node:
+        for index in INITIAL_STATE_INPUTS.get(node.op_type, ()):
+            if index < len(node.input) and node.input[index] and is_zero(node.input[index]):
+                node.input[index] = ""
+        while node.op_type in INITIAL_STATE_INPUTS and node.input[-1] == "":
+            node.input.pop()   # trailing optional inputs may simply be left out
+
+
+def _names_read_by(node):
+    """The tensors `node` reads, including outer-scope names read inside its subgraphs."""
+    names = [name for name in node.input if name]
+    for attribute in node.attribute:
+        for subgraph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+            for inner in subgraph.node:
+                names += _names_read_by(inner)
+    return names
+
+
+def _remove_unused(graph):
+    """Remove the nodes and initializers no graph output depends on (graph is sorted)."""
+    needed = {output.name for output in graph.output}
+    kept = []
+    for node in reversed(graph.node):
+        if any(output in needed for output in node.output):
+            kept.append(node)
+            needed.update(_names_read_by(node))
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    initializers = [tensor for tensor in graph.initializer if tensor.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
 def convert(function, input_signature, opset=None, allow_loop=False, output_name="forecast"):
     """Convert a traced forecaster to ONNX, with every recurrent layer as one fused node.
 
@@ -175,6 +234,8 @@ def convert(function, input_signature, opset=None, allow_loop=False, output_name
         if len(model.graph.output) != 1:
             raise ValueError(f"output_name needs a single output, the function has {len(model.graph.output)}")
         _rename_tensor(model.graph, model.graph.output[0].name, output_name)
+    _drop_zero_initial_states(model.graph)
+    _remove_unused(model.graph)
     _name_dynamic_axes(model.graph)
     onnx.checker.check_model(model, full_check=True)
     return model

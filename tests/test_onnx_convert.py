@@ -101,6 +101,9 @@ def test_each_recurrent_layer_becomes_one_fused_node(converted, case):
     hidden_sizes = [attribute.i for node in model.graph.node if node.op_type == ONNX_NODE[kind]
                     for attribute in node.attribute if attribute.name == "hidden_size"]
     assert hidden_sizes == [units] * layers
+    # Keras' zero initial states are left to ONNX's default instead of built per call.
+    assert "Expand" not in counts
+    assert all(len(node.input) == 4 for node in model.graph.node if node.op_type == ONNX_NODE[kind])
     onnx.checker.check_model(model, full_check=True)
 
 
@@ -149,6 +152,20 @@ def test_simple_rnn_variants_are_fused(options, onnx_activation):
     for node in rnn_nodes:
         (activations,) = [a.strings for a in node.attribute if a.name == "activations"]
         assert list(activations) == [onnx_activation]
+    assert_matches_keras(model, keras_model)
+
+
+def test_mixed_stack_fuses_each_layer_with_its_own_node():
+    keras.utils.set_random_seed(0)
+    keras_model = keras.Sequential([
+        keras.Input((None, FEATURES)),
+        keras.layers.SimpleRNN(6, return_sequences=True), keras.layers.Dropout(0.1),
+        keras.layers.LSTM(5, return_sequences=True), keras.layers.Dropout(0.1),
+        keras.layers.SimpleRNN(4),
+        keras.layers.Dense(HORIZON * TARGETS), keras.layers.Reshape((HORIZON, TARGETS)),
+    ])
+    model = onnx_convert.convert(lambda window: keras_model(window), SIGNATURE)
+    assert [n.op_type for n in model.graph.node if n.op_type in ("RNN", "LSTM", "Loop")] == ["RNN", "LSTM", "RNN"]
     assert_matches_keras(model, keras_model)
 
 
