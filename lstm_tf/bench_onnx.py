@@ -1,0 +1,113 @@
+"""Batch-1 onnxruntime latency of converted forecasters against hand-built ONNX graphs.
+
+    python -m lstm_tf.bench_onnx            # 2 layers x 64 units, window 48, horizon 1
+
+For the reference LSTM and SimpleRNN it times, side by side in one process:
+the converted model (`onnx_convert.convert`), the hand-built graph with one recurrent
+node per layer and the same weights (`reference_*_onnx`) and, for SimpleRNN, the
+unfused `Loop` graph that plain tf2onnx produces. Timings on a shared machine are
+noisy: sessions are timed in interleaved rounds and the median call is reported.
+"""
+
+import os
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def low_latency_session(model, threads=1):
+    """An onnxruntime CPU session tuned for one small request at a time.
+
+    A batch-1 recurrent forecast is a chain of tiny matrix-vector products, one per
+    time step; splitting each over several threads costs more in hand-offs than it
+    saves, so one intra-op thread (and sequential execution) is the fastest setting
+    and leaves the other cores to concurrent requests.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    payload = model if isinstance(model, (bytes, str)) else model.SerializeToString()
+    return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+
+
+def median_latencies(sessions, feed, calls=10, rounds=300):
+    """Median seconds per `run` for each named session, timed in interleaved rounds.
+
+    Short rounds, alternating between sessions, expose every session to the same
+    bursts of load from other processes.
+    """
+    samples = {name: [] for name in sessions}
+    for session in sessions.values():   # warm-up: first runs allocate
+        for _ in range(20):
+            session.run(None, feed)
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            for _ in range(calls):
+                start = time.perf_counter()
+                session.run(None, feed)
+                samples[name].append(time.perf_counter() - start)
+    return {name: float(np.median(times)) for name, times in samples.items()}
+
+
+def reference_model(kind, layers=2, units=64, window=48, features=1, horizon=1, seed=0):
+    """An untrained Keras forecaster with random (non-zero) weights, biases included."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    recurrent = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}[kind]
+    model = keras.Sequential([keras.Input((window, features))])
+    for index in range(layers):
+        model.add(recurrent(units, return_sequences=index < layers - 1))
+        if index < layers - 1:
+            model.add(keras.layers.Dropout(0.2))
+    model.add(keras.layers.Dense(horizon * features))
+    model.add(keras.layers.Reshape((horizon, features)))
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        scale = 1 / np.sqrt(weight.shape[0]) if len(weight.shape) == 2 else 0.1
+        weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
+    return model
+
+
+def compare(layers=2, units=64, window=48, calls=10, rounds=300, threads=1):
+    """Median batch-1 latencies (seconds) of converted vs hand-built vs Loop graphs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import tf2onnx
+
+    from lstm_tf import onnx_convert
+
+    signature = [tf.TensorSpec([None, None, 1], tf.float32, name="window")]
+    feed = {"window": np.random.default_rng(1).normal(size=(1, window, 1)).astype("float32")}
+    sessions = {}
+    for kind, reference in [("lstm", onnx_convert.reference_lstm_onnx),
+                            ("rnn", onnx_convert.reference_rnn_onnx)]:
+        model = reference_model(kind, layers, units, window)
+        converted = onnx_convert.convert(lambda window: model(window), signature)
+        sessions[f"{kind} converted"] = low_latency_session(converted, threads)
+        sessions[f"{kind} hand-built"] = low_latency_session(reference(model), threads)
+        if kind == "rnn":
+            unfused, _ = tf2onnx.convert.from_function(
+                tf.function(lambda window: model(window), input_signature=signature),
+                input_signature=signature, opset=onnx_convert.default_opset())
+            sessions["rnn Loop (tf2onnx alone)"] = low_latency_session(unfused, threads)
+    return median_latencies(sessions, feed, calls, rounds)
+
+
+def main():
+    threads = int(os.environ.get("BENCH_THREADS", "1"))
+    latencies = compare(threads=threads)
+    print(f"batch 1, 2 layers x 64 units, window 48, intra_op_num_threads={threads}")
+    for name, seconds in latencies.items():
+        print(f"  {name:28s} {seconds * 1e6:9.1f} us")
+    print(f"  LSTM converted / hand-built   {latencies['lstm converted'] / latencies['lstm hand-built']:.2f}x")
+    print(f"  RNN converted / hand-built    {latencies['rnn converted'] / latencies['rnn hand-built']:.2f}x")
+    print(f"  RNN Loop / converted          "
+          f"{latencies['rnn Loop (tf2onnx alone)'] / latencies['rnn converted']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
