@@ -76,8 +76,8 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
 
     window_function, signature = _window_function(network, config, scaling)
     with trace_without_cudnn(network):
-        onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop)
-    _name_outputs(onnx_model, [contract.OUTPUT])
+        onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop,
+                             output_name=contract.OUTPUT)
     report = None
     if check:
         report = parity.check_window_model(onnx_model.SerializeToString(), model, config,
@@ -91,11 +91,10 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
     if step:
         step_function, step_signature = _step_function(network, config, scaling)
         with trace_without_cudnn(network):
+            state = contract.state_names(config.model.kind)
             step_model = convert(step_function, step_signature, opset=opset,
-                                 allow_loop=allow_loop)
-        state = contract.state_names(config.model.kind)
-        _name_outputs(step_model, [contract.OUTPUT] + [contract.STEP_STATE_OUTPUTS[s]
-                                                         for s in state])
+                                 allow_loop=allow_loop, output_name=[contract.OUTPUT] + [
+                                     contract.STEP_STATE_OUTPUTS[name] for name in state])
         if check:
             result.step_parity = parity.check_step_model(
                 step_model.SerializeToString(), model, config, scaling=scaling,
@@ -190,19 +189,6 @@ def _step_function(model, config: RunConfig, scaling: bool):
         return [forecast] + [tf.stack(s) for s in states_out]
 
     return step_model, signature
-
-
-def _name_outputs(onnx_model, names: list[str]) -> None:
-    """Rename the graph outputs, in order, to the contract's names."""
-    graph = onnx_model.graph
-    if len(graph.output) != len(names):
-        raise RuntimeError(f"expected {len(names)} outputs, tf2onnx produced {len(graph.output)}")
-    for output, name in zip(graph.output, names):
-        old = output.name
-        for node in graph.node:
-            node.output[:] = [name if value == old else value for value in node.output]
-            node.input[:] = [name if value == old else value for value in node.input]
-        output.name = name
 
 
 def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step: bool,

@@ -199,7 +199,8 @@ def convert(function, input_signature, opset=None, allow_loop=False, output_name
         opset: ONNX opset; default `default_opset()`.
         allow_loop: accept a `Loop` node left by a recurrent layer that could not be
             fused (slow in onnxruntime) instead of raising `FusionError`.
-        output_name: name given to the (single) output; None keeps tf2onnx's name.
+        output_name: the output's name, or a list of names for a function with several
+            outputs (in order); None keeps tf2onnx's names.
 
     Returns:
         The `onnx.ModelProto`, already checked with `onnx.checker.check_model(full_check=True)`.
@@ -231,9 +232,11 @@ def convert(function, input_signature, opset=None, allow_loop=False, output_name
             "to export it anyway.")
 
     if output_name is not None:
-        if len(model.graph.output) != 1:
-            raise ValueError(f"output_name needs a single output, the function has {len(model.graph.output)}")
-        _rename_tensor(model.graph, model.graph.output[0].name, output_name)
+        names = [output_name] if isinstance(output_name, str) else list(output_name)
+        if len(model.graph.output) != len(names):
+            raise ValueError(f"{len(names)} output name(s) for {len(model.graph.output)} outputs")
+        for output, name in zip(list(model.graph.output), names):
+            _rename_tensor(model.graph, output.name, name)
     _drop_zero_initial_states(model.graph)
     _remove_unused(model.graph)
     _name_dynamic_axes(model.graph)
