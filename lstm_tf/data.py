@@ -315,11 +315,13 @@ def split_rows(rows: int, val_fraction: float, test_fraction: float, window: int
     split = Split(train_end, val_end, rows)
     if (train_end < window + horizon or val_end - train_end < horizon
             or rows - val_end < horizon):
-        need = next(n for n in range(window + 3 * horizon, 100 * (window + 3 * horizon) + 100)
-                    if _fits(n, val_fraction, test_fraction, window, horizon))
+        smallest = window + 3 * horizon
+        need = next((n for n in range(smallest, 100 * smallest + 1000)
+                     if _fits(n, val_fraction, test_fraction, window, horizon)), None)
+        hint = f"need at least {need} rows" if need else "use more rows or smaller fractions"
         raise UserError(f"too few rows ({rows}) for window {window}, horizon {horizon} and the "
                         f"train/validation/test split (val {val_fraction}, test {test_fraction}); "
-                        f"need at least {need} rows")
+                        f"{hint}")
     return split
 
 
