@@ -102,3 +102,32 @@ def predict(model, data_path, steps, out, force) -> None:
 
 
 COMMANDS.append(predict)
+
+
+@click.command()
+@click.argument("target", metavar="RUN_OR_MODEL", type=click.Path(exists=True))
+@click.option("--batch", "batches", type=click.IntRange(min=1), multiple=True,
+              help="Batch size(s) to time (default 1 and 256).")
+@click.option("--budget", type=click.FloatRange(0.05), default=1.0, show_default=True,
+              help="Seconds of timed calls per path and batch size.")
+def bench(target, batches, budget) -> None:
+    """Inference latency per call (median, p90): Keras, tf.function, onnxruntime, step model.
+
+    Given a run, it exports in memory and compares every path, plus a hand-built
+    ONNX graph with the same weights; given a .onnx file, onnxruntime only.
+    """
+    from pathlib import Path
+
+    from lstm_tf.bench import bench_model, bench_run, ratios, table
+
+    batches = batches or (1, 256)
+    if Path(target).is_file():
+        timings = bench_model(target, batches, budget)
+    else:
+        timings = bench_run(target, batches, budget)
+    click.echo(table(timings))
+    for line in ratios(timings):
+        click.echo(line)
+
+
+COMMANDS.append(bench)

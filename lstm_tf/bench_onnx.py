@@ -13,24 +13,14 @@ import os
 import time
 
 import numpy as np
-import onnxruntime as ort
 
 
 def low_latency_session(model, threads=1):
-    """An onnxruntime CPU session tuned for one small request at a time.
+    """An onnxruntime CPU session tuned for one small request at a time (see runtime.session)."""
+    from lstm_tf.runtime import session
 
-    A batch-1 recurrent forecast is a chain of tiny matrix-vector products, one per
-    time step; splitting each over several threads costs more in hand-offs than it
-    saves, so one intra-op thread (and sequential execution) is the fastest setting
-    and leaves the other cores to concurrent requests.
-    """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    payload = model if isinstance(model, (bytes, str)) else model.SerializeToString()
-    return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    return session(model if isinstance(model, (bytes, str)) else model.SerializeToString(),
+                   threads)
 
 
 def median_latencies(sessions, feed, calls=10, rounds=300):
