@@ -50,13 +50,13 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
             return str(self.models / "\0missing")
         return super().translate_path(path)
 
-    def do_GET(self):  # noqa: N802 (the http.server API)
+    def send_head(self):  # GET and HEAD: the bare address leads to the page
         if urllib.parse.urlsplit(self.path).path == "/":
             self.send_response(302)
             self.send_header("Location", PAGE)
             self.end_headers()
-            return
-        super().do_GET()
+            return None
+        return super().send_head()
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")  # a re-exported model is picked up at once
