@@ -1,0 +1,325 @@
+// The lstm-tf contract for JavaScript: read an exported model's metadata, form its
+// inputs from a CSV, run it. Shared by the Node.js consumer (exported/node) and the
+// browser page (exported/web), so it imports nothing: the caller passes its own
+// onnxruntime (`onnxruntime-node` or `onnxruntime-web`) as `ort`.
+//
+// The contract itself is defined in lstm_tf/contract.py and documented in
+// exported/README.md: input `window` float32 [batch, time, columns], output
+// `forecast` float32 [batch, horizon, targets], both in the CSV's original units;
+// the step model takes `x_t` [batch, columns] and `h_in`/`c_in` [layers, batch, units].
+
+export const METADATA_KEY = 'lstm_tf';
+export const FORMAT = 'lstm-tf/1';
+export const INPUT = 'window';
+export const OUTPUT = 'forecast';
+export const STEP_INPUT = 'x_t';
+export const STATE_INPUTS = { h: 'h_in', c: 'c_in' };
+export const STATE_OUTPUTS = { h: 'h_out', c: 'c_out' };
+
+const MAX_SIZE = 1_000_000; // the same bounds lstm_tf/contract.py puts on untrusted metadata
+const MAX_NAMES = 10_000;
+
+/** A problem the user can fix (bad file, column, model): shown as one line `Error: ...`. */
+export class LstmTfError extends Error {
+  constructor(message) { super(message); this.name = 'LstmTfError'; }
+}
+
+/** The state tensors of a step model: h for a simple RNN, h and c for an LSTM. */
+export function stateNames(kind) {
+  return kind === 'rnn' ? ['h'] : ['h', 'c'];
+}
+
+// ------------------------------------------------------------------ metadata
+
+// onnxruntime-node and onnxruntime-web do not expose an ONNX model's custom
+// metadata_props, so they are read from the protobuf directly. Only two messages
+// matter: ModelProto.metadata_props is field 14, a repeated StringStringEntryProto
+// {key = 1, value = 2}; every other field is skipped by its wire type.
+
+function readVarint(bytes, position, source) {
+  // Lengths can exceed 2^31 in principle, so no 32-bit bit operations here.
+  let value = 0;
+  let scale = 1;
+  for (let index = 0; index < 10; index += 1) {
+    if (position >= bytes.length) throw new LstmTfError(`${source} is not a valid ONNX model (truncated)`);
+    const byte = bytes[position];
+    position += 1;
+    value += (byte & 0x7f) * scale;
+    if (!(byte & 0x80)) return [value, position];
+    scale *= 128;
+  }
+  throw new LstmTfError(`${source} is not a valid ONNX model (bad varint)`);
+}
+
+function* fields(bytes, start, end, source) {
+  let position = start;
+  while (position < end) {
+    let key;
+    [key, position] = readVarint(bytes, position, source);
+    const field = Math.floor(key / 8);
+    const wireType = key % 8;
+    let valueStart = position;
+    if (wireType === 0) {
+      [, position] = readVarint(bytes, position, source);
+    } else if (wireType === 1) {
+      position += 8;
+    } else if (wireType === 2) {
+      let length;
+      [length, valueStart] = readVarint(bytes, position, source);
+      position = valueStart + length;
+    } else if (wireType === 5) {
+      position += 4;
+    } else {
+      throw new LstmTfError(`${source} is not a valid ONNX model (wire type ${wireType})`);
+    }
+    if (field === 0 || position > end) {
+      throw new LstmTfError(`${source} is not a valid ONNX model (bad field at byte ${valueStart})`);
+    }
+    yield { field, wireType, start: valueStart, end: position };
+  }
+}
+
+/** ModelProto.metadata_props of serialized ONNX bytes, as a Map (the first of duplicate keys wins). */
+export function readMetadataProps(bytes, source = 'the model') {
+  if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const props = new Map();
+  for (const top of fields(bytes, 0, bytes.length, source)) {
+    if (top.field !== 14 || top.wireType !== 2) continue;
+    let key = '';
+    let value = '';
+    for (const entry of fields(bytes, top.start, top.end, source)) {
+      if (entry.wireType !== 2 || (entry.field !== 1 && entry.field !== 2)) continue;
+      let text;
+      try {
+        text = decoder.decode(bytes.subarray(entry.start, entry.end));
+      } catch {
+        throw new LstmTfError(`${source}: metadata is not UTF-8`);
+      }
+      if (entry.field === 1) key = text; else value = text;
+    }
+    if (!props.has(key)) props.set(key, value);
+  }
+  return props;
+}
+
+/** Parse and validate the lstm-tf metadata JSON (the same checks as lstm_tf/contract.py). */
+export function parseMetadata(raw, source = 'the model') {
+  if (raw === undefined || raw === null) {
+    throw new LstmTfError(`${source} has no lstm-tf metadata (metadata_props['${METADATA_KEY}']); `
+      + 'was it exported by `lstm-tf export`?');
+  }
+  if (raw.length > MAX_SIZE) throw new LstmTfError(`${source}: lstm-tf metadata is too large`);
+  let meta;
+  try {
+    meta = JSON.parse(raw);
+  } catch (error) {
+    throw new LstmTfError(`${source}: lstm-tf metadata is not valid JSON (${error.message})`);
+  }
+  const bad = (field, why) => new LstmTfError(`${source}: lstm-tf metadata field '${field}' ${why}`);
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw bad('(root)', 'is not an object');
+  if (meta.format !== FORMAT) throw bad('format', `is ${JSON.stringify(meta.format)}, expected '${FORMAT}'`);
+  for (const field of ['window', 'horizon', 'units', 'layers']) {
+    const value = meta[field];
+    if (!Number.isInteger(value) || value <= 0 || value > MAX_SIZE) throw bad(field, 'must be a positive integer');
+  }
+  for (const field of ['targets', 'columns']) {
+    const names = meta[field];
+    if (!Array.isArray(names) || names.length === 0 || names.length > MAX_NAMES
+        || !names.every((name) => typeof name === 'string' && name.length > 0 && name.length <= 1000)) {
+      throw bad(field, 'must be a non-empty list of column names');
+    }
+  }
+  if (!meta.targets.every((name, index) => meta.columns[index] === name)) {
+    throw bad('columns', 'must start with the targets');
+  }
+  if (!['lstm', 'rnn', 'gated'].includes(meta.kind)) throw bad('kind', 'must be lstm, rnn or gated');
+  if (!['window', 'step'].includes(meta.model)) throw bad('model', "must be 'window' or 'step'");
+  if (!['in-graph', 'none'].includes(meta.scaling)) throw bad('scaling', "must be 'in-graph' or 'none'");
+  const scaler = meta.scaler;
+  if (scaler === null || typeof scaler !== 'object') throw bad('scaler', 'must be an object');
+  for (const field of ['mean', 'std']) {
+    const numbers = scaler[field];
+    if (!Array.isArray(numbers) || numbers.length !== meta.columns.length
+        || !numbers.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw bad(`scaler.${field}`, `must be ${meta.columns.length} finite numbers`);
+    }
+  }
+  if (!scaler.std.every((x) => x > 0)) throw bad('scaler.std', 'must be positive');
+  if (meta.time_column !== null && meta.time_column !== undefined && typeof meta.time_column !== 'string') {
+    throw bad('time_column', 'must be a string or null');
+  }
+  return meta;
+}
+
+/** The validated lstm-tf metadata of serialized ONNX model bytes. */
+export function readMetadata(bytes, source = 'the model') {
+  return parseMetadata(readMetadataProps(bytes, source).get(METADATA_KEY), source);
+}
+
+/**
+ * An onnxruntime session and the metadata of model bytes (a window or a step model).
+ * `options` are onnxruntime session options (e.g. { intraOpNumThreads: 1 }).
+ */
+export async function loadModel(ort, bytes, source = 'the model', options = {}) {
+  bytes = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const meta = readMetadata(bytes, source);
+  let session;
+  try {
+    session = await ort.InferenceSession.create(bytes, options);
+  } catch (error) {
+    throw new LstmTfError(`${source} is not a valid ONNX model (${String(error.message || error).slice(0, 200)})`);
+  }
+  const expected = meta.model === 'step'
+    ? [STEP_INPUT, ...stateNames(meta.kind).map((name) => STATE_INPUTS[name])]
+    : [INPUT];
+  if (JSON.stringify(session.inputNames) !== JSON.stringify(expected)) {
+    throw new LstmTfError(`${source}: inputs are ${session.inputNames.join(', ')}, the contract says ${expected.join(', ')}`);
+  }
+  return { session, meta };
+}
+
+// ------------------------------------------------------------------ CSV
+
+const MISSING = new Set(['', 'na', 'nan', 'null', 'none', 'n/a', '-']);
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Split CSV text into rows of cells (RFC 4180 quotes; CRLF or LF line ends). */
+export function splitCsv(text) {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i];
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') { cell += '"'; i += 1; } else if (char === '"') quoted = false;
+      else cell += char;
+    } else if (char === '"') {
+      quoted = true;
+    } else if (char === ',') {
+      row.push(cell); cell = '';
+    } else if (char === '\n' || char === '\r') {
+      if (char === '\r' && text[i + 1] === '\n') i += 1;
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else {
+      cell += char;
+    }
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+/**
+ * The model's columns read from CSV text: { values: number[][] (rows x columns, the
+ * model's column order), time: string[] | null (the time column's text, if present) }.
+ * Like `lstm-tf predict`, a missing or non-numeric cell is an error naming its line.
+ */
+export function readCsv(text, meta, source = 'the CSV') {
+  const lines = splitCsv(text);
+  if (!lines.length || !lines[0].some((cell) => cell.trim())) throw new LstmTfError(`${source} is empty`);
+  const header = lines[0].map((cell) => cell.trim());
+  let rows = lines.slice(1);
+  while (rows.length && !rows[rows.length - 1].some((cell) => cell.trim())) rows.pop();
+  if (!rows.length) throw new LstmTfError(`${source} has a header but no data rows`);
+  const indices = meta.columns.map((name) => {
+    const index = header.indexOf(name);
+    if (index < 0) throw new LstmTfError(`${source}: no column '${name}'; available: ${header.join(', ')}`);
+    return index;
+  });
+  const values = rows.map((row, offset) => {
+    const line = offset + 2;
+    if (row.length !== header.length) {
+      throw new LstmTfError(`${source}: line ${line} has ${row.length} fields, the header has ${header.length}`);
+    }
+    return indices.map((index, j) => {
+      const cell = row[index].trim();
+      if (MISSING.has(cell.toLowerCase())) {
+        throw new LstmTfError(`${source}: column '${meta.columns[j]}' has a missing value at line ${line}`);
+      }
+      if (!DECIMAL.test(cell)) {
+        const hint = cell.includes(',') ? ' (thousands separators and decimal commas are not supported: use 1234.5)' : '';
+        throw new LstmTfError(`${source}: column '${meta.columns[j]}', line ${line}: '${cell}' is not a number${hint}`);
+      }
+      return Number(cell);
+    });
+  });
+  const timeIndex = meta.time_column ? header.indexOf(meta.time_column) : -1;
+  const time = timeIndex >= 0 ? rows.map((row) => row[timeIndex].trim()) : null;
+  return { values, time };
+}
+
+// ------------------------------------------------------------------ forecasting
+
+// A model exported with --no-scaling takes and returns z-scores; everything here
+// speaks original units, so such a model is wrapped with the scaler from its metadata.
+function toModelUnits(meta, row) {
+  if (meta.scaling === 'in-graph') return row;
+  return row.map((x, j) => (x - meta.scaler.mean[j]) / meta.scaler.std[j]);
+}
+
+function fromModelUnits(meta, data) {
+  const targets = meta.targets.length;
+  const rows = [];
+  for (let step = 0; step < meta.horizon; step += 1) {
+    const row = [];
+    for (let k = 0; k < targets; k += 1) {
+      const value = data[step * targets + k];
+      row.push(meta.scaling === 'in-graph' ? value : value * meta.scaler.std[k] + meta.scaler.mean[k]);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+function lastRows(meta, values) {
+  if (values.length < meta.window) {
+    throw new LstmTfError(`need at least ${meta.window} rows (the model's window), got ${values.length}`);
+  }
+  return values.slice(values.length - meta.window);
+}
+
+/** The window model's input tensor for the last `window` rows of `values`: [1, window, columns]. */
+export function windowTensor(ort, meta, values) {
+  const rows = lastRows(meta, values);
+  const data = Float32Array.from(rows.flatMap((row) => toModelUnits(meta, row)));
+  return new ort.Tensor('float32', data, [1, meta.window, meta.columns.length]);
+}
+
+/** The window model's forecast after the last row of `values`: horizon x targets, original units. */
+export async function forecastWindow(ort, session, meta, values) {
+  const outputs = await session.run({ [INPUT]: windowTensor(ort, meta, values) });
+  return fromModelUnits(meta, outputs[OUTPUT].data);
+}
+
+/**
+ * The step model fed the last `window` rows one observation at a time, from zero
+ * state: the same forecast as the window model. `onStep(index, forecast)` sees the
+ * forecast after every observation (a stream consumer would use these).
+ */
+export async function forecastStep(ort, session, meta, values, onStep = null) {
+  const names = stateNames(meta.kind);
+  const stateSize = meta.layers * meta.units;
+  let states = Object.fromEntries(names.map((name) => [name,
+    new ort.Tensor('float32', new Float32Array(stateSize), [meta.layers, 1, meta.units])]));
+  let forecast = null;
+  const rows = lastRows(meta, values);
+  for (let index = 0; index < rows.length; index += 1) {
+    const feed = { [STEP_INPUT]: new ort.Tensor('float32', Float32Array.from(toModelUnits(meta, rows[index])),
+      [1, meta.columns.length]) };
+    for (const name of names) feed[STATE_INPUTS[name]] = states[name];
+    const outputs = await session.run(feed);
+    forecast = fromModelUnits(meta, outputs[OUTPUT].data);
+    states = Object.fromEntries(names.map((name) => [name, outputs[STATE_OUTPUTS[name]]]));
+    if (onStep) onStep(index, forecast);
+  }
+  return forecast;
+}
+
+/** The forecast after `values` with whichever model `meta` describes. */
+export function forecast(ort, session, meta, values, onStep = null) {
+  return meta.model === 'step'
+    ? forecastStep(ort, session, meta, values, onStep)
+    : forecastWindow(ort, session, meta, values);
+}
