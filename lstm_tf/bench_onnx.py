@@ -43,18 +43,15 @@ def median_latencies(sessions, feed, calls=10, rounds=300):
 
 
 def reference_model(kind, layers=2, units=64, window=48, features=1, horizon=1, seed=0):
-    """An untrained Keras forecaster with random (non-zero) weights, biases included."""
+    """The project's forecaster (`models.build_model`) with random non-zero weights and biases."""
     import keras
 
+    from lstm_tf.config import ModelConfig
+    from lstm_tf.models import build_model
+
     keras.utils.set_random_seed(seed)
-    recurrent = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}[kind]
-    model = keras.Sequential([keras.Input((window, features))])
-    for index in range(layers):
-        model.add(recurrent(units, return_sequences=index < layers - 1))
-        if index < layers - 1:
-            model.add(keras.layers.Dropout(0.2))
-    model.add(keras.layers.Dense(horizon * features))
-    model.add(keras.layers.Reshape((horizon, features)))
+    model = build_model(ModelConfig(kind, units=units, layers=layers, dropout=0.2),
+                        features=features, horizon=horizon, targets=features)
     rng = np.random.default_rng(seed)
     for weight in model.weights:
         scale = 1 / np.sqrt(weight.shape[0]) if len(weight.shape) == 2 else 0.1
