@@ -75,11 +75,11 @@ class InspectResult:
     seconds: float
 
 
-def check_inspectable(kind: str, run) -> None:
+def check_inspectable(kind: str, run, action: str = "inspect") -> None:
     """Refuse a SimpleRNN run before loading anything: it has no gates."""
     if kind == "rnn":
         raise UserError(f"{run} is a SimpleRNN run (--model rnn); a SimpleRNN has no gates to "
-                        "inspect: train with --model lstm or --model gated")
+                        f"{action}: train with --model lstm or --model gated")
 
 
 def pick_window(prepared, part: str, window: int, horizon: int,
