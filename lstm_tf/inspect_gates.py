@@ -311,7 +311,7 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
     grid = GridSpec(1 + len(layers), 6, figure=figure,
                     height_ratios=[3.0] + [row_height] * len(layers),
                     hspace=0.55, wspace=0.35, left=0.05, right=0.97,
-                    top=1 - 0.6 / height, bottom=0.55 / height)
+                    top=1 - 0.75 / height, bottom=0.55 / height)
 
     _plot_window(figure.add_subplot(grid[0, :4]), inspection)
     _draw_flow(figure.add_subplot(grid[0, 4:]), len(layers))
@@ -338,7 +338,8 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
             if units <= 12:
                 axis.set_yticks(range(units))
 
-    figure.suptitle(_figure_title(inspection), fontsize=13, fontweight="bold")
+    figure.suptitle(_figure_title(inspection), fontsize=13, fontweight="bold",
+                    y=1 - 0.12 / height, va="top")
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=dpi)
     plt.close(figure)
@@ -372,11 +373,13 @@ def _plot_window(axis, inspection: Inspection) -> None:
     for k, name in enumerate(window.targets):
         line, = axis.plot(t_in, window.inputs[:, k], marker="o", markersize=3, linewidth=1.4,
                           label=f"{name}: input window")
-        colour = line.get_color() if len(window.targets) > 1 else "tab:blue"
+        colour = line.get_color()
         axis.plot(np.r_[steps, t_out], np.r_[window.inputs[-1, k], inspection.forecast[:, k]],
                   linestyle="--", color=colour, linewidth=1.2)
+        # One target: an orange star stands out; several: each star in its target's colour.
+        star = "tab:orange" if len(window.targets) == 1 else colour
         axis.plot(t_out, inspection.forecast[:, k], marker="*", markersize=13, linestyle="none",
-                  color="tab:orange", markeredgecolor="black", label=f"{name}: forecast")
+                  color=star, markeredgecolor="black", label=f"{name}: forecast")
         axis.plot(t_out, window.actual[:, k], marker="o", markersize=7, linestyle="none",
                   markerfacecolor="none", markeredgecolor="black", label=f"{name}: actual")
     axis.text(steps + 0.5 + horizon / 2, 1.01, "forecast", transform=axis.get_xaxis_transform(),
