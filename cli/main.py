@@ -30,9 +30,9 @@ def cli() -> None:
 
 def _register() -> None:
     # One module per area; each exposes COMMANDS. Add a new area here.
-    from . import core, demo, onnx
+    from . import core, demo, inspect, onnx
 
-    for module in (core, onnx, demo):
+    for module in (core, onnx, inspect, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

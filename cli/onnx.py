@@ -21,9 +21,13 @@ import click
               show_default=True, help="Parity tolerance, as a multiple of the target's std.")
 @click.option("--allow-loop", is_flag=True,
               help="Accept an unfused ONNX Loop when recurrent-layer fusion fails (slower).")
+@click.option("--gates", is_flag=True,
+              help="Write the gate model instead (default exported/<run>.gates.onnx): the "
+              "forecast plus every gate, candidate, cell state and h sequence of each LSTM "
+              "layer. Contains ONNX Loops; see docs/gates.md.")
 @click.option("--force", is_flag=True, help="Replace an existing model.")
 def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allow_loop,
-           force) -> None:
+           gates, force) -> None:
     """Export a trained RUN to a self-contained ONNX model, checked against Keras.
 
     The model takes raw values (`window` [batch, time, features]) and returns raw
@@ -37,13 +41,15 @@ def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allo
 
     started = time.perf_counter()
     result = export_run(run, out, force=force, opset=opset, scaling=not no_scaling, step=step,
-                        check=not no_check, tolerance=tolerance, allow_loop=allow_loop)
+                        check=not no_check, tolerance=tolerance, allow_loop=allow_loop,
+                        gates=gates)
     ops = ", ".join(f"{op} x{n}" for op, n in sorted(result.op_counts.items())
                     if op in ("LSTM", "RNN", "GRU", "Loop"))
     click.echo(f"wrote {result.path} ({ops}; {time.perf_counter() - started:.1f} s)")
     if result.step_path:
         click.echo(f"wrote {result.step_path}")
-    for name, report in (("window model", result.parity), ("step model", result.step_parity)):
+    window_name = "gate model" if gates else "window model"
+    for name, report in ((window_name, result.parity), ("step model", result.step_parity)):
         if report:
             click.echo(f"{name}: {verdict(report)}")
     if result.parity:
@@ -65,8 +71,8 @@ def parity(model, run, tolerance) -> None:
     meta = runtime.metadata(session, model)
     config = runs.load_config(run)
     keras_model = runs.load_model(run)
-    check = (parity_lib.check_step_model if meta["model"] == "step"
-             else parity_lib.check_window_model)
+    check = {"step": parity_lib.check_step_model, "gates": parity_lib.check_gate_model}.get(
+        meta["model"], parity_lib.check_window_model)
     report = check(model, keras_model, config, scaling=meta["scaling"] == "in-graph",
                    tolerance=tolerance)
     click.echo(parity_lib.verdict(report))

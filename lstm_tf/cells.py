@@ -43,9 +43,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
+from .contract import GATES  # noqa: E402
 from .errors import UserError  # noqa: E402
 
-GATE_OUTPUTS = ("h", "forget_gate", "input_gate", "output_gate", "candidate", "cell_state")
+# Defined once in `contract` (pure Python), which also names the exported gate outputs.
+GATE_OUTPUTS = GATES
 
 # Keras packs the four gates of kernel, recurrent_kernel and bias in this order.
 KERAS_GATE_ORDER = ("input_gate", "forget_gate", "candidate", "output_gate")

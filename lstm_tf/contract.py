@@ -14,6 +14,13 @@ Step model (`<name>.step.onnx`), one observation at a time
     outputs `forecast` [batch, horizon, targets], `h_out`, `c_out` (same layout as the inputs)
     Start from zeros; feeding the `window` rows of a window one by one gives the window
     model's forecast for it.
+Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
+    input  `window` as the window model
+    outputs `forecast` as the window model, then for each LSTM layer l = 0, 1, ...
+            and each name g in `GATES`, `<g>_l<l>` float32 [batch, time, units]
+            (`gate_output_names`): the layer's h_t, forget, input and output gates,
+            candidate C~_t and cell state C_t at every step of the window.
+    Contains an ONNX Loop: the fused ONNX LSTM op does not output its gates.
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.
@@ -36,6 +43,9 @@ STEP_INPUT = "x_t"
 STEP_STATE_INPUTS = {"h": "h_in", "c": "c_in"}
 STEP_STATE_OUTPUTS = {"h": "h_out", "c": "c_out"}
 
+# An LSTM layer's per-step values, in the order `cells.GateLSTMCell` concatenates them.
+GATES = ("h", "forget_gate", "input_gate", "output_gate", "candidate", "cell_state")
+
 MAX_NAMES = 10_000  # bounds for validating untrusted metadata
 MAX_SIZE = 1_000_000
 
@@ -43,6 +53,11 @@ MAX_SIZE = 1_000_000
 def state_names(kind: str) -> list[str]:
     """The state tensors of a step model: h for a simple RNN, h and c for an LSTM."""
     return ["h"] if kind == "rnn" else ["h", "c"]
+
+
+def gate_output_names(layers: int) -> list[str]:
+    """The gate model's outputs after `forecast`: `<gate>_l<layer>`, layer by layer."""
+    return [f"{gate}_l{layer}" for layer in range(layers) for gate in GATES]
 
 
 def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
@@ -59,9 +74,14 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
             outputs[STEP_STATE_OUTPUTS[name]] = [layers, "batch", units]
     else:
         inputs = {INPUT: ["batch", "time", len(columns)]}
+    if gates:
+        if step:
+            raise ValueError("a gate model is a window model, not a step model")
+        for name in gate_output_names(layers):
+            outputs[name] = ["batch", "time", units]
     return {
         "format": FORMAT,
-        "model": "step" if step else "window",
+        "model": "step" if step else ("gates" if gates else "window"),
         "kind": kind, "units": units, "layers": layers,
         "window": window, "horizon": horizon,
         "targets": list(targets),

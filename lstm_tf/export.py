@@ -1,4 +1,5 @@
-"""Export a trained run to ONNX: a window model, optionally a streaming step model.
+"""Export a trained run to ONNX: a window model, optionally a streaming step model,
+or (`gates=True`) a gate model that also outputs every gate of every LSTM layer.
 
     raw window ─(x - mean) / std─▶ Keras network ─(y * std + mean)─▶ raw forecast
 
@@ -7,6 +8,11 @@ is traced as a `tf.function` with an explicit input signature and converted by
 tf2onnx (`onnx_convert`), which fuses the recurrent layers into ONNX LSTM/RNN nodes.
 The parity check (`parity`) runs before anything is written: a model that fails it
 never reaches the target path.
+
+The gate model is converted from `cells.gate_model_from_lstm(model)`: its recurrent
+layers are Python cells that emit the gates, so tf2onnx turns each into an ONNX
+Loop (the fused ONNX LSTM op computes the same h and C but cannot output f, i, o
+or C~). Its outputs are `forecast` then `contract.gate_output_names(layers)`.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ class ExportResult:
     step_parity: dict | None = None
 
 
-def default_output(run: str | Path) -> Path:
-    return Path("exported") / f"{Path(run).resolve().name}.onnx"
+def default_output(run: str | Path, gates: bool = False) -> Path:
+    """exported/<run>.onnx, or exported/<run>.gates.onnx for the gate model."""
+    name = Path(run).resolve().name
+    return Path("exported") / (f"{name}.gates.onnx" if gates else f"{name}.onnx")
 
 
 def step_path_for(path: Path) -> Path:
@@ -49,21 +57,41 @@ def parity_path_for(path: Path) -> Path:
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                opset: int | None = None, scaling: bool = True, step: bool = False,
                check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
-               allow_loop: bool = False) -> ExportResult:
-    """Export `run` to `out` (default exported/<run>.onnx); see the module docstring."""
+               allow_loop: bool = False, gates: bool = False) -> ExportResult:
+    """Export `run` to `out` (default exported/<run>.onnx); see the module docstring.
+
+    With `gates` the model written (default exported/<run>.gates.onnx) is the gate
+    model, checked output by output against the Keras gate model; it always
+    contains ONNX Loops (`allow_loop` is implied) and cannot be combined with `step`.
+    """
     import onnx
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
-    out = Path(out) if out else default_output(run)
+    if gates and step:
+        raise UserError("--gates and --step write different models; export each separately")
+    out = Path(out) if out else default_output(run, gates)
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
     targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
     for path in targets_to_write:
         refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
     config = runs.load_config(run)
+    if gates:
+        from .inspect_gates import check_inspectable
+
+        check_inspectable(config.model.kind, run, "export")
     model = runs.load_model(run)
-    if config.model.kind == "gated":
+    output_names = [contract.OUTPUT]
+    check_window = parity.check_window_model
+    if gates:
+        from .cells import gate_model_from_lstm
+
+        network = gate_model_from_lstm(model)
+        output_names += contract.gate_output_names(config.model.layers)
+        check_window = parity.check_gate_model
+        allow_loop = True  # the gates exist only inside the cell's Loop body
+    elif config.model.kind == "gated":
         # Same math as LSTM: export the fused twin; parity below still compares the
         # ONNX model with the gated Keras model itself.
         from .models import lstm_twin
@@ -74,16 +102,17 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
         network = model
     opset = opset or default_opset()
 
-    window_function, signature = _window_function(network, config, scaling)
+    make_function = _gates_function if gates else _window_function
+    window_function, signature = make_function(network, config, scaling)
     with trace_without_cudnn(network):
         onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop,
-                             output_name=contract.OUTPUT)
+                             output_name=output_names)
     report = None
     if check:
-        report = parity.check_window_model(onnx_model.SerializeToString(), model, config,
-                                           scaling=scaling, tolerance=tolerance)
+        report = check_window(onnx_model.SerializeToString(), model, config,
+                              scaling=scaling, tolerance=tolerance)
     _attach_metadata(onnx_model, config, run, scaling=scaling, step=False, opset=opset,
-                     parity_report=report)
+                     parity_report=report, gates=gates)
     onnx.checker.check_model(onnx_model, full_check=True)
 
     result = ExportResult(out, report, op_counts(onnx_model))
@@ -104,7 +133,7 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
         onnx.checker.check_model(step_model, full_check=True)
         result.step_path = step_path_for(out)
 
-    reports = {"window": report, "step": result.step_parity}
+    reports = {"gates" if gates else "window": report, "step": result.step_parity}
     failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
     if check:
         write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
@@ -150,6 +179,30 @@ def _window_function(model, config: RunConfig, scaling: bool):
     return window_model, signature
 
 
+def _gates_function(gate_model, config: RunConfig, scaling: bool):
+    """Raw window in; raw forecast and each layer's six [batch, time, units] sequences out."""
+    from .cells import GATE_OUTPUTS
+
+    tf = tensorflow()
+    features = len(config.scaler["mean"])
+    mean, std, target_mean, target_std = _scaler_constants(config)
+    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+
+    @tf.function(input_signature=signature)
+    def gates_model(window):
+        if scaling:
+            window = (window - mean) / std
+        *traces, forecast = gate_model(window, training=False)
+        if scaling:
+            forecast = forecast * target_std + target_mean
+        outputs = [forecast]
+        for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
+            outputs += tf.split(trace, len(GATE_OUTPUTS), axis=-1)
+        return outputs
+
+    return gates_model, signature
+
+
 def recurrent_layers(model) -> list:
     """The model's recurrent layers, in order (every layer that has an RNN cell)."""
     return [layer for layer in model.layers if hasattr(layer, "cell")]
@@ -192,14 +245,14 @@ def _step_function(model, config: RunConfig, scaling: bool):
 
 
 def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step: bool,
-                     opset: int, parity_report: dict | None) -> None:
+                     opset: int, parity_report: dict | None, gates: bool = False) -> None:
     import json
 
     meta = contract.build_metadata(
         kind=config.model.kind, units=config.model.units, layers=config.model.layers,
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
-        gates=False, time_column=config.data.time_column, versions=library_versions(),
+        gates=gates, time_column=config.data.time_column, versions=library_versions(),
         opset=opset, run=Path(run).resolve().name, parity=parity_report)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]
@@ -208,3 +261,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
     onnx_model.doc_string = (f"lstm-tf {config.model.kind} forecaster: {contract.INPUT} "
                              f"[batch, time, {len(meta['columns'])}] -> {contract.OUTPUT} "
                              f"[batch, {config.data.horizon}, {len(config.data.targets)}]")
+    if gates:
+        onnx_model.doc_string += (f", then {len(contract.GATES)} sequences [batch, time, "
+                                  f"{config.model.units}] per LSTM layer: "
+                                  + ", ".join(contract.gate_output_names(config.model.layers)))

@@ -4,6 +4,12 @@ Both run on the run's real test windows and on cases that stress the exported
 graph's dynamic axes: batch 1, batch 256, and time lengths other than the training
 window. Errors are reported in original units and relative to each target's
 standard deviation (from the training part); the default tolerance is 1e-5 x std.
+
+A gate model (`export --gates`) is checked output by output against the Keras gate
+model (`cells.gate_model_from_lstm`): the forecast as above, each gate, candidate,
+cell state and h sequence by its absolute error relative to max(1, its largest
+|value|) (gates lie in 0..1, C~ and h in -1..1: for them that is the absolute
+error), with the same tolerance.
 """
 
 from __future__ import annotations
@@ -85,6 +91,70 @@ def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = Tru
     return _report(errors, shapes, config, tolerance)
 
 
+def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -> dict:
+    """The Keras gate model's outputs for raw windows, keyed by the exported names.
+
+    `forecast` in original units (float64); each gate sequence [batch, time, units].
+    """
+    from .cells import split_gates
+
+    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    n_targets = len(config.data.targets)
+    scaled = ((raw_windows - mean) / std).astype(np.float32)
+    *traces, forecast = gate_model(scaled, training=False)
+    forecast = np.asarray(forecast, dtype=np.float64) * std[:n_targets] + mean[:n_targets]
+    values = [np.asarray(getattr(split_gates(np.asarray(trace)), gate), dtype=np.float64)
+              for trace in traces for gate in contract.GATES]
+    names = contract.gate_output_names(len(traces))
+    return {contract.OUTPUT: forecast, **dict(zip(names, values))}
+
+
+def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
+                     tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Compare every output of an exported gate model with the Keras gate model of `model`."""
+    from .cells import gate_model_from_lstm
+
+    session = runtime.session(onnx_model)
+    gate_model = gate_model_from_lstm(model)
+    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    n_targets = len(config.data.targets)
+    target_std = std[:n_targets]
+    names = [contract.OUTPUT] + contract.gate_output_names(config.model.layers)
+    forecast_errors, shapes, outputs, cases = {}, {}, {}, {}
+    for case, raw in test_windows(config).items():
+        expected = keras_gate_outputs(gate_model, raw, config)
+        feed = raw if scaling else ((raw - mean) / std).astype(np.float32)
+        got = dict(zip(names, session.run(names, {contract.INPUT: feed})))
+        got[contract.OUTPUT] = got[contract.OUTPUT].astype(np.float64)
+        if not scaling:
+            got[contract.OUTPUT] = got[contract.OUTPUT] * target_std + mean[:n_targets]
+        relative = {}
+        for name in names:
+            error = np.abs(got[name] - expected[name])
+            if name == contract.OUTPUT:
+                forecast_errors[case] = error.max(axis=(0, 1))
+                relative[name] = float(np.max(forecast_errors[case] / target_std))
+                absolute = float(error.max())
+            else:
+                absolute = float(error.max())
+                relative[name] = absolute / max(1.0, float(np.abs(expected[name]).max()))
+            worst = outputs.setdefault(name, {"max_abs_error": 0.0, "max_relative_error": 0.0})
+            worst["max_abs_error"] = max(worst["max_abs_error"], absolute)
+            worst["max_relative_error"] = max(worst["max_relative_error"], relative[name])
+        shapes[case] = raw.shape
+        cases[case] = relative
+    report = _report(forecast_errors, shapes, config, tolerance)
+    for case, relative in cases.items():
+        report["cases"][case]["outputs_relative_error"] = relative
+        report["cases"][case]["max_relative_error"] = max(relative.values())
+    report["outputs"] = outputs
+    worst_name = max(outputs, key=lambda name: outputs[name]["max_relative_error"])
+    report["worst_output"] = worst_name
+    report["max_relative_error"] = outputs[worst_name]["max_relative_error"]
+    report["passed"] = bool(report["max_relative_error"] <= tolerance)
+    return report
+
+
 def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, units: int,
                    scaling_inputs=None) -> np.ndarray:
     """Feed each window to a step model one row at a time, from zero state; last forecast."""
@@ -126,5 +196,11 @@ def verdict(report: dict) -> str:
     word = "PASSED" if report["passed"] else "FAILED"
     worst = ", ".join(f"{name} {error:.2g}" for name, error in
                       zip(report["targets"], report["max_abs_error"]))
+    if "outputs" in report:  # a gate model
+        forecast = report["outputs"][contract.OUTPUT]["max_relative_error"]
+        return (f"parity {word}: forecast max abs error {worst} ({forecast:.2g} x std); "
+                f"all {len(report['outputs'])} outputs: worst relative error "
+                f"{report['max_relative_error']:.2g} ({report['worst_output']}) over "
+                f"{len(report['cases'])} case(s); tolerance {report['tolerance']:.2g}")
     return (f"parity {word}: max abs error {worst} ({report['max_relative_error']:.2g} x std) "
             f"over {len(report['cases'])} case(s); tolerance {report['tolerance']:.2g} x std")

@@ -22,7 +22,7 @@ def load(model_path: str | Path):
     meta = runtime.metadata(session, str(model_path))
     if meta.get("model") != "window":
         raise UserError(f"{model_path} is a {meta.get('model')} model; predict needs the window "
-                        "model (the .onnx without .step)")
+                        "model (the .onnx without .step or .gates)")
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].name != contract.INPUT or len(inputs[0].shape) != 3:
         raise UserError(f"{model_path}: expected one input {contract.INPUT!r} of rank 3 "

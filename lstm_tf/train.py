@@ -152,29 +152,36 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     return result
 
 
+def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Prepared, str]:
+    """A saved run's evaluated windows: its own test part, or every window of a CSV file.
+
+    Returns the prepared series (scaled with the run's scaler) and the part's key in
+    `starts`: "test", or "file" for `data_path`.
+    """
+    scaler = data_lib.Scaler(config.scaler["mean"], config.scaler["std"], config.scaler["columns"])
+    if data_path is None:
+        series = load_series(config.data)
+        return prepare(series, config.data, scaler), "test"
+    data = config.data
+    series = data_lib.read_csv(data_path, data.targets, data.features,
+                               data.time_column if _has_column(data_path, data.time_column)
+                               else None, data.fill)
+    rows = len(series.values)
+    starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
+    if len(starts) == 0:
+        raise UserError(f"{data_path} has {rows} rows; need at least "
+                        f"{data.window + data.horizon} for one window")
+    # The whole file is the evaluation part; MASE is scaled on the file itself.
+    prepared = Prepared(series, data_lib.Split(rows, rows, rows), scaler,
+                        scaler.transform(series.values), {"file": starts})
+    return prepared, "file"
+
+
 def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     """Metrics of a saved run on its own test part, or on every window of another CSV file."""
     config = runs.load_config(run)
     model = runs.load_model(run)
-    scaler = data_lib.Scaler(config.scaler["mean"], config.scaler["std"], config.scaler["columns"])
-    if data_path is None:
-        series = load_series(config.data)
-        prepared = prepare(series, config.data, scaler)
-        part = "test"
-    else:
-        data = config.data
-        series = data_lib.read_csv(data_path, data.targets, data.features,
-                                   data.time_column if _has_column(data_path, data.time_column)
-                                   else None, data.fill)
-        rows = len(series.values)
-        starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
-        if len(starts) == 0:
-            raise UserError(f"{data_path} has {rows} rows; need at least "
-                            f"{data.window + data.horizon} for one window")
-        # The whole file is the evaluation part; MASE is scaled on the file itself.
-        prepared = Prepared(series, data_lib.Split(rows, rows, rows), scaler,
-                            scaler.transform(series.values), {"file": starts})
-        part = "file"
+    prepared, part = evaluation_data(config, data_path)
     result = evaluate_model(model, prepared, config, part)
     result.pop("_plot")
     return result
