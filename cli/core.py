@@ -60,13 +60,29 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
               help="Clip each gradient to this norm.")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+              show_default=True, help="auto: a GPU when TensorFlow sees one.")
+@click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]),
+              default="auto", show_default=True,
+              help="tf.distribute: mirrored across local devices, multiworker across machines "
+              "(TF_CONFIG; see docs/training.md); auto picks one from what it sees.")
+@click.option("--mixed-precision", is_flag=True,
+              help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU; the head stays float32.")
+@click.option("--xla/--no-xla", default=False, show_default=True,
+              help="Compile the train step with XLA (jit_compile) where the layers allow it.")
+@click.option("--steps-per-execution", type=positive, default=16, show_default=True,
+              help="Train steps per call into TensorFlow.")
+@click.option("--cpu-devices", type=positive, default=1, show_default=True,
+              help="Split the CPU into this many logical devices (to rehearse --strategy "
+              "mirrored without GPUs).")
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<name>).")
 @click.option("--name", help="Run name (default <dataset>-<model>).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
           val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
-          learning_rate, loss, patience, clipnorm, seed, out, name, force, quiet) -> None:
+          learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
+          steps_per_execution, cpu_devices, out, name, force, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
 
     The tutorial's PyTorch LSTMModel(input_size=1, hidden_size=10, num_layers=1,
@@ -91,7 +107,10 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                         season=season),
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                          loss=loss, patience=patience, clipnorm=clipnorm, seed=seed))
+                          loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
+                          steps_per_execution=steps_per_execution, device=device,
+                          strategy=strategy, mixed_precision=mixed_precision, xla=xla,
+                          cpu_devices=cpu_devices))
     metrics = train_run(config, out, force=force, verbose=0 if quiet else 2, log=click.echo)
     click.echo(f"run: {out}  ({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)")
     click.echo(_summary(metrics))

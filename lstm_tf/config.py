@@ -16,6 +16,8 @@ from .errors import UserError
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
 LOSSES = ("mse", "huber")
+DEVICES = ("auto", "cpu", "gpu")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
 
 @dataclass
@@ -64,10 +66,22 @@ class TrainConfig:
     clipnorm: float | None = None
     seed: int = 42
     steps_per_execution: int = 16
+    # Where and how (see lstm_tf/devices.py). Training replaces "auto" by what it used.
+    device: str = "auto"  # auto | cpu | gpu
+    strategy: str = "auto"  # auto | default | mirrored | multiworker
+    mixed_precision: bool = False  # mixed_float16 on GPU, mixed_bfloat16 on CPU
+    precision: str = "float32"  # the dtype policy used, filled in by training
+    xla: bool = False
+    cpu_devices: int = 1  # logical CPU devices, to rehearse --strategy mirrored on a CPU
+    replicas: int = 1  # replicas in sync, filled in by training (batch_size is global)
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,
-                  steps_per_execution=self.steps_per_execution)
+                  steps_per_execution=self.steps_per_execution, cpu_devices=self.cpu_devices)
+        if self.device not in DEVICES:
+            raise UserError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {self.strategy!r}; choose {', '.join(STRATEGIES)}")
         if not self.learning_rate > 0:
             raise UserError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if self.loss not in LOSSES:

@@ -13,7 +13,8 @@ from .config import ModelConfig
 from .tf_setup import tensorflow
 
 
-def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
+def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
+                dtype_policy: str = "float32"):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
     `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
@@ -21,6 +22,10 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
     unrolled), the conditions under which TensorFlow runs them on the cuDNN kernel
     of a GPU; dropout goes between layers, not inside the recurrence, for the same
     reason.
+
+    `dtype_policy` ("float32", "mixed_float16" or "mixed_bfloat16") applies to the
+    recurrent body; the head always computes in float32, so the forecast (and the
+    loss) keep float32's precision. Mixed policies keep the weights in float32.
     """
     tensorflow()
     import keras
@@ -35,11 +40,13 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int):
     model.add(keras.Input(shape=(None, features), name="window"))
     for index in range(config.layers):
         last = index == config.layers - 1
-        model.add(layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}"))
+        model.add(layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}",
+                             dtype=dtype_policy))
         if config.dropout and not last:
-            model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}"))
-    model.add(keras.layers.Dense(horizon * targets, name="head"))
-    model.add(keras.layers.Reshape((horizon, targets), name="forecast"))
+            model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
+                                           dtype=dtype_policy))
+    model.add(keras.layers.Dense(horizon * targets, name="head", dtype="float32"))
+    model.add(keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32"))
     return model
 
 
@@ -54,3 +61,36 @@ def lstm_twin(model, config: ModelConfig, features: int, horizon: int, targets: 
     twin = build_model(replace(config, kind="lstm"), features, horizon, targets)
     twin.set_weights(model.get_weights())
     return twin
+
+
+def float32_copy(model):
+    """The same architecture under the float32 policy, holding the model's weights.
+
+    What export reads: a model trained with mixed precision computes its body in
+    float16/bfloat16, but its weights are float32; rebuilt in float32 it fuses and
+    matches the ONNX graph like any float32 model. The original model is untouched.
+    """
+    return _copy(model, dtype="float32")
+
+
+def local_copy(model):
+    """The same model (same dtype policies and weights) outside any tf.distribute strategy."""
+    return _copy(model, dtype=None)
+
+
+def _copy(model, dtype: str | None):
+    tensorflow()
+    import keras
+
+    def rebuild(layer):
+        config = layer.get_config()
+        if dtype is not None:
+            config["dtype"] = dtype
+            if isinstance(config.get("cell"), dict) and "dtype" in config["cell"].get("config", {}):
+                config["cell"]["config"]["dtype"] = dtype  # keras.layers.RNN(custom cell)
+        return type(layer).from_config(config)
+
+    # Called outside `strategy.scope()`, the copy's variables are ordinary ones.
+    copy = keras.models.clone_model(model, clone_function=rebuild)
+    copy.set_weights(model.get_weights())
+    return copy

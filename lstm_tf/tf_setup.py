@@ -39,13 +39,22 @@ def _stderr_silenced():
         os.close(saved)
 
 
-def set_seed(seed: int) -> None:
-    """Same seed, same numbers on CPU: seeds Python, NumPy and TF, and makes TF ops deterministic."""
+def set_seed(seed: int, deterministic_ops: bool = True) -> None:
+    """Same seed, same numbers on CPU: seeds Python, NumPy and TF, and makes TF ops deterministic.
+
+    `deterministic_ops=False` is for XLA runs: Keras refuses to compile with XLA while
+    TensorFlow's op determinism is on (not every XLA kernel honours it on GPUs). On
+    CPUs the XLA-compiled LSTM step still gives identical numbers run after run.
+    """
     tf = tensorflow()
     import keras
+    from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+    elif tf_config.is_op_determinism_enabled():  # left on by an earlier run in this process
+        tf_config.disable_op_determinism()
 
 
 def device_report() -> str:

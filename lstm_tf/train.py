@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from . import data as data_lib
 from . import metrics as metrics_lib
 from . import runs
 from .atomic import atomic_path, write_json, write_text
-from .config import DataConfig, RunConfig, library_versions
+from .config import DataConfig, RunConfig, TrainConfig, library_versions
 from .errors import UserError
 
 
@@ -67,11 +69,12 @@ def prepare(series: data_lib.Series, config: DataConfig,
 def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int = 1,
           log: Callable[[str], None] = print) -> dict:
     """Train a forecaster and write a complete run directory at `out`. Returns its metrics."""
-    from .models import build_model
-    from .tf_setup import device_report, set_seed, tensorflow
+    from .devices import with_data_sharding, is_chief, run_report
+    from .models import build_model, local_copy
 
     config.validate()
-    if Path(out).exists() and not force:  # fail before the slow part
+    chief = is_chief(config.train.strategy)  # only the chief writes the run
+    if chief and Path(out).exists() and not force:  # fail before the slow part
         raise UserError(f"run directory {out} already exists; pass --force to replace it")
     series = load_series(config.data)
     prepared = prepare(series, config.data)
@@ -81,23 +84,27 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
                     "rows": prepared.split.rows}
     config.versions = library_versions()
 
-    tensorflow()
+    strategy, policy = start_tensorflow(config.train)
+    data, n_targets = config.data, len(series.targets)
+    # batch_size is the global batch: the strategy splits each batch across its replicas.
+    train_set, val_set = (
+        with_data_sharding(data_lib.make_dataset(
+            prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
+            config.train.batch_size, shuffle=part == "train", seed=config.train.seed))
+        for part in ("train", "val"))
+    with strategy.scope():  # variables and optimizer state live on every replica
+        model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
+                            targets=n_targets, dtype_policy=policy)
+        compile_model(model, config.train, policy)
+    for line in run_report(strategy, config.train.device, policy, model, config.train.xla):
+        log(line)
+    if config.train.strategy == "default":
+        # Keras draws a batch from a pass of its own before it trains a distributed
+        # model, which moves the shuffle on by one pass. Do the same on one device, so
+        # that a seed gives the same batches on one device and on several replicas.
+        iter(train_set)
     import keras
 
-    log(device_report())
-    set_seed(config.train.seed)
-    data, n_targets = config.data, len(series.targets)
-    train_set, val_set = (
-        data_lib.make_dataset(prepared.scaled, prepared.starts[part], data.window, data.horizon,
-                              n_targets, config.train.batch_size, shuffle=part == "train",
-                              seed=config.train.seed)
-        for part in ("train", "val"))
-    model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
-                        targets=n_targets)
-    loss = {"mse": "mse", "huber": keras.losses.Huber()}[config.train.loss]
-    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate,
-                                                  clipnorm=config.train.clipnorm),
-                  loss=loss, steps_per_execution=config.train.steps_per_execution)
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if config.train.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -110,19 +117,67 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
                         callbacks=callbacks, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
 
-    metrics = evaluate_model(model, prepared, config)
+    # Across machines each worker would predict only its shard of the windows: evaluate
+    # an ordinary copy instead, which every worker holds whole.
+    evaluated = local_copy(model) if config.train.strategy == "multiworker" else model
+    metrics = evaluate_model(evaluated, prepared, config)
     plot = metrics.pop("_plot")
     metrics["train_seconds"] = round(seconds, 2)
     metrics["epochs_run"] = len(history.history["loss"])
-    with runs.new_run_directory(out, force) as staging:
-        with atomic_path(staging / runs.MODEL_FILE) as path:
-            model.save(path)
-        write_json(staging / runs.CONFIG_FILE, config.to_dict())
-        write_json(staging / runs.METRICS_FILE, metrics)
-        write_text(staging / runs.HISTORY_FILE, _history_csv(history.history))
-        plot_loss(history.history, staging / "loss.png")
-        plot_forecast(plot, staging / "forecast.png")
+    # Every worker saves (saving may need them all), but only the chief keeps its run.
+    target = Path(out) if chief else Path(tempfile.mkdtemp(prefix="lstm-tf-worker-")) / "run"
+    try:
+        with runs.new_run_directory(target, force) as staging:
+            with atomic_path(staging / runs.MODEL_FILE) as path:
+                model.save(path)
+            write_json(staging / runs.CONFIG_FILE, config.to_dict())
+            write_json(staging / runs.METRICS_FILE, metrics)
+            write_text(staging / runs.HISTORY_FILE, _history_csv(history.history))
+            plot_loss(history.history, staging / "loss.png")
+            plot_forecast(plot, staging / "forecast.png")
+    finally:
+        if not chief:
+            shutil.rmtree(target.parent, ignore_errors=True)
+    if not chief:
+        log(f"this worker is not the chief: the chief writes the run directory {out}")
     return metrics
+
+
+def start_tensorflow(train_config: TrainConfig):
+    """Choose device, strategy and precision, and seed; before TensorFlow's first op.
+
+    Replaces "auto" in `train_config` by the device and strategy used, so that
+    config.json records how the run was made. Returns (strategy, dtype policy).
+    """
+    from .devices import make_strategy, precision_policy, resolve_device, resolve_strategy, \
+        use_devices
+    from .tf_setup import set_seed
+
+    train_config.device = resolve_device(train_config.device)
+    use_devices(train_config.device, train_config.cpu_devices)
+    train_config.strategy = resolve_strategy(train_config.strategy, train_config.device)
+    strategy = make_strategy(train_config.strategy, train_config.device)
+    train_config.replicas = strategy.num_replicas_in_sync
+    if train_config.replicas > 1:
+        # Keras 3's multi-step loop fails under several replicas (keras-team/keras#19246).
+        train_config.steps_per_execution = 1
+    policy = precision_policy(train_config.mixed_precision, train_config.device)
+    train_config.precision = policy
+    set_seed(train_config.seed, deterministic_ops=not train_config.xla)
+    return strategy, policy
+
+
+def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> None:
+    """Adam, the loss, steps per execution and XLA; loss scaling for float16."""
+    import keras
+
+    optimizer = keras.optimizers.Adam(train_config.learning_rate, clipnorm=train_config.clipnorm)
+    if policy == "mixed_float16":  # float16 gradients underflow without it
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    loss = {"mse": "mse", "huber": keras.losses.Huber()}[train_config.loss]
+    model.compile(optimizer=optimizer, loss=loss,
+                  steps_per_execution=train_config.steps_per_execution,
+                  jit_compile=train_config.xla)
 
 
 def evaluate_model(model, prepared: Prepared, config: RunConfig,

@@ -1,0 +1,54 @@
+"""Training throughput: `lstm-tf bench-train` (to be folded into `lstm-tf bench --train`)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+positive = click.IntRange(min=1)
+
+
+@click.command("bench-train")
+@click.option("--model", "kind", type=click.Choice(["lstm", "rnn"]), default="lstm",
+              show_default=True)
+@click.option("--layers", type=positive, default=2, show_default=True)
+@click.option("--units", type=positive, default=64, show_default=True)
+@click.option("--window", type=positive, default=48, show_default=True)
+@click.option("--batch-size", type=positive, default=64, show_default=True)
+@click.option("--samples", type=positive, default=4096, show_default=True,
+              help="Training windows per epoch.")
+@click.option("--repeats", type=positive, default=5, show_default=True,
+              help="Timed epochs (after one warm-up epoch); the median is reported.")
+@click.option("--steps-per-execution", type=positive, default=None,
+              help="Default: lstm-tf train's.")
+@click.option("--xla/--no-xla", default=None, help="Default: lstm-tf train's.")
+@click.option("--mixed-precision", is_flag=True, help="mixed_bfloat16 (this runs on the CPU).")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="TensorFlow intra-op threads; 0: one per core.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps_per_execution,
+                xla, mixed_precision, threads, as_json) -> None:
+    """Training samples/s of the reference LSTM (2 x 64 units, window 48, batch 64), and the
+    input pipeline's samples/s measured separately (it must be >= 20x the training rate).
+
+    Runs on the CPU. For the side-by-side comparison with PyTorch, see
+    benchmarks/torch_lstm.py.
+    """
+    import os
+
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # a CPU benchmark, also on GPU machines
+    from lstm_tf.bench_train import BenchConfig, format_report, run
+
+    config = BenchConfig(kind=kind, layers=layers, units=units, window=window,
+                         batch_size=batch_size, samples=samples, repeats=repeats,
+                         mixed_precision=mixed_precision, threads=threads)
+    if steps_per_execution is not None:
+        config.steps_per_execution = steps_per_execution
+    if xla is not None:
+        config.xla = xla
+    result = run(config)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+COMMANDS = [bench_train]

@@ -1,0 +1,168 @@
+"""Training throughput: samples per second of the reference LSTM, and of its input pipeline.
+
+The reference model (the issue's): 2 stacked LSTM layers x 64 units on windows of 48
+steps of one feature, horizon 1, global batch 64, Adam, MSE. It is built, compiled and
+fed by the code `lstm-tf train` uses (`build_model`, `compile_model`, `make_dataset`),
+so what is measured here is what training runs.
+
+Two numbers, measured separately so that it is visible which one limits training:
+- training: samples per second of whole epochs, after a first epoch that traces and
+  compiles the step (excluded); the median over `repeats` epochs;
+- input pipeline: samples per second that `make_dataset` alone delivers (cached, as
+  in training), consumed inside a TensorFlow graph as Keras does; the median over
+  `repeats` passes. It must stay far above the training rate (20x or more).
+
+`benchmarks/torch_lstm.py` runs this and an equivalent PyTorch `nn.LSTM` model side by
+side, alternating processes, for the comparison in docs/training.md.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .config import ModelConfig, TrainConfig
+
+_DEFAULTS = TrainConfig()
+
+
+@dataclass
+class BenchConfig:
+    kind: str = "lstm"
+    layers: int = 2
+    units: int = 64
+    window: int = 48
+    batch_size: int = 64
+    samples: int = 4096  # training windows per epoch: 64 steps of 64
+    repeats: int = 5  # timed epochs (and pipeline passes); medians are reported
+    steps_per_execution: int = _DEFAULTS.steps_per_execution
+    xla: bool = _DEFAULTS.xla
+    mixed_precision: bool = False
+    threads: int = 0  # TensorFlow intra-op threads; 0: its default (one per core)
+    seed: int = 0
+
+
+def reference_series(config: BenchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """A scaled noisy sine long enough for `samples` windows, and the windows' start rows."""
+    from .data import synthetic_sine
+
+    rows = config.samples + config.window
+    values = synthetic_sine(rows, seed=config.seed)
+    scaled = ((values - values.mean()) / values.std())[:, None]
+    starts = np.arange(config.window, rows, dtype=np.int64)
+    return scaled, starts
+
+
+def run(config: BenchConfig) -> dict:
+    """Measure training and input-pipeline throughput; a JSON-ready result."""
+    tf = _start(config)
+    scaled, starts = reference_series(config)
+    dataset = _dataset(config, scaled, starts)
+    pipeline = measure_pipeline(dataset, config.repeats)
+    training = measure_training(config, dataset)
+    return {
+        "config": asdict(config),
+        "training_samples_per_second": training["median"],
+        "training_runs": training["runs"],
+        "pipeline_samples_per_second": pipeline["median"],
+        "pipeline_runs": pipeline["runs"],
+        "pipeline_to_training": round(pipeline["median"] / training["median"], 1),
+        "xla_used": training["xla_used"],
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def _start(config: BenchConfig):
+    from .tf_setup import set_seed, tensorflow
+
+    tf = tensorflow()
+    if config.threads:
+        try:  # only possible before TensorFlow's runtime starts
+            tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+        except RuntimeError:
+            pass
+    set_seed(config.seed, deterministic_ops=not config.xla)
+    return tf
+
+
+def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray):
+    from .data import make_dataset
+
+    return make_dataset(scaled, starts, config.window, horizon=1, n_targets=1,
+                        batch_size=config.batch_size, shuffle=True, seed=config.seed)
+
+
+def measure_training(config: BenchConfig, dataset) -> dict:
+    """Samples per second of `repeats` training epochs, after one untimed warm-up epoch."""
+    import keras
+
+    from .devices import precision_policy
+    from .models import build_model
+    from .train import compile_model
+
+    policy = precision_policy(config.mixed_precision, "cpu")
+    model = build_model(ModelConfig(config.kind, units=config.units, layers=config.layers),
+                        features=1, horizon=1, targets=1, dtype_policy=policy)
+    compile_model(model, TrainConfig(batch_size=config.batch_size, xla=config.xla,
+                                     steps_per_execution=config.steps_per_execution), policy)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):  # logs are fetched: the epoch is done
+            self.seconds.append(time.perf_counter() - self.started)
+
+    timer = EpochTimer()
+    model.fit(dataset, epochs=1 + config.repeats, callbacks=[timer], verbose=0, shuffle=False)
+    runs = [round(config.samples / seconds, 1) for seconds in timer.seconds[1:]]
+    return {"median": round(statistics.median(runs), 1), "runs": runs,
+            "xla_used": bool(model.jit_compile)}
+
+
+def measure_pipeline(dataset, repeats: int) -> dict:
+    """Samples per second the tf.data pipeline delivers, consumed in a graph like Keras'."""
+    import tensorflow as tf
+
+    @tf.function
+    def consume():
+        return dataset.reduce(tf.constant(0, tf.int64),
+                              lambda count, batch: count + tf.shape(batch[0], tf.int64)[0])
+
+    consume()  # trace, and fill the cache as the first training epoch does
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        samples = int(consume())
+        runs.append(round(samples / (time.perf_counter() - started), 1))
+    return {"median": round(statistics.median(runs), 1), "runs": runs}
+
+
+def format_report(result: dict) -> str:
+    config = result["config"]
+    lines = [
+        f"reference model: {config['layers']} x {config['units']} {config['kind']} units, "
+        f"window {config['window']}, batch {config['batch_size']}, {config['samples']} "
+        f"samples/epoch; steps_per_execution {config['steps_per_execution']}, "
+        f"XLA {'on' if result['xla_used'] else 'off'}, {result['threads']} thread(s), "
+        f"TensorFlow {result['tensorflow']}",
+        f"training:       {result['training_samples_per_second']:>10,.0f} samples/s "
+        f"(median of {len(result['training_runs'])} epochs)",
+        f"input pipeline: {result['pipeline_samples_per_second']:>10,.0f} samples/s "
+        f"({result['pipeline_to_training']:,.0f}x the training rate: "
+        + ("not the bottleneck)" if result["pipeline_to_training"] >= 20
+           else "TOO CLOSE to the training rate)"),
+        f"load average at the end: {result['load_average']:.2f} "
+        f"(the machine may be shared; compare figures measured side by side)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,277 @@
+"""Where and how training runs: device, precision, XLA, and the tf.distribute strategy.
+
+    --device auto|cpu|gpu     auto: a GPU when TensorFlow sees one
+    --mixed-precision         mixed_float16 on a GPU, mixed_bfloat16 on a CPU; the head stays float32
+    --xla                     the train step compiled with XLA (Keras' jit_compile)
+    --strategy auto|default|mirrored|multiworker
+
+Everything distributed is TensorFlow's own engine: `tf.distribute.MirroredStrategy`
+across the devices of one machine, `tf.distribute.MultiWorkerMirroredStrategy` across
+machines (configured by the TF_CONFIG environment variable). Keras' `fit` runs under
+the strategy's scope and distributes the tf.data pipeline itself; the batch size is the
+global batch, split evenly across the replicas.
+
+Devices must be chosen before TensorFlow creates its runtime, so `use_devices` and
+`make_strategy` are called first thing in a training process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .config import DEVICES, STRATEGIES
+from .errors import UserError
+from .tf_setup import tensorflow
+
+
+# ------------------------------------------------------------------------- device
+
+
+def resolve_device(device: str) -> str:
+    """'cpu' or 'gpu'; 'auto' is a GPU when TensorFlow sees one. No GPU for 'gpu' is an error."""
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
+    gpus = tensorflow().config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise UserError("--device gpu: TensorFlow sees no GPU on this machine (it needs an "
+                        "NVIDIA driver and `pip install lstm-tf[gpu]`); use --device cpu or auto")
+    if device == "auto":
+        return "gpu" if gpus else "cpu"
+    return device
+
+
+def use_devices(device: str, cpu_devices: int = 1) -> None:
+    """Make TensorFlow train on `device` ('cpu' or 'gpu'), before its runtime starts.
+
+    `cpu_devices` > 1 splits the CPU into that many logical devices, so a
+    MirroredStrategy can be rehearsed (and tested) on a machine without GPUs.
+    """
+    tf = tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        if device == "cpu" and gpus and tf.config.get_visible_devices("GPU"):
+            tf.config.set_visible_devices([], "GPU")
+        if cpu_devices > 1 and len(tf.config.get_logical_device_configuration(cpu) or []) \
+                != cpu_devices:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+    except RuntimeError:  # the runtime already started in this process
+        raise UserError("devices can only be chosen before TensorFlow starts; run this "
+                        "training in a new process") from None
+
+
+# ---------------------------------------------------------------------- precision
+
+
+def precision_policy(mixed_precision: bool, device: str) -> str:
+    """The Keras dtype policy of the model's body: float16 on GPUs, bfloat16 on CPUs.
+
+    float16 needs loss scaling (see `train.compile_model`); bfloat16 has float32's
+    exponent range and does not.
+    """
+    if not mixed_precision:
+        return "float32"
+    return "mixed_float16" if device == "gpu" else "mixed_bfloat16"
+
+
+# ----------------------------------------------------------------------- strategy
+
+
+def tf_config() -> dict:
+    """The TF_CONFIG environment variable, parsed ({} when unset)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+        if not isinstance(parsed.get("cluster"), dict):
+            raise ValueError
+        return parsed
+    except (ValueError, AttributeError):
+        raise UserError("TF_CONFIG is not valid: it must be JSON with a 'cluster' of "
+                        "'worker' (and optionally 'chief') addresses and this machine's "
+                        "'task'; see docs/training.md") from None
+
+
+def cluster_workers() -> int:
+    """Machines named in TF_CONFIG's cluster (0 when TF_CONFIG is unset)."""
+    cluster = tf_config().get("cluster", {})
+    return sum(len(cluster.get(job, [])) for job in ("chief", "worker"))
+
+
+def resolve_strategy(strategy: str, device: str) -> str:
+    """'auto' is multiworker when TF_CONFIG names several machines, mirrored on several
+    GPUs, otherwise the default (one device)."""
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}; choose {', '.join(STRATEGIES)}")
+    if strategy != "auto":
+        return strategy
+    if cluster_workers() > 1:
+        return "multiworker"
+    if device == "gpu" and len(tensorflow().config.list_physical_devices("GPU")) > 1:
+        return "mirrored"
+    return "default"
+
+
+def make_strategy(strategy: str, device: str):
+    """The tf.distribute strategy for a resolved strategy name and device."""
+    tf = tensorflow()
+    if strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        kind = "GPU" if device == "gpu" else "CPU"
+        devices = [logical.name for logical in tf.config.list_logical_devices(kind)]
+        return tf.distribute.MirroredStrategy(devices)
+    if strategy == "multiworker":
+        if cluster_workers() == 0:
+            raise UserError("--strategy multiworker needs TF_CONFIG describing the cluster and "
+                            "this machine's task; see docs/training.md")
+        return _reduce_nested(tf.distribute.MultiWorkerMirroredStrategy())
+    raise UserError(f"unknown strategy {strategy!r}; choose {', '.join(STRATEGIES)}")
+
+
+def _reduce_nested(strategy):
+    """Let `strategy.reduce` take what Keras 3's fit hands it across machines.
+
+    Keras 3.15 calls MultiWorkerMirroredStrategy's `reduce` with an (inputs, targets)
+    pair, which it refuses (it takes one value; keras-team/keras#20585), and reduces
+    scalar losses "along axis 0", which a scalar has not. Reducing each part, and
+    scalars across replicas only, is what Keras means and what MirroredStrategy does.
+    """
+    tf = tensorflow()
+    reduce_one = strategy.reduce
+
+    def reduce_part(reduce_op, part, axis):
+        local = strategy.experimental_local_results(part)[0]
+        if axis is not None and local.shape.rank == 0:
+            axis = None
+        return reduce_one(reduce_op, part, axis=axis)
+
+    def reduce(reduce_op, value, axis=None):
+        return tf.nest.map_structure(lambda part: reduce_part(reduce_op, part, axis), value)
+
+    strategy.reduce = reduce
+    return strategy
+
+
+def is_chief(strategy: str) -> bool:
+    """Whether this process writes the run directory (checkpoints, model, metrics, plots).
+
+    Always, except under --strategy multiworker on a worker that is not the chief: the
+    task of type 'chief', or worker 0 when the cluster names no chief (TF_CONFIG).
+    Reads only the environment, so it can be asked before TensorFlow starts.
+    """
+    if strategy != "multiworker":
+        return True
+    raw = tf_config()
+    task = raw.get("task") or {}
+    task_type, task_id = task.get("type"), int(task.get("index", 0))
+    if task_type in (None, "chief"):
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in raw.get("cluster", {})
+
+
+def with_data_sharding(dataset):
+    """Shard a tf.data pipeline by element across workers.
+
+    Our windows are cut from one in-memory series, not read from files, so the
+    default auto-shard policy (by file) would have to fall back with a warning; DATA
+    sharding has every worker keep a disjoint 1/N of the (identically shuffled) batches.
+    """
+    tf = tensorflow()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+# ------------------------------------------------------------------------- report
+
+
+def cudnn_eligibility(layer) -> tuple[bool, str]:
+    """Whether Keras 3 (TensorFlow backend) can run a recurrent layer on a GPU's cuDNN kernel.
+
+    Keras uses cuDNN for `keras.layers.LSTM` only when its cell is the standard one:
+    activation tanh, recurrent activation sigmoid, no recurrent dropout, not unrolled,
+    with a bias (and `use_cudnn` not False). Otherwise it falls back to its generic
+    loop, which is several times slower on a GPU. SimpleRNN and custom cells (such
+    as a gated cell in `keras.layers.RNN`) have no cuDNN kernel. (Masks are not
+    checked: cuDNN also needs right-padded masks, and our forecasters use none.)
+
+    Returns (eligible, reason); the reason says what breaks eligibility, or why it holds.
+    """
+    tensorflow()
+    import keras
+
+    name = type(layer).__name__
+    if isinstance(layer, keras.layers.SimpleRNN):
+        return False, "SimpleRNN has no cuDNN kernel"
+    if not isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+        cell = getattr(layer, "cell", None)
+        what = f"custom cell {type(cell).__name__}" if cell is not None else name
+        return False, f"{what} has no cuDNN kernel (only Keras' own LSTM and GRU cells do)"
+    tanh = (keras.activations.tanh, keras.ops.tanh, tensorflow().tanh)
+    sigmoid = (keras.activations.sigmoid, keras.ops.sigmoid, tensorflow().sigmoid)
+    problems = []
+    if layer.use_cudnn is False:
+        problems.append("use_cudnn=False")
+    if layer.activation not in tanh:
+        problems.append(f"activation {_name(layer.activation)} (cuDNN needs tanh)")
+    if layer.recurrent_activation not in sigmoid:
+        problems.append(f"recurrent activation {_name(layer.recurrent_activation)} "
+                        "(cuDNN needs sigmoid)")
+    if layer.recurrent_dropout:
+        problems.append(f"recurrent dropout {layer.recurrent_dropout:g} (cuDNN has none; "
+                        "use dropout between layers)")
+    if layer.unroll:
+        problems.append("unrolled")
+    if not layer.use_bias:
+        problems.append("no bias")
+    if isinstance(layer, keras.layers.GRU) and not layer.reset_after:
+        problems.append("reset_after=False")
+    if problems:
+        return False, "; ".join(problems)
+    return True, "standard cell: tanh, sigmoid, no recurrent dropout, not unrolled, with bias"
+
+
+def _name(function) -> str:
+    return getattr(function, "__name__", repr(function))
+
+
+def run_report(strategy, device: str, policy: str, model, xla: bool) -> list[str]:
+    """Start-of-run lines: devices and replicas, precision, XLA, and cuDNN eligibility."""
+    tf = tensorflow()
+    if device == "gpu":
+        gpus = tf.config.list_physical_devices("GPU")
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        where = f"GPU x{len(gpus)} ({', '.join(names)})"
+    else:
+        where = f"CPU ({os.cpu_count()} cores); no GPU used"
+    strategy_name = type(strategy).__name__
+    if strategy_name == "_DefaultDistributionStrategy":
+        strategy_name = "default strategy"
+    lines = [f"device: {where}; {strategy_name}, {strategy.num_replicas_in_sync} replica(s) "
+             f"in sync; precision {policy}; XLA {_xla_state(model, xla)}; "
+             f"{model.steps_per_execution} step(s) per execution"]
+    recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
+    verdicts = [cudnn_eligibility(layer) for layer in recurrent]
+    if verdicts and all(ok for ok, _ in verdicts):
+        lines.append(f"cuDNN: all {len(recurrent)} recurrent layer(s) eligible"
+                     + (" (used on this GPU)" if device == "gpu" else
+                        " (used when training on a GPU)"))
+    else:
+        for layer, (ok, reason) in zip(recurrent, verdicts):
+            lines.append(f"cuDNN: {layer.name} {'eligible' if ok else 'not eligible'}: {reason}")
+    return lines
+
+
+def _xla_state(model, requested: bool) -> str:
+    if model.jit_compile:
+        return "on"
+    if requested:  # Keras turned it off: a layer does not support it (cuDNN LSTM kernels)
+        return "off (requested, but a layer does not support it: cuDNN kernels are not XLA ops)"
+    return "off"

@@ -1,0 +1,246 @@
+"""Devices, precision, XLA and tf.distribute strategies, on the CPU.
+
+Distributed runs need logical devices or a cluster configured before TensorFlow starts,
+so they run in subprocesses and leave this pytest process alone.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lstm_tf_cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--dataset", "sine", "--window", "6", "--units", "4", "--batch-size", "16",
+         "--patience", "0", "-q"]
+TINY = [*SMALL, "--epochs", "3"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def subprocess_env(**extra):
+    path = os.pathsep.join([str(ROOT), str(ROOT / ".dev"), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def cli_code(*argv_lists):
+    """Python code running `lstm-tf` once per argv list, in one process."""
+    calls = "\n".join(f"cli({[str(a) for a in argv]!r}, standalone_mode=False)"
+                      for argv in argv_lists)
+    return f"from lstm_tf_cli.main import cli\n{calls}\n"
+
+
+def losses(run_dir):
+    lines = (Path(run_dir) / "history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    return np.array([[float(row.split(",")[header.index(key)]) for key in ("loss", "val_loss")]
+                     for row in lines[1:]])
+
+
+# ------------------------------------------------------------------ cuDNN eligibility
+
+
+@pytest.mark.parametrize("kwargs, eligible, reason", [
+    ({}, True, "standard cell"),
+    ({"recurrent_dropout": 0.2}, False, "recurrent dropout 0.2"),
+    ({"activation": "relu"}, False, "activation relu (cuDNN needs tanh)"),
+    ({"recurrent_activation": "hard_sigmoid"}, False, "recurrent activation hard_sigmoid"),
+    ({"unroll": True}, False, "unrolled"),
+    ({"use_bias": False}, False, "no bias"),
+    ({"use_cudnn": False}, False, "use_cudnn=False"),
+    ({"dropout": 0.3}, True, "standard cell"),  # input dropout is allowed
+])
+def test_cudnn_eligibility_of_lstm(kwargs, eligible, reason):
+    import keras
+
+    from lstm_tf.devices import cudnn_eligibility
+
+    ok, why = cudnn_eligibility(keras.layers.LSTM(8, **kwargs))
+    assert ok is eligible and reason in why
+
+
+def test_cudnn_eligibility_lists_every_problem_and_other_layers():
+    import keras
+
+    from lstm_tf.devices import cudnn_eligibility
+
+    ok, why = cudnn_eligibility(keras.layers.LSTM(8, recurrent_dropout=0.1, unroll=True))
+    assert not ok and "recurrent dropout 0.1" in why and "unrolled" in why
+    assert cudnn_eligibility(keras.layers.SimpleRNN(8)) == (False, "SimpleRNN has no cuDNN kernel")
+
+    class GatedCell(keras.layers.Layer):  # stands for a custom gated cell
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = self.state_size = units
+
+        def call(self, inputs, states):
+            return inputs, states
+
+    ok, why = cudnn_eligibility(keras.layers.RNN(GatedCell(4)))
+    assert not ok and why.startswith("custom cell GatedCell has no cuDNN kernel")
+
+
+# ----------------------------------------------------------------- device, precision
+
+
+def test_gpu_without_a_gpu_is_a_one_line_error(tmp_path):
+    result = run("train", "--device", "gpu", "--out", tmp_path / "run", *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: --device gpu: TensorFlow sees no GPU on this machine (it needs an NVIDIA "
+        "driver and `pip install lstm-tf[gpu]`); use --device cpu or auto"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_resolution_rules(monkeypatch):
+    from lstm_tf.devices import is_chief, precision_policy, resolve_device, resolve_strategy
+    from lstm_tf.errors import UserError
+
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    assert [precision_policy(False, "gpu"), precision_policy(True, "gpu"),
+            precision_policy(True, "cpu")] == ["float32", "mixed_float16", "mixed_bfloat16"]
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert resolve_strategy("auto", "cpu") == "default"
+    assert resolve_strategy("mirrored", "cpu") == "mirrored"
+    cluster = {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]}
+    for task, chief in [({"type": "worker", "index": 0}, True),
+                        ({"type": "worker", "index": 1}, False)]:
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+        assert resolve_strategy("auto", "cpu") == "multiworker"
+        assert is_chief("multiworker") is chief and is_chief("default") is True
+    with_chief = {"chief": ["10.0.0.9:2222"], **cluster}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+    assert is_chief("multiworker") is False  # the chief task is the chief, not worker 0
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(UserError, match="TF_CONFIG is not valid"):
+        resolve_strategy("auto", "cpu")
+
+
+def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(tmp_path):
+    out = tmp_path / "mixed"
+    result = run("train", "--mixed-precision", "--device", "cpu", "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    assert "precision mixed_bfloat16" in result.output
+    config = json.loads((out / "config.json").read_text())["train"]
+    assert (config["device"], config["strategy"], config["precision"],
+            config["mixed_precision"]) == ("cpu", "default", "mixed_bfloat16", True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
+
+    from lstm_tf.models import float32_copy
+    from lstm_tf.runs import load_model
+
+    model = load_model(out)
+    assert model.layers[0].compute_dtype == "bfloat16"
+    assert model.layers[-1].dtype_policy.name == "float32"
+    assert {w.dtype for w in model.weights} == {"float32"}  # mixed keeps float32 weights
+    inputs = np.random.default_rng(0).standard_normal((5, 6, 1)).astype(np.float32)
+    assert model(inputs).dtype == "float32"
+
+    copy = float32_copy(model)
+    assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), model.get_weights()))
+    exact, mixed = np.asarray(copy(inputs)), np.asarray(model(inputs))
+    assert not np.array_equal(exact, mixed)  # bfloat16 really was used ...
+    np.testing.assert_allclose(exact, mixed, atol=0.05)  # ... on the same weights
+    assert model.layers[0].compute_dtype == "bfloat16"  # the original is untouched
+
+
+def test_xla_train_step_is_compiled_and_reproducible(tmp_path):
+    maes = []
+    for name in ("a", "b"):
+        result = run("train", "--xla", "--seed", 3, "--out", tmp_path / name, *TINY)
+        assert result.exit_code == 0, result.output
+        assert "XLA on" in result.output
+        maes.append(json.loads((tmp_path / name / "metrics.json").read_text())["model"]["mae"])
+        assert json.loads((tmp_path / name / "config.json").read_text())["train"]["xla"] is True
+    assert maes[0] == maes[1]
+
+
+# ----------------------------------------------------------------------- strategies
+
+
+@pytest.fixture(scope="module")
+def one_and_two_replicas(tmp_path_factory):
+    """The same run on one device and mirrored across two logical CPU devices."""
+    root = tmp_path_factory.mktemp("mirrored")
+    common = [*TINY, "--cpu-devices", "2", "--seed", "5"]
+    code = cli_code(["train", "--strategy", "default", "--out", root / "one", *common],
+                    ["train", "--strategy", "mirrored", "--out", root / "two", *common])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=subprocess_env(), timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return root, result.stdout
+
+
+def test_mirrored_over_two_cpu_devices_reaches_the_same_loss(one_and_two_replicas):
+    root, output = one_and_two_replicas
+    assert "MirroredStrategy, 2 replica(s) in sync" in output
+    assert "default strategy, 1 replica(s) in sync" in output
+    one, two = (json.loads((root / name / "config.json").read_text())["train"]
+                for name in ("one", "two"))
+    assert (one["strategy"], one["replicas"]) == ("default", 1)
+    assert (two["strategy"], two["replicas"], two["batch_size"]) == ("mirrored", 2, 16)
+    # The global batch of 16 is split 8 + 8: the same gradients, summed in another order.
+    np.testing.assert_allclose(losses(root / "two"), losses(root / "one"), rtol=1e-4)
+    assert losses(root / "one")[-1, 0] < losses(root / "one")[0, 0]  # it did learn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_workers_train_one_epoch_and_write_one_run(one_and_two_replicas, tmp_path):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    out = tmp_path / "runs" / "cluster"
+    scratch = [tmp_path / "tmp0", tmp_path / "tmp1"]
+    processes = []
+    for index in range(2):
+        scratch[index].mkdir()
+        tf_config = json.dumps({"cluster": {"worker": workers},
+                                "task": {"type": "worker", "index": index}})
+        args = ["train", "--strategy", "multiworker", "--out", out,
+                *SMALL, "--epochs", "1", "--seed", "5"]
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", cli_code(args)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env=subprocess_env(TF_CONFIG=tf_config, TMPDIR=str(scratch[index]))))
+    outputs = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=180)
+            outputs.append(stdout)
+            assert process.returncode == 0, stdout + stderr[-3000:]
+    finally:
+        for process in processes:
+            process.kill()
+    assert "2 replica(s) in sync" in outputs[0] and "2 replica(s) in sync" in outputs[1]
+    assert "the chief writes the run directory" in outputs[1]
+    assert [p.name for p in out.parent.iterdir()] == ["cluster"]  # one run, no leftovers
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "config.json", "metrics.json"}
+    assert list(scratch[1].iterdir()) == []  # the worker's copy was deleted
+    config = json.loads((out / "config.json").read_text())["train"]
+    assert (config["strategy"], config["replicas"], config["steps_per_execution"]) == (
+        "multiworker", 2, 1)
+    # One epoch across two machines: the first epoch of the single-device run.
+    root, _ = one_and_two_replicas
+    np.testing.assert_allclose(losses(out)[0], losses(root / "one")[0], rtol=1e-4)
+
+
+def test_multiworker_without_tf_config_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    result = run("train", "--strategy", "multiworker", "--out", tmp_path / "run", *TINY)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --strategy multiworker needs TF_CONFIG")
