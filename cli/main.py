@@ -30,9 +30,9 @@ def cli() -> None:
 
 def _register() -> None:
     # One module per area; each exposes COMMANDS. Add a new area here.
-    from . import core
+    from . import core, experiment
 
-    for module in (core,):
+    for module in (core, experiment):
         for command in module.COMMANDS:
             cli.add_command(command)
 
