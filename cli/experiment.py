@@ -77,7 +77,7 @@ def experiment() -> None:
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Number of seeds, from --seed on [default: 3; --quick: 1].")
 @click.option("--train-steps", type=click.IntRange(min=1), default=None,
-              help="Steps of the short training run [default: 1000; --quick: 200].")
+              help="Steps of the training run [default: 3000; --quick: 200].")
 @click.option("--probe-size", type=click.IntRange(min=1), default=None,
               help="Sequences the gradient norm is averaged over [default: 256].")
 @click.option("--forget-bias", type=float, default=None,
