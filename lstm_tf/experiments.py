@@ -189,6 +189,7 @@ class TrainingCurve:
 
     loss: np.ndarray
     grad_norm: np.ndarray  # global norm of the gradient, before any clipping
+    update_norm: np.ndarray  # global norm of the change of the weights
     eval_steps: np.ndarray
     eval_mse: np.ndarray
     seconds: float
@@ -224,8 +225,10 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
         grads = tape.gradient(loss, variables)
+        before = [tf.identity(v) for v in variables]
         opt.apply_gradients(zip(grads, variables))
-        return loss, tf.linalg.global_norm(grads)
+        update = tf.linalg.global_norm([v - b for v, b in zip(variables, before)])
+        return loss, tf.linalg.global_norm(grads), update
 
     @tf.function(jit_compile=jit_compile)
     def test_mse(x, y):
@@ -234,6 +237,7 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     rng = _rng(data_seed, length, _TRAIN_STREAM)
     losses = np.empty(steps)
     grad_norms = np.empty(steps)
+    update_norms = np.empty(steps)
     eval_steps: list[int] = []
     eval_mse: list[float] = []
     if test is not None:
@@ -243,15 +247,16 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     start = time.perf_counter()
     for step in range(1, steps + 1):
         x, y = adding_problem(batch_size, length, rng)
-        loss, grad_norm = train_step(x, y)
+        loss, grad_norm, update_norm = train_step(x, y)
         losses[step - 1] = float(loss)
         grad_norms[step - 1] = float(grad_norm)
+        update_norms[step - 1] = float(update_norm)
         if test is not None and eval_every and (step % eval_every == 0 or step == steps):
             eval_steps.append(step)
             eval_mse.append(float(test_mse(test_x, test_y)))
             if progress and (step % (eval_every * 10) == 0 or step == steps):
                 progress(f"  {label} step {step}/{steps}: test MSE {eval_mse[-1]:.4f}")
-    return TrainingCurve(losses, grad_norms, np.array(eval_steps, dtype=int),
+    return TrainingCurve(losses, grad_norms, update_norms, np.array(eval_steps, dtype=int),
                          np.array(eval_mse), time.perf_counter() - start)
 
 
@@ -573,10 +578,12 @@ def write_gradient_outputs(result: GradientResult, out_dir: str | os.PathLike,
               _num(r.final_mse), f"{r.training.seconds:.2f}") for r in result.runs]
     written.append(_write_csv(out / "summary.csv", rows))
 
-    rows = [("model", "seed", "step", "loss", "grad_norm")]
+    rows = [("model", "seed", "step", "loss", "grad_norm", "update_norm")]
     for run in result.runs:
-        rows += [(run.spec.label, run.seed, step + 1, _num(loss), _num(norm)) for step, (loss, norm)
-                 in enumerate(zip(run.training.loss, run.training.grad_norm))]
+        curve = run.training
+        rows += [(run.spec.label, run.seed, step + 1, _num(loss), _num(grad), _num(update))
+                 for step, (loss, grad, update)
+                 in enumerate(zip(curve.loss, curve.grad_norm, curve.update_norm))]
     written.append(_write_csv(out / "training.csv", rows))
 
     written.append(plot_gradients(result, out / "gradients.png"))
@@ -683,12 +690,13 @@ class _RetracingFilter(logging.Filter):
 # ------------------------------------------------------------------------ plots
 
 
-_PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
-
-
-def _color(index: int) -> str:
-    # By position in model_specs(), so a model keeps its colour across figures.
-    return _PALETTE[index % len(_PALETTE)]
+def _color(spec: ModelSpec) -> str:
+    # By role, so a model keeps its colour in every figure.
+    if spec.kind == "lstm":
+        return "tab:green" if spec.forget_bias is not None else "tab:blue"
+    if spec.recurrent_scale is None:
+        return "tab:red"
+    return "tab:purple" if spec.clipnorm is not None else "tab:orange"
 
 
 def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
@@ -707,12 +715,12 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
     panels = (("init", "at initialisation"),
               ("trained", f"after {config.train_steps} training steps"))
     for ax, (phase, title) in zip(axes, panels):
-        for index, spec in enumerate(config.model_specs()):
+        for spec in config.model_specs():
             if phase == "init" and spec.clipnorm is not None:
                 continue  # same weights as the unclipped run before training
             profiles = np.array([run.init_profile if phase == "init" else run.trained_profile
                                  for run in result.runs_of(spec)])
-            color = _color(index)
+            color = _color(spec)
             ratio = result.median_ratio(spec, phase)
             # A gradient that underflows float32 is exactly 0: the log axis leaves a
             # gap there rather than inventing a value.
@@ -735,42 +743,43 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
 
 
 def plot_clipnorm(result: GradientResult, path: str | os.PathLike) -> Path:
-    """Training loss and gradient norm per step of the exploding SimpleRNN, with/without clipnorm."""
+    """Per training step of the SimpleRNNs, with and without clipnorm: loss, gradient
+    norm and update norm, log-log, as running means over 25 steps (geometric for the norms).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     config = result.config
-    fig, (loss_ax, norm_ax) = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     window = max(1, min(25, config.train_steps // 20))
-    for index, spec in enumerate(config.model_specs()):
+    panels = (("loss", f"training MSE (running mean, {window} steps)", "training loss", False),
+              ("grad_norm", "global gradient norm before clipping", "gradient norm", True),
+              ("update_norm", "norm of the weight update", "weight update per step", True))
+    for spec in config.model_specs():
         if spec.kind != "simple_rnn":
             continue
-        color = _color(index)
         for n, run in enumerate(result.runs_of(spec)):
-            label = spec.label if n == 0 else None
             steps = np.arange(1, len(run.training.loss) + 1)
-            loss_ax.plot(steps, _running_mean(run.training.loss, window), color=color,
-                         lw=1.2, alpha=0.85, label=label)
-            norm_ax.plot(steps, run.training.grad_norm, color=color, lw=0.8, alpha=0.7,
-                         label=label)
-    loss_ax.axhline(ADDING_BASELINE_MSE, color="gray", ls="--", lw=1,
+            for ax, (name, _, _, geometric) in zip(axes, panels):
+                ax.plot(steps, _running_mean(getattr(run.training, name), window, geometric),
+                        color=_color(spec), lw=1.1, alpha=0.8,
+                        label=spec.label if n == 0 else None)
+    axes[0].axhline(ADDING_BASELINE_MSE, color="gray", ls="--", lw=1,
                     label="predict the mean (MSE 0.167)")
-    loss_ax.set_yscale("log")
-    loss_ax.set_xlabel("training step")
-    loss_ax.set_ylabel(f"training MSE (running mean of {window} steps)")
-    loss_ax.set_title("training loss")
-    norm_ax.set_yscale("log")
-    norm_ax.set_xlabel("training step")
-    norm_ax.set_ylabel("global gradient norm, before clipping")
-    norm_ax.set_title("gradient norm")
-    for ax in (loss_ax, norm_ax):
+    for ax, (_, ylabel, title, _) in zip(axes, panels):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Exploding case: SimpleRNN recurrent kernel x{_g(config.recurrent_scale)}, "
                  f"T = {config.length}, {config.optimizer} lr {_g(config.learning_rate)}, "
-                 f"{config.seeds} seed(s)", fontsize=10)
+                 f"clipnorm {_g(config.clipnorm)} vs none; {config.seeds} seed(s), one line each",
+                 fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -786,9 +795,9 @@ def plot_memory(result: MemoryResult, path: str | os.PathLike) -> Path:
     count = len(config.lengths)
     fig, axes = plt.subplots(1, count, figsize=(3.6 * count + 1, 4.2), sharey=True, squeeze=False)
     for ax, length in zip(axes[0], config.lengths):
-        for index, spec in enumerate(config.model_specs()):
+        for spec in config.model_specs():
             run = next(r for r in result.runs if r.spec == spec and r.length == length)
-            ax.plot(run.training.eval_steps, run.training.eval_mse, color=_color(index),
+            ax.plot(run.training.eval_steps, run.training.eval_mse, color=_color(spec),
                     lw=1.6, label=spec.label)
         ax.axhline(result.baseline_mse[length], color="gray", ls="--", lw=1,
                    label="predict the mean")
@@ -811,9 +820,15 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
-def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+def _running_mean(values: np.ndarray, window: int, geometric: bool = False) -> np.ndarray:
+    """Trailing mean over `window` steps; `geometric` averages log10 (for norms that
+    span orders of magnitude, where one spike would dominate an arithmetic mean)."""
     if window <= 1:
         return values
+    if geometric:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(np.where(values > 0, values, np.nan))
+        return 10 ** _running_mean(logs, window)
     padded = np.concatenate([np.full(window - 1, values[0]), values])
     return np.convolve(padded, np.ones(window) / window, mode="valid")
 

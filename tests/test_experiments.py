@@ -203,7 +203,9 @@ def test_cli_gradients_writes_csv_png_and_config(tmp_path):
                        and r["seed"] == row["seed"] and r["phase"] == "init"
                        and r["t"] in ("1", "10"))
         assert float(row["ratio_init"]) == pytest.approx(first / last)
-    assert len(_read_csv(out / "training.csv")) == 5 * 3
+    training = _read_csv(out / "training.csv")
+    assert len(training) == 5 * 3
+    assert all(float(r["loss"]) > 0 and 0 < float(r["update_norm"]) < math.inf for r in training)
     _assert_png(out / "gradients.png")
     _assert_png(out / "clipnorm.png")
     config = json.loads((out / "config.json").read_text())
