@@ -733,7 +733,7 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
         ax.set_xlabel("input step t (prediction read at t = T)")
         ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel("||d y_hat / d x_t||  (mean over sequences)")
     fig.suptitle(f"Gradient of the prediction w.r.t. each input step, adding problem, "
                  f"T = {config.length}, {config.units} units; median of {config.seeds} "
