@@ -176,6 +176,64 @@ def gradient_ratio(profile: np.ndarray) -> float:
         return float(profile[0] / profile[-1])
 
 
+@dataclass(frozen=True)
+class ForgetGates:
+    """What an LSTM's forget gates do on a probe set, in C_t = f_t*C_{t-1} + i_t*C~_t.
+
+    Along the cell path alone, dC_T/dC_1 = prod_{t=2..T} f_t (element-wise): the
+    product is how much of C_1 -- and of a gradient flowing back to step 1 -- a
+    unit keeps across the sequence.
+
+    Attributes:
+        mean: mean of f_t over units, sequences and steps.
+        best_retention: the largest over units of prod_{t=2..T} f_t (geometric mean
+            over sequences), i.e. the best-kept unit's cell path across the sequence.
+    """
+
+    mean: float
+    best_retention: float
+
+
+def forget_gates(model, x: np.ndarray) -> ForgetGates | None:
+    """Run the LSTM of `model` over `x`, recording f_t; None if the model has no LSTM."""
+    import keras
+
+    layer = next((layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)), None)
+    if layer is None:
+        return None
+    _, forget = lstm_forward_numpy(layer.cell, x)
+    # f_1 multiplies the zero initial state: the path from C_1 to C_T uses f_2..f_T.
+    retention = np.exp(np.log(forget[1:]).sum(axis=0).mean(axis=0))
+    return ForgetGates(float(forget.mean()), float(retention.max()))
+
+
+def lstm_forward_numpy(cell, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keras' LSTM cell recomputed from its weights: (h_T (n, units), f_t (T, n, units)).
+
+    Gates are packed [input, forget, candidate, output] as in Keras, with sigmoid
+    gates and tanh candidate/output (the Keras defaults, which `build_model` uses).
+    """
+    units = cell.units
+    kernel, recurrent_kernel = cell.kernel.numpy(), cell.recurrent_kernel.numpy()
+    bias = cell.bias.numpy()
+    hidden = np.zeros((x.shape[0], units), dtype=np.float64)
+    carry = np.zeros_like(hidden)
+    forget = np.empty((x.shape[1], x.shape[0], units))
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + hidden @ recurrent_kernel + bias
+        input_gate = _sigmoid(z[:, :units])
+        forget[t] = _sigmoid(z[:, units:2 * units])
+        candidate = np.tanh(z[:, 2 * units:3 * units])
+        output_gate = _sigmoid(z[:, 3 * units:])
+        carry = forget[t] * carry + input_gate * candidate
+        hidden = output_gate * np.tanh(carry)
+    return hidden, forget
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+
+
 # ----------------------------------------------------------------------- training
 
 
@@ -334,6 +392,8 @@ class GradientRun:
     trained_profile: np.ndarray
     training: TrainingCurve
     final_mse: float  # on the probe set, after training
+    init_gates: ForgetGates | None = None  # LSTMs only
+    trained_gates: ForgetGates | None = None
 
     @property
     def init_ratio(self) -> float:
@@ -370,18 +430,24 @@ def run_gradients(config: GradientConfig, progress: Progress | None = None) -> G
         for spec in config.model_specs():
             model = build_model(spec, config.length, config.units, seed)
             init_profile = gradient_profile(model, probe_x)
+            init_gates = forget_gates(model, probe_x)
             training = train_on_adding(
                 model, length=config.length, steps=config.train_steps,
                 batch_size=config.batch_size, optimizer=config.optimizer,
                 learning_rate=config.learning_rate, clipnorm=spec.clipnorm, data_seed=seed)
             trained_profile = gradient_profile(model, probe_x)
             final_mse = float(np.mean((np.asarray(model(probe_x, training=False)) - probe_y) ** 2))
-            run = GradientRun(spec, seed, init_profile, trained_profile, training, final_mse)
+            run = GradientRun(spec, seed, init_profile, trained_profile, training, final_mse,
+                              init_gates, forget_gates(model, probe_x))
             runs.append(run)
             if progress:
+                gates = ""
+                if run.init_gates:
+                    gates = (f", mean forget gate {run.init_gates.mean:.3f} -> "
+                             f"{run.trained_gates.mean:.3f}")
                 progress(f"seed {seed} {spec.label}: ratio at init {run.init_ratio:.2e}, "
                          f"after {config.train_steps} steps {run.trained_ratio:.2e} "
-                         f"(MSE {final_mse:.4f}, {training.seconds:.0f} s)")
+                         f"(MSE {final_mse:.4f}{gates}, {training.seconds:.0f} s)")
     return GradientResult(config, runs, time.perf_counter() - start)
 
 
@@ -513,7 +579,22 @@ def gradient_table(result: GradientResult) -> str:
                      _spread([r.init_ratio for r in runs]),
                      _spread([r.trained_ratio for r in runs]),
                      _spread([r.final_mse for r in runs], fmt="{:.4f}")))
-    return header + "\n" + _format_rows(rows)
+    table = header + "\n" + _format_rows(rows)
+    lstm_specs = [spec for spec in config.model_specs() if spec.kind == "lstm"]
+    if not lstm_specs:
+        return table
+    rows = [("model", "mean f_t init", "best unit prod f_t init", "mean f_t trained",
+             "best unit prod f_t trained")]
+    for spec in lstm_specs:
+        runs = result.runs_of(spec)
+        rows.append((spec.label,
+                     _spread([r.init_gates.mean for r in runs], fmt="{:.3f}"),
+                     _spread([r.init_gates.best_retention for r in runs]),
+                     _spread([r.trained_gates.mean for r in runs], fmt="{:.3f}"),
+                     _spread([r.trained_gates.best_retention for r in runs])))
+    return (table + f"\n\nLSTM forget gates on the probe set (prod over t = 2..{config.length}: "
+            "the best-kept unit's cell path C_t = f_t*C_{t-1} + i_t*C~_t)\n"
+            + _format_rows(rows))
 
 
 def memory_table(result: MemoryResult) -> str:
@@ -573,9 +654,15 @@ def write_gradient_outputs(result: GradientResult, out_dir: str | os.PathLike,
             rows += [(run.spec.label, run.seed, phase, t + 1, _num(v)) for t, v in enumerate(profile)]
     written.append(_write_csv(out / "gradients.csv", rows))
 
-    rows = [("model", "seed", "ratio_init", "ratio_trained", "mse_trained", "train_seconds")]
-    rows += [(r.spec.label, r.seed, _num(r.init_ratio), _num(r.trained_ratio),
-              _num(r.final_mse), f"{r.training.seconds:.2f}") for r in result.runs]
+    rows = [("model", "seed", "ratio_init", "ratio_trained", "mse_trained", "train_seconds",
+             "forget_mean_init", "forget_best_retention_init", "forget_mean_trained",
+             "forget_best_retention_trained")]
+    for r in result.runs:
+        gates = ()
+        for g in (r.init_gates, r.trained_gates):
+            gates += (_num(g.mean), _num(g.best_retention)) if g else ("", "")
+        rows.append((r.spec.label, r.seed, _num(r.init_ratio), _num(r.trained_ratio),
+                     _num(r.final_mse), f"{r.training.seconds:.2f}") + gates)
     written.append(_write_csv(out / "summary.csv", rows))
 
     rows = [("model", "seed", "step", "loss", "grad_norm", "update_norm")]

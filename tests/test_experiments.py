@@ -131,6 +131,20 @@ def test_scaled_recurrent_kernel_makes_the_gradient_explode(init_ratios):
     assert np.all(init_ratios["rnn_x3"] > 1e6)
 
 
+def test_forget_gate_measurement_recomputes_keras_lstm_and_sees_the_bias():
+    probe_x, _ = ex.adding_problem(32, 20, np.random.default_rng(4))
+    for bias, expected in ((None, 1 / (1 + math.exp(-1))), (3.0, 1 / (1 + math.exp(-3)))):
+        model = ex.build_model(ex.ModelSpec("lstm", forget_bias=bias), 20, 8, seed=1)
+        hidden, forget = ex.lstm_forward_numpy(model.layers[0].cell, probe_x)
+        np.testing.assert_allclose(hidden, np.asarray(model.layers[0](probe_x)), atol=1e-5)
+        gates = ex.forget_gates(model, probe_x)
+        # The input and recurrent terms average out: mean f_t ~ sigmoid(bias).
+        assert abs(gates.mean - expected) < 0.03
+        assert gates.best_retention == pytest.approx(
+            np.exp(np.log(forget[1:]).sum(axis=0).mean(axis=0)).max())
+    assert ex.forget_gates(ex.build_model(ex.ModelSpec("simple_rnn"), 20, 8, 1), probe_x) is None
+
+
 def test_same_seed_gives_the_same_gradients_and_training():
     spec = ex.ModelSpec("lstm")
     probe_x, _ = ex.adding_problem(16, 12, np.random.default_rng(3))
@@ -199,6 +213,11 @@ def test_cli_gradients_writes_csv_png_and_config(tmp_path):
         "SimpleRNN", "LSTM", "LSTM, forget bias 3", "SimpleRNN x3 recurrent",
         "SimpleRNN x3 recurrent, clipnorm 1"}
     for row in summary:
+        is_lstm = row["model"].startswith("LSTM")
+        assert (row["forget_mean_init"] != "") == is_lstm
+        if is_lstm:
+            assert 0 < float(row["forget_mean_trained"]) < 1
+            assert 0 < float(row["forget_best_retention_init"]) < 1
         first, last = (float(r["grad_norm"]) for r in rows if r["model"] == row["model"]
                        and r["seed"] == row["seed"] and r["phase"] == "init"
                        and r["t"] in ("1", "10"))
