@@ -93,10 +93,10 @@ def gradients(length, seeds, train_steps, probe_size, forget_bias, recurrent_sca
               learning_rate) -> None:
     """Gradient of the prediction with respect to each input step: SimpleRNN vs LSTM.
 
-    Measures ||d y_hat / d x_t|| for every t at initialisation and after a short
-    training run, and prints |dy/dx_1| / |dy/dx_T| per model. Writes
-    gradients.csv, summary.csv, training.csv, gradients.png (and clipnorm.png
-    with --recurrent-scale) and config.json.
+    Measures ||d y_hat / d x_t|| for every t at initialisation and after training
+    on the adding problem, and prints |dy/dx_1| / |dy/dx_T| per model and the
+    LSTMs' forget gates. Writes gradients.csv, summary.csv, training.csv,
+    gradients.png (and clipnorm.png with --recurrent-scale) and config.json.
     """
     from lstm_tf import experiments as ex
 

@@ -4,7 +4,8 @@
    recurrent kernel, explodes) over a long sequence. We measure the norm of
    d y_hat / d x_t -- how much the prediction read at the last step depends on the
    input t steps back -- for every t, with `tf.GradientTape`, at initialisation and
-   after a short training run, and report the ratio |dy/dx_1| / |dy/dx_T|.
+   after training (by default the budget of (2)), and report the ratio
+   |dy/dx_1| / |dy/dx_T|. For LSTMs we also record the forget gates f_t.
 2. Memory (`run_memory`): the LSTM solves a long-term dependency task that the
    SimpleRNN cannot. The task is the adding problem (Hochreiter & Schmidhuber,
    1997): a sequence of random values in [0, 1] with two of them marked; the
@@ -676,6 +677,10 @@ def write_gradient_outputs(result: GradientResult, out_dir: str | os.PathLike,
     written.append(plot_gradients(result, out / "gradients.png"))
     if config.recurrent_scale is not None:
         written.append(plot_clipnorm(result, out / "clipnorm.png"))
+    elif (out / "clipnorm.png").exists():
+        # Replaced with --force by a run without the exploding case: an old figure
+        # next to the new results would describe a run that is no longer there.
+        (out / "clipnorm.png").unlink()
     written.append(_write_config(out / "config.json", "gradients", config, result.seconds, {
         "ratios": {spec.label: {"init_median": _json_num(result.median_ratio(spec, "init")),
                                 "trained_median": _json_num(result.median_ratio(spec, "trained"))}
