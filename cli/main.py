@@ -30,9 +30,9 @@ def cli() -> None:
 
 def _register() -> None:
     # One module per area; each exposes COMMANDS. Add a new area here.
-    from . import bench_train, core, demo, inspect, onnx
+    from . import bench_train, core, demo, experiment, inspect, onnx
 
-    for module in (core, onnx, inspect, bench_train, demo):
+    for module in (core, onnx, inspect, experiment, bench_train, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 
