@@ -78,11 +78,14 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<name>).")
 @click.option("--name", help="Run name (default <dataset>-<model>).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--resume", "resume_run", type=click.Path(), metavar="RUN",
+              help="Continue the interrupted training of RUN (Ctrl-C or SIGTERM saved its state); "
+              "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
           val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
-          steps_per_execution, cpu_devices, out, name, force, quiet) -> None:
+          steps_per_execution, cpu_devices, out, name, force, resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
 
     The tutorial's PyTorch LSTMModel(input_size=1, hidden_size=10, num_layers=1,
@@ -92,8 +95,13 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
 
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from lstm_tf.errors import UserError
-    from lstm_tf.train import train as train_run
+    from lstm_tf.train import resume_training, train as train_run
 
+    verbose = 0 if quiet else 2
+    if resume_run:
+        metrics = resume_training(resume_run, verbose=verbose, log=click.echo)
+        _report(resume_run, metrics)
+        return
     if data_path and dataset:
         raise UserError("give either --data FILE or --dataset NAME, not both")
     source = Path(data_path).stem if data_path else (dataset or "elnino")
@@ -111,7 +119,11 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           cpu_devices=cpu_devices))
-    metrics = train_run(config, out, force=force, verbose=0 if quiet else 2, log=click.echo)
+    metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
+    _report(out, metrics)
+
+
+def _report(out, metrics: dict) -> None:
     click.echo(f"run: {out}  ({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)")
     click.echo(_summary(metrics))
 

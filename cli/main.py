@@ -19,7 +19,9 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as error:
-            raise click.ClickException(" ".join(str(error).split())) from None
+            exception = click.ClickException(" ".join(str(error).split()))
+            exception.exit_code = getattr(error, "exit_code", 1)  # 130 for an interruption
+            raise exception from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -392,11 +392,16 @@ class Scaler:
 
 
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
-                 n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0):
+                 n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 epochs: range | None = None):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     Windows are cut by index from one in-memory copy of the series (no window is
-    stored twice), cached after the first pass, shuffled only for training.
+    stored twice) and cached after the first pass. Without `shuffle` one pass in
+    order. With it, the training stream: one pass per epoch in `epochs`, each
+    shuffled with a seed of its own, (seed, epoch). The batches of an epoch never
+    depend on how many passes came before, so a resumed run (`epochs` starting after
+    the epochs already done) sees exactly the batches an uninterrupted run would.
     """
     import tensorflow as tf
 
@@ -409,6 +414,20 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     dataset = tf.data.Dataset.from_tensor_slices(starts)
     dataset = dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if not shuffle:
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    epochs = epochs if epochs is not None else range(1)
+
+    def one_epoch(epoch):
+        epoch_seed = tf.cast(seed, tf.int64) * 1_000_003 + epoch
+        # reshuffle_each_iteration=False: the order is a function of the seed alone (TF would
+        # otherwise share one reshuffling generator among all passes with the same seed).
+        return dataset.shuffle(len(starts), seed=epoch_seed,
+                               reshuffle_each_iteration=False).batch(batch_size)
+
+    passes = tf.data.Dataset.range(epochs.start, epochs.stop)
+    return passes.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def batches_per_epoch(windows: int, batch_size: int) -> int:
+    return -(-windows // batch_size)

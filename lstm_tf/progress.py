@@ -17,10 +17,13 @@ directory is complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 from .atomic import atomic_path, write_json
@@ -43,8 +46,34 @@ def load_progress(state: Path) -> dict | None:
     return json.loads(path.read_text("utf-8"))
 
 
+def load_backup(model, backup: Path) -> None:
+    """Load BackupAndRestore's last weights (and optimizer state) into a compiled model."""
+    latest = backup / "latest.weights.h5"
+    if latest.is_file():
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(latest)
+
+
 def discard(state: Path) -> None:
     shutil.rmtree(state, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def interrupts_as_keyboard_interrupt():
+    """Within the block, SIGTERM stops training the way Ctrl-C (SIGINT) does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Interrupted(UserError):
@@ -73,11 +102,14 @@ def progress_callback(state: Path, patience: int):
             self.best_epoch = saved.get("best_epoch")
             self.wait = saved.get("wait", 0)
             self.diverged_at: int | None = None
-            self.early_stopped = False
 
         @property
         def epochs_done(self) -> int:
             return len(self.history.get("loss", []))
+
+        def finished(self, epochs: int) -> bool:
+            """True when a resumed run has nothing left to do (it was stopped just as it ended)."""
+            return self.epochs_done >= epochs or bool(patience and self.wait >= patience)
 
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
@@ -103,7 +135,6 @@ def progress_callback(state: Path, patience: int):
             else:
                 self.wait += 1
                 if patience and self.wait >= patience:
-                    self.early_stopped = True
                     self.model.stop_training = True
             write_json(state / PROGRESS_FILE, {
                 "history": self.history, "best": self.best, "best_epoch": self.best_epoch,

@@ -63,6 +63,10 @@ def load_config(run: str | os.PathLike) -> RunConfig:
         raise UserError(f"run directory {run} does not exist")
     if not path.is_file():
         raise UserError(f"{run} is not an lstm-tf run (no {CONFIG_FILE})")
+    return load_config_file(path)
+
+
+def load_config_file(path: Path) -> RunConfig:
     try:
         raw = json.loads(path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import data as data_lib
 from . import metrics as metrics_lib
+from . import progress
 from . import runs
 from .atomic import atomic_path, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
@@ -67,8 +68,12 @@ def prepare(series: data_lib.Series, config: DataConfig,
 
 
 def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int = 1,
-          log: Callable[[str], None] = print) -> dict:
-    """Train a forecaster and write a complete run directory at `out`. Returns its metrics."""
+          log: Callable[[str], None] = print, resume: bool = False) -> dict:
+    """Train a forecaster and write a complete run directory at `out`. Returns its metrics.
+
+    An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
+    `progress`); `resume=True` continues it (use `resume_training`).
+    """
     from .devices import with_data_sharding, is_chief, run_report
     from .models import build_model, local_copy
 
@@ -76,6 +81,12 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     chief = is_chief(config.train.strategy)  # only the chief writes the run
     if chief and Path(out).exists() and not force:  # fail before the slow part
         raise UserError(f"run directory {out} already exists; pass --force to replace it")
+    state = progress.state_dir(out) if chief else Path(tempfile.mkdtemp(prefix="lstm-tf-state-"))
+    if chief and not resume and progress.load_progress(state) is not None:
+        if not force:
+            raise UserError(f"an interrupted run's state is kept in {state}; continue it with "
+                            f"`lstm-tf train --resume {out}`, or pass --force to start over")
+        progress.discard(state)
     series = load_series(config.data)
     prepared = prepare(series, config.data)
     config.scaler = {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
@@ -85,37 +96,68 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     config.versions = library_versions()
 
     strategy, policy = start_tensorflow(config.train)
+    import keras
+
+    state.mkdir(parents=True, exist_ok=True)
+    write_json(state / runs.CONFIG_FILE, config.to_dict())
+    tracker = progress.progress_callback(state, config.train.patience)
+    done = tracker.epochs_done  # > 0 when resuming
     data, n_targets = config.data, len(series.targets)
     # batch_size is the global batch: the strategy splits each batch across its replicas.
     train_set, val_set = (
         with_data_sharding(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
-            config.train.batch_size, shuffle=part == "train", seed=config.train.seed))
+            config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
+            epochs=range(done, config.train.epochs)))
         for part in ("train", "val"))
+    steps_per_epoch = data_lib.batches_per_epoch(len(prepared.starts["train"]),
+                                                 config.train.batch_size)
+    # Keras runs `steps_per_execution` steps per call even across an epoch's end; a
+    # divisor of the epoch keeps every epoch on its own batches.
+    config.train.steps_per_execution = largest_divisor(steps_per_epoch,
+                                                       config.train.steps_per_execution)
     with strategy.scope():  # variables and optimizer state live on every replica
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
                             targets=n_targets, dtype_policy=policy)
         compile_model(model, config.train, policy)
     for line in run_report(strategy, config.train.device, policy, model, config.train.xla):
         log(line)
-    if config.train.strategy == "default":
-        # Keras draws a batch from a pass of its own before it trains a distributed
-        # model, which moves the shuffle on by one pass. Do the same on one device, so
-        # that a seed gives the same batches on one device and on several replicas.
-        iter(train_set)
-    import keras
-
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    if config.train.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            patience=config.train.patience, restore_best_weights=True))
+    # BackupAndRestore keeps weights, optimizer and epoch after every epoch; `tracker`
+    # keeps history, early-stopping state and the best weights beside them.
+    # (delete_checkpoint=False: Keras would also delete it when fit() is interrupted.)
+    callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
+                 tracker]
     log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units) on "
         f"{series.source}: {len(prepared.starts['train'])} train / "
-        f"{len(prepared.starts['val'])} val / {len(prepared.starts['test'])} test windows")
+        f"{len(prepared.starts['val'])} val / {len(prepared.starts['test'])} test windows"
+        + (f"; resuming after epoch {done}" if done else ""))
     started = time.perf_counter()
-    history = model.fit(train_set, validation_data=val_set, epochs=config.train.epochs,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    tracker.set_model(model)
+    if tracker.finished(config.train.epochs):
+        # Interrupted just as it ended: nothing left to train, take the last epoch's weights.
+        progress.load_backup(model, state / "backup")
+    try:
+        with progress.interrupts_as_keyboard_interrupt():
+            if not tracker.finished(config.train.epochs):
+                model.fit(train_set, validation_data=val_set, epochs=config.train.epochs,
+                          steps_per_epoch=steps_per_epoch,
+                          callbacks=callbacks, verbose=verbose, shuffle=False)
+    except KeyboardInterrupt:
+        raise progress.Interrupted(
+            f"training interrupted after epoch {tracker.epochs_done} of {config.train.epochs}; "
+            f"its state is saved: resume with `lstm-tf train --resume {out}`") from None
     seconds = time.perf_counter() - started
+    if tracker.diverged_at is not None:
+        if not tracker.restore_best():
+            progress.discard(state)
+            raise progress.Diverged(
+                f"the loss became NaN or infinite in epoch {tracker.diverged_at} before any "
+                "epoch finished; try a lower --learning-rate or --clipnorm 1.0")
+        log(f"the loss became NaN or infinite in epoch {tracker.diverged_at}: training stopped, "
+            f"keeping the best weights (epoch {tracker.best_epoch})")
+    elif config.train.patience:
+        tracker.restore_best()  # early stopping keeps the best epoch, as Keras' EarlyStopping
+    history = tracker.history
 
     # Across machines each worker would predict only its shard of the windows: evaluate
     # an ordinary copy instead, which every worker holds whole.
@@ -123,7 +165,10 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     metrics = evaluate_model(evaluated, prepared, config)
     plot = metrics.pop("_plot")
     metrics["train_seconds"] = round(seconds, 2)
-    metrics["epochs_run"] = len(history.history["loss"])
+    metrics["epochs_run"] = len(history["loss"])
+    metrics["best_epoch"] = tracker.best_epoch
+    if tracker.diverged_at is not None:
+        metrics["diverged_at_epoch"] = tracker.diverged_at
     # Every worker saves (saving may need them all), but only the chief keeps its run.
     target = Path(out) if chief else Path(tempfile.mkdtemp(prefix="lstm-tf-worker-")) / "run"
     try:
@@ -132,15 +177,31 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
                 model.save(path)
             write_json(staging / runs.CONFIG_FILE, config.to_dict())
             write_json(staging / runs.METRICS_FILE, metrics)
-            write_text(staging / runs.HISTORY_FILE, _history_csv(history.history))
-            plot_loss(history.history, staging / "loss.png")
+            write_text(staging / runs.HISTORY_FILE, _history_csv(history))
+            plot_loss(history, staging / "loss.png")
             plot_forecast(plot, staging / "forecast.png")
     finally:
         if not chief:
             shutil.rmtree(target.parent, ignore_errors=True)
+    progress.discard(state)
     if not chief:
         log(f"this worker is not the chief: the chief writes the run directory {out}")
     return metrics
+
+
+def largest_divisor(number: int, at_most: int) -> int:
+    """The largest divisor of `number` that is at most `at_most`."""
+    return max(d for d in range(1, min(number, at_most) + 1) if number % d == 0)
+
+
+def resume_training(out: str | Path, verbose: int = 1,
+                    log: Callable[[str], None] = print) -> dict:
+    """Continue an interrupted `train` of the run at `out` from its last complete epoch."""
+    state = progress.state_dir(out)
+    if progress.load_progress(state) is None:
+        raise UserError(f"nothing to resume for {out}: no interrupted training state in {state}")
+    config = runs.load_config_file(state / runs.CONFIG_FILE)
+    return train(config, out, force=False, verbose=verbose, log=log, resume=True)
 
 
 def start_tensorflow(train_config: TrainConfig):

@@ -1,0 +1,101 @@
+"""Interrupted training resumes to the same result; a diverging loss keeps the best weights."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lstm_tf import progress
+from lstm_tf_cli.main import cli
+
+ARGS = ["--dataset", "sine", "--window", "12", "--units", "8", "--epochs", "60",
+        "--patience", "8", "--seed", "3", "-q"]
+
+
+def lstm_tf(*args, **popen):
+    return subprocess.Popen([sys.executable, "-m", "lstm_tf_cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def test_sigterm_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path):
+    full = lstm_tf("train", *ARGS, "--out", tmp_path / "full")
+    interrupted = lstm_tf("train", *ARGS, "--out", tmp_path / "run")
+    state = progress.state_dir(tmp_path / "run")
+    deadline = time.monotonic() + 120
+    while (progress.load_progress(state) or {"history": {}})["history"].get("loss", []).__len__() < 3:
+        assert interrupted.poll() is None, interrupted.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    interrupted.send_signal(signal.SIGTERM)
+    output = interrupted.communicate(timeout=60)[0]
+    assert interrupted.returncode == 130, output
+    assert "Error: training interrupted after epoch" in output
+    assert f"resume with `lstm-tf train --resume {tmp_path / 'run'}`" in output
+    assert not (tmp_path / "run").exists() and (state / "backup" / "latest.weights.h5").is_file()
+    stopped_after = len(progress.load_progress(state)["history"]["loss"])
+
+    resumed = lstm_tf("train", "--resume", tmp_path / "run")
+    output = resumed.communicate(timeout=180)[0]
+    assert resumed.returncode == 0, output
+    assert f"resuming after epoch {stopped_after}" in output
+    assert full.wait(timeout=180) == 0, full.stdout.read()
+    expected = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    got = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert got["epochs_run"] == expected["epochs_run"] > stopped_after
+    assert got["best_epoch"] == expected["best_epoch"]
+    assert got["model"]["mae"] == pytest.approx(expected["model"]["mae"], rel=1e-5)
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == expected["epochs_run"] + 1
+    assert not state.exists()  # the state is gone once the run is complete
+
+
+def test_resume_errors_and_stale_state(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--resume", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "nothing to resume for" in result.output
+    state = progress.state_dir(tmp_path / "run")
+    state.mkdir()
+    (state / progress.PROGRESS_FILE).write_text(json.dumps({"history": {"loss": [1.0]}}))
+    result = runner.invoke(cli, ["train", *ARGS, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "an interrupted run's state is kept in" in result.output and "--force" in result.output
+
+
+def test_loss_that_diverges_at_once_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(cli, ["train", *ARGS, "--learning-rate", "1e30",
+                                      "--out", str(tmp_path / "nan")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: the loss became NaN or infinite in epoch 1 before any epoch finished; try a "
+        "lower --learning-rate or --clipnorm 1.0")
+    assert not (tmp_path / "nan").exists() and not progress.state_dir(tmp_path / "nan").exists()
+
+
+def test_divergence_after_good_epochs_keeps_the_best_weights(tmp_path):
+    from lstm_tf.tf_setup import tensorflow
+
+    tensorflow()
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    tracker = progress.progress_callback(tmp_path, patience=0)
+    tracker.set_model(model)
+    best = [w.copy() for w in model.get_weights()]
+    tracker.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.4})
+    model.set_weights([w + 1 for w in best])
+    tracker.on_epoch_end(1, {"loss": 0.45, "val_loss": 0.6})  # worse: not saved
+    model.set_weights([w + 2 for w in best])
+    tracker.on_train_batch_end(0, {"loss": math.nan})
+    assert tracker.diverged_at == 3 and model.stop_training
+    assert tracker.restore_best()
+    for restored, expected in zip(model.get_weights(), best):
+        np.testing.assert_array_equal(restored, expected)
+    saved = json.loads((tmp_path / progress.PROGRESS_FILE).read_text())
+    assert saved["best_epoch"] == 1 and saved["history"]["val_loss"] == [0.4, 0.6]
