@@ -77,7 +77,10 @@ def load_config_file(path: Path) -> RunConfig:
 
 
 def load_model(run: str | os.PathLike):
-    """Load a run's Keras model with safe_mode=True (no arbitrary code from the file)."""
+    """Load a run's Keras model with safe_mode=True (no arbitrary code from the file).
+
+    The model computes in float32, even when it was trained with mixed precision.
+    """
     from .tf_setup import tensorflow
 
     tensorflow()
@@ -92,10 +95,17 @@ def load_model(run: str | os.PathLike):
         raise UserError(f"cannot load {path}: not a Keras 3 .keras file (a .keras file is a zip "
                         "archive); it is corrupt or was written by another program")
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         message = " ".join(str(error).split())
         if "safe_mode" in message:
             raise UserError(f"refused to load {path}: it contains Python code (e.g. a Lambda "
                             "layer), and lstm-tf loads models with safe_mode=True") from None
         raise UserError(f"cannot load {path}: {message[:300]}") from None
+    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
+        # A mixed-precision run: inference, export and parity all use a float32 copy of
+        # its (float32) weights, so exported models fuse and match like any other.
+        from .models import float32_copy
+
+        model = float32_copy(model)
+    return model

@@ -164,3 +164,16 @@ def test_gated_run_exports_as_fused_lstm(tmp_path):
     ops = [node.op_type for node in model.graph.node]
     assert ops.count("LSTM") == 2 and "Loop" not in ops
     assert contract.read_metadata(model, "gated")["kind"] == "gated"
+
+
+def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
+    import json as json_lib
+
+    out = tmp_path / "mixed"
+    result = run("train", "--dataset", "sine", "--mixed-precision", "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    assert json_lib.loads((out / "config.json").read_text())["train"]["precision"] == "mixed_bfloat16"
+    result = run("export", out, "--out", tmp_path / "mixed.onnx")
+    assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
+    ops = [node.op_type for node in onnx.load(tmp_path / "mixed.onnx").graph.node]
+    assert ops.count("LSTM") == 2 and "Loop" not in ops
