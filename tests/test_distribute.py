@@ -140,8 +140,12 @@ def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(tmp_path):
     from lstm_tf.models import float32_copy
     from lstm_tf.runs import load_model
 
-    model = load_model(out)
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)  # as trained
     assert model.layers[0].compute_dtype == "bfloat16"
+    # what every inference path (evaluate, export, parity, bench) gets: a float32 copy
+    assert {layer.dtype_policy.name for layer in load_model(out).layers} == {"float32"}
     assert model.layers[-1].dtype_policy.name == "float32"
     assert {w.dtype for w in model.weights} == {"float32"}  # mixed keeps float32 weights
     inputs = np.random.default_rng(0).standard_normal((5, 6, 1)).astype(np.float32)
