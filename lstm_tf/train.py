@@ -69,8 +69,9 @@ def prepare(series: data_lib.Series, config: DataConfig,
 def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int = 1,
           log: Callable[[str], None] = print) -> dict:
     """Train a forecaster and write a complete run directory at `out`. Returns its metrics."""
-    from .devices import with_data_sharding, is_chief, run_report
+    from .devices import is_chief, resolve_unroll, run_report, with_data_sharding
     from .models import build_model, local_copy
+    from .tf_setup import set_op_determinism
 
     config.validate()
     chief = is_chief(config.train.strategy)  # only the chief writes the run
@@ -92,10 +93,15 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed))
         for part in ("train", "val"))
+    config.train.unroll = resolve_unroll(config.train.unroll, config.train.device,
+                                         config.train.xla, data.window, config.model.layers)
     with strategy.scope():  # variables and optimizer state live on every replica
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
-                            targets=n_targets, dtype_policy=policy)
+                            targets=n_targets, dtype_policy=policy,
+                            unroll_window=data.window if config.train.unroll else None)
         compile_model(model, config.train, policy)
+    if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
+        set_op_determinism(True)  # so keep TensorFlow's op determinism after all
     for line in run_report(strategy, config.train.device, policy, model, config.train.xla):
         log(line)
     if config.train.strategy == "default":
