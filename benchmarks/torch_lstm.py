@@ -86,7 +86,7 @@ def measure_torch(samples: int = 4096, window: int = 48, batch_size: int = 64, l
 def _keras_round(args) -> dict:
     command = [sys.executable, "-c", "from lstm_tf_cli.main import cli; cli()", "bench-train",
                "--json", "--threads", str(args.threads), "--repeats", str(args.repeats),
-               "--samples", str(args.samples), *args.keras_args.split()]
+               "--samples", str(args.samples), "--device", "cpu", *args.keras_args.split()]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), str(ROOT / ".dev"), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)

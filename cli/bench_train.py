@@ -23,26 +23,27 @@ positive = click.IntRange(min=1)
 @click.option("--steps-per-execution", type=positive, default=None,
               help="Default: lstm-tf train's.")
 @click.option("--xla/--no-xla", default=None, help="Default: lstm-tf train's.")
-@click.option("--mixed-precision", is_flag=True, help="mixed_bfloat16 (this runs on the CPU).")
+@click.option("--unroll/--no-unroll", default=None, help="Default: lstm-tf train's.")
+@click.option("--mixed-precision", is_flag=True,
+              help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+              show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="TensorFlow intra-op threads; 0: one per core.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps_per_execution,
-                xla, mixed_precision, threads, as_json) -> None:
+                xla, unroll, mixed_precision, device, threads, as_json) -> None:
     """Training samples/s of the reference LSTM (2 x 64 units, window 48, batch 64), and the
     input pipeline's samples/s measured separately (it must be >= 20x the training rate).
 
-    Runs on the CPU. For the side-by-side comparison with PyTorch, see
-    benchmarks/torch_lstm.py.
+    For the side-by-side comparison with PyTorch, see benchmarks/torch_lstm.py.
     """
-    import os
-
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # a CPU benchmark, also on GPU machines
     from lstm_tf.bench_train import BenchConfig, format_report, run
 
     config = BenchConfig(kind=kind, layers=layers, units=units, window=window,
                          batch_size=batch_size, samples=samples, repeats=repeats,
-                         mixed_precision=mixed_precision, threads=threads)
+                         mixed_precision=mixed_precision, device=device, threads=threads,
+                         unroll=unroll)
     if steps_per_execution is not None:
         config.steps_per_execution = steps_per_execution
     if xla is not None:

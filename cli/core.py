@@ -70,6 +70,9 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
               help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU; the head stays float32.")
 @click.option("--xla/--no-xla", default=False, show_default=True,
               help="Compile the train step with XLA (jit_compile) where the layers allow it.")
+@click.option("--unroll/--no-unroll", default=None,
+              help="Unroll the recurrence (fixed window). Default: for 2+ layers on a CPU "
+              "without XLA and windows up to 64 steps (faster there); never on a GPU (cuDNN).")
 @click.option("--steps-per-execution", type=positive, default=16, show_default=True,
               help="Train steps per call into TensorFlow.")
 @click.option("--cpu-devices", type=positive, default=1, show_default=True,
@@ -85,7 +88,7 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
           val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
-          steps_per_execution, cpu_devices, out, name, force, resume_run, quiet) -> None:
+          unroll, steps_per_execution, cpu_devices, out, name, force, resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
 
     The tutorial's PyTorch LSTMModel(input_size=1, hidden_size=10, num_layers=1,
@@ -118,6 +121,7 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
+                          unroll=unroll,
                           cpu_devices=cpu_devices))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)

@@ -41,7 +41,9 @@ class BenchConfig:
     repeats: int = 5  # timed epochs (and pipeline passes); medians are reported
     steps_per_execution: int = _DEFAULTS.steps_per_execution
     xla: bool = _DEFAULTS.xla
+    unroll: bool | None = _DEFAULTS.unroll  # None: as `lstm-tf train` decides
     mixed_precision: bool = False
+    device: str = "auto"
     threads: int = 0  # TensorFlow intra-op threads; 0: its default (one per core)
     seed: int = 0
 
@@ -72,6 +74,7 @@ def run(config: BenchConfig) -> dict:
         "pipeline_runs": pipeline["runs"],
         "pipeline_to_training": round(pipeline["median"] / training["median"], 1),
         "xla_used": training["xla_used"],
+        "device": config.device,
         "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
         "tensorflow": tf.__version__,
         "load_average": os.getloadavg()[0],
@@ -79,9 +82,12 @@ def run(config: BenchConfig) -> dict:
 
 
 def _start(config: BenchConfig):
+    from .devices import resolve_device, use_devices
     from .tf_setup import set_seed, tensorflow
 
     tf = tensorflow()
+    config.device = resolve_device(config.device)
+    use_devices(config.device)
     if config.threads:
         try:  # only possible before TensorFlow's runtime starts
             tf.config.threading.set_intra_op_parallelism_threads(config.threads)
@@ -102,13 +108,16 @@ def measure_training(config: BenchConfig, dataset) -> dict:
     """Samples per second of `repeats` training epochs, after one untimed warm-up epoch."""
     import keras
 
-    from .devices import precision_policy
+    from .devices import precision_policy, resolve_unroll
     from .models import build_model
     from .train import compile_model
 
-    policy = precision_policy(config.mixed_precision, "cpu")
+    policy = precision_policy(config.mixed_precision, config.device)
+    config.unroll = resolve_unroll(config.unroll, config.device, config.xla, config.window,
+                                   config.layers)
     model = build_model(ModelConfig(config.kind, units=config.units, layers=config.layers),
-                        features=1, horizon=1, targets=1, dtype_policy=policy)
+                        features=1, horizon=1, targets=1, dtype_policy=policy,
+                        unroll_window=config.window if config.unroll else None)
     compile_model(model, TrainConfig(batch_size=config.batch_size, xla=config.xla,
                                      steps_per_execution=config.steps_per_execution), policy)
 
@@ -154,8 +163,9 @@ def format_report(result: dict) -> str:
         f"reference model: {config['layers']} x {config['units']} {config['kind']} units, "
         f"window {config['window']}, batch {config['batch_size']}, {config['samples']} "
         f"samples/epoch; steps_per_execution {config['steps_per_execution']}, "
-        f"XLA {'on' if result['xla_used'] else 'off'}, {result['threads']} thread(s), "
-        f"TensorFlow {result['tensorflow']}",
+        f"{'unrolled' if config['unroll'] else 'rolled loop'}, "
+        f"XLA {'on' if result['xla_used'] else 'off'}, {result['device'].upper()}, "
+        f"{result['threads']} thread(s), TensorFlow {result['tensorflow']}",
         f"training:       {result['training_samples_per_second']:>10,.0f} samples/s "
         f"(median of {len(result['training_runs'])} epochs)",
         f"input pipeline: {result['pipeline_samples_per_second']:>10,.0f} samples/s "

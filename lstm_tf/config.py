@@ -18,6 +18,7 @@ MODEL_KINDS = ("lstm", "rnn", "gated")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+UNROLL_MAX_WINDOW = 64  # longer windows make unrolled graphs slow to build
 
 
 @dataclass
@@ -72,6 +73,7 @@ class TrainConfig:
     mixed_precision: bool = False  # mixed_float16 on GPU, mixed_bfloat16 on CPU
     precision: str = "float32"  # the dtype policy used, filled in by training
     xla: bool = False
+    unroll: bool | None = None  # None: stacked layers on a CPU without XLA, short windows
     cpu_devices: int = 1  # logical CPU devices, to rehearse --strategy mirrored on a CPU
     replicas: int = 1  # replicas in sync, filled in by training (batch_size is global)
 

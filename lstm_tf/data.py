@@ -409,7 +409,9 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     target_series = series[:, :n_targets]
 
     def cut(t):
-        return series[t - window:t], target_series[t:t + horizon]
+        # Static shapes: Keras and XLA then know the window length when they trace.
+        return (tf.ensure_shape(series[t - window:t], (window, scaled.shape[1])),
+                tf.ensure_shape(target_series[t:t + horizon], (horizon, n_targets)))
 
     dataset = tf.data.Dataset.from_tensor_slices(starts)
     dataset = dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

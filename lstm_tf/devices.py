@@ -76,6 +76,24 @@ def precision_policy(mixed_precision: bool, device: str) -> str:
     return "mixed_float16" if device == "gpu" else "mixed_bfloat16"
 
 
+def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
+                   layers: int) -> bool:
+    """Unroll the recurrence? None (auto): yes for stacked layers on a CPU, without XLA,
+    over short windows.
+
+    Measured on a 2-core CPU (docs/training.md): a `tf.while_loop` runs one step of
+    one layer at a time; unrolled, TensorFlow's executor runs layer 2's step t beside
+    layer 1's step t + 1, on both cores. A single layer has no such overlap and only
+    pays for building the bigger graph. On a GPU the cuDNN kernel (which needs a
+    rolled loop) is faster still, and XLA compiles unrolled graphs into slower code.
+    """
+    from .config import UNROLL_MAX_WINDOW
+
+    if unroll is None:
+        return device == "cpu" and not xla and layers >= 2 and window <= UNROLL_MAX_WINDOW
+    return unroll
+
+
 # ----------------------------------------------------------------------- strategy
 
 
@@ -258,6 +276,9 @@ def run_report(strategy, device: str, policy: str, model, xla: bool) -> list[str
              f"in sync; precision {policy}; XLA {_xla_state(model, xla)}; "
              f"{model.steps_per_execution} step(s) per execution"]
     recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
+    if any(layer.unroll for layer in recurrent):
+        lines.append("recurrence unrolled over the window (faster on CPUs; a GPU run keeps "
+                     "the loop rolled for cuDNN, see --unroll)")
     verdicts = [cudnn_eligibility(layer) for layer in recurrent]
     if verdicts and all(ok for ok, _ in verdicts):
         lines.append(f"cuDNN: all {len(recurrent)} recurrent layer(s) eligible"

@@ -14,7 +14,7 @@ from .tf_setup import tensorflow
 
 
 def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
-                dtype_policy: str = "float32"):
+                dtype_policy: str = "float32", unroll_window: int | None = None):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
     `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
@@ -26,6 +26,11 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     `dtype_policy` ("float32", "mixed_float16" or "mixed_bfloat16") applies to the
     recurrent body; the head always computes in float32, so the forecast (and the
     loss) keep float32's precision. Mixed policies keep the weights in float32.
+
+    `unroll_window` unrolls the recurrence over that fixed number of steps (the time
+    axis is then fixed too). On a CPU this lets TensorFlow run the layers' steps in a
+    wavefront on several cores; it is for training only: `float32_copy` rolls the
+    model back up with a dynamic time axis for export.
     """
     tensorflow()
     import keras
@@ -37,11 +42,11 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
     model = keras.Sequential(name=f"{config.kind}_forecaster")
-    model.add(keras.Input(shape=(None, features), name="window"))
+    model.add(keras.Input(shape=(unroll_window, features), name="window"))
     for index in range(config.layers):
         last = index == config.layers - 1
         model.add(layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}",
-                             dtype=dtype_policy))
+                             dtype=dtype_policy, unroll=unroll_window is not None))
         if config.dropout and not last:
             model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
                                            dtype=dtype_policy))
@@ -64,21 +69,23 @@ def lstm_twin(model, config: ModelConfig, features: int, horizon: int, targets: 
 
 
 def float32_copy(model):
-    """The same architecture under the float32 policy, holding the model's weights.
+    """The export-ready copy: the same architecture and weights, float32, not unrolled.
 
-    What export reads: a model trained with mixed precision computes its body in
-    float16/bfloat16, but its weights are float32; rebuilt in float32 it fuses and
-    matches the ONNX graph like any float32 model. The original model is untouched.
+    A model trained with mixed precision computes its body in float16/bfloat16, but
+    its weights are float32; one trained unrolled on a CPU has a fixed time axis and
+    one cell per step. Rebuilt in float32, rolled up, with a dynamic time axis, it
+    fuses into ONNX recurrent ops and matches the ONNX graph like any float32 model.
+    The original model is untouched.
     """
-    return _copy(model, dtype="float32")
+    return _copy(model, dtype="float32", roll_up=True)
 
 
 def local_copy(model):
     """The same model (same dtype policies and weights) outside any tf.distribute strategy."""
-    return _copy(model, dtype=None)
+    return _copy(model, dtype=None, roll_up=False)
 
 
-def _copy(model, dtype: str | None):
+def _copy(model, dtype: str | None, roll_up: bool):
     tensorflow()
     import keras
 
@@ -88,9 +95,15 @@ def _copy(model, dtype: str | None):
             config["dtype"] = dtype
             if isinstance(config.get("cell"), dict) and "dtype" in config["cell"].get("config", {}):
                 config["cell"]["config"]["dtype"] = dtype  # keras.layers.RNN(custom cell)
+        if roll_up and config.get("unroll"):
+            config["unroll"] = False
         return type(layer).from_config(config)
 
+    inputs = None
+    if roll_up:
+        features = model.inputs[0].shape[-1]
+        inputs = keras.Input(shape=(None, features), name=model.inputs[0].name)
     # Called outside `strategy.scope()`, the copy's variables are ordinary ones.
-    copy = keras.models.clone_model(model, clone_function=rebuild)
+    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=rebuild)
     copy.set_weights(model.get_weights())
     return copy

@@ -79,7 +79,8 @@ def load_config_file(path: Path) -> RunConfig:
 def load_model(run: str | os.PathLike):
     """Load a run's Keras model with safe_mode=True (no arbitrary code from the file).
 
-    The model computes in float32, even when it was trained with mixed precision.
+    The model computes in float32 over any time length, even when it was trained
+    with mixed precision or unrolled (see `models.float32_copy`).
     """
     from .tf_setup import tensorflow
 
@@ -102,9 +103,11 @@ def load_model(run: str | os.PathLike):
             raise UserError(f"refused to load {path}: it contains Python code (e.g. a Lambda "
                             "layer), and lstm-tf loads models with safe_mode=True") from None
         raise UserError(f"cannot load {path}: {message[:300]}") from None
-    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
-        # A mixed-precision run: inference, export and parity all use a float32 copy of
-        # its (float32) weights, so exported models fuse and match like any other.
+    if any(layer.dtype_policy.name != "float32" or getattr(layer, "unroll", False)
+           for layer in model.layers):
+        # A mixed-precision run, or one unrolled over a fixed window for CPU speed:
+        # inference, export and parity all use a float32, rolled-up copy with a dynamic
+        # time axis, so exported models fuse and match like any other.
         from .models import float32_copy
 
         model = float32_copy(model)

@@ -46,12 +46,19 @@ def set_seed(seed: int, deterministic_ops: bool = True) -> None:
     TensorFlow's op determinism is on (not every XLA kernel honours it on GPUs). On
     CPUs the XLA-compiled LSTM step still gives identical numbers run after run.
     """
-    tf = tensorflow()
+    tensorflow()
     import keras
-    from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
-    if deterministic_ops:
+    set_op_determinism(deterministic_ops)
+
+
+def set_op_determinism(enabled: bool) -> None:
+    """Turn TensorFlow's op determinism on or off (it stays as set for the whole process)."""
+    tf = tensorflow()
+    from tensorflow.python.framework import config as tf_config
+
+    if enabled:
         tf.config.experimental.enable_op_determinism()
     elif tf_config.is_op_determinism_enabled():  # left on by an earlier run in this process
         tf_config.disable_op_determinism()

@@ -74,8 +74,9 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
     `progress`); `resume=True` continues it (use `resume_training`).
     """
-    from .devices import with_data_sharding, is_chief, run_report
+    from .devices import is_chief, resolve_unroll, run_report, with_data_sharding
     from .models import build_model, local_copy
+    from .tf_setup import set_op_determinism
 
     config.validate()
     chief = is_chief(config.train.strategy)  # only the chief writes the run
@@ -116,10 +117,15 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     # divisor of the epoch keeps every epoch on its own batches.
     config.train.steps_per_execution = largest_divisor(steps_per_epoch,
                                                        config.train.steps_per_execution)
+    config.train.unroll = resolve_unroll(config.train.unroll, config.train.device,
+                                         config.train.xla, data.window, config.model.layers)
     with strategy.scope():  # variables and optimizer state live on every replica
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
-                            targets=n_targets, dtype_policy=policy)
+                            targets=n_targets, dtype_policy=policy,
+                            unroll_window=data.window if config.train.unroll else None)
         compile_model(model, config.train, policy)
+    if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
+        set_op_determinism(True)  # so keep TensorFlow's op determinism after all
     for line in run_report(strategy, config.train.device, policy, model, config.train.xla):
         log(line)
     # BackupAndRestore keeps weights, optimizer and epoch after every epoch; `tracker`

@@ -102,7 +102,8 @@ def test_gpu_without_a_gpu_is_a_one_line_error(tmp_path):
 
 
 def test_resolution_rules(monkeypatch):
-    from lstm_tf.devices import is_chief, precision_policy, resolve_device, resolve_strategy
+    from lstm_tf.devices import (is_chief, precision_policy, resolve_device, resolve_strategy,
+                                 resolve_unroll)
     from lstm_tf.errors import UserError
 
     assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
@@ -121,6 +122,12 @@ def test_resolution_rules(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps(
         {"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
     assert is_chief("multiworker") is False  # the chief task is the chief, not worker 0
+    # Unrolled by default: stacked layers, on a CPU, without XLA, over short windows.
+    assert resolve_unroll(None, "cpu", False, 48, 2) is True
+    assert [resolve_unroll(None, *case) for case in [
+        ("gpu", False, 48, 2), ("cpu", True, 48, 2), ("cpu", False, 65, 2),
+        ("cpu", False, 48, 1)]] == [False] * 4
+    assert resolve_unroll(True, "gpu", False, 500, 1) is True  # asked for explicitly
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(UserError, match="TF_CONFIG is not valid"):
         resolve_strategy("auto", "cpu")
@@ -169,6 +176,26 @@ def test_xla_train_step_is_compiled_and_reproducible(tmp_path):
         maes.append(json.loads((tmp_path / name / "metrics.json").read_text())["model"]["mae"])
         assert json.loads((tmp_path / name / "config.json").read_text())["train"]["xla"] is True
     assert maes[0] == maes[1]
+
+
+def test_unrolled_training_and_its_rolled_up_float32_copy(tmp_path):
+    out = tmp_path / "unrolled"
+    result = run("train", "--layers", 2, "--out", out, *TINY)  # unrolled by default here
+    assert result.exit_code == 0, result.output
+    assert "recurrence unrolled over the window" in result.output
+    assert json.loads((out / "config.json").read_text())["train"]["unroll"] is True
+
+    from lstm_tf.models import float32_copy
+    from lstm_tf.runs import load_model
+
+    model = load_model(out)
+    assert model.input_shape == (None, 6, 1) and model.layers[0].unroll
+    copy = float32_copy(model)
+    assert copy.input_shape == (None, None, 1)
+    assert not any(layer.unroll for layer in copy.layers if hasattr(layer, "cell"))
+    inputs = np.random.default_rng(1).standard_normal((4, 6, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(copy(inputs)), np.asarray(model(inputs)), atol=1e-6)
+    assert copy(np.zeros((2, 9, 1), np.float32)).shape == (2, 1, 1)  # any window length
 
 
 # ----------------------------------------------------------------------- strategies
@@ -248,3 +275,19 @@ def test_multiworker_without_tf_config_is_an_error(tmp_path, monkeypatch):
     result = run("train", "--strategy", "multiworker", "--out", tmp_path / "run", *TINY)
     assert result.exit_code == 1
     assert result.output.startswith("Error: --strategy multiworker needs TF_CONFIG")
+
+
+def test_float16_gets_loss_scaling_and_bfloat16_does_not():
+    import keras
+
+    from lstm_tf.config import ModelConfig, TrainConfig
+    from lstm_tf.models import build_model
+    from lstm_tf.train import compile_model
+
+    for policy, scaled in [("mixed_float16", True), ("mixed_bfloat16", False)]:
+        model = build_model(ModelConfig("lstm", 4, 2), features=1, horizon=2, targets=1,
+                            dtype_policy=policy)
+        compile_model(model, TrainConfig(), policy)
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) is scaled
+        assert [layer.dtype_policy.name for layer in model.layers] == [
+            policy, policy, "float32", "float32"]

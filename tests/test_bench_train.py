@@ -1,0 +1,49 @@
+"""`lstm-tf bench-train`: training and input-pipeline throughput, measured separately."""
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from lstm_tf_cli.main import cli
+
+
+def test_bench_train_reports_training_and_pipeline_rates():
+    result = CliRunner().invoke(cli, [
+        "bench-train", "--layers", "1", "--units", "8", "--window", "8", "--samples", "256",
+        "--repeats", "2", "--steps-per-execution", "4", "--no-xla", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["config"]["samples"] == 256 and report["config"]["steps_per_execution"] == 4
+    assert len(report["training_runs"]) == 2 and len(report["pipeline_runs"]) == 2
+    assert report["training_samples_per_second"] > 0 and report["xla_used"] is False
+    assert report["pipeline_samples_per_second"] > 0
+    assert report["device"] == "cpu"
+    ratio = report["pipeline_samples_per_second"] / report["training_samples_per_second"]
+    assert abs(report["pipeline_to_training"] - ratio) < 0.1
+
+
+def test_bench_train_text_report_and_defaults():
+    from lstm_tf.bench_train import BenchConfig, format_report
+    from lstm_tf.config import TrainConfig
+
+    config = BenchConfig()
+    assert (config.layers, config.units, config.window, config.batch_size) == (2, 64, 48, 64)
+    assert (config.steps_per_execution, config.xla) == (TrainConfig.steps_per_execution,
+                                                         TrainConfig.xla)
+    result = {"config": {**config.__dict__}, "training_samples_per_second": 3000.0,
+              "training_runs": [3000.0] * 3, "pipeline_samples_per_second": 45000.0,
+              "pipeline_runs": [45000.0] * 3, "pipeline_to_training": 15.0, "xla_used": True,
+              "device": "cpu", "threads": 2, "tensorflow": "2.x", "load_average": 0.5}
+    text = format_report(result)
+    assert "training:            3,000 samples/s" in text
+    assert "15x the training rate: TOO CLOSE" in text
+
+
+def test_bench_train_help_does_not_import_tensorflow():
+    code = ("import sys; from lstm_tf_cli.main import cli\n"
+            "try: cli(['bench-train', '--help'])\nexcept SystemExit: pass\n"
+            "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'clean')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "reference LSTM" in out.stdout and out.stdout.strip().endswith("clean")
