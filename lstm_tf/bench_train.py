@@ -63,9 +63,9 @@ def run(config: BenchConfig) -> dict:
     """Measure training and input-pipeline throughput; a JSON-ready result."""
     tf = _start(config)
     scaled, starts = reference_series(config)
-    dataset = _dataset(config, scaled, starts)
-    pipeline = measure_pipeline(dataset, config.repeats)
-    training = measure_training(config, dataset)
+    pipeline = measure_pipeline(_dataset(config, scaled, starts, epochs=1), config.repeats)
+    training = measure_training(config, _dataset(config, scaled, starts,
+                                                 epochs=1 + config.repeats))
     return {
         "config": asdict(config),
         "training_samples_per_second": training["median"],
@@ -97,11 +97,13 @@ def _start(config: BenchConfig):
     return tf
 
 
-def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray):
+def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray, epochs: int):
+    """The training stream `lstm-tf train` uses: `epochs` shuffled passes."""
     from .data import make_dataset
 
     return make_dataset(scaled, starts, config.window, horizon=1, n_targets=1,
-                        batch_size=config.batch_size, shuffle=True, seed=config.seed)
+                        batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                        epochs=range(epochs))
 
 
 def measure_training(config: BenchConfig, dataset) -> dict:
@@ -133,7 +135,17 @@ def measure_training(config: BenchConfig, dataset) -> dict:
             self.seconds.append(time.perf_counter() - self.started)
 
     timer = EpochTimer()
-    model.fit(dataset, epochs=1 + config.repeats, callbacks=[timer], verbose=0, shuffle=False)
+    from .data import batches_per_epoch
+    from .train import largest_divisor
+
+    steps = batches_per_epoch(config.samples, config.batch_size)
+    if largest_divisor(steps, config.steps_per_execution) != config.steps_per_execution:
+        from .errors import UserError
+
+        raise UserError(f"--steps-per-execution {config.steps_per_execution} must divide the "
+                        f"{steps} steps of an epoch (--samples / --batch-size)")
+    model.fit(dataset, epochs=1 + config.repeats, steps_per_epoch=steps, callbacks=[timer],
+              verbose=0, shuffle=False)
     runs = [round(config.samples / seconds, 1) for seconds in timer.seconds[1:]]
     return {"median": round(statistics.median(runs), 1), "runs": runs,
             "xla_used": bool(model.jit_compile)}

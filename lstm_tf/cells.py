@@ -177,16 +177,18 @@ class GateLSTMCell(keras.layers.LSTMCell):
         return config
 
 
-def gated_layer(units, return_sequences=False, expose_gates=False, name=None,
+def gated_layer(units, return_sequences=False, expose_gates=False, name=None, unroll=False,
                 **cell_kwargs):
     """`keras.layers.RNN(GateLSTMCell(units, ...))`: a drop-in for `keras.layers.LSTM`.
 
-    `cell_kwargs` go to the cell (initialisers, dropout, seed, ...). With
+    `cell_kwargs` go to the cell (initialisers, dropout, seed, dtype, ...); `unroll`
+    to the RNN layer. With
     `expose_gates=False` the layer's output equals `keras.layers.LSTM(units,
     return_sequences=...)` given the same weights.
     """
     cell = GateLSTMCell(units, expose_gates=expose_gates, **cell_kwargs)
-    return keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
+    return keras.layers.RNN(cell, return_sequences=return_sequences, name=name, unroll=unroll,
+                            dtype=cell_kwargs.get("dtype"))
 
 
 @dataclasses.dataclass

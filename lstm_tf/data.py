@@ -397,9 +397,9 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     Windows are cut by index from one in-memory copy of the series (no window is
-    stored twice) and cached after the first pass. Without `shuffle` one pass in
-    order. With it, the training stream: one pass per epoch in `epochs`, each
-    shuffled with a seed of its own, (seed, epoch). The batches of an epoch never
+    stored twice). Without `shuffle`: one pass in order, cached after the first.
+    With it, the training stream: one pass per epoch in `epochs`, each in an order
+    drawn from (seed, epoch) alone. The batches of an epoch never
     depend on how many passes came before, so a resumed run (`epochs` starting after
     the epochs already done) sees exactly the batches an uninterrupted run would.
     """
@@ -413,19 +413,20 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
         return (tf.ensure_shape(series[t - window:t], (window, scaled.shape[1])),
                 tf.ensure_shape(target_series[t:t + horizon], (horizon, n_targets)))
 
-    dataset = tf.data.Dataset.from_tensor_slices(starts)
-    dataset = dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.cache()
     if not shuffle:
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.from_tensor_slices(starts)
+        dataset = dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.cache().batch(batch_size).prefetch(tf.data.AUTOTUNE)
     epochs = epochs if epochs is not None else range(1)
+    all_starts = tf.constant(starts, dtype=tf.int64)
 
     def one_epoch(epoch):
-        epoch_seed = tf.cast(seed, tf.int64) * 1_000_003 + epoch
-        # reshuffle_each_iteration=False: the order is a function of the seed alone (TF would
-        # otherwise share one reshuffling generator among all passes with the same seed).
-        return dataset.shuffle(len(starts), seed=epoch_seed,
-                               reshuffle_each_iteration=False).batch(batch_size)
+        # A stateless shuffle: the order is a function of (seed, epoch) alone.
+        order = tf.random.experimental.stateless_shuffle(
+            all_starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return (tf.data.Dataset.from_tensor_slices(order)
+                .map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(batch_size))
 
     passes = tf.data.Dataset.range(epochs.start, epochs.stop)
     return passes.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
