@@ -70,7 +70,7 @@ def _step_call(session, x: np.ndarray, kind: str, layers: int, units: int):
 def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) -> list[Timing]:
     """Latency of every inference path of a trained run (see the module docstring)."""
     from . import runs
-    from .export import _step_function, _window_function
+    from .export import step_function, window_function
     from .models import lstm_twin
     from .onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
                                trace_without_cudnn)
@@ -82,14 +82,14 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
         model, config.model, len(config.scaler["mean"]), config.data.horizon,
         len(config.data.targets))
     with trace_without_cudnn(network):
-        window_function, signature = _window_function(network, config, scaling=True)
-        exported = convert(window_function, signature, output_name=contract.OUTPUT)
-        step_function, step_signature = _step_function(network, config, scaling=True)
-        step = convert(step_function, step_signature, output_name=None)
+        traced_window, signature = window_function(network, config, scaling=True)
+        exported = convert(traced_window, signature, output_name=contract.OUTPUT)
+        traced_step, step_signature = step_function(network, config, scaling=True)
+        step = convert(traced_step, step_signature, output_name=None)
     reference = (reference_rnn_onnx if kind == "rnn" else reference_lstm_onnx)(network)
     graphs = {"onnx": exported.SerializeToString(), "step": step.SerializeToString(),
               "hand": reference.SerializeToString()}
-    tf_function = _window_function(network, config, scaling=False)[0]
+    tf_function = window_function(network, config, scaling=False)[0]
 
     columns = len(config.scaler["mean"])
     timings = []

@@ -102,10 +102,10 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
         network = model
     opset = opset or default_opset()
 
-    make_function = _gates_function if gates else _window_function
-    window_function, signature = make_function(network, config, scaling)
+    make_function = gates_function if gates else window_function
+    traced, signature = make_function(network, config, scaling)
     with trace_without_cudnn(network):
-        onnx_model = convert(window_function, signature, opset=opset, allow_loop=allow_loop,
+        onnx_model = convert(traced, signature, opset=opset, allow_loop=allow_loop,
                              output_name=output_names)
     report = None
     if check:
@@ -118,10 +118,10 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
     result = ExportResult(out, report, op_counts(onnx_model))
     step_model = None
     if step:
-        step_function, step_signature = _step_function(network, config, scaling)
+        traced_step, step_signature = step_function(network, config, scaling)
         with trace_without_cudnn(network):
             state = contract.state_names(config.model.kind)
-            step_model = convert(step_function, step_signature, opset=opset,
+            step_model = convert(traced_step, step_signature, opset=opset,
                                  allow_loop=allow_loop, output_name=[contract.OUTPUT] + [
                                      contract.STEP_STATE_OUTPUTS[name] for name in state])
         if check:
@@ -160,7 +160,7 @@ def _scaler_constants(config: RunConfig):
     return mean, std, mean[:n_targets], std[:n_targets]
 
 
-def _window_function(model, config: RunConfig, scaling: bool):
+def window_function(model, config: RunConfig, scaling: bool):
     """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
     tf = tensorflow()
     features = len(config.scaler["mean"])
@@ -179,7 +179,7 @@ def _window_function(model, config: RunConfig, scaling: bool):
     return window_model, signature
 
 
-def _gates_function(gate_model, config: RunConfig, scaling: bool):
+def gates_function(gate_model, config: RunConfig, scaling: bool):
     """Raw window in; raw forecast and each layer's six [batch, time, units] sequences out."""
     from .cells import GATE_OUTPUTS
 
@@ -208,7 +208,7 @@ def recurrent_layers(model) -> list:
     return [layer for layer in model.layers if hasattr(layer, "cell")]
 
 
-def _step_function(model, config: RunConfig, scaling: bool):
+def step_function(model, config: RunConfig, scaling: bool):
     """One observation in, the forecast and the next state out; explicit per-layer state."""
     tf = tensorflow()
     kind = config.model.kind
