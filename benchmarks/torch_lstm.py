@@ -2,7 +2,8 @@
 
     pip install -e ".[bench]"            # PyTorch, for this script only
     python benchmarks/torch_lstm.py      # 5 alternating rounds, 2 threads, the reference model
-    python benchmarks/torch_lstm.py --rounds 7 --threads 1 --keras-args="--xla"
+    python benchmarks/torch_lstm.py --rounds 7 --threads 1 \
+        --keras-args="" --keras-args="--xla --no-unroll" --keras-args="--no-unroll"
 
 The PyTorch model is the tutorial's family at the reference size: `nn.LSTM(1, 64,
 num_layers=2, batch_first=True)`, its last step, `nn.Linear(64, 1)`; Adam, MSE, batch
@@ -13,8 +14,8 @@ code `lstm-tf train` uses.
 
 Each round runs Keras and PyTorch in fresh processes, one after the other, with the
 same number of threads; a round's figure is the median of its timed epochs (after a
-warm-up epoch). The ratio reported is the median over rounds of Keras / PyTorch, so
-that both see the same load on a shared machine.
+warm-up epoch). The ratio reported is the median over rounds of Keras / PyTorch
+(each round's own ratio), so that both see the same load on a shared machine.
 """
 
 from __future__ import annotations
@@ -83,10 +84,10 @@ def measure_torch(samples: int = 4096, window: int = 48, batch_size: int = 64, l
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def _keras_round(args) -> dict:
+def _keras_round(args, extra: str) -> dict:
     command = [sys.executable, "-c", "from lstm_tf_cli.main import cli; cli()", "bench-train",
                "--json", "--threads", str(args.threads), "--repeats", str(args.repeats),
-               "--samples", str(args.samples), "--device", "cpu", *args.keras_args.split()]
+               "--samples", str(args.samples), "--device", "cpu", *extra.split()]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), str(ROOT / ".dev"), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
@@ -107,7 +108,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per round")
     parser.add_argument("--samples", type=int, default=4096, help="windows per epoch")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--keras-args", default="", help="extra `lstm-tf bench-train` options")
+    parser.add_argument("--keras-args", action="append", default=None,
+                        help="`lstm-tf bench-train` options of one Keras setting; repeat the "
+                        "option to compare settings (default: one setting, the defaults)")
     parser.add_argument("--torch-only", action="store_true", help="measure PyTorch once (JSON)")
     parser.add_argument("--json", help="also write all figures to this file")
     args = parser.parse_args()
@@ -115,40 +118,51 @@ def main() -> None:
         print(json.dumps(measure_torch(samples=args.samples, repeats=args.repeats,
                                        threads=args.threads)))
         return
+    settings = args.keras_args or [""]
 
     rounds = []
     for index in range(args.rounds):
-        # Alternate which goes first, so neither always inherits the other's aftermath.
-        order = ("keras", "torch") if index % 2 == 0 else ("torch", "keras")
-        figures = {"load_before": os.getloadavg()[0]}
+        # Alternate who goes first, so that no one always inherits the other's aftermath.
+        names = ["torch", *settings]
+        order = names if index % 2 == 0 else names[::-1]
+        figures = {"load_before": os.getloadavg()[0], "keras": {}}
         for name in order:
-            figures[name] = _keras_round(args) if name == "keras" else _torch_round(args)
-        keras_rate = figures["keras"]["training_samples_per_second"]
+            if name == "torch":
+                figures["torch"] = _torch_round(args)
+            else:
+                figures["keras"][name] = _keras_round(args, name)
         torch_rate = figures["torch"]["median"]
-        figures["ratio"] = round(keras_rate / torch_rate, 3)
+        figures["ratio"] = {name: round(result["training_samples_per_second"] / torch_rate, 3)
+                            for name, result in figures["keras"].items()}
         rounds.append(figures)
-        print(f"round {index + 1}: Keras {keras_rate:8,.0f}  PyTorch {torch_rate:8,.0f} "
-              f"samples/s  ratio {figures['ratio']:.2f}  (pipeline "
-              f"{figures['keras']['pipeline_samples_per_second']:,.0f} samples/s; load "
-              f"{figures['load_before']:.1f})", flush=True)
+        line = "  ".join(f"Keras[{name or 'defaults'}] "
+                         f"{figures['keras'][name]['training_samples_per_second']:,.0f} "
+                         f"({figures['ratio'][name]:.2f}x)" for name in settings)
+        print(f"round {index + 1} (load {figures['load_before']:.1f}): PyTorch "
+              f"{torch_rate:,.0f} samples/s  {line}", flush=True)
 
-    keras_median = statistics.median(r["keras"]["training_samples_per_second"] for r in rounds)
-    torch_median = statistics.median(r["torch"]["median"] for r in rounds)
-    pipeline_median = statistics.median(r["keras"]["pipeline_samples_per_second"]
-                                        for r in rounds)
-    ratio = statistics.median(r["ratio"] for r in rounds)
-    first = rounds[0]["keras"]
-    print(f"\n| {args.threads} thread(s), medians of {args.rounds} rounds | samples/s |\n"
-          f"| --- | ---: |\n"
-          f"| Keras (lstm-tf, TF {first['tensorflow']}, steps_per_execution "
-          f"{first['config']['steps_per_execution']}, XLA {'on' if first['xla_used'] else 'off'})"
-          f" | {keras_median:,.0f} |\n"
-          f"| PyTorch {rounds[0]['torch']['torch']} nn.LSTM | {torch_median:,.0f} |\n"
-          f"| Keras / PyTorch (median of per-round ratios) | {ratio:.2f} |\n"
-          f"| tf.data input pipeline alone | {pipeline_median:,.0f} |")
+    median = statistics.median
+    torch_median = median(r["torch"]["median"] for r in rounds)
+    print(f"\n{args.threads} thread(s); medians of {args.rounds} alternating rounds of "
+          f"{args.repeats} epochs x {args.samples} samples; PyTorch "
+          f"{rounds[0]['torch']['torch']}, TensorFlow {rounds[0]['keras'][settings[0]]['tensorflow']}"
+          f"\n\n| setting | training samples/s | Keras / PyTorch | input pipeline samples/s |"
+          f"\n| --- | ---: | ---: | ---: |"
+          f"\n| PyTorch nn.LSTM | {torch_median:,.0f} | 1.00 | (pre-cut tensor) |")
+    summary = {}
+    for name in settings:
+        rate = median(r["keras"][name]["training_samples_per_second"] for r in rounds)
+        ratio = median(r["ratio"][name] for r in rounds)
+        pipeline = median(r["keras"][name]["pipeline_samples_per_second"] for r in rounds)
+        first = rounds[0]["keras"][name]
+        label = (f"Keras, {name or 'defaults'} (spe {first['config']['steps_per_execution']}, "
+                 f"{'unrolled' if first['config']['unroll'] else 'rolled'}, "
+                 f"XLA {'on' if first['xla_used'] else 'off'})")
+        print(f"| {label} | {rate:,.0f} | {ratio:.2f} | {pipeline:,.0f} |")
+        summary[name] = {"keras": rate, "ratio": ratio, "pipeline": pipeline}
     if args.json:
-        Path(args.json).write_text(json.dumps({"rounds": rounds, "keras": keras_median,
-                                               "torch": torch_median, "ratio": ratio}, indent=2))
+        Path(args.json).write_text(json.dumps({"rounds": rounds, "torch": torch_median,
+                                               "settings": summary}, indent=2))
 
 
 if __name__ == "__main__":
