@@ -420,13 +420,22 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     epochs = epochs if epochs is not None else range(1)
     all_starts = tf.constant(starts, dtype=tf.int64)
 
+    input_steps = tf.range(-window, 0, dtype=tf.int64)
+    target_steps = tf.range(horizon, dtype=tf.int64)
+
+    def cut_batch(t):
+        # One gather per batch: [batch] start rows -> [batch, window, columns] windows.
+        inputs = tf.gather(series, t[:, None] + input_steps)
+        targets = tf.gather(target_series, t[:, None] + target_steps)
+        return (tf.ensure_shape(inputs, (None, window, scaled.shape[1])),
+                tf.ensure_shape(targets, (None, horizon, n_targets)))
+
     def one_epoch(epoch):
         # A stateless shuffle: the order is a function of (seed, epoch) alone.
         order = tf.random.experimental.stateless_shuffle(
             all_starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return (tf.data.Dataset.from_tensor_slices(order)
-                .map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .batch(batch_size))
+        return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+                .map(cut_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
     passes = tf.data.Dataset.range(epochs.start, epochs.stop)
     return passes.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
