@@ -115,7 +115,7 @@ def bench_model(model_path: str | Path, batches=(1, 256),
     """Latency of an exported model (and its step model, if beside it); no TensorFlow."""
     meta = runtime.metadata(runtime.session(model_path), str(model_path))
     path = Path(model_path)
-    step_path = path.with_name(path.name[:-len(".onnx")] + ".step.onnx")
+    step_path = contract.step_path_for(path)
     timings = []
     for batch in batches:
         session = runtime.session(model_path, _threads(batch))

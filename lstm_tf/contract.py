@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from .errors import UserError
@@ -48,6 +49,20 @@ GATES = ("h", "forget_gate", "input_gate", "output_gate", "candidate", "cell_sta
 
 MAX_NAMES = 10_000  # bounds for validating untrusted metadata
 MAX_SIZE = 1_000_000
+
+
+def _stem(path: Path) -> str:
+    return path.name[:-len(".onnx")] if path.name.endswith(".onnx") else path.name
+
+
+def step_path_for(path: Path) -> Path:
+    """The step model written beside a window model: NAME.onnx -> NAME.step.onnx."""
+    return path.with_name(_stem(path) + ".step.onnx")
+
+
+def parity_path_for(path: Path) -> Path:
+    """The parity report written beside a model: NAME.onnx -> NAME.parity.json."""
+    return path.with_name(_stem(path) + ".parity.json")
 
 
 def state_names(kind: str) -> list[str]:

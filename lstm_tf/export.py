@@ -25,6 +25,7 @@ import numpy as np
 from . import contract, parity, runs
 from .atomic import atomic_path, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
+from .contract import parity_path_for, step_path_for
 from .errors import UserError
 from .tf_setup import tensorflow
 
@@ -42,16 +43,6 @@ def default_output(run: str | Path, gates: bool = False) -> Path:
     """exported/<run>.onnx, or exported/<run>.gates.onnx for the gate model."""
     name = Path(run).resolve().name
     return Path("exported") / (f"{name}.gates.onnx" if gates else f"{name}.onnx")
-
-
-def step_path_for(path: Path) -> Path:
-    return path.with_name(path.name[:-len(".onnx")] + ".step.onnx") \
-        if path.name.endswith(".onnx") else path.with_name(path.name + ".step.onnx")
-
-
-def parity_path_for(path: Path) -> Path:
-    stem = path.name[:-len(".onnx")] if path.name.endswith(".onnx") else path.name
-    return path.with_name(stem + ".parity.json")
 
 
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
