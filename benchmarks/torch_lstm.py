@@ -1,9 +1,9 @@
 """Keras (lstm-tf) against PyTorch `nn.LSTM`: training samples per second, side by side.
 
     pip install -e ".[bench]"            # PyTorch, for this script only
-    python benchmarks/torch_lstm.py      # 5 alternating rounds, 2 threads, the reference model
-    python benchmarks/torch_lstm.py --rounds 7 --threads 1 \
-        --keras-args="" --keras-args="--xla --no-unroll" --keras-args="--no-unroll"
+    python benchmarks/torch_lstm.py      # 5 alternating rounds, the reference model
+    python benchmarks/torch_lstm.py --rounds 7 \
+        --keras-args="" --keras-args="--threads 2" --keras-args="--xla --no-unroll"
 
 The PyTorch model is the tutorial's family at the reference size: `nn.LSTM(1, 64,
 num_layers=2, batch_first=True)`, its last step, `nn.Linear(64, 1)`; Adam, MSE, batch
@@ -12,9 +12,10 @@ pre-cut tensor (so PyTorch pays nothing for its input). Keras is measured by
 `lstm-tf bench-train` (lstm_tf/bench_train.py), which trains the same model with the
 code `lstm-tf train` uses.
 
-Each round runs Keras and PyTorch in fresh processes, one after the other, with the
-same number of threads; a round's figure is the median of its timed epochs (after a
-warm-up epoch). The ratio reported is the median over rounds of Keras / PyTorch
+Each round runs Keras and PyTorch in fresh processes, one after the other, each with
+the whole machine: PyTorch with `--threads` threads (default 2, this machine's
+cores), Keras with the thread settings `lstm-tf train` uses there. A round's figure
+is the median of its timed epochs (after a warm-up epoch). The ratio reported is the median over rounds of Keras / PyTorch
 (each round's own ratio), so that both see the same load on a shared machine.
 """
 
@@ -85,8 +86,9 @@ def measure_torch(samples: int = 4096, window: int = 48, batch_size: int = 64, l
 
 
 def _keras_round(args, extra: str) -> dict:
+    # Keras gets the machine as `lstm-tf train` uses it (its own thread defaults).
     command = [sys.executable, "-c", "from lstm_tf_cli.main import cli; cli()", "bench-train",
-               "--json", "--threads", str(args.threads), "--repeats", str(args.repeats),
+               "--json", "--repeats", str(args.repeats),
                "--samples", str(args.samples), "--device", "cpu", *extra.split()]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), str(ROOT / ".dev"), os.environ.get("PYTHONPATH", "")])}
@@ -143,7 +145,7 @@ def main() -> None:
 
     median = statistics.median
     torch_median = median(r["torch"]["median"] for r in rounds)
-    print(f"\n{args.threads} thread(s); medians of {args.rounds} alternating rounds of "
+    print(f"\nPyTorch on {args.threads} thread(s); medians of {args.rounds} alternating rounds of "
           f"{args.repeats} epochs x {args.samples} samples; PyTorch "
           f"{rounds[0]['torch']['torch']}, TensorFlow {rounds[0]['keras'][settings[0]]['tensorflow']}"
           f"\n\n| setting | training samples/s | Keras / PyTorch | input pipeline samples/s |"
@@ -157,6 +159,7 @@ def main() -> None:
         first = rounds[0]["keras"][name]
         label = (f"Keras, {name or 'defaults'} (spe {first['config']['steps_per_execution']}, "
                  f"{'unrolled' if first['config']['unroll'] else 'rolled'}, "
+                 f"{first['threads']} intra-op thread(s), "
                  f"XLA {'on' if first['xla_used'] else 'off'})")
         print(f"| {label} | {rate:,.0f} | {ratio:.2f} | {pipeline:,.0f} |")
         summary[name] = {"keras": rate, "ratio": ratio, "pipeline": pipeline}

@@ -29,7 +29,7 @@ positive = click.IntRange(min=1)
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
               show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="TensorFlow intra-op threads; 0: one per core.")
+              help="TensorFlow intra-op threads; 0: lstm-tf train's default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps_per_execution,
                 xla, unroll, mixed_precision, device, threads, as_json) -> None:

@@ -73,6 +73,9 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--unroll/--no-unroll", default=None,
               help="Unroll the recurrence (fixed window). Default: for 2+ layers on a CPU "
               "without XLA and windows up to 64 steps (faster there); never on a GPU (cuDNN).")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="TensorFlow intra-op threads; 0: 1 when the recurrence is unrolled on a CPU "
+              "(faster there), else one per core.")
 @click.option("--steps-per-execution", type=positive, default=16, show_default=True,
               help="Train steps per call into TensorFlow.")
 @click.option("--cpu-devices", type=positive, default=1, show_default=True,
@@ -88,7 +91,8 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
           val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
-          unroll, steps_per_execution, cpu_devices, out, name, force, resume_run, quiet) -> None:
+          unroll, threads, steps_per_execution, cpu_devices, out, name, force,
+          resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
 
     The tutorial's PyTorch LSTMModel(input_size=1, hidden_size=10, num_layers=1,
@@ -121,7 +125,7 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
-                          unroll=unroll,
+                          unroll=unroll, threads=threads,
                           cpu_devices=cpu_devices))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)

@@ -8,9 +8,10 @@ so what is measured here is what training runs.
 Two numbers, measured separately so that it is visible which one limits training:
 - training: samples per second of whole epochs, after a first epoch that traces and
   compiles the step (excluded); the median over `repeats` epochs;
-- input pipeline: samples per second that `make_dataset` alone delivers (cached, as
-  in training), consumed inside a TensorFlow graph as Keras does; the median over
-  `repeats` passes. It must stay far above the training rate (20x or more).
+- input pipeline: samples per second that `make_dataset` alone delivers, consumed
+  inside a TensorFlow graph as Keras does: the whole stream training reads (its
+  warm-up and timed epochs, one iterator, whose start-up is counted), timed `repeats`
+  times; the median. It must stay far above the training rate (20x or more).
 
 `benchmarks/torch_lstm.py` runs this and an equivalent PyTorch `nn.LSTM` model side by
 side, alternating processes, for the comparison in docs/training.md.
@@ -44,8 +45,15 @@ class BenchConfig:
     unroll: bool | None = _DEFAULTS.unroll  # None: as `lstm-tf train` decides
     mixed_precision: bool = False
     device: str = "auto"
-    threads: int = 0  # TensorFlow intra-op threads; 0: its default (one per core)
+    threads: int = _DEFAULTS.threads  # TensorFlow intra-op threads; 0: as `lstm-tf train` decides
     seed: int = 0
+
+    def train_config(self) -> TrainConfig:
+        """The `lstm-tf train` settings this benchmark runs with."""
+        return TrainConfig(batch_size=self.batch_size, seed=self.seed, device=self.device,
+                           xla=self.xla, mixed_precision=self.mixed_precision,
+                           unroll=self.unroll, threads=self.threads,
+                           steps_per_execution=self.steps_per_execution)
 
 
 def reference_series(config: BenchConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +71,10 @@ def run(config: BenchConfig) -> dict:
     """Measure training and input-pipeline throughput; a JSON-ready result."""
     tf = _start(config)
     scaled, starts = reference_series(config)
-    pipeline = measure_pipeline(_dataset(config, scaled, starts, epochs=1), config.repeats)
-    training = measure_training(config, _dataset(config, scaled, starts,
-                                                 epochs=1 + config.repeats))
+    # Both consume the same stream: the warm-up epoch and the timed ones, from one iterator.
+    epochs = 1 + config.repeats
+    pipeline = measure_pipeline(_dataset(config, scaled, starts, epochs), config.repeats)
+    training = measure_training(config, _dataset(config, scaled, starts, epochs))
     return {
         "config": asdict(config),
         "training_samples_per_second": training["median"],
@@ -75,26 +84,22 @@ def run(config: BenchConfig) -> dict:
         "pipeline_to_training": round(pipeline["median"] / training["median"], 1),
         "xla_used": training["xla_used"],
         "device": config.device,
-        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "threads": config.threads or os.cpu_count(),
         "tensorflow": tf.__version__,
         "load_average": os.getloadavg()[0],
     }
 
 
 def _start(config: BenchConfig):
-    from .devices import resolve_device, use_devices
-    from .tf_setup import set_seed, tensorflow
+    """Start TensorFlow as `lstm-tf train` does; record what "auto" resolved to."""
+    from .tf_setup import tensorflow
+    from .train import start_tensorflow
 
-    tf = tensorflow()
-    config.device = resolve_device(config.device)
-    use_devices(config.device)
-    if config.threads:
-        try:  # only possible before TensorFlow's runtime starts
-            tf.config.threading.set_intra_op_parallelism_threads(config.threads)
-        except RuntimeError:
-            pass
-    set_seed(config.seed, deterministic_ops=not config.xla)
-    return tf
+    train_config = config.train_config()
+    start_tensorflow(train_config, config.window, config.layers)
+    config.device, config.unroll = train_config.device, train_config.unroll
+    config.threads = train_config.threads
+    return tensorflow()
 
 
 def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray, epochs: int):
@@ -110,18 +115,15 @@ def measure_training(config: BenchConfig, dataset) -> dict:
     """Samples per second of `repeats` training epochs, after one untimed warm-up epoch."""
     import keras
 
-    from .devices import precision_policy, resolve_unroll
+    from .devices import precision_policy
     from .models import build_model
     from .train import compile_model
 
     policy = precision_policy(config.mixed_precision, config.device)
-    config.unroll = resolve_unroll(config.unroll, config.device, config.xla, config.window,
-                                   config.layers)
     model = build_model(ModelConfig(config.kind, units=config.units, layers=config.layers),
                         features=1, horizon=1, targets=1, dtype_policy=policy,
                         unroll_window=config.window if config.unroll else None)
-    compile_model(model, TrainConfig(batch_size=config.batch_size, xla=config.xla,
-                                     steps_per_execution=config.steps_per_execution), policy)
+    compile_model(model, config.train_config(), policy)
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -160,7 +162,7 @@ def measure_pipeline(dataset, repeats: int) -> dict:
         return dataset.reduce(tf.constant(0, tf.int64),
                               lambda count, batch: count + tf.shape(batch[0], tf.int64)[0])
 
-    consume()  # trace, and fill the cache as the first training epoch does
+    consume()  # trace
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -177,7 +179,7 @@ def format_report(result: dict) -> str:
         f"samples/epoch; steps_per_execution {config['steps_per_execution']}, "
         f"{'unrolled' if config['unroll'] else 'rolled loop'}, "
         f"XLA {'on' if result['xla_used'] else 'off'}, {result['device'].upper()}, "
-        f"{result['threads']} thread(s), TensorFlow {result['tensorflow']}",
+        f"{result['threads']} intra-op thread(s), TensorFlow {result['tensorflow']}",
         f"training:       {result['training_samples_per_second']:>10,.0f} samples/s "
         f"(median of {len(result['training_runs'])} epochs)",
         f"input pipeline: {result['pipeline_samples_per_second']:>10,.0f} samples/s "

@@ -74,12 +74,15 @@ class TrainConfig:
     precision: str = "float32"  # the dtype policy used, filled in by training
     xla: bool = False
     unroll: bool | None = None  # None: stacked layers on a CPU without XLA, short windows
+    threads: int = 0  # TensorFlow intra-op threads; 0: 1 when unrolled on a CPU, else one per core
     cpu_devices: int = 1  # logical CPU devices, to rehearse --strategy mirrored on a CPU
     replicas: int = 1  # replicas in sync, filled in by training (batch_size is global)
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,
                   steps_per_execution=self.steps_per_execution, cpu_devices=self.cpu_devices)
+        if self.threads < 0:
+            raise UserError(f"--threads must be >= 0, got {self.threads}")
         if self.device not in DEVICES:
             raise UserError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")
         if self.strategy not in STRATEGIES:

@@ -94,6 +94,34 @@ def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
     return unroll
 
 
+def resolve_threads(threads: int, unroll: bool, device: str) -> int:
+    """TensorFlow's intra-op threads; 0 (auto): 1 for an unrolled recurrence on a CPU,
+    else TensorFlow's default (0: one per core).
+
+    Measured on 2 cores (docs/training.md): unrolled, the executor already keeps the
+    cores busy with independent ops (layer 2's step t beside layer 1's step t + 1,
+    weight gradients beside the backward recurrence); splitting each small matmul
+    across threads as well only adds synchronisation.
+    """
+    if threads == 0 and unroll and device == "cpu":
+        return 1
+    return threads
+
+
+def use_threads(threads: int) -> int:
+    """Set TensorFlow's intra-op threads (0: its default); returns the number in effect.
+
+    Only possible before TensorFlow's runtime starts: a process that already ran
+    TensorFlow (several trainings in one test session) keeps its setting.
+    """
+    tf = tensorflow()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+    return tf.config.threading.get_intra_op_parallelism_threads()
+
+
 # ----------------------------------------------------------------------- strategy
 
 
@@ -257,8 +285,9 @@ def _name(function) -> str:
     return getattr(function, "__name__", repr(function))
 
 
-def run_report(strategy, device: str, policy: str, model, xla: bool) -> list[str]:
-    """Start-of-run lines: devices and replicas, precision, XLA, and cuDNN eligibility."""
+def run_report(strategy, device: str, policy: str, model, xla: bool,
+               threads: int = 0) -> list[str]:
+    """Start-of-run lines: devices and replicas, threads, precision, XLA, cuDNN eligibility."""
     tf = tensorflow()
     if device == "gpu":
         gpus = tf.config.list_physical_devices("GPU")
@@ -268,7 +297,8 @@ def run_report(strategy, device: str, policy: str, model, xla: bool) -> list[str
             names.append(details.get("device_name", gpu.name))
         where = f"GPU x{len(gpus)} ({', '.join(names)})"
     else:
-        where = f"CPU ({os.cpu_count()} cores); no GPU used"
+        intra_op = f"{threads} intra-op thread(s)" if threads else "intra-op: one per core"
+        where = f"CPU ({os.cpu_count()} cores, {intra_op}); no GPU used"
     strategy_name = type(strategy).__name__
     if strategy_name == "_DefaultDistributionStrategy":
         strategy_name = "default strategy"

@@ -74,7 +74,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
     `progress`); `resume=True` continues it (use `resume_training`).
     """
-    from .devices import is_chief, resolve_unroll, run_report, with_data_sharding
+    from .devices import is_chief, run_report, with_data_sharding
     from .models import build_model, local_copy
     from .tf_setup import set_op_determinism
 
@@ -96,7 +96,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
                     "rows": prepared.split.rows}
     config.versions = library_versions()
 
-    strategy, policy = start_tensorflow(config.train)
+    strategy, policy = start_tensorflow(config.train, config.data.window, config.model.layers)
     import keras
 
     state.mkdir(parents=True, exist_ok=True)
@@ -117,8 +117,6 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     # divisor of the epoch keeps every epoch on its own batches.
     config.train.steps_per_execution = largest_divisor(steps_per_epoch,
                                                        config.train.steps_per_execution)
-    config.train.unroll = resolve_unroll(config.train.unroll, config.train.device,
-                                         config.train.xla, data.window, config.model.layers)
     with strategy.scope():  # variables and optimizer state live on every replica
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
                             targets=n_targets, dtype_policy=policy,
@@ -126,7 +124,8 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
-    for line in run_report(strategy, config.train.device, policy, model, config.train.xla):
+    for line in run_report(strategy, config.train.device, policy, model, config.train.xla,
+                           config.train.threads):
         log(line)
     # BackupAndRestore keeps weights, optimizer and epoch after every epoch; `tracker`
     # keeps history, early-stopping state and the best weights beside them.
@@ -210,18 +209,23 @@ def resume_training(out: str | Path, verbose: int = 1,
     return train(config, out, force=False, verbose=verbose, log=log, resume=True)
 
 
-def start_tensorflow(train_config: TrainConfig):
-    """Choose device, strategy and precision, and seed; before TensorFlow's first op.
+def start_tensorflow(train_config: TrainConfig, window: int, layers: int):
+    """Choose device, unrolling, threads, strategy and precision, and seed; before
+    TensorFlow's first op.
 
-    Replaces "auto" in `train_config` by the device and strategy used, so that
-    config.json records how the run was made. Returns (strategy, dtype policy).
+    Replaces "auto" in `train_config` by what was used, so that config.json records
+    how the run was made. Returns (strategy, dtype policy).
     """
     from .devices import make_strategy, precision_policy, resolve_device, resolve_strategy, \
-        use_devices
+        resolve_threads, resolve_unroll, use_devices, use_threads
     from .tf_setup import set_seed
 
     train_config.device = resolve_device(train_config.device)
     use_devices(train_config.device, train_config.cpu_devices)
+    train_config.unroll = resolve_unroll(train_config.unroll, train_config.device,
+                                         train_config.xla, window, layers)
+    train_config.threads = use_threads(resolve_threads(train_config.threads,
+                                                       train_config.unroll, train_config.device))
     train_config.strategy = resolve_strategy(train_config.strategy, train_config.device)
     strategy = make_strategy(train_config.strategy, train_config.device)
     train_config.replicas = strategy.num_replicas_in_sync

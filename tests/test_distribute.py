@@ -103,7 +103,7 @@ def test_gpu_without_a_gpu_is_a_one_line_error(tmp_path):
 
 def test_resolution_rules(monkeypatch):
     from lstm_tf.devices import (is_chief, precision_policy, resolve_device, resolve_strategy,
-                                 resolve_unroll)
+                                 resolve_threads, resolve_unroll)
     from lstm_tf.errors import UserError
 
     assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
@@ -128,6 +128,9 @@ def test_resolution_rules(monkeypatch):
         ("gpu", False, 48, 2), ("cpu", True, 48, 2), ("cpu", False, 65, 2),
         ("cpu", False, 48, 1)]] == [False] * 4
     assert resolve_unroll(True, "gpu", False, 500, 1) is True  # asked for explicitly
+    # One intra-op thread when unrolled on a CPU (the executor fills the cores).
+    assert [resolve_threads(0, True, "cpu"), resolve_threads(0, False, "cpu"),
+            resolve_threads(0, True, "gpu"), resolve_threads(3, True, "cpu")] == [1, 0, 0, 3]
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(UserError, match="TF_CONFIG is not valid"):
         resolve_strategy("auto", "cpu")
@@ -295,3 +298,15 @@ def test_float16_gets_loss_scaling_and_bfloat16_does_not():
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) is scaled
         assert [layer.dtype_policy.name for layer in model.layers] == [
             policy, policy, "float32", "float32"]
+
+
+def test_an_unrolled_cpu_run_uses_one_intra_op_thread(tmp_path):
+    # Threads are fixed when TensorFlow starts: a fresh process, as `lstm-tf train` is.
+    out = tmp_path / "stacked"
+    result = subprocess.run(
+        [sys.executable, "-c", cli_code(["train", "--layers", 2, "--out", out, *TINY])],
+        capture_output=True, text=True, env=subprocess_env(), timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert f"({os.cpu_count()} cores, 1 intra-op thread(s))" in result.stdout
+    train = json.loads((out / "config.json").read_text())["train"]
+    assert (train["unroll"], train["threads"]) == (True, 1)
