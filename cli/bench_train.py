@@ -1,4 +1,4 @@
-"""Training throughput: `lstm-tf bench-train` (to be folded into `lstm-tf bench --train`)."""
+"""Training throughput: `lstm-tf bench-train` (`lstm-tf bench --train` runs it with its defaults)."""
 
 from __future__ import annotations
 

@@ -111,19 +111,36 @@ COMMANDS.append(predict)
 
 
 @click.command()
-@click.argument("target", metavar="RUN_OR_MODEL", type=click.Path(exists=True))
+@click.argument("target", metavar="[RUN_OR_MODEL]", type=click.Path(exists=True),
+                required=False)
 @click.option("--batch", "batches", type=click.IntRange(min=1), multiple=True,
               help="Batch size(s) to time (default 1 and 256).")
 @click.option("--budget", type=click.FloatRange(0.05), default=1.0, show_default=True,
               help="Seconds of timed calls per path and batch size.")
-def bench(target, batches, budget) -> None:
+@click.option("--train", "training", is_flag=True,
+              help="Instead: training throughput of the reference LSTM and of its input "
+              "pipeline (`lstm-tf bench-train` with its defaults; it has the options).")
+@click.pass_context
+def bench(ctx, target, batches, budget, training) -> None:
     """Inference latency per call (median, p90): Keras, tf.function, onnxruntime, step model.
 
     Given a run, it exports in memory and compares every path, plus a hand-built
-    ONNX graph with the same weights; given a .onnx file, onnxruntime only.
+    ONNX graph with the same weights; given a .onnx file, onnxruntime only. With
+    --train, training throughput instead.
     """
     from pathlib import Path
 
+    from lstm_tf.errors import UserError
+
+    if training:
+        if target or batches:
+            raise UserError("bench --train takes no RUN_OR_MODEL or --batch; its options are "
+                            "`lstm-tf bench-train`'s")
+        from .bench_train import bench_train
+
+        return ctx.invoke(bench_train)
+    if target is None:
+        raise UserError("bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train")
     from lstm_tf.bench import bench_model, bench_run, ratios, table
 
     batches = batches or (1, 256)

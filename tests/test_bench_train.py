@@ -47,3 +47,27 @@ def test_bench_train_help_does_not_import_tensorflow():
             "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'clean')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "reference LSTM" in out.stdout and out.stdout.strip().endswith("clean")
+
+
+def test_bench_train_is_also_bench_dash_dash_train(monkeypatch):
+    import lstm_tf.bench_train as bench_train
+    from lstm_tf.bench_train import BenchConfig
+
+    seen = []
+
+    def measured(config):  # the real measurement is the test above; here, the dispatch
+        seen.append(config)
+        return {"config": config.__dict__, "training_samples_per_second": 3000.0,
+                "training_runs": [3000.0], "pipeline_samples_per_second": 90000.0,
+                "pipeline_runs": [90000.0], "pipeline_to_training": 30.0, "xla_used": False,
+                "device": "cpu", "threads": 1, "tensorflow": "2.x", "load_average": 0.5}
+
+    monkeypatch.setattr(bench_train, "run", measured)
+    result = CliRunner().invoke(cli, ["bench", "--train"])
+    assert result.exit_code == 0, result.output
+    assert seen == [BenchConfig()]  # bench-train's defaults: the reference model
+    assert "input pipeline:     90,000 samples/s (30x the training rate" in result.output
+    for args in (["bench"], ["bench", "--train", "--batch", "4"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+        assert result.output.startswith("Error: bench")
