@@ -245,6 +245,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
         gates=gates, time_column=config.data.time_column, versions=library_versions(),
         opset=opset, run=Path(run).resolve().name, parity=parity_report)
+    _name_axes(onnx_model.graph, meta)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]
     prop = onnx_model.metadata_props.add()
@@ -256,3 +257,17 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         onnx_model.doc_string += (f", then {len(contract.GATES)} sequences [batch, time, "
                                   f"{config.model.units}] per LSTM layer: "
                                   + ", ".join(contract.gate_output_names(config.model.layers)))
+
+
+def _name_axes(graph, meta: dict) -> None:
+    """Name each input's and output's symbolic axes as the contract states them.
+
+    tf2onnx leaves generated names (`unk__N`) on axes it cannot infer, and the
+    converter's naming goes by position; the contract knows that a step model's
+    states are [layers, batch, units] and a gate sequence [batch, time, units].
+    """
+    shapes = {**meta["inputs"], **meta["outputs"]}
+    for value in [*graph.input, *graph.output]:
+        for dim, size in zip(value.type.tensor_type.shape.dim, shapes.get(value.name, [])):
+            if isinstance(size, str):
+                dim.dim_param = size

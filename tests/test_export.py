@@ -60,6 +60,22 @@ def test_export_fuses_recurrent_layers_and_records_metadata(exported, kind, fuse
     assert {"batch 1", "batch 256", "time 4", "test windows"} <= set(report["window"]["cases"])
 
 
+def graph_shapes(model) -> dict:
+    """Each graph input's and output's shape as written in the ONNX file."""
+    return {value.name: [dim.dim_param or dim.dim_value for dim in
+                         value.type.tensor_type.shape.dim]
+            for value in [*model.graph.input, *model.graph.output]}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_exported_axes_carry_the_contract_names(exported, kind):
+    for path in (exported[kind], exported[kind].with_name(f"{kind}.step.onnx")):
+        model = onnx.load(path)
+        meta = contract.read_metadata(model, str(path))
+        assert graph_shapes(model) == {**meta["inputs"], **meta["outputs"]}
+    assert graph_shapes(model)["h_in"] == [2, "batch", 6]  # [layers, batch, units]
+
+
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
 def test_step_model_reproduces_the_window_forecast(exported, runs_dir, kind):
     from lstm_tf import runtime

@@ -216,6 +216,10 @@ def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
     assert meta["model"] == "gates" and meta["gates"] is True
     assert list(meta["outputs"]) == names and meta["outputs"]["cell_state_l1"] == [
         "batch", "time", UNITS]
+    shapes = {value.name: [dim.dim_param or dim.dim_value for dim in
+                           value.type.tensor_type.shape.dim]
+              for value in [*model.graph.input, *model.graph.output]}
+    assert shapes == {**meta["inputs"], **meta["outputs"]}  # no generated unk__ axis names
     report = json.loads(out.with_name("lstm.gates.parity.json").read_text())["gates"]
     assert report["passed"] and set(report["outputs"]) == set(names)
     assert all(o["max_relative_error"] < 1e-5 for o in report["outputs"].values())
