@@ -6,9 +6,11 @@ A reader (or a crash) sees the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -35,9 +37,24 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         yield tmp_path
         _fsync(tmp_path)
         os.replace(tmp_path, target)
+        _remove_stale_temporaries(target, tmp_path.suffix)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# A writer killed mid-write (SIGKILL, power loss) leaves its temporary file behind. One
+# untouched for this long belongs to no live writer: the next write of the same target
+# removes it.
+STALE_SECONDS = 3600
+
+
+def _remove_stale_temporaries(target: Path, suffix: str) -> None:
+    now = time.time()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*{glob.escape(suffix)}"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if leftover.is_file() and now - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:

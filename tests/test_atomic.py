@@ -67,3 +67,20 @@ def test_killed_writer_leaves_the_old_file_or_none(tmp_path, existing):
         assert target.read_bytes() == existing
     else:
         assert not target.exists()
+
+
+def test_the_next_write_removes_a_killed_writers_stale_temporary(tmp_path):
+    import json
+
+    target = tmp_path / "metrics.json"
+    stale = tmp_path / ".metrics.json.k1ll3d.json"  # what atomic_path names its temporaries
+    fresh = tmp_path / ".metrics.json.wr1t1ng.json"  # a live writer's: too young to touch
+    other = tmp_path / ".config.json.0ld.json"  # another target's
+    for path in (stale, fresh, other):
+        path.write_text("{")
+    old = time.time() - atomic.STALE_SECONDS - 60
+    for path in (stale, other):
+        os.utime(path, (old, old))
+    atomic.write_json(target, {"mae": 0.4})
+    assert json.loads(target.read_text()) == {"mae": 0.4}
+    assert not stale.exists() and fresh.exists() and other.exists()
