@@ -134,8 +134,8 @@ def bench(ctx, target, batches, budget, training) -> None:
 
     if training:
         if target or batches:
-            raise UserError("bench --train takes no RUN_OR_MODEL or --batch; its options are "
-                            "`lstm-tf bench-train`'s")
+            raise UserError("bench --train takes no RUN_OR_MODEL or --batch; for options, "
+                            "use lstm-tf bench-train")
         from .bench_train import bench_train
 
         return ctx.invoke(bench_train)

@@ -118,6 +118,10 @@ CASES = [
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
+    Case("bench without a model", ["bench"],
+         "bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train"),
+    Case("bench --train with inference options", ["bench", "--train", "--batch", "4"],
+         "bench --train takes no RUN_OR_MODEL or --batch"),
 ]
 
 
