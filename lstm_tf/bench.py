@@ -70,17 +70,14 @@ def _step_call(session, x: np.ndarray, kind: str, layers: int, units: int):
 def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) -> list[Timing]:
     """Latency of every inference path of a trained run (see the module docstring)."""
     from . import runs
-    from .export import step_function, window_function
-    from .models import lstm_twin
+    from .export import fused_network, step_function, window_function
     from .onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
                                trace_without_cudnn)
 
     config = runs.load_config(run)
     model = runs.load_model(run)
     kind = config.model.kind
-    network = model if kind != "gated" else lstm_twin(
-        model, config.model, len(config.scaler["mean"]), config.data.horizon,
-        len(config.data.targets))
+    network = fused_network(model, config)
     with trace_without_cudnn(network):
         traced_window, signature = window_function(network, config, scaling=True)
         exported = convert(traced_window, signature, output_name=contract.OUTPUT)

@@ -45,6 +45,18 @@ def default_output(run: str | Path, gates: bool = False) -> Path:
     return Path("exported") / (f"{name}.gates.onnx" if gates else f"{name}.onnx")
 
 
+def fused_network(model, config: RunConfig):
+    """The network to trace for fused ONNX recurrent nodes: the run's model, or for a
+    `gated` run its LSTM twin (same math and weights; the Python cell would export as a
+    Loop)."""
+    if config.model.kind != "gated":
+        return model
+    from .models import lstm_twin
+
+    return lstm_twin(model, config.model, len(config.scaler["mean"]), config.data.horizon,
+                     len(config.data.targets))
+
+
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                opset: int | None = None, scaling: bool = True, step: bool = False,
                check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
@@ -82,15 +94,9 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
         output_names += contract.gate_output_names(config.model.layers)
         check_window = parity.check_gate_model
         allow_loop = True  # the gates exist only inside the cell's Loop body
-    elif config.model.kind == "gated":
-        # Same math as LSTM: export the fused twin; parity below still compares the
-        # ONNX model with the gated Keras model itself.
-        from .models import lstm_twin
-
-        network = lstm_twin(model, config.model, len(config.scaler["mean"]),
-                            config.data.horizon, len(config.data.targets))
     else:
-        network = model
+        # Parity below compares the ONNX model with the run's own Keras model, gated or not.
+        network = fused_network(model, config)
     opset = opset or default_opset()
 
     make_function = gates_function if gates else window_function
@@ -143,29 +149,33 @@ def _save(onnx_model, path: Path) -> None:
         tmp.write_bytes(onnx_model.SerializeToString())
 
 
-def _scaler_constants(config: RunConfig):
-    scaler = config.scaler
+def _raw_units(config: RunConfig, scaling: bool):
+    """(scale_inputs, unscale_forecast): the run's scaler inside a traced graph, so that
+    the exported model takes and returns original units; identities without scaling."""
+    if not scaling:
+        return (lambda inputs: inputs), (lambda forecast: forecast)
     n_targets = len(config.data.targets)
-    mean = np.asarray(scaler["mean"], np.float32)
-    std = np.asarray(scaler["std"], np.float32)
-    return mean, std, mean[:n_targets], std[:n_targets]
+    mean = np.asarray(config.scaler["mean"], np.float32)
+    std = np.asarray(config.scaler["std"], np.float32)
+    return ((lambda inputs: (inputs - mean) / std),
+            (lambda forecast: forecast * std[:n_targets] + mean[:n_targets]))
+
+
+def _window_signature(config: RunConfig) -> list:
+    tf = tensorflow()
+    features = len(config.scaler["mean"])
+    return [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
 
 
 def window_function(model, config: RunConfig, scaling: bool):
     """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
     tf = tensorflow()
-    features = len(config.scaler["mean"])
-    mean, std, target_mean, target_std = _scaler_constants(config)
-    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
     def window_model(window):
-        if scaling:
-            window = (window - mean) / std
-        forecast = model(window, training=False)
-        if scaling:
-            forecast = forecast * target_std + target_mean
-        return forecast
+        return unscale_forecast(model(scale_inputs(window), training=False))
 
     return window_model, signature
 
@@ -175,18 +185,13 @@ def gates_function(gate_model, config: RunConfig, scaling: bool):
     from .cells import GATE_OUTPUTS
 
     tf = tensorflow()
-    features = len(config.scaler["mean"])
-    mean, std, target_mean, target_std = _scaler_constants(config)
-    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
     def gates_model(window):
-        if scaling:
-            window = (window - mean) / std
-        *traces, forecast = gate_model(window, training=False)
-        if scaling:
-            forecast = forecast * target_std + target_mean
-        outputs = [forecast]
+        *traces, forecast = gate_model(scale_inputs(window), training=False)
+        outputs = [unscale_forecast(forecast)]
         for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
             outputs += tf.split(trace, len(GATE_OUTPUTS), axis=-1)
         return outputs
@@ -206,7 +211,7 @@ def step_function(model, config: RunConfig, scaling: bool):
     features = len(config.scaler["mean"])
     layers, units = config.model.layers, config.model.units
     horizon, n_targets = config.data.horizon, len(config.data.targets)
-    mean, std, target_mean, target_std = _scaler_constants(config)
+    scale_inputs, unscale_forecast = _raw_units(config, scaling)
     recurrent = recurrent_layers(model)
     head = model.get_layer("head")
     state = contract.state_names(kind)
@@ -216,7 +221,7 @@ def step_function(model, config: RunConfig, scaling: bool):
 
     @tf.function(input_signature=signature)
     def step_model(x_t, *states_in):
-        x = (x_t - mean) / std if scaling else x_t
+        x = scale_inputs(x_t)
         states_out = [[] for _ in state]
         for index, layer in enumerate(recurrent):
             layer_states = [states_in[k][index] for k in range(len(state))]
@@ -227,9 +232,7 @@ def step_function(model, config: RunConfig, scaling: bool):
             for k in range(len(state)):
                 states_out[k].append(new_states[k])
             x = new_states[0]  # h_t feeds the next layer
-        forecast = tf.reshape(head(x), [-1, horizon, n_targets])
-        if scaling:
-            forecast = forecast * target_std + target_mean
+        forecast = unscale_forecast(tf.reshape(head(x), [-1, horizon, n_targets]))
         return [forecast] + [tf.stack(s) for s in states_out]
 
     return step_model, signature
