@@ -379,6 +379,11 @@ class Scaler:
                                 "it carries no information to scale or learn from")
         return cls(mean.tolist(), std.tolist(), list(columns))
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> "Scaler":
+        """The scaler a run recorded in config.json (`scaler`: mean, std, columns)."""
+        return cls(saved["mean"], saved["std"], saved["columns"])
+
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (values - np.asarray(self.mean)) / np.asarray(self.std)
 

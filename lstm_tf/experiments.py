@@ -33,8 +33,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path, refuse_overwrite, write_json, write_text
+from .atomic import refuse_overwrite, write_json, write_text
 from .errors import UserError
+from .figures import pyplot, save_figure
 
 Progress = Callable[[str], None]
 
@@ -796,10 +797,7 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
 
     Thick curves are the median over seeds, thin ones the single seeds.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     config = result.config
     steps = np.arange(1, config.length + 1)
@@ -831,17 +829,14 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
                  f"T = {config.length}, {config.units} units; median of {config.seeds} "
                  f"seed(s) (thin: single seeds)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_clipnorm(result: GradientResult, path: str | os.PathLike) -> Path:
     """Per training step of the SimpleRNNs, with and without clipnorm: loss, gradient
     norm and update norm, log-log, as running means over 25 steps (geometric for the norms).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     config = result.config
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -873,15 +868,12 @@ def plot_clipnorm(result: GradientResult, path: str | os.PathLike) -> Path:
                  f"clipnorm {_g(config.clipnorm)} vs none; {config.seeds} seed(s), one line each",
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_memory(result: MemoryResult, path: str | os.PathLike) -> Path:
     """One panel per length: test MSE against training step, log scale, one curve per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     config = result.config
     count = len(config.lengths)
@@ -905,7 +897,7 @@ def plot_memory(result: MemoryResult, path: str | os.PathLike) -> Path:
                  f"{config.optimizer} lr {_g(config.learning_rate)}, batch {config.batch_size}, "
                  f"seed {config.seed})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -925,13 +917,6 @@ def _running_mean(values: np.ndarray, window: int, geometric: bool = False) -> n
     return np.convolve(padded, np.ones(window) / window, mode="valid")
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
 
 
 # -------------------------------------------------------------------- helpers

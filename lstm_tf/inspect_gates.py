@@ -34,6 +34,7 @@ import numpy as np
 from . import contract
 from .atomic import atomic_path, refuse_overwrite, write_json, write_text
 from .errors import UserError
+from .figures import pyplot, save_figure
 
 # The order data flows through the cell; the figure's panels and the CSV's columns.
 FLOW_ORDER = ("forget_gate", "input_gate", "output_gate", "candidate", "cell_state", "h")
@@ -286,18 +287,9 @@ def _colour_scale(name: str, values: np.ndarray) -> tuple[str, float, float]:
     return "RdBu_r", -limit, limit
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
     """Input window and forecast on top, then per layer a row of six heatmaps over t x unit."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.gridspec import GridSpec
 
     window = inspection.window
@@ -340,9 +332,7 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
 
     figure.suptitle(_figure_title(inspection), fontsize=13, fontweight="bold",
                     y=1 - 0.12 / height, va="top")
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=dpi)
-    plt.close(figure)
+    save_figure(figure, path, dpi=dpi)
 
 
 def _figure_title(inspection: Inspection) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import contract, runtime
 from .config import RunConfig
+from .data import Scaler
 
 DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
 STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
@@ -26,11 +27,10 @@ STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
 def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
     """Raw (original units) input windows for each parity case, keyed by case name."""
     from .train import load_series, prepare
-    from .data import Scaler, window_starts, windows
+    from .data import window_starts, windows
 
     series = load_series(config.data)
-    scaler = Scaler(config.scaler["mean"], config.scaler["std"], config.scaler["columns"])
-    prepared = prepare(series, config.data, scaler)
+    prepared = prepare(series, config.data, Scaler.from_dict(config.scaler))
     window = config.data.window
     raw, n_targets = series.values, len(series.targets)
     test = prepared.starts["test"]
@@ -62,11 +62,20 @@ def graph_model(model, features: int):
 
 def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
     """The Keras model's forecast for raw windows, in original units (float64)."""
-    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
-    n_targets = len(config.data.targets)
-    scaled = ((raw_windows - mean) / std).astype(np.float32)
-    forecast = np.asarray(model(scaled), dtype=np.float64)
-    return forecast * std[:n_targets] + mean[:n_targets]
+    scaler = Scaler.from_dict(config.scaler)
+    forecast = model(scaler.transform(raw_windows).astype(np.float32))
+    return scaler.inverse_targets(np.asarray(forecast, dtype=np.float64), len(config.data.targets))
+
+
+def _onnx_feed(raw_windows: np.ndarray, scaler, scaling: bool) -> np.ndarray:
+    """What an exported model takes: raw values, or z-scores when exported without scaling."""
+    return raw_windows if scaling else scaler.transform(raw_windows).astype(np.float32)
+
+
+def _onnx_forecast(forecast: np.ndarray, scaler, scaling: bool, n_targets: int) -> np.ndarray:
+    """An exported model's forecast in original units (float64)."""
+    forecast = forecast.astype(np.float64)
+    return forecast if scaling else scaler.inverse_targets(forecast, n_targets)
 
 
 def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: RunConfig,
@@ -89,17 +98,15 @@ def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = Tru
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Compare an exported window model (path or bytes) with the Keras model."""
     session = runtime.session(onnx_model)
-    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
     errors, shapes = {}, {}
-    forward = graph_model(model, len(mean))
+    forward = graph_model(model, len(scaler.mean))
     for name, raw in test_windows(config).items():
         expected = keras_forecast(forward, raw, config)
-        feed = raw if scaling else ((raw - mean) / std).astype(np.float32)
-        (got,) = session.run([contract.OUTPUT], {contract.INPUT: feed})
-        got = got.astype(np.float64)
-        if not scaling:
-            got = got * std[:n_targets] + mean[:n_targets]
+        (got,) = session.run([contract.OUTPUT],
+                             {contract.INPUT: _onnx_feed(raw, scaler, scaling)})
+        got = _onnx_forecast(got, scaler, scaling, n_targets)
         errors[name] = np.abs(got - expected).max(axis=(0, 1))
         shapes[name] = raw.shape
     return _report(errors, shapes, config, tolerance)
@@ -112,11 +119,11 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
     """
     from .cells import split_gates
 
-    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
-    n_targets = len(config.data.targets)
-    scaled = ((raw_windows - mean) / std).astype(np.float32)
-    *traces, forecast = gate_model(scaled, training=False)
-    forecast = np.asarray(forecast, dtype=np.float64) * std[:n_targets] + mean[:n_targets]
+    scaler = Scaler.from_dict(config.scaler)
+    *traces, forecast = gate_model(scaler.transform(raw_windows).astype(np.float32),
+                                   training=False)
+    forecast = scaler.inverse_targets(np.asarray(forecast, dtype=np.float64),
+                                      len(config.data.targets))
     values = [np.asarray(getattr(split_gates(np.asarray(trace)), gate), dtype=np.float64)
               for trace in traces for gate in contract.GATES]
     names = contract.gate_output_names(len(traces))
@@ -130,18 +137,16 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
 
     session = runtime.session(onnx_model)
     gate_model = gate_model_from_lstm(model)
-    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
+    scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
-    target_std = std[:n_targets]
+    target_std = np.asarray(scaler.std[:n_targets])
     names = [contract.OUTPUT] + contract.gate_output_names(config.model.layers)
     forecast_errors, shapes, outputs, cases = {}, {}, {}, {}
     for case, raw in test_windows(config).items():
         expected = keras_gate_outputs(gate_model, raw, config)
-        feed = raw if scaling else ((raw - mean) / std).astype(np.float32)
-        got = dict(zip(names, session.run(names, {contract.INPUT: feed})))
-        got[contract.OUTPUT] = got[contract.OUTPUT].astype(np.float64)
-        if not scaling:
-            got[contract.OUTPUT] = got[contract.OUTPUT] * target_std + mean[:n_targets]
+        got = dict(zip(names, session.run(names, {contract.INPUT: _onnx_feed(raw, scaler,
+                                                                             scaling)})))
+        got[contract.OUTPUT] = _onnx_forecast(got[contract.OUTPUT], scaler, scaling, n_targets)
         relative = {}
         for name in names:
             error = np.abs(got[name] - expected[name])
@@ -192,15 +197,12 @@ def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                      tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Replay real test windows through the step model; compare with Keras' window forecast."""
     session = runtime.session(onnx_model)
-    mean, std = np.asarray(config.scaler["mean"]), np.asarray(config.scaler["std"])
-    n_targets = len(config.data.targets)
+    scaler = Scaler.from_dict(config.scaler)
     raw = test_windows(config)["test windows"][-STEP_WINDOWS:]
-    expected = keras_forecast(graph_model(model, len(mean)), raw, config)
-    scale_inputs = None if scaling else (lambda x: ((x - mean) / std).astype(np.float32))
+    expected = keras_forecast(graph_model(model, len(scaler.mean)), raw, config)
     got = run_step_model(session, raw, config.model.kind, config.model.layers,
-                         config.model.units, scale_inputs).astype(np.float64)
-    if not scaling:
-        got = got * std[:n_targets] + mean[:n_targets]
+                         config.model.units, lambda x: _onnx_feed(x, scaler, scaling))
+    got = _onnx_forecast(got, scaler, scaling, len(config.data.targets))
     errors = {"step through test windows": np.abs(got - expected).max(axis=(0, 1))}
     return _report(errors, {"step through test windows": raw.shape}, config, tolerance)
 

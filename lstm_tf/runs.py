@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
+from .atomic import refuse_overwrite
 from .config import RunConfig
 from .errors import UserError
 
@@ -35,8 +36,7 @@ HISTORY_FILE = "history.csv"
 def new_run_directory(out: str | os.PathLike, force: bool) -> Iterator[Path]:
     """Yield an empty staging directory; on success it replaces `out` atomically."""
     out = Path(out)
-    if out.exists() and not force:
-        raise UserError(f"run directory {out} already exists; pass --force to replace it")
+    refuse_overwrite(out, force, "run directory")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a directory")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,10 @@ from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
 from . import runs
-from .atomic import atomic_path, write_json, write_text
+from .atomic import atomic_path, refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
 from .errors import UserError
+from .figures import pyplot, save_figure
 
 
 @dataclass
@@ -80,8 +81,8 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 
     config.validate()
     chief = is_chief(config.train.strategy)  # only the chief writes the run
-    if chief and Path(out).exists() and not force:  # fail before the slow part
-        raise UserError(f"run directory {out} already exists; pass --force to replace it")
+    if chief:  # fail before the slow part
+        refuse_overwrite(out, force, "run directory")
     state = progress.state_dir(out) if chief else Path(tempfile.mkdtemp(prefix="lstm-tf-state-"))
     if chief and not resume and progress.load_progress(state) is not None:
         if not force:
@@ -284,7 +285,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     Returns the prepared series (scaled with the run's scaler) and the part's key in
     `starts`: "test", or "file" for `data_path`.
     """
-    scaler = data_lib.Scaler(config.scaler["mean"], config.scaler["std"], config.scaler["columns"])
+    scaler = data_lib.Scaler.from_dict(config.scaler)
     if data_path is None:
         series = load_series(config.data)
         return prepare(series, config.data, scaler), "test"
@@ -331,17 +332,8 @@ def _history_csv(history: dict[str, list[float]]) -> str:
     return buffer.getvalue()
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_loss(history: dict[str, list[float]], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)
     axis.plot(epochs, history["loss"], label="training loss")
@@ -350,14 +342,12 @@ def plot_loss(history: dict[str, list[float]], path: Path) -> None:
     axis.set(xlabel="epoch", ylabel="loss (scaled units)", yscale="log", title="Loss curves")
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_forecast(plot: dict, path: Path) -> None:
     """Test forecast (first horizon step) against the actual values, one panel per target."""
-    plt = _pyplot()
+    plt = pyplot()
     targets = plot["targets"]
     figure, axes = plt.subplots(len(targets), 1, figsize=(9, 3.2 * len(targets)), squeeze=False)
     for index, (axis, name) in enumerate(zip(axes[:, 0], targets)):
@@ -366,6 +356,4 @@ def plot_forecast(plot: dict, path: Path) -> None:
         axis.set(xlabel="test window", ylabel=name, title=f"Test forecast: {name}")
         axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
