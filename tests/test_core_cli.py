@@ -6,15 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from lstm_tf_cli.main import cli
+from helpers import run
 
 TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

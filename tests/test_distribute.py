@@ -13,18 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from lstm_tf_cli.main import cli
+from helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--dataset", "sine", "--window", "6", "--units", "4", "--batch-size", "16",
          "--patience", "0", "-q"]
 TINY = [*SMALL, "--epochs", "3"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def subprocess_env(**extra):

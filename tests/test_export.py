@@ -7,16 +7,12 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
 from lstm_tf import contract
-from lstm_tf_cli.main import cli
+
+from helpers import run
 
 TINY = ["--window", "8", "--units", "6", "--layers", "2", "--epochs", "1", "-q"]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,13 @@ import json
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
 from lstm_tf import contract
 from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from lstm_tf_cli.main import cli
+
+from helpers import run
 
 WINDOW, UNITS, LAYERS = 8, 6, 2
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def one_line_error(result, message):

@@ -1,7 +1,6 @@
 """Untrusted files: .keras models load with safe_mode=True; ONNX metadata is validated JSON."""
 
 import json
-import shutil
 
 import pytest
 
