@@ -138,7 +138,8 @@ def _positive(**values: int) -> None:
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries a run or export depends on."""
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in ("lstm-tf", "tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime"):
+    for package in ("lstm-tf", "tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime",
+                    "matplotlib"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .atomic import refuse_overwrite, write_json, write_text
+from .config import library_versions
 from .errors import UserError
 from .figures import pyplot, save_figure
 
@@ -742,17 +743,6 @@ def _write_config(path: Path, experiment: str, config, seconds: float, results: 
         **results,
     })
     return path
-
-
-def library_versions() -> dict[str, str]:
-    import keras
-    import tensorflow as tf
-
-    import matplotlib
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__,
-            "matplotlib": matplotlib.__version__}
 
 
 def machine_info() -> dict[str, object]:
