@@ -89,8 +89,8 @@ def experiment() -> None:
 @click.option("--clipnorm", type=POSITIVE, default=None,
               help="Gradient clipping of the exploding case's second run [default: 1].")
 @_common_options
-def gradients(length, seeds, train_steps, probe_size, forget_bias, recurrent_scale, clipnorm, out, force, quick, seed, units, batch_size, optimizer,
-              learning_rate) -> None:
+def gradients(length, seeds, train_steps, probe_size, forget_bias, recurrent_scale, clipnorm,
+              out, force, quick, seed, units, batch_size, optimizer, learning_rate) -> None:
     """Gradient of the prediction with respect to each input step: SimpleRNN vs LSTM.
 
     Measures ||d y_hat / d x_t|| for every t at initialisation and after training
@@ -128,8 +128,8 @@ def gradients(length, seeds, train_steps, probe_size, forget_bias, recurrent_sca
 @click.option("--forget-bias", type=float, default=None,
               help="Set the LSTM's forget-gate bias to this [default: Keras' own, 1].")
 @_common_options
-def memory(lengths, steps, eval_every, test_size, target_mse, forget_bias, out, force, quick, seed, units,
-           batch_size, optimizer, learning_rate) -> None:
+def memory(lengths, steps, eval_every, test_size, target_mse, forget_bias, out, force, quick,
+           seed, units, batch_size, optimizer, learning_rate) -> None:
     """Adding problem: SimpleRNN vs LSTM with the same budget, per sequence length.
 
     Prints and writes (memory.csv, curves.csv, memory.png, config.json) the final
@@ -140,8 +140,8 @@ def memory(lengths, steps, eval_every, test_size, target_mse, forget_bias, out, 
 
     config = ex.memory_config(
         quick=quick, lengths=lengths, steps=steps, eval_every=eval_every, test_size=test_size,
-        target_mse=target_mse, lstm_forget_bias=forget_bias, seed=seed, units=units, batch_size=batch_size,
-        optimizer=optimizer, learning_rate=learning_rate)
+        target_mse=target_mse, lstm_forget_bias=forget_bias, seed=seed, units=units,
+        batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate)
     out = out or "runs/experiments/memory"
     ex.check_outputs_free(out, ex.MEMORY_FILES, force)
     started = time.perf_counter()

@@ -10,36 +10,8 @@ noisy: sessions are timed in interleaved rounds and the median call is reported.
 """
 
 import os
-import time
 
 import numpy as np
-
-
-def low_latency_session(model, threads=1):
-    """An onnxruntime CPU session tuned for one small request at a time (see runtime.session)."""
-    from lstm_tf.runtime import session
-
-    return session(model if isinstance(model, (bytes, str)) else model.SerializeToString(),
-                   threads)
-
-
-def median_latencies(sessions, feed, calls=10, rounds=300):
-    """Median seconds per `run` for each named session, timed in interleaved rounds.
-
-    Short rounds, alternating between sessions, expose every session to the same
-    bursts of load from other processes.
-    """
-    samples = {name: [] for name in sessions}
-    for session in sessions.values():   # warm-up: first runs allocate
-        for _ in range(20):
-            session.run(None, feed)
-    for _ in range(rounds):
-        for name, session in sessions.items():
-            for _ in range(calls):
-                start = time.perf_counter()
-                session.run(None, feed)
-                samples[name].append(time.perf_counter() - start)
-    return {name: float(np.median(times)) for name, times in samples.items()}
 
 
 def reference_model(kind, layers=2, units=64, window=48, features=1, horizon=1, seed=0):
@@ -59,13 +31,16 @@ def reference_model(kind, layers=2, units=64, window=48, features=1, horizon=1, 
     return model
 
 
-def compare(layers=2, units=64, window=48, calls=10, rounds=300, threads=1):
-    """Median batch-1 latencies (seconds) of converted vs hand-built vs Loop graphs."""
+def compare(layers=2, units=64, window=48, budget_seconds=0.3, rounds=300, threads=1):
+    """Median batch-1 latencies (seconds) of converted vs hand-built vs Loop graphs,
+    timed in interleaved rounds (`bench.time_interleaved`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
     import tf2onnx
 
     from lstm_tf import onnx_convert
+    from lstm_tf.bench import time_interleaved
+    from lstm_tf.runtime import session
 
     signature = [tf.TensorSpec([None, None, 1], tf.float32, name="window")]
     feed = {"window": np.random.default_rng(1).normal(size=(1, window, 1)).astype("float32")}
@@ -74,14 +49,17 @@ def compare(layers=2, units=64, window=48, calls=10, rounds=300, threads=1):
                             ("rnn", onnx_convert.reference_rnn_onnx)]:
         model = reference_model(kind, layers, units, window)
         converted = onnx_convert.convert(lambda window: model(window), signature)
-        sessions[f"{kind} converted"] = low_latency_session(converted, threads)
-        sessions[f"{kind} hand-built"] = low_latency_session(reference(model), threads)
+        sessions[f"{kind} converted"] = session(converted.SerializeToString(), threads)
+        sessions[f"{kind} hand-built"] = session(reference(model).SerializeToString(), threads)
         if kind == "rnn":
             unfused, _ = tf2onnx.convert.from_function(
                 tf.function(lambda window: model(window), input_signature=signature),
                 input_signature=signature, opset=onnx_convert.default_opset())
-            sessions["rnn Loop (tf2onnx alone)"] = low_latency_session(unfused, threads)
-    return median_latencies(sessions, feed, calls, rounds)
+            sessions["rnn Loop (tf2onnx alone)"] = session(unfused.SerializeToString(), threads)
+    candidates = {name: (lambda run=ort_session.run: run(None, feed))
+                  for name, ort_session in sessions.items()}
+    timings = time_interleaved(candidates, budget_seconds, rounds)
+    return {name: median for name, (median, _) in timings.items()}
 
 
 def main():
