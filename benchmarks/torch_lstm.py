@@ -15,8 +15,9 @@ code `lstm-tf train` uses.
 Each round runs Keras and PyTorch in fresh processes, one after the other, each with
 the whole machine: PyTorch with `--threads` threads (default 2, this machine's
 cores), Keras with the thread settings `lstm-tf train` uses there. A round's figure
-is the median of its timed epochs (after a warm-up epoch). The ratio reported is the median over rounds of Keras / PyTorch
-(each round's own ratio), so that both see the same load on a shared machine.
+is the median of its timed epochs (after a warm-up epoch). The ratio reported is the
+median over rounds of Keras / PyTorch (each round's own ratio), so that both see the
+same load on a shared machine.
 """
 
 from __future__ import annotations

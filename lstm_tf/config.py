@@ -74,7 +74,7 @@ class TrainConfig:
     precision: str = "float32"  # the dtype policy used, filled in by training
     xla: bool = False
     unroll: bool | None = None  # None: stacked layers on a CPU without XLA, short windows
-    threads: int = 0  # TensorFlow intra-op threads; 0: 1 when unrolled on a CPU, else one per core
+    threads: int = 0  # TensorFlow intra-op threads; 0: 1 unrolled on a CPU, else one per core
     cpu_devices: int = 1  # logical CPU devices, to rehearse --strategy mirrored on a CPU
     replicas: int = 1  # replicas in sync, filled in by training (batch_size is global)
 
