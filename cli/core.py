@@ -37,12 +37,27 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--time-column", help="Time column; must increase row by row.")
 @click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
               help="How to handle missing values (default: refuse them).")
-@click.option("--window", type=positive, default=24, show_default=True, help="Input steps.")
+@click.option("--window", type=positive, help="Input steps. Default: three seasons and a step "
+              "(room for every seasonal anchor), 24 without a season; at most a third of the "
+              "training rows.")
 @click.option("--horizon", type=positive, default=1, show_default=True, help="Steps to forecast.")
 @click.option("--stride", type=positive, default=1, show_default=True, help="Steps between windows.")
 @click.option("--val-fraction", type=fraction, default=0.15, show_default=True)
 @click.option("--test-fraction", type=fraction, default=0.15, show_default=True)
-@click.option("--season", type=positive, help="Season length for the seasonal naive baseline.")
+@click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal naive "
+              "baseline). Default: the dataset's, or from a date time column's spacing "
+              "(half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, quarterly 4).")
+@click.option("--anchor", type=click.Choice(["auto", "last", "season", "season-level", "none"]),
+              default="auto", show_default=True,
+              help="The simple forecast the network corrects, read off each window (inputs are "
+              "then relative to the window's last value): last value, seasonal naive, or "
+              "seasonal naive that keeps the level and trend; auto: the one with the lowest error "
+              "on the training windows; none: absolute z-scores (needed for export --step).")
+@click.option("--backtest-windows", type=positive,
+              help="Hold out a test part sized for `lstm-tf backtest --windows N`: horizon + "
+              "step x (N - 1) rows (instead of --test-fraction).")
+@click.option("--backtest-step", type=positive, default=1, show_default=True,
+              help="Rows between backtest origins (with --backtest-windows).")
 @click.option("--model", "kind", type=click.Choice(["lstm", "rnn", "gated"]), default="lstm",
               show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN; gated: "
               "the gate-exposing LSTM cell (same math as lstm, never cuDNN: slower on a GPU).")
@@ -89,7 +104,7 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
-          val_fraction, test_fraction, season, kind, units, layers, dropout, epochs, batch_size,
+          val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -119,7 +134,8 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                         targets=_names(target), features=_names(features) or [],
                         time_column=time_column, fill=fill, window=window, horizon=horizon,
                         stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
-                        season=season),
+                        season=season, anchor=anchor, backtest_windows=backtest_windows,
+                        backtest_step=backtest_step),
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,

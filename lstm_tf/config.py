@@ -29,15 +29,32 @@ class DataConfig:
     features: list[str] = field(default_factory=list)
     time_column: str | None = None
     fill: str | None = None
-    window: int = 24
+    window: int | None = None  # None: chosen from the season and the data (`default_window`)
     horizon: int = 1
     stride: int = 1
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    season: int | None = None  # season length for the seasonal naive baseline
+    season: int | None = None  # season length: seasonal anchors and the seasonal naive baseline
+    anchor: str = "auto"  # what the network corrects (lstm_tf/anchors.py): auto|none|last|...
+    # A test part sized for a backtest of this many forecast origins, `backtest_step`
+    # rows apart: horizon + step * (windows - 1) rows (replaces test_fraction).
+    backtest_windows: int | None = None
+    backtest_step: int = 1
 
     def validate(self) -> None:
-        _positive(window=self.window, horizon=self.horizon, stride=self.stride)
+        _positive(horizon=self.horizon, stride=self.stride)
+        if self.window is not None:
+            _positive(window=self.window)
+        _positive(backtest_step=self.backtest_step)
+        if self.backtest_windows is not None:
+            _positive(backtest_windows=self.backtest_windows)
+
+    @property
+    def holdout(self) -> int | None:
+        """Rows of the test part when it is sized for a backtest, else None."""
+        if self.backtest_windows is None:
+            return None
+        return self.horizon + self.backtest_step * (self.backtest_windows - 1)
         if self.season is not None:
             _positive(season=self.season)
 
@@ -104,6 +121,9 @@ class RunConfig:
     train: TrainConfig
     scaler: dict | None = None  # {"columns", "mean", "std"}, filled in by training
     split: dict | None = None  # {"train_end", "val_end", "rows"}
+    # The anchor used (anchors.Anchor.to_dict), filled in by training; None: a run from
+    # before anchors, whose network saw absolute z-scores (anchor "none").
+    anchor: dict | None = None
     versions: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -119,7 +139,8 @@ class RunConfig:
         try:
             return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
                        train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
-                       split=raw.get("split"), versions=raw.get("versions", {}))
+                       split=raw.get("split"), anchor=raw.get("anchor"),
+                       versions=raw.get("versions", {}))
         except (KeyError, TypeError) as error:
             raise UserError(f"config.json is not an lstm-tf run configuration ({error})") from None
 

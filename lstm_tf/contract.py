@@ -24,6 +24,9 @@ Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.
+The anchor (`anchor` in the metadata, lstm_tf/anchors.py) is inside the graph either
+way: the network sees each window relative to its last value and corrects a fixed
+linear forecast read off the window's last `anchor.reach` rows.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def gate_output_names(layers: int) -> list[str]:
 
 def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
                    targets: list[str], features: list[str], scaler: dict, scaling: bool,
-                   step: bool, gates: bool, time_column: str | None, versions: dict,
+                   step: bool, anchor: dict, gates: bool, time_column: str | None, versions: dict,
                    opset: int, run: str, parity: dict | None = None) -> dict:
     """The metadata JSON stored in every exported model."""
     columns = list(targets) + list(features)
@@ -104,6 +107,9 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         "time_column": time_column,
         "scaling": "in-graph" if scaling else "none",
         "scaler": {"mean": list(scaler["mean"]), "std": list(scaler["std"])},
+        # What the network corrects, computed inside the graph from the window's last
+        # `reach` rows (lstm_tf/anchors.py): a window needs at least that many rows.
+        "anchor": anchor,
         "inputs": inputs, "outputs": outputs, "dtype": "float32",
         "gates": gates,
         "opset": opset, "run": run, "producer": versions,

@@ -283,6 +283,53 @@ def _handle_missing(values: np.ndarray, time: list[str] | None, columns: list[st
     return filled, time
 
 
+# ------------------------------------------------------------------------- season
+
+# Median spacing of a date column (seconds) -> the season a forecaster would assume.
+_SEASONS = ((1800, 48, "half-hourly: a day"), (3600, 24, "hourly: a day"),
+            (86400, 7, "daily: a week"), (7 * 86400, 52, "weekly: a year"),
+            (30.4 * 86400, 12, "monthly: a year"), (91.3 * 86400, 4, "quarterly: a year"))
+
+
+def infer_season(time: list[str] | None) -> tuple[int | None, str]:
+    """The season implied by a date column's spacing, and why; (None, reason) otherwise.
+
+    Numbers (years, step counts) imply none: a yearly series has no season.
+    """
+    if not time or len(time) < 3:
+        return None, "no time column"
+    try:
+        stamps = np.array([np.datetime64(text, "s") for text in time])
+    except ValueError:
+        return None, "the time column is not dates"
+    if all(_is_number(text) for text in time):
+        return None, "the time column is numbers"
+    spacing = float(np.median(np.diff(stamps).astype(np.float64)))
+    for seconds, season, why in _SEASONS:
+        if abs(spacing - seconds) <= 0.1 * seconds:
+            return season, f"{why} (from the time column)"
+    return None, "the time column's spacing implies no season"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,
+                   test_fraction: float, holdout: int | None = None) -> int:
+    """Three seasons and a step (room for every seasonal anchor), or 24 without a
+    season; at most a third of the training rows, so that a short series keeps windows
+    to learn from."""
+    wanted = 3 * season + 1 if season else 24
+    test = holdout if holdout is not None else int(round(rows * test_fraction))
+    train = (rows - test) * (1 - val_fraction)
+    return max(1, min(wanted, int((train - horizon) // 3)))
+
+
 # -------------------------------------------------------------------------- split
 
 
@@ -300,16 +347,27 @@ class Split:
 
 
 def split_rows(rows: int, val_fraction: float, test_fraction: float, window: int,
-               horizon: int) -> Split:
+               horizon: int, holdout: int | None = None) -> Split:
     """Split `rows` chronologically; every part must hold at least one window.
 
     The training part needs `window + horizon` rows for its first window; validation
     and test need `horizon` rows each (their inputs look back into earlier rows).
+    `holdout` fixes the test part's rows (a backtest block) instead of `test_fraction`;
+    validation then takes `val_fraction` of the rows before it.
     """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1
             and val_fraction + test_fraction < 1):
         raise UserError(f"split fractions val={val_fraction} and test={test_fraction} must be "
                         "in (0, 1) and leave room for training data")
+    if holdout is not None:
+        val_end = rows - holdout
+        train_end = val_end - int(round(val_end * val_fraction))
+        if train_end < window + horizon or val_end - train_end < horizon:
+            raise UserError(f"too few rows ({rows}) for a held-out block of {holdout} rows, "
+                            f"window {window} and horizon {horizon}; need at least "
+                            f"{holdout + int(math.ceil((window + 2 * horizon) / (1 - val_fraction)))}"
+                            " rows, or fewer backtest windows")
+        return Split(train_end, val_end, rows)
     val_end = rows - int(round(rows * test_fraction))
     train_end = val_end - int(round(rows * val_fraction))
     split = Split(train_end, val_end, rows)
@@ -398,8 +456,11 @@ class Scaler:
 
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
                  n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 epochs: range | None = None):
+                 epochs: range | None = None, anchor=None):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
+
+    With an `anchor` (`anchors.Anchor`), the network's view of each window: inputs
+    relative to the window's last value, targets minus the anchor's forecast.
 
     Windows are cut by index from one in-memory copy of the series (no window is
     stored twice). Without `shuffle`: one pass in order, cached after the first.
@@ -413,10 +474,17 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     series = tf.constant(scaled, dtype=tf.float32)
     target_series = series[:, :n_targets]
 
+    def for_network(inputs, targets):  # [batch, window, columns], [batch, horizon, targets]
+        if anchor is None:
+            return inputs, targets
+        return (anchor.tf_network_inputs(inputs, n_targets),
+                targets - anchor.tf_forecast(inputs, n_targets))
+
     def cut(t):
         # Static shapes: Keras and XLA then know the window length when they trace.
-        return (tf.ensure_shape(series[t - window:t], (window, scaled.shape[1])),
-                tf.ensure_shape(target_series[t:t + horizon], (horizon, n_targets)))
+        inputs, targets = for_network(series[None, t - window:t], target_series[None, t:t + horizon])
+        return (tf.ensure_shape(inputs[0], (window, scaled.shape[1])),
+                tf.ensure_shape(targets[0], (horizon, n_targets)))
 
     if not shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(starts)
@@ -430,8 +498,8 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
 
     def cut_batch(t):
         # One gather per batch: [batch] start rows -> [batch, window, columns] windows.
-        inputs = tf.gather(series, t[:, None] + input_steps)
-        targets = tf.gather(target_series, t[:, None] + target_steps)
+        inputs, targets = for_network(tf.gather(series, t[:, None] + input_steps),
+                                      tf.gather(target_series, t[:, None] + target_steps))
         return (tf.ensure_shape(inputs, (None, window, scaled.shape[1])),
                 tf.ensure_shape(targets, (None, horizon, n_targets)))
 

@@ -1,9 +1,11 @@
 """Export a trained run to ONNX: a window model, optionally a streaming step model,
 or (`gates=True`) a gate model that also outputs every gate of every LSTM layer.
 
-    raw window ─(x - mean) / std─▶ Keras network ─(y * std + mean)─▶ raw forecast
+    raw window ─(x - mean) / std─▶ z ─┬─ relative to last value ─▶ Keras network ─┐
+                                      └─ anchor (a fixed linear forecast) ───────(+)─(y * std + mean)─▶ raw forecast
 
-Scaling lives inside the graph, so any onnxruntime can feed raw values. The network
+Scaling and the anchor (`anchors`) live inside the graph, so any onnxruntime can
+feed raw values. The network
 is traced as a `tf.function` with an explicit input signature and converted by
 tf2onnx (`onnx_convert`), which fuses the recurrent layers into ONNX LSTM/RNN nodes.
 The parity check (`parity`) runs before anything is written: a model that fails it
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import contract, parity, runs
+from .anchors import Anchor
 from .atomic import atomic_path, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
@@ -73,6 +76,10 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
 
     if gates and step:
         raise UserError("--gates and --step write different models; export each separately")
+    if step and Anchor.from_dict(runs.load_config(run).anchor).relative_inputs:
+        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
+                        "(its anchor), which a model fed one row at a time cannot know in advance;"
+                        " export the window model, or train with --anchor none for a step model")
     out = Path(out) if out else default_output(run, gates)
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
@@ -161,6 +168,14 @@ def _raw_units(config: RunConfig, scaling: bool):
             (lambda forecast: forecast * std[:n_targets] + mean[:n_targets]))
 
 
+def _anchored(config: RunConfig):
+    """(network_inputs, add_anchor): the run's anchor around the network, on z-scores."""
+    anchor, n_targets = Anchor.from_dict(config.anchor), len(config.data.targets)
+    return ((lambda z: anchor.tf_network_inputs(z, n_targets)),
+            (lambda z, output: anchor.tf_forecast(z, n_targets) + output
+             if anchor.kind != "none" else output))
+
+
 def _window_signature(config: RunConfig) -> list:
     tf = tensorflow()
     features = len(config.scaler["mean"])
@@ -171,11 +186,13 @@ def window_function(model, config: RunConfig, scaling: bool):
     """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
     tf = tensorflow()
     scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
     def window_model(window):
-        return unscale_forecast(model(scale_inputs(window), training=False))
+        z = scale_inputs(window)
+        return unscale_forecast(add_anchor(z, model(network_inputs(z), training=False)))
 
     return window_model, signature
 
@@ -186,12 +203,14 @@ def gates_function(gate_model, config: RunConfig, scaling: bool):
 
     tf = tensorflow()
     scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
     def gates_model(window):
-        *traces, forecast = gate_model(scale_inputs(window), training=False)
-        outputs = [unscale_forecast(forecast)]
+        z = scale_inputs(window)
+        *traces, forecast = gate_model(network_inputs(z), training=False)
+        outputs = [unscale_forecast(add_anchor(z, forecast))]
         for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
             outputs += tf.split(trace, len(GATE_OUTPUTS), axis=-1)
         return outputs
@@ -205,7 +224,11 @@ def recurrent_layers(model) -> list:
 
 
 def step_function(model, config: RunConfig, scaling: bool):
-    """One observation in, the forecast and the next state out; explicit per-layer state."""
+    """One observation in, the forecast and the next state out; explicit per-layer state.
+
+    The network alone: a run with an anchor cannot stream (`export_run` refuses its
+    step model), but its network's per-step cost is still what `bench` times.
+    """
     tf = tensorflow()
     kind = config.model.kind
     features = len(config.scaler["mean"])
@@ -246,6 +269,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         kind=config.model.kind, units=config.model.units, layers=config.model.layers,
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
+        anchor=Anchor.from_dict(config.anchor).to_dict(),
         gates=gates, time_column=config.data.time_column, versions=library_versions(),
         opset=opset, run=Path(run).resolve().name, parity=parity_report)
     _name_axes(onnx_model.graph, meta)

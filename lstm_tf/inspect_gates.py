@@ -188,10 +188,15 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
         refuse_overwrite(path, force)
 
     model = runs.load_model(run)
-    scaled = prepared.scaled[window.start - config.data.window:window.start]
-    layers, scaled_forecast = trace_window(model, scaled)
-    forecast = prepared.scaler.inverse_targets(scaled_forecast.astype(np.float64),
-                                               len(window.targets))
+    scaled = prepared.scaled[window.start - config.data.window:window.start][None]
+    n_targets = len(window.targets)
+    # The gates are the network's: it sees the window relative to its last value and
+    # its output is added to the anchor's forecast.
+    layers, network_output = trace_window(
+        model, prepared.anchor.network_inputs(scaled, n_targets)[0])
+    forecast = prepared.scaler.inverse_targets(
+        prepared.anchor.forecast(scaled, n_targets)[0] + network_output.astype(np.float64),
+        n_targets)
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
                             summary=summarise(layers))

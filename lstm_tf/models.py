@@ -14,7 +14,8 @@ from .tf_setup import tensorflow
 
 
 def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
-                dtype_policy: str = "float32", unroll_window: int | None = None):
+                dtype_policy: str = "float32", unroll_window: int | None = None,
+                zero_head: bool = False):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
     `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
@@ -31,6 +32,9 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     axis is then fixed too). On a CPU this lets TensorFlow run the layers' steps in a
     wavefront on several cores; it is for training only: `float32_copy` rolls the
     model back up with a dynamic time axis for export.
+
+    `zero_head` starts the head at zero: a network that corrects an anchor
+    (`anchors`) then starts out forecasting exactly the anchor.
     """
     tensorflow()
     import keras
@@ -50,7 +54,8 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
         if config.dropout and not last:
             model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
                                            dtype=dtype_policy))
-    model.add(keras.layers.Dense(horizon * targets, name="head", dtype="float32"))
+    model.add(keras.layers.Dense(horizon * targets, name="head", dtype="float32",
+                                 kernel_initializer="zeros" if zero_head else "glorot_uniform"))
     model.add(keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32"))
     return model
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import contract, runtime
+from .anchors import Anchor, anchored_forecast
 from .config import RunConfig
 from .data import Scaler
 
@@ -35,11 +36,13 @@ def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
     raw, n_targets = series.values, len(series.targets)
     test = prepared.starts["test"]
     every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
+    # The anchor reads the window's last `reach` rows: a shorter window is no input.
+    short = max(1, window // 2, Anchor.from_dict(config.anchor).reach)
     cases = {
         "test windows": windows(raw, test, window, 1, n_targets)[0],
         "batch 1": windows(raw, test[-1:], window, 1, n_targets)[0],
         "batch 256": windows(raw, np.resize(every, 256), window, 1, n_targets)[0],
-        f"time {max(1, window // 2)}": windows(raw, test, max(1, window // 2), 1, n_targets)[0],
+        f"time {short}": windows(raw, test[test >= short], short, 1, n_targets)[0],
     }
     long_starts = window_starts(prepared.split.val_end, len(raw), 2 * window, 1)
     if len(long_starts):
@@ -61,10 +64,13 @@ def graph_model(model, features: int):
 
 
 def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
-    """The Keras model's forecast for raw windows, in original units (float64)."""
+    """The Keras model's forecast for raw windows, in original units (float64):
+    the run's anchor plus the network, as in training."""
     scaler = Scaler.from_dict(config.scaler)
-    forecast = model(scaler.transform(raw_windows).astype(np.float32))
-    return scaler.inverse_targets(np.asarray(forecast, dtype=np.float64), len(config.data.targets))
+    n_targets = len(config.data.targets)
+    forecast = anchored_forecast(model, scaler.transform(raw_windows),
+                                 Anchor.from_dict(config.anchor), n_targets)
+    return scaler.inverse_targets(forecast, n_targets)
 
 
 def _onnx_feed(raw_windows: np.ndarray, scaler, scaling: bool) -> np.ndarray:
@@ -120,10 +126,12 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
     from .cells import split_gates
 
     scaler = Scaler.from_dict(config.scaler)
-    *traces, forecast = gate_model(scaler.transform(raw_windows).astype(np.float32),
-                                   training=False)
-    forecast = scaler.inverse_targets(np.asarray(forecast, dtype=np.float64),
-                                      len(config.data.targets))
+    anchor, n_targets = Anchor.from_dict(config.anchor), len(config.data.targets)
+    scaled = scaler.transform(raw_windows)
+    inputs = anchor.network_inputs(scaled, n_targets).astype(np.float32)
+    *traces, forecast = gate_model(inputs, training=False)
+    forecast = scaler.inverse_targets(
+        anchor.forecast(scaled, n_targets) + np.asarray(forecast, dtype=np.float64), n_targets)
     values = [np.asarray(getattr(split_gates(np.asarray(trace)), gate), dtype=np.float64)
               for trace in traces for gate in contract.GATES]
     names = contract.gate_output_names(len(traces))

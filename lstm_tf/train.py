@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import anchors as anchors_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
@@ -32,6 +33,7 @@ class Prepared:
     scaler: data_lib.Scaler
     scaled: np.ndarray
     starts: dict[str, np.ndarray]  # window start rows per part: train, val, test
+    anchor: anchors_lib.Anchor  # what the network corrects (anchor "none": nothing)
 
 
 def load_series(config: DataConfig) -> data_lib.Series:
@@ -46,16 +48,25 @@ def load_series(config: DataConfig) -> data_lib.Series:
         if info is not None:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
+    if config.season is None:
+        config.season, _ = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
     config.time_column = series.time_column
+    if config.window is None:
+        config.window = data_lib.default_window(len(series.values), config.season,
+                                                config.horizon, config.val_fraction,
+                                                config.test_fraction, config.holdout)
     return series
 
 
 def prepare(series: data_lib.Series, config: DataConfig,
-            scaler: data_lib.Scaler | None = None) -> Prepared:
-    """Split chronologically, fit the scaler on the training rows, find every window."""
+            scaler: data_lib.Scaler | None = None,
+            anchor: anchors_lib.Anchor | None = None) -> Prepared:
+    """Split chronologically, fit the scaler on the training rows, find every window,
+    and choose the anchor on the training windows (a saved run passes its own scaler
+    and anchor)."""
     split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
-                                config.window, config.horizon)
+                                config.window, config.horizon, config.holdout)
     if scaler is None:
         scaler = data_lib.Scaler.fit(series.values[:split.train_end], series.columns)
     starts = {part: data_lib.window_starts(*split.bounds(part), config.window, config.horizon,
@@ -65,7 +76,13 @@ def prepare(series: data_lib.Series, config: DataConfig,
         if len(found) == 0:
             raise UserError(f"the {part} part holds no window of {config.window} + "
                             f"{config.horizon} rows; use more data or a smaller window/stride")
-    return Prepared(series, split, scaler, scaler.transform(series.values), starts)
+    scaled = scaler.transform(series.values)
+    if anchor is None:
+        anchor = anchors_lib.resolve(config.anchor, config.horizon, config.season, config.window)
+    if anchor is None:  # auto: the candidate that forecasts the training windows best
+        anchor, _ = anchors_lib.choose(scaled, starts["train"], config.horizon,
+                                       len(series.targets), config.season, config.window)
+    return Prepared(series, split, scaler, scaled, starts, anchor)
 
 
 def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int = 1,
@@ -95,6 +112,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
                      "std": prepared.scaler.std}
     config.split = {"train_end": prepared.split.train_end, "val_end": prepared.split.val_end,
                     "rows": prepared.split.rows}
+    config.anchor = prepared.anchor.to_dict()
     config.versions = library_versions()
 
     strategy, policy = start_tensorflow(config.train, config.data.window, config.model.layers)
@@ -110,7 +128,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
         with_data_sharding(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
-            epochs=range(done, config.train.epochs)))
+            epochs=range(done, config.train.epochs), anchor=prepared.anchor))
         for part in ("train", "val"))
     steps_per_epoch = data_lib.batches_per_epoch(len(prepared.starts["train"]),
                                                  config.train.batch_size)
@@ -121,7 +139,8 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     with strategy.scope():  # variables and optimizer state live on every replica
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
                             targets=n_targets, dtype_policy=policy,
-                            unroll_window=data.window if config.train.unroll else None)
+                            unroll_window=data.window if config.train.unroll else None,
+                            zero_head=prepared.anchor.kind != "none")
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
@@ -134,7 +153,8 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
                  tracker]
     log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units) on "
-        f"{series.source}: {len(prepared.starts['train'])} train / "
+        f"{series.source}, window {data.window}, anchor {prepared.anchor.describe()}: "
+        f"{len(prepared.starts['train'])} train / "
         f"{len(prepared.starts['val'])} val / {len(prepared.starts['test'])} test windows"
         + (f"; resuming after epoch {done}" if done else ""))
     started = time.perf_counter()
@@ -164,6 +184,10 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     elif config.train.patience:
         tracker.restore_best()  # early stopping keeps the best epoch, as Keras' EarlyStopping
     history = tracker.history
+    network_kept = keep_network_if_better(model, prepared, config)
+    if not network_kept:
+        log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
+            "validation windows: its output is set to zero, the forecast is the anchor's")
 
     # Across machines each worker would predict only its shard of the windows: evaluate
     # an ordinary copy instead, which every worker holds whole.
@@ -173,6 +197,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     metrics["train_seconds"] = round(seconds, 2)
     metrics["epochs_run"] = len(history["loss"])
     metrics["best_epoch"] = tracker.best_epoch
+    metrics["network_kept"] = network_kept
     if tracker.diverged_at is not None:
         metrics["diverged_at_epoch"] = tracker.diverged_at
     # Every worker saves (saving may need them all), but only the chief keeps its run.
@@ -193,6 +218,30 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
     if not chief:
         log(f"this worker is not the chief: the chief writes the run directory {out}")
     return metrics
+
+
+def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool:
+    """Keep the trained network only if anchor + network beats the anchor alone on the
+    validation windows (MAE); otherwise zero the head, so the model forecasts the anchor.
+
+    Early stopping already picks the best epoch on validation; this also covers the
+    case where no epoch helped (a short or noisy series), so a run is never worse on
+    validation than the simple forecast it started from.
+    """
+    if prepared.anchor.kind == "none":
+        return True
+    data, n_targets = config.data, len(prepared.series.targets)
+    inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], data.window,
+                                      data.horizon, n_targets)
+    anchor_only = prepared.anchor.forecast(inputs, n_targets)
+    with_network = anchors_lib.anchored_forecast(
+        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
+        n_targets)
+    if metrics_lib.mae(with_network, actual) < metrics_lib.mae(anchor_only, actual):
+        return True
+    head = model.get_layer("head")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    return False
 
 
 def largest_divisor(number: int, at_most: int) -> int:
@@ -259,14 +308,17 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     n_targets = len(prepared.series.targets)
     starts = prepared.starts[part]
     inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
-    scaled_forecast = model.predict(inputs.astype(np.float32), batch_size=256, verbose=0)
-    forecast = prepared.scaler.inverse_targets(scaled_forecast.astype(np.float64), n_targets)
+    scaled_forecast = anchors_lib.anchored_forecast(
+        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
+        n_targets)
+    forecast = prepared.scaler.inverse_targets(scaled_forecast, n_targets)
     raw_targets = prepared.series.values[:, :n_targets]
     _, actual = data_lib.windows(raw_targets, starts, data.window, data.horizon, n_targets)
 
     train_targets = raw_targets[:prepared.split.train_end]
     scale = metrics_lib.mase_scale(train_targets)
     result = {"part": part, "windows": int(len(starts)), "targets": prepared.series.targets,
+              "anchor": prepared.anchor.describe(),
               "model": metrics_lib.report(forecast, actual, scale),
               "naive": metrics_lib.report(
                   metrics_lib.naive_forecast(raw_targets, starts, data.horizon), actual, scale)}
@@ -286,9 +338,10 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     `starts`: "test", or "file" for `data_path`.
     """
     scaler = data_lib.Scaler.from_dict(config.scaler)
+    anchor = anchors_lib.Anchor.from_dict(config.anchor)
     if data_path is None:
         series = load_series(config.data)
-        return prepare(series, config.data, scaler), "test"
+        return prepare(series, config.data, scaler, anchor), "test"
     data = config.data
     series = data_lib.read_csv(data_path, data.targets, data.features,
                                data.time_column if _has_column(data_path, data.time_column)
@@ -300,7 +353,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
                         f"{data.window + data.horizon} for one window")
     # The whole file is the evaluation part; MASE is scaled on the file itself.
     prepared = Prepared(series, data_lib.Split(rows, rows, rows), scaler,
-                        scaler.transform(series.values), {"file": starts})
+                        scaler.transform(series.values), {"file": starts}, anchor)
     return prepared, "file"
 
 
