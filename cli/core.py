@@ -47,12 +47,14 @@ fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal naive "
               "baseline). Default: the dataset's, or from a date time column's spacing "
               "(half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, quarterly 4).")
-@click.option("--anchor", type=click.Choice(["auto", "last", "season", "season-level", "none"]),
+@click.option("--anchor", type=click.Choice(["auto", "none", "last", "season", "season-level",
+                                           "ar", "ar-level"]),
               default="auto", show_default=True,
-              help="The simple forecast the network corrects, read off each window (inputs are "
-              "then relative to the window's last value): last value, seasonal naive, or "
-              "seasonal naive that keeps the level and trend; auto: the one with the lowest error "
-              "on the training windows; none: absolute z-scores (needed for export --step).")
+              help="The linear forecast the network corrects, read off each window (the network's "
+              "inputs are then relative to the window's last value): the last value, seasonal "
+              "naive, seasonal naive keeping level and trend, a ridge autoregression of the "
+              "changes (ar) or of the values (ar-level); auto: per step, the one with the lowest "
+              "validation error; none: absolute z-scores (needed for export --step).")
 @click.option("--backtest-windows", type=positive,
               help="Hold out a test part sized for `lstm-tf backtest --windows N`: horizon + "
               "step x (N - 1) rows (instead of --test-fraction).")

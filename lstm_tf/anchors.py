@@ -1,131 +1,127 @@
-"""Anchors: the simple forecast the network corrects, computed from each window.
+"""Anchors: the linear forecast the network corrects, computed from each window.
 
 A network fed z-scores fitted on the training rows forecasts badly once a trending
-series leaves that range: every test input lies beyond anything it saw. So by
-default the network never sees the series' level. For each window
+series leaves that range: every test input lies beyond anything it saw. And a
+recurrent network trained on a short series learns slowly what a linear model gets
+right at once (a season, a trend, mean reversion). So by default, for each window,
 
-    inputs  = the window, each target column minus its last value   (the level removed)
-    forecast = anchor(window) + network(inputs)
+    network inputs = the window, each target column minus its last value (the level removed)
+    forecast       = anchor(window) + network(network inputs)
 
-where `anchor` is a fixed linear forecast read off the window's last `reach` rows:
+where the anchor is a linear forecast of each target from its own column's last
+`reach` rows, in z-scores (the training rows' scaler):
 
-    last          x_T                                  (naive persistence; the network
-                                                        forecasts the change)
-    season        x_{T+k-m*ceil(k/m)}                  (seasonal naive, season m)
-    season-level  x_T + mean_{j=0..J-1} (x_{T+k-b-jm} - x_{T-b-jm})   with b = m*ceil(k/m):
-                  the last value plus the change over the same k steps one season
-                  earlier (averaged over J seasons): seasonal naive that keeps the
+    anchor[target, k] = bias[target, k] + sum_r weights[target, k, r] * z[T - reach + r, target]
+
+for step k = 1..horizon after the window's last row T. The candidates:
+
+    last          z_T: naive persistence (the network forecasts the change)
+    season        z_{T+k-b}, b = m*ceil(k/m): seasonal naive, season m
+    season-level  z_T + mean_{j<J} (z_{T+k-b-jm} - z_{T-b-jm}): the last value plus the
+                  change over the same k steps a season (J seasons) earlier; keeps the
                   level and the trend
-    none          0                                    (absolute z-scores, as before)
+    ar            a ridge regression of z_{T+k} - z_T on the window relative to z_T
+                  (an autoregression of the changes: trend-safe)
+    ar-level      a ridge regression of z_{T+k} on the window and a constant (an
+                  autoregression that reverts to the training mean: for stationary series)
+    none          0 (the network sees absolute z-scores, as before anchors)
 
-for step k = 1..horizon after the window's last row T. Every anchor is a weighted
-sum of window rows whose weights add up to 1, so it commutes with the z-score:
-anchor(z(x)) = z(anchor(x)). The network and its loss work in z-scores; the
-exported graph takes and returns raw values.
+`choose` fits the regressions on the training windows and, for every target and
+every step of the horizon, keeps the candidate with the lowest error on the
+validation windows; the regressions are then refitted on training and validation
+windows. The network trains on what the anchor leaves (`zero head`: it starts out
+forecasting the anchor), and training keeps it only if it helps on validation.
 
-`choose` picks the anchor by its error on the training windows (auto), as one
-would choose between differencing and seasonal differencing: a series whose
-seasonal naive beats persistence gets a seasonal anchor.
-
-The same arithmetic exists in NumPy (evaluation, parity, backtests) and in
-TensorFlow (the training stream and the exported graph), both as one matrix product
-`anchor_k = sum_r weights[k, r] * x[T - reach + r]`.
+The same arithmetic exists in NumPy (training data, evaluation, parity, backtests)
+and in TensorFlow (the exported graph): one einsum and an add.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import UserError
 
-KINDS = ("none", "last", "season", "season-level")
-CHOICES = ("auto",) + KINDS
+CHOICES = ("auto", "none", "last", "season", "season-level", "ar", "ar-level")
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
+RIDGE_PENALTIES = (0.1, 1.0, 10.0, 100.0)  # x the number of windows, chosen on validation
 
 
-@dataclass(frozen=True)
+@dataclass
 class Anchor:
-    """One anchor: `kind` (see the module docstring), `season` m, `seasons` J, for
-    forecasts of `horizon` steps."""
+    """weights [targets, horizon, reach], bias [targets, horizon]; `steps` names the
+    candidate used at each step of each target ([targets][horizon])."""
 
-    kind: str = "none"
-    horizon: int = 1
-    season: int | None = None
-    seasons: int = 1
+    weights: np.ndarray
+    bias: np.ndarray
+    steps: list[list[str]]
 
     @property
     def reach(self) -> int:
         """How many of the window's last rows the anchor reads (0 for none)."""
-        if self.kind in ("none", "last"):
-            return {"none": 0, "last": 1}[self.kind]
-        m = self.season
-        if self.kind == "season":
-            return m
-        return m * ((self.horizon - 1) // m + self.seasons) + 1
+        return int(self.weights.shape[-1])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def kind(self) -> str:
+        """none, a candidate's name, or `mixed` when steps use different ones."""
+        names = {name for target in self.steps for name in target}
+        return names.pop() if len(names) == 1 else "mixed"
 
     @property
     def relative_inputs(self) -> bool:
         """Whether the network's inputs are relative to the window's last value."""
         return self.kind != "none"
 
-    def weights(self) -> np.ndarray:
-        """[horizon, reach]: anchor_k = weights[k] @ window[-reach:]."""
-        reach, horizon = self.reach, self.horizon
-        w = np.zeros((horizon, reach))
-        if self.kind == "none":
-            return w
-        last = reach - 1  # the window's last row
-        for k in range(horizon):  # step k + 1 after the window
-            if self.kind == "last":
-                w[k, last] = 1.0
-                continue
-            m = self.season
-            back = m * (k // m + 1)  # the same phase, at least one season before step k + 1
-            if self.kind == "season":
-                w[k, last + 1 + k - back] = 1.0
-                continue
-            w[k, last] += 1.0
-            for j in range(self.seasons):
-                earlier = back + m * j
-                w[k, last + 1 + k - earlier] += 1.0 / self.seasons
-                w[k, last - earlier] -= 1.0 / self.seasons
-        return w
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "reach": self.reach}
-
     @classmethod
-    def from_dict(cls, saved: dict | None) -> "Anchor":
-        """The anchor a run recorded; a run from before anchors (None) used none."""
-        if not saved:
-            return cls()
-        return cls(saved["kind"], saved["horizon"], saved.get("season"), saved.get("seasons", 1))
+    def none(cls, horizon: int, n_targets: int) -> "Anchor":
+        return cls(np.zeros((n_targets, horizon, 0)), np.zeros((n_targets, horizon)),
+                   [["none"] * horizon for _ in range(n_targets)])
 
     def describe(self) -> str:
-        if self.kind == "season":
-            return f"season (m={self.season})"
-        if self.kind == "season-level":
-            return f"season-level (m={self.season}, {self.seasons} season(s))"
-        return self.kind
+        if self.kind != "mixed":
+            return self.kind
+        counts: dict[str, int] = {}
+        for name in (name for target in self.steps for name in target):
+            counts[name] = counts.get(name, 0) + 1
+        return "per step: " + ", ".join(f"{name} x{count}" for name, count in counts.items())
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "description": self.describe(), "reach": self.reach,
+                "steps": self.steps, "weights": self.weights.tolist(),
+                "bias": self.bias.tolist()}
+
+    @classmethod
+    def from_dict(cls, saved: dict | None, horizon: int = 1, n_targets: int = 1) -> "Anchor":
+        """The anchor a run recorded; a run from before anchors (None) used none."""
+        if not saved:
+            return cls.none(horizon, n_targets)
+        weights = np.asarray(saved["weights"], np.float64)
+        bias = np.asarray(saved["bias"], np.float64)
+        if weights.ndim != 3 or bias.shape != weights.shape[:2]:
+            raise UserError("config.json: the anchor's weights and bias have the wrong shapes")
+        return cls(weights, bias, saved["steps"])
 
     # ------------------------------------------------------------------- NumPy
 
     def network_inputs(self, scaled_windows: np.ndarray, n_targets: int) -> np.ndarray:
         """The network's input: the targets' last value subtracted from their columns."""
         if not self.relative_inputs:
-            return scaled_windows
-        out = np.array(scaled_windows, copy=True)
-        out[:, :, :n_targets] -= scaled_windows[:, -1:, :n_targets]
+            return np.asarray(scaled_windows)
+        out = np.array(scaled_windows, dtype=np.float64, copy=True)
+        out[:, :, :n_targets] -= out[:, -1:, :n_targets]
         return out
 
     def forecast(self, scaled_windows: np.ndarray, n_targets: int) -> np.ndarray:
-        """The anchor forecast [windows, horizon, targets] (zeros for none)."""
-        if self.kind == "none":
-            return np.zeros((len(scaled_windows), self.horizon, n_targets))
-        recent = np.asarray(scaled_windows, np.float64)[:, -self.reach:, :n_targets]
-        return np.einsum("hr,nrt->nht", self.weights(), recent)
+        """The anchor's forecast [windows, horizon, targets] in z-scores."""
+        recent = np.asarray(scaled_windows, np.float64)[:, scaled_windows.shape[1] - self.reach:,
+                                                        :n_targets]
+        return np.einsum("thr,nrt->nht", self.weights, recent) + self.bias.T[None]
 
     # -------------------------------------------------------------- TensorFlow
 
@@ -142,53 +138,152 @@ class Anchor:
         """`forecast` on a float32 tensor [batch, time, columns]: [batch, horizon, targets]."""
         import tensorflow as tf
 
-        if self.kind == "none":
-            return tf.zeros([tf.shape(windows)[0], self.horizon, n_targets], windows.dtype)
-        weights = tf.constant(self.weights(), windows.dtype)
-        return tf.einsum("hr,brt->bht", weights, windows[:, -self.reach:, :n_targets])
+        weights = tf.constant(self.weights, windows.dtype)
+        bias = tf.constant(self.bias.T[None], windows.dtype)
+        recent = windows[:, tf.shape(windows)[1] - self.reach:, :n_targets]
+        return tf.einsum("thr,brt->bht", weights, recent) + bias
 
 
-def candidates(horizon: int, season: int | None, window: int) -> list[Anchor]:
-    """The anchors `auto` chooses from: last, and the seasonal ones the window can hold."""
-    found = [Anchor("last", horizon)]
+# --------------------------------------------------------------- the candidates
+
+
+def seasonal_weights(kind: str, horizon: int, season: int | None = None,
+                     seasons: int = 1) -> np.ndarray:
+    """[horizon, reach] weights of last, season or season-level (see the docstring)."""
+    if kind == "last":
+        return np.ones((horizon, 1))
+    m = season
+    reach = m if kind == "season" else m * ((horizon - 1) // m + seasons) + 1
+    w = np.zeros((horizon, reach))
+    last = reach - 1  # the window's last row
+    for k in range(horizon):  # step k + 1 after the window
+        back = m * (k // m + 1)  # the same phase, at least one season before step k + 1
+        if kind == "season":
+            w[k, last + 1 + k - back] = 1.0
+            continue
+        w[k, last] += 1.0
+        for j in range(seasons):
+            earlier = back + m * j
+            w[k, last + 1 + k - earlier] += 1.0 / seasons
+            w[k, last - earlier] -= 1.0 / seasons
+    return w
+
+
+def _fixed_candidates(horizon: int, season: int | None, window: int) -> dict[str, np.ndarray]:
+    found = {"last": seasonal_weights("last", horizon)}
     if season and season > 1:
-        found.append(Anchor("season", horizon, season))
-        found += [Anchor("season-level", horizon, season, seasons)
-                  for seasons in range(1, MAX_SEASONS + 1)]
-    return [anchor for anchor in found if anchor.reach <= window]
+        found["season"] = seasonal_weights("season", horizon, season)
+        for seasons in range(1, MAX_SEASONS + 1):
+            found[f"season-level" + (f"/{seasons}" if seasons > 1 else "")] = \
+                seasonal_weights("season-level", horizon, season, seasons)
+    return {name: w for name, w in found.items() if w.shape[1] <= window}
 
 
-def resolve(choice: str, horizon: int, season: int | None, window: int) -> Anchor | None:
-    """The anchor for an explicit `--anchor`; None for auto (see `choose`)."""
+def _ridge(inputs: np.ndarray, targets: np.ndarray, penalty: float) -> np.ndarray:
+    """Ridge coefficients [features, outputs]; the penalty scales with the row count."""
+    gram = inputs.T @ inputs + penalty * len(inputs) * np.eye(inputs.shape[1])
+    return np.linalg.solve(gram, inputs.T @ targets)
+
+
+def _ar_design(recent: np.ndarray, level: bool) -> np.ndarray:
+    """[n, reach] windows of one column -> the regression's inputs."""
+    if level:
+        return np.concatenate([recent, np.ones((len(recent), 1))], axis=1)
+    return recent[:, :-1] - recent[:, -1:]  # the window relative to its last value
+
+
+def _ar_to_linear(coef: np.ndarray, level: bool, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Regression coefficients -> (weights [horizon, reach], bias [horizon])."""
+    horizon = coef.shape[1]
+    if level:
+        return coef[:-1].T, coef[-1]
+    weights = np.zeros((horizon, reach))
+    weights[:, :-1] = coef.T
+    weights[:, -1] = 1.0 - coef.sum(axis=0)  # z_T + sum_r c_r (z_r - z_T)
+    return weights, np.zeros(horizon)
+
+
+def _fit_ar(recent: np.ndarray, future: np.ndarray, level: bool, penalty: float):
+    design = _ar_design(recent, level)
+    goal = future if level else future - recent[:, -1:]
+    return _ar_to_linear(_ridge(design, goal, penalty), level, recent.shape[1])
+
+
+# ------------------------------------------------------------------- choosing
+
+
+def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
+           horizon: int, n_targets: int, season: int | None, window: int,
+           choice: str = "auto") -> tuple[Anchor, dict]:
+    """The anchor for a run (see the module docstring) and each candidate's validation
+    MAE per target, in z-scores.
+
+    `choice` restricts the candidates to one kind (`--anchor`); `auto` lets every
+    step of every target pick its own.
+    """
     if choice not in CHOICES:
         raise UserError(f"unknown anchor {choice!r}; choose {', '.join(CHOICES)}")
-    if choice == "auto":
-        return None
-    if choice in ("season", "season-level") and not season:
-        raise UserError(f"--anchor {choice} needs a season length: pass --season")
-    anchor = Anchor(choice, horizon, season if choice in ("season", "season-level") else None)
-    if anchor.reach > window:
-        raise UserError(f"--anchor {choice} reads the last {anchor.reach} rows of each window; "
-                        f"--window {window} is shorter")
-    return anchor
-
-
-def choose(scaled: np.ndarray, starts: np.ndarray, horizon: int, n_targets: int,
-           season: int | None, window: int) -> tuple[Anchor, dict[str, float]]:
-    """The candidate with the lowest mean absolute error over windows starting at
-    `starts` (the training windows); returns it and every candidate's error."""
+    if choice == "none":
+        return Anchor.none(horizon, n_targets), {}
     steps = np.arange(horizon)
-    actual = scaled[starts[:, None] + steps[None, :], :n_targets]
-    errors = {}
-    best = None
-    for anchor in candidates(horizon, season, window):
-        rows = starts[:, None] + np.arange(-anchor.reach, 0)[None, :]
-        error = float(np.mean(np.abs(anchor.forecast(scaled[rows], n_targets)
-                                     - actual)))
-        errors[anchor.describe()] = error
-        if best is None or error < best[1]:
-            best = (anchor, error)
-    return best[0], errors
+    rows = np.arange(-window, 0)
+    fixed = _fixed_candidates(horizon, season, window)
+    if choice in ("season", "season-level") and not any(name.startswith(choice) for name in fixed):
+        raise UserError(f"--anchor {choice} needs a season (--season) of which the window "
+                        f"({window} rows) holds the anchor's reach")
+    candidate_names = [name for name in [*fixed, "ar", "ar-level"]
+                       if choice == "auto" or name.split("/")[0] == choice]
+    weights = np.zeros((n_targets, horizon, window))
+    bias = np.zeros((n_targets, horizon))
+    chosen: list[list[str]] = []
+    report = {}
+    for target in range(n_targets):
+        column = scaled[:, target]
+        train_x, train_y = column[train_starts[:, None] + rows], \
+            column[train_starts[:, None] + steps]
+        val_x, val_y = column[val_starts[:, None] + rows], column[val_starts[:, None] + steps]
+        options = {}  # name -> (weights [horizon, window], bias [horizon], val error [horizon])
+
+        def add(name, w, b):
+            padded = np.zeros((horizon, window))
+            padded[:, window - w.shape[1]:] = w
+            error = np.mean(np.abs(val_x @ padded.T + b - val_y), axis=0)
+            options[name] = (padded, b, error)
+
+        for name in candidate_names:
+            if name in fixed:
+                add(name, fixed[name], np.zeros(horizon))
+                continue
+            level = name == "ar-level"
+            best = None
+            for penalty in RIDGE_PENALTIES:  # the penalty is chosen on validation too
+                w, b = _fit_ar(train_x, train_y, level, penalty)
+                error = np.mean(np.abs(val_x @ w.T + b - val_y))
+                if best is None or error < best[0]:
+                    best = (error, penalty)
+            # Refit on every window before the test part, with the chosen penalty.
+            w, b = _fit_ar(np.concatenate([train_x, val_x]), np.concatenate([train_y, val_y]),
+                           level, best[1])
+            validation = _fit_ar(train_x, train_y, level, best[1])
+            add(name, *validation)
+            options[name] = (w, b, options[name][2])
+        names = list(options)
+        errors = np.stack([options[name][2] for name in names])  # [candidates, horizon]
+        best_per_step = np.argmin(errors, axis=0)
+        chosen.append([names[i] for i in best_per_step])
+        for k, i in enumerate(best_per_step):
+            weights[target, k] = options[names[i]][0][k]
+            bias[target, k] = options[names[i]][1][k]
+        report[f"target {target}"] = {name: float(errors[i].mean()) for i, name in enumerate(names)}
+    # Trim the rows no step reads, so the anchor's reach is as short as it can be.
+    used = np.flatnonzero(np.abs(weights).sum(axis=(0, 1)) > 0)
+    reach = window - int(used[0]) if len(used) else 1
+    return Anchor(weights[:, :, window - reach:], bias, chosen), report
+
+
+def of_run(config) -> Anchor:
+    """The anchor a run (`config.RunConfig`) trained with."""
+    return Anchor.from_dict(config.anchor, config.data.horizon, len(config.data.targets))
 
 
 def anchored_forecast(network, scaled_windows: np.ndarray, anchor: Anchor,

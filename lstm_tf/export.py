@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import contract, parity, runs
-from .anchors import Anchor
+from .anchors import of_run
 from .atomic import atomic_path, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
@@ -76,7 +76,8 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
 
     if gates and step:
         raise UserError("--gates and --step write different models; export each separately")
-    if step and Anchor.from_dict(runs.load_config(run).anchor).relative_inputs:
+    if step and runs.load_config(run).anchor not in (None, {}) and \
+            runs.load_config(run).anchor["kind"] != "none":
         raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
                         "(its anchor), which a model fed one row at a time cannot know in advance;"
                         " export the window model, or train with --anchor none for a step model")
@@ -170,10 +171,10 @@ def _raw_units(config: RunConfig, scaling: bool):
 
 def _anchored(config: RunConfig):
     """(network_inputs, add_anchor): the run's anchor around the network, on z-scores."""
-    anchor, n_targets = Anchor.from_dict(config.anchor), len(config.data.targets)
+    anchor, n_targets = of_run(config), len(config.data.targets)
     return ((lambda z: anchor.tf_network_inputs(z, n_targets)),
             (lambda z, output: anchor.tf_forecast(z, n_targets) + output
-             if anchor.kind != "none" else output))
+             if anchor.relative_inputs else output))
 
 
 def _window_signature(config: RunConfig) -> list:
@@ -269,7 +270,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         kind=config.model.kind, units=config.model.units, layers=config.model.layers,
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
-        anchor=Anchor.from_dict(config.anchor).to_dict(),
+        anchor=of_run(config).to_dict(),
         gates=gates, time_column=config.data.time_column, versions=library_versions(),
         opset=opset, run=Path(run).resolve().name, parity=parity_report)
     _name_axes(onnx_model.graph, meta)

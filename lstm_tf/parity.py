@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import contract, runtime
-from .anchors import Anchor, anchored_forecast
+from .anchors import anchored_forecast, of_run
 from .config import RunConfig
 from .data import Scaler
 
@@ -37,7 +37,7 @@ def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
     test = prepared.starts["test"]
     every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
     # The anchor reads the window's last `reach` rows: a shorter window is no input.
-    short = max(1, window // 2, Anchor.from_dict(config.anchor).reach)
+    short = max(1, window // 2, of_run(config).reach)
     cases = {
         "test windows": windows(raw, test, window, 1, n_targets)[0],
         "batch 1": windows(raw, test[-1:], window, 1, n_targets)[0],
@@ -69,7 +69,7 @@ def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndar
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
     forecast = anchored_forecast(model, scaler.transform(raw_windows),
-                                 Anchor.from_dict(config.anchor), n_targets)
+                                 of_run(config), n_targets)
     return scaler.inverse_targets(forecast, n_targets)
 
 
@@ -126,7 +126,7 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
     from .cells import split_gates
 
     scaler = Scaler.from_dict(config.scaler)
-    anchor, n_targets = Anchor.from_dict(config.anchor), len(config.data.targets)
+    anchor, n_targets = of_run(config), len(config.data.targets)
     scaled = scaler.transform(raw_windows)
     inputs = anchor.network_inputs(scaled, n_targets).astype(np.float32)
     *traces, forecast = gate_model(inputs, training=False)

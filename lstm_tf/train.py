@@ -77,11 +77,10 @@ def prepare(series: data_lib.Series, config: DataConfig,
             raise UserError(f"the {part} part holds no window of {config.window} + "
                             f"{config.horizon} rows; use more data or a smaller window/stride")
     scaled = scaler.transform(series.values)
-    if anchor is None:
-        anchor = anchors_lib.resolve(config.anchor, config.horizon, config.season, config.window)
-    if anchor is None:  # auto: the candidate that forecasts the training windows best
-        anchor, _ = anchors_lib.choose(scaled, starts["train"], config.horizon,
-                                       len(series.targets), config.season, config.window)
+    if anchor is None:  # fitted on the training windows, chosen on the validation ones
+        anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
+                                       len(series.targets), config.season, config.window,
+                                       config.anchor)
     return Prepared(series, split, scaler, scaled, starts, anchor)
 
 
@@ -140,7 +139,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
                             targets=n_targets, dtype_policy=policy,
                             unroll_window=data.window if config.train.unroll else None,
-                            zero_head=prepared.anchor.kind != "none")
+                            zero_head=prepared.anchor.relative_inputs)
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
@@ -228,7 +227,7 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
     case where no epoch helped (a short or noisy series), so a run is never worse on
     validation than the simple forecast it started from.
     """
-    if prepared.anchor.kind == "none":
+    if not prepared.anchor.relative_inputs:
         return True
     data, n_targets = config.data, len(prepared.series.targets)
     inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], data.window,
@@ -338,7 +337,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     `starts`: "test", or "file" for `data_path`.
     """
     scaler = data_lib.Scaler.from_dict(config.scaler)
-    anchor = anchors_lib.Anchor.from_dict(config.anchor)
+    anchor = anchors_lib.of_run(config)
     if data_path is None:
         series = load_series(config.data)
         return prepare(series, config.data, scaler, anchor), "test"
