@@ -17,16 +17,21 @@ or C~). Its outputs are `forecast` then `contract.gate_output_names(layers)`.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import contract, parity, runs
-from .atomic import atomic_path, refuse_overwrite, write_json
+from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
 from .errors import UserError
+from .progress import Interrupted, interrupts_as_keyboard_interrupt
 from .tf_setup import tensorflow
 
 
@@ -60,20 +65,38 @@ def fused_network(model, config: RunConfig):
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                opset: int | None = None, scaling: bool = True, step: bool = False,
                check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
-               allow_loop: bool = False, gates: bool = False) -> ExportResult:
+               allow_loop: bool = False, gates: bool = False,
+               log: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export `run` to `out` (default exported/<run>.onnx); see the module docstring.
 
     With `gates` the model written (default exported/<run>.gates.onnx) is the gate
     model, checked output by output against the Keras gate model; it always
     contains ONNX Loops (`allow_loop` is implied) and cannot be combined with `step`.
+
+    One writer at a time per `out` (a second export of the same file stops with a
+    one-line error); SIGTERM or Ctrl-C before the files are renamed into place, or a
+    full disk, leave no partial file and the earlier model intact.
     """
+    out = Path(out) if out else default_output(run, gates)
+    with exclusive(out, "model"), disk_full_as_user_error(out, "model"):
+        try:
+            with interrupts_as_keyboard_interrupt():
+                return _export_run(run, out, force=force, opset=opset, scaling=scaling,
+                                   step=step, check=check, tolerance=tolerance,
+                                   allow_loop=allow_loop, gates=gates, log=log)
+        except KeyboardInterrupt:
+            raise Interrupted(f"export interrupted; nothing was written to {out} (an earlier "
+                              "model there is intact)") from None
+
+
+def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance, allow_loop,
+                gates, log) -> ExportResult:
     import onnx
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
     if gates and step:
         raise UserError("--gates and --step write different models; export each separately")
-    out = Path(out) if out else default_output(run, gates)
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
     targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
@@ -106,6 +129,7 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
                              output_name=output_names)
     report = None
     if check:
+        log(f"checking parity against the Keras model of {run}")
         report = check_window(onnx_model.SerializeToString(), model, config,
                               scaling=scaling, tolerance=tolerance)
     _attach_metadata(onnx_model, config, run, scaling=scaling, step=False, opset=opset,
@@ -132,16 +156,34 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
 
     reports = {"gates" if gates else "window": report, "step": result.step_parity}
     failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
-    if check:
-        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
-    if failed:
-        raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
-                        f"({parity.verdict(reports[failed[0]])}); no model was written, "
-                        f"details in {parity_path_for(out)}")
-    _save(onnx_model, out)
-    if step_model is not None:
-        _save(step_model, result.step_path)
+    with _signals_deferred():  # the files are renamed into place together or not at all
+        if check:
+            write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
+        if failed:
+            raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
+                            f"({parity.verdict(reports[failed[0]])}); no model was written, "
+                            f"details in {parity_path_for(out)}")
+        _save(onnx_model, out)
+        if step_model is not None:
+            _save(step_model, result.step_path)
     return result
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done (a few renames): an export
+    stopped by them is either complete or not written at all."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _save(onnx_model, path: Path) -> None:

@@ -17,9 +17,10 @@ from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
 from . import runs
-from .atomic import atomic_path, refuse_overwrite, write_json, write_text
+from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, \
+    write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
-from .errors import UserError
+from .errors import DiskFull, UserError
 from .figures import pyplot, save_figure
 
 
@@ -74,7 +75,31 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 
     An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
     `progress`); `resume=True` continues it (use `resume_training`).
+
+    One writer at a time: a second `train` (or `--resume`) of the same `out` started
+    while this one runs stops at once with a one-line error (`atomic.exclusive`). A
+    disk that fills up stops it with a one-line error naming `out`; the earlier run
+    there is intact and nothing partial is left (not even the resumable state of a
+    fresh run).
     """
+    from .devices import is_chief
+
+    if not is_chief(config.train.strategy):  # a worker writes only its own temporaries
+        return _train(config, out, force, verbose, log, resume)
+    state = progress.state_dir(out)
+    had_state = state.exists()
+    with exclusive(out, "run directory"):
+        try:
+            with disk_full_as_user_error(out, "run directory"):
+                return _train(config, out, force, verbose, log, resume)
+        except DiskFull:
+            if not had_state:
+                progress.discard(state)
+            raise
+
+
+def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
+           log: Callable[[str], None], resume: bool) -> dict:
     from .devices import is_chief, run_report, with_data_sharding
     from .models import build_model, local_copy
     from .tf_setup import set_op_determinism
