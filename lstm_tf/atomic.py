@@ -71,14 +71,13 @@ def is_disk_full(error: BaseException | None) -> bool:
     return False
 
 
-def disk_full_message(target: str | os.PathLike, what: str = "") -> str:
-    return (f"no space left on the device to write {what + ' ' if what else ''}{target}; "
-            "nothing was written there (an earlier version is intact): free some space and "
-            "try again")
+def disk_full_message(target: str | os.PathLike) -> str:
+    return (f"no space left on the device to write {target}; nothing was written there (an "
+            "earlier version is intact): free some space and try again")
 
 
 @contextlib.contextmanager
-def disk_full_as_user_error(target: str | os.PathLike, what: str = "") -> Iterator[None]:
+def disk_full_as_user_error(target: str | os.PathLike) -> Iterator[None]:
     """Within the block, a write that fails for lack of space becomes a one-line DiskFull
     naming `target`."""
     try:
@@ -88,7 +87,7 @@ def disk_full_as_user_error(target: str | os.PathLike, what: str = "") -> Iterat
     except Exception as error:  # noqa: BLE001  (writers raise many types; only ENOSPC is ours)
         if not is_disk_full(error):
             raise
-        raise DiskFull(disk_full_message(target, what)) from None
+        raise DiskFull(disk_full_message(target)) from None
 
 
 # ---------------------------------------------------------- one writer at a time

@@ -18,6 +18,7 @@ or C~). Its outputs are `forecast` then `contract.gate_output_names(layers)`.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
     full disk, leave no partial file and the earlier model intact.
     """
     out = Path(out) if out else default_output(run, gates)
-    with exclusive(out, "model"), disk_full_as_user_error(out, "model"):
+    with exclusive(out, "model"), disk_full_as_user_error(out):
         try:
             with interrupts_as_keyboard_interrupt():
                 return _export_run(run, out, force=force, opset=opset, scaling=scaling,
@@ -156,16 +157,24 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
     reports = {"gates" if gates else "window": report, "step": result.step_parity}
     failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
-    with _signals_deferred():  # the files are renamed into place together or not at all
-        if check:
-            write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
-        if failed:
-            raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
-                            f"({parity.verdict(reports[failed[0]])}); no model was written, "
-                            f"details in {parity_path_for(out)}")
-        _save(onnx_model, out)
-        if step_model is not None:
-            _save(step_model, result.step_path)
+    files = {}
+    if check:
+        files[parity_path_for(out)] = (json.dumps({k: v for k, v in reports.items() if v},
+                                                  indent=2) + "\n").encode("utf-8")
+    if failed:
+        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
+        raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
+                        f"({parity.verdict(reports[failed[0]])}); no model was written, "
+                        f"details in {parity_path_for(out)}")
+    files[out] = onnx_model.SerializeToString()
+    if step_model is not None:
+        files[result.step_path] = step_model.SerializeToString()
+    # Every file is written beside its target first; only when all are written are they
+    # renamed into place (a full disk leaves the earlier set whole), and no signal can
+    # stop the renames half-way.
+    with _signals_deferred(), contextlib.ExitStack() as renames:
+        for path, data in files.items():
+            renames.enter_context(atomic_path(path)).write_bytes(data)
     return result
 
 
@@ -184,11 +193,6 @@ def _signals_deferred():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _save(onnx_model, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(onnx_model.SerializeToString())
 
 
 def _raw_units(config: RunConfig, scaling: bool):
