@@ -7,7 +7,6 @@ printed, a process ending), never on the clock.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import run
+from helpers import fill, run, small_tmpfs
 
 TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
 
@@ -154,28 +153,8 @@ def small_disk(tmp_path):
     """A 2 MiB tmpfs, mounted for the test (needs root: CI runs as root)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root (CI runs as root and runs this test)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "disk") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path, leave: int) -> Path:
-    """Fill `disk` with one file until no more than `leave` bytes are free."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
-    os.truncate(filler, max(0, filler.stat().st_size - leave))
-    return filler
 
 
 def test_full_disk_stops_train_export_and_predict_with_one_line_errors(sine, small_disk):
