@@ -182,7 +182,8 @@ def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
     import json as json_lib
 
     out = tmp_path / "mixed"
-    result = run("train", "--dataset", "sine", "--mixed-precision", "--out", out, *TINY)
+    result = run("train", "--dataset", "sine", "--mixed-precision", "--device", "cpu",
+                 "--out", out, *TINY)
     assert result.exit_code == 0, result.output
     assert json_lib.loads((out / "config.json").read_text())["train"]["precision"] == "mixed_bfloat16"
     result = run("export", out, "--out", tmp_path / "mixed.onnx")
