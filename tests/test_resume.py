@@ -106,3 +106,29 @@ def test_divergence_after_good_epochs_keeps_the_best_weights(tmp_path):
         np.testing.assert_array_equal(restored, expected)
     saved = json.loads((tmp_path / progress.PROGRESS_FILE).read_text())
     assert saved["best_epoch"] == 1 and saved["history"]["val_loss"] == [0.4, 0.6]
+
+
+def test_early_stopping_keeps_the_best_epochs_weights(tmp_path):
+    """Stopped by --patience, the saved model is the best epoch's, not the last one's."""
+    from lstm_tf import data, runs, train
+
+    out = tmp_path / "early"
+    result = CliRunner().invoke(cli, [
+        "train", "--dataset", "sine", "--window", "6", "--units", "4", "--epochs", "40",
+        "--patience", "2", "--learning-rate", "0.05", "--seed", "1", "-q", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = (out / "history.csv").read_text().splitlines()
+    val_loss = [float(row.split(",")[rows[0].split(",").index("val_loss")]) for row in rows[1:]]
+    best = metrics["best_epoch"]
+    assert best == int(np.argmin(val_loss)) + 1
+    assert metrics["epochs_run"] == len(val_loss) == best + 2 < 40  # stopped by patience 2
+    assert val_loss[-1] > val_loss[best - 1]
+
+    config, model = runs.load_config(out), runs.load_model(out)
+    prepared = train.prepare(train.load_series(config.data), config.data,
+                             data.Scaler.from_dict(config.scaler))
+    x, y = data.windows(prepared.scaled, prepared.starts["val"], 6, 1, 1)
+    saved_val_loss = float(np.mean((np.asarray(model(x.astype(np.float32))) - y) ** 2))
+    assert saved_val_loss == pytest.approx(val_loss[best - 1], rel=1e-4)
+    assert saved_val_loss != pytest.approx(val_loss[-1], rel=1e-3)
