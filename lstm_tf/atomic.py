@@ -111,6 +111,7 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
     target = Path(target)
     check_parent(target)
     path = lock_path(target)
+    created = [parent for parent in [path.parent, *path.parent.parents] if not parent.exists()]
     with disk_full_as_user_error(path):
         path.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -141,6 +142,9 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(path)
         os.close(fd)  # releases the flock
+        for folder in created:  # a failed first write leaves no empty folders behind
+            with contextlib.suppress(OSError):  # not empty: someone wrote there
+                folder.rmdir()
 
 
 def _read_pid(fd: int) -> int | None:
