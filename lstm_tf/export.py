@@ -180,8 +180,9 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """SIGINT and SIGTERM wait until the block is done (a few renames): an export
-    stopped by them is either complete or not written at all."""
+    """SIGINT and SIGTERM are held off while the block runs (a few renames), so an export
+    is complete or not written at all. One received meanwhile is dropped: the export it
+    came too late to stop is complete, and the command ends as it would have anyway."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
