@@ -22,6 +22,7 @@ import pytest
 from helpers import fill, run, small_tmpfs
 
 TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
+HANG = 1800  # only turns a hang into a failure; no performance limit
 
 
 def cli(*args, **popen) -> subprocess.Popen:
@@ -68,7 +69,8 @@ def test_two_trains_into_one_run_directory_one_wins(sine, tmp_path):
     seeds = (1, 2)
     processes = [cli("train", "--data", sine, "--out", out, "--seed", seed, *TINY)
                  for seed in seeds]
-    results = [(p.wait(timeout=600), *p.communicate()) for p in processes]
+    results = [(p.returncode, *outputs) for p, outputs in
+               [(p, p.communicate(timeout=HANG)) for p in processes]]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
     winner = next(seed for seed, (code, _, _) in zip(seeds, results) if code == 0)
@@ -90,7 +92,7 @@ def test_a_train_stops_at_once_while_another_process_writes_the_run(sine, tmp_pa
     with exclusive(out, "run directory"):  # this pytest process is the other writer
         for extra in ([], ["--force"]):
             process = cli("train", "--data", sine, "--out", out, *TINY, *extra)
-            _, stderr = process.communicate(timeout=300)
+            _, stderr = process.communicate(timeout=HANG)
             assert process.returncode == 1
             assert one_line_error(stderr) == (
                 f"Error: run directory {out} is being written by another process "
@@ -104,7 +106,8 @@ def test_two_exports_to_one_file_one_wins(trained, tmp_path):
 
     out = tmp_path / "model.onnx"
     processes = [cli("export", trained, "--out", out) for _ in range(2)]
-    results = [(p.wait(timeout=600), *p.communicate()) for p in processes]
+    results = [(p.returncode, *outputs) for p, outputs in
+               [(p, p.communicate(timeout=HANG)) for p in processes]]
     assert sorted(code for code, _, _ in results) == [0, 1], results
     message = one_line_error(next(err for code, _, err in results if code == 1))
     assert (f"model {out} is being written by another process" in message
@@ -132,17 +135,24 @@ def test_export_interrupted_during_parity_check_writes_nothing(trained, tmp_path
     result = run("export", trained, "--out", out)
     assert result.exit_code == 0, result.output
     before = digest(tmp_path)
-    process = cli("export", trained, "--out", out, "--force")
-    for line in process.stdout:  # wait for the event, not the clock
-        if line.startswith("checking parity"):
-            process.send_signal(signum)
-            break
-    else:
-        pytest.fail(f"export never reached the parity check: {process.communicate()}")
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stderr
-    assert one_line_error(stderr) == (f"Error: export interrupted; nothing was written to {out} "
-                                      "(an earlier model there is intact)")
+    # A real `lstm-tf export --force` process whose parity check sends the signal to its
+    # own process as it starts: delivered inside the check on any machine, loaded or not
+    # (a signal sent from here on seeing the "checking parity" line could land after it).
+    code = ("import os\nfrom lstm_tf import parity\n"
+            "real = parity.check_window_model\n"
+            "def check(*args, **kwargs):\n"
+            f"    os.kill(os.getpid(), {int(signum)})\n"
+            "    return real(*args, **kwargs)\n"
+            "parity.check_window_model = check\n"
+            "from lstm_tf_cli.main import cli\n"
+            f"cli(['export', {str(trained)!r}, '--out', {str(out)!r}, '--force'],"
+            " prog_name='lstm-tf')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=HANG)
+    assert done.returncode == 130, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("checking parity against the Keras model")
+    assert one_line_error(done.stderr) == (f"Error: export interrupted; nothing was written to "
+                                           f"{out} (an earlier model there is intact)")
     assert digest(tmp_path) == before  # the earlier model and report, and nothing else
 
 
@@ -172,7 +182,7 @@ def test_full_disk_stops_train_export_and_predict_with_one_line_errors(sine, sma
             (forecast, ["predict", model, "--data", sine, "--out", forecast, "--force",
                         "--steps", "2000"])):
         process = cli(*args)
-        _, stderr = process.communicate(timeout=300)
+        _, stderr = process.communicate(timeout=HANG)
         assert process.returncode == 1, stderr
         assert one_line_error(stderr) == (
             f"Error: no space left on the device to write {target}; nothing was written there "
@@ -207,7 +217,7 @@ def test_experiment_keeps_tensorflow_start_up_lines_off_the_terminal(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     process = cli("experiment", "gradients", "--quick", "--length", "5", "--seeds", "1",
                   "--train-steps", "2", "--probe-size", "8", "--out", tmp_path / "g", env=env)
-    stdout, stderr = process.communicate(timeout=600)
+    stdout, stderr = process.communicate(timeout=HANG)
     assert process.returncode == 0, stderr
     assert "wrote" in stdout
     for noise in NOISE:
@@ -221,7 +231,7 @@ def test_any_first_import_of_tensorflow_under_the_cli_is_quiet():
             "import keras, tensorflow as tf; print(tf.__version__)\n")
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300)
+                          timeout=HANG)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()[:1].isdigit()
     assert done.stderr == "", done.stderr
