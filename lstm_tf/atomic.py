@@ -112,10 +112,14 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
     check_parent(target)
     path = lock_path(target)
     created = [parent for parent in [path.parent, *path.parent.parents] if not parent.exists()]
-    with disk_full_as_user_error(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            with disk_full_as_user_error(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as error:  # read-only or not ours: say so on one line
+            raise UserError(f"cannot write {target}: {error.strerror or error} "
+                            f"({error.filename or _first_existing(path.parent)})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -145,6 +149,10 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
         for folder in created:  # a failed first write leaves no empty folders behind
             with contextlib.suppress(OSError):  # not empty: someone wrote there
                 folder.rmdir()
+
+
+def _first_existing(folder: Path) -> Path:
+    return next((p for p in [folder, *folder.parents] if p.exists()), folder)
 
 
 def _read_pid(fd: int) -> int | None:

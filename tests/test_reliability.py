@@ -275,3 +275,17 @@ def test_forecast_figure_uses_the_time_column(monkeypatch, tmp_path):
     without = {"forecast": plot["forecast"], "actual": actual, "targets": ["value"]}
     axis = captured_figure(monkeypatch, tmp_path, without)
     assert axis.get_xlabel() == "test window" and list(axis.lines[0].get_xdata()) == [1, 2, 3]
+
+
+def test_read_only_folder_is_a_one_line_error(trained, sine, small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    for args, target in ((["train", "--data", sine, *TINY], small_disk / "run"),
+                         (["export", trained, "--no-check"], small_disk / "m.onnx")):
+        result = run(*args, "--out", target)
+        assert result.exit_code == 1
+        assert result.output.strip() == (f"Error: cannot write {target}: Read-only file system "
+                                         f"({lock_path_of(target)})"), result.output
+
+
+def lock_path_of(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
