@@ -289,3 +289,25 @@ def test_read_only_folder_is_a_one_line_error(trained, sine, small_disk):
 
 def lock_path_of(target: Path) -> Path:
     return target.parent / f".{target.name}.lock"
+
+
+def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, tmp_path,
+                                                                     monkeypatch):
+    """The last file of the staging folder fails (ENOSPC): no staging, no state, old run."""
+    from lstm_tf import train
+
+    out = tmp_path / "run"
+    assert run("train", "--data", sine, "--out", out, *TINY).exit_code == 0
+    before = digest(tmp_path)
+
+    def full(plot, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(train, "plot_forecast", full)
+    result = run("train", "--data", sine, "--out", out, "--force", "--seed", "9", *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: no space left on the device to write {out}; nothing was written there (an "
+        "earlier version is intact): free some space and try again")
+    assert digest(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
