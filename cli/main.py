@@ -10,6 +10,9 @@ import click
 
 from lstm_tf import __version__
 from lstm_tf.errors import UserError
+from lstm_tf.tf_setup import quiet_tensorflow_imports
+
+quiet_tensorflow_imports()  # whichever command imports TensorFlow, it starts up quietly
 
 
 class Group(click.Group):

@@ -42,7 +42,7 @@ def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allo
     started = time.perf_counter()
     result = export_run(run, out, force=force, opset=opset, scaling=not no_scaling, step=step,
                         check=not no_check, tolerance=tolerance, allow_loop=allow_loop,
-                        gates=gates)
+                        gates=gates, log=click.echo)
     ops = ", ".join(f"{op} x{n}" for op, n in sorted(result.op_counts.items())
                     if op in ("LSTM", "RNN", "GRU", "Loop"))
     click.echo(f"wrote {result.path} ({ops}; {time.perf_counter() - started:.1f} s)")
@@ -93,18 +93,18 @@ COMMANDS = [export, parity]
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
 def predict(model, data_path, steps, out, force) -> None:
     """Forecast with an exported MODEL.onnx (onnxruntime only; no TensorFlow)."""
-    from lstm_tf.atomic import refuse_overwrite, write_text
+    from lstm_tf.atomic import exclusive, refuse_overwrite, write_text
     from lstm_tf.predict import forecast_csv, predict_csv
 
-    if out:
+    if not out:
+        meta, rows = predict_csv(model, data_path, steps)
+        click.echo(forecast_csv(meta, rows), nl=False)
+        return
+    with exclusive(out):  # a second predict --out of the same file stops at once
         refuse_overwrite(out, force)
-    meta, rows = predict_csv(model, data_path, steps)
-    text = forecast_csv(meta, rows)
-    if out:
-        write_text(out, text)
-        click.echo(f"wrote {len(rows)} forecast row(s) to {out}")
-    else:
-        click.echo(text, nl=False)
+        meta, rows = predict_csv(model, data_path, steps)
+        write_text(out, forecast_csv(meta, rows))
+    click.echo(f"wrote {len(rows)} forecast row(s) to {out}")
 
 
 COMMANDS.append(predict)

@@ -6,6 +6,8 @@ A reader (or a crash) sees the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import glob
 import json
 import os
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .errors import UserError
+from .errors import DiskFull, UserError
 
 
 @contextlib.contextmanager
@@ -34,13 +36,130 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
     try:
-        yield tmp_path
-        _fsync(tmp_path)
+        with disk_full_as_user_error(target):
+            yield tmp_path
+            _fsync(tmp_path)
         os.replace(tmp_path, target)
         _remove_stale_temporaries(target, tmp_path.suffix)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# ------------------------------------------------------------------- a full disk
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def is_disk_full(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised from, is ENOSPC or EDQUOT.
+
+    Writers wrap the OSError (h5py, zipfile, matplotlib, TensorFlow's file I/O), so the
+    whole chain is searched, and by message where the errno was lost on the way.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DiskFull):
+            return True
+        if getattr(error, "errno", None) in _NO_SPACE:
+            return True
+        text = str(error)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def disk_full_message(target: str | os.PathLike) -> str:
+    return (f"no space left on the device to write {target}; nothing was written there (an "
+            "earlier version is intact): free some space and try again")
+
+
+@contextlib.contextmanager
+def disk_full_as_user_error(target: str | os.PathLike) -> Iterator[None]:
+    """Within the block, a write that fails for lack of space becomes a one-line DiskFull
+    naming `target`."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as error:  # noqa: BLE001  (writers raise many types; only ENOSPC is ours)
+        if not is_disk_full(error):
+            raise
+        raise DiskFull(disk_full_message(target)) from None
+
+
+# ---------------------------------------------------------- one writer at a time
+
+def lock_path(target: str | os.PathLike) -> Path:
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
+    """Be the only process writing `target` for the duration of the block.
+
+    An flock on `.NAME.lock` beside the target: a second writer (another `train --out`
+    or `export --out` of the same path, with or without --force) stops at once with a
+    one-line error naming the holder's pid; it never waits. The kernel releases the
+    lock when its holder dies, however it dies, so a stale lock file blocks no one.
+    Take it before the overwrite check and hold it until the final rename, so that the
+    check and the rename cannot interleave with another writer's.
+    """
+    target = Path(target)
+    check_parent(target)
+    path = lock_path(target)
+    created = [parent for parent in [path.parent, *path.parent.parents] if not parent.exists()]
+    while True:
+        try:
+            with disk_full_as_user_error(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as error:  # read-only or not ours: say so on one line
+            raise UserError(f"cannot write {target}: {error.strerror or error} "
+                            f"({error.filename or _first_existing(path.parent)})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise UserError(f"{what} {target} is being written by another process"
+                            f"{f' (pid {holder})' if holder else ''}; wait for it to finish, "
+                            "then pass --force to replace it") from None
+        # The previous holder unlinks the file as it releases it: make sure the file
+        # locked is still the one at `path`, or another writer could lock a new one.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        with contextlib.suppress(OSError):  # the pid is a courtesy for the error message
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)  # releases the flock
+        for folder in created:  # a failed first write leaves no empty folders behind
+            with contextlib.suppress(OSError):  # not empty: someone wrote there
+                folder.rmdir()
+
+
+def _first_existing(folder: Path) -> Path:
+    return next((p for p in [folder, *folder.parents] if p.exists()), folder)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 # A writer killed mid-write (SIGKILL, power loss) leaves its temporary file behind. One
@@ -71,9 +190,20 @@ def write_json(target: str | os.PathLike, obj) -> None:
 
 
 def refuse_overwrite(path: str | os.PathLike, force: bool, what: str = "file") -> None:
-    """Raise a UserError if `path` exists and `force` is not set."""
+    """Raise a UserError if `path` exists and `force` is not set, or cannot be created
+    because a folder on its way is a file."""
+    check_parent(path)
     if Path(path).exists() and not force:
         raise UserError(f"{what} {path} already exists; pass --force to replace it")
+
+
+def check_parent(path: str | os.PathLike) -> None:
+    """Raise a UserError if a folder that `path` needs exists as a file (or is not reachable)."""
+    for parent in Path(path).parents:
+        if parent.is_dir():
+            return
+        if parent.exists() or parent.is_symlink():
+            raise UserError(f"cannot write {path}: {parent} is a file, not a directory")
 
 
 def _umask() -> int:

@@ -208,18 +208,28 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
 _MISSING = {"", "na", "nan", "null", "none", "n/a", "-"}
 
 
+# Models compute (and exported models take their input) in float32: a larger value
+# would become inf there.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _parse_number(cell: str, source: str, column: str, line: int) -> float:
     text = cell.strip()
     if text.lower() in _MISSING:
         return math.nan
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         hint = ""
         if "," in text:
             hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
         raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is not a "
                         f"number{hint}") from None
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is outside "
+                        f"float32's finite range (±{FLOAT32_MAX:.4g}), which the model "
+                        "computes in; rescale the column (e.g. other units)")
+    return value
 
 
 def parse_time(text: str) -> float | np.datetime64:

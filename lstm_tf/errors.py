@@ -8,3 +8,7 @@ Anything else is a bug and keeps its traceback.
 
 class UserError(ValueError):
     """A problem with the user's input, with a message that says how to fix it."""
+
+
+class DiskFull(UserError):
+    """A write failed for lack of space (ENOSPC, or EDQUOT: over the disk quota)."""

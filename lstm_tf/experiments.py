@@ -757,7 +757,9 @@ def machine_info() -> dict[str, object]:
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .tf_setup import tensorflow
+
+    tensorflow()  # its C++ start-up lines off the terminal, as in `train`
     # Every model gets its own tf.function (they close over the model), which TF's
     # "frequent retracing" heuristic reports as a mistake; drop that one message.
     tf_logger = logging.getLogger("tensorflow")

@@ -19,17 +19,23 @@ or C~). Its outputs are `forecast` then `contract.gate_output_names(layers)`.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import contract, parity, runs
 from .anchors import of_run
-from .atomic import atomic_path, refuse_overwrite, write_json
+from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
 from .errors import UserError
+from .progress import Interrupted, interrupts_as_keyboard_interrupt
 from .tf_setup import tensorflow
 
 
@@ -63,31 +69,48 @@ def fused_network(model, config: RunConfig):
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                opset: int | None = None, scaling: bool = True, step: bool = False,
                check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
-               allow_loop: bool = False, gates: bool = False) -> ExportResult:
+               allow_loop: bool = False, gates: bool = False,
+               log: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export `run` to `out` (default exported/<run>.onnx); see the module docstring.
 
     With `gates` the model written (default exported/<run>.gates.onnx) is the gate
     model, checked output by output against the Keras gate model; it always
     contains ONNX Loops (`allow_loop` is implied) and cannot be combined with `step`.
+
+    One writer at a time per `out` (a second export of the same file stops with a
+    one-line error); SIGTERM or Ctrl-C before the files are renamed into place, or a
+    full disk, leave no partial file and the earlier model intact.
     """
+    out = Path(out) if out else default_output(run, gates)
+    with exclusive(out, "model"), disk_full_as_user_error(out):
+        try:
+            with interrupts_as_keyboard_interrupt():
+                return _export_run(run, out, force=force, opset=opset, scaling=scaling,
+                                   step=step, check=check, tolerance=tolerance,
+                                   allow_loop=allow_loop, gates=gates, log=log)
+        except KeyboardInterrupt:
+            raise Interrupted(f"export interrupted; nothing was written to {out} (an earlier "
+                              "model there is intact)") from None
+
+
+def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance, allow_loop,
+                gates, log) -> ExportResult:
     import onnx
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
     if gates and step:
         raise UserError("--gates and --step write different models; export each separately")
-    if step and runs.load_config(run).anchor not in (None, {}) and \
-            runs.load_config(run).anchor["kind"] != "none":
-        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
-                        "(its anchor), which a model fed one row at a time cannot know in advance;"
-                        " export the window model, or train with --anchor none for a step model")
-    out = Path(out) if out else default_output(run, gates)
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
     targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
     for path in targets_to_write:
         refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
     config = runs.load_config(run)
+    if step and of_run(config).relative_inputs:
+        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
+                        "(its anchor), which a model fed one row at a time cannot know in advance;"
+                        " export the window model, or train with --anchor none for a step model")
     if gates:
         from .inspect_gates import check_inspectable
 
@@ -114,6 +137,7 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
                              output_name=output_names)
     report = None
     if check:
+        log(f"checking parity against the Keras model of {run}")
         report = check_window(onnx_model.SerializeToString(), model, config,
                               scaling=scaling, tolerance=tolerance)
     _attach_metadata(onnx_model, config, run, scaling=scaling, step=False, opset=opset,
@@ -140,21 +164,43 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
 
     reports = {"gates" if gates else "window": report, "step": result.step_parity}
     failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
+    files = {}
     if check:
-        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
+        files[parity_path_for(out)] = (json.dumps({k: v for k, v in reports.items() if v},
+                                                  indent=2) + "\n").encode("utf-8")
     if failed:
+        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
         raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
                         f"({parity.verdict(reports[failed[0]])}); no model was written, "
                         f"details in {parity_path_for(out)}")
-    _save(onnx_model, out)
+    files[out] = onnx_model.SerializeToString()
     if step_model is not None:
-        _save(step_model, result.step_path)
+        files[result.step_path] = step_model.SerializeToString()
+    # Every file is written beside its target first; only when all are written are they
+    # renamed into place (a full disk leaves the earlier set whole), and no signal can
+    # stop the renames half-way.
+    with _signals_deferred(), contextlib.ExitStack() as renames:
+        for path, data in files.items():
+            renames.enter_context(atomic_path(path)).write_bytes(data)
     return result
 
 
-def _save(onnx_model, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(onnx_model.SerializeToString())
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM are held off while the block runs (a few renames), so an export
+    is complete or not written at all. One received meanwhile is dropped: the export it
+    came too late to stop is complete, and the command ends as it would have anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _raw_units(config: RunConfig, scaling: bool):

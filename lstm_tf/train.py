@@ -18,9 +18,10 @@ from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
 from . import runs
-from .atomic import atomic_path, refuse_overwrite, write_json, write_text
+from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
+    refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
-from .errors import UserError
+from .errors import DiskFull, UserError
 from .figures import pyplot, save_figure
 
 
@@ -90,7 +91,32 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 
     An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
     `progress`); `resume=True` continues it (use `resume_training`).
+
+    One writer at a time: a second `train` (or `--resume`) of the same `out` started
+    while this one runs stops at once with a one-line error (`atomic.exclusive`). A
+    disk that fills up stops it with a one-line error naming `out`; the earlier run
+    there is intact and nothing partial is left (not even the resumable state of a
+    fresh run).
     """
+    from .devices import is_chief
+
+    if not is_chief(config.train.strategy):  # a worker writes only its own temporaries
+        return _train(config, out, force, verbose, log, resume)
+    state = progress.state_dir(out)
+    had_state = state.exists()
+    with exclusive(out, "run directory"):
+        try:
+            with disk_full_as_user_error(out):
+                return _train(config, out, force, verbose, log, resume)
+        except DiskFull:
+            if not had_state:
+                progress.discard(state)
+            # (A file in the hidden staging directory may have been named: name the run.)
+            raise DiskFull(disk_full_message(out)) from None
+
+
+def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
+           log: Callable[[str], None], resume: bool) -> dict:
     from .devices import is_chief, run_report, with_data_sharding
     from .models import build_model, local_copy
     from .tf_setup import set_op_determinism
@@ -326,7 +352,8 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
             metrics_lib.seasonal_naive_forecast(raw_targets, starts, data.horizon, data.season),
             actual, scale)
         result["season"] = data.season
-    result["_plot"] = {"forecast": forecast, "actual": actual, "targets": prepared.series.targets}
+    result["_plot"] = {"forecast": forecast, "actual": actual, "targets": prepared.series.targets,
+                       **forecast_times(prepared.series, starts)}
     return result
 
 
@@ -397,15 +424,37 @@ def plot_loss(history: dict[str, list[float]], path: Path) -> None:
     save_figure(figure, path)
 
 
+def forecast_times(series: data_lib.Series, rows: np.ndarray) -> dict:
+    """{"time": the time column's values at `rows` (forecast rows; dates as datetime64,
+    else numbers), "time_column": its name}, or {} when the series has no time column."""
+    if not series.time or not series.time_column:
+        return {}
+    values = [data_lib.parse_time(series.time[row]) for row in rows]
+    if any(isinstance(value, np.datetime64) for value in values):
+        times = np.array(values, dtype="datetime64")
+    else:
+        times = np.array(values, dtype=np.float64)
+    return {"time": times, "time_column": series.time_column}
+
+
 def plot_forecast(plot: dict, path: Path) -> None:
-    """Test forecast (first horizon step) against the actual values, one panel per target."""
+    """Test forecast (first horizon step) against the actual values, one panel per target.
+
+    The x axis is the time column (dates or numbers) of the forecast step when the data
+    has one, else the test window's number.
+    """
     plt = pyplot()
     targets = plot["targets"]
+    times = plot.get("time")
+    x = times if times is not None else np.arange(1, len(plot["actual"]) + 1)
+    xlabel = f"{plot['time_column']} (forecast step 1)" if times is not None else "test window"
     figure, axes = plt.subplots(len(targets), 1, figsize=(9, 3.2 * len(targets)), squeeze=False)
     for index, (axis, name) in enumerate(zip(axes[:, 0], targets)):
-        axis.plot(plot["actual"][:, 0, index], label="actual", color="black", linewidth=1.2)
-        axis.plot(plot["forecast"][:, 0, index], label="forecast (step 1)", color="tab:orange")
-        axis.set(xlabel="test window", ylabel=name, title=f"Test forecast: {name}")
+        axis.plot(x, plot["actual"][:, 0, index], label="actual", color="black", linewidth=1.2)
+        axis.plot(x, plot["forecast"][:, 0, index], label="forecast (step 1)", color="tab:orange")
+        axis.set(xlabel=xlabel, ylabel=name, title=f"Test forecast: {name}")
         axis.legend()
+    if times is not None and np.issubdtype(times.dtype, np.datetime64):
+        figure.autofmt_xdate()
     figure.tight_layout()
     save_figure(figure, path)

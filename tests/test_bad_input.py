@@ -8,6 +8,7 @@ in step, so the table always shows what users really get.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers import fill, small_tmpfs
+from lstm_tf.atomic import exclusive
 from lstm_tf_cli.main import cli
 
 def _zip(members: dict[str, str]) -> bytes:
@@ -42,6 +45,8 @@ class Case:
     message: str  # a part of the one-line error
     files: dict[str, str | bytes] = field(default_factory=dict)
     needs: str | None = None  # "run" or "onnx": copied in from a trained/exported fixture
+    locked: str | None = None  # a path that another process (this one) is writing
+    full_disk: str | None = None  # a folder mounted as a full tmpfs (root only, as CI)
 
 
 CASES = [
@@ -118,6 +123,21 @@ CASES = [
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
+    Case("--out inside a regular file", TRAIN + ["--target", "value", "--out", "afile/run"],
+         "cannot write afile/run: afile is a file, not a directory",
+         {"data.csv": SINE, "afile": "just a file"}),
+    Case("value beyond float32's range", TRAIN + ["--target", "value"],
+         "column 'value', line 3: '1e39' is outside float32's finite range (±3.403e+38)",
+         {"data.csv": "t,value\n1,1\n2,1e39\n3,2\n"}),
+    Case("run directory being written by another train", TRAIN + ["--out", "run", "--force"],
+         "run directory run is being written by another process (pid",
+         {"data.csv": SINE}, locked="run"),
+    Case("model being written by another export", ["export", "run", "--out", "model.onnx"],
+         "model model.onnx is being written by another process (pid", needs="run",
+         locked="model.onnx"),
+    Case("full disk", ["predict", "model.onnx", "--data", "data.csv", "--out", "disk/f.csv"],
+         "no space left on the device to write disk/f.csv; nothing was written there",
+         {"data.csv": SINE}, needs="onnx", full_disk="disk"),
     Case("bench without a model", ["bench"],
          "bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train"),
     Case("bench --train with inference options", ["bench", "--train", "--batch", "4"],
@@ -179,7 +199,12 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
     previous = os.getcwd()
     os.chdir(folder)
     try:
-        result = CliRunner().invoke(cli, case.args)
+        with contextlib.ExitStack() as stack:
+            if case.locked:
+                stack.enter_context(exclusive(case.locked))
+            if case.full_disk:
+                fill(stack.enter_context(small_tmpfs(folder / case.full_disk, "64k")))
+            result = CliRunner().invoke(cli, case.args)
     finally:
         os.chdir(previous)
     return result.exit_code, result.output
@@ -187,6 +212,8 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
 
 @pytest.mark.parametrize("case", CASES, ids=[case.what for case in CASES])
 def test_bad_input_gets_one_line_error(case, artefacts, tmp_path):
+    if case.full_disk and os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root and runs this case)")
     code, output = run_case(case, tmp_path, artefacts)
     lines = output.strip().splitlines()
     assert code in (1, 2), output

@@ -19,7 +19,10 @@ def test_bench_train_reports_training_and_pipeline_rates():
     assert len(report["training_runs"]) == 2 and len(report["pipeline_runs"]) == 2
     assert report["training_samples_per_second"] > 0 and report["xla_used"] is False
     assert report["pipeline_samples_per_second"] > 0
-    assert report["device"] == "cpu"
+    from lstm_tf.tf_setup import tensorflow
+
+    gpu = bool(tensorflow().config.list_physical_devices("GPU"))  # what this machine has
+    assert report["device"] == ("gpu" if gpu else "cpu")
     ratio = report["pipeline_samples_per_second"] / report["training_samples_per_second"]
     assert abs(report["pipeline_to_training"] - ratio) < 0.1
 

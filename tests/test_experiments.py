@@ -82,7 +82,8 @@ def test_help_does_not_import_tensorflow():
             " ['experiment', 'memory', '--help']):\n"
             "    cli(args, standalone_mode=False)\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / ".dev")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / ".dev"),
+                                                      os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "--recurrent-scale" in done.stdout and "--lengths" in done.stdout

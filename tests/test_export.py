@@ -51,9 +51,15 @@ def test_export_fuses_recurrent_layers_and_records_metadata(exported, kind, fuse
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert not dims[0].HasField("dim_value") and not dims[1].HasField("dim_value")  # dynamic
     assert dims[2].dim_value == 1
+    step = onnx.load(exported[kind].with_name(f"{kind}.step.onnx"))
+    onnx.checker.check_model(step, full_check=True)
     report = json.loads(exported[kind].with_name(f"{kind}.parity.json").read_text())
     assert report["window"]["passed"] and report["step"]["passed"]
-    assert {"batch 1", "batch 256", "time 4", "test windows"} <= set(report["window"]["cases"])
+    # the README's promise: parity at half and at twice the training window (8)
+    assert {"batch 1", "batch 256", "time 4", "time 16", "test windows"} <= set(
+        report["window"]["cases"])
+    long = report["window"]["cases"]["time 16"]
+    assert long["time"] == 16 and long["max_relative_error"] <= report["window"]["tolerance"]
 
 
 def graph_shapes(model) -> dict:
@@ -182,10 +188,51 @@ def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
     import json as json_lib
 
     out = tmp_path / "mixed"
-    result = run("train", "--dataset", "sine", "--mixed-precision", "--out", out, *TINY)
+    result = run("train", "--dataset", "sine", "--mixed-precision", "--device", "cpu",
+                 "--out", out, *TINY)
     assert result.exit_code == 0, result.output
     assert json_lib.loads((out / "config.json").read_text())["train"]["precision"] == "mixed_bfloat16"
     result = run("export", out, "--out", tmp_path / "mixed.onnx")
     assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
     ops = [node.op_type for node in onnx.load(tmp_path / "mixed.onnx").graph.node]
     assert ops.count("LSTM") == 2 and "Loop" not in ops
+
+
+def test_parity_command_fails_on_a_model_that_does_not_match_its_run(runs_dir, exported,
+                                                                     tmp_path):
+    """The failing branch: the lstm model checked against another run of the same shape."""
+    other = tmp_path / "other"
+    result = run("train", "--dataset", "sine", "--model", "lstm", "--seed", "99", "--out", other,
+                 *TINY)
+    assert result.exit_code == 0, result.output
+    result = run("parity", exported["lstm"], other)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("parity FAILED"), result.output
+    assert lines[-1] == (f"Error: {exported['lstm']} does not match {other} within 1e-05 x std")
+    result = run("parity", exported["lstm"], runs_dir / "lstm")  # and its own run passes
+    assert result.exit_code == 0 and result.output.startswith("parity PASSED")
+
+
+def test_predict_beyond_the_horizon_rolls_every_step(exported, tmp_path):
+    """--steps 5 with horizon 1: each row is the model's forecast after the previous rows."""
+    from lstm_tf import runtime
+
+    history = [float(np.sin(i / 3) + 0.2 * np.cos(i)) for i in range(20)]
+    csv = tmp_path / "d.csv"
+    csv.write_text("value\n" + "".join(f"{v!r}\n" for v in history))
+    result = run("predict", exported["lstm"], "--data", csv, "--steps", 5)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "step,value" and [int(line.split(",")[0]) for line in lines[1:]] == [
+        1, 2, 3, 4, 5]
+    got = [float(line.split(",")[1]) for line in lines[1:]]
+    session = runtime.session(exported["lstm"])
+    rolled = list(np.float32(history))
+    for step, value in enumerate(got):  # by hand: feed back each forecast, one at a time
+        window = np.array(rolled[-8:], np.float32)[None, :, None]
+        (forecast,) = session.run(["forecast"], {"window": window})
+        expected = float(forecast[0, 0, 0])
+        assert value == pytest.approx(expected, rel=1e-6, abs=1e-6), f"step {step + 1}"
+        rolled.append(np.float32(expected))
+    assert len(set(got)) == 5  # the steps differ: each really is a new forecast

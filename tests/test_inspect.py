@@ -202,6 +202,7 @@ def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
     assert "gate model: parity PASSED" in result.output
 
     model = onnx.load(out)
+    onnx.checker.check_model(model, full_check=True)  # shapes and types inferred throughout
     names = [contract.OUTPUT] + contract.gate_output_names(LAYERS)
     assert [o.name for o in model.graph.output] == names
     assert names[1:7] == ["h_l0", "forget_gate_l0", "input_gate_l0", "output_gate_l0",

@@ -1,0 +1,313 @@
+"""Concurrent writers, a full disk, an interrupted export, TensorFlow's start-up noise
+and the forecast figure's time axis (issue 16).
+
+Processes are real (`python -m lstm_tf_cli`) and every wait is on an event (a line
+printed, a process ending), never on the clock.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import fill, run, small_tmpfs
+
+TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
+HANG = 1800  # only turns a hang into a failure; no performance limit
+
+
+def cli(*args, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **popen.pop("env", {})}
+    return subprocess.Popen([sys.executable, "-m", "lstm_tf_cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, **popen)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every file under `folder` and a hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_line_error(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def sine(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("reliability") / "sine.csv"
+    t = np.arange(120)
+    path.write_text("step,value\n" + "".join(
+        f"{i},{np.sin(2 * np.pi * i / 12) + 0.1 * np.cos(i):.6f}\n" for i in t))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(sine, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trained") / "run"
+    result = run("train", "--data", sine, "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# ------------------------------------------------------------- concurrent writers
+
+def test_two_trains_into_one_run_directory_one_wins(sine, tmp_path):
+    out = tmp_path / "runs" / "same"
+    seeds = (1, 2)
+    processes = [cli("train", "--data", sine, "--out", out, "--seed", seed, *TINY)
+                 for seed in seeds]
+    results = [(p.returncode, *outputs) for p, outputs in
+               [(p, p.communicate(timeout=HANG)) for p in processes]]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    winner = next(seed for seed, (code, _, _) in zip(seeds, results) if code == 0)
+    _, _, loser_err = next(r for r in results if r[0] == 1)
+    message = one_line_error(loser_err)
+    assert (f"run directory {out} is being written by another process" in message
+            or f"run directory {out} already exists" in message), message
+    # The run is the winner's, whole: its files, its seed, and nothing else beside it.
+    assert {p.name for p in out.iterdir()} == {
+        "model.keras", "config.json", "history.csv", "metrics.json", "loss.png", "forecast.png"}
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == winner
+    assert [p.name for p in out.parent.iterdir()] == ["same"]
+
+
+def test_a_train_stops_at_once_while_another_process_writes_the_run(sine, tmp_path):
+    from lstm_tf.atomic import exclusive
+
+    out = tmp_path / "run"
+    with exclusive(out, "run directory"):  # this pytest process is the other writer
+        for extra in ([], ["--force"]):
+            process = cli("train", "--data", sine, "--out", out, *TINY, *extra)
+            _, stderr = process.communicate(timeout=HANG)
+            assert process.returncode == 1
+            assert one_line_error(stderr) == (
+                f"Error: run directory {out} is being written by another process "
+                f"(pid {os.getpid()}); wait for it to finish, then pass --force to replace it")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # the lock file left with its holder
+
+
+def test_two_exports_to_one_file_one_wins(trained, tmp_path):
+    import onnx
+
+    out = tmp_path / "model.onnx"
+    processes = [cli("export", trained, "--out", out) for _ in range(2)]
+    results = [(p.returncode, *outputs) for p, outputs in
+               [(p, p.communicate(timeout=HANG)) for p in processes]]
+    assert sorted(code for code, _, _ in results) == [0, 1], results
+    message = one_line_error(next(err for code, _, err in results if code == 1))
+    assert (f"model {out} is being written by another process" in message
+            or f"model {out} already exists" in message), message
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+    assert json.loads((tmp_path / "model.parity.json").read_text())["window"]["passed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.parity.json"]
+
+
+def test_a_lock_left_by_a_dead_writer_blocks_no_one(trained, tmp_path):
+    from lstm_tf.atomic import lock_path
+
+    out = tmp_path / "forecast.onnx"
+    lock_path(out).write_text("999999\n")  # a writer killed with SIGKILL leaves its file
+    result = run("export", trained, "--out", out, "--no-check")
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and not lock_path(out).exists()
+
+
+# --------------------------------------------------------- SIGTERM/SIGINT in export
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_export_interrupted_during_parity_check_writes_nothing(trained, tmp_path, signum):
+    out = tmp_path / "model.onnx"
+    result = run("export", trained, "--out", out)
+    assert result.exit_code == 0, result.output
+    before = digest(tmp_path)
+    # A real `lstm-tf export --force` process whose parity check sends the signal to its
+    # own process as it starts: delivered inside the check on any machine, loaded or not
+    # (a signal sent from here on seeing the "checking parity" line could land after it).
+    code = ("import os\nfrom lstm_tf import parity\n"
+            "real = parity.check_window_model\n"
+            "def check(*args, **kwargs):\n"
+            f"    os.kill(os.getpid(), {int(signum)})\n"
+            "    return real(*args, **kwargs)\n"
+            "parity.check_window_model = check\n"
+            "from lstm_tf_cli.main import cli\n"
+            f"cli(['export', {str(trained)!r}, '--out', {str(out)!r}, '--force'],"
+            " prog_name='lstm-tf')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=HANG)
+    assert done.returncode == 130, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("checking parity against the Keras model")
+    assert one_line_error(done.stderr) == (f"Error: export interrupted; nothing was written to "
+                                           f"{out} (an earlier model there is intact)")
+    assert digest(tmp_path) == before  # the earlier model and report, and nothing else
+
+
+# ------------------------------------------------------------------- a full disk
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs, mounted for the test (needs root: CI runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root and runs this test)")
+    with small_tmpfs(tmp_path / "disk") as mount:
+        yield mount
+
+
+def test_full_disk_stops_train_export_and_predict_with_one_line_errors(sine, small_disk):
+    run_dir, model, forecast = small_disk / "run", small_disk / "model.onnx", small_disk / "f.csv"
+    for args in (["train", "--data", sine, "--out", run_dir, *TINY],
+                 ["export", run_dir, "--out", model],
+                 ["predict", model, "--data", sine, "--out", forecast]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    before = digest(small_disk)
+    fill(small_disk, leave=8192)  # room to start writing, not to finish
+    for target, args in (
+            (run_dir, ["train", "--data", sine, "--out", run_dir, "--force", *TINY]),
+            (model, ["export", run_dir, "--out", model, "--force"]),
+            (forecast, ["predict", model, "--data", sine, "--out", forecast, "--force",
+                        "--steps", "2000"])):
+        process = cli(*args)
+        _, stderr = process.communicate(timeout=HANG)
+        assert process.returncode == 1, stderr
+        assert one_line_error(stderr) == (
+            f"Error: no space left on the device to write {target}; nothing was written there "
+            "(an earlier version is intact): free some space and try again"), args[0]
+        after = digest(small_disk)
+        after.pop("filler")
+        assert after == before, f"{args[0]} changed or left files on the full disk"
+
+
+def test_disk_full_is_recognised_through_wrapping_errors():
+    from lstm_tf.atomic import is_disk_full
+
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("h5py could not write") from inner
+    except RuntimeError as outer:
+        assert is_disk_full(outer)
+    assert is_disk_full(OSError("Unable to write file (errno = 28, error message = 'No space "
+                                "left on device')"))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(ValueError("bad value"))
+
+
+# ------------------------------------------------------------ TensorFlow's noise
+
+NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cuda drivers", "cpu_feature_guard")
+
+
+def test_experiment_keeps_tensorflow_start_up_lines_off_the_terminal(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    process = cli("experiment", "gradients", "--quick", "--length", "5", "--seeds", "1",
+                  "--train-steps", "2", "--probe-size", "8", "--out", tmp_path / "g", env=env)
+    stdout, stderr = process.communicate(timeout=HANG)
+    assert process.returncode == 0, stderr
+    assert "wrote" in stdout
+    for noise in NOISE:
+        assert noise not in stderr and noise not in stdout, stderr
+
+
+def test_any_first_import_of_tensorflow_under_the_cli_is_quiet():
+    """Keras importing TensorFlow (not our `tensorflow()`) is silenced too."""
+    code = ("import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
+            "import lstm_tf_cli.main\n"
+            "import keras, tensorflow as tf; print(tf.__version__)\n")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=HANG)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()[:1].isdigit()
+    assert done.stderr == "", done.stderr
+
+
+# ------------------------------------------------------- the forecast's time axis
+
+def captured_figure(monkeypatch, tmp_path, plot):
+    from lstm_tf import train
+
+    figures = []
+    monkeypatch.setattr(train, "save_figure", lambda figure, path: figures.append(figure))
+    train.plot_forecast(plot, tmp_path / "forecast.png")
+    return figures[0].axes[0]
+
+
+def test_forecast_figure_uses_the_time_column(monkeypatch, tmp_path):
+    from lstm_tf import data
+    from lstm_tf.train import forecast_times
+
+    series = data.parse_csv("month,value\n" + "".join(
+        f"2020-{m:02d},{m}\n" for m in range(1, 13)), "t.csv", ["value"], None, "month")
+    times = forecast_times(series, np.array([9, 10, 11]))
+    assert times["time_column"] == "month"
+    assert list(times["time"]) == [np.datetime64("2020-10"), np.datetime64("2020-11"),
+                                   np.datetime64("2020-12")]
+    actual = np.array([10.0, 11.0, 12.0])[:, None, None]
+    plot = {"forecast": actual + 0.5, "actual": actual, "targets": ["value"], **times}
+    axis = captured_figure(monkeypatch, tmp_path, plot)
+    assert axis.get_xlabel() == "month (forecast step 1)"
+    x = axis.lines[0].get_xdata()
+    assert np.asarray(x, dtype="datetime64[M]").tolist() == list(times["time"].tolist())
+
+    numeric = data.parse_csv("year,value\n1990,1\n1991,2\n1992,3\n", "y.csv", ["value"], None,
+                             "year")
+    plot = {**plot, **forecast_times(numeric, np.array([0, 1, 2]))}
+    axis = captured_figure(monkeypatch, tmp_path, plot)
+    assert axis.get_xlabel() == "year (forecast step 1)"
+    assert list(axis.lines[1].get_xdata()) == [1990.0, 1991.0, 1992.0]
+
+    without = {"forecast": plot["forecast"], "actual": actual, "targets": ["value"]}
+    axis = captured_figure(monkeypatch, tmp_path, without)
+    assert axis.get_xlabel() == "test window" and list(axis.lines[0].get_xdata()) == [1, 2, 3]
+
+
+def test_read_only_folder_is_a_one_line_error(trained, sine, small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    for args, target in ((["train", "--data", sine, *TINY], small_disk / "run"),
+                         (["export", trained, "--no-check"], small_disk / "m.onnx")):
+        result = run(*args, "--out", target)
+        assert result.exit_code == 1
+        assert result.output.strip() == (f"Error: cannot write {target}: Read-only file system "
+                                         f"({lock_path_of(target)})"), result.output
+
+
+def lock_path_of(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
+def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, tmp_path,
+                                                                     monkeypatch):
+    """The last file of the staging folder fails (ENOSPC): no staging, no state, old run."""
+    from lstm_tf import train
+
+    out = tmp_path / "run"
+    assert run("train", "--data", sine, "--out", out, *TINY).exit_code == 0
+    before = digest(tmp_path)
+
+    def full(plot, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(train, "plot_forecast", full)
+    result = run("train", "--data", sine, "--out", out, "--force", "--seed", "9", *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: no space left on the device to write {out}; nothing was written there (an "
+        "earlier version is intact): free some space and try again")
+    assert digest(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
