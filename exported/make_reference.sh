@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate exported/reference/ with lstm-tf's own pipeline, from the built-in El Niño
-# data: `lstm-tf train` (the default LSTM, 12 months ahead), then `lstm-tf export --step`
-# (parity-checked against Keras; a model that fails is not written).
+# data: `lstm-tf train` (an LSTM, 24 months in, 12 ahead, without an anchor so that it
+# also has a step model for the consumers that feed one row at a time), then
+# `lstm-tf export --step` (parity-checked against Keras; a model that fails is not written).
 #
 #   exported/make_reference.sh            # from the repository root, lstm-tf installed
 #
@@ -15,7 +16,8 @@ out=exported/reference
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python -m lstm_tf_cli train --dataset elnino --model lstm --horizon 12 --seed 42 -q \
+python -m lstm_tf_cli train --dataset elnino --model lstm --horizon 12 --window 24 \
+    --anchor none --seed 42 -q \
     --out "$work/elnino-lstm"
 mkdir -p "$out"
 python -m lstm_tf_cli export "$work/elnino-lstm" --step --force --out "$out/elnino-lstm.onnx"

@@ -80,7 +80,7 @@ def gate_output_names(layers: int) -> list[str]:
 
 def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
                    targets: list[str], features: list[str], scaler: dict, scaling: bool,
-                   step: bool, anchor: dict, gates: bool, time_column: str | None, versions: dict,
+                   step: bool, anchor: dict | None = None, gates: bool, time_column: str | None, versions: dict,
                    opset: int, run: str, parity: dict | None = None) -> dict:
     """The metadata JSON stored in every exported model."""
     columns = list(targets) + list(features)
@@ -109,7 +109,7 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         "scaler": {"mean": list(scaler["mean"]), "std": list(scaler["std"])},
         # What the network corrects, computed inside the graph from the window's last
         # `reach` rows (lstm_tf/anchors.py): a window needs at least that many rows.
-        "anchor": anchor,
+        "anchor": anchor or {"kind": "none", "reach": 0},
         "inputs": inputs, "outputs": outputs, "dtype": "float32",
         "gates": gates,
         "opset": opset, "run": run, "producer": versions,

@@ -316,7 +316,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         kind=config.model.kind, units=config.model.units, layers=config.model.layers,
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
-        anchor=of_run(config).to_dict(),
+        anchor=of_run(config).summary(),
         gates=gates, time_column=config.data.time_column, versions=library_versions(),
         opset=opset, run=Path(run).resolve().name, parity=parity_report)
     _name_axes(onnx_model.graph, meta)

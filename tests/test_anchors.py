@@ -1,0 +1,104 @@
+"""Anchors (lstm_tf/anchors.py): the linear forecasts the network corrects.
+
+Each candidate is checked against an independent hand computation; NumPy and the
+TensorFlow graph agree; the auto choice finds the right structure on series where
+the answer is known.
+"""
+
+import numpy as np
+import pytest
+
+from lstm_tf import anchors
+from lstm_tf.anchors import Anchor, seasonal_weights
+
+
+def apply(weights, window):
+    """weights [horizon, reach] on one window [time] (its last `reach` rows)."""
+    return weights @ window[len(window) - weights.shape[1]:]
+
+
+def test_seasonal_candidates_by_hand():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    m, horizon = 4, 6
+    last = apply(seasonal_weights("last", horizon), x)
+    assert np.array_equal(last, np.full(horizon, x[-1]))
+    season = apply(seasonal_weights("season", horizon, m), x)
+    # step k (1-based) repeats the value m*ceil(k/m) rows before it: rows 36..39, then again
+    T = len(x)
+    assert np.allclose(season, [x[T - 1 + k - m * -(-k // m)] for k in range(1, horizon + 1)])
+    level = apply(seasonal_weights("season-level", horizon, m, 2), x)
+    expected = []
+    for k in range(1, horizon + 1):
+        back = m * -(-k // m)
+        changes = [x[T - 1 + k - back - m * j] - x[T - 1 - back - m * j] for j in range(2)]
+        expected.append(x[-1] + np.mean(changes))
+    assert np.allclose(level, expected)
+
+
+def test_season_level_follows_a_seasonal_trend_exactly():
+    t = np.arange(60.0)
+    x = 3.0 + 0.5 * t + np.sin(2 * np.pi * t / 12)
+    window, future = x[:48], x[48:60]
+    for seasons in (1, 2, 3):
+        got = apply(seasonal_weights("season-level", 12, 12, seasons), window)
+        assert np.allclose(got, future, atol=1e-9)
+    # seasonal naive lags the trend by a whole season
+    assert np.allclose(apply(seasonal_weights("season", 12, 12), window), future - 6.0)
+
+
+def test_every_anchor_weight_row_sums_to_one():
+    """Weights summing to 1 make an anchor commute with the z-score."""
+    for kind, args in [("last", ()), ("season", (7,)), ("season-level", (7, 3))]:
+        w = seasonal_weights(kind, 10, *args)
+        assert np.allclose(w.sum(axis=1), 1.0)
+
+
+def test_ar_candidate_forecasts_an_autoregression_as_well_as_the_true_model():
+    rng = np.random.default_rng(1)
+    n = 3000
+    x = np.zeros(n)
+    for t in range(2, n):  # a stationary AR(2) around 0
+        x[t] = 0.6 * x[t - 1] - 0.3 * x[t - 2] + 0.1 * rng.normal()
+    starts = np.arange(8, n - 1)
+    options = anchors.fit_candidates(x, starts[:2500], starts[2500:], 1, None, 8,
+                                     ["ar-level", "last"])
+    weights, bias, error = options["ar-level"]
+    assert weights[0, -1] == pytest.approx(0.6, abs=0.1)
+    assert weights[0, -2] == pytest.approx(-0.3, abs=0.1)
+    val = starts[2500:]
+    true_error = np.mean(np.abs(0.6 * x[val - 1] - 0.3 * x[val - 2] - x[val]))
+    assert error[0] < 1.03 * true_error
+    assert options["last"][2][0] > 1.2 * true_error  # persistence is clearly worse
+
+
+def test_auto_picks_seasonal_anchors_for_a_seasonal_series_and_ar_for_a_random_walk():
+    rng = np.random.default_rng(2)
+    t = np.arange(600)
+    seasonal = np.sin(2 * np.pi * t / 12) + 0.05 * rng.normal(size=600)
+    starts = np.arange(37, 590)
+    anchor, report = anchors.choose(seasonal[:, None], starts[:450], starts[450:], 6, 1, 12, 37)
+    assert not set(anchor.parts[0]) & {"last"}
+    assert report["target 0"]["last"] > 5 * min(report["target 0"].values())
+    walk = np.cumsum(rng.normal(size=600))
+    anchor, report = anchors.choose(walk[:, None], starts[:450], starts[450:], 1, 1, None, 37)
+    # a random walk: nothing beats persistence by much; the anchor stays close to it
+    best = min(report["target 0"].values())
+    assert report["target 0"]["last"] <= 1.1 * best
+
+
+def test_numpy_and_tensorflow_anchor_agree_and_round_trip():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(300, 2)).cumsum(axis=0)
+    starts = np.arange(25, 290)
+    anchor, _ = anchors.choose(z, starts[:200], starts[200:], 4, 2, 6, 25)
+    assert anchor.weights.shape[:2] == (2, 4) and anchor.reach <= 25
+    again = Anchor.from_dict(anchor.to_dict())
+    windows = np.stack([z[s - 25:s] for s in starts[:50]])
+    import tensorflow as tf
+
+    got = anchor.tf_forecast(tf.constant(windows, tf.float32), 2).numpy()
+    assert np.allclose(got, again.forecast(windows, 2), atol=1e-4)
+    inputs = anchor.tf_network_inputs(tf.constant(windows, tf.float32), 1).numpy()
+    assert np.allclose(inputs, anchor.network_inputs(windows, 1), atol=1e-5)
+    assert np.all(inputs[:, -1, 0] == 0) and np.allclose(inputs[:, :, 1], windows[:, :, 1])
