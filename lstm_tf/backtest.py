@@ -105,8 +105,8 @@ def plan(rows: int, val_end: int, window: int, horizon: int, windows: int | None
         raise UserError(
             f"the backtest block (the last {block} rows, from row {starts[0]}) overlaps the rows "
             f"the run trained or validated on (before row {val_end}); its test part holds "
-            f"{fits} window(s) with step {step}. Train with `lstm-tf train --backtest-windows "
-            f"{windows}" + (f" --backtest-step {step}" if step != 1 else "") + "` (or a larger "
+            f"{fits} window(s) with step {step}; retrain it with --backtest-windows {windows}"
+            + (f" --backtest-step {step}" if step != 1 else "") + " (or a larger "
             "--test-fraction), or pass --refit")
     return starts, step
 
@@ -185,6 +185,24 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
     return forecast[0]
 
 
+def point_forecasts(predict: Callable[[np.ndarray], np.ndarray], prepared, data,
+                    starts: np.ndarray, model: np.ndarray | None = None):
+    """({"model", "naive", ["seasonal_naive"]: [cutoffs, horizon, targets]}, actual), raw
+    units: the backtest's forecasting without refit (`model` given: refitted forecasts)."""
+    n_targets = len(prepared.series.targets)
+    if model is None:
+        model = model_forecast(predict, prepared.scaled, starts, data.window, data.horizon,
+                               n_targets, prepared.anchor, prepared.scaler)
+    raw_targets = prepared.series.values[:, :n_targets]
+    actual = np.stack([raw_targets[start:start + data.horizon] for start in starts])
+    forecasts = {"model": model,
+                 "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
+    if data.season and starts.min() >= data.season:
+        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
+            raw_targets, starts, data.horizon, data.season)
+    return forecasts, actual
+
+
 # -------------------------------------------------------------------------- run
 
 
@@ -213,18 +231,12 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
         with tempfile.TemporaryDirectory(prefix="lstm-tf-refit-") as scratch:
             model = np.stack([refit_forecast(config, series, int(start), Path(scratch), log)
                               for start in starts])
+        forecasts, actual = point_forecasts(lambda x: None, prepared, data, starts, model)
     else:
         if predict is None:
             predict = keras_predict(runs.load_model(run))
-        model = model_forecast(predict, prepared.scaled, starts, data.window, data.horizon,
-                               n_targets, prepared.anchor, prepared.scaler)
+        forecasts, actual = point_forecasts(predict, prepared, data, starts)
     raw_targets = series.values[:, :n_targets]
-    actual = np.stack([raw_targets[start:start + data.horizon] for start in starts])
-    forecasts = {"model": model,
-                 "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
-    if data.season and starts.min() >= data.season:
-        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
-            raw_targets, starts, data.horizon, data.season)
     if baselines:
         m, note = baselines_lib.season_length(data.season)
         if note:

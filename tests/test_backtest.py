@@ -200,3 +200,20 @@ def test_baselines_fit_once_and_forward():
         np.testing.assert_array_equal(out[:2], again[:2])
     assert season_length(48) == (1, season_length(48)[1]) and "48" in season_length(48)[1]
     assert season_length(None) == (1, None)
+
+
+def test_without_refit_one_batched_prediction(bt_run):
+    """Every cutoff is forecast in one call of the network, over all the windows at once."""
+    from lstm_tf import backtest, runs
+
+    _, _, out, _, _ = bt_run
+    model = runs.load_model(out)
+    calls = []
+
+    def predict(x):
+        calls.append(x.shape)
+        return model.predict(x, verbose=0)
+
+    result = backtest.backtest(out, windows=WINDOWS, predict=predict, log=lambda line: None)
+    assert calls == [(WINDOWS, 6, 1)]
+    assert result.forecasts["model"].shape == (WINDOWS, HORIZON, 1)
