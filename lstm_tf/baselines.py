@@ -64,16 +64,20 @@ def forecasts(name: str, y: np.ndarray, starts: np.ndarray, horizon: int, fit_en
     m, _ = season_length(season)
     y = np.asarray(y, np.float64)
     out = np.empty((len(starts), horizon))
-    fitted = None
-    if not refit:
-        if fit_end > int(np.min(starts)):
-            raise ValueError("the baselines' fit rows overlap a forecast")
-        fitted = _model(name, m).fit(y[:fit_end])
-    for i, start in enumerate(starts):
-        history = y[:int(start)]
-        if fitted is None:
-            result = _model(name, m).forecast(y=history, h=horizon)
-        else:
-            result = fitted.forward(y=history, h=horizon)
-        out[i] = np.asarray(result["mean"], np.float64)
+    if not refit and fit_end > int(np.min(starts)):
+        raise ValueError("the baselines' fit rows overlap a forecast")
+    try:
+        fitted = None if refit else _model(name, m).fit(y[:fit_end])
+        for i, start in enumerate(starts):
+            history = y[:int(start)]
+            if fitted is None:
+                result = _model(name, m).forecast(y=history, h=horizon)
+            else:
+                result = fitted.forward(y=history, h=horizon)
+            out[i] = np.asarray(result["mean"], np.float64)
+    except Exception as error:  # statsforecast raises many types on series it cannot fit
+        message = " ".join(str(error).split())[:200]
+        rows = f"{fit_end} rows" if not refit else "the rows before a cutoff"
+        raise UserError(f"statsforecast could not fit {name} (season length {m}) on {rows}: "
+                        f"{message}") from None
     return out

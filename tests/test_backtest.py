@@ -127,10 +127,21 @@ def test_overwrite_needs_force(bt_run):
     assert len(_read(out / "backtest" / "backtest.csv")) == 2 * HORIZON
 
 
-def test_block_outside_the_test_part_needs_refit(bt_run, tmp_path):
+def test_block_outside_the_test_part_needs_refit(bt_run, tmp_path, monkeypatch):
     """A block reaching into the validation rows is refused without --refit and trains a
-    fresh run per cutoff with it."""
+    fresh run per cutoff with it, on the rows before the cutoff only."""
+    import lstm_tf.train
+    from lstm_tf import runs
+
     _, _, out, values, _ = bt_run
+    real_train, fresh = lstm_tf.train.train, []
+
+    def recording_train(config, run_out, **kwargs):
+        result = real_train(config, run_out, **kwargs)
+        fresh.append(runs.load_config(run_out).split)
+        return result
+
+    monkeypatch.setattr(lstm_tf.train, "train", recording_train)
     result = run("backtest", out, "--windows", "2", "--step", "12", "--out", tmp_path / "a")
     assert result.exit_code == 1
     assert "--backtest-windows 2 --backtest-step 12" in result.output
@@ -141,6 +152,9 @@ def test_block_outside_the_test_part_needs_refit(bt_run, tmp_path):
     assert metrics["refit"] and metrics["windows"] == 2
     rows = _read(tmp_path / "b" / "backtest.csv")
     assert [int(r["time"]) - 100 for r in rows] == [136, 137, 148, 149]
+    # each fresh run fitted (scaler, anchor, network, early stopping) on rows before its
+    # cutoff only: its test part is exactly the cutoff's forecast
+    assert [(split["val_end"], split["rows"]) for split in fresh] == [(136, 138), (148, 150)]
     assert np.all(np.isfinite([float(r["model"]) for r in rows]))
 
 
