@@ -70,12 +70,21 @@ def test_backtest_cutoffs_and_files(bt_run):
     assert "MAE/naive" in output and "model" in output
 
 
-def test_one_cutoff_recomputed_with_the_exported_model(bt_run, tmp_path):
-    """The backtest's model forecast = the exported ONNX model on the rows before the cutoff."""
+@pytest.mark.parametrize("anchor", ["auto", "none"])
+def test_one_cutoff_recomputed_with_the_exported_model(bt_run, tmp_path, anchor):
+    """The backtest's model forecast = the exported ONNX model on the rows before the cutoff
+    (with the run's anchor, and with --anchor none: the network's output alone)."""
     from lstm_tf import predict
     from lstm_tf.export import export_run
 
     root, csv_path, out, values, _ = bt_run
+    if anchor == "none":
+        out = tmp_path / "run-none"
+        result = run("train", "--data", csv_path, "--time-column", "day", "--season", "12",
+                     "--horizon", HORIZON, "--backtest-windows", WINDOWS, "--backtest-step",
+                     STEP, "--anchor", "none", "--out", out, *TINY)
+        assert result.exit_code == 0, result.output
+        assert run("backtest", out).exit_code == 0
     export_run(out, tmp_path / "model.onnx")
     session, meta = predict.load(tmp_path / "model.onnx")
     rows = _read(out / "backtest" / "backtest.csv")
