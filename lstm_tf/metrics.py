@@ -18,6 +18,15 @@ def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sqrt(np.mean((forecast - actual) ** 2)))
 
 
+def smape(forecast: np.ndarray, actual: np.ndarray) -> float:
+    """Symmetric MAPE in percent: mean of 200 |F - A| / (|F| + |A|); a pair of zeros counts 0."""
+    forecast, actual = np.asarray(forecast, np.float64), np.asarray(actual, np.float64)
+    denominator = np.abs(forecast) + np.abs(actual)
+    ratio = np.divide(2.0 * np.abs(forecast - actual), denominator,
+                      out=np.zeros_like(denominator), where=denominator > 0)
+    return float(100.0 * np.mean(ratio))
+
+
 def naive_forecast(targets_history: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
     """Persistence: every step of the horizon repeats the last observed value."""
     last = targets_history[starts - 1]  # [windows, targets]

@@ -14,6 +14,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +48,7 @@ class Case:
     needs: str | None = None  # "run" or "onnx": copied in from a trained/exported fixture
     locked: str | None = None  # a path that another process (this one) is writing
     full_disk: str | None = None  # a folder mounted as a full tmpfs (root only, as CI)
+    hidden: tuple[str, ...] = ()  # modules that fail to import (an extra not installed)
 
 
 CASES = [
@@ -142,6 +144,23 @@ CASES = [
          "bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train"),
     Case("bench --train with inference options", ["bench", "--train", "--batch", "4"],
          "bench --train takes no RUN_OR_MODEL or --batch"),
+    # backtests (the run: 60 rows, window 4, a test part of 9 rows)
+    Case("backtest with more windows than the data holds", ["backtest", "run", "--windows", "100"],
+         "--windows 100 --step 1 need the last 100 rows and a window of 4 rows before them",
+         {"data.csv": SINE}, needs="run"),
+    Case("backtest --step 0", ["backtest", "run", "--step", "0"], "Invalid value for '--step'",
+         {"data.csv": SINE}, needs="run"),
+    Case("backtest beyond the run's held-out rows, without --refit",
+         ["backtest", "run", "--windows", "20"],
+         "overlaps the rows the run trained or validated on (before row 51); its test part holds "
+         "9 window(s) with step 1; retrain it with --backtest-windows 20 (or a larger "
+         "--test-fraction), or pass --refit", {"data.csv": SINE}, needs="run"),
+    Case("unknown baseline", ["backtest", "run", "--baselines", "ets,prophet"],
+         "unknown baseline 'prophet'; known baselines: ets, arima", {"data.csv": SINE},
+         needs="run"),
+    Case("baselines without the stats extra", ["backtest", "run", "--baselines", "ets"],
+         '--baselines needs statsforecast: pip install "lstm-tf[stats]"', {"data.csv": SINE},
+         needs="run", hidden=("statsforecast", "statsforecast.models")),
 ]
 
 
@@ -204,6 +223,8 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
                 stack.enter_context(exclusive(case.locked))
             if case.full_disk:
                 fill(stack.enter_context(small_tmpfs(folder / case.full_disk, "64k")))
+            if case.hidden:  # `import statsforecast` fails as if it were not installed
+                stack.enter_context(mock.patch.dict(sys.modules, dict.fromkeys(case.hidden)))
             result = CliRunner().invoke(cli, case.args)
     finally:
         os.chdir(previous)

@@ -142,10 +142,10 @@ def test_help_of_every_command_imports_no_tensorflow():
             "    shown.append(' '.join(path))\n"
             "print('COMMANDS', '|'.join(shown))\n"
             "print('IMPORTED', sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'tensorflow', 'keras', 'tf2onnx'}))\n")
+            "{'tensorflow', 'keras', 'tf2onnx', 'statsforecast'}))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = out.stdout.strip().splitlines()
     shown = lines[-2].removeprefix("COMMANDS ").split("|")
-    assert {"", "train", "evaluate", "datasets", "export", "predict", "parity", "inspect",
+    assert {"", "train", "evaluate", "backtest", "datasets", "export", "predict", "parity", "inspect",
             "bench", "serve-demo", "experiment gradients", "experiment memory"} <= set(shown), shown
     assert lines[-1] == "IMPORTED []"

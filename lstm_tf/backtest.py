@@ -1,0 +1,346 @@
+"""Rolling-origin backtests of a trained run (`lstm-tf backtest RUN`).
+
+N cutoffs, S rows apart, at the end of the series, as neuralforecast's
+`cross_validation`: the backtest block is the last `horizon + S * (N - 1)` rows, the
+forecast from cutoff i starts at row
+
+    start_i = rows - horizon - S * (N - 1 - i)        (i = 0 .. N - 1)
+
+and sees only rows [0, start_i); the last cutoff's forecast ends at the last row.
+A cutoff is named by the time (or row number) of the last row its forecast saw.
+
+Without refit (the default) the run's own model forecasts from every cutoff, all in
+one batched prediction; this is honest only when the model never trained or
+validated on the block, so the first forecast row must lie in the run's test part
+(start_0 >= split val_end). Train with `lstm-tf train --backtest-windows N
+--backtest-step S` to hold out exactly that block. With refit a fresh run (same
+configuration and seed) is trained for every cutoff on the rows before it, with its
+own train/validation split (slow, and honest for any block).
+
+Every forecast is `anchors.anchored_forecast` in the run's z-scores, as in training
+and evaluation; baselines are the naive and seasonal naive forecasts and, with the
+`stats` extra, statsforecast's AutoETS and AutoARIMA (`baselines`).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import anchors as anchors_lib
+from . import baselines as baselines_lib
+from . import data as data_lib
+from . import metrics as metrics_lib
+from .errors import UserError
+
+CSV_FILE = "backtest.csv"
+METRICS_FILE = "metrics.json"
+BY_CUTOFF_FILE = "metrics_by_cutoff.csv"
+METRICS = ("mae", "rmse", "mase", "smape")
+
+
+@dataclass
+class Backtest:
+    """Forecasts of every method at every cutoff, in original units."""
+
+    targets: list[str]
+    horizon: int
+    step: int
+    starts: np.ndarray  # [cutoffs] first forecast row of each cutoff
+    cutoffs: list[str]  # [cutoffs] time (or row number) of the last row each forecast saw
+    times: list[list[str]]  # [cutoffs][horizon] time (or row number) of each forecast row
+    actual: np.ndarray  # [cutoffs, horizon, targets]
+    forecasts: dict[str, np.ndarray]  # method -> [cutoffs, horizon, targets]; "model" first
+    scale: float  # MASE scale: in-sample naive MAE on the run's training rows
+    refit: bool = False
+    notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- cutoffs
+
+
+def cutoff_starts(rows: int, horizon: int, windows: int, step: int) -> np.ndarray:
+    """First forecast row of each of `windows` cutoffs `step` rows apart, ending at `rows`."""
+    return np.array([rows - horizon - step * (windows - 1 - i) for i in range(windows)],
+                    dtype=np.int64)
+
+
+def default_windows(rows: int, val_end: int, horizon: int, step: int) -> int:
+    """As many cutoffs `step` apart as the run's test part (rows [val_end, rows)) holds:
+    a run trained with `--backtest-windows N --backtest-step S` holds exactly N."""
+    return max(0, (rows - val_end - horizon) // step + 1)
+
+
+def plan(rows: int, val_end: int, window: int, horizon: int, windows: int | None,
+         step: int | None, refit: bool, trained_step: int | None = None) -> tuple[np.ndarray, int]:
+    """Check the requested cutoffs against the data and the run's split; (starts, step)."""
+    step = step or trained_step or 1
+    if step < 1:
+        raise UserError(f"--step must be a positive integer, got {step}")
+    if windows is None:
+        windows = default_windows(rows, val_end, horizon, step)
+        if windows < 1:
+            raise UserError(f"the data has {rows} rows, too few for one forecast of {horizon} "
+                            f"rows after the run's validation part (row {val_end}); pass --windows")
+    if windows < 1:
+        raise UserError(f"--windows must be a positive integer, got {windows}")
+    block = horizon + step * (windows - 1)
+    most = (rows - window - horizon) // step + 1
+    if rows - block < window:
+        raise UserError(f"--windows {windows} --step {step} need the last {block} rows and a "
+                        f"window of {window} rows before them, {block + window} rows; the data "
+                        f"has {rows} (it holds at most {max(most, 0)} windows with step {step})")
+    starts = cutoff_starts(rows, horizon, windows, step)
+    if not refit and starts[0] < val_end:
+        fits = default_windows(rows, val_end, horizon, step)
+        raise UserError(
+            f"the backtest block (the last {block} rows, from row {starts[0]}) overlaps the rows "
+            f"the run trained or validated on (before row {val_end}); its test part holds "
+            f"{fits} window(s) with step {step}; retrain it with --backtest-windows {windows}"
+            + (f" --backtest-step {step}" if step != 1 else "") + " (or a larger "
+            "--test-fraction), or pass --refit")
+    return starts, step
+
+
+# --------------------------------------------------------------------- forecasts
+
+
+def model_forecast(predict: Callable[[np.ndarray], np.ndarray], scaled: np.ndarray,
+                   starts: np.ndarray, window: int, horizon: int, n_targets: int,
+                   anchor: anchors_lib.Anchor, scaler: data_lib.Scaler) -> np.ndarray:
+    """The model's forecast from every cutoff, raw units [cutoffs, horizon, targets]:
+    one batched call of `predict` over all the windows (each reads rows
+    [start - window, start) only)."""
+    inputs = np.stack([scaled[start - window:start] for start in starts])
+    z = anchors_lib.anchored_forecast(predict, inputs, anchor, n_targets)
+    return scaler.inverse_targets(z, n_targets)
+
+
+def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: model.predict(x, batch_size=256, verbose=0)
+
+
+def _labels(series: data_lib.Series, rows) -> list[str]:
+    if series.time and series.time_column:
+        return [series.time[int(row)] for row in rows]
+    return [str(int(row)) for row in rows]
+
+
+def _history_csv(series: data_lib.Series, end: int) -> str:
+    """Rows [0, end) of a series as a CSV (time column first, when it has one)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    timed = bool(series.time and series.time_column)
+    writer.writerow(([series.time_column] if timed else []) + series.columns)
+    for row in range(end):
+        writer.writerow(([series.time[row]] if timed else [])
+                        + [repr(float(value)) for value in series.values[row]])
+    return buffer.getvalue()
+
+
+def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
+                   log: Callable[[str], None]) -> np.ndarray:
+    """Train a fresh run (the run's configuration and seed) on rows [0, start) and
+    forecast rows [start, start + horizon), raw units [horizon, targets].
+
+    The fresh run's data is rows [0, start + horizon) with a held-out block of exactly
+    the horizon (`backtest_windows=1`): it fits its scaler, anchor and network on rows
+    before `start` only, and its one test window is the cutoff's forecast.
+    """
+    from . import runs
+    from .train import train
+
+    data = config.data
+    fresh = copy.deepcopy(config)
+    path = scratch / f"rows-{start}.csv"
+    path.write_text(_history_csv(series, start + data.horizon), encoding="utf-8")
+    fresh.data.path, fresh.data.dataset, fresh.data.fill = str(path), None, None
+    fresh.data.time_column = series.time_column if series.time else None
+    fresh.data.backtest_windows, fresh.data.backtest_step = 1, 1
+    fresh.scaler = fresh.split = fresh.anchor = None
+    out = scratch / f"run-{start}"
+    try:
+        train(fresh, out, force=True, verbose=0, log=lambda line: None)
+    except UserError as error:
+        raise UserError(f"--refit at the cutoff before row {start}: {error}") from None
+    trained = runs.load_config(out)
+    model = runs.load_model(out)
+    # A fresh model per cutoff retraces its predict function: expected, not a warning.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    scaler = data_lib.Scaler.from_dict(trained.scaler)
+    scaled = scaler.transform(series.values[:start])
+    forecast = model_forecast(keras_predict(model), scaled, np.array([start]), data.window,
+                              data.horizon, len(data.targets), anchors_lib.of_run(trained),
+                              scaler)
+    log(f"refit at row {start}: trained on rows [0, {start})")
+    return forecast[0]
+
+
+def point_forecasts(predict: Callable[[np.ndarray], np.ndarray], prepared, data,
+                    starts: np.ndarray, model: np.ndarray | None = None):
+    """({"model", "naive", ["seasonal_naive"]: [cutoffs, horizon, targets]}, actual), raw
+    units: the backtest's forecasting without refit (`model` given: refitted forecasts)."""
+    n_targets = len(prepared.series.targets)
+    if model is None:
+        model = model_forecast(predict, prepared.scaled, starts, data.window, data.horizon,
+                               n_targets, prepared.anchor, prepared.scaler)
+    raw_targets = prepared.series.values[:, :n_targets]
+    actual = np.stack([raw_targets[start:start + data.horizon] for start in starts])
+    forecasts = {"model": model,
+                 "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
+    if data.season and starts.min() >= data.season:
+        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
+            raw_targets, starts, data.horizon, data.season)
+    return forecasts, actual
+
+
+# -------------------------------------------------------------------------- run
+
+
+def backtest(run: str | Path, windows: int | None = None, step: int | None = None,
+             refit: bool = False, baselines: list[str] | None = None,
+             data_path: str | None = None, log: Callable[[str], None] = print,
+             predict: Callable | None = None) -> Backtest:
+    """Backtest a saved run (see the module docstring); nothing is written."""
+    from . import runs
+    from .train import evaluation_data
+
+    baselines = list(baselines or [])
+    if baselines:
+        baselines_lib.require()  # before the slow part
+    config = runs.load_config(run)
+    prepared, _ = evaluation_data(config, data_path)
+    series, data = prepared.series, config.data
+    rows, n_targets = len(series.values), len(series.targets)
+    val_end = int(config.split["val_end"])
+    trained_step = data.backtest_step if data.backtest_windows else None
+    starts, step = plan(rows, val_end, data.window, data.horizon, windows, step, refit,
+                        trained_step)
+
+    notes = []
+    if refit:
+        with tempfile.TemporaryDirectory(prefix="lstm-tf-refit-") as scratch:
+            model = np.stack([refit_forecast(config, series, int(start), Path(scratch), log)
+                              for start in starts])
+        forecasts, actual = point_forecasts(lambda x: None, prepared, data, starts, model)
+    else:
+        if predict is None:
+            predict = keras_predict(runs.load_model(run))
+        forecasts, actual = point_forecasts(predict, prepared, data, starts)
+    raw_targets = series.values[:, :n_targets]
+    if baselines:
+        m, note = baselines_lib.season_length(data.season)
+        if note:
+            notes.append(note)
+        fit_end = min(val_end, int(starts[0]))
+        for name in baselines:
+            log(f"fitting {name} (season length {m}" + (", refit at every cutoff)" if refit
+                                                          else f") on rows [0, {fit_end})"))
+            forecasts[name] = np.stack(
+                [baselines_lib.forecasts(name, raw_targets[:, j], starts, data.horizon, fit_end,
+                                         data.season, refit) for j in range(n_targets)], axis=-1)
+    scale = metrics_lib.mase_scale(raw_targets[:int(config.split["train_end"])])
+    return Backtest(
+        targets=series.targets, horizon=data.horizon, step=step, starts=starts,
+        cutoffs=_labels(series, starts - 1),
+        times=[_labels(series, range(start, start + data.horizon)) for start in starts],
+        actual=actual, forecasts=forecasts, scale=scale, refit=refit, notes=notes,
+        info={"run": str(run), "data": series.source, "rows": rows, "window": data.window,
+              "val_end": val_end, "time_column": series.time_column if series.time else None,
+              "season": data.season})
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def scores(forecast: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
+    error = metrics_lib.mae(forecast, actual)
+    return {"mae": error, "rmse": metrics_lib.rmse(forecast, actual), "mase": error / scale,
+            "smape": metrics_lib.smape(forecast, actual)}
+
+
+def summary(result: Backtest) -> dict:
+    """Overall and per-cutoff MAE, RMSE, MASE and sMAPE (%) of every method."""
+    overall = {name: scores(forecast, result.actual, result.scale)
+               for name, forecast in result.forecasts.items()}
+    naive = overall["naive"]["mae"]
+    for values in overall.values():
+        values["mae_vs_naive"] = values["mae"] / naive if naive > 0 else float("nan")
+    by_cutoff = [{"cutoff": label, "first_forecast_row": int(start),
+                  **{name: scores(forecast[i:i + 1], result.actual[i:i + 1], result.scale)
+                     for name, forecast in result.forecasts.items()}}
+                 for i, (label, start) in enumerate(zip(result.cutoffs, result.starts))]
+    return {**result.info, "targets": result.targets, "horizon": result.horizon,
+            "windows": len(result.starts), "step": result.step, "refit": result.refit,
+            "first_forecast_row": int(result.starts[0]), "mase_scale": result.scale,
+            "methods": list(result.forecasts), "notes": result.notes,
+            "overall": overall, "by_cutoff": by_cutoff}
+
+
+# ----------------------------------------------------------------------- output
+
+
+def _number(value: float) -> str:
+    return f"{value:.8g}"
+
+
+def long_csv(result: Backtest) -> str:
+    """series, cutoff, time, step, y, then one column per method; a row per target,
+    cutoff and horizon step."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    methods = list(result.forecasts)
+    writer.writerow(["series", "cutoff", "time", "step", "y"] + methods)
+    for j, target in enumerate(result.targets):
+        for i, cutoff in enumerate(result.cutoffs):
+            for k in range(result.horizon):
+                writer.writerow([target, cutoff, result.times[i][k], k + 1,
+                                 _number(result.actual[i, k, j])]
+                                + [_number(result.forecasts[name][i, k, j]) for name in methods])
+    return buffer.getvalue()
+
+
+def by_cutoff_csv(summary_: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["cutoff", "method"] + list(METRICS))
+    for entry in summary_["by_cutoff"]:
+        for name in summary_["methods"]:
+            writer.writerow([entry["cutoff"], name] + [_number(entry[name][key])
+                                                       for key in METRICS])
+    return buffer.getvalue()
+
+
+def write(result: Backtest, out: str | Path, force: bool = False) -> dict:
+    """Write backtest.csv, metrics.json and metrics_by_cutoff.csv into `out`, all at
+    once (a staging directory renamed into place); returns the summary."""
+    from .atomic import refuse_overwrite, write_json, write_text
+    from .runs import new_run_directory
+
+    refuse_overwrite(out, force, "backtest directory")
+    summary_ = summary(result)
+    with new_run_directory(out, force=True) as staging:
+        write_text(staging / CSV_FILE, long_csv(result))
+        write_json(staging / METRICS_FILE, summary_)
+        write_text(staging / BY_CUTOFF_FILE, by_cutoff_csv(summary_))
+    return summary_
+
+
+def table(summary_: dict) -> str:
+    """The overall metrics, one line per method, with each MAE's ratio to naive."""
+    lines = [f"{'method':16s} {'MAE':>10s} {'RMSE':>10s} {'MASE':>7s} {'sMAPE%':>7s} "
+             f"{'MAE/naive':>9s}"]
+    for name, values in summary_["overall"].items():
+        lines.append(f"{name:16s} {values['mae']:10.4g} {values['rmse']:10.4g} "
+                     f"{values['mase']:7.3f} {values['smape']:7.2f} "
+                     f"{values['mae_vs_naive']:9.3f}")
+    return "\n".join(lines)
