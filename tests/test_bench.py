@@ -13,7 +13,8 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--dataset", "sine", "--model", "rnn", "--window", "6",
-                                 "--units", "4", "--epochs", "1", "-q", "--out", str(root / "run")])
+                                 "--anchor", "none",
+                                 "--anchor", "none", "--units", "4", "--epochs", "1", "-q", "--out", str(root / "run")])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["export", str(root / "run"), "--step", "--no-check",
                                  "--out", str(root / "m.onnx")])

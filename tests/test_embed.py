@@ -54,15 +54,24 @@ def tools():
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """Tiny lstm and rnn runs on the real El Niño data, exported with --step; a CSV tail."""
+    """Tiny lstm and rnn runs on the real El Niño data, exported with --step, a default
+    (anchored) lstm run's window model; a CSV tail."""
     root = tmp_path_factory.mktemp("embed")
-    for kind in ("lstm", "rnn"):
+    for kind in ("lstm", "rnn"):  # without an anchor, so that they have step models
         result = CliRunner().invoke(cli, ["train", "--dataset", "elnino", "--model", kind,
-                                          "--out", str(root / f"run-{kind}"), *TINY])
+                                          "--anchor", "none", "--out", str(root / f"run-{kind}"),
+                                          *TINY])
         assert result.exit_code == 0, result.output
         result = CliRunner().invoke(cli, ["export", str(root / f"run-{kind}"), "--step",
                                           "--out", str(root / f"{kind}.onnx")])
         assert result.exit_code == 0, result.output
+    # The default: an LSTM that corrects its anchor (a window model only).
+    result = CliRunner().invoke(cli, ["train", "--dataset", "elnino", "--out",
+                                      str(root / "run-anchored"), *TINY])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["export", str(root / "run-anchored"),
+                                      "--out", str(root / "anchored.onnx")])
+    assert result.exit_code == 0, result.output
     # The last 40 months, in a form both CSV readers must agree on: CRLF line ends, a
     # quoted extra column with commas, the target not in the first column.
     lines = (ROOT / "lstm_tf" / "datasets" / "elnino.csv").read_text().splitlines()
@@ -102,7 +111,7 @@ def python_step_forecast(step_model: Path, csv: Path) -> np.ndarray:
 # ------------------------------------------------------------------ Node.js
 
 
-@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "anchored"])
 def test_node_window_forecast_equals_python_onnxruntime(models, kind):
     model, csv = models / f"{kind}.onnx", models / "tail.csv"
     _, expected = predict_csv(model, csv)
@@ -235,7 +244,7 @@ def check_chart(elements: Elements, rows: int, horizon: int, title_words: list[s
     assert all(word in html.unescape(title) for word in title_words), title
 
 
-@pytest.mark.parametrize("model_name", ["lstm.onnx", "rnn.step.onnx"])
+@pytest.mark.parametrize("model_name", ["lstm.onnx", "rnn.step.onnx", "anchored.onnx"])
 def test_web_page_forecast_equals_python_and_draws_chart(models, server, model_name, tmp_path):
     httpd, log = server
     log.clear()

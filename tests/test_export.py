@@ -13,13 +13,15 @@ from lstm_tf import contract
 from helpers import run
 
 TINY = ["--window", "8", "--units", "6", "--layers", "2", "--epochs", "1", "-q"]
+NO_ANCHOR = ["--anchor", "none"]  # runs with a step model
 
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     for kind in ("lstm", "rnn"):
-        result = run("train", "--dataset", "sine", "--model", kind, "--out", root / kind, *TINY)
+        result = run("train", "--dataset", "sine", "--model", kind, "--out", root / kind,
+                     *NO_ANCHOR, *TINY)
         assert result.exit_code == 0, result.output
     return root
 
@@ -236,3 +238,46 @@ def test_predict_beyond_the_horizon_rolls_every_step(exported, tmp_path):
         assert value == pytest.approx(expected, rel=1e-6, abs=1e-6), f"step {step + 1}"
         rolled.append(np.float32(expected))
     assert len(set(got)) == 5  # the steps differ: each really is a new forecast
+
+
+def test_default_anchored_run_exports_one_self_contained_graph(tmp_path):
+    """The default run corrects an anchor: the exported graph computes anchor + network
+    in raw units (fused LSTM, MatMul for the anchor), matches the library's forecast on
+    every test window, and has no step model."""
+    from lstm_tf import anchors, runs, runtime
+    from lstm_tf.parity import test_windows
+    from lstm_tf.train import evaluation_data
+
+    out = tmp_path / "run"
+    result = run("train", "--dataset", "sine", "--horizon", 3, "--out", out, *TINY)
+    assert result.exit_code == 0, result.output
+    config = runs.load_config(out)
+    anchor = anchors.of_run(config)
+    assert anchor.relative_inputs and anchor.reach <= 8 and "anchor " in result.output
+    model_path = tmp_path / "anchored.onnx"
+    result = run("export", out, "--out", model_path)
+    assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
+    model = onnx.load(model_path)
+    onnx.checker.check_model(model, full_check=True)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("LSTM") == 2 and "MatMul" in ops and "Loop" not in ops
+    meta = contract.read_metadata(model, str(model_path))
+    assert meta["anchor"]["reach"] == anchor.reach and "weights" not in meta["anchor"]
+    # Independently of the parity module: raw test windows through onnxruntime against
+    # the scaler, anchor and Keras network applied by hand in NumPy.
+    prepared, part = evaluation_data(config)
+    raw = np.stack([prepared.series.values[t - 8:t] for t in prepared.starts[part]])
+    z = (raw - config.scaler["mean"][0]) / config.scaler["std"][0]
+    network = runs.load_model(out).predict(anchor.network_inputs(z, 1).astype(np.float32),
+                                           verbose=0)
+    expected = (anchor.forecast(z, 1) + network) * config.scaler["std"][0] + config.scaler["mean"][0]
+    (got,) = runtime.session(model_path).run([contract.OUTPUT],
+                                             {contract.INPUT: raw.astype(np.float32)})
+    assert np.max(np.abs(got - expected)) < 1e-5 * config.scaler["std"][0]
+    # any window at least as long as the anchor's reach works
+    assert f"time {max(4, anchor.reach)}" in json.loads(
+        model_path.with_name("anchored.parity.json").read_text())["window"]["cases"]
+    assert set(test_windows(config)) >= {"batch 1", "batch 256", "time 16"}
+    result = run("export", out, "--step", "--out", tmp_path / "s.onnx")
+    assert result.exit_code == 1 and "--anchor none" in result.output
+    assert not (tmp_path / "s.onnx").exists()

@@ -124,7 +124,7 @@ def test_inspect_writes_npz_csv_png_and_summary(runs_dir, inspected):
 def test_inspected_gates_equal_the_models_own_numbers(runs_dir, inspected):
     import keras
 
-    from lstm_tf import cells, runs
+    from lstm_tf import anchors, cells, runs
 
     x = scaled_test_windows(runs_dir / "lstm")[-1:]
     out = runs_dir / "lstm" / "inspect"
@@ -136,12 +136,15 @@ def test_inspected_gates_equal_the_models_own_numbers(runs_dir, inspected):
     np.testing.assert_allclose(scaled, x[0], atol=1e-6)
 
     model = runs.load_model(runs_dir / "lstm")
+    # The network sees the window relative to its last value and corrects the anchor.
+    anchor = anchors.of_run(config)
+    x_net = anchor.network_inputs(x, 1).astype(np.float32)
     # Keras' own last-layer h_T: the model cut after its last LSTM layer.
     last_h = keras.Model(model.inputs, model.get_layer(f"lstm_{LAYERS - 1}").output)
-    np.testing.assert_allclose(arrays[f"h_l{LAYERS - 1}"][-1], last_h.predict(x, verbose=0)[0],
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(arrays[f"h_l{LAYERS - 1}"][-1],
+                               last_h.predict(x_net, verbose=0)[0], atol=1e-6, rtol=0)
     # Every step of every quantity: the tutorial's equations in NumPy on the run's weights.
-    layer_input = x
+    layer_input = x_net
     for layer in range(LAYERS):
         reference = cells.numpy_lstm_reference(layer_input,
                                                *model.get_layer(f"lstm_{layer}").get_weights())
@@ -149,7 +152,8 @@ def test_inspected_gates_equal_the_models_own_numbers(runs_dir, inspected):
             np.testing.assert_allclose(arrays[f"{name}_l{layer}"], getattr(reference, name)[0],
                                        atol=1e-6, rtol=0, err_msg=name)
         layer_input = reference.h
-    forecast = model.predict(x, verbose=0) * config.scaler["std"][0] + config.scaler["mean"][0]
+    forecast = ((anchor.forecast(x, 1) + model.predict(x_net, verbose=0))
+                * config.scaler["std"][0] + config.scaler["mean"][0])
     np.testing.assert_allclose(arrays["forecast"], forecast[0], atol=1e-5)
 
 
@@ -194,7 +198,7 @@ def test_inspect_a_gated_run_on_a_data_file(runs_dir, tmp_path):
 
 
 def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
-    from lstm_tf import cells, runs, runtime
+    from lstm_tf import anchors, cells, runs, runtime
 
     out = tmp_path / "lstm.gates.onnx"
     result = run("export", runs_dir / "lstm", "--onnx", "--gates", "--out", out)
@@ -226,7 +230,10 @@ def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
     x = scaled_test_windows(runs_dir / "lstm")[::7]
     raw = (x * config.scaler["std"][0] + config.scaler["mean"][0]).astype(np.float32)
     got = dict(zip(names, runtime.session(out).run(names, {contract.INPUT: raw})))
-    traces, prediction = cells.trace_gates(runs.load_model(runs_dir / "lstm"), x)
+    anchor = anchors.of_run(config)
+    traces, prediction = cells.trace_gates(runs.load_model(runs_dir / "lstm"),
+                                           anchor.network_inputs(x, 1).astype(np.float32))
+    prediction = prediction + anchor.forecast(x, 1)
     for layer, trace in enumerate(traces):
         for gate in contract.GATES:
             np.testing.assert_allclose(got[f"{gate}_l{layer}"], getattr(trace, gate),
