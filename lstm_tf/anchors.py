@@ -131,6 +131,8 @@ class Anchor:
     def forecast(self, scaled_windows: np.ndarray, n_targets: int) -> np.ndarray:
         """The anchor's forecast [windows, horizon, targets] in z-scores."""
         scaled_windows = np.asarray(scaled_windows, np.float64)
+        if self.reach == 0:  # none
+            return np.zeros((len(scaled_windows), self.horizon, n_targets)) + self.bias.T[None]
         recent = scaled_windows[:, scaled_windows.shape[1] - self.reach:, :n_targets]
         return np.einsum("thr,nrt->nht", self.weights, recent) + self.bias.T[None]
 
@@ -151,8 +153,10 @@ class Anchor:
 
         # Transposes and a batched MatMul rather than an Einsum: every ONNX runtime has
         # MatMul, not all have Einsum.
-        weights = tf.constant(np.transpose(self.weights, (0, 2, 1)), windows.dtype)  # [t, r, h]
         bias = tf.constant(self.bias.T[None], windows.dtype)  # [1, h, t]
+        if self.reach == 0:  # none
+            return tf.zeros([tf.shape(windows)[0], self.horizon, n_targets], windows.dtype) + bias
+        weights = tf.constant(np.transpose(self.weights, (0, 2, 1)), windows.dtype)  # [t, r, h]
         recent = tf.transpose(windows[:, -self.reach:, :n_targets], (2, 0, 1))  # [t, b, r]
         return tf.transpose(tf.matmul(recent, weights), (1, 2, 0)) + bias
 
