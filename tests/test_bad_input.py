@@ -144,6 +144,13 @@ CASES = [
          "bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train"),
     Case("bench --train with inference options", ["bench", "--train", "--batch", "4"],
          "bench --train takes no RUN_OR_MODEL or --batch"),
+    # anchors
+    Case("seasonal anchor without a season", TRAIN + ["--target", "value", "--anchor", "season"],
+         "--anchor season needs a season (--season) of which the window (4 rows) holds the "
+         "anchor's reach", {"data.csv": SINE}),
+    Case("step model of a run with an anchor", ["export", "run", "--step", "--out", "m.onnx"],
+         "forecasts relative to each window's last value (its anchor), which a model fed one row "
+         "at a time cannot know in advance", needs="run"),
     # backtests (the run: 60 rows, window 4, a test part of 9 rows)
     Case("backtest with more windows than the data holds", ["backtest", "run", "--windows", "100"],
          "--windows 100 --step 1 need the last 100 rows and a window of 4 rows before them",
