@@ -26,7 +26,9 @@ working directory is a temporary directory, deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
 import shutil
 import tempfile
@@ -279,7 +281,8 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
             f"learning rate {LEARNING_RATES[0]:g}..{LEARNING_RATES[1]:g}; dropout "
             f"{', '.join(map(str, DROPOUTS))} (2 layers); score: validation MAE")
         try:
-            tuner.search()
+            with _quiet_tensorflow():
+                tuner.search()
         except kt.errors.FatalError:
             if tuner.failure is not None:
                 raise tuner.failure from None
@@ -300,7 +303,8 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
                           learning_rate=best.learning_rate, patience=tune_config.patience,
                           seed=tune_config.seed, device=base.train.device))
     config.data.window = best.window
-    metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
+    with _quiet_tensorflow():
+        metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
     summary = {
         "algorithm": tune_config.algorithm, "trials": total, "seed": tune_config.seed,
         "epochs": tune_config.epochs,
@@ -325,3 +329,15 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     }
     write_json(Path(out) / TUNING_FILE, summary)
     return {"summary": summary, "metrics": metrics}
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Every trial builds new models: TensorFlow's retracing warnings say nothing useful."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(level)
