@@ -224,6 +224,7 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     started = time.perf_counter()
     base.data.window = None
     series = train_lib.load_series(base.data)  # fills in season, targets, default window
+    train_lib.prepare(series, base.data)  # data problems fail now, at the default window
     windows = window_choices(base.data, len(series.values))
     hp = search_space(kt, windows)
     objective = kt.Objective("validation_mae", direction="min")

@@ -118,6 +118,15 @@ def test_missing_extra_is_a_one_line_error(tmp_path):
         'Error: lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"'
 
 
+def test_bad_data_fails_before_the_search(tmp_path):
+    (tmp_path / "flat.csv").write_text("value,flat\n" + "".join(f"{i % 7},3\n" for i in range(60)))
+    result = tune_in(tmp_path, "--data", "flat.csv", "--features", "flat", "--trials", "2")
+    assert result.exit_code == 1
+    assert result.output == "Error: column 'flat' is constant in the training part; it carries " \
+        "no information to scale or learn from\n"
+    assert not (tmp_path / "runs").exists()
+
+
 def test_window_choices_are_capped_by_the_data():
     from lstm_tf.config import DataConfig
     from lstm_tf.tune import window_choices
