@@ -27,39 +27,79 @@ positive = click.IntRange(min=1)
 fraction = click.FloatRange(0, 1, min_open=True, max_open=True)
 
 
+def data_options(window: bool = True):
+    """The data options of `train` (and `tune`), as one decorator; `window=False` leaves
+    out --window (for a command that searches it)."""
+    options = [
+        click.option("--data", "data_path", type=click.Path(), help="CSV file with a header row."),
+        click.option("--dataset", default=None, help="Built-in dataset (see `lstm-tf datasets`); "
+                     "default elnino when no --data."),
+        click.option("--target", help="Target column(s), comma-separated. Default: the "
+                     "dataset's, or the first non-time column."),
+        click.option("--features", help="Extra input feature columns, comma-separated."),
+        click.option("--time-column", help="Time column; must increase row by row."),
+        click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
+                     help="How to handle missing values (default: refuse them)."),
+    ]
+    if window:
+        options.append(click.option(
+            "--window", type=positive, help="Input steps. Default: three seasons and a step "
+            "(room for every seasonal anchor), 24 without a season; at most a third of the "
+            "training rows."))
+    options += [
+        click.option("--horizon", type=positive, default=1, show_default=True,
+                     help="Steps to forecast."),
+        click.option("--stride", type=positive, default=1, show_default=True,
+                     help="Steps between windows."),
+        click.option("--val-fraction", type=fraction, default=0.15, show_default=True),
+        click.option("--test-fraction", type=fraction, default=0.15, show_default=True),
+        click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal "
+                     "naive baseline). Default: the dataset's, or from a date time column's "
+                     "spacing (half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, "
+                     "quarterly 4)."),
+        click.option("--anchor", type=click.Choice(["auto", "none", "last", "season",
+                                                    "season-level", "ar", "ar-level"]),
+                     default="auto", show_default=True,
+                     help="The linear forecast the network corrects, read off each window (the "
+                     "network's inputs are then relative to the window's last value): the last "
+                     "value, seasonal naive, seasonal naive keeping level and trend, a ridge "
+                     "autoregression of the changes (ar) or of the values (ar-level); auto: per "
+                     "step, the one with the lowest validation error; none: absolute z-scores "
+                     "(needed for export --step)."),
+        click.option("--backtest-windows", type=positive,
+                     help="Hold out a test part sized for `lstm-tf backtest --windows N`: "
+                     "horizon + step x (N - 1) rows (instead of --test-fraction)."),
+        click.option("--backtest-step", type=positive, default=1, show_default=True,
+                     help="Rows between backtest origins (with --backtest-windows)."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
+                val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step,
+                window=None):
+    """The DataConfig of the `data_options` values."""
+    from lstm_tf.config import DataConfig
+    from lstm_tf.errors import UserError
+
+    if data_path and dataset:
+        raise UserError("give either --data FILE or --dataset NAME, not both")
+    return DataConfig(dataset=None if data_path else (dataset or "elnino"), path=data_path,
+                      targets=_names(target), features=_names(features) or [],
+                      time_column=time_column, fill=fill, window=window, horizon=horizon,
+                      stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
+                      season=season, anchor=anchor, backtest_windows=backtest_windows,
+                      backtest_step=backtest_step)
+
+
 @click.command()
-@click.option("--data", "data_path", type=click.Path(), help="CSV file with a header row.")
-@click.option("--dataset", default=None,
-              help="Built-in dataset (see `lstm-tf datasets`); default elnino when no --data.")
-@click.option("--target", help="Target column(s), comma-separated. Default: the dataset's, "
-              "or the first non-time column.")
-@click.option("--features", help="Extra input feature columns, comma-separated.")
-@click.option("--time-column", help="Time column; must increase row by row.")
-@click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
-              help="How to handle missing values (default: refuse them).")
-@click.option("--window", type=positive, help="Input steps. Default: three seasons and a step "
-              "(room for every seasonal anchor), 24 without a season; at most a third of the "
-              "training rows.")
-@click.option("--horizon", type=positive, default=1, show_default=True, help="Steps to forecast.")
-@click.option("--stride", type=positive, default=1, show_default=True, help="Steps between windows.")
-@click.option("--val-fraction", type=fraction, default=0.15, show_default=True)
-@click.option("--test-fraction", type=fraction, default=0.15, show_default=True)
-@click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal naive "
-              "baseline). Default: the dataset's, or from a date time column's spacing "
-              "(half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, quarterly 4).")
-@click.option("--anchor", type=click.Choice(["auto", "none", "last", "season", "season-level",
-                                           "ar", "ar-level"]),
-              default="auto", show_default=True,
-              help="The linear forecast the network corrects, read off each window (the network's "
-              "inputs are then relative to the window's last value): the last value, seasonal "
-              "naive, seasonal naive keeping level and trend, a ridge autoregression of the "
-              "changes (ar) or of the values (ar-level); auto: per step, the one with the lowest "
-              "validation error; none: absolute z-scores (needed for export --step).")
-@click.option("--backtest-windows", type=positive,
-              help="Hold out a test part sized for `lstm-tf backtest --windows N`: horizon + "
-              "step x (N - 1) rows (instead of --test-fraction).")
-@click.option("--backtest-step", type=positive, default=1, show_default=True,
-              help="Rows between backtest origins (with --backtest-windows).")
+@data_options()
 @click.option("--model", "kind", type=click.Choice(["lstm", "rnn", "gated"]), default="lstm",
               show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN; gated: "
               "the gate-exposing LSTM cell (same math as lstm, never cuDNN: slower on a GPU).")

@@ -168,6 +168,12 @@ CASES = [
     Case("baselines without the stats extra", ["backtest", "run", "--baselines", "ets"],
          '--baselines needs statsforecast: pip install "lstm-tf[stats]"', {"data.csv": SINE},
          needs="run", hidden=("statsforecast", "statsforecast.models")),
+    # tuning
+    Case("tune without the tune extra", ["tune", "--data", "data.csv", "--trials", "1"],
+         'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"', {"data.csv": SINE},
+         hidden=("keras_tuner",)),
+    Case("tune --trials 0", ["tune", "--data", "data.csv", "--trials", "0"],
+         "Invalid value for '--trials'", {"data.csv": SINE}),
 ]
 
 

@@ -1,0 +1,344 @@
+"""Hyper-parameter search with KerasTuner (`lstm-tf tune`; the `tune` extra).
+
+The search space, around the data's default window (`data.default_window`):
+
+    window         default/2, default, 2 x default (capped by the training rows)
+    units          16, 32, 64
+    layers         1, 2
+    learning rate  log-uniform 1e-4 .. 1e-2
+    dropout        0, 0.1, 0.2 (between the layers: only with 2 layers)
+
+A window changes the windows themselves and the anchor fitted on them, so every
+trial prepares its own data (`train.prepare` with that window), builds and compiles
+the network as `train` does (zero head on an anchor), and fits it on the training
+windows with early stopping on the validation windows.
+
+A trial's score is a backtest of the validation part: the MAE, in the data's
+original units, over every validation window (every rolling origin of the
+validation part, stride 1) and every horizon step, of anchor + network; when the
+network does not beat its anchor there, the anchor's MAE (the network would be
+zeroed, as `train.keep_network_if_better` does). The test part is never looked at.
+
+The best configuration is then trained as an ordinary run (`train.train`) and
+`tuning.json` (every trial, the best, the seconds) is written into it. KerasTuner's
+working directory is a temporary directory, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import anchors as anchors_lib
+from . import data as data_lib
+from . import metrics as metrics_lib
+from .atomic import refuse_overwrite, write_json
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .errors import UserError
+
+ALGORITHMS = ("bayesian", "hyperband")
+UNITS = (16, 32, 64)
+LAYERS = (1, 2)
+DROPOUTS = (0.0, 0.1, 0.2)
+LEARNING_RATES = (1e-4, 1e-2)  # log-uniform between
+TUNING_FILE = "tuning.json"
+MISSING = 'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"'
+
+
+def keras_tuner():
+    """The keras_tuner module, or a one-line error naming the extra."""
+    try:
+        import keras_tuner as kt
+    except ImportError:
+        raise UserError(MISSING) from None
+    return kt
+
+
+@dataclass
+class TuneConfig:
+    trials: int = 12
+    algorithm: str = "bayesian"
+    epochs: int = 60  # per trial (bayesian) and for the final run
+    max_epochs: int | None = None  # hyperband's largest budget; None: epochs
+    patience: int = 10
+    batch_size: int = 32
+    seed: int = 42
+    hyperband_factor: int = 3
+
+    def validate(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise UserError(f"unknown algorithm {self.algorithm!r}; choose "
+                            f"{', '.join(ALGORITHMS)}")
+        for name in ("trials", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got "
+                                f"{getattr(self, name)}")
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise UserError(f"--max-epochs must be a positive integer, got {self.max_epochs}")
+
+
+@dataclass
+class Trial:
+    number: int
+    window: int
+    units: int
+    layers: int
+    learning_rate: float
+    dropout: float
+    epochs: int  # the budget given (hyperband: tuner/epochs)
+    epochs_run: int = 0
+    score: float = math.inf  # validation MAE, original units
+    anchor_score: float = math.inf  # the anchor alone
+    network_kept: bool = False
+    seconds: float = 0.0
+
+    def hyperparameters(self) -> dict:
+        return {"window": self.window, "units": self.units, "layers": self.layers,
+                "learning_rate": self.learning_rate, "dropout": self.dropout}
+
+    def describe(self) -> str:
+        return (f"window {self.window}, units {self.units}, layers {self.layers}, "
+                f"lr {self.learning_rate:.2g}, dropout {self.dropout}")
+
+
+@dataclass
+class Search:
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def best(self) -> Trial:
+        return min(self.trials, key=lambda trial: trial.score)
+
+
+def window_choices(data: DataConfig, rows: int) -> list[int]:
+    """default/2, default, 2 x default, each at most half the training rows (minus the
+    horizon), so that every window still leaves training windows to learn from."""
+    default = data_lib.default_window(rows, data.season, data.horizon, data.val_fraction,
+                                      data.test_fraction, data.holdout)
+    test = data.holdout if data.holdout is not None else int(round(rows * data.test_fraction))
+    train_rows = (rows - test) * (1 - data.val_fraction)
+    cap = max(1, int((train_rows - data.horizon) // 2))
+    return sorted({min(max(1, w), cap) for w in (default // 2, default, 2 * default)})
+
+
+def search_space(kt, windows: list[int]):
+    hp = kt.HyperParameters()
+    hp.Choice("window", windows)
+    hp.Choice("units", list(UNITS))
+    hp.Choice("layers", list(LAYERS))
+    hp.Float("learning_rate", LEARNING_RATES[0], LEARNING_RATES[1], sampling="log")
+    with hp.conditional_scope("layers", [2]):
+        hp.Choice("dropout", list(DROPOUTS))
+    return hp
+
+
+def validation_score(model, prepared, data: DataConfig) -> tuple[float, float]:
+    """(anchor + network, anchor alone): MAE in original units over every validation
+    window (stride 1) and horizon step."""
+    n_targets = len(prepared.series.targets)
+    starts = data_lib.window_starts(*prepared.split.bounds("val"), data.window, data.horizon, 1)
+    inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
+    raw_targets = prepared.series.values[:, :n_targets]
+    _, actual = data_lib.windows(raw_targets, starts, data.window, data.horizon, n_targets)
+    with_network = anchors_lib.anchored_forecast(
+        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
+        n_targets)
+    anchor_only = prepared.anchor.forecast(inputs, n_targets)
+    score = metrics_lib.mae(prepared.scaler.inverse_targets(with_network, n_targets), actual)
+    anchor = metrics_lib.mae(prepared.scaler.inverse_targets(anchor_only, n_targets), actual)
+    return float(score), float(anchor)
+
+
+def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: TuneConfig) -> Trial:
+    """Prepare the data for the trial's window, train the network, score it (see the
+    module docstring)."""
+    import keras
+
+    from . import train as train_lib
+    from .models import build_model
+
+    started = time.perf_counter()
+    data = copy.deepcopy(base.data)
+    data.window = trial.window
+    prepared = train_lib.prepare(series, data)
+    train_config = TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
+                               learning_rate=trial.learning_rate, patience=tune.patience,
+                               seed=tune.seed, device=base.train.device)
+    model_config = ModelConfig(kind=base.model.kind, units=trial.units, layers=trial.layers,
+                               dropout=trial.dropout)
+    keras.backend.clear_session()
+    strategy, policy = train_lib.start_tensorflow(train_config, data.window, trial.layers)
+    n_targets = len(series.targets)
+    train_set, val_set = (
+        data_lib.make_dataset(prepared.scaled, prepared.starts[part], data.window, data.horizon,
+                              n_targets, train_config.batch_size, shuffle=part == "train",
+                              seed=train_config.seed, epochs=range(train_config.epochs),
+                              anchor=prepared.anchor)
+        for part in ("train", "val"))
+    steps = data_lib.batches_per_epoch(len(prepared.starts["train"]), train_config.batch_size)
+    train_config.steps_per_execution = train_lib.largest_divisor(
+        steps, train_config.steps_per_execution)
+    with strategy.scope():
+        model = build_model(model_config, features=len(series.columns), horizon=data.horizon,
+                            targets=n_targets, dtype_policy=policy,
+                            unroll_window=data.window if train_config.unroll else None,
+                            zero_head=prepared.anchor.relative_inputs)
+        train_lib.compile_model(model, train_config, policy)
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if tune.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=tune.patience,
+                                                       restore_best_weights=True))
+    history = model.fit(train_set, validation_data=val_set, epochs=train_config.epochs,
+                        steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
+    score, anchor = validation_score(model, prepared, data)
+    trial.epochs_run = len(history.history.get("loss", []))
+    trial.anchor_score = anchor
+    trial.network_kept = bool(np.isfinite(score) and score < anchor)
+    trial.score = score if trial.network_kept else anchor  # a zeroed network: the anchor
+    trial.seconds = round(time.perf_counter() - started, 2)
+    return trial
+
+
+def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool = False,
+         log: Callable[[str], None] = print) -> dict:
+    """Search, train the best configuration as a run at `out`, write its tuning.json.
+
+    `base` holds the data options (its window, model sizes and learning rate are
+    searched); returns the tuning summary (what tuning.json holds)."""
+    kt = keras_tuner()
+    from . import train as train_lib
+
+    tune_config.validate()
+    base.validate()
+    refuse_overwrite(out, force, "run directory")  # before the slow part
+    started = time.perf_counter()
+    base.data.window = None
+    series = train_lib.load_series(base.data)  # fills in season, targets, default window
+    train_lib.prepare(series, base.data)  # data problems fail now, at the default window
+    windows = window_choices(base.data, len(series.values))
+    hp = search_space(kt, windows)
+    objective = kt.Objective("validation_mae", direction="min")
+    total = tune_config.trials
+    if tune_config.algorithm == "bayesian":
+        oracle = kt.oracles.BayesianOptimizationOracle(
+            objective=objective, max_trials=total, seed=tune_config.seed, hyperparameters=hp,
+            tune_new_entries=False, allow_new_entries=False)
+    else:
+        oracle = kt.oracles.HyperbandOracle(
+            objective=objective, max_epochs=tune_config.max_epochs or tune_config.epochs,
+            factor=tune_config.hyperband_factor, hyperband_iterations=None,
+            seed=tune_config.seed, hyperparameters=hp, tune_new_entries=False,
+            allow_new_entries=False)
+        oracle.max_trials = total  # --trials caps hyperband too: its brackets repeat until then
+
+    search = Search()
+
+    class Tuner(kt.engine.base_tuner.BaseTuner):
+        """Runs `run_trial`; a user error (bad data for a window) ends the search."""
+
+        failure: BaseException | None = None
+
+        def run_trial(self, kt_trial, *args, **kwargs):
+            values = kt_trial.hyperparameters
+            layers = values.get("layers")
+            trial = Trial(number=len(search.trials) + 1, window=values.get("window"),
+                          units=values.get("units"), layers=layers,
+                          learning_rate=float(values.get("learning_rate")),
+                          dropout=float(values.get("dropout")) if layers > 1 else 0.0,
+                          epochs=int(values.values.get("tuner/epochs", tune_config.epochs)))
+            try:
+                run_trial(trial, series, base, tune_config)
+            except Exception as error:  # not a failed trial to retry: stop and report it
+                self.failure = error
+                raise kt.errors.FatalError(str(error)) from error
+            search.trials.append(trial)
+            best = search.best
+            log(f"trial {trial.number}/{total}: {trial.describe()} -> validation MAE "
+                f"{trial.score:.4g} (best {best.score:.4g})")
+            return trial.score
+
+        def save_model(self, trial_id, model, step=0):
+            pass
+
+        def load_model(self, trial):
+            return None
+
+    workdir = tempfile.mkdtemp(prefix="lstm-tf-tune-")
+    try:
+        tuner = Tuner(oracle, directory=workdir, project_name="search", overwrite=True)
+        tuner.oracle.verbose = 0
+        log(f"tuning on {series.source} ({tune_config.algorithm}, {total} trials): windows "
+            f"{', '.join(map(str, windows))}; units {', '.join(map(str, UNITS))}; layers 1, 2; "
+            f"learning rate {LEARNING_RATES[0]:g}..{LEARNING_RATES[1]:g}; dropout "
+            f"{', '.join(map(str, DROPOUTS))} (2 layers); score: validation MAE")
+        try:
+            with _quiet_tensorflow():
+                tuner.search()
+        except kt.errors.FatalError:
+            if tuner.failure is not None:
+                raise tuner.failure from None
+            raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not search.trials:
+        raise UserError("the search finished no trial")
+    search_seconds = time.perf_counter() - started
+    best = search.best
+    log(f"best: trial {best.number}: {best.describe()} -> validation MAE {best.score:.4g}; "
+        f"training it as {out}")
+    config = RunConfig(
+        data=copy.deepcopy(base.data),
+        model=ModelConfig(kind=base.model.kind, units=best.units, layers=best.layers,
+                          dropout=best.dropout),
+        train=TrainConfig(epochs=tune_config.epochs, batch_size=tune_config.batch_size,
+                          learning_rate=best.learning_rate, patience=tune_config.patience,
+                          seed=tune_config.seed, device=base.train.device))
+    config.data.window = best.window
+    with _quiet_tensorflow():
+        metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
+    summary = {
+        "algorithm": tune_config.algorithm, "trials": total, "seed": tune_config.seed,
+        "epochs": tune_config.epochs,
+        "max_epochs": (tune_config.max_epochs or tune_config.epochs)
+        if tune_config.algorithm == "hyperband" else None,
+        "patience": tune_config.patience,
+        "score": "validation MAE (original units; every validation window, stride 1, every "
+                 "horizon step; anchor + network, or the anchor alone when it is better)",
+        "space": {"window": windows, "units": list(UNITS), "layers": list(LAYERS),
+                  "learning_rate": {"min": LEARNING_RATES[0], "max": LEARNING_RATES[1],
+                                    "sampling": "log"},
+                  "dropout": list(DROPOUTS)},
+        "results": [{"trial": t.number, **t.hyperparameters(), "epochs": t.epochs,
+                     "epochs_run": t.epochs_run, "validation_mae": t.score,
+                     "anchor_validation_mae": t.anchor_score, "network_kept": t.network_kept,
+                     "seconds": t.seconds} for t in search.trials],
+        "best": {"trial": best.number, **best.hyperparameters(), "validation_mae": best.score},
+        "search_seconds": round(search_seconds, 2),
+        "final_train_seconds": metrics["train_seconds"],
+        "seconds": round(time.perf_counter() - started, 2),
+        "test": {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]},
+    }
+    write_json(Path(out) / TUNING_FILE, summary)
+    return {"summary": summary, "metrics": metrics}
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Every trial builds new models: TensorFlow's retracing warnings say nothing useful."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(level)
