@@ -191,7 +191,7 @@ def _fixed_candidates(horizon: int, season: int | None, window: int) -> dict[str
     if season and season > 1:
         found["season"] = seasonal_weights("season", horizon, season)
         for seasons in range(1, MAX_SEASONS + 1):
-            found[f"season-level" + (f"/{seasons}" if seasons > 1 else "")] = \
+            found["season-level" + (f"/{seasons}" if seasons > 1 else "")] = \
                 seasonal_weights("season-level", horizon, season, seasons)
     return {name: w for name, w in found.items() if w.shape[1] <= window}
 
