@@ -35,7 +35,7 @@ def main() -> int:
 
     from lstm_tf import backtest, runs
     from lstm_tf.bench import time_interleaved
-    from lstm_tf.train import evaluate_model, evaluation_data
+    from lstm_tf.train import evaluate_model, evaluation_data, keras_predict
 
     with tempfile.TemporaryDirectory() as scratch:
         run = args.run
@@ -58,7 +58,7 @@ def main() -> int:
                                      refit=False)
         # evaluate_model over the very same windows
         same = dataclasses.replace(prepared, starts={**prepared.starts, "test": starts})
-        predict = backtest.keras_predict(model)
+        predict = keras_predict(model)
         timings = time_interleaved({
             "backtest": lambda: backtest.point_forecasts(predict, prepared, data, starts),
             "evaluate_model": lambda: evaluate_model(model, same, config),

@@ -125,10 +125,6 @@ def model_forecast(predict: Callable[[np.ndarray], np.ndarray], scaled: np.ndarr
     return scaler.inverse_targets(z, n_targets)
 
 
-def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda x: model.predict(x, batch_size=256, verbose=0)
-
-
 def _labels(series: data_lib.Series, rows) -> list[str]:
     if series.time and series.time_column:
         return [series.time[int(row)] for row in rows]
@@ -157,7 +153,7 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
     before `start` only, and its one test window is the cutoff's forecast.
     """
     from . import runs
-    from .train import train
+    from .train import keras_predict, train
 
     data = config.data
     fresh = copy.deepcopy(config)
@@ -212,7 +208,7 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
              predict: Callable | None = None) -> Backtest:
     """Backtest a saved run (see the module docstring); nothing is written."""
     from . import runs
-    from .train import evaluation_data
+    from .train import evaluation_data, keras_predict
 
     baselines = list(baselines or [])
     if baselines:

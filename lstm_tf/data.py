@@ -295,38 +295,23 @@ def _handle_missing(values: np.ndarray, time: list[str] | None, columns: list[st
 
 # ------------------------------------------------------------------------- season
 
-# Median spacing of a date column (seconds) -> the season a forecaster would assume.
-_SEASONS = ((1800, 48, "half-hourly: a day"), (3600, 24, "hourly: a day"),
-            (86400, 7, "daily: a week"), (7 * 86400, 52, "weekly: a year"),
-            (30.4 * 86400, 12, "monthly: a year"), (91.3 * 86400, 4, "quarterly: a year"))
+# Median spacing of a date column (seconds) -> the season a forecaster would assume:
+# half-hourly and hourly data a day, daily a week, weekly, monthly and quarterly a year.
+_SEASONS = ((1800, 48), (3600, 24), (86400, 7), (7 * 86400, 52), (30.4 * 86400, 12),
+            (91.3 * 86400, 4))
 
 
-def infer_season(time: list[str] | None) -> tuple[int | None, str]:
-    """The season implied by a date column's spacing, and why; (None, reason) otherwise.
+def infer_season(time: list[str] | None) -> int | None:
+    """The season implied by a date time column's spacing (see `_SEASONS`), else None.
 
     Numbers (years, step counts) imply none: a yearly series has no season.
     """
-    if not time or len(time) < 3:
-        return None, "no time column"
-    try:
-        stamps = np.array([np.datetime64(text, "s") for text in time])
-    except ValueError:
-        return None, "the time column is not dates"
-    if all(_is_number(text) for text in time):
-        return None, "the time column is numbers"
+    if not time or len(time) < 3 or any(isinstance(parse_time(text), float) for text in time):
+        return None
+    stamps = np.array([np.datetime64(text, "s") for text in time])
     spacing = float(np.median(np.diff(stamps).astype(np.float64)))
-    for seconds, season, why in _SEASONS:
-        if abs(spacing - seconds) <= 0.1 * seconds:
-            return season, f"{why} (from the time column)"
-    return None, "the time column's spacing implies no season"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+    return next((season for seconds, season in _SEASONS
+                 if abs(spacing - seconds) <= 0.1 * seconds), None)
 
 
 def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,

@@ -50,7 +50,7 @@ def load_series(config: DataConfig) -> data_lib.Series:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
     if config.season is None:
-        config.season, _ = data_lib.infer_season(series.time)
+        config.season = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
     config.time_column = series.time_column
     if config.window is None:
@@ -245,6 +245,26 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     return metrics
 
 
+def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
+    """`model`'s batched prediction, as `anchors.anchored_forecast` takes it."""
+    return lambda x: model.predict(x, batch_size=256, verbose=0)
+
+
+def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
+                           starts: np.ndarray) -> tuple[float, float]:
+    """MAE in original units of anchor + network and of the anchor alone over the
+    windows starting at `starts` (every horizon step)."""
+    n_targets = len(prepared.series.targets)
+    inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
+    _, actual = data_lib.windows(prepared.series.values[:, :n_targets], starts, data.window,
+                                 data.horizon, n_targets)
+    with_network = anchors_lib.anchored_forecast(keras_predict(model), inputs, prepared.anchor,
+                                                 n_targets)
+    anchor_only = prepared.anchor.forecast(inputs, n_targets)
+    return tuple(metrics_lib.mae(prepared.scaler.inverse_targets(forecast, n_targets), actual)
+                 for forecast in (with_network, anchor_only))
+
+
 def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool:
     """Keep the trained network only if anchor + network beats the anchor alone on the
     validation windows (MAE); otherwise zero the head, so the model forecasts the anchor.
@@ -255,14 +275,9 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
     """
     if not prepared.anchor.relative_inputs:
         return True
-    data, n_targets = config.data, len(prepared.series.targets)
-    inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], data.window,
-                                      data.horizon, n_targets)
-    anchor_only = prepared.anchor.forecast(inputs, n_targets)
-    with_network = anchors_lib.anchored_forecast(
-        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
-        n_targets)
-    if metrics_lib.mae(with_network, actual) < metrics_lib.mae(anchor_only, actual):
+    with_network, anchor_only = network_and_anchor_mae(model, prepared, config.data,
+                                                       prepared.starts["val"])
+    if with_network < anchor_only:
         return True
     head = model.get_layer("head")
     head.set_weights([np.zeros_like(w) for w in head.get_weights()])
@@ -333,9 +348,8 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     n_targets = len(prepared.series.targets)
     starts = prepared.starts[part]
     inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
-    scaled_forecast = anchors_lib.anchored_forecast(
-        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
-        n_targets)
+    scaled_forecast = anchors_lib.anchored_forecast(keras_predict(model), inputs,
+                                                    prepared.anchor, n_targets)
     forecast = prepared.scaler.inverse_targets(scaled_forecast, n_targets)
     raw_targets = prepared.series.values[:, :n_targets]
     _, actual = data_lib.windows(raw_targets, starts, data.window, data.horizon, n_targets)

@@ -39,9 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import anchors as anchors_lib
 from . import data as data_lib
-from . import metrics as metrics_lib
 from .atomic import refuse_overwrite, write_json
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .errors import UserError
@@ -145,18 +143,10 @@ def search_space(kt, windows: list[int]):
 def validation_score(model, prepared, data: DataConfig) -> tuple[float, float]:
     """(anchor + network, anchor alone): MAE in original units over every validation
     window (stride 1) and horizon step."""
-    n_targets = len(prepared.series.targets)
+    from .train import network_and_anchor_mae
+
     starts = data_lib.window_starts(*prepared.split.bounds("val"), data.window, data.horizon, 1)
-    inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
-    raw_targets = prepared.series.values[:, :n_targets]
-    _, actual = data_lib.windows(raw_targets, starts, data.window, data.horizon, n_targets)
-    with_network = anchors_lib.anchored_forecast(
-        lambda x: model.predict(x, batch_size=256, verbose=0), inputs, prepared.anchor,
-        n_targets)
-    anchor_only = prepared.anchor.forecast(inputs, n_targets)
-    score = metrics_lib.mae(prepared.scaler.inverse_targets(with_network, n_targets), actual)
-    anchor = metrics_lib.mae(prepared.scaler.inverse_targets(anchor_only, n_targets), actual)
-    return float(score), float(anchor)
+    return network_and_anchor_mae(model, prepared, data, starts)
 
 
 def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: TuneConfig) -> Trial:

@@ -131,3 +131,20 @@ def test_tf_dataset_yields_exact_windows_and_shuffles_only_training():
     first = next(iter(shuffled.as_numpy_iterator()))[1][:, 0, 0]
     assert sorted(first) == sorted(expected_targets[:, 0, 0]) and not np.array_equal(
         first, expected_targets[:, 0, 0])
+
+
+def test_season_is_read_off_a_date_columns_spacing():
+    from lstm_tf.data import infer_season
+
+    def dates(start, step, n=10):
+        return [str(np.datetime64(start) + i * np.timedelta64(*step)) for i in range(n)]
+
+    assert infer_season(dates("2020-01-01T00:00", (30, "m"))) == 48
+    assert infer_season(dates("2020-01-01T00:00", (1, "h"))) == 24
+    assert infer_season(dates("2020-01-01", (1, "D"))) == 7
+    assert infer_season(dates("2020-01-04", (7, "D"))) == 52
+    assert infer_season(dates("2020-01", (1, "M"))) == 12
+    assert infer_season(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"]) == 4
+    assert infer_season(dates("2020", (1, "Y"))) is None  # yearly: no season
+    assert infer_season([str(year) for year in range(1700, 1720)]) is None  # numbers
+    assert infer_season(None) is None
