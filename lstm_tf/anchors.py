@@ -244,6 +244,10 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
     train_x, train_y = column[train_starts[:, None] + rows], column[train_starts[:, None] + steps]
     val_x, val_y = column[val_starts[:, None] + rows], column[val_starts[:, None] + steps]
     fixed = _fixed_candidates(horizon, season, window)
+
+    def val_error(w, b):  # per step [horizon]
+        return np.mean(np.abs(val_x @ w.T + b - val_y), axis=0)
+
     options = {}
     for name in [*fixed, "ar", "ar-level"]:
         if names is not None and name.split("/")[0] not in names:
@@ -252,13 +256,12 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
             w = np.zeros((horizon, window))
             w[:, window - fixed[name].shape[1]:] = fixed[name]
             b = np.zeros(horizon)
-            options[name] = (w, b, np.mean(np.abs(val_x @ w.T + b - val_y), axis=0))
+            options[name] = (w, b, val_error(w, b))
             continue
         level = name == "ar-level"
         best = None
         for penalty in RIDGE_PENALTIES:  # the penalty is chosen on validation too
-            w, b = _fit_ar(train_x, train_y, level, penalty)
-            error = np.mean(np.abs(val_x @ w.T + b - val_y), axis=0)
+            error = val_error(*_fit_ar(train_x, train_y, level, penalty))
             if best is None or error.mean() < best[0].mean():
                 best = (error, penalty)
         # Refit on every window before the test part, with the chosen penalty.
