@@ -208,7 +208,8 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
              predict: Callable | None = None) -> Backtest:
     """Backtest a saved run (see the module docstring); nothing is written."""
     from . import runs
-    from .train import evaluation_data, keras_predict
+    from .data.prepare import evaluation_data
+    from .train import keras_predict
 
     baselines = list(baselines or [])
     if baselines:

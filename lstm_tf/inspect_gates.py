@@ -176,7 +176,7 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     RUN/inspect/); existing files are replaced only with `force`.
     """
     from . import runs
-    from .train import evaluation_data
+    from .data.prepare import evaluation_data
 
     started = time_lib.perf_counter()
     config = runs.load_config(run)

@@ -27,7 +27,7 @@ STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
 
 def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
     """Raw (original units) input windows for each parity case, keyed by case name."""
-    from .train import load_series, prepare
+    from .data.prepare import load_series, prepare
     from .data import window_starts, windows
 
     series = load_series(config.data)

@@ -7,7 +7,6 @@ import io
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,68 +20,9 @@ from . import runs
 from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
+from .data.prepare import Prepared, evaluation_data, load_series, prepare
 from .errors import DiskFull, UserError
 from .figures import pyplot, save_figure
-
-
-@dataclass
-class Prepared:
-    """A series made ready for a model: split, scaled, and cut into windows."""
-
-    series: data_lib.Series
-    split: data_lib.Split
-    scaler: data_lib.Scaler
-    scaled: np.ndarray
-    starts: dict[str, np.ndarray]  # window start rows per part: train, val, test
-    anchor: anchors_lib.Anchor  # what the network corrects (anchor "none": nothing)
-
-
-def load_series(config: DataConfig) -> data_lib.Series:
-    """Load the configured data and fill in the defaults it implies (targets, time, season)."""
-    if config.path:
-        series = data_lib.read_csv(config.path, config.targets, config.features,
-                                   config.time_column, config.fill)
-    else:
-        info = data_lib.BUILTIN_DATASETS.get(config.dataset)
-        series = data_lib.load_builtin(config.dataset, config.targets, config.features,
-                                       config.fill)
-        if info is not None:
-            config.season = config.season or info.season
-            config.fill = config.fill or info.fill
-    if config.season is None:
-        config.season = data_lib.infer_season(series.time)
-    config.targets, config.features = series.targets, series.features
-    config.time_column = series.time_column
-    if config.window is None:
-        config.window = data_lib.default_window(len(series.values), config.season,
-                                                config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout)
-    return series
-
-
-def prepare(series: data_lib.Series, config: DataConfig,
-            scaler: data_lib.Scaler | None = None,
-            anchor: anchors_lib.Anchor | None = None) -> Prepared:
-    """Split chronologically, fit the scaler on the training rows, find every window,
-    and choose the anchor on the training windows (a saved run passes its own scaler
-    and anchor)."""
-    split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
-                                config.window, config.horizon, config.holdout)
-    if scaler is None:
-        scaler = data_lib.Scaler.fit(series.values[:split.train_end], series.columns)
-    starts = {part: data_lib.window_starts(*split.bounds(part), config.window, config.horizon,
-                                           config.stride)
-              for part in ("train", "val", "test")}
-    for part, found in starts.items():
-        if len(found) == 0:
-            raise UserError(f"the {part} part holds no window of {config.window} + "
-                            f"{config.horizon} rows; use more data or a smaller window/stride")
-    scaled = scaler.transform(series.values)
-    if anchor is None:  # fitted on the training windows, chosen on the validation ones
-        anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
-                                       len(series.targets), config.season, config.window,
-                                       config.anchor)
-    return Prepared(series, split, scaler, scaled, starts, anchor)
 
 
 def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int = 1,
@@ -371,32 +311,6 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     return result
 
 
-def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Prepared, str]:
-    """A saved run's evaluated windows: its own test part, or every window of a CSV file.
-
-    Returns the prepared series (scaled with the run's scaler) and the part's key in
-    `starts`: "test", or "file" for `data_path`.
-    """
-    scaler = data_lib.Scaler.from_dict(config.scaler)
-    anchor = anchors_lib.of_run(config)
-    if data_path is None:
-        series = load_series(config.data)
-        return prepare(series, config.data, scaler, anchor), "test"
-    data = config.data
-    series = data_lib.read_csv(data_path, data.targets, data.features,
-                               data.time_column if _has_column(data_path, data.time_column)
-                               else None, data.fill)
-    rows = len(series.values)
-    starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
-    if len(starts) == 0:
-        raise UserError(f"{data_path} has {rows} rows; need at least "
-                        f"{data.window + data.horizon} for one window")
-    # The whole file is the evaluation part; MASE is scaled on the file itself.
-    prepared = Prepared(series, data_lib.Split(rows, rows, rows), scaler,
-                        scaler.transform(series.values), {"file": starts}, anchor)
-    return prepared, "file"
-
-
 def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     """Metrics of a saved run on its own test part, or on every window of another CSV file."""
     config = runs.load_config(run)
@@ -405,14 +319,6 @@ def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     result = evaluate_model(model, prepared, config, part)
     result.pop("_plot")
     return result
-
-
-def _has_column(path: str, column: str | None) -> bool:
-    if not column:
-        return False
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    return column in [name.strip() for name in header]
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:

@@ -9,7 +9,7 @@ The search space, around the data's default window (`data.default_window`):
     dropout        0, 0.1, 0.2 (between the layers: only with 2 layers)
 
 A window changes the windows themselves and the anchor fitted on them, so every
-trial prepares its own data (`train.prepare` with that window), builds and compiles
+trial prepares its own data (`data.prepare.prepare` with that window), builds and compiles
 the network as `train` does (zero head on an anchor), and fits it on the training
 windows with early stopping on the validation windows.
 
@@ -155,12 +155,13 @@ def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: Tune
     import keras
 
     from . import train as train_lib
+    from .data.prepare import prepare
     from .models import build_model
 
     started = time.perf_counter()
     data = copy.deepcopy(base.data)
     data.window = trial.window
-    prepared = train_lib.prepare(series, data)
+    prepared = prepare(series, data)
     train_config = TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
                                learning_rate=trial.learning_rate, patience=tune.patience,
                                seed=tune.seed, device=base.train.device)
@@ -206,15 +207,16 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     `base` holds the data options (its window, model sizes and learning rate are
     searched); returns the tuning summary (what tuning.json holds)."""
     kt = keras_tuner()
-    from . import train as train_lib
+    from .data.prepare import load_series, prepare
+    from .train import train
 
     tune_config.validate()
     base.validate()
     refuse_overwrite(out, force, "run directory")  # before the slow part
     started = time.perf_counter()
     base.data.window = None
-    series = train_lib.load_series(base.data)  # fills in season, targets, default window
-    train_lib.prepare(series, base.data)  # data problems fail now, at the default window
+    series = load_series(base.data)  # fills in season, targets, default window
+    prepare(series, base.data)  # data problems fail now, at the default window
     windows = window_choices(base.data, len(series.values))
     hp = search_space(kt, windows)
     objective = kt.Objective("validation_mae", direction="min")
@@ -295,7 +297,7 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
                           seed=tune_config.seed, device=base.train.device))
     config.data.window = best.window
     with _quiet_tensorflow():
-        metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
+        metrics = train(config, out, force=force, verbose=0, log=log)
     summary = {
         "algorithm": tune_config.algorithm, "trials": total, "seed": tune_config.seed,
         "epochs": tune_config.epochs,

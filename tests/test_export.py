@@ -246,7 +246,7 @@ def test_default_anchored_run_exports_one_self_contained_graph(tmp_path):
     every test window, and has no step model."""
     from lstm_tf import anchors, runs, runtime
     from lstm_tf.parity import test_windows
-    from lstm_tf.train import evaluation_data
+    from lstm_tf.data.prepare import evaluation_data
 
     out = tmp_path / "run"
     result = run("train", "--dataset", "sine", "--horizon", 3, "--out", out, *TINY)

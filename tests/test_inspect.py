@@ -52,7 +52,7 @@ def inspected(runs_dir):
 
 def scaled_test_windows(run_dir):
     from lstm_tf import data, runs
-    from lstm_tf.train import evaluation_data
+    from lstm_tf.data.prepare import evaluation_data
 
     config = runs.load_config(run_dir)
     prepared, part = evaluation_data(config)

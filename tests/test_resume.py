@@ -110,7 +110,8 @@ def test_divergence_after_good_epochs_keeps_the_best_weights(tmp_path):
 
 def test_early_stopping_keeps_the_best_epochs_weights(tmp_path):
     """Stopped by --patience, the saved model is the best epoch's, not the last one's."""
-    from lstm_tf import data, runs, train
+    from lstm_tf import data, runs
+    from lstm_tf.data.prepare import load_series, prepare
 
     out = tmp_path / "early"
     result = CliRunner().invoke(cli, [
@@ -128,8 +129,8 @@ def test_early_stopping_keeps_the_best_epochs_weights(tmp_path):
     assert val_loss[-1] > val_loss[best - 1]
 
     config, model = runs.load_config(out), runs.load_model(out)
-    prepared = train.prepare(train.load_series(config.data), config.data,
-                             data.Scaler.from_dict(config.scaler))
+    prepared = prepare(load_series(config.data), config.data,
+                       data.Scaler.from_dict(config.scaler))
     x, y = data.windows(prepared.scaled, prepared.starts["val"], 6, 1, 1)
     saved_val_loss = float(np.mean((np.asarray(model(x.astype(np.float32))) - y) ** 2))
     assert saved_val_loss == pytest.approx(val_loss[best - 1], rel=1e-4)

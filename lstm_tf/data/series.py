@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 FILL_METHODS = ("interpolate", "ffill", "drop")
 
