@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import window_scaling
 from .errors import UserError
 
 CHOICES = ("auto", "none", "last", "season", "season-level", "ar", "ar-level")
@@ -58,6 +59,9 @@ RIDGE_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 # candidate and 0.88x for a choice per step; one step ahead 0.49x naive, never above 0.87x.
 COMBINED = 3
 CLOSE = 1.1
+# A panel may hold millions of windows; a linear anchor is fitted as well on a seeded
+# sample of this many (the training and validation windows each).
+MAX_FIT_WINDOWS = 100_000
 
 
 @dataclass
@@ -231,18 +235,37 @@ def _fit_ar(recent: np.ndarray, future: np.ndarray, level: bool, penalty: float)
 # ------------------------------------------------------------------- choosing
 
 
+def _cut(column: np.ndarray, starts: np.ndarray, window: int, horizon: int,
+         window_scaled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One column's windows [n, window] and targets [n, horizon]; with `window_scaled`
+    in each window's own standardised units (`data.window_scaling`)."""
+    x = column[starts[:, None] + np.arange(-window, 0)]
+    y = column[starts[:, None] + np.arange(horizon)]
+    if window_scaled:
+        level, scale = window_scaling.stats(x[:, :, None])
+        x, y = (x - level[:, :, 0]) / scale[:, :, 0], (y - level[:, :, 0]) / scale[:, :, 0]
+    return x, y
+
+
+def _sample(starts: np.ndarray, seed: int = 0) -> np.ndarray:
+    if len(starts) <= MAX_FIT_WINDOWS:
+        return starts
+    return np.sort(np.random.default_rng(seed).choice(starts, MAX_FIT_WINDOWS, replace=False))
+
+
 def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
-                   horizon: int, season: int | None, window: int, names: list[str] | None = None
+                   horizon: int, season: int | None, window: int, names: list[str] | None = None,
+                   window_scaled: bool = False
                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every candidate for one scaled column: name -> (weights [horizon, window],
     bias [horizon], validation MAE per step [horizon]).
 
     Regressions are fitted on the training windows (their penalty chosen on the
     validation ones), scored on the validation windows, then refitted on both.
+    With `window_scaled` every window is first standardised by its own statistics.
     """
-    steps, rows = np.arange(horizon), np.arange(-window, 0)
-    train_x, train_y = column[train_starts[:, None] + rows], column[train_starts[:, None] + steps]
-    val_x, val_y = column[val_starts[:, None] + rows], column[val_starts[:, None] + steps]
+    train_x, train_y = _cut(column, _sample(train_starts), window, horizon, window_scaled)
+    val_x, val_y = _cut(column, _sample(val_starts, 1), window, horizon, window_scaled)
     fixed = _fixed_candidates(horizon, season, window)
 
     def val_error(w, b):  # per step [horizon]
@@ -273,13 +296,15 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
 
 def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
            horizon: int, n_targets: int, season: int | None, window: int,
-           choice: str = "auto") -> tuple[Anchor, dict]:
+           choice: str = "auto", window_scaled: bool = False) -> tuple[Anchor, dict]:
     """The anchor for a run (see the module docstring) and each candidate's validation
     MAE per target, in z-scores.
 
     `choice` restricts the candidates to one kind (`--anchor`; the best season count
     for season-level); `auto` averages the `COMBINED` candidates with the lowest
     validation MAE that lie within `CLOSE` x the best, target by target.
+    `window_scaled`: the anchor works in each window's own standardised units
+    (`data.window_scaling`, a panel's default), and is fitted there.
     """
     if choice not in CHOICES:
         raise UserError(f"unknown anchor {choice!r}; choose {', '.join(CHOICES)}")
@@ -295,7 +320,7 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     report = {}
     for target in range(n_targets):
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
-                                 window, None if choice == "auto" else [choice])
+                                 window, None if choice == "auto" else [choice], window_scaled)
         error = {name: float(options[name][2].mean()) for name in options}
         ranked = sorted(options, key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]

@@ -40,6 +40,14 @@ class DataConfig:
     # rows apart: horizon + step * (windows - 1) rows (replaces test_fraction).
     backtest_windows: int | None = None
     backtest_step: int = 1
+    # The last N rows of every series as its test / validation part (as the forecasting
+    # competitions do; replace test_fraction / val_fraction).
+    test_size: int | None = None
+    val_size: int | None = None
+    # A panel's scaling (data/prepare.py): "window" (each window by its own statistics,
+    # serves unseen series) or "series" (each series' training statistics, looked up by
+    # the series index); None: window for a panel; a single series uses its z-scores.
+    scaling: str | None = None
 
     def validate(self) -> None:
         _positive(horizon=self.horizon, stride=self.stride)
@@ -48,15 +56,21 @@ class DataConfig:
         _positive(backtest_step=self.backtest_step)
         if self.backtest_windows is not None:
             _positive(backtest_windows=self.backtest_windows)
+        if self.test_size is not None:
+            _positive(test_size=self.test_size)
+        if self.val_size is not None:
+            _positive(val_size=self.val_size)
+        if self.season is not None:
+            _positive(season=self.season)
+        if self.scaling not in (None, "window", "series"):
+            raise UserError(f"unknown scaling {self.scaling!r}; choose window or series")
 
     @property
     def holdout(self) -> int | None:
         """Rows of the test part when it is sized for a backtest, else None."""
         if self.backtest_windows is None:
-            return None
+            return self.test_size
         return self.horizon + self.backtest_step * (self.backtest_windows - 1)
-        if self.season is not None:
-            _positive(season=self.season)
 
 
 @dataclass
@@ -124,6 +138,9 @@ class RunConfig:
     # The anchor used (anchors.Anchor.to_dict), filled in by training; None: a run from
     # before anchors, whose network saw absolute z-scores (anchor "none").
     anchor: dict | None = None
+    # A panel run: the series names in index order, the skipped ones, the series column
+    # and the scaling (filled in by training); None for a single series.
+    panel: dict | None = None
     versions: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -139,7 +156,7 @@ class RunConfig:
         try:
             return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
                        train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
-                       split=raw.get("split"), anchor=raw.get("anchor"),
+                       split=raw.get("split"), anchor=raw.get("anchor"), panel=raw.get("panel"),
                        versions=raw.get("versions", {}))
         except (KeyError, TypeError) as error:
             raise UserError(f"config.json is not an lstm-tf run configuration ({error})") from None

@@ -50,3 +50,55 @@ def mase_scale(train_targets: np.ndarray, season: int = 1) -> float:
 def report(forecast: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
     error = mae(forecast, actual)
     return {"mae": error, "rmse": rmse(forecast, actual), "mase": error / scale}
+
+
+# ------------------------------------------------------------------------- panels
+
+PANEL_METRICS = ("mae", "rmse", "smape", "mase")
+
+
+def per_series(forecasts: dict[str, np.ndarray], actual: np.ndarray, series: np.ndarray,
+               scales: np.ndarray) -> dict[str, np.ndarray]:
+    """Each series' MAE, RMSE, sMAPE and MASE, for every forecast in `forecasts`.
+
+    `forecasts` maps a name (model, naive, ...) to [windows, horizon, targets]; `series`
+    [windows] is each window's series index, `scales` [series] each series' MASE
+    denominator. Returns {"<name>_<metric>": [series]}, NaN where a series has no
+    window (or a baseline has no forecast for it).
+    """
+    count = len(scales)
+    found = np.bincount(series, minlength=count)
+    result = {}
+    for name, forecast in forecasts.items():
+        error = forecast - actual
+        # Sums per series over its windows, steps and targets; `per` values per window.
+        per = int(np.prod(actual.shape[1:]))
+        absolute = np.bincount(series, np.abs(error).reshape(len(error), -1).sum(1), count)
+        squared = np.bincount(series, (error ** 2).reshape(len(error), -1).sum(1), count)
+        denominator = np.abs(forecast) + np.abs(actual)
+        ratio = np.divide(2.0 * np.abs(error), denominator, out=np.zeros_like(denominator),
+                          where=denominator > 0)
+        symmetric = np.bincount(series, ratio.reshape(len(error), -1).sum(1), count)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mae_ = absolute / (found * per)
+            result[f"{name}_mae"] = mae_
+            result[f"{name}_rmse"] = np.sqrt(squared / (found * per))
+            result[f"{name}_smape"] = 100.0 * symmetric / (found * per)
+            result[f"{name}_mase"] = mae_ / scales
+    return result
+
+
+def panel_summary(table: dict[str, np.ndarray], names: list[str]) -> dict:
+    """The M4 / Monash way of aggregating a panel: the mean over series of MASE and of
+    sMAPE (and of MAE and RMSE, which mix units), per forecast, and how many series the
+    model beats each baseline on (MASE; a series' scale is the same for every forecast)."""
+    summary = {}
+    for name in names:
+        summary[name] = {metric: float(np.nanmean(table[f"{name}_{metric}"]))
+                         for metric in PANEL_METRICS}
+        summary[name]["series"] = int(np.sum(np.isfinite(table[f"{name}_mase"])))
+    for name in names[1:]:
+        both = np.isfinite(table[f"{name}_mase"]) & np.isfinite(table[f"{names[0]}_mase"])
+        summary[f"beats_{name}"] = int(np.sum(
+            table[f"{names[0]}_mase"][both] < table[f"{name}_mase"][both]))
+    return summary

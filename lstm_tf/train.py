@@ -20,7 +20,7 @@ from . import runs
 from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
-from .data.prepare import Prepared, evaluation_data, load_series, prepare
+from .data.prepare import Prepared, SeriesScaler, evaluation_data, load_prepared
 from .errors import DiskFull, UserError
 from .figures import pyplot, save_figure
 
@@ -71,12 +71,12 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
             raise UserError(f"an interrupted run's state is kept in {state}; continue it with "
                             f"`lstm-tf train --resume {out}`, or pass --force to start over")
         progress.discard(state)
-    series = load_series(config.data)
-    prepared = prepare(series, config.data)
-    config.scaler = {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
-                     "std": prepared.scaler.std}
-    config.split = {"train_end": prepared.split.train_end, "val_end": prepared.split.val_end,
-                    "rows": prepared.split.rows}
+    prepared, config.panel = load_prepared(config.data)
+    series = prepared.series
+    config.scaler = scaler_record(prepared)
+    config.split = (prepared.split.to_dict() if config.panel else
+                    {"train_end": prepared.split.train_end, "val_end": prepared.split.val_end,
+                     "rows": prepared.split.rows})
     config.anchor = prepared.anchor.to_dict()
     config.versions = library_versions()
 
@@ -93,7 +93,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
         with_data_sharding(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
-            epochs=range(done, config.train.epochs), anchor=prepared.anchor))
+            epochs=range(done, config.train.epochs), anchor=prepared.anchor,
+            window_scaled=prepared.window_scaled))
         for part in ("train", "val"))
     steps_per_epoch = data_lib.batches_per_epoch(len(prepared.starts["train"]),
                                                  config.train.batch_size)
@@ -117,6 +118,10 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     # (delete_checkpoint=False: Keras would also delete it when fit() is interrupted.)
     callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
                  tracker]
+    if config.panel:
+        log(f"panel of {len(config.panel['series'])} series, scaling {data.scaling}"
+            + (f"; {len(config.panel['skipped'])} series too short, skipped"
+               if config.panel["skipped"] else ""))
     log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units) on "
         f"{series.source}, window {data.window}, anchor {prepared.anchor.describe()}: "
         f"{len(prepared.starts['train'])} train / "
@@ -159,6 +164,9 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     evaluated = local_copy(model) if config.train.strategy == "multiworker" else model
     metrics = evaluate_model(evaluated, prepared, config)
     plot = metrics.pop("_plot")
+    per_series = metrics.pop("_per_series", None)
+    if config.panel:
+        metrics["skipped_series"] = len(config.panel["skipped"])
     metrics["train_seconds"] = round(seconds, 2)
     metrics["epochs_run"] = len(history["loss"])
     metrics["best_epoch"] = tracker.best_epoch
@@ -174,8 +182,11 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
             write_json(staging / runs.CONFIG_FILE, config.to_dict())
             write_json(staging / runs.METRICS_FILE, metrics)
             write_text(staging / runs.HISTORY_FILE, _history_csv(history))
+            if per_series is not None:
+                write_text(staging / "per_series.csv", per_series_csv(per_series))
             plot_loss(history, staging / "loss.png")
-            plot_forecast(plot, staging / "forecast.png")
+            (plot_panel_forecast if plot.get("panel") else plot_forecast)(
+                plot, staging / "forecast.png")
     finally:
         if not chief:
             shutil.rmtree(target.parent, ignore_errors=True)
@@ -183,6 +194,17 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if not chief:
         log(f"this worker is not the chief: the chief writes the run directory {out}")
     return metrics
+
+
+def scaler_record(prepared: Prepared) -> dict:
+    """What config.json keeps of the scaling: the z-score statistics (per series for a
+    panel scaled by series), or for window scaling only the columns."""
+    if isinstance(prepared.scaler, SeriesScaler):
+        return prepared.scaler.to_dict()
+    if prepared.scaler is None:
+        return {"columns": prepared.series.columns, "per_window": True}
+    return {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
+            "std": prepared.scaler.std}
 
 
 def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
@@ -193,16 +215,13 @@ def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
 def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
                            starts: np.ndarray) -> tuple[float, float]:
     """MAE in original units of anchor + network and of the anchor alone over the
-    windows starting at `starts` (every horizon step)."""
-    n_targets = len(prepared.series.targets)
-    inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
-    _, actual = data_lib.windows(prepared.series.values[:, :n_targets], starts, data.window,
-                                 data.horizon, n_targets)
-    with_network = anchors_lib.anchored_forecast(keras_predict(model), inputs, prepared.anchor,
-                                                 n_targets)
-    anchor_only = prepared.anchor.forecast(inputs, n_targets)
-    return tuple(metrics_lib.mae(prepared.scaler.inverse_targets(forecast, n_targets), actual)
-                 for forecast in (with_network, anchor_only))
+    windows starting at `starts` (every horizon step); for a panel, each series' errors
+    in units of its in-sample naive MAE (MASE), so that no series outweighs the rest."""
+    actual = prepared.actual(starts, data.window, data.horizon)
+    scale = prepared.error_scale(starts)[:, None, None]  # a panel's series on one scale
+    return tuple(metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
+                                 / scale, actual / scale)
+                 for predict in (keras_predict(model), None))
 
 
 def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool:
@@ -284,6 +303,8 @@ def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> 
 def evaluate_model(model, prepared: Prepared, config: RunConfig,
                    part: str = "test") -> dict:
     """MAE, RMSE and MASE of the model and the naive baselines on one part, in original units."""
+    if prepared.series_of is not None:
+        return evaluate_panel(model, prepared, config, part)
     data = config.data
     n_targets = len(prepared.series.targets)
     starts = prepared.starts[part]
@@ -311,6 +332,59 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     return result
 
 
+def evaluate_panel(model, prepared: Prepared, config: RunConfig, part: str = "test") -> dict:
+    """A panel's metrics on one part: per series (MAE, RMSE, sMAPE, MASE for the model,
+    naive and seasonal naive; `_per_series`, written as per_series.csv) and their means
+    over the series, as the M4 and Monash tables report them.
+
+    MASE scales each series by the in-sample MAE of its seasonal naive forecast over its
+    training part (M4's definition), of the naive forecast when there is no season.
+    """
+    from .data.prepare import naive_scales
+
+    data, panel = config.data, prepared.series
+    starts, series = prepared.starts[part], prepared.series_of[part]
+    n_targets = prepared.n_targets
+    forecasts = {"model": prepared.forecast(keras_predict(model), starts, data.window,
+                                            data.horizon)}
+    actual = prepared.actual(starts, data.window, data.horizon)
+    raw_targets = panel.values[:, :n_targets]
+    forecasts["naive"] = metrics_lib.naive_forecast(raw_targets, starts, data.horizon)
+    season = data.season if data.season and data.season > 1 else None
+    if season:
+        reach = season * ((data.horizon - 1) // season + 1)
+        seasonal = metrics_lib.seasonal_naive_forecast(raw_targets, starts, data.horizon, season)
+        reaches_back = starts - reach < panel.offsets[series]  # into the previous series
+        seasonal[reaches_back] = np.nan
+        forecasts["seasonal_naive"] = seasonal
+    scales = naive_scales(panel, prepared.split, season or 1)
+    table = metrics_lib.per_series(forecasts, actual, series, scales)
+    result = {"part": part, "windows": int(len(starts)), "targets": panel.targets,
+              "anchor": prepared.anchor.describe(), "series": len(panel.names),
+              "scaling": prepared.scaling, "mase_scale": "seasonal naive" if season else "naive",
+              **metrics_lib.panel_summary(table, list(forecasts))}
+    if season:
+        result["season"] = season
+    result["_per_series"] = {"series": panel.names, **table}
+    result["_plot"] = {"panel": True, "table": table, "names": panel.names,
+                       "targets": panel.targets, "values": raw_targets,
+                       "offsets": panel.offsets, "time": panel.time,
+                       "time_column": panel.time_column, "starts": starts, "series_of": series,
+                       "forecast": forecasts["model"], "window": data.window}
+    return result
+
+
+def per_series_csv(table: dict) -> str:
+    """per_series.csv: one row per series, its metrics for each forecast."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = [key for key in table if key != "series"]
+    writer.writerow(["series"] + columns)
+    for index, name in enumerate(table["series"]):
+        writer.writerow([name] + [f"{table[key][index]:.6g}" for key in columns])
+    return buffer.getvalue()
+
+
 def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     """Metrics of a saved run on its own test part, or on every window of another CSV file."""
     config = runs.load_config(run)
@@ -318,6 +392,7 @@ def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     prepared, part = evaluation_data(config, data_path)
     result = evaluate_model(model, prepared, config, part)
     result.pop("_plot")
+    result.pop("_per_series", None)
     return result
 
 
@@ -376,5 +451,43 @@ def plot_forecast(plot: dict, path: Path) -> None:
         axis.legend()
     if times is not None and np.issubdtype(times.dtype, np.datetime64):
         figure.autofmt_xdate()
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def plot_panel_forecast(plot: dict, path: Path) -> None:
+    """A panel's test forecasts: the best, a median and the worst series by MASE, each
+    with its recent history, the actual values and the forecast of every test window."""
+    plt = pyplot()
+    mase = plot["table"]["model_mase"]
+    ranked = [int(i) for i in np.argsort(np.where(np.isfinite(mase), mase, np.inf))
+              if np.isfinite(mase[i])]
+    if not ranked:
+        return
+    picks = {"best": ranked[0], "median": ranked[len(ranked) // 2], "worst": ranked[-1]}
+    targets = plot["targets"]
+    figure, axes = plt.subplots(len(targets), len(picks), figsize=(4.2 * len(picks),
+                                                                    3.2 * len(targets)),
+                                squeeze=False)
+    for column, (label, series) in enumerate(picks.items()):
+        rows = np.flatnonzero(plot["series_of"] == series)
+        starts = plot["starts"][rows]
+        first = max(int(plot["offsets"][series]), int(starts[0]) - 2 * plot["window"])
+        last = int(plot["offsets"][series + 1])
+        time = plot["time"]
+        x = time[first:last] if time is not None else np.arange(first, last) - first
+        for target, axis in enumerate(axes[:, column]):
+            axis.plot(x, plot["values"][first:last, target], color="black", linewidth=1.1,
+                      label="actual")
+            horizon = plot["forecast"].shape[1]
+            for n, (start, forecast) in enumerate(zip(starts, plot["forecast"][rows])):
+                steps = np.arange(start, min(start + horizon, last)) - first
+                axis.plot(x[steps], forecast[:len(steps), target], color="tab:orange",
+                          linewidth=1.0, alpha=0.8, label="forecast" if n == 0 else None)
+            axis.set(title=f"{label}: {plot['names'][series]} (MASE {mase[series]:.2f})",
+                     ylabel=targets[target])
+            axis.legend(fontsize=7)
+            if time is not None and np.issubdtype(np.asarray(time).dtype, np.datetime64):
+                axis.tick_params(axis="x", labelrotation=30, labelsize=7)
     figure.tight_layout()
     save_figure(figure, path)

@@ -9,6 +9,7 @@ parity, gate inspection, backtests and benchmarks all start here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,18 +18,136 @@ from .. import anchors as anchors_lib
 from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from . import series as data_lib
+from . import window_scaling
+from .panels import Panel
+
+
+SCALINGS = ("window", "series")  # a panel's scaling (a single series: the training rows' z-scores)
 
 
 @dataclass
 class Prepared:
-    """A series made ready for a model: split, scaled, and cut into windows."""
+    """A series (or a panel of series) made ready for a model: split, scaled, and cut
+    into windows.
 
-    series: data_lib.Series
-    split: data_lib.Split
-    scaler: data_lib.Scaler
+    A panel (`panels.Panel`) is one array of stacked series: `starts` are rows of that
+    array, and `series_of[part]` says which series each window belongs to. Its
+    `scaled` values are per-series z-scores (`scaling` "series", `scaler` a
+    `SeriesScaler`) or the raw values (`scaling` "window": each window is
+    standardised by its own statistics on its way into the network).
+    """
+
+    series: data_lib.Series | Panel
+    split: data_lib.Split | PanelSplit
+    scaler: data_lib.Scaler | SeriesScaler | None
     scaled: np.ndarray
     starts: dict[str, np.ndarray]  # window start rows per part: train, val, test
     anchor: anchors_lib.Anchor  # what the network corrects (anchor "none": nothing)
+    series_of: dict[str, np.ndarray] | None = None  # panels: series index of every window
+    scaling: str = "global"  # global (one series) | window | series
+
+    @property
+    def window_scaled(self) -> bool:
+        return self.scaling == "window"
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.series.targets)
+
+    def network_view(self, starts: np.ndarray, window: int, horizon: int):
+        """(inputs, undo): the windows at `starts` as the network's anchor sees them
+        [n, window, columns], and a function taking a forecast in those units back to
+        original units."""
+        n_targets = self.n_targets
+        inputs, _ = data_lib.windows(self.scaled, starts, window, horizon, n_targets)
+        if self.window_scaled:
+            inputs, level, scale = window_scaling.standardise(inputs)
+            return inputs, lambda out: out * scale[..., :n_targets] + level[..., :n_targets]
+        if isinstance(self.scaler, SeriesScaler):
+            series = self.series_index(starts)
+            return inputs, lambda out: self.scaler.inverse_targets(out, n_targets, series)
+        return inputs, lambda out: self.scaler.inverse_targets(out, n_targets)
+
+    def series_index(self, starts: np.ndarray) -> np.ndarray:
+        """The series each window start row belongs to (0 for a single series)."""
+        if not isinstance(self.series, Panel):
+            return np.zeros(len(starts), np.int64)
+        return np.searchsorted(self.series.offsets, starts - 1, side="right") - 1
+
+    def forecast(self, predict, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
+        """anchor + network (`predict`: the network's batched prediction, or None for
+        the anchor alone) for the windows at `starts`, in original units."""
+        inputs, undo = self.network_view(starts, window, horizon)
+        if predict is None:
+            return undo(self.anchor.forecast(inputs, self.n_targets))
+        return undo(anchors_lib.anchored_forecast(predict, inputs, self.anchor, self.n_targets))
+
+    def error_scale(self, starts: np.ndarray) -> np.ndarray:
+        """Per window: 1 for a single series; for a panel, the in-sample MAE of the naive
+        forecast over its series' training part (the MASE scale)."""
+        if not isinstance(self.series, Panel):
+            return np.ones(len(starts))
+        return naive_scales(self.series, self.split)[self.series_index(starts)]
+
+    def actual(self, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
+        """The windows' targets in original units [n, horizon, targets]."""
+        return data_lib.windows(self.series.values[:, :self.n_targets], starts, window, horizon,
+                                self.n_targets)[1]
+
+
+@dataclass(frozen=True)
+class PanelSplit:
+    """Each series' chronological split, as rows of the stacked array: series i's
+    training part is rows offsets[i]:train_end[i], validation train_end[i]:val_end[i],
+    test val_end[i]:offsets[i + 1]."""
+
+    offsets: np.ndarray
+    train_end: np.ndarray
+    val_end: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"offsets": self.offsets.tolist(), "train_end": self.train_end.tolist(),
+                "val_end": self.val_end.tolist()}
+
+
+@dataclass
+class SeriesScaler:
+    """Per-series z-scores, each fitted on its series' training rows: mean and std
+    [series, columns]. A column constant in one series' training part gets std 1 there
+    (it carries no scale; the run still learns from the other series)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    columns: list[str]
+
+    @classmethod
+    def fit(cls, panel: Panel, train_end: np.ndarray) -> "SeriesScaler":
+        mean = np.empty((len(panel.names), len(panel.columns)))
+        std = np.empty_like(mean)
+        for i, start in enumerate(panel.offsets[:-1]):
+            rows = panel.values[start:train_end[i]]
+            mean[i], std[i] = rows.mean(axis=0), rows.std(axis=0)
+        std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        return cls(mean, std, list(panel.columns))
+
+    def to_dict(self) -> dict:
+        return {"columns": self.columns, "per_series": True, "mean": self.mean.tolist(),
+                "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "SeriesScaler":
+        return cls(np.asarray(saved["mean"], np.float64), np.asarray(saved["std"], np.float64),
+                   saved["columns"])
+
+    def transform(self, panel: Panel) -> np.ndarray:
+        series = np.repeat(np.arange(len(panel.names)), panel.lengths)
+        return (panel.values - self.mean[series]) / self.std[series]
+
+    def inverse_targets(self, scaled: np.ndarray, n_targets: int,
+                        series: np.ndarray) -> np.ndarray:
+        """Un-scale forecasts [n, horizon, targets] of the windows of `series` [n]."""
+        return (scaled * self.std[series, None, :n_targets]
+                + self.mean[series, None, :n_targets])
 
 
 def load_series(config: DataConfig) -> data_lib.Series:
@@ -54,6 +173,30 @@ def load_series(config: DataConfig) -> data_lib.Series:
     return series
 
 
+def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
+    """Load and prepare the configured data, a series or a panel (filling in the defaults
+    it implies). Returns the prepared data and, for a panel, what the run records of it
+    (`RunConfig.panel`: the series names in index order, the skipped ones)."""
+    from .panels import is_panel, load_panel
+
+    if not is_panel(config):
+        return prepare(load_series(config), config), None
+    panel = load_panel(config)
+    if config.season is None and panel.time is not None:
+        first = panel.rows_of(0)
+        config.season = data_lib.infer_season_of_times(panel.time[first])
+    config.targets, config.features = panel.targets, panel.features
+    config.time_column = panel.time_column
+    config.scaling = config.scaling or "window"
+    if config.window is None:
+        config.window = data_lib.default_window(int(np.median(panel.lengths)), config.season,
+                                                config.horizon, config.val_fraction,
+                                                config.test_fraction, config.holdout)
+    prepared, skipped = prepare_panel(panel, config)
+    return prepared, {"series": prepared.series.names, "skipped": skipped,
+                      "series_column": panel.series_column, "scaling": config.scaling}
+
+
 def prepare(series: data_lib.Series, config: DataConfig,
             scaler: data_lib.Scaler | None = None,
             anchor: anchors_lib.Anchor | None = None) -> Prepared:
@@ -77,6 +220,97 @@ def prepare(series: data_lib.Series, config: DataConfig,
                                        len(series.targets), config.season, config.window,
                                        config.anchor)
     return Prepared(series, split, scaler, scaled, starts, anchor)
+
+
+def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray:
+    """Each series' in-sample MAE of the (seasonal) naive forecast over its training
+    part, mean over the target columns (the MASE denominator); 1 where it is 0."""
+    targets = panel.values[:, :len(panel.targets)]
+    scales = np.ones(len(panel.names))
+    for i, start in enumerate(split.offsets[:-1]):
+        rows = targets[start:split.train_end[i]]
+        if len(rows) > season:
+            scale = float(np.mean(np.abs(rows[season:] - rows[:-season])))
+            scales[i] = scale if scale > 0 else 1.0
+    return scales
+
+
+def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
+    """Each series' split (the last `test_size` rows, or `test_fraction` of them, are its
+    test part; validation before it) and which series are long enough to keep: a
+    training part of window + horizon rows, validation and test parts of horizon rows."""
+    lengths, first = panel.lengths, panel.offsets[:-1]
+    test = (np.full(len(lengths), config.holdout) if config.holdout is not None
+            else np.round(lengths * config.test_fraction).astype(np.int64))
+    val = (np.full(len(lengths), config.val_size) if config.val_size is not None
+           else np.round((lengths - test) * config.val_fraction
+                         if config.holdout is not None else lengths * config.val_fraction
+                         ).astype(np.int64))
+    val_end = panel.offsets[1:] - test
+    train_end = val_end - val
+    keep = ((train_end - first >= config.window + config.horizon)
+            & (val >= config.horizon) & (test >= config.horizon))
+    return PanelSplit(panel.offsets, train_end, val_end), keep
+
+
+def panel_starts(split: PanelSplit, window: int, horizon: int, stride: int
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Window start rows per part across the panel, and the series of each: windows of
+    one series never reach into another's rows."""
+    starts = {part: [] for part in ("train", "val", "test")}
+    for i in range(len(split.offsets) - 1):
+        first, last = int(split.offsets[i]), int(split.offsets[i + 1])
+        bounds = {"train": (0, split.train_end[i] - first),
+                  "val": (split.train_end[i] - first, split.val_end[i] - first),
+                  "test": (split.val_end[i] - first, last - first)}
+        for part, (start, end) in bounds.items():
+            starts[part].append(first + data_lib.window_starts(int(start), int(end), window,
+                                                               horizon, stride))
+    found = {part: np.concatenate(rows) for part, rows in starts.items()}
+    series = {part: np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+              for part, rows in starts.items()}
+    return found, series
+
+
+def keep_series(panel: Panel, keep: np.ndarray) -> Panel:
+    """The panel without the series `keep` drops."""
+    if keep.all():
+        return panel
+    rows = np.concatenate([np.arange(panel.offsets[i], panel.offsets[i + 1])
+                           for i in np.flatnonzero(keep)])
+    lengths = panel.lengths[keep]
+    return dataclasses.replace(
+        panel, names=[name for name, k in zip(panel.names, keep) if k],
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        values=panel.values[rows], time=None if panel.time is None else panel.time[rows])
+
+
+def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None = None,
+                  anchor: anchors_lib.Anchor | None = None) -> tuple[Prepared, list[str]]:
+    """A panel's `prepare`: split each series, drop those too short (returned by name),
+    scale (per series or per window), find every window, choose one anchor on the
+    windows of all series."""
+    split, keep = split_panel(panel, config)
+    skipped = [name for name, k in zip(panel.names, keep) if not k]
+    if not keep.any():
+        raise UserError(f"every one of the {len(panel.names)} series is too short for window "
+                        f"{config.window} + horizon {config.horizon} in its training part and "
+                        f"horizon {config.horizon} rows of validation and test; use a smaller "
+                        "--window, --horizon or --test-size")
+    panel = keep_series(panel, keep)
+    split, _ = split_panel(panel, config)
+    starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
+    scaling = config.scaling or "window"
+    if scaling == "series":
+        scaler = scaler or SeriesScaler.fit(panel, split.train_end)
+        scaled = scaler.transform(panel)
+    else:
+        scaler, scaled = None, panel.values
+    if anchor is None:
+        anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
+                                       len(panel.targets), config.season, config.window,
+                                       config.anchor, window_scaled=scaling == "window")
+    return Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling), skipped
 
 
 def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Prepared, str]:

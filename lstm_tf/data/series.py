@@ -308,8 +308,14 @@ def infer_season(time: list[str] | None) -> int | None:
     """
     if not time or len(time) < 3 or any(isinstance(parse_time(text), float) for text in time):
         return None
-    stamps = np.array([np.datetime64(text, "s") for text in time])
-    spacing = float(np.median(np.diff(stamps).astype(np.float64)))
+    return infer_season_of_times(np.array([np.datetime64(text, "s") for text in time]))
+
+
+def infer_season_of_times(times: np.ndarray) -> int | None:
+    """`infer_season` of parsed times (datetime64; numbers imply no season)."""
+    if len(times) < 3 or not np.issubdtype(times.dtype, np.datetime64):
+        return None
+    spacing = float(np.median(np.diff(times.astype("datetime64[s]")).astype(np.float64)))
     return next((season for seconds, season in _SEASONS
                  if abs(spacing - seconds) <= 0.1 * seconds), None)
 
@@ -404,11 +410,9 @@ def window_starts(start: int, end: int, window: int, horizon: int, stride: int =
 def windows(values: np.ndarray, starts: np.ndarray, window: int, horizon: int,
             n_targets: int) -> tuple[np.ndarray, np.ndarray]:
     """Materialise windows in NumPy: inputs [n, window, columns], targets [n, horizon, targets]."""
-    inputs = np.stack([values[t - window:t] for t in starts]) if len(starts) else \
-        np.empty((0, window, values.shape[1]))
-    targets = np.stack([values[t:t + horizon, :n_targets] for t in starts]) if len(starts) else \
-        np.empty((0, horizon, n_targets))
-    return inputs, targets
+    starts = np.asarray(starts, np.int64)[:, None]
+    return (values[starts + np.arange(-window, 0)],
+            values[starts + np.arange(horizon), :n_targets])
 
 
 # -------------------------------------------------------------------------- scale
@@ -451,11 +455,13 @@ class Scaler:
 
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
                  n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 epochs: range | None = None, anchor=None):
+                 epochs: range | None = None, anchor=None, window_scaled: bool = False):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     With an `anchor` (`anchors.Anchor`), the network's view of each window: inputs
     relative to the window's last value, targets minus the anchor's forecast.
+    `window_scaled` first standardises each window, and its targets, by the window's
+    own statistics (`window_scaling`; a panel's default).
 
     Windows are cut by index from one in-memory copy of the series (no window is
     stored twice). Without `shuffle`: one pass in order, cached after the first.
@@ -470,6 +476,12 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     target_series = series[:, :n_targets]
 
     def for_network(inputs, targets):  # [batch, window, columns], [batch, horizon, targets]
+        if window_scaled:
+            from .window_scaling import tf_stats
+
+            level, scale = tf_stats(inputs)
+            inputs = (inputs - level) / scale
+            targets = (targets - level[..., :n_targets]) / scale[..., :n_targets]
         if anchor is None:
             return inputs, targets
         return (anchor.tf_network_inputs(inputs, n_targets),

@@ -1,0 +1,48 @@
+"""Window scaling: every window standardised by its own statistics (the panel default).
+
+For a window x [time, columns], per column:
+
+    level  m = mean_t x_t
+    scale  s = max(std_t x_t, FLOOR * mean_t |x_t|), or 1 where that is 0 (an all-zero column)
+    network space  z = (x - m) / s,      forecast = m + s * z_forecast   (target columns)
+
+A global model then sees every series on one scale whatever its level and units, and
+it serves a series it never saw: the statistics come from the window itself, inside
+the exported graph, so nothing per series is stored. The floor keeps a (nearly)
+constant window finite; it is a continuous function of the window, so float32
+rounding cannot flip it between two runtimes the way a threshold would.
+
+NumPy here (training data, evaluation, parity); `tf_stats` is the same arithmetic on
+tensors (the training pipeline and the exported graph).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOOR = 1e-4  # x the window's mean absolute value
+
+
+def stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, scale), each [n, 1, columns], of windows [n, time, columns] (float64)."""
+    windows = np.asarray(windows, np.float64)
+    level = windows.mean(axis=1, keepdims=True)
+    spread = np.sqrt(np.mean((windows - level) ** 2, axis=1, keepdims=True))
+    scale = np.maximum(spread, FLOOR * np.mean(np.abs(windows), axis=1, keepdims=True))
+    return level, np.where(scale > 0, scale, 1.0)
+
+
+def standardise(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, level, scale): windows in network space and the statistics to undo it."""
+    level, scale = stats(windows)
+    return (np.asarray(windows, np.float64) - level) / scale, level, scale
+
+
+def tf_stats(windows):
+    """`stats` on a float tensor [batch, time, columns]."""
+    import tensorflow as tf
+
+    level = tf.reduce_mean(windows, axis=1, keepdims=True)
+    spread = tf.sqrt(tf.reduce_mean(tf.square(windows - level), axis=1, keepdims=True))
+    scale = tf.maximum(spread, FLOOR * tf.reduce_mean(tf.abs(windows), axis=1, keepdims=True))
+    return level, tf.where(scale > 0, scale, tf.ones_like(scale))
