@@ -88,7 +88,7 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
               "hand": reference.SerializeToString()}
     tf_function = window_function(network, config, scaling=False)[0]
 
-    columns = len(config.scaler["mean"])
+    columns = len(config.scaler["columns"])
     timings = []
     for batch in batches:
         x = _windows(columns, config.data.window, batch)

@@ -21,6 +21,13 @@ Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
             (`gate_output_names`): the layer's h_t, forget, input and output gates,
             candidate C~_t and cell state C_t at every step of the window.
     Contains an ONNX Loop: the fused ONNX LSTM op does not output its gates.
+Panel models (trained on many series, `panel` in the metadata)
+    Window scaling (`panel.scaling == "window"`, the default): inputs and outputs as the
+    window model; each window is standardised by its own statistics inside the graph
+    (lstm_tf/data/window_scaling.py), so any series can be forecast, seen or not.
+    Series scaling (`panel.scaling == "series"`): a second input
+        `series` int64 [batch]   the window's series index, `panel.series[index]` its name
+    selects that series' training statistics from a table inside the graph.
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.
@@ -43,6 +50,7 @@ FORMAT = "lstm-tf/1"
 
 INPUT = "window"
 OUTPUT = "forecast"
+SERIES_INPUT = "series"
 STEP_INPUT = "x_t"
 STEP_STATE_INPUTS = {"h": "h_in", "c": "c_in"}
 STEP_STATE_OUTPUTS = {"h": "h_out", "c": "c_out"}
@@ -81,8 +89,13 @@ def gate_output_names(layers: int) -> list[str]:
 def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
                    targets: list[str], features: list[str], scaler: dict, scaling: bool,
                    step: bool, anchor: dict | None = None, gates: bool, time_column: str | None, versions: dict,
-                   opset: int, run: str, parity: dict | None = None) -> dict:
-    """The metadata JSON stored in every exported model."""
+                   opset: int, run: str, parity: dict | None = None,
+                   panel: dict | None = None) -> dict:
+    """The metadata JSON stored in every exported model.
+
+    `panel`: a panel run's {"scaling", "series" (names in index order), "series_column"};
+    the scaler's statistics are then inside the graph only (per window or per series).
+    """
     columns = list(targets) + list(features)
     outputs = {OUTPUT: ["batch", horizon, len(targets)]}
     if step:
@@ -92,6 +105,8 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
             outputs[STEP_STATE_OUTPUTS[name]] = [layers, "batch", units]
     else:
         inputs = {INPUT: ["batch", "time", len(columns)]}
+        if panel and panel["scaling"] == "series":
+            inputs[SERIES_INPUT] = ["batch"]
     if gates:
         if step:
             raise ValueError("a gate model is a window model, not a step model")
@@ -106,7 +121,10 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         "columns": columns,  # the input columns, in order: targets first, then features
         "time_column": time_column,
         "scaling": "in-graph" if scaling else "none",
-        "scaler": {"mean": list(scaler["mean"]), "std": list(scaler["std"])},
+        "scaler": ({"per_series": True} if panel and panel["scaling"] == "series" else
+                   {"per_window": True} if panel else
+                   {"mean": list(scaler["mean"]), "std": list(scaler["std"])}),
+        "panel": panel,
         # What the network corrects, computed inside the graph from the window's last
         # `reach` rows (lstm_tf/anchors.py): a window needs at least that many rows.
         "anchor": anchor or {"kind": "none", "reach": 0},
@@ -155,6 +173,10 @@ def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
     count = len(meta["columns"])
     if not isinstance(scaler, dict):
         raise bad("scaler", "must be an object")
+    panel = meta.get("panel")
+    if panel is not None:
+        _check_panel(panel, bad)
+        return meta
     for field in ("mean", "std"):
         numbers = scaler.get(field)
         if (not isinstance(numbers, list) or len(numbers) != count
@@ -166,6 +188,20 @@ def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
     if meta.get("time_column") is not None and not isinstance(meta["time_column"], str):
         raise bad("time_column", "must be a string or null")
     return meta
+
+
+MAX_SERIES = 10_000_000
+
+
+def _check_panel(panel, bad) -> None:
+    if not isinstance(panel, dict) or panel.get("scaling") not in ("window", "series"):
+        raise bad("panel.scaling", "must be 'window' or 'series'")
+    names = panel.get("series")
+    if (not isinstance(names, list) or len(names) > MAX_SERIES
+            or not all(isinstance(name, str) for name in names)):
+        raise bad("panel.series", "must be a list of series names")
+    if panel["scaling"] == "series" and not names:
+        raise bad("panel.series", "must name the series of a model scaled by series")
 
 
 def read_metadata(model_proto, source: str) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def fused_network(model, config: RunConfig):
         return model
     from .models import lstm_twin
 
-    return lstm_twin(model, config.model, len(config.scaler["mean"]), config.data.horizon,
+    return lstm_twin(model, config.model, len(config.scaler["columns"]), config.data.horizon,
                      len(config.data.targets))
 
 
@@ -107,6 +107,10 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
     for path in targets_to_write:
         refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
     config = runs.load_config(run)
+    if config.panel and (step or gates or not scaling):
+        raise UserError(f"the run {run} is a panel run: export its window model (without "
+                        "--step, --gates or --no-scaling; its scaling is per window or per "
+                        "series, inside the graph)")
     if step and of_run(config).relative_inputs:
         raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
                         "(its anchor), which a model fed one row at a time cannot know in advance;"
@@ -215,6 +219,39 @@ def _raw_units(config: RunConfig, scaling: bool):
             (lambda forecast: forecast * std[:n_targets] + mean[:n_targets]))
 
 
+def _to_network(config: RunConfig, scaling: bool):
+    """to_network(window, series) -> (z, undo): the run's scaling inside a traced graph.
+
+    z is what the anchor and network see; undo(forecast) takes their forecast back to
+    original units. A single series uses its training z-scores (`_raw_units`); a panel
+    each window's own statistics, or its series' (`series`: the index input).
+    """
+    tf = tensorflow()
+    n_targets = len(config.data.targets)
+    if config.scaler.get("per_window"):
+        from .data.window_scaling import tf_stats
+
+        def by_window(window, series=None):
+            level, scale = tf_stats(window)
+            return ((window - level) / scale,
+                    lambda out: out * scale[..., :n_targets] + level[..., :n_targets])
+        return by_window
+    if config.scaler.get("per_series"):
+        # [series, columns] tables; made constants while tracing (an eager tensor would
+        # be captured as an extra graph input).
+        mean = np.asarray(config.scaler["mean"], np.float32)
+        std = np.asarray(config.scaler["std"], np.float32)
+
+        def by_series(window, series):
+            level = tf.gather(tf.constant(mean), series)[:, None, :]
+            scale = tf.gather(tf.constant(std), series)[:, None, :]
+            return ((window - level) / scale,
+                    lambda out: out * scale[..., :n_targets] + level[..., :n_targets])
+        return by_series
+    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    return lambda window, series=None: (scale_inputs(window), unscale_forecast)
+
+
 def _anchored(config: RunConfig):
     """(network_inputs, add_anchor): the run's anchor around the network, on z-scores."""
     anchor, n_targets = of_run(config), len(config.data.targets)
@@ -224,22 +261,26 @@ def _anchored(config: RunConfig):
 
 
 def _window_signature(config: RunConfig) -> list:
+    """`window` [batch, time, columns], and for a panel scaled by series its index."""
     tf = tensorflow()
-    features = len(config.scaler["mean"])
-    return [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+    features = len(config.scaler["columns"])
+    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+    if config.scaler.get("per_series"):
+        signature.append(tf.TensorSpec([None], tf.int64, name=contract.SERIES_INPUT))
+    return signature
 
 
 def window_function(model, config: RunConfig, scaling: bool):
     """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
     tf = tensorflow()
-    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    to_network = _to_network(config, scaling)
     network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
-    def window_model(window):
-        z = scale_inputs(window)
-        return unscale_forecast(add_anchor(z, model(network_inputs(z), training=False)))
+    def window_model(*inputs):  # window, and a panel's series index when scaled by series
+        z, undo = to_network(*inputs)
+        return undo(add_anchor(z, model(network_inputs(z), training=False)))
 
     return window_model, signature
 
@@ -249,15 +290,15 @@ def gates_function(gate_model, config: RunConfig, scaling: bool):
     from .cells import GATE_OUTPUTS
 
     tf = tensorflow()
-    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    to_network = _to_network(config, scaling)
     network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
 
     @tf.function(input_signature=signature)
-    def gates_model(window):
-        z = scale_inputs(window)
+    def gates_model(*inputs):
+        z, undo = to_network(*inputs)
         *traces, forecast = gate_model(network_inputs(z), training=False)
-        outputs = [unscale_forecast(add_anchor(z, forecast))]
+        outputs = [undo(add_anchor(z, forecast))]
         for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
             outputs += tf.split(trace, len(GATE_OUTPUTS), axis=-1)
         return outputs
@@ -318,7 +359,8 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
         anchor=of_run(config).summary(),
         gates=gates, time_column=config.data.time_column, versions=library_versions(),
-        opset=opset, run=Path(run).resolve().name, parity=parity_report)
+        opset=opset, run=Path(run).resolve().name, parity=parity_report,
+        panel=_panel_metadata(config))
     _name_axes(onnx_model.graph, meta)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]
@@ -331,6 +373,17 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         onnx_model.doc_string += (f", then {len(contract.GATES)} sequences [batch, time, "
                                   f"{config.model.units}] per LSTM layer: "
                                   + ", ".join(contract.gate_output_names(config.model.layers)))
+
+
+def _panel_metadata(config: RunConfig) -> dict | None:
+    """What an exported panel model says of its panel: the scaling, and when it selects
+    statistics by series index, the series names in index order."""
+    if not config.panel:
+        return None
+    scaling = config.panel["scaling"]
+    return {"scaling": scaling, "series_column": config.panel.get("series_column"),
+            "trained_series": len(config.panel["series"]),
+            "series": config.panel["series"] if scaling == "series" else []}
 
 
 def _name_axes(graph, meta: dict) -> None:

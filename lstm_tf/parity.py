@@ -85,9 +85,10 @@ def _onnx_forecast(forecast: np.ndarray, scaler, scaling: bool, n_targets: int) 
 
 
 def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: RunConfig,
-            tolerance: float) -> dict:
+            tolerance: float, target_std: np.ndarray | None = None) -> dict:
     """Summarise per-case max absolute errors ([targets], original units)."""
-    target_std = np.asarray(config.scaler["std"][:len(config.data.targets)])
+    if target_std is None:
+        target_std = np.asarray(config.scaler["std"][:len(config.data.targets)])
     cases = {name: {"batch": shapes[name][0], "time": shapes[name][1],
                     "max_abs_error": [float(e) for e in error],
                     "max_relative_error": float(np.max(error / target_std))}
@@ -100,10 +101,61 @@ def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: Run
             "passed": bool(relative <= tolerance)}
 
 
+def panel_cases(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A panel run's parity cases: name -> (raw windows, their series index, each
+    window's target std over its series' training rows [n, targets])."""
+    from .data import windows
+    from .data.prepare import evaluation_data
+
+    prepared, _ = evaluation_data(config)
+    panel, split = prepared.series, prepared.split
+    n_targets, window = prepared.n_targets, config.data.window
+    target_std = np.stack([panel.values[start:end, :n_targets].std(axis=0) for start, end
+                           in zip(split.offsets[:-1], split.train_end)])
+    target_std = np.where(target_std > 0, target_std, 1.0)
+    test = prepared.starts["test"]
+    every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
+    short = max(1, window // 2, of_run(config).reach)
+    chosen = {"test windows": (test, window), "batch 1": (test[-1:], window),
+              "batch 256": (np.resize(every, 256), window), f"time {short}": (test, short)}
+    long = test[test - 2 * window >= panel.offsets[prepared.series_index(test)]]
+    if len(long):
+        chosen[f"time {2 * window}"] = (long, 2 * window)
+    cases = {}
+    for name, (starts, length) in chosen.items():
+        series = prepared.series_index(starts)
+        raw = windows(panel.values, starts, length, 1, n_targets)[0].astype(np.float32)
+        cases[name] = (raw, series, target_std[series])
+    return cases
+
+
+def check_panel_window_model(session, model, config: RunConfig, tolerance: float) -> dict:
+    """`check_window_model` for a panel run: errors in units of each window's series'
+    training std (reported so: `max_abs_error` is then relative too)."""
+    from .data.prepare import raw_forecast
+
+    forward = graph_model(model, len(config.scaler["columns"]))
+    needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
+    errors, shapes = {}, {}
+    for name, (raw, series, target_std) in panel_cases(config).items():
+        expected = raw_forecast(forward, raw, config, series)
+        feed = {contract.INPUT: raw}
+        if needs_series:
+            feed[contract.SERIES_INPUT] = series.astype(np.int64)
+        (got,) = session.run([contract.OUTPUT], feed)
+        errors[name] = (np.abs(got.astype(np.float64) - expected)
+                        / target_std[:, None, :]).max(axis=(0, 1))
+        shapes[name] = raw.shape
+    return _report(errors, shapes, config, tolerance,
+                   np.ones(len(config.data.targets)))
+
+
 def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Compare an exported window model (path or bytes) with the Keras model."""
     session = runtime.session(onnx_model)
+    if config.panel:
+        return check_panel_window_model(session, model, config, tolerance)
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
     errors, shapes = {}, {}

@@ -235,6 +235,38 @@ def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray
     return scales
 
 
+def run_scaler(config: RunConfig) -> data_lib.Scaler | SeriesScaler | None:
+    """The scaler a run recorded: z-scores, per-series z-scores, or None (window scaling)."""
+    saved = config.scaler
+    if saved.get("per_window"):
+        return None
+    if saved.get("per_series"):
+        return SeriesScaler.from_dict(saved)
+    return data_lib.Scaler.from_dict(saved)
+
+
+def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
+                 series: np.ndarray | None = None) -> np.ndarray:
+    """A run's forecast for raw windows [n, time, columns], in original units (float64):
+    scale as the run does (by the window, by the series in `series`, or by the training
+    rows), anchor + network (`predict`; None: the anchor alone), scale back."""
+    scaler, anchor = run_scaler(config), anchors_lib.of_run(config)
+    n_targets = len(config.data.targets)
+    raw_windows = np.asarray(raw_windows, np.float64)
+    if scaler is None:
+        z, level, scale = window_scaling.standardise(raw_windows)
+        undo = lambda out: out * scale[..., :n_targets] + level[..., :n_targets]  # noqa: E731
+    elif isinstance(scaler, SeriesScaler):
+        z = (raw_windows - scaler.mean[series, None]) / scaler.std[series, None]
+        undo = lambda out: scaler.inverse_targets(out, n_targets, series)  # noqa: E731
+    else:
+        z = scaler.transform(raw_windows)
+        undo = lambda out: scaler.inverse_targets(out, n_targets)  # noqa: E731
+    if predict is None:
+        return undo(anchor.forecast(z, n_targets))
+    return undo(anchors_lib.anchored_forecast(predict, z, anchor, n_targets))
+
+
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
     """Each series' split (the last `test_size` rows, or `test_fraction` of them, are its
     test part; validation before it) and which series are long enough to keep: a
@@ -319,8 +351,15 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     Returns the prepared series (scaled with the run's scaler) and the part's key in
     `starts`: "test", or "file" for `data_path`.
     """
-    scaler = data_lib.Scaler.from_dict(config.scaler)
+    scaler = run_scaler(config)
     anchor = anchors_lib.of_run(config)
+    if config.panel:
+        if data_path is not None:
+            raise UserError("evaluate --data is for single-series runs; a panel run is "
+                            "evaluated on its own test part")
+        from .panels import load_panel
+
+        return prepare_panel(load_panel(config.data), config.data, scaler, anchor)[0], "test"
     if data_path is None:
         series = load_series(config.data)
         return prepare(series, config.data, scaler, anchor), "test"
