@@ -40,6 +40,10 @@ class DataConfig:
     # rows apart: horizon + step * (windows - 1) rows (replaces test_fraction).
     backtest_windows: int | None = None
     backtest_step: int = 1
+    # A panel (lstm_tf/data/panels.py): a long CSV's series column, or every target
+    # column of a wide CSV its own series.
+    series_column: str | None = None
+    columns_as_series: bool = False
 
     def validate(self) -> None:
         _positive(horizon=self.horizon, stride=self.stride)

@@ -780,14 +780,14 @@ class BuiltinPanel:
 
 BUILTIN_PANELS: dict[str, BuiltinPanel] = {
     "us-employment": BuiltinPanel(
-        "U.S. employment by BLS supersector and the nonfarm total, thousands, monthly "
-        "2006-2015, seasonally adjusted (22 series x 120 months, real)",
+        "U.S. employment by BLS supersector and the nonfarm total (thousands), monthly "
+        "2006-2015, seasonally adjusted, 120 months each (real, BLS)",
         series=22, season=12, file="us-employment.csv", layout="wide", time_column="month",
         source="U.S. Bureau of Labor Statistics, Current Employment Statistics; public "
         "domain (via vega_datasets)"),
     "synthetic": BuiltinPanel(
-        "Synthetic panel: 50 monthly series x 240 steps, different levels, trends, "
-        "seasonal periods (6, 12) and amplitudes, additive or multiplicative (seed 0)",
+        "Synthetic, 240 monthly steps each: different levels, trends, seasonal periods "
+        "(6, 12) and amplitudes, additive or multiplicative seasons (seed 0)",
         series=50, season=12, source="generated (synthetic_panel)",
         options={"series": 50, "length": 240, "seed": 0}),
 }
