@@ -469,6 +469,10 @@ def _parse_times(codes: np.ndarray, texts: np.ndarray, table: _Table, source: st
         try:
             parsed = np.array(texts, dtype="datetime64[s]")
             bad = np.isnat(parsed)
+            # NumPy reads a bare year ("2020") as a date; among dates it is a number.
+            yearlike = np.char.find(texts.astype(str), "-", 1) < 0
+            if yearlike.any():
+                bad = bad | yearlike
         except ValueError:
             bad = None
     if bad is None or bad.any():
