@@ -19,8 +19,13 @@ def datasets() -> None:
     """List the built-in datasets (shipped inside the package; no network)."""
     from lstm_tf.data import BUILTIN_DATASETS
 
+    from lstm_tf.data.panels import BUILTIN_PANELS
+
+    width = max(map(len, [*BUILTIN_DATASETS, *BUILTIN_PANELS]))
     for name, info in BUILTIN_DATASETS.items():
-        click.echo(f"{name:10s} target={info.target:10s} {info.description}")
+        click.echo(f"{name:{width}s} target={info.target:10s} {info.description}")
+    for name, info in BUILTIN_PANELS.items():
+        click.echo(f"{name:{width}s} {f'panel, {info.series} series':17s} {info.description}")
 
 
 positive = click.IntRange(min=1)
@@ -39,7 +44,12 @@ def data_options(window: bool = True):
         click.option("--features", help="Extra input feature columns, comma-separated."),
         click.option("--time-column", help="Time column; must increase row by row."),
         click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
-                     help="How to handle missing values (default: refuse them)."),
+                     help="How to handle missing values (default: refuse them); in a panel, "
+                     "series by series."),
+        click.option("--series-column", metavar="ID", help="A panel in a long CSV: the column "
+                     "naming each row's series (rows in any order; sorted by series and time)."),
+        click.option("--columns-as-series", is_flag=True, help="A panel in a wide CSV: every "
+                     "target column (default all but the time column) is its own series."),
     ]
     if window:
         options.append(click.option(
@@ -83,7 +93,7 @@ def data_options(window: bool = True):
 
 def data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
                 val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step,
-                window=None):
+                window=None, series_column=None, columns_as_series=False):
     """The DataConfig of the `data_options` values."""
     from lstm_tf.config import DataConfig
     from lstm_tf.errors import UserError
@@ -95,7 +105,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
                       time_column=time_column, fill=fill, window=window, horizon=horizon,
                       stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
                       season=season, anchor=anchor, backtest_windows=backtest_windows,
-                      backtest_step=backtest_step)
+                      backtest_step=backtest_step, series_column=series_column,
+                      columns_as_series=columns_as_series)
 
 
 @click.command()
@@ -145,7 +156,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
               help="Continue the interrupted training of RUN (Ctrl-C or SIGTERM saved its state); "
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
-def train(data_path, dataset, target, features, time_column, fill, window, horizon, stride,
+def train(data_path, dataset, target, features, time_column, fill, series_column,
+          columns_as_series, window, horizon, stride,
           val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
@@ -177,7 +189,8 @@ def train(data_path, dataset, target, features, time_column, fill, window, horiz
                         time_column=time_column, fill=fill, window=window, horizon=horizon,
                         stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
                         season=season, anchor=anchor, backtest_windows=backtest_windows,
-                        backtest_step=backtest_step),
+                        backtest_step=backtest_step, series_column=series_column,
+                        columns_as_series=columns_as_series),
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,

@@ -29,7 +29,8 @@ from .core import _report, data_config, data_options, positive
 @click.option("--out", type=click.Path(), help="Run directory of the best configuration "
               "(default runs/<name>-tuned).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-def tune(data_path, dataset, target, features, time_column, fill, horizon, stride, val_fraction,
+def tune(data_path, dataset, target, features, time_column, fill, series_column,
+         columns_as_series, horizon, stride, val_fraction,
          test_fraction, season, anchor, backtest_windows, backtest_step, kind, trials, algorithm,
          epochs, max_epochs, patience, batch_size, seed, device, out, force) -> None:
     """Search window, units, layers, learning rate and dropout with KerasTuner, scoring each
@@ -43,7 +44,8 @@ def tune(data_path, dataset, target, features, time_column, fill, horizon, strid
     tune_lib.keras_tuner()  # the missing extra fails first
     data = data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
                        val_fraction, test_fraction, season, anchor, backtest_windows,
-                       backtest_step)
+                       backtest_step, series_column=series_column,
+                       columns_as_series=columns_as_series)
     source = Path(data_path).stem if data_path else data.dataset
     out = Path(out) if out else Path("runs") / f"{source}-{kind}-tuned"
     base = RunConfig(data=data, model=ModelConfig(kind=kind), train=TrainConfig(device=device))

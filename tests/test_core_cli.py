@@ -122,7 +122,8 @@ def test_datasets_lists_builtins():
     result = run("datasets")
     assert result.exit_code == 0
     assert [line.split()[0] for line in result.output.splitlines()] == [
-        "elnino", "sunspots", "co2", "sine", "sine2"]
+        "elnino", "sunspots", "co2", "sine", "sine2", "us-employment", "synthetic"]
+    assert "panel, 22 series" in result.output.splitlines()[-2]
 
 
 def test_help_of_every_command_imports_no_tensorflow():

@@ -9,14 +9,36 @@ window is materialised, no per-series Python loop in the input pipeline):
 A window never crosses from one series into the next: window starts are found per
 series (`prepare`), then shifted by the series' offset.
 
-NumPy only (the ONNX `predict` path reads panels without TensorFlow).
+Reading (NumPy, plus pyarrow's CSV reader imported only when a file is read; the ONNX
+`predict` path reads panels without TensorFlow):
+- `read_long_csv`: one row per (series, time), rows in any order (`--series-column`);
+- `read_wide_as_panel`: every column its own series sharing the time column
+  (`--columns-as-series`);
+- `load_builtin_panel`: the built-in panels (`BUILTIN_PANELS`); `load_panel` picks one of
+  the three from a run's `DataConfig`.
+
+Fast path and exact errors: pyarrow parses a clean file in one multithreaded pass. Any
+file it refuses (a non-numeric cell, a row with the wrong number of fields, bytes that
+are not UTF-8, spaces around a number) is read again by the careful pure-Python reader,
+which names the line, series and column of the problem; an error found after parsing
+(a duplicate time, a missing value) looks its line numbers up only then.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import itertools
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
+
+from ..errors import UserError
+from .series import _MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX
 
 
 @dataclass
@@ -45,3 +67,791 @@ class Panel:
 
     def rows_of(self, index: int) -> slice:
         return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
+
+    def series_index(self) -> np.ndarray:
+        """int64 [rows]: the index (into `names`) of the series each row belongs to."""
+        return np.repeat(np.arange(len(self.names), dtype=np.int64), self.lengths)
+
+
+# --------------------------------------------------------------------- long CSV
+
+
+def read_long_csv(path: str | Path, series_column: str, targets: list[str] | None = None,
+                  features: list[str] | tuple[str, ...] = (), time_column: str | None = None,
+                  fill: str | None = None, allow_single: bool = False) -> Panel:
+    """Read a long CSV: one row per (series, time), e.g. `series,time,value,price`.
+
+    Rows may come in any order: they are sorted by (series, time), stably, so without
+    a time column the file's order within a series is its time order. Series are
+    ordered by name (sorted by code point), so the panel, and the index a model
+    gives each series, never depend on how the file's rows were shuffled.
+
+    `targets` defaults to the first column that is neither the series nor the time
+    column. `fill` (interpolate, ffill, drop) handles missing values series by series,
+    never interpolating from one series into the next; without it a missing value is
+    an error. With `allow_single` a file holding one series is accepted (`predict` of
+    one series); otherwise it is an error (train it as a single series instead).
+    A series that `fill="drop"` empties stays in the panel with no rows.
+    """
+    path = _existing_file(path)
+    source = str(path)
+    header = _header(path, source)
+    return _read_long(path, source, header, series_column, targets, list(features),
+                      time_column, fill, allow_single)
+
+
+def _read_long(path: Path, source: str, header: list[str], series_column: str,
+               targets: list[str] | None, features: list[str], time_column: str | None,
+               fill: str | None, allow_single: bool) -> Panel:
+    if series_column not in header:
+        raise UserError(f"{source}: no series column {series_column!r}; "
+                        f"available: {', '.join(header)}")
+    if time_column is not None and time_column not in header:
+        raise UserError(f"{source}: no time column {time_column!r}; "
+                        f"available: {', '.join(header)}")
+    if targets is None:
+        candidates = [name for name in header if name not in (series_column, time_column)]
+        if not candidates:
+            raise UserError(f"{source} has no column besides the series and time columns")
+        targets = candidates[:1]
+    targets = list(targets)
+    _check_value_columns(source, header, targets, features,
+                         {"series": series_column, "time": time_column})
+    text_columns = [series_column] + ([time_column] if time_column else [])
+    table = _read_columns(path, source, header, targets + features, text_columns,
+                          series_column=series_column)
+    if table.rows == 0:
+        raise UserError(f"{source} has a header but no data rows")
+
+    codes, uniques = table.texts[series_column]
+    blank = np.flatnonzero(uniques == "")
+    if len(blank):
+        row = int(np.argmax(codes == blank[0]))
+        raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
+                        f"{series_column!r}")
+    # Series in name order: renumber the codes by each name's rank.
+    by_name = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[by_name] = np.arange(len(uniques))
+    codes = rank[codes]
+    names = [str(name) for name in uniques[by_name]]
+    if len(names) == 1 and not allow_single:
+        raise UserError(f"{source}: the series column {series_column!r} holds one series "
+                        f"only ({names[0]!r}); leave out --series-column to train on it as "
+                        "a single series")
+
+    columns = targets + features
+    values = np.column_stack([table.numbers[name] for name in columns])
+    time = None
+    if time_column:
+        time_codes, time_texts = table.texts[time_column]
+        time = _parse_times(time_codes, time_texts, table, source, time_column,
+                            lambda row: names[codes[row]])
+
+    order = _series_time_order(codes, time)
+    if order is not None:
+        codes, values = codes[order], values[order]
+        time = time[order] if time is not None else None
+    rows = order if order is not None else np.arange(table.rows)
+    if time is not None:
+        same = (codes[1:] == codes[:-1]) & (time[1:] == time[:-1])
+        if same.any():
+            k = int(np.argmax(same))
+            first, second = sorted((table.line(int(rows[k])), table.line(int(rows[k + 1]))))
+            text = time_texts[time_codes[rows[k]]]
+            raise UserError(f"{source}: series {names[codes[k]]!r} has time {text!r} twice, "
+                            f"at lines {first} and {second}; keep one row per series and time")
+    offsets = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=len(names)), out=offsets[1:])
+    _check_finite(values, rows, table, source, columns, lambda i: names[codes[i]])
+    values, time, offsets = _fill(values, time, offsets, rows, table, source, names, columns,
+                                  fill, lambda name, column: f"series {name!r}, column {column!r}")
+    return Panel(source, names, offsets, targets, list(features), values, time, time_column,
+                 series_column)
+
+
+def _series_time_order(codes: np.ndarray, time: np.ndarray | None) -> np.ndarray | None:
+    """The stable order by (series, time), or None when the rows are in it already."""
+    step = np.diff(codes)
+    if time is None:
+        return None if (step >= 0).all() else np.argsort(codes, kind="stable")
+    key = time.view(np.int64) if time.dtype.kind == "M" else time
+    if (step >= 0).all() and ((step > 0) | (np.diff(key) > 0)).all():
+        return None
+    return np.lexsort((key, codes))  # stable: a repeated time keeps the file's order
+
+
+# --------------------------------------------------------------------- wide CSV
+
+
+def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
+                       time_column: str | None = None, fill: str | None = None) -> Panel:
+    """Read a wide CSV as a panel: every selected column is its own series (`value`).
+
+    The series share the time column, which must increase row by row. `columns`
+    defaults to every column but the time column; each must hold numbers. A column's
+    leading and trailing missing cells are not part of its series, so the series may
+    differ in length and start time; a gap inside a series needs `fill`.
+    """
+    path = _existing_file(path)
+    source = str(path)
+    return _read_wide(path, source, _header(path, source), columns, time_column, fill)
+
+
+def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | None,
+               time_column: str | None, fill: str | None) -> Panel:
+    if time_column is not None and time_column not in header:
+        raise UserError(f"{source}: no time column {time_column!r}; "
+                        f"available: {', '.join(header)}")
+    if columns is None:
+        columns = [name for name in header if name != time_column]
+        if not columns:
+            raise UserError(f"{source} has no column besides the time column")
+    columns = list(columns)
+    _check_value_columns(source, header, columns, [], {"time": time_column})
+    table = _read_columns(path, source, header, columns,
+                          [time_column] if time_column else [])
+    if table.rows == 0:
+        raise UserError(f"{source} has a header but no data rows")
+    times = None
+    if time_column:
+        time_codes, time_texts = table.texts[time_column]
+        times = _parse_times(time_codes, time_texts, table, source, time_column, None)
+        key = times.view(np.int64) if times.dtype.kind == "M" else times
+        back = np.flatnonzero(np.diff(key) <= 0)
+        if len(back):
+            k = int(back[0])
+            word = "repeats" if key[k + 1] == key[k] else "goes back in time from"
+            raise UserError(f"{source}: time column {time_column!r}, line {table.line(k + 1)}: "
+                            f"{time_texts[time_codes[k + 1]]!r} {word} "
+                            f"{time_texts[time_codes[k]]!r}; rows must be in increasing "
+                            "time order")
+
+    pieces, rows = [], []
+    offsets = np.zeros(len(columns) + 1, dtype=np.int64)
+    for i, name in enumerate(columns):
+        column = table.numbers[name]
+        known = np.flatnonzero(~np.isnan(column))
+        span = np.arange(known[0], known[-1] + 1) if len(known) else np.arange(0)
+        pieces.append(column[span])
+        rows.append(span)
+        offsets[i + 1] = offsets[i] + len(span)
+    if offsets[-1] == 0:
+        raise UserError(f"{source}: every series is empty (no numbers in "
+                        f"{', '.join(columns)})")
+    rows = np.concatenate(rows)
+    values = np.concatenate(pieces)[:, None]
+    time = times[rows] if times is not None else None
+    series_of = np.repeat(np.arange(len(columns)), np.diff(offsets))
+    _check_finite(values, rows, table, source, ["value"], lambda i: columns[series_of[i]])
+    values, time, offsets = _fill(values, time, offsets, rows, table, source, columns,
+                                  ["value"], fill, lambda name, column: f"column {name!r}")
+    return Panel(source, columns, offsets, ["value"], [], values, time, time_column, None)
+
+
+# ----------------------------------------------------------------- shared steps
+
+
+def _existing_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"file {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a CSV file")
+    return path
+
+
+def _decode(path: Path, source: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{source} is not UTF-8 text (byte {error.start}); "
+                        "save it as UTF-8") from None
+
+
+def _header(path: Path, source: str) -> list[str]:
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    try:
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _decode(path, source)  # raises with the byte's position
+        raise
+    cells = next(csv.reader([line]), [])
+    header = [cell.strip() for cell in cells]
+    if not any(header):
+        raise UserError(f"{source} is empty")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
+    return header
+
+
+def _check_value_columns(source: str, header: list[str], targets: list[str],
+                         features: list[str], roles: dict[str, str | None]) -> None:
+    for name in targets + features:
+        if name not in header:
+            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    overlap = set(targets) & set(features)
+    if overlap:
+        raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} given as both "
+                        "target and feature")
+    for role, name in roles.items():
+        if name is not None and name in targets + features:
+            raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
+                            "feature")
+
+
+@dataclass
+class _Table:
+    """Columns of a CSV file: numbers as float64 (NaN where missing), text columns as
+    (codes, uniques) with uniques the distinct stripped texts."""
+
+    rows: int
+    numbers: dict[str, np.ndarray]
+    texts: dict[str, tuple[np.ndarray, np.ndarray]]
+    lines_of: Callable[[], np.ndarray]  # data row -> line in the file (called on errors only)
+    _lines: np.ndarray | None = field(default=None, repr=False)
+
+    def line(self, row: int) -> int:
+        if self._lines is None:
+            self._lines = self.lines_of()
+        return int(self._lines[row])
+
+
+def _read_columns(path: Path, source: str, header: list[str], numeric: list[str],
+                  text: list[str], series_column: str | None = None) -> _Table:
+    """Read the `numeric` and `text` columns: pyarrow first, the careful reader when
+    pyarrow refuses the file (it then raises the one-line error, if there is one)."""
+    try:
+        return _read_fast(path, header, numeric, text)
+    except _Refused:
+        return _read_careful(path, source, header, numeric, text, series_column)
+
+
+class _Refused(Exception):
+    """The fast reader cannot read the file as it stands."""
+
+
+# Missing cells (series.py's `_MISSING`, matched case-insensitively there): every
+# capitalisation, since pyarrow matches null values exactly.
+_NULLS = sorted({"".join(chars) for word in _MISSING
+                 for chars in itertools.product(*({c.lower(), c.upper()} for c in word))})
+
+
+def _read_fast(path: Path, header: list[str], numeric: list[str], text: list[str]) -> _Table:
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        raise _Refused() from None
+    types = {name: pa.float64() for name in numeric} | {name: pa.string() for name in text}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=numeric + text, null_values=_NULLS,
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeError):
+        raise _Refused() from None
+    numbers = {name: table[name].to_numpy().astype(np.float64, copy=False)
+               for name in numeric}
+    texts = {}
+    for name in text:
+        column = pc.utf8_trim_whitespace(table[name].combine_chunks())
+        encoded = column.dictionary_encode()
+        texts[name] = (encoded.indices.to_numpy().astype(np.int64),
+                       np.array(encoded.dictionary.to_pylist(), dtype=object))
+    return _Table(table.num_rows, numbers, texts, lambda: _data_lines(path))
+
+
+def _data_lines(path: Path) -> np.ndarray:
+    """The line on which each data row starts (blank lines skipped, as the readers do)."""
+    lines = []
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        previous = reader.line_num
+        for row in reader:
+            if row:
+                lines.append(previous + 1)
+            previous = reader.line_num
+    return np.asarray(lines, dtype=np.int64)
+
+
+def _read_careful(path: Path, source: str, header: list[str], numeric: list[str],
+                  text: list[str], series_column: str | None) -> _Table:
+    """The pure-Python reader: slower, and exact about where a problem is."""
+    reader = csv.reader(io.StringIO(_decode(path, source), newline=""))
+    next(reader, None)
+    cells: list[list[str]] = []
+    lines: list[int] = []
+    previous = reader.line_num
+    for row in reader:
+        line, previous = previous + 1, reader.line_num
+        if not row:
+            continue  # a blank line
+        if len(row) != len(header):
+            raise UserError(f"{source}: line {line} has {len(row)} fields, the header has "
+                            f"{len(header)}")
+        cells.append(row)
+        lines.append(line)
+    texts = {}
+    for name in text:
+        j = header.index(name)
+        uniques, codes = np.unique(np.array([row[j].strip() for row in cells], dtype=object),
+                                   return_inverse=True)
+        texts[name] = (codes.astype(np.int64).ravel(), uniques)
+    numbers = {}
+    for name in numeric:
+        j = header.index(name)
+        column = np.empty(len(cells), dtype=np.float64)
+        for i, row in enumerate(cells):
+            column[i] = _number(row[j], lambda: _where(source, row, header, series_column,
+                                                       name, lines[i]))
+        numbers[name] = column
+    lines_array = np.asarray(lines, dtype=np.int64)
+    return _Table(len(cells), numbers, texts, lambda: lines_array)
+
+
+def _where(source: str, row: list[str], header: list[str], series_column: str | None,
+           column: str, line: int) -> str:
+    series = ""
+    if series_column is not None:
+        series = f"series {row[header.index(series_column)].strip()!r}, "
+    return f"{source}: {series}column {column!r}, line {line}"
+
+
+def _number(cell: str, where: Callable[[], str]) -> float:
+    text = cell.strip()
+    if text.lower() in _MISSING:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        hint = ""
+        if "," in text:
+            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
+        raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
+
+
+def _check_finite(values: np.ndarray, rows: np.ndarray, table: _Table, source: str,
+                  columns: list[str], series_of: Callable[[int], str]) -> None:
+    """Refuse infinities and numbers beyond float32 (the model computes in float32)."""
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > FLOAT32_MAX)
+    if not bad.any():
+        return
+    i, j = (int(k) for k in np.argwhere(bad)[0])
+    where = (f"{source}: series {series_of(i)!r}, column {columns[j]!r}, "
+             f"line {table.line(int(rows[i]))}")
+    if np.isinf(values[i, j]):
+        raise UserError(f"{where}: an infinite value")
+    raise UserError(f"{where}: {values[i, j]!r} is outside float32's finite range "
+                    f"(±{FLOAT32_MAX:.4g}), which the model computes in; rescale the column "
+                    "(e.g. other units)")
+
+
+def _parse_times(codes: np.ndarray, texts: np.ndarray, table: _Table, source: str,
+                 column: str, series_of: Callable[[int], str] | None) -> np.ndarray:
+    """Per row, the time as float64 (all numbers) or datetime64[s] (all ISO dates).
+
+    Only the distinct texts are parsed (a panel repeats the same timestamps in every
+    series), vectorised; a Python pass over them finds the culprit if that fails.
+    """
+    parsed = None
+    try:
+        parsed = np.array(texts, dtype=np.float64) if len(texts) else np.empty(0)
+        bad = ~np.isfinite(parsed)
+    except ValueError:
+        try:
+            parsed = np.array(texts, dtype="datetime64[s]")
+            bad = np.isnat(parsed)
+            # NumPy reads a bare year ("2020") as a date; among dates it is a number.
+            yearlike = np.char.find(texts.astype(str), "-", 1) < 0
+            if yearlike.any():
+                bad = bad | yearlike
+        except ValueError:
+            bad = None
+    if bad is None or bad.any():
+        _time_error(codes, texts, table, source, column, series_of)
+    return parsed[codes]
+
+
+def _time_error(codes, texts, table, source, column, series_of) -> None:
+    def kind(text: str) -> str:
+        try:
+            return "number" if math.isfinite(float(text)) else "bad"
+        except ValueError:
+            pass
+        try:
+            return "bad" if np.isnat(np.datetime64(text, "s")) else "date"
+        except ValueError:
+            return "bad"
+
+    kinds = np.array([kind(text) for text in texts])
+    row_kinds = kinds[codes]
+    bad_rows = np.flatnonzero(row_kinds == "bad")
+    mixed_rows = np.flatnonzero(row_kinds != row_kinds[0])
+    row = int(min(bad_rows[0] if len(bad_rows) else len(codes),
+                  mixed_rows[0] if len(mixed_rows) else len(codes)))
+    text = texts[codes[row]]
+    where = f"{source}: time column {column!r}, line {table.line(row)}"
+    if series_of is not None:
+        where += f" (series {series_of(row)!r})"
+    if row_kinds[row] == "bad":
+        problem = "is missing" if text == "" else "is neither a number nor an ISO date"
+        raise UserError(f"{where}: {text!r} {problem}")
+    raise UserError(f"{where}: {text!r} mixes numbers and dates")
+
+
+def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray, rows: np.ndarray,
+          table: _Table, source: str, names: list[str], columns: list[str], fill: str | None,
+          describe: Callable[[str, str], str]):
+    """Handle missing values series by series (`--fill`): never across two series."""
+    missing = np.isnan(values)
+    if not missing.any():
+        return values, time, offsets
+    series_of = np.repeat(np.arange(len(names)), np.diff(offsets))
+    if fill is None:
+        at = np.flatnonzero(missing.any(axis=1))
+        i = int(at[np.argmin(rows[at])])  # the first in the file
+        j = int(np.argmax(missing[i]))
+        raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first in "
+                        f"{describe(names[series_of[i]], columns[j])}, line "
+                        f"{table.line(int(rows[i]))}; choose --fill interpolate, ffill or drop")
+    if fill not in FILL_METHODS:
+        raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
+    if fill == "drop":
+        keep = ~missing.any(axis=1)
+        if not keep.any():
+            raise UserError(f"{source}: every series is empty once the rows with missing "
+                            "values are dropped")
+        offsets = np.zeros_like(offsets)
+        np.cumsum(np.bincount(series_of[keep], minlength=len(names)), out=offsets[1:])
+        return values[keep], time[keep] if time is not None else None, offsets
+    values = values.copy()
+    for i in np.unique(series_of[missing.any(axis=1)]):
+        part = slice(int(offsets[i]), int(offsets[i + 1]))
+        for j in range(values.shape[1]):
+            column = values[part, j]  # a view: filled in place
+            known = ~np.isnan(column)
+            if known.all():
+                continue
+            if not known.any():
+                raise UserError(f"{source}: {describe(names[i], columns[j])} has no values "
+                                "at all to fill from")
+            steps = np.arange(len(column))
+            if fill == "interpolate":
+                # np.interp holds the end values flat beyond the first and last known rows.
+                column[:] = np.interp(steps, steps[known], column[known])
+            else:  # ffill; leading gaps take the first known value
+                last_known = np.maximum.accumulate(np.where(known, steps, -1))
+                column[:] = column[np.where(last_known < 0, int(np.argmax(known)), last_known)]
+    return values, time, offsets
+
+
+# ------------------------------------------------------------------------- time
+
+# Median spacing (days) of the calendar frequencies: month-based steps, continued by
+# the calendar rather than by a fixed number of seconds.
+_CALENDAR_MONTHS = ((28, 31, 1), (89, 92, 3), (181, 184, 6), (365, 366, 12))
+
+
+def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
+    """The `steps` timestamps after one series' `times`, continuing its spacing.
+
+    Dates spaced by months, quarters, half-years or years continue by the calendar:
+    month ends stay month ends (Jan 31, Feb 28, Mar 31), month starts stay month
+    starts, any other day of the month is kept where the month has it (else its last
+    day), and so is the time of day. Any other spacing (weekly, daily, hourly,
+    half-hourly, ...) is fixed: `last + k * spacing`. Plain numbers (years, step
+    counts) continue by their step. The spacing is the median step, so a gap in the
+    history does not change it.
+
+    Args:
+        times: datetime64 or float64 [n >= 2], increasing.
+        steps: how many timestamps to return.
+
+    Returns:
+        datetime64[s] or float64 [steps].
+    """
+    times = np.asarray(times)
+    if len(times) < 2:
+        raise UserError(f"cannot continue a time column from {len(times)} timestamp(s); "
+                        "need two or more to know its spacing")
+    ahead = np.arange(1, steps + 1, dtype=np.int64)
+    if times.dtype.kind != "M":
+        times = times.astype(np.float64)
+        step = float(np.median(np.diff(times)))
+        if not step > 0:
+            raise UserError("cannot continue a time column that does not increase")
+        future = times[-1] + step * ahead
+        # Integral times with an integral step stay integral (no 2016.0000000002).
+        return np.round(future) if _integral(times) and step == round(step) else future
+    stamps = times.astype("datetime64[s]")
+    seconds = np.diff(stamps).astype(np.int64)
+    spacing = float(np.median(seconds))
+    if not spacing > 0:
+        raise UserError("cannot continue a time column that does not increase")
+    days = spacing / 86400
+    months = next((m for low, high, m in _CALENDAR_MONTHS if low <= days <= high), None)
+    if months is None:
+        return stamps[-1] + ahead * np.timedelta64(int(round(spacing)), "s")
+    last = stamps[-1]
+    time_of_day = last - last.astype("datetime64[D]")
+    month = last.astype("datetime64[M]") + months * ahead
+    start = month.astype("datetime64[D]")
+    length = (month + 1).astype("datetime64[D]") - start  # days in each future month
+    dates = stamps.astype("datetime64[D]")
+    if (dates == (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1).all():
+        day = length - 1  # month ends
+    else:
+        day_of_month = (last.astype("datetime64[D]") - last.astype("datetime64[M]")
+                        .astype("datetime64[D]"))
+        day = np.minimum(day_of_month, length - 1)  # month starts: 0
+    return (start + day).astype("datetime64[s]") + time_of_day
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)))
+
+
+def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
+    """Times as text, the way a CSV writes them: an array of str.
+
+    Dates at midnight as dates (`2016-01-31`), other datetimes in ISO 8601
+    (`2016-01-31T13:30:00`), integral numbers without a spurious `.0` (`2016`), other
+    numbers in their shortest round-trip form. `like`, a time cell of the input,
+    makes dates follow its precision and separator (`1950-01` gives months,
+    `2020-01-01 13:30` minutes with a space).
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "M":
+        stamps = values.astype("datetime64[s]")
+        if like is not None:
+            unit = np.datetime_data(np.datetime64(like.strip()).dtype)[0]
+            text = np.datetime_as_string(stamps, unit=unit)
+            return np.char.replace(text, "T", " ") if " " in like.strip() else text
+        midnight = (stamps == stamps.astype("datetime64[D]")).all()
+        return np.datetime_as_string(stamps, unit="D" if midnight else "s")
+    values = values.astype(np.float64)
+    if np.all(np.isfinite(values)) and _integral(values) and np.all(np.abs(values) < 2**53):
+        return values.astype(np.int64).astype(str)
+    return np.array([repr(float(v)) for v in values])
+
+
+def panel_season(panel: Panel) -> int | None:
+    """The season a date time column's spacing implies (as `infer_season` for one
+    series: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4), else None.
+
+    The spacing is the median step inside the series (never from one series' last row
+    to the next one's first).
+    """
+    if panel.time is None or panel.time.dtype.kind != "M":
+        return None
+    step = np.diff(panel.time.astype("datetime64[s]").astype(np.int64))
+    inside = np.ones(len(step), dtype=bool)
+    ends = panel.offsets[1:-1] - 1  # the step from each series' last row to the next
+    inside[ends[(ends >= 0) & (ends < len(step))]] = False
+    if inside.sum() < 2:
+        return None
+    spacing = float(np.median(step[inside]))
+    return next((season for seconds, season in _SEASONS
+                 if abs(spacing - seconds) <= 0.1 * seconds), None)
+
+
+# -------------------------------------------------------------------- synthetic
+
+_FREQUENCIES = {"month": "M", "day": "D", "hour": "h"}
+
+
+def synthetic_panel(series: int = 50, length: int = 240, seed: int = 0,
+                    periods: tuple[int, ...] = (6, 12), min_length: int | None = None,
+                    frequency: str | None = "month", start: str = "2000-01-01",
+                    decimals: int | None = 3) -> Panel:
+    """A seeded panel of `series` series that differ the way real panels do.
+
+    Series i, at step t:
+
+        trend_t = level * (1 + slope * t)
+        y_t = trend_t * (1 + a * sin(2 pi t / p + phase))      (multiplicative season)
+            or trend_t + a * level * sin(2 pi t / p + phase)   (additive season)
+        y_t += sigma * level * N(0, 1)
+
+    with level log-uniform in [1, 1000], slope ~ N(0, 0.002) per step, season period
+    p drawn from `periods`, amplitude a in [0.05, 0.3], phase uniform, noise sigma in
+    [0.01, 0.05] of the level, and multiplicative or additive seasonality by a coin
+    flip: every draw comes from `seed` alone.
+
+    Args:
+        series, length: the panel's size (rows = series * length without `min_length`).
+        periods: the seasonal periods drawn from (the default 6 and 12 both divide 12, so
+            a seasonal naive of season 12 fits every series).
+        min_length: if given, each series keeps a random run of its steps of length in
+            [min_length, length], so the series differ in length and start time.
+        frequency: "month" (month starts), "day", "hour" from `start`, or None for
+            plain step numbers 0, 1, 2, ...
+        decimals: values rounded to this many decimals (so a CSV round-trips them
+            exactly), or None.
+    """
+    if series < 1 or length < 2:
+        raise UserError(f"a synthetic panel needs at least 1 series of 2 steps, got "
+                        f"{series} x {length}")
+    if min_length is not None and not 1 <= min_length <= length:
+        raise UserError(f"min_length must be in [1, {length}], got {min_length}")
+    rng = np.random.default_rng(seed)
+    level = 10 ** rng.uniform(0, 3, series)[:, None]
+    slope = rng.normal(0, 0.002, series)[:, None]
+    period = rng.choice(np.asarray(periods, dtype=np.float64), series)[:, None]
+    amplitude = rng.uniform(0.05, 0.3, series)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, series)[:, None]
+    sigma = rng.uniform(0.01, 0.05, series)[:, None]
+    multiplicative = rng.random(series)[:, None] < 0.5
+    noise = rng.standard_normal((series, length))
+    t = np.arange(length)[None, :]
+    trend = level * (1 + slope * t)
+    wave = amplitude * np.sin(2 * np.pi * t / period + phase)
+    values = np.where(multiplicative, trend * (1 + wave), trend + wave * level)
+    values = values + sigma * level * noise
+    if decimals is not None:
+        values = np.round(values, decimals)
+
+    if frequency is None:
+        steps = np.arange(length, dtype=np.float64)
+    elif frequency in _FREQUENCIES:
+        unit = _FREQUENCIES[frequency]
+        steps = (np.datetime64(start, unit) + np.arange(length)).astype("datetime64[s]")
+    else:
+        raise UserError(f"unknown frequency {frequency!r}; choose month, day, hour or None")
+
+    if min_length is None:
+        first = np.zeros(series, dtype=np.int64)
+        lengths = np.full(series, length, dtype=np.int64)
+    else:
+        lengths = rng.integers(min_length, length + 1, series)
+        first = rng.integers(0, length - lengths + 1)
+    keep = (t >= first[:, None]) & (t < (first + lengths)[:, None])
+    offsets = np.zeros(series + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    width = len(str(series - 1))
+    names = [f"s{i:0{width}d}" for i in range(series)]
+    return Panel(f"synthetic:{series}x{length}:seed{seed}", names, offsets, ["value"], [],
+                 values[keep][:, None], np.broadcast_to(steps, (series, length))[keep],
+                 "time", "series")
+
+
+def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
+    """Write a panel as a long CSV (`series,time,<targets>,<features>`), atomically.
+
+    The time column is written by `format_time` (left out without one); numbers in
+    their shortest round-trip form, so `read_long_csv` gives the panel back.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from ..atomic import atomic_path, refuse_overwrite
+
+    refuse_overwrite(path, force)
+    series_column = panel.series_column or "series"
+    columns = {series_column: np.repeat(np.asarray(panel.names, dtype=object), panel.lengths)}
+    if panel.time is not None:
+        columns[panel.time_column or "time"] = format_time(panel.time)
+    for j, name in enumerate(panel.columns):
+        columns[name] = panel.values[:, j]
+    table = pa.table({name: pa.array(column) for name, column in columns.items()})
+    with atomic_path(path) as tmp:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+
+
+# --------------------------------------------------------------------- built-in
+
+
+@dataclass(frozen=True)
+class BuiltinPanel:
+    description: str
+    series: int  # how many series it holds
+    season: int | None  # for the seasonal naive baseline
+    source: str
+    file: str | None = None  # a CSV in lstm_tf/datasets; None: made by `synthetic_panel`
+    layout: str = "wide"  # how the file is read: wide (one series per column) or long
+    time_column: str | None = None
+    series_column: str | None = None  # for layout long
+    options: dict = field(default_factory=dict, hash=False)  # synthetic_panel's arguments
+
+
+BUILTIN_PANELS: dict[str, BuiltinPanel] = {
+    "us-employment": BuiltinPanel(
+        "U.S. employment by BLS supersector and the nonfarm total (thousands), monthly "
+        "2006-2015, seasonally adjusted, 120 months each (real, BLS)",
+        series=22, season=12, file="us-employment.csv", layout="wide", time_column="month",
+        source="U.S. Bureau of Labor Statistics, Current Employment Statistics; public "
+        "domain (via vega_datasets)"),
+    "synthetic": BuiltinPanel(
+        "Synthetic, 240 monthly steps each: different levels, trends, seasonal periods "
+        "(6, 12) and amplitudes, additive or multiplicative seasons (seed 0)",
+        series=50, season=12, source="generated (synthetic_panel)",
+        options={"series": 50, "length": 240, "seed": 0}),
+}
+
+
+def load_builtin_panel(name: str, columns: list[str] | None = None,
+                       fill: str | None = None) -> Panel:
+    """A built-in panel by name (see `BUILTIN_PANELS`); `columns` picks some of a wide
+    panel's series."""
+    if name not in BUILTIN_PANELS:
+        raise UserError(f"unknown panel {name!r}; available: {', '.join(BUILTIN_PANELS)}")
+    info = BUILTIN_PANELS[name]
+    if info.file is None:
+        if columns not in (None, ["value"]):
+            raise UserError(f"the {name} panel has one target, value; got {', '.join(columns)}")
+        return synthetic_panel(**info.options)
+    source = f"builtin:{name}"
+    with resources.as_file(resources.files("lstm_tf").joinpath("datasets", info.file)) as path:
+        header = _header(path, source)
+        if info.layout == "wide":
+            panel = _read_wide(path, source, header, columns, info.time_column, fill)
+        else:
+            panel = _read_long(path, source, header, info.series_column, columns, [],
+                               info.time_column, fill, allow_single=False)
+    return panel
+
+
+# ------------------------------------------------------------ from a DataConfig
+
+
+def is_panel(config) -> bool:
+    """Whether a run's `DataConfig` names a panel: a built-in panel, a CSV with a series
+    column, or a CSV whose columns are the series."""
+    return (config.dataset in BUILTIN_PANELS or config.series_column is not None
+            or bool(config.columns_as_series))
+
+
+def load_panel(config) -> Panel:
+    """The panel a run's `DataConfig` names (see `is_panel`)."""
+    if config.series_column is not None and config.columns_as_series:
+        raise UserError("give --series-column (a long CSV) or --columns-as-series (a wide "
+                        "CSV), not both")
+    if config.path is None:
+        if config.dataset not in BUILTIN_PANELS:
+            raise UserError(f"{config.dataset!r} is not a built-in panel; panels: "
+                            f"{', '.join(BUILTIN_PANELS)}, or --data FILE with "
+                            "--series-column or --columns-as-series")
+        if config.series_column is not None:
+            raise UserError("--series-column applies to a --data file, not to the built-in "
+                            f"panel {config.dataset}")
+        if config.features:
+            raise UserError(f"the built-in panel {config.dataset} has no feature columns")
+        return load_builtin_panel(config.dataset, config.targets, config.fill)
+    if config.series_column is not None:
+        return read_long_csv(config.path, config.series_column, config.targets,
+                             config.features, config.time_column, config.fill)
+    if config.columns_as_series:
+        if config.features:
+            raise UserError("--features cannot be combined with --columns-as-series (every "
+                            "column is a series); use a long CSV with --series-column")
+        return read_wide_as_panel(config.path, config.targets, config.time_column, config.fill)
+    raise UserError(f"{config.path} is not a panel: give --series-column ID (a long CSV) or "
+                    "--columns-as-series (a wide CSV)")

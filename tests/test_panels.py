@@ -1,0 +1,261 @@
+"""Panels on the input side: long and wide CSV readers and their one-line errors, time
+continuation and formatting, the synthetic generator, the built-in panels and the
+dispatch from a run's DataConfig (lstm_tf/data/panels.py)."""
+
+import numpy as np
+import pytest
+
+from lstm_tf.config import DataConfig
+from lstm_tf.data import panels
+from lstm_tf.data.panels import (BUILTIN_PANELS, continue_time, format_time, is_panel,
+                                 load_builtin_panel, load_panel, read_long_csv,
+                                 read_wide_as_panel, synthetic_panel, write_long_csv)
+from lstm_tf.errors import UserError
+
+
+@pytest.fixture(params=["fast", "careful"])
+def reader(request, monkeypatch):
+    """Run a test with pyarrow's reader and again with the careful pure-Python one."""
+    if request.param == "careful":
+        def refuse(*args, **kwargs):
+            raise panels._Refused()
+        monkeypatch.setattr(panels, "_read_fast", refuse)
+    return request.param
+
+
+LONG = ("id,t,y,x\n"
+        "b,2020-01-02,20,0.2\n"
+        "a,2020-01-02,2,0.02\n"
+        "b,2020-01-01,10,0.1\n"
+        "a,2020-01-01,1,0.01\n"
+        "a,2020-01-03,3,0.03\n")
+
+
+def test_long_csv_sorted_by_series_then_time(csv_file, reader):
+    panel = read_long_csv(csv_file(LONG), "id", features=["x"], time_column="t")
+    assert panel.names == ["a", "b"]  # by name, not by first appearance (b)
+    assert panel.offsets.tolist() == [0, 3, 5]
+    assert panel.targets == ["y"] and panel.features == ["x"]  # y: first non-id, non-time
+    np.testing.assert_array_equal(panel.values, [[1, .01], [2, .02], [3, .03], [10, .1],
+                                                 [20, .2]])
+    assert panel.time.dtype == np.dtype("datetime64[s]")
+    assert format_time(panel.time[panel.rows_of(1)]).tolist() == ["2020-01-01", "2020-01-02"]
+    assert (panel.series_column, panel.time_column) == ("id", "t")
+    assert panel.series_index().tolist() == [0, 0, 0, 1, 1]
+
+
+def test_long_csv_without_time_keeps_file_order_within_a_series(csv_file, reader):
+    panel = read_long_csv(csv_file("id,y\nz,3\nq,1\nz,1\nq,2\nz,2\n"), "id")
+    assert panel.names == ["q", "z"] and panel.time is None
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 1, 2])
+
+
+def test_numeric_time_and_blank_lines(csv_file, reader):
+    panel = read_long_csv(csv_file("s,year,v\n\nu,2001,5\nu,2000,4\n\nw,2000,7\nw,2001,NA\n"),
+                          "s", ["v"], time_column="year", fill="ffill")
+    assert panel.time.dtype == np.float64
+    np.testing.assert_array_equal(panel.time, [2000, 2001, 2000, 2001])
+    np.testing.assert_array_equal(panel.values[:, 0], [4, 5, 7, 7])
+
+
+@pytest.mark.parametrize("text, kwargs, message", [
+    ("id,y\na,1\n", {"series_column": "store"},
+     "no series column 'store'; available: id, y"),
+    ("id,t,y\na,1,1\nb,1,1\na,2,1\nb,2,2\na,1,3\n", {"time_column": "t"},
+     "series 'a' has time '1' twice, at lines 2 and 6"),
+    ("id,t,y\na,1,1\nb,1,1\nb,2,zero\n", {"time_column": "t"},
+     "series 'b', column 'y', line 4: 'zero' is not a number"),
+    ("id,y\na,1\n,2\n", {}, "line 3: empty series name in column 'id'"),
+    ("id,y\na,1\na,2\n", {}, "the series column 'id' holds one series only ('a')"),
+    ("id,y\na,NA\nb,\n", {"fill": "drop"}, "every series is empty"),
+    ("id,y\na,1\nb,2\nb,NA\n", {}, "1 missing value(s), the first in series 'b', column 'y', "
+     "line 4; choose --fill"),
+    ("id,y\na,1\nb,NA\nb,NA\n", {"fill": "interpolate"},
+     "series 'b', column 'y' has no values at all to fill from"),
+    ("id,t,y\na,2020-01-01,1\nb,soon,2\n", {"time_column": "t"},
+     "time column 't', line 3 (series 'b'): 'soon' is neither a number nor an ISO date"),
+    ("id,t,y\na,2020-01-01,1\nb,2020,2\n", {"time_column": "t"},
+     "line 3 (series 'b'): '2020' mixes numbers and dates"),
+    ("id,t,y\na,1,1\nb,,2\n", {"time_column": "t"}, "line 3 (series 'b'): '' is missing"),
+    ("id,y\na,1\nb,inf\n", {}, "series 'b', column 'y', line 3: an infinite value"),
+    ("id,y\na,1\nb,1e39\n", {}, "outside float32's finite range"),
+    ("id,y\na,1\nb,2,3\n", {}, "line 3 has 3 fields, the header has 2"),
+    ("id,y\na,1\nb,\"1,5\"\n", {}, "decimal commas are not supported"),
+    ("id,y\n", {}, "has a header but no data rows"),
+    ("id,y\na,1\n", {"targets": ["id"]}, "the series column 'id' cannot be a target"),
+])
+def test_long_csv_errors_are_one_line_and_exact(csv_file, reader, text, kwargs, message):
+    kwargs = {"series_column": "id", **kwargs}
+    with pytest.raises(UserError) as error:
+        read_long_csv(csv_file(text), **kwargs)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_duplicate_lines_count_blank_lines_on_the_fast_path(csv_file):
+    text = "id,t,y\n\na,1,1\n\nb,1,1\na,1,2\n"
+    with pytest.raises(UserError, match="at lines 3 and 6"):
+        read_long_csv(csv_file(text), "id", time_column="t")
+
+
+def test_non_utf8_long_csv(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("id,y\nb\xe9,1\na,2\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"not UTF-8 text \(byte 6\)"):
+        read_long_csv(path, "id")
+
+
+@pytest.mark.parametrize("fill, expected", [
+    # a: 1, gap, 3 | b: gap, 10, gap -- nothing flows from a into b or back.
+    ("interpolate", [1, 2, 3, 10, 10, 10]),
+    ("ffill", [1, 1, 3, 10, 10, 10]),
+    ("drop", [1, 3, 10]),
+])
+def test_fill_works_per_series(csv_file, reader, fill, expected):
+    text = "id,y\na,1\na,\na,3\nb,NA\nb,10\nb,nan\n"
+    panel = read_long_csv(csv_file(text), "id", fill=fill)
+    np.testing.assert_array_equal(panel.values[:, 0], expected)
+    assert panel.offsets.tolist() == ([0, 2, 3] if fill == "drop" else [0, 3, 6])
+
+
+WIDE = ("month,a,b,c\n"
+        "2020-01-01,1,,\n"
+        "2020-02-01,2,20,\n"
+        "2020-03-01,3,30,300\n"
+        "2020-04-01,,40,400\n")
+
+
+def test_wide_csv_columns_are_series_of_their_own_spans(csv_file, reader):
+    panel = read_wide_as_panel(csv_file(WIDE), time_column="month")
+    assert panel.names == ["a", "b", "c"] and panel.targets == ["value"]
+    assert panel.series_column is None and panel.features == []
+    assert panel.lengths.tolist() == [3, 3, 2]
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 20, 30, 40, 300, 400])
+    starts = format_time(panel.time[panel.offsets[:-1]]).tolist()
+    assert starts == ["2020-01-01", "2020-02-01", "2020-03-01"]
+    chosen = read_wide_as_panel(csv_file(WIDE), columns=["c", "a"], time_column="month")
+    assert chosen.names == ["c", "a"] and chosen.lengths.tolist() == [2, 3]
+
+
+def test_wide_csv_inner_gaps_need_fill(csv_file, reader):
+    text = "t,a,b\n1,1,5\n2,,6\n3,3,\n4,4,\n"
+    with pytest.raises(UserError, match="1 missing value.*first in column 'a', line 3"):
+        read_wide_as_panel(csv_file(text), time_column="t")
+    panel = read_wide_as_panel(csv_file(text), time_column="t", fill="interpolate")
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 4, 5, 6])
+
+
+@pytest.mark.parametrize("text, kwargs, message", [
+    ("t,a\n1,1\n3,2\n2,3\n", {"time_column": "t"}, "line 4: '2' goes back in time from '3'"),
+    ("t,a\n1,1\n1,2\n", {"time_column": "t"}, "line 3: '1' repeats '1'"),
+    ("t,a,b\n1,,\n2,,\n", {"time_column": "t"}, "every series is empty"),
+    ("t,a,name\n1,1,x\n", {"time_column": "t"}, "column 'name', line 2: 'x' is not a number"),
+    ("t,a\n1,1\n", {"columns": ["z"]}, "no column 'z'; available: t, a"),
+])
+def test_wide_csv_errors(csv_file, reader, text, kwargs, message):
+    with pytest.raises(UserError) as error:
+        read_wide_as_panel(csv_file(text), **kwargs)
+    assert message in str(error.value)
+
+
+def _dates(*texts):
+    return np.array(texts, dtype="datetime64[s]")
+
+
+@pytest.mark.parametrize("history, expected", [
+    (_dates("2020-11-30", "2020-12-31"), ["2021-01-31", "2021-02-28", "2021-03-31"]),
+    (_dates("2023-12-31", "2024-01-31"), ["2024-02-29", "2024-03-31", "2024-04-30"]),
+    (_dates("2020-11-01", "2020-12-01"), ["2021-01-01", "2021-02-01", "2021-03-01"]),
+    (_dates("2020-11-15", "2020-12-15"), ["2021-01-15", "2021-02-15", "2021-03-15"]),
+    (_dates("2020-06-30", "2020-09-30"), ["2020-12-31", "2021-03-31", "2021-06-30"]),
+    (_dates("2019-01-01", "2020-01-01"), ["2021-01-01", "2022-01-01", "2023-01-01"]),
+    (_dates("2020-12-20", "2020-12-27"), ["2021-01-03", "2021-01-10", "2021-01-17"]),
+    (_dates("2020-02-27", "2020-02-28"), ["2020-02-29", "2020-03-01", "2020-03-02"]),
+    (_dates("2020-12-31T22:00", "2020-12-31T23:00"),
+     ["2021-01-01T00:00:00", "2021-01-01T01:00:00", "2021-01-01T02:00:00"]),
+    (_dates("2020-01-01T00:00", "2020-01-01T00:30"),
+     ["2020-01-01T01:00:00", "2020-01-01T01:30:00", "2020-01-01T02:00:00"]),
+    (np.array([1998.0, 1999, 2000]), ["2001", "2002", "2003"]),
+    (np.array([0.0, 0.5, 1.0]), ["1.5", "2.0", "2.5"]),
+])
+def test_continue_time(history, expected):
+    assert format_time(continue_time(history, 3)).tolist() == expected
+
+
+def test_continue_time_uses_the_median_step_and_needs_two_times():
+    gappy = _dates("2020-01-01", "2020-01-02", "2020-01-03", "2020-01-07")
+    assert format_time(continue_time(gappy, 1)).tolist() == ["2020-01-08"]
+    with pytest.raises(UserError, match="from 1 timestamp"):
+        continue_time(_dates("2020-01-01"), 3)
+
+
+def test_format_time_follows_an_example_cell():
+    stamps = _dates("1950-01-01", "1950-02-01")
+    assert format_time(stamps, like="1949-12").tolist() == ["1950-01", "1950-02"]
+    assert format_time(stamps, like="2020-01-01 13:30").tolist() == ["1950-01-01 00:00",
+                                                                     "1950-02-01 00:00"]
+    assert format_time(np.array([3.0, 4.25])).tolist() == ["3.0", "4.25"]
+
+
+def test_synthetic_panel_is_seeded_and_varied():
+    panel = synthetic_panel(40, 60, seed=3)
+    again = synthetic_panel(40, 60, seed=3)
+    np.testing.assert_array_equal(panel.values, again.values)
+    assert not np.array_equal(panel.values, synthetic_panel(40, 60, seed=4).values)
+    means = np.array([panel.values[panel.rows_of(i)].mean() for i in range(40)])
+    assert means.max() / means.min() > 20  # levels spread over decades
+    assert panel.names[0] == "s00" and panel.lengths.tolist() == [60] * 40
+    ragged = synthetic_panel(30, 50, seed=1, min_length=20, frequency="day")
+    assert ragged.lengths.min() >= 20 and len(set(ragged.lengths.tolist())) > 5
+    assert len(set(ragged.time[ragged.offsets[:-1]].tolist())) > 5  # different starts
+
+
+def test_long_csv_round_trip_in_any_row_order(tmp_path, reader):
+    panel = synthetic_panel(12, 30, seed=5, min_length=10)
+    path = tmp_path / "panel.csv"
+    write_long_csv(panel, path)
+    with pytest.raises(UserError, match="already exists"):
+        write_long_csv(panel, path)
+    lines = path.read_text().splitlines()
+    rng = np.random.default_rng(0)
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("\n".join([lines[0]] + list(rng.permutation(lines[1:]))) + "\n")
+    back = read_long_csv(shuffled, "series", time_column="time")
+    assert back.names == panel.names
+    np.testing.assert_array_equal(back.offsets, panel.offsets)
+    np.testing.assert_array_equal(back.values, panel.values)
+    np.testing.assert_array_equal(back.time, panel.time)
+
+
+def test_us_employment_panel():
+    panel = load_builtin_panel("us-employment")
+    assert len(panel.names) == BUILTIN_PANELS["us-employment"].series == 22
+    assert panel.names[0] == "nonfarm" and set(panel.lengths.tolist()) == {120}
+    assert panel.values[0, 0] == 135450 and panel.values[119, 0] == 143093
+    assert format_time(panel.time[[0, 119]]).tolist() == ["2006-01-01", "2015-12-01"]
+    assert panels.panel_season(panel) == 12
+
+
+def test_load_panel_dispatches_on_the_data_config(csv_file):
+    synthetic = load_panel(DataConfig(dataset="synthetic"))
+    assert len(synthetic.names) == BUILTIN_PANELS["synthetic"].series
+    some = load_panel(DataConfig(dataset="us-employment", targets=["nonfarm", "government"]))
+    assert some.names == ["nonfarm", "government"]
+    long = DataConfig(dataset=None, path=str(csv_file(LONG)), series_column="id",
+                      time_column="t", targets=["x"])
+    assert is_panel(long) and load_panel(long).targets == ["x"]
+    wide = DataConfig(dataset=None, path=str(csv_file(WIDE, "wide.csv")),
+                      columns_as_series=True, time_column="month")
+    assert is_panel(wide) and load_panel(wide).names == ["a", "b", "c"]
+    assert not is_panel(DataConfig())
+    with pytest.raises(UserError, match="not both"):
+        load_panel(DataConfig(dataset=None, path="x.csv", series_column="id",
+                              columns_as_series=True))
+
+
+def test_panel_options_reach_the_data_config():
+    from lstm_tf_cli.core import data_config
+
+    config = data_config("x.csv", None, "y", None, "t", None, 1, 1, 0.15, 0.15, None, "auto",
+                         None, 1, series_column="id")
+    assert (config.series_column, config.columns_as_series, config.path) == ("id", False,
+                                                                            "x.csv")
