@@ -63,6 +63,15 @@ def data_options(window: bool = True):
                      help="Steps between windows."),
         click.option("--val-fraction", type=fraction, default=0.15, show_default=True),
         click.option("--test-fraction", type=fraction, default=0.15, show_default=True),
+        click.option("--test-size", type=positive, metavar="N", help="The last N steps of "
+                     "every series are its test part (instead of --test-fraction), as the "
+                     "forecasting competitions do."),
+        click.option("--val-size", type=positive, metavar="N", help="The N steps before the "
+                     "test part are validation (instead of --val-fraction)."),
+        click.option("--scaling", type=click.Choice(["window", "series"]), help="A panel's "
+                     "scaling inside the model: window (default; each window by its own mean "
+                     "and std: serves series never seen) or series (each series' training "
+                     "statistics, chosen by a series index input)."),
         click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal "
                      "naive baseline). Default: the dataset's, or from a date time column's "
                      "spacing (half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, "
@@ -93,7 +102,8 @@ def data_options(window: bool = True):
 
 def data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
                 val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step,
-                window=None, series_column=None, columns_as_series=False):
+                window=None, series_column=None, columns_as_series=False, test_size=None,
+                val_size=None, scaling=None):
     """The DataConfig of the `data_options` values."""
     from lstm_tf.config import DataConfig
     from lstm_tf.errors import UserError
@@ -106,7 +116,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
                       stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
                       season=season, anchor=anchor, backtest_windows=backtest_windows,
                       backtest_step=backtest_step, series_column=series_column,
-                      columns_as_series=columns_as_series)
+                      columns_as_series=columns_as_series, test_size=test_size,
+                      val_size=val_size, scaling=scaling)
 
 
 @click.command()
@@ -158,7 +169,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data_path, dataset, target, features, time_column, fill, series_column,
           columns_as_series, window, horizon, stride,
-          val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
+          val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
+          backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
           learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -169,7 +181,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
     """
     from pathlib import Path
 
-    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from lstm_tf.config import ModelConfig, RunConfig, TrainConfig
     from lstm_tf.errors import UserError
     from lstm_tf.train import resume_training, train as train_run
 
@@ -184,13 +196,10 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name
     config = RunConfig(
-        data=DataConfig(dataset=None if data_path else (dataset or "elnino"), path=data_path,
-                        targets=_names(target), features=_names(features) or [],
-                        time_column=time_column, fill=fill, window=window, horizon=horizon,
-                        stride=stride, val_fraction=val_fraction, test_fraction=test_fraction,
-                        season=season, anchor=anchor, backtest_windows=backtest_windows,
-                        backtest_step=backtest_step, series_column=series_column,
-                        columns_as_series=columns_as_series),
+        data=data_config(data_path, dataset, target, features, time_column, fill, horizon,
+                         stride, val_fraction, test_fraction, season, anchor, backtest_windows,
+                         backtest_step, window, series_column, columns_as_series, test_size,
+                         val_size, scaling),
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
@@ -208,6 +217,8 @@ def _report(out, metrics: dict) -> None:
 
 
 def _summary(metrics: dict) -> str:
+    if "series" in metrics:  # a panel
+        return _panel_summary(metrics)
     model, naive = metrics["model"], metrics["naive"]
     verdict = "beats" if model["mae"] < naive["mae"] else "does NOT beat"
     line = (f"test MAE {model['mae']:.4g} vs naive {naive['mae']:.4g} "
@@ -215,6 +226,23 @@ def _summary(metrics: dict) -> str:
     if "seasonal_naive" in metrics:
         line += f", seasonal naive {metrics['seasonal_naive']['mae']:.4g}"
     return line + f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"
+
+
+def _panel_summary(metrics: dict) -> str:
+    """Mean MASE and sMAPE over the series (as M4 and Monash report), and on how many
+    series the model beats each baseline."""
+    model, count = metrics["model"], metrics["series"]
+    baselines = [name for name in ("naive", "seasonal_naive") if name in metrics]
+    line = (f"{count} series, test mean MASE {model['mase']:.3f} vs "
+            + ", ".join(f"{name.replace('_', ' ')} {metrics[name]['mase']:.3f}"
+                        for name in baselines)
+            + f" (mean sMAPE {model['smape']:.2f}% vs "
+            + ", ".join(f"{metrics[name]['smape']:.2f}%" for name in baselines) + "); model beats "
+            + ", ".join(f"{name.replace('_', ' ')} on {metrics['beats_' + name]}/"
+                        f"{metrics[name]['series']} series" for name in baselines))
+    if metrics.get("skipped_series"):
+        line += f"; {metrics['skipped_series']} series too short, skipped"
+    return line
 
 
 @click.command()

@@ -89,22 +89,27 @@ COMMANDS = [export, parity]
               help="CSV with the model's columns; the forecast follows its last row.")
 @click.option("--steps", type=click.IntRange(min=1),
               help="Rows to forecast (default: the horizon; more rolls a univariate model).")
+@click.option("--series-column", metavar="ID",
+              help="A panel model: the CSV's series column (default: the one it was trained "
+              "with). Every series is forecast from its latest rows, in one batched call.")
 @click.option("--out", type=click.Path(), help="Write the forecast CSV here instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
-def predict(model, data_path, steps, out, force) -> None:
+def predict(model, data_path, steps, series_column, out, force) -> None:
     """Forecast with an exported MODEL.onnx (onnxruntime only; no TensorFlow)."""
     from lstm_tf.atomic import exclusive, refuse_overwrite, write_text
-    from lstm_tf.predict import forecast_csv, predict_csv
+    from lstm_tf.predict import predict_file
 
     if not out:
-        meta, rows = predict_csv(model, data_path, steps)
-        click.echo(forecast_csv(meta, rows), nl=False)
-        return
-    with exclusive(out):  # a second predict --out of the same file stops at once
-        refuse_overwrite(out, force)
-        meta, rows = predict_csv(model, data_path, steps)
-        write_text(out, forecast_csv(meta, rows))
-    click.echo(f"wrote {len(rows)} forecast row(s) to {out}")
+        text, _, skipped = predict_file(model, data_path, steps, series_column)
+        click.echo(text, nl=False)
+    else:
+        with exclusive(out):  # a second predict --out of the same file stops at once
+            refuse_overwrite(out, force)
+            text, rows, skipped = predict_file(model, data_path, steps, series_column)
+            write_text(out, text)
+        click.echo(f"wrote {rows} forecast row(s) to {out}")
+    for name, why in skipped.items():
+        click.echo(f"skipped series {name}: {why}", err=True)
 
 
 COMMANDS.append(predict)

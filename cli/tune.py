@@ -31,7 +31,8 @@ from .core import _report, data_config, data_options, positive
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 def tune(data_path, dataset, target, features, time_column, fill, series_column,
          columns_as_series, horizon, stride, val_fraction,
-         test_fraction, season, anchor, backtest_windows, backtest_step, kind, trials, algorithm,
+         test_fraction, test_size, val_size, scaling, season, anchor, backtest_windows,
+         backtest_step, kind, trials, algorithm,
          epochs, max_epochs, patience, batch_size, seed, device, out, force) -> None:
     """Search window, units, layers, learning rate and dropout with KerasTuner, scoring each
     trial by the MAE over every validation window; train the best as a normal run and
@@ -45,7 +46,8 @@ def tune(data_path, dataset, target, features, time_column, fill, series_column,
     data = data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
                        val_fraction, test_fraction, season, anchor, backtest_windows,
                        backtest_step, series_column=series_column,
-                       columns_as_series=columns_as_series)
+                       columns_as_series=columns_as_series, test_size=test_size,
+                       val_size=val_size, scaling=scaling)
     source = Path(data_path).stem if data_path else data.dataset
     out = Path(out) if out else Path("runs") / f"{source}-{kind}-tuned"
     base = RunConfig(data=data, model=ModelConfig(kind=kind), train=TrainConfig(device=device))

@@ -52,6 +52,9 @@ class DataConfig:
     # column of a wide CSV its own series.
     series_column: str | None = None
     columns_as_series: bool = False
+    # A wide panel's series columns, filled in by training from --target (default all);
+    # `targets` then names the one target of every series ("value").
+    series_columns: list[str] | None = None
 
     def validate(self) -> None:
         _positive(horizon=self.horizon, stride=self.stride)

@@ -229,13 +229,9 @@ def _to_network(config: RunConfig, scaling: bool):
     tf = tensorflow()
     n_targets = len(config.data.targets)
     if config.scaler.get("per_window"):
-        from .data.window_scaling import tf_stats
+        from .data.window_scaling import tf_standardise
 
-        def by_window(window, series=None):
-            level, scale = tf_stats(window)
-            return ((window - level) / scale,
-                    lambda out: out * scale[..., :n_targets] + level[..., :n_targets])
-        return by_window
+        return lambda window, series=None: tf_standardise(window, n_targets)[:2]
     if config.scaler.get("per_series"):
         # [series, columns] tables; made constants while tracing (an eager tensor would
         # be captured as an extra graph input).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,12 @@ def load(model_path: str | Path):
     if meta.get("model") != "window":
         raise UserError(f"{model_path} is a {meta.get('model')} model; predict needs the window "
                         "model (the .onnx without .step or .gates)")
-    inputs = session.get_inputs()
-    if len(inputs) != 1 or inputs[0].name != contract.INPUT or len(inputs[0].shape) != 3:
-        raise UserError(f"{model_path}: expected one input {contract.INPUT!r} of rank 3 "
-                        "[batch, time, features]")
+    inputs = {value.name: value for value in session.get_inputs()}
+    expected = set(meta["inputs"])
+    if (set(inputs) != expected or contract.INPUT not in inputs
+            or len(inputs[contract.INPUT].shape) != 3):
+        raise UserError(f"{model_path}: expected the inputs {', '.join(sorted(expected))} "
+                        f"with {contract.INPUT!r} of rank 3 [batch, time, features]")
     return session, meta
 
 
@@ -68,6 +71,23 @@ def predict_csv(model_path: str | Path, data_path: str | Path, steps: int | None
     return meta, forecast(session, meta, series.values, steps, str(data_path))
 
 
+def predict_file(model_path: str | Path, data_path: str | Path, steps: int | None = None,
+                 series_column: str | None = None) -> tuple[str, int, dict[str, str]]:
+    """`lstm-tf predict`: the forecast CSV of a single-series or a panel model, its
+    number of forecast rows, and the series a panel model skipped (name -> reason)."""
+    session, meta = load(model_path)
+    if meta.get("panel") is None:
+        if series_column:
+            raise UserError(f"--series-column: {model_path} was trained on a single series")
+        targets = meta["targets"]
+        series = data.read_csv(data_path, targets, meta["columns"][len(targets):])
+        rows = forecast(session, meta, series.values, steps, str(data_path))
+        return forecast_csv(meta, rows), len(rows), {}
+    result = predict_panel(session, meta, data_path, series_column, steps)
+    return panel_forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), \
+        result.skipped
+
+
 def forecast_csv(meta: dict, rows: np.ndarray) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -75,3 +95,106 @@ def forecast_csv(meta: dict, rows: np.ndarray) -> str:
     for step, row in enumerate(rows, start=1):
         writer.writerow([step] + [f"{value:.7g}" for value in row])
     return buffer.getvalue()
+
+
+# -------------------------------------------------------------------------- panels
+
+
+@dataclass
+class PanelForecast:
+    """Forecasts of every series a panel model could serve, and why it skipped others."""
+
+    names: list[str]
+    times: list[list[str]]  # per series, the future time labels (or step numbers)
+    values: np.ndarray  # [series, steps, targets], raw units
+    skipped: dict[str, str]  # series name -> the reason
+
+
+def predict_panel(session, meta: dict, data_path: str | Path,
+                  series_column: str | None = None, steps: int | None = None) -> PanelForecast:
+    """Forecast every series of a panel CSV (long, or wide when the model was trained on
+    columns as series) from its latest rows, all in ONE batched onnxruntime call per
+    horizon (more than one only when rolling past the horizon).
+
+    A series shorter than the window, or (scaled by series) one the model never saw,
+    is skipped with its reason; the others are still forecast.
+    """
+    from .data import panels
+
+    panel_meta = meta["panel"]
+    targets, window, horizon = meta["targets"], meta["window"], meta["horizon"]
+    features = meta["columns"][len(targets):]
+    series_column = series_column or panel_meta.get("series_column")
+    time_column = meta.get("time_column")
+    if series_column:
+        panel = panels.read_long_csv(data_path, series_column, targets, features,
+                                     _present(data_path, time_column))
+    else:
+        panel = panels.read_wide_as_panel(data_path, None, _present(data_path, time_column))
+    steps = steps or horizon
+    if steps > horizon and len(meta["columns"]) != 1:
+        raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
+                        "univariate model (one target, no extra features)")
+    skipped = {}
+    index = None
+    if panel_meta["scaling"] == "series":
+        index = {name: i for i, name in enumerate(panel_meta["series"])}
+    served = []
+    for i, (name, length) in enumerate(zip(panel.names, panel.lengths)):
+        if length < window:
+            skipped[name] = f"{length} rows, the model needs {window} (its window)"
+        elif index is not None and name not in index:
+            skipped[name] = ("not among the series the model was trained on (it selects each "
+                             "series' statistics by name; a window-scaled model serves any)")
+        else:
+            served.append(i)
+    if not served:
+        raise UserError(f"{data_path}: no series the model can forecast ("
+                        + "; ".join(f"{name}: {why}" for name, why in list(skipped.items())[:3])
+                        + ")")
+    served = np.asarray(served)
+    ends = panel.offsets[1:][served]
+    history = panel.values[ends[:, None] + np.arange(-window, 0)].astype(np.float32)
+    feed = {}
+    if index is not None:
+        feed[contract.SERIES_INPUT] = np.array([index[panel.names[i]] for i in served], np.int64)
+    chunks = []
+    while sum(chunk.shape[1] for chunk in chunks) < steps:
+        (out,) = session.run([contract.OUTPUT], {contract.INPUT: history[:, -window:], **feed})
+        chunks.append(out)
+        history = np.concatenate([history, out], axis=1)  # univariate when rolling
+    values = np.concatenate(chunks, axis=1)[:, :steps]
+    names = [panel.names[i] for i in served]
+    if panel.time is not None:
+        times = [panels.format_time(panels.continue_time(panel.time[panel.rows_of(i)], steps))
+                 for i in served]
+    else:
+        times = [[str(step) for step in range(1, steps + 1)] for _ in served]
+    return PanelForecast(names, times, values, skipped)
+
+
+def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
+    """The long CSV `series, time, step, <target>...` (time: the continued time column,
+    or the step when the data has none)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    time_column = meta.get("time_column") or "time"
+    writer.writerow(["series", time_column, "step"] + meta["targets"])
+    steps = result.values.shape[1]
+    for name, times, rows in zip(result.names, result.times, result.values):
+        for step in range(steps):
+            writer.writerow([name, times[step], step + 1]
+                            + [f"{value:.7g}" for value in rows[step]])
+    return buffer.getvalue()
+
+
+def _present(path: str | Path, column: str | None) -> str | None:
+    """`column` if the CSV's header has it (a forecast can do without time labels)."""
+    if not column:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+    except OSError:
+        return column  # the reader reports the problem
+    return column if column in [name.strip() for name in header] else None

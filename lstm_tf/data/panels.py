@@ -844,7 +844,8 @@ def load_panel(config) -> Panel:
                             f"panel {config.dataset}")
         if config.features:
             raise UserError(f"the built-in panel {config.dataset} has no feature columns")
-        return load_builtin_panel(config.dataset, config.targets, config.fill)
+        return load_builtin_panel(config.dataset, config.series_columns or config.targets,
+                                  config.fill)
     if config.series_column is not None:
         return read_long_csv(config.path, config.series_column, config.targets,
                              config.features, config.time_column, config.fill)
@@ -852,6 +853,7 @@ def load_panel(config) -> Panel:
         if config.features:
             raise UserError("--features cannot be combined with --columns-as-series (every "
                             "column is a series); use a long CSV with --series-column")
-        return read_wide_as_panel(config.path, config.targets, config.time_column, config.fill)
+        return read_wide_as_panel(config.path, config.series_columns or config.targets,
+                                  config.time_column, config.fill)
     raise UserError(f"{config.path} is not a panel: give --series-column ID (a long CSV) or "
                     "--columns-as-series (a wide CSV)")

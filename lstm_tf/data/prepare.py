@@ -177,14 +177,16 @@ def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
     """Load and prepare the configured data, a series or a panel (filling in the defaults
     it implies). Returns the prepared data and, for a panel, what the run records of it
     (`RunConfig.panel`: the series names in index order, the skipped ones)."""
-    from .panels import is_panel, load_panel
+    from .panels import BUILTIN_PANELS, is_panel, load_panel, panel_season
 
     if not is_panel(config):
         return prepare(load_series(config), config), None
     panel = load_panel(config)
-    if config.season is None and panel.time is not None:
-        first = panel.rows_of(0)
-        config.season = data_lib.infer_season_of_times(panel.time[first])
+    if config.season is None:
+        builtin = BUILTIN_PANELS.get(config.dataset) if config.path is None else None
+        config.season = builtin.season if builtin else panel_season(panel)
+    if panel.series_column is None:  # a wide panel: its columns are the series
+        config.series_columns = list(panel.names)
     config.targets, config.features = panel.targets, panel.features
     config.time_column = panel.time_column
     config.scaling = config.scaling or "window"

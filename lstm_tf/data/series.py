@@ -308,14 +308,8 @@ def infer_season(time: list[str] | None) -> int | None:
     """
     if not time or len(time) < 3 or any(isinstance(parse_time(text), float) for text in time):
         return None
-    return infer_season_of_times(np.array([np.datetime64(text, "s") for text in time]))
-
-
-def infer_season_of_times(times: np.ndarray) -> int | None:
-    """`infer_season` of parsed times (datetime64; numbers imply no season)."""
-    if len(times) < 3 or not np.issubdtype(times.dtype, np.datetime64):
-        return None
-    spacing = float(np.median(np.diff(times.astype("datetime64[s]")).astype(np.float64)))
+    stamps = np.array([np.datetime64(text, "s") for text in time])
+    spacing = float(np.median(np.diff(stamps).astype(np.float64)))
     return next((season for seconds, season in _SEASONS
                  if abs(spacing - seconds) <= 0.1 * seconds), None)
 
@@ -477,11 +471,10 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
 
     def for_network(inputs, targets):  # [batch, window, columns], [batch, horizon, targets]
         if window_scaled:
-            from .window_scaling import tf_stats
+            from .window_scaling import tf_standardise
 
-            level, scale = tf_stats(inputs)
-            inputs = (inputs - level) / scale
-            targets = (targets - level[..., :n_targets]) / scale[..., :n_targets]
+            inputs, _, to_z = tf_standardise(inputs, n_targets)
+            targets = to_z(targets)
         if anchor is None:
             return inputs, targets
         return (anchor.tf_network_inputs(inputs, n_targets),

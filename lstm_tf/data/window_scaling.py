@@ -38,11 +38,32 @@ def standardise(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return (np.asarray(windows, np.float64) - level) / scale, level, scale
 
 
-def tf_stats(windows):
-    """`stats` on a float tensor [batch, time, columns]."""
+def tf_standardise(windows, n_targets: int):
+    """`standardise` on a float32 tensor [batch, time, columns]: (z, undo, to_z), where
+    undo(forecast [batch, horizon, targets]) returns original units and to_z(targets)
+    takes a window's targets into its forecast's units (for training).
+
+    float32 keeps 7 digits: a series at 140,000 that moves by hundreds would lose its
+    last digits if its mean were subtracted directly. The window's last value is
+    subtracted first instead (exact for nearby values), the small differences averaged,
+    and the level added back last.
+    """
     import tensorflow as tf
 
-    level = tf.reduce_mean(windows, axis=1, keepdims=True)
-    spread = tf.sqrt(tf.reduce_mean(tf.square(windows - level), axis=1, keepdims=True))
+    last = windows[:, -1:, :]
+    change = windows - last
+    mean_change = tf.reduce_mean(change, axis=1, keepdims=True)
+    centred = change - mean_change
+    spread = tf.sqrt(tf.reduce_mean(tf.square(centred), axis=1, keepdims=True))
     scale = tf.maximum(spread, FLOOR * tf.reduce_mean(tf.abs(windows), axis=1, keepdims=True))
-    return level, tf.where(scale > 0, scale, tf.ones_like(scale))
+    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+
+    def undo(forecast):
+        return ((forecast * scale[..., :n_targets] + mean_change[..., :n_targets])
+                + last[..., :n_targets])
+
+    def to_z(targets):
+        return ((targets - last[..., :n_targets]) - mean_change[..., :n_targets]) \
+            / scale[..., :n_targets]
+
+    return centred / scale, undo, to_z
