@@ -1,0 +1,180 @@
+"""Panels end to end: one global model over many series, its per-series metrics, the
+exported graph (window or series scaling inside), and batched predict."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run
+from lstm_tf.data import panels
+
+SMALL = ["--epochs", "3", "--units", "8", "--horizon", "3", "--test-size", "3", "-q"]
+
+
+@pytest.fixture(scope="module")
+def long_csv(tmp_path_factory):
+    """A synthetic long CSV: 12 series of different lengths, levels and seasons, rows shuffled."""
+    folder = tmp_path_factory.mktemp("panel")
+    panel = panels.synthetic_panel(series=12, length=90, seed=3)
+    path = folder / "panel.csv"
+    panels.write_long_csv(panel, path)
+    lines = path.read_text().splitlines()
+    body = lines[1:]
+    np.random.default_rng(0).shuffle(body)  # any row order: lstm-tf sorts by (series, time)
+    path.write_text("\n".join([lines[0]] + body) + "\n")
+    return path, panel
+
+
+@pytest.fixture(scope="module")
+def trained(long_csv, tmp_path_factory):
+    """A window-scaled and a series-scaled run on the same panel, each exported."""
+    path, _ = long_csv
+    folder = tmp_path_factory.mktemp("runs")
+    result = {}
+    for scaling in ("window", "series"):
+        out = folder / scaling
+        trained = run("train", "--data", path, "--series-column", "series", "--time-column", "time",
+                      "--scaling", scaling,
+                      "--window", "12", *SMALL, "--out", out)
+        assert trained.exit_code == 0, trained.output
+        exported = run("export", out, "--out", folder / f"{scaling}.onnx")
+        assert exported.exit_code == 0, exported.output
+        result[scaling] = (out, folder / f"{scaling}.onnx", trained.output)
+    return result
+
+
+def _read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_per_series_metrics_add_up_to_the_summary(trained):
+    out, _, output = trained["window"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = _read_csv(out / "per_series.csv")
+    assert metrics["series"] == len(rows) == 12 and metrics["scaling"] == "window"
+    for name in ("model", "naive", "seasonal_naive"):
+        mase = [float(row[f"{name}_mase"]) for row in rows]
+        assert metrics[name]["mase"] == pytest.approx(np.mean(mase), rel=1e-4)
+        smape = [float(row[f"{name}_smape"]) for row in rows]
+        assert metrics[name]["smape"] == pytest.approx(np.mean(smape), rel=1e-4)
+    beaten = sum(float(row["model_mase"]) < float(row["seasonal_naive_mase"]) for row in rows)
+    assert metrics["beats_seasonal_naive"] == beaten
+    assert f"model beats naive on {metrics['beats_naive']}/12 series" in output
+    config = json.loads((out / "config.json").read_text())
+    assert len(config["panel"]["series"]) == 12 and config["panel"]["skipped"] == []
+
+
+def test_naive_metrics_recomputed_by_hand(trained, long_csv):
+    """Each series' naive MAE: the last training+validation value repeated over its test rows."""
+    out, _, _ = trained["window"]
+    _, panel = long_csv
+    rows = {row["series"]: row for row in _read_csv(out / "per_series.csv")}
+    for index, name in enumerate(panel.names):
+        values = panel.values[panel.rows_of(index), 0]
+        test, last = values[-3:], values[-4]
+        assert float(rows[name]["naive_mae"]) == pytest.approx(np.mean(np.abs(test - last)),
+                                                               rel=1e-5)
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_export_passes_parity_and_predict_matches_keras(trained, long_csv, scaling, tmp_path):
+    """predict forecasts every series in one call, and each forecast is the Keras model's
+    for that series' latest window (in original units)."""
+    from lstm_tf import runs
+    from lstm_tf.data.prepare import raw_forecast
+    from lstm_tf.parity import graph_model
+
+    out, model, _ = trained[scaling]
+    report = json.loads(model.with_name(f"{scaling}.parity.json").read_text())
+    assert report["window"]["passed"] and report["window"]["max_relative_error"] < 1e-5
+    path, panel = long_csv
+    predicted = run("predict", model, "--data", path, "--out", tmp_path / "forecast.csv")
+    assert predicted.exit_code == 0, predicted.output
+    rows = _read_csv(tmp_path / "forecast.csv")
+    assert len(rows) == 12 * 3 and list(rows[0]) == ["series", "time", "step", "value"]
+    config, keras_model = runs.load_config(out), runs.load_model(out)
+    names = config.panel["series"]
+    windows = np.stack([panel.values[panel.rows_of(i)][-12:] for i in range(len(panel.names))])
+    series = np.array([names.index(name) for name in panel.names])
+    expected = raw_forecast(graph_model(keras_model, 1), windows.astype(np.float32), config,
+                            series)
+    got = np.array([float(row["value"]) for row in rows]).reshape(12, 3)
+    order = [panel.names.index(row["series"]) for row in rows[::3]]
+    std = np.array([panel.values[panel.rows_of(i), 0].std() for i in order])
+    assert np.max(np.abs(got - expected[order, :, 0]) / std[:, None]) < 1e-5
+    # Future times continue each series' own monthly dates.
+    last = {name: panel.time[panel.rows_of(i)][-1] for i, name in enumerate(panel.names)}
+    first_row = rows[0]
+    following = np.datetime64(first_row["time"], "D")
+    assert following > last[first_row["series"]].astype("datetime64[D]")
+
+
+def test_window_scaling_serves_a_series_it_never_saw(trained):
+    """Window scaling inside the graph: a new series at another level and scale gets the
+    same forecast, transformed the same way (x -> 1000 x + 5e4)."""
+    from lstm_tf import runtime
+
+    _, model, _ = trained["window"]
+    session = runtime.session(model)
+    rng = np.random.default_rng(1)
+    window = np.cumsum(rng.standard_normal((4, 12, 1)), axis=1).astype(np.float32)
+    (base,) = session.run(None, {"window": window})
+    (moved,) = session.run(None, {"window": (1000 * window + 5e4).astype(np.float32)})
+    np.testing.assert_allclose(moved, 1000 * base + 5e4, rtol=2e-5, atol=2e-2)
+
+
+def test_series_scaling_takes_a_series_index_and_skips_unknown_series(trained, long_csv,
+                                                                      tmp_path):
+    from lstm_tf import runtime
+
+    _, model, _ = trained["series"]
+    session = runtime.session(model)
+    assert [i.name for i in session.get_inputs()] == ["window", "series"]
+    meta = runtime.metadata(session, str(model))
+    assert meta["panel"]["scaling"] == "series" and len(meta["panel"]["series"]) == 12
+    path, panel = long_csv
+    text = path.read_text().replace(f'"{panel.names[0]}",', '"newcomer",')
+    assert "newcomer" in text
+    (tmp_path / "new.csv").write_text(text)
+    predicted = run("predict", model, "--data", tmp_path / "new.csv")
+    assert predicted.exit_code == 0, predicted.output
+    assert "skipped series newcomer: not among the series the model was trained on" in \
+        predicted.output
+    assert predicted.output.count("\n") >= 11 * 3
+
+
+def test_windows_never_cross_series(long_csv):
+    """Every window's input rows and targets lie inside its own series."""
+    from lstm_tf.config import DataConfig
+    from lstm_tf.data.prepare import prepare_panel
+
+    _, panel = long_csv
+    config = DataConfig(dataset=None, window=12, horizon=3, test_size=3, season=12)
+    prepared, skipped = prepare_panel(panel, config)
+    assert skipped == []
+    for part, starts in prepared.starts.items():
+        series = prepared.series_of[part]
+        first, end = panel.offsets[series], panel.offsets[series + 1]
+        assert np.all(starts - 12 >= first) and np.all(starts + 3 <= end)
+        np.testing.assert_array_equal(prepared.series_index(starts), series)
+
+
+def test_short_series_are_skipped_and_counted(tmp_path):
+    panel = panels.synthetic_panel(series=5, length=60, seed=1)
+    short = panels.Panel(panel.source, panel.names + ["tiny"],
+                         np.append(panel.offsets, panel.offsets[-1] + 10),
+                         panel.targets, panel.features,
+                         np.concatenate([panel.values, panel.values[:10]]),
+                         np.concatenate([panel.time, panel.time[:10]]), panel.time_column,
+                         panel.series_column)
+    from lstm_tf.config import DataConfig
+    from lstm_tf.data.prepare import prepare_panel
+
+    config = DataConfig(dataset=None, window=12, horizon=3, test_size=3, season=12)
+    prepared, skipped = prepare_panel(short, config)
+    assert skipped == ["tiny"] and prepared.series.names == panel.names
