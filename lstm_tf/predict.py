@@ -28,8 +28,10 @@ def load(model_path: str | Path):
     expected = set(meta["inputs"])
     if (set(inputs) != expected or contract.INPUT not in inputs
             or len(inputs[contract.INPUT].shape) != 3):
-        raise UserError(f"{model_path}: expected the inputs {', '.join(sorted(expected))} "
-                        f"with {contract.INPUT!r} of rank 3 [batch, time, features]")
+        also = [name for name in meta["inputs"] if name != contract.INPUT]
+        raise UserError(f"{model_path}: expected one input {contract.INPUT!r} of rank 3 "
+                        "[batch, time, features]"
+                        + "".join(f" and {name!r} {meta['inputs'][name]}" for name in also))
     return session, meta
 
 
