@@ -178,3 +178,35 @@ def test_short_series_are_skipped_and_counted(tmp_path):
     config = DataConfig(dataset=None, window=12, horizon=3, test_size=3, season=12)
     prepared, skipped = prepare_panel(short, config)
     assert skipped == ["tiny"] and prepared.series.names == panel.names
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_node_consumer_forecasts_one_series_of_a_panel_model(trained, long_csv, scaling,
+                                                             tmp_path):
+    """exported/node/forecast.js on one series' rows equals `lstm-tf predict` for it
+    (a series-scaled model is told the series with --series)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if not shutil.which("node"):
+        pytest.fail("node is not on PATH (.ci/run installs it)")
+    _, model, _ = trained[scaling]
+    path, panel = long_csv
+    name = panel.names[4]
+    values = panel.values[panel.rows_of(4), 0]
+    (tmp_path / "one.csv").write_text("value\n" + "".join(f"{float(v)!r}\n" for v in values))
+    forecast_js = Path(__file__).resolve().parent.parent / "exported" / "node" / "forecast.js"
+    command = ["node", str(forecast_js), str(model), str(tmp_path / "one.csv"), "--json"]
+    if scaling == "series":
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "give the series (--series NAME)" in refused.stderr
+        command += ["--series", name]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = np.asarray(json.loads(result.stdout)["forecast"])[:, 0]
+    predicted = run("predict", model, "--data", path)
+    rows = [line.split(",") for line in predicted.output.splitlines()[1:]
+            if line.startswith(name + ",")]
+    expected = np.array([float(row[3]) for row in rows])
+    assert np.max(np.abs(got - expected)) <= 1e-6 * max(1.0, np.abs(expected).max())

@@ -7,11 +7,14 @@
 // exported/README.md: input `window` float32 [batch, time, columns], output
 // `forecast` float32 [batch, horizon, targets], both in the CSV's original units;
 // the step model takes `x_t` [batch, columns] and `h_in`/`c_in` [layers, batch, units].
+// A panel model scaled by series also takes `series` int64 [batch]: the index of the
+// series' name in `meta.panel.series`.
 
 export const METADATA_KEY = 'lstm_tf';
 export const FORMAT = 'lstm-tf/1';
 export const INPUT = 'window';
 export const OUTPUT = 'forecast';
+export const SERIES_INPUT = 'series';
 export const STEP_INPUT = 'x_t';
 export const STATE_INPUTS = { h: 'h_in', c: 'c_in' };
 export const STATE_OUTPUTS = { h: 'h_out', c: 'c_out' };
@@ -138,6 +141,14 @@ export function parseMetadata(raw, source = 'the model') {
   if (!['in-graph', 'none'].includes(meta.scaling)) throw bad('scaling', "must be 'in-graph' or 'none'");
   const scaler = meta.scaler;
   if (scaler === null || typeof scaler !== 'object') throw bad('scaler', 'must be an object');
+  if (meta.panel !== null && meta.panel !== undefined) {
+    // A panel model: its statistics are inside the graph (per window, or per series).
+    if (!['window', 'series'].includes(meta.panel.scaling)) throw bad('panel.scaling', "must be 'window' or 'series'");
+    if (!Array.isArray(meta.panel.series) || !meta.panel.series.every((name) => typeof name === 'string')) {
+      throw bad('panel.series', 'must be a list of series names');
+    }
+    return meta;
+  }
   for (const field of ['mean', 'std']) {
     const numbers = scaler[field];
     if (!Array.isArray(numbers) || numbers.length !== meta.columns.length
@@ -172,7 +183,7 @@ export async function loadModel(ort, bytes, source = 'the model', options = {}) 
   }
   const expected = meta.model === 'step'
     ? [STEP_INPUT, ...stateNames(meta.kind).map((name) => STATE_INPUTS[name])]
-    : [INPUT];
+    : Object.keys(meta.inputs || { [INPUT]: null });
   if (JSON.stringify(session.inputNames) !== JSON.stringify(expected)) {
     throw new LstmTfError(`${source}: inputs are ${session.inputNames.join(', ')}, the contract says ${expected.join(', ')}`);
   }
@@ -287,9 +298,26 @@ export function windowTensor(ort, meta, values) {
   return new ort.Tensor('float32', data, [1, meta.window, meta.columns.length]);
 }
 
+/**
+ * The `series` input of a panel model scaled by series: the index of `name` among the
+ * series it was trained on. Null for every other model.
+ */
+export function seriesTensor(ort, meta, name) {
+  if (!meta.inputs || !(SERIES_INPUT in meta.inputs)) return null;
+  if (name === null || name === undefined) {
+    throw new LstmTfError('this panel model selects each series\' statistics by name: give the series (--series NAME)');
+  }
+  const index = meta.panel.series.indexOf(name);
+  if (index < 0) throw new LstmTfError(`series ${JSON.stringify(name)} is not among the ${meta.panel.series.length} series the model was trained on`);
+  return new ort.Tensor('int64', BigInt64Array.from([BigInt(index)]), [1]);
+}
+
 /** The window model's forecast after the last row of `values`: horizon x targets, original units. */
-export async function forecastWindow(ort, session, meta, values) {
-  const outputs = await session.run({ [INPUT]: windowTensor(ort, meta, values) });
+export async function forecastWindow(ort, session, meta, values, series = null) {
+  const feed = { [INPUT]: windowTensor(ort, meta, values) };
+  const index = seriesTensor(ort, meta, series);
+  if (index !== null) feed[SERIES_INPUT] = index;
+  const outputs = await session.run(feed);
   return fromModelUnits(meta, outputs[OUTPUT].data);
 }
 
@@ -317,9 +345,10 @@ export async function forecastStep(ort, session, meta, values, onStep = null) {
   return forecast;
 }
 
-/** The forecast after `values` with whichever model `meta` describes. */
-export function forecast(ort, session, meta, values, onStep = null) {
+/** The forecast after `values` with whichever model `meta` describes (`series`: a panel
+ * model's series name, needed when it is scaled by series). */
+export function forecast(ort, session, meta, values, onStep = null, series = null) {
   return meta.model === 'step'
     ? forecastStep(ort, session, meta, values, onStep)
-    : forecastWindow(ort, session, meta, values);
+    : forecastWindow(ort, session, meta, values, series);
 }

@@ -12,20 +12,25 @@ import ort from 'onnxruntime-node';
 
 import { LstmTfError, forecast, loadModel, readCsv } from '../lib/lstm_tf.js';
 
-const USAGE = `usage: node forecast.js MODEL.onnx FILE.csv [--json] [--each] [--threads N]
+const USAGE = `usage: node forecast.js MODEL.onnx FILE.csv [--json] [--each] [--threads N] [--series NAME]
 
   MODEL.onnx   an lstm-tf window model, or a .step.onnx step model (fed one observation at a time)
   FILE.csv     a CSV with the model's columns (header row); the forecast follows its last row
   --json       print {"model", "kind", "targets", "forecast": [[...] per step]} at full precision
   --each       step model: print the forecast after every observation fed
-  --threads N  onnxruntime intra-op threads (default 1)`;
+  --threads N  onnxruntime intra-op threads (default 1)
+  --series NAME  a panel model scaled by series: the series FILE.csv holds (its rows only)`;
 
 function parseArguments(argv) {
-  const options = { json: false, each: false, threads: 1, paths: [] };
+  const options = { json: false, each: false, threads: 1, series: null, paths: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const argument = argv[i];
     if (argument === '--json') options.json = true;
     else if (argument === '--each') options.each = true;
+    else if (argument === '--series') {
+      options.series = argv[i += 1];
+      if (!options.series) throw new LstmTfError('--series needs a series name');
+    }
     else if (argument === '--threads') {
       options.threads = Number(argv[i += 1]);
       if (!Number.isInteger(options.threads) || options.threads < 1) throw new LstmTfError('--threads needs a positive integer');
@@ -59,7 +64,7 @@ async function main() {
   const onStep = options.each && meta.model === 'step'
     ? (index, rows) => console.error(`observation ${index + 1}/${meta.window}: ${rows.map((r) => r.map(short).join(' ')).join(' | ')}`)
     : null;
-  const rows = await forecast(ort, session, meta, values, onStep);
+  const rows = await forecast(ort, session, meta, values, onStep, options.series);
   if (options.json) {
     console.log(JSON.stringify({ model: basename(modelPath), type: meta.model, kind: meta.kind,
       targets: meta.targets, forecast: rows }));
