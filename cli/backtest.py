@@ -46,7 +46,9 @@ def backtest(run, windows, step, refit, baselines, data_path, out, force) -> Non
     click.echo(f"backtest of {run}: {summary['windows']} cutoff(s) {summary['step']} row(s) "
                f"apart, horizon {summary['horizon']}, "
                + ("refit at every cutoff" if refit else "without refit")
-               + f"; first forecast row {summary['first_forecast_row']}")
+               + (f"; every one of {summary['series_count']} series (MASE: mean over series "
+                  "and cutoffs, each scaled by its own series)" if "series_count" in summary
+                  else f"; first forecast row {summary['first_forecast_row']}"))
     for note in summary["notes"]:
         click.echo(f"note: {note}")
     click.echo(backtest_lib.table(summary))

@@ -59,10 +59,15 @@ class Backtest:
     times: list[list[str]]  # [cutoffs][horizon] time (or row number) of each forecast row
     actual: np.ndarray  # [cutoffs, horizon, targets]
     forecasts: dict[str, np.ndarray]  # method -> [cutoffs, horizon, targets]; "model" first
-    scale: float  # MASE scale: in-sample naive MAE on the run's training rows
+    scale: float | np.ndarray  # MASE scale: in-sample naive MAE on the training rows
     refit: bool = False
     notes: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    # A panel: each row (forecast) is one series at one cutoff; `series` names it,
+    # `cutoff_index` says which of the N cutoffs it is (0 = the earliest), and `scale`
+    # holds each row's series' MASE scale.
+    series: list[str] | None = None
+    cutoff_index: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------- cutoffs
@@ -215,6 +220,15 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
     if baselines:
         baselines_lib.require()  # before the slow part
     config = runs.load_config(run)
+    if config.panel:
+        if refit:
+            raise UserError("--refit retrains at every cutoff: for a panel run that is one "
+                            "global model per cutoff; backtest it without --refit (train it with "
+                            "--backtest-windows N to hold the block out)")
+        prepared, _ = evaluation_data(config, data_path)
+        if predict is None:
+            predict = keras_predict(runs.load_model(run))
+        return panel_backtest(prepared, config, run, windows, step, baselines, predict, log)
     prepared, _ = evaluation_data(config, data_path)
     series, data = prepared.series, config.data
     rows, n_targets = len(series.values), len(series.targets)
@@ -256,12 +270,107 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
               "season": data.season})
 
 
+def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
+                   baselines: list[str], predict, log: Callable[[str], None]) -> Backtest:
+    """A panel run's backtest: N cutoffs at the end of EVERY series (each series' block is
+    its last horizon + S (N - 1) rows, inside its own test part), all forecast in one
+    batched prediction; baselines fitted series by series on the rows before its block."""
+    from .data.prepare import naive_scales
+
+    panel, split, data = prepared.series, prepared.split, config.data
+    step = step or (data.backtest_step if data.backtest_windows else None) or 1
+    if step < 1:
+        raise UserError(f"--step must be a positive integer, got {step}")
+    ends, firsts = panel.offsets[1:], panel.offsets[:-1]
+    held = ends - split.val_end  # each series' test part
+    if windows is None:
+        windows = int(np.min((held - data.horizon) // step + 1))
+        if windows < 1:
+            raise UserError(f"a series' test part ({int(held.min())} rows) is too short for "
+                            f"one forecast of {data.horizon} rows; pass --windows")
+    if windows < 1:
+        raise UserError(f"--windows must be a positive integer, got {windows}")
+    block = data.horizon + step * (windows - 1)
+    short = np.flatnonzero(ends - firsts - block < data.window)
+    if len(short):
+        raise UserError(f"--windows {windows} --step {step} need the last {block} rows of every "
+                        f"series and a window of {data.window} before them; series "
+                        f"{panel.names[short[0]]!r} has {int(ends[short[0]] - firsts[short[0]])}")
+    inside = np.flatnonzero(held < block)
+    if len(inside):
+        raise UserError(
+            f"the backtest block (the last {block} rows of every series) overlaps the rows the "
+            f"run trained or validated on (series {panel.names[inside[0]]!r} holds out "
+            f"{int(held[inside[0]])}); retrain it with --backtest-windows {windows}"
+            + (f" --backtest-step {step}" if step != 1 else ""))
+    offsets = np.arange(windows) * step - block  # first forecast row of each cutoff, from the end
+    starts = (ends[:, None] + offsets[None, :]).reshape(-1)  # series-major
+    series = np.repeat(np.arange(len(panel.names)), windows)
+    cutoff_index = np.tile(np.arange(windows), len(panel.names))
+    forecasts = {"model": prepared.forecast(predict, starts, data.window, data.horizon)}
+    n_targets = prepared.n_targets
+    raw_targets = panel.values[:, :n_targets]
+    actual = prepared.actual(starts, data.window, data.horizon)
+    forecasts["naive"] = metrics_lib.naive_forecast(raw_targets, starts, data.horizon)
+    season = data.season if data.season and data.season > 1 else None
+    if season and np.all(starts - season * ((data.horizon - 1) // season + 1) >= firsts[series]):
+        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
+            raw_targets, starts, data.horizon, season)
+    notes = []
+    if baselines:
+        m, note = baselines_lib.season_length(data.season)
+        if note:
+            notes.append(note)
+        log(f"fitting {', '.join(baselines)} (season length {m}) on each of "
+            f"{len(panel.names)} series, on its rows before its block")
+        for name in baselines:
+            found = np.empty_like(forecasts["naive"])
+            for index in range(len(panel.names)):
+                rows = slice(int(firsts[index]), int(ends[index]))
+                mine = series == index
+                local = starts[mine] - firsts[index]
+                for j in range(n_targets):
+                    found[mine, :, j] = baselines_lib.forecasts(
+                        name, raw_targets[rows, j], local, data.horizon, int(local.min()),
+                        data.season, False)
+            forecasts[name] = found
+    scales = naive_scales(panel, split, season or 1)[series]
+    time = panel.time
+
+    def label(row: int) -> str:
+        if time is None:
+            return str(int(row - firsts[series_of_row(row)]))
+        return str(format_time(time[row]))
+
+    def series_of_row(row: int) -> int:
+        return int(np.searchsorted(panel.offsets, row, side="right") - 1)
+
+    from .data.panels import format_time
+
+    return Backtest(
+        targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
+        cutoffs=[label(int(start) - 1) for start in starts],
+        times=[[label(int(start) + k) for k in range(data.horizon)] for start in starts],
+        actual=actual, forecasts=forecasts, scale=scales, notes=notes,
+        info={"run": str(run), "data": panel.source, "series_count": len(panel.names),
+              "window": data.window, "season": data.season,
+              "mase_scale_kind": "seasonal naive" if season else "naive"},
+        series=[panel.names[i] for i in series], cutoff_index=cutoff_index)
+
+
 # ---------------------------------------------------------------------- metrics
 
 
-def scores(forecast: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
+def scores(forecast: np.ndarray, actual: np.ndarray, scale) -> dict[str, float]:
+    """MAE, RMSE, sMAPE and MASE; with a scale per row (a panel), MASE is the mean of the
+    rows' MAE over their own series' scale."""
     error = metrics_lib.mae(forecast, actual)
-    return {"mae": error, "rmse": metrics_lib.rmse(forecast, actual), "mase": error / scale,
+    if np.ndim(scale):
+        row_mae = np.mean(np.abs(forecast - actual).reshape(len(forecast), -1), axis=1)
+        mase = float(np.mean(row_mae / scale))
+    else:
+        mase = error / scale
+    return {"mae": error, "rmse": metrics_lib.rmse(forecast, actual), "mase": mase,
             "smape": metrics_lib.smape(forecast, actual)}
 
 
@@ -272,6 +381,18 @@ def summary(result: Backtest) -> dict:
     naive = overall["naive"]["mae"]
     for values in overall.values():
         values["mae_vs_naive"] = values["mae"] / naive if naive > 0 else float("nan")
+    if result.series is not None:  # a panel: cutoff k of every series together
+        by_cutoff = []
+        for k in range(int(result.cutoff_index.max()) + 1):
+            rows = result.cutoff_index == k
+            by_cutoff.append({"cutoff": f"{k + 1} of {int(result.cutoff_index.max()) + 1}",
+                              **{name: scores(forecast[rows], result.actual[rows],
+                                              result.scale[rows])
+                                 for name, forecast in result.forecasts.items()}})
+        return {**result.info, "targets": result.targets, "horizon": result.horizon,
+                "windows": len(by_cutoff), "step": result.step, "refit": False,
+                "methods": list(result.forecasts), "notes": result.notes,
+                "overall": overall, "by_cutoff": by_cutoff}
     by_cutoff = [{"cutoff": label, "first_forecast_row": int(start),
                   **{name: scores(forecast[i:i + 1], result.actual[i:i + 1], result.scale)
                      for name, forecast in result.forecasts.items()}}
@@ -299,8 +420,10 @@ def long_csv(result: Backtest) -> str:
     writer.writerow(["series", "cutoff", "time", "step", "y"] + methods)
     for j, target in enumerate(result.targets):
         for i, cutoff in enumerate(result.cutoffs):
+            name = target if result.series is None else (
+                result.series[i] if len(result.targets) == 1 else f"{result.series[i]}/{target}")
             for k in range(result.horizon):
-                writer.writerow([target, cutoff, result.times[i][k], k + 1,
+                writer.writerow([name, cutoff, result.times[i][k], k + 1,
                                  _number(result.actual[i, k, j])]
                                 + [_number(result.forecasts[name][i, k, j]) for name in methods])
     return buffer.getvalue()

@@ -210,3 +210,32 @@ def test_node_consumer_forecasts_one_series_of_a_panel_model(trained, long_csv, 
             if line.startswith(name + ",")]
     expected = np.array([float(row[3]) for row in rows])
     assert np.max(np.abs(got - expected)) <= 1e-6 * max(1.0, np.abs(expected).max())
+
+
+def test_panel_backtest_forecasts_every_series_from_its_own_rows(trained, long_csv, tmp_path):
+    """`lstm-tf backtest` of a panel run: one cutoff per series (its test block), each
+    forecast equal to the Keras model's on that series' rows before the cutoff; a value
+    after the cutoff never changes it; the overlap with training is refused."""
+    from lstm_tf import backtest, runs
+    from lstm_tf.data.prepare import raw_forecast
+    from lstm_tf.parity import graph_model
+
+    out, _, _ = trained["window"]
+    result = backtest.backtest(out, windows=1, log=lambda line: None)
+    _, panel = long_csv
+    assert result.series is not None and len(result.series) == 12
+    config, model = runs.load_config(out), runs.load_model(out)
+    forward = graph_model(model, 1)
+    index = panel.names.index(result.series[5])
+    values = panel.values[panel.rows_of(index)]
+    history = values[-3 - 12:-3][None].astype(np.float32)  # the 12 rows before the block
+    expected = raw_forecast(forward, history, config, np.array([index]))
+    np.testing.assert_allclose(result.forecasts["model"][5], expected[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.actual[5, :, 0], values[-3:, 0])
+    summary = backtest.summary(result)
+    rows = result.forecasts["model"], result.actual
+    mase = np.mean(np.mean(np.abs(rows[0] - rows[1]), axis=(1, 2)) / result.scale)
+    assert summary["overall"]["model"]["mase"] == pytest.approx(mase)
+    refused = run("backtest", out, "--windows", "2", "--out", tmp_path / "bt")
+    assert refused.exit_code == 1 and "overlaps the rows the run trained or validated on" in \
+        refused.output
