@@ -22,7 +22,8 @@ from . import window_scaling
 from .panels import Panel
 
 
-SCALINGS = ("window", "series")  # a panel's scaling (a single series: the training rows' z-scores)
+SCALINGS = ("window", "series")
+FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
 
 
 @dataclass
@@ -76,11 +77,20 @@ class Prepared:
 
     def forecast(self, predict, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
         """anchor + network (`predict`: the network's batched prediction, or None for
-        the anchor alone) for the windows at `starts`, in original units."""
-        inputs, undo = self.network_view(starts, window, horizon)
-        if predict is None:
-            return undo(self.anchor.forecast(inputs, self.n_targets))
-        return undo(anchors_lib.anchored_forecast(predict, inputs, self.anchor, self.n_targets))
+        the anchor alone) for the windows at `starts`, in original units.
+
+        In blocks of `FORECAST_BLOCK` windows: a panel's validation part can hold a
+        million windows, which materialised at once would take gigabytes."""
+        blocks = []
+        for first in range(0, max(len(starts), 1), FORECAST_BLOCK):
+            inputs, undo = self.network_view(starts[first:first + FORECAST_BLOCK], window,
+                                             horizon)
+            if predict is None:
+                blocks.append(undo(self.anchor.forecast(inputs, self.n_targets)))
+            else:
+                blocks.append(undo(anchors_lib.anchored_forecast(predict, inputs, self.anchor,
+                                                                 self.n_targets)))
+        return np.concatenate(blocks)
 
     def error_scale(self, starts: np.ndarray) -> np.ndarray:
         """Per window: 1 for a single series; for a panel, the in-sample MAE of the naive
