@@ -22,7 +22,6 @@ from . import window_scaling
 from .panels import Panel
 
 
-SCALINGS = ("window", "series")
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
 
 
