@@ -92,12 +92,15 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
     timings = []
     for batch in batches:
         x = _windows(columns, config.data.window, batch)
+        feed = {contract.INPUT: x}
+        if config.scaler.get("per_series"):  # a panel scaled by series: the first series
+            feed[contract.SERIES_INPUT] = np.zeros(batch, np.int64)
         sessions = {name: runtime.session(graph, _threads(batch)) for name, graph in graphs.items()}
         candidates = {
             "keras model(x)": lambda: model(x, training=False),
             "keras model.predict": lambda: model.predict(x, batch_size=batch, verbose=0),
-            "tf.function (graph)": lambda: tf_function(x),
-            "onnxruntime, exported model": lambda: sessions["onnx"].run(None, {contract.INPUT: x}),
+            "tf.function (graph)": lambda: tf_function(*feed.values()),
+            "onnxruntime, exported model": lambda: sessions["onnx"].run(None, feed),
             "onnxruntime, hand-built graph": lambda: sessions["hand"].run(None, {"window": x}),
             "onnxruntime, step model, per step": _step_call(
                 sessions["step"], x, kind, config.model.layers, config.model.units),
@@ -118,8 +121,10 @@ def bench_model(model_path: str | Path, batches=(1, 256),
         session = runtime.session(model_path, _threads(batch))
         step = runtime.session(step_path, _threads(batch)) if step_path.is_file() else None
         x = _windows(len(meta["columns"]), meta["window"], batch)
-        candidates = {"onnxruntime, exported model":
-                      lambda: session.run(None, {contract.INPUT: x})}
+        feed = {contract.INPUT: x}
+        if contract.SERIES_INPUT in meta["inputs"]:  # a panel scaled by series
+            feed[contract.SERIES_INPUT] = np.zeros(batch, np.int64)
+        candidates = {"onnxruntime, exported model": lambda: session.run(None, feed)}
         if step is not None:
             candidates["onnxruntime, step model, per step"] = _step_call(
                 step, x, meta["kind"], meta["layers"], meta["units"])

@@ -315,10 +315,11 @@ def step_function(model, config: RunConfig, scaling: bool):
     """
     tf = tensorflow()
     kind = config.model.kind
-    features = len(config.scaler["mean"])
+    features = len(config.scaler["columns"])
     layers, units = config.model.layers, config.model.units
     horizon, n_targets = config.data.horizon, len(config.data.targets)
-    scale_inputs, unscale_forecast = _raw_units(config, scaling)
+    # A panel's scaling needs the whole window (or the series): its network alone here.
+    scale_inputs, unscale_forecast = _raw_units(config, scaling and not config.panel)
     recurrent = recurrent_layers(model)
     head = model.get_layer("head")
     state = contract.state_names(kind)

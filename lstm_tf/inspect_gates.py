@@ -103,8 +103,19 @@ def pick_window(prepared, part: str, window: int, horizon: int,
         inputs=series.values[start - window:start].copy(),
         actual=series.values[start:start + horizon, :n_targets].copy(),
         columns=list(series.columns), targets=list(series.targets),
-        input_times=list(times[start - window:start]) if times else None,
-        forecast_times=list(times[start:start + horizon]) if times else None)
+        input_times=_time_labels(times, slice(start - window, start)),
+        forecast_times=_time_labels(times, slice(start, start + horizon)))
+
+
+def _time_labels(times, rows: slice) -> list[str] | None:
+    """A series' time texts for `rows`; a panel's parsed times formatted back."""
+    if times is None or len(times) == 0:
+        return None
+    if isinstance(times, np.ndarray):
+        from .data.panels import format_time
+
+        return [str(label) for label in format_time(times[rows])]
+    return list(times[rows])
 
 
 def trace_window(model, scaled_inputs: np.ndarray):
@@ -188,15 +199,15 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
         refuse_overwrite(path, force)
 
     model = runs.load_model(run)
-    scaled = prepared.scaled[window.start - config.data.window:window.start][None]
+    scaled, undo = prepared.network_view(np.array([window.start]), config.data.window,
+                                         config.data.horizon)
     n_targets = len(window.targets)
     # The gates are the network's: it sees the window relative to its last value and
     # its output is added to the anchor's forecast.
     layers, network_output = trace_window(
         model, prepared.anchor.network_inputs(scaled, n_targets)[0])
-    forecast = prepared.scaler.inverse_targets(
-        prepared.anchor.forecast(scaled, n_targets)[0] + network_output.astype(np.float64),
-        n_targets)
+    forecast = undo(prepared.anchor.forecast(scaled, n_targets)
+                    + network_output.astype(np.float64)[None])[0]
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
                             summary=summarise(layers))

@@ -212,6 +212,11 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
 
     tune_config.validate()
     base.validate()
+    from .data.panels import is_panel
+
+    if is_panel(base.data):
+        raise UserError("lstm-tf tune searches single-series runs; a panel is not supported yet "
+                        "(train it with lstm-tf train and compare runs with lstm-tf backtest)")
     refuse_overwrite(out, force, "run directory")  # before the slow part
     started = time.perf_counter()
     base.data.window = None

@@ -239,3 +239,24 @@ def test_panel_backtest_forecasts_every_series_from_its_own_rows(trained, long_c
     refused = run("backtest", out, "--windows", "2", "--out", tmp_path / "bt")
     assert refused.exit_code == 1 and "overlaps the rows the run trained or validated on" in \
         refused.output
+
+
+def test_inspect_and_bench_take_panel_runs(trained, tmp_path):
+    """`lstm-tf inspect` traces a panel window (its forecast is the model's for that
+    window, in original units); `lstm-tf bench` feeds a series-scaled model's index."""
+    from lstm_tf import runs
+    from lstm_tf.data.prepare import evaluation_data
+    from lstm_tf.train import keras_predict
+
+    out, model, _ = trained["window"]
+    result = run("inspect", out, "--index", "4", "--out", tmp_path / "inspect")
+    assert result.exit_code == 0, result.output
+    traced = json.loads(next((tmp_path / "inspect").glob("*.json")).read_text())
+    config = runs.load_config(out)
+    prepared, _ = evaluation_data(config)
+    start = prepared.starts["test"][4:5]
+    expected = prepared.forecast(keras_predict(runs.load_model(out)), start, 12, 3)[0]
+    np.testing.assert_allclose(np.asarray(traced["forecast"]), expected, rtol=1e-5, atol=1e-6)
+    benched = run("bench", trained["series"][1], "--batch", "4", "--budget", "0.05")
+    assert benched.exit_code == 0, benched.output
+    assert "onnxruntime, exported model" in benched.output
