@@ -23,6 +23,7 @@ from .data import Scaler
 
 DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
 STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
+PANEL_WINDOWS = 4096  # test windows checked of a panel, at most (spread over its series)
 
 
 def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
@@ -114,6 +115,8 @@ def panel_cases(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray, np
                            in zip(split.offsets[:-1], split.train_end)])
     target_std = np.where(target_std > 0, target_std, 1.0)
     test = prepared.starts["test"]
+    if len(test) > PANEL_WINDOWS:  # a large panel: windows spread over all its series
+        test = test[np.linspace(0, len(test) - 1, PANEL_WINDOWS).astype(np.int64)]
     every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
     short = max(1, window // 2, of_run(config).reach)
     chosen = {"test windows": (test, window), "batch 1": (test[-1:], window),
