@@ -50,6 +50,12 @@ def test_long_csv_without_time_keeps_file_order_within_a_series(csv_file, reader
     np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 1, 2])
 
 
+def test_spaces_around_names_and_times_are_not_part_of_them(csv_file, reader):
+    panel = read_long_csv(csv_file("id,t,y\n a ,1,1\nb, 1,2\na,2 ,3\n"), "id", time_column="t")
+    assert panel.names == ["a", "b"] and panel.offsets.tolist() == [0, 2, 3]
+    np.testing.assert_array_equal(panel.time, [1, 2, 1])
+
+
 def test_numeric_time_and_blank_lines(csv_file, reader):
     panel = read_long_csv(csv_file("s,year,v\n\nu,2001,5\nu,2000,4\n\nw,2000,7\nw,2001,NA\n"),
                           "s", ["v"], time_column="year", fill="ffill")

@@ -357,14 +357,18 @@ def _read_fast(path: Path, header: list[str], numeric: list[str], text: list[str
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeError):
         raise _Refused() from None
-    numbers = {name: table[name].to_numpy().astype(np.float64, copy=False)
-               for name in numeric}
+    numbers = {name: table[name].combine_chunks().to_numpy(zero_copy_only=False)
+               .astype(np.float64, copy=False) for name in numeric}
     texts = {}
     for name in text:
-        column = pc.utf8_trim_whitespace(table[name].combine_chunks())
-        encoded = column.dictionary_encode()
-        texts[name] = (encoded.indices.to_numpy().astype(np.int64),
-                       np.array(encoded.dictionary.to_pylist(), dtype=object))
+        encoded = pc.dictionary_encode(table[name].combine_chunks())
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        # Spaces around a name or time are not part of it: strip the distinct texts
+        # (not the millions of cells), merging those that become equal.
+        raw = [cell.strip() for cell in encoded.dictionary.to_pylist()]
+        uniques, merged = np.unique(np.array(raw, dtype=object), return_inverse=True)
+        texts[name] = (merged.ravel()[codes] if len(uniques) < len(raw) else codes,
+                       uniques if len(uniques) < len(raw) else np.array(raw, dtype=object))
     return _Table(table.num_rows, numbers, texts, lambda: _data_lines(path))
 
 
