@@ -30,6 +30,7 @@ import csv
 import io
 import itertools
 import math
+from array import array
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -388,11 +389,19 @@ def _data_lines(path: Path) -> np.ndarray:
 
 def _read_careful(path: Path, source: str, header: list[str], numeric: list[str],
                   text: list[str], series_column: str | None) -> _Table:
-    """The pure-Python reader: slower, and exact about where a problem is."""
+    """The pure-Python reader: slower, and exact about where a problem is.
+
+    One pass, keeping only what the panel needs: numbers parsed as they come, each
+    text column as codes into its distinct (stripped) texts.
+    """
     reader = csv.reader(io.StringIO(_decode(path, source), newline=""))
     next(reader, None)
-    cells: list[list[str]] = []
-    lines: list[int] = []
+    text_at = [header.index(name) for name in text]
+    number_at = [header.index(name) for name in numeric]
+    seen: list[dict[str, int]] = [{} for _ in text]
+    codes = [array("q") for _ in text]
+    numbers = [array("d") for _ in numeric]
+    lines = array("q")
     previous = reader.line_num
     for row in reader:
         line, previous = previous + 1, reader.line_num
@@ -401,24 +410,23 @@ def _read_careful(path: Path, source: str, header: list[str], numeric: list[str]
         if len(row) != len(header):
             raise UserError(f"{source}: line {line} has {len(row)} fields, the header has "
                             f"{len(header)}")
-        cells.append(row)
+        for k, j in enumerate(text_at):
+            cell = row[j].strip()
+            code = seen[k].get(cell)
+            if code is None:
+                code = seen[k][cell] = len(seen[k])
+            codes[k].append(code)
+        for k, j in enumerate(number_at):
+            numbers[k].append(_number(row[j], lambda: _where(
+                source, row, header, series_column, numeric[k], line)))
         lines.append(line)
-    texts = {}
-    for name in text:
-        j = header.index(name)
-        uniques, codes = np.unique(np.array([row[j].strip() for row in cells], dtype=object),
-                                   return_inverse=True)
-        texts[name] = (codes.astype(np.int64).ravel(), uniques)
-    numbers = {}
-    for name in numeric:
-        j = header.index(name)
-        column = np.empty(len(cells), dtype=np.float64)
-        for i, row in enumerate(cells):
-            column[i] = _number(row[j], lambda: _where(source, row, header, series_column,
-                                                       name, lines[i]))
-        numbers[name] = column
-    lines_array = np.asarray(lines, dtype=np.int64)
-    return _Table(len(cells), numbers, texts, lambda: lines_array)
+    lines_array = np.frombuffer(lines, dtype=np.int64) if len(lines) else np.empty(0, np.int64)
+    texts = {name: (np.frombuffer(codes[k], dtype=np.int64) if len(lines)
+                    else np.empty(0, np.int64), np.array(list(seen[k]), dtype=object))
+             for k, name in enumerate(text)}
+    floats = {name: np.frombuffer(numbers[k], dtype=np.float64) if len(lines)
+              else np.empty(0) for k, name in enumerate(numeric)}
+    return _Table(len(lines), floats, texts, lambda: lines_array)
 
 
 def _where(source: str, row: list[str], header: list[str], series_column: str | None,
