@@ -90,6 +90,39 @@ CASES = [
     Case("constant column", TRAIN + ["--target", "value", "--features", "flat"],
          "column 'flat' is constant in the training part",
          {"data.csv": "value,flat\n" + "".join(f"{i % 7},3\n" for i in range(60))}),
+    # panels: the long (--series-column) and wide (--columns-as-series) readers
+    Case("missing series column", TRAIN + ["--series-column", "store"],
+         "data.csv: no series column 'store'; available: id, t, y",
+         {"data.csv": "id,t,y\na,1,1\nb,1,2\n"}),
+    Case("duplicate (series, time)", TRAIN + ["--series-column", "id", "--time-column", "t"],
+         "data.csv: series 'a' has time '1' twice, at lines 2 and 5; keep one row per series "
+         "and time", {"data.csv": "id,t,y\na,1,1\nb,1,1\na,2,2\na,1,3\n"}),
+    Case("non-numeric cell in a panel", TRAIN + ["--series-column", "id"],
+         "data.csv: series 'b', column 'y', line 4: 'n/a?' is not a number",
+         {"data.csv": "id,y\na,1\nb,2\nb,n/a?\n"}),
+    Case("empty series name", TRAIN + ["--series-column", "id"],
+         "data.csv: line 3: empty series name in column 'id'", {"data.csv": "id,y\na,1\n,2\n"}),
+    Case("series column of a file with one series", TRAIN + ["--series-column", "id"],
+         "data.csv: the series column 'id' holds one series only ('a'); leave out "
+         "--series-column to train on it as a single series", {"data.csv": "id,y\na,1\na,2\n"}),
+    Case("missing value in a series", TRAIN + ["--series-column", "id"],
+         "data.csv: 1 missing value(s), the first in series 'b', column 'y', line 4; choose "
+         "--fill interpolate, ffill or drop", {"data.csv": "id,y\na,1\nb,2\nb,\n"}),
+    Case("every series empty", TRAIN + ["--series-column", "id", "--fill", "drop"],
+         "data.csv: every series is empty once the rows with missing values are dropped",
+         {"data.csv": "id,y\na,NA\nb,\n"}),
+    Case("unparsable time in a series", TRAIN + ["--series-column", "id", "--time-column", "t"],
+         "data.csv: time column 't', line 3 (series 'b'): 'soon' is neither a number nor an ISO "
+         "date", {"data.csv": "id,t,y\na,2020-01-01,1\nb,soon,2\n"}),
+    Case("columns as series: time goes back", TRAIN + ["--columns-as-series", "--time-column", "t"],
+         "data.csv: time column 't', line 4: '2' goes back in time from '3'; rows must be in "
+         "increasing time order", {"data.csv": "t,a,b\n1,1,2\n3,2,3\n2,3,4\n"}),
+    Case("columns as series: a gap inside a series", TRAIN + ["--columns-as-series"],
+         "data.csv: 1 missing value(s), the first in column 'a', line 3; choose --fill "
+         "interpolate, ffill or drop", {"data.csv": "a,b\n1,5\n,6\n3,7\n"}),
+    Case("both panel layouts", TRAIN + ["--series-column", "id", "--columns-as-series"],
+         "give --series-column (a long CSV) or --columns-as-series (a wide CSV), not both",
+         {"data.csv": "id,y\na,1\nb,2\n"}),
     # options
     Case("window <= 0", TRAIN + ["--window", "0"], "Invalid value for '--window'"),
     Case("horizon <= 0", TRAIN + ["--horizon", "-2"], "Invalid value for '--horizon'"),
