@@ -154,7 +154,7 @@ CASES = [
     Case("ONNX model without lstm-tf metadata", ["predict", "bare.onnx", "--data", "data.csv"],
          "bare.onnx has no lstm-tf metadata", {"data.csv": SINE}, needs="bare"),
     Case("ONNX model with wrong input rank", ["predict", "rank2.onnx", "--data", "data.csv"],
-         "rank2.onnx: expected one input 'window' of rank 3", {"data.csv": SINE}, needs="rank2"),
+         "'window' of rank 3 [batch, time, features]", {"data.csv": SINE}, needs="rank2"),
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
