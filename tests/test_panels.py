@@ -265,3 +265,31 @@ def test_panel_options_reach_the_data_config():
                          None, 1, series_column="id")
     assert (config.series_column, config.columns_as_series, config.path) == ("id", False,
                                                                             "x.csv")
+
+
+@pytest.mark.parametrize("frequency", ["month", "day", None])
+def test_continue_panel_time_matches_series_by_series(frequency):
+    panel = synthetic_panel(30, 24, seed=2, frequency=frequency, min_length=5)
+    expected = np.stack([continue_time(panel.time[panel.rows_of(i)], 4) for i in range(30)])
+    np.testing.assert_array_equal(panels.continue_panel_time(panel, 4), expected)
+    some = np.array([3, 7])
+    np.testing.assert_array_equal(panels.continue_panel_time(panel, 4, some), expected[some])
+    # Month ends in one series, starts in another: each keeps its own.
+    text = "id,t,y\na,2020-01-31,1\na,2020-02-29,2\nb,2020-01-01,1\nb,2020-02-01,2\n"
+    mixed = read_long_csv_text(text)
+    assert format_time(panels.continue_panel_time(mixed, 2)).tolist() == [
+        ["2020-03-31", "2020-04-30"], ["2020-03-01", "2020-04-01"]]
+    # Uneven steps (a gap): series by series, each by its median step.
+    gappy = read_long_csv_text("id,t,y\na,1,1\na,2,1\na,3,1\na,7,1\nb,10,1\nb,12,1\n")
+    assert format_time(panels.continue_panel_time(gappy, 2)).tolist() == [["8", "9"],
+                                                                           ["14", "16"]]
+
+
+def read_long_csv_text(text):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "panel.csv"
+        path.write_text(text)
+        return read_long_csv(path, "id", time_column="t")

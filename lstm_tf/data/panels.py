@@ -594,36 +594,91 @@ def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
     if len(times) < 2:
         raise UserError(f"cannot continue a time column from {len(times)} timestamp(s); "
                         "need two or more to know its spacing")
-    ahead = np.arange(1, steps + 1, dtype=np.int64)
     if times.dtype.kind != "M":
         times = times.astype(np.float64)
         step = float(np.median(np.diff(times)))
         if not step > 0:
             raise UserError("cannot continue a time column that does not increase")
-        future = times[-1] + step * ahead
-        # Integral times with an integral step stay integral (no 2016.0000000002).
-        return np.round(future) if _integral(times) and step == round(step) else future
+        return _continue_numbers(times[-1:], step, _integral(times), steps)[0]
     stamps = times.astype("datetime64[s]")
-    seconds = np.diff(stamps).astype(np.int64)
-    spacing = float(np.median(seconds))
+    spacing = float(np.median(np.diff(stamps).astype(np.int64)))
     if not spacing > 0:
         raise UserError("cannot continue a time column that does not increase")
+    month_ends = bool(_is_month_end(stamps).all())
+    return _continue_dates(stamps[-1:], spacing, np.array([month_ends]), steps)[0]
+
+
+def continue_panel_time(panel: Panel, steps: int,
+                        series: np.ndarray | None = None) -> np.ndarray:
+    """`continue_time` of every series in `series` (default all) at once: [n, steps].
+
+    A panel whose series all share one spacing (every step inside every series the
+    same, the usual case) is continued in one vectorised pass; any other falls back to
+    `continue_time` series by series.
+    """
+    if panel.time is None:
+        raise UserError("the panel has no time column to continue")
+    series = np.arange(len(panel.names)) if series is None else np.asarray(series)
+    lengths = panel.lengths[series]
+    if len(series) and lengths.min() >= 2:
+        key = panel.time.astype("datetime64[s]") if panel.time.dtype.kind == "M" else panel.time
+        step = np.diff(key)
+        inside = np.ones(len(step), dtype=bool)  # steps that stay inside one series
+        boundaries = panel.offsets[1:-1] - 1
+        inside[boundaries[(boundaries >= 0) & (boundaries < len(step))]] = False
+        member = np.zeros(len(panel.names), dtype=bool)
+        member[series] = True
+        row_series = panel.series_index()
+        used = member[row_series]
+        steps_used = step[used[:-1] & inside]
+        last = key[panel.offsets[series + 1] - 1]
+        if panel.time.dtype.kind == "M" and len(steps_used):
+            steps_used = steps_used.astype(np.int64)
+            days = steps_used[0] / 86400
+            band = next(((low, high) for low, high, _ in _CALENDAR_MONTHS
+                         if low <= days <= high), None)
+            if band is not None and (steps_used >= band[0] * 86400).all() and (
+                    steps_used <= band[1] * 86400).all():
+                steps_used = steps_used[:1]  # calendar steps: one band, any month length
+        if len(steps_used) and (steps_used == steps_used[0]).all() and steps_used[0] > 0:
+            if panel.time.dtype.kind != "M":
+                integral = _integral(key[used])
+                return _continue_numbers(last, float(steps_used[0]), integral, steps)
+            # Series whose every date is a month end (the others keep their day).
+            not_end = np.bincount(row_series[~_is_month_end(key)], minlength=len(panel.names))
+            return _continue_dates(last, float(steps_used[0]), not_end[series] == 0, steps)
+    return np.stack([continue_time(panel.time[panel.rows_of(i)], steps) for i in series])
+
+
+def _continue_numbers(last: np.ndarray, step: float, integral: bool, steps: int) -> np.ndarray:
+    future = last[:, None] + step * np.arange(1, steps + 1)
+    # Integral times with an integral step stay integral (no 2016.0000000002).
+    return np.round(future) if integral and step == round(step) else future
+
+
+def _is_month_end(stamps: np.ndarray) -> np.ndarray:
+    dates = stamps.astype("datetime64[D]")
+    return dates == (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+
+
+def _continue_dates(last: np.ndarray, spacing: float, month_ends: np.ndarray,
+                    steps: int) -> np.ndarray:
+    """[n, steps] dates after each of `last` [n], `spacing` seconds apart, by the
+    calendar when the spacing is a month, a quarter, half a year or a year."""
+    ahead = np.arange(1, steps + 1, dtype=np.int64)
     days = spacing / 86400
     months = next((m for low, high, m in _CALENDAR_MONTHS if low <= days <= high), None)
+    last = last[:, None]
     if months is None:
-        return stamps[-1] + ahead * np.timedelta64(int(round(spacing)), "s")
-    last = stamps[-1]
+        return last + ahead * np.timedelta64(int(round(spacing)), "s")
     time_of_day = last - last.astype("datetime64[D]")
     month = last.astype("datetime64[M]") + months * ahead
     start = month.astype("datetime64[D]")
     length = (month + 1).astype("datetime64[D]") - start  # days in each future month
-    dates = stamps.astype("datetime64[D]")
-    if (dates == (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1).all():
-        day = length - 1  # month ends
-    else:
-        day_of_month = (last.astype("datetime64[D]") - last.astype("datetime64[M]")
-                        .astype("datetime64[D]"))
-        day = np.minimum(day_of_month, length - 1)  # month starts: 0
+    day_of_month = last.astype("datetime64[D]") - last.astype("datetime64[M]").astype(
+        "datetime64[D]")
+    # Month ends stay month ends; any other day is kept, or the month's last (starts: 0).
+    day = np.where(month_ends[:, None], length - 1, np.minimum(day_of_month, length - 1))
     return (start + day).astype("datetime64[s]") + time_of_day
 
 
@@ -652,7 +707,7 @@ def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
     values = values.astype(np.float64)
     if np.all(np.isfinite(values)) and _integral(values) and np.all(np.abs(values) < 2**53):
         return values.astype(np.int64).astype(str)
-    return np.array([repr(float(v)) for v in values])
+    return np.array([repr(float(v)) for v in values.ravel()]).reshape(values.shape)
 
 
 def panel_season(panel: Panel) -> int | None:
