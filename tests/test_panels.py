@@ -84,7 +84,7 @@ def test_numeric_time_and_blank_lines(csv_file, reader):
      "line 3 (series 'b'): '2020' mixes numbers and dates"),
     ("id,t,y\na,1,1\nb,,2\n", {"time_column": "t"}, "line 3 (series 'b'): '' is missing"),
     ("id,y\na,1\nb,inf\n", {}, "series 'b', column 'y', line 3: an infinite value"),
-    ("id,y\na,1\nb,1e39\n", {}, "outside float32's finite range"),
+    ("id,y\na,1\nb,1e39\n", {}, "line 3: 1e+39 is outside float32's finite range"),
     ("id,y\na,1\nb,2,3\n", {}, "line 3 has 3 fields, the header has 2"),
     ("id,y\na,1\nb,\"1,5\"\n", {}, "decimal commas are not supported"),
     ("id,y\n", {}, "has a header but no data rows"),
@@ -101,6 +101,12 @@ def test_duplicate_lines_count_blank_lines_on_the_fast_path(csv_file):
     text = "id,t,y\n\na,1,1\n\nb,1,1\na,1,2\n"
     with pytest.raises(UserError, match="at lines 3 and 6"):
         read_long_csv(csv_file(text), "id", time_column="t")
+
+
+def test_byte_order_mark_is_not_part_of_the_first_name(tmp_path, reader):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("id,y\na,1\nb,2\n".encode("utf-8-sig"))
+    assert read_long_csv(path, "id").names == ["a", "b"]
 
 
 def test_non_utf8_long_csv(tmp_path):

@@ -461,7 +461,7 @@ def _check_finite(values: np.ndarray, rows: np.ndarray, table: _Table, source: s
              f"line {table.line(int(rows[i]))}")
     if np.isinf(values[i, j]):
         raise UserError(f"{where}: an infinite value")
-    raise UserError(f"{where}: {values[i, j]!r} is outside float32's finite range "
+    raise UserError(f"{where}: {float(values[i, j])!r} is outside float32's finite range "
                     f"(±{FLOAT32_MAX:.4g}), which the model computes in; rescale the column "
                     "(e.g. other units)")
 
