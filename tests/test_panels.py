@@ -42,6 +42,9 @@ def test_long_csv_sorted_by_series_then_time(csv_file, reader):
     assert format_time(panel.time[panel.rows_of(1)]).tolist() == ["2020-01-01", "2020-01-02"]
     assert (panel.series_column, panel.time_column) == ("id", "t")
     assert panel.series_index().tolist() == [0, 0, 0, 1, 1]
+    assert panel.values.flags.writeable and panel.time.flags.writeable
+    sorted_file = read_long_csv(csv_file("id,y\na,1\na,2\nb,3\n", "sorted.csv"), "id")
+    assert sorted_file.values.flags.writeable  # no reordering copy made it so
 
 
 def test_long_csv_without_time_keeps_file_order_within_a_series(csv_file, reader):

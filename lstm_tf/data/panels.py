@@ -132,9 +132,10 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
                         f"{series_column!r}")
     # Series in name order: renumber the codes by each name's rank.
     by_name = np.argsort(uniques, kind="stable")
-    rank = np.empty(len(uniques), dtype=np.int64)
-    rank[by_name] = np.arange(len(uniques))
-    codes = rank[codes]
+    if (by_name != np.arange(len(uniques))).any():  # else first appearance is name order
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[by_name] = np.arange(len(uniques))
+        codes = rank[codes]
     names = [str(name) for name in uniques[by_name]]
     if len(names) == 1 and not allow_single:
         raise UserError(f"{source}: the series column {series_column!r} holds one series "
@@ -142,7 +143,8 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
                         "a single series")
 
     columns = targets + features
-    values = np.column_stack([table.numbers[name] for name in columns])
+    values = (table.numbers[columns[0]][:, None] if len(columns) == 1
+              else np.column_stack([table.numbers[name] for name in columns]))
     time = None
     if time_column:
         time_codes, time_texts = table.texts[time_column]
@@ -173,11 +175,11 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
 
 def _series_time_order(codes: np.ndarray, time: np.ndarray | None) -> np.ndarray | None:
     """The stable order by (series, time), or None when the rows are in it already."""
-    step = np.diff(codes)
+    ascending = (codes[1:] >= codes[:-1]).all()
     if time is None:
-        return None if (step >= 0).all() else np.argsort(codes, kind="stable")
+        return None if ascending else np.argsort(codes, kind="stable")
     key = time.view(np.int64) if time.dtype.kind == "M" else time
-    if (step >= 0).all() and ((step > 0) | (np.diff(key) > 0)).all():
+    if ascending and ((codes[1:] != codes[:-1]) | (key[1:] > key[:-1])).all():
         return None
     return np.lexsort((key, codes))  # stable: a repeated time keeps the file's order
 
@@ -358,8 +360,9 @@ def _read_fast(path: Path, header: list[str], numeric: list[str], text: list[str
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeError):
         raise _Refused() from None
-    numbers = {name: table[name].combine_chunks().to_numpy(zero_copy_only=False)
-               .astype(np.float64, copy=False) for name in numeric}
+    # Copies: arrays that view Arrow's buffers would be read-only.
+    numbers = {name: np.array(table[name].combine_chunks().to_numpy(zero_copy_only=False),
+                              dtype=np.float64) for name in numeric}
     texts = {}
     for name in text:
         encoded = pc.dictionary_encode(table[name].combine_chunks())
@@ -453,7 +456,7 @@ def _number(cell: str, where: Callable[[], str]) -> float:
 def _check_finite(values: np.ndarray, rows: np.ndarray, table: _Table, source: str,
                   columns: list[str], series_of: Callable[[int], str]) -> None:
     """Refuse infinities and numbers beyond float32 (the model computes in float32)."""
-    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > FLOAT32_MAX)
+    bad = np.abs(values) > FLOAT32_MAX  # infinities too; NaN (missing) compares False
     if not bad.any():
         return
     i, j = (int(k) for k in np.argwhere(bad)[0])
