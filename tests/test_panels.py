@@ -302,3 +302,10 @@ def read_long_csv_text(text):
         path = Path(folder) / "panel.csv"
         path.write_text(text)
         return read_long_csv(path, "id", time_column="t")
+
+
+def test_unknown_dataset_names_the_panels_too():
+    from lstm_tf.data import load_builtin
+
+    with pytest.raises(UserError, match="available: elnino.*; panels: us-employment, synthetic"):
+        load_builtin("nope")

@@ -84,7 +84,10 @@ def load_builtin(name: str, targets: list[str] | None = None,
                  features: list[str] | None = None, fill: str | None = None) -> Series:
     """Load a built-in dataset by name (see `BUILTIN_DATASETS`)."""
     if name not in BUILTIN_DATASETS:
-        raise UserError(f"unknown dataset {name!r}; available: {', '.join(BUILTIN_DATASETS)}")
+        from .panels import BUILTIN_PANELS  # panels imports this module
+
+        raise UserError(f"unknown dataset {name!r}; available: {', '.join(BUILTIN_DATASETS)}; "
+                        f"panels: {', '.join(BUILTIN_PANELS)}")
     info = BUILTIN_DATASETS[name]
     targets = targets or info.target.split(",")
     if info.file is None:
