@@ -231,6 +231,8 @@ def test_long_csv_round_trip_in_any_row_order(tmp_path, reader):
     with pytest.raises(UserError, match="already exists"):
         write_long_csv(panel, path)
     lines = path.read_text().splitlines()
+    assert lines[:2] == ["series,time,value", f"s00,{format_time(panel.time[:1])[0]},"
+                         f"{float(panel.values[0, 0])!r}"]
     rng = np.random.default_rng(0)
     shuffled = tmp_path / "shuffled.csv"
     shuffled.write_text("\n".join([lines[0]] + list(rng.permutation(lines[1:]))) + "\n")
@@ -309,3 +311,11 @@ def test_unknown_dataset_names_the_panels_too():
 
     with pytest.raises(UserError, match="available: elnino.*; panels: us-employment, synthetic"):
         load_builtin("nope")
+
+
+def test_write_long_csv_quotes_names_that_need_it(tmp_path, reader):
+    panel = panels.Panel("x", ["a,b", 'say "hi"'], np.array([0, 1, 2]), ["y"], [],
+                         np.array([[1.5], [2.0]]), series_column="id")
+    write_long_csv(panel, tmp_path / "q.csv")
+    back = read_long_csv(tmp_path / "q.csv", "id")
+    assert back.names == ["a,b", 'say "hi"'] and back.values[:, 0].tolist() == [1.5, 2.0]

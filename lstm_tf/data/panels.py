@@ -832,8 +832,15 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
     for j, name in enumerate(panel.columns):
         columns[name] = panel.values[:, j]
     table = pa.table({name: pa.array(column) for name, column in columns.items()})
-    with atomic_path(path) as tmp:
-        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(columns)
+    # pyarrow quotes every text cell (and its header) unless told not to: only names
+    # that hold a comma, quote or line break need quotes.
+    special = any(set(name) & set(',"\r\n') for name in panel.names)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(header.getvalue().encode("utf-8"))
+        pacsv.write_csv(table, handle, pacsv.WriteOptions(
+            include_header=False, quoting_style="needed" if special else "none"))
 
 
 # --------------------------------------------------------------------- built-in
