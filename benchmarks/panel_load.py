@@ -2,8 +2,9 @@
 
 The file: `synthetic_panel(10_000, 500)` written by `write_long_csv` (5 million rows of
 `series,time,value`, monthly dates). Every reader runs in a fresh Python process (so
-its import time counts, as it does for `lstm-tf predict`), `--repeats` times; the JSON
-holds the median wall seconds and the peak RSS of each:
+its import time counts, as it does for `lstm-tf predict`), `--repeats` times, the
+readers interleaved; the JSON holds the median wall and CPU seconds (user + system, all
+threads) and the peak RSS of each, and the machine's load average around the runs:
 
 - numpy: `np.loadtxt` with a structured dtype (the fastest NumPy-only way to read
   text and numbers together);
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -84,13 +86,14 @@ rows = table.rows
 # Peak RSS from VmHWM: getrusage's ru_maxrss would keep the parent's high-water mark
 # across fork and exec.
 HARNESS = """
-import sys, time
+import os, sys, time
 FILE = sys.argv[1]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), os.times()
 {code}
 seconds = time.perf_counter() - start
+cpu = sum(os.times()[:2]) - sum(cpu[:2])  # user + system, every thread
 peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(seconds, rows, peak)
+print(seconds, cpu, rows, peak)
 """
 
 
@@ -99,15 +102,16 @@ def available(module: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def run_reader(name: str, path: Path) -> tuple[float, int, float]:
-    """Seconds, rows and peak RSS (MiB) of one fresh process running reader `name`."""
+def run_reader(name: str, path: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, CPU seconds, rows and peak RSS (MiB) of one fresh process running
+    reader `name`."""
     code = HARNESS.format(code=READERS[name])
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                             text=True, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{result.stderr}")
-    seconds, rows, rss_kib = result.stdout.split()
-    return float(seconds), int(rows), int(rss_kib) / 1024
+    seconds, cpu, rows, rss_kib = result.stdout.split()
+    return float(seconds), float(cpu), int(rows), int(rss_kib) / 1024
 
 
 def write_files(folder: Path, series: int, length: int) -> Path:
@@ -146,30 +150,36 @@ def main() -> None:
               f"shuffled copy in {write_seconds:.1f} s", flush=True)
         names = [name for name in READERS if name != "careful reader"]
         names = [name for name in names if name != "polars" or available("polars")]
-        runs: dict[str, list[tuple[float, int, float]]] = {name: [] for name in names}
+        load_before = os.getloadavg()[0]
+        runs: dict[str, list[tuple[float, float, int, float]]] = {name: [] for name in names}
         for _ in range(args.repeats):  # interleaved: a slow spell on the machine hits all
             for name in names:
                 runs[name].append(run_reader(name, path))
         if args.careful:
             runs["careful reader"] = [run_reader("careful reader", path)]
+        load_after = os.getloadavg()[0]
         results = {}
         for name, measured in runs.items():
-            rows = {row for _, row, _ in measured}
+            rows = {row for _, _, row, _ in measured}
             assert rows == {args.series * args.length}, (name, rows)
             results[name] = {
-                "median_seconds": round(statistics.median(s for s, _, _ in measured), 3),
-                "peak_rss_mib": round(max(r for _, _, r in measured), 1),
+                "median_seconds": round(statistics.median(m[0] for m in measured), 3),
+                "median_cpu_seconds": round(statistics.median(m[1] for m in measured), 3),
+                "peak_rss_mib": round(max(m[3] for m in measured), 1),
                 "repeats": len(measured),
             }
-            print(f"{name:30s} {results[name]['median_seconds']:7.2f} s   "
+            print(f"{name:30s} {results[name]['median_seconds']:7.2f} s wall "
+                  f"{results[name]['median_cpu_seconds']:7.2f} s CPU   "
                   f"peak RSS {results[name]['peak_rss_mib']:7.1f} MiB", flush=True)
     bar = results["read_long_csv"]["median_seconds"]
     report = {
-        "what": "median wall seconds (import included) and peak RSS of reading a long CSV "
+        "what": "median wall and CPU seconds (imports included) and peak RSS of reading a long CSV "
                 "of series,time,value in a fresh process",
         "file": {"series": args.series, "length": args.length,
                  "rows": args.series * args.length, "bytes": size},
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    # other work on the machine inflates wall seconds (CPU seconds less so)
+                    "load_average_1min": [round(load_before, 2), round(load_after, 2)]},
         "versions": versions(),
         "readers": results,
         "bar_seconds": 15,
