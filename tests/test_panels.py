@@ -100,6 +100,12 @@ def test_long_csv_errors_are_one_line_and_exact(csv_file, reader, text, kwargs, 
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+def test_the_same_time_written_two_ways_is_a_duplicate(csv_file, reader):
+    text = "id,t,y\na,2020-01-01,1\nb,2020-01-01,1\na,2020-01-01T00:00,2\n"
+    with pytest.raises(UserError, match="series 'a' has time '2020-01-01' twice, at lines 2 and 4"):
+        read_long_csv(csv_file(text), "id", time_column="t")
+
+
 def test_duplicate_lines_count_blank_lines_on_the_fast_path(csv_file):
     text = "id,t,y\n\na,1,1\n\nb,1,1\na,1,2\n"
     with pytest.raises(UserError, match="at lines 3 and 6"):

@@ -148,16 +148,20 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
     time = None
     if time_column:
         time_codes, time_texts = table.texts[time_column]
-        time = _parse_times(time_codes, time_texts, table, source, time_column,
-                            lambda row: names[codes[row]])
+        time, time_rank = _parse_times(time_codes, time_texts, table, source, time_column,
+                                       lambda row: names[codes[row]])
 
-    order = _series_time_order(codes, time)
-    if order is not None:
-        codes, values = codes[order], values[order]
+    # One int64 key, series then time: a stable argsort of it is the (series, time) order
+    # (twice as fast as np.lexsort of the two).
+    key = codes if time is None else codes * (int(time_rank.max()) + 1) + time_rank
+    order = None
+    if not (key[1:] > key[:-1] if time is not None else key[1:] >= key[:-1]).all():
+        order = np.argsort(key, kind="stable")  # a repeated time keeps the file's order
+        codes, values, key = codes[order], values[order], key[order]
         time = time[order] if time is not None else None
     rows = order if order is not None else np.arange(table.rows)
     if time is not None:
-        same = (codes[1:] == codes[:-1]) & (time[1:] == time[:-1])
+        same = key[1:] == key[:-1]
         if same.any():
             k = int(np.argmax(same))
             first, second = sorted((table.line(int(rows[k])), table.line(int(rows[k + 1]))))
@@ -171,17 +175,6 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
                                   fill, lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column)
-
-
-def _series_time_order(codes: np.ndarray, time: np.ndarray | None) -> np.ndarray | None:
-    """The stable order by (series, time), or None when the rows are in it already."""
-    ascending = (codes[1:] >= codes[:-1]).all()
-    if time is None:
-        return None if ascending else np.argsort(codes, kind="stable")
-    key = time.view(np.int64) if time.dtype.kind == "M" else time
-    if ascending and ((codes[1:] != codes[:-1]) | (key[1:] > key[:-1])).all():
-        return None
-    return np.lexsort((key, codes))  # stable: a repeated time keeps the file's order
 
 
 # --------------------------------------------------------------------- wide CSV
@@ -219,7 +212,7 @@ def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | 
     times = None
     if time_column:
         time_codes, time_texts = table.texts[time_column]
-        times = _parse_times(time_codes, time_texts, table, source, time_column, None)
+        times = _parse_times(time_codes, time_texts, table, source, time_column, None)[0]
         key = times.view(np.int64) if times.dtype.kind == "M" else times
         back = np.flatnonzero(np.diff(key) <= 0)
         if len(back):
@@ -470,8 +463,10 @@ def _check_finite(values: np.ndarray, rows: np.ndarray, table: _Table, source: s
 
 
 def _parse_times(codes: np.ndarray, texts: np.ndarray, table: _Table, source: str,
-                 column: str, series_of: Callable[[int], str] | None) -> np.ndarray:
-    """Per row, the time as float64 (all numbers) or datetime64[s] (all ISO dates).
+                 column: str, series_of: Callable[[int], str] | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the time as float64 (all numbers) or datetime64[s] (all ISO dates), and
+    its rank among the distinct times (int64; equal times, equal ranks).
 
     Only the distinct texts are parsed (a panel repeats the same timestamps in every
     series), vectorised; a Python pass over them finds the culprit if that fails.
@@ -492,7 +487,8 @@ def _parse_times(codes: np.ndarray, texts: np.ndarray, table: _Table, source: st
             bad = None
     if bad is None or bad.any():
         _time_error(codes, texts, table, source, column, series_of)
-    return parsed[codes]
+    rank = np.unique(parsed, return_inverse=True)[1].ravel().astype(np.int64)
+    return parsed[codes], rank[codes]
 
 
 def _time_error(codes, texts, table, source, column, series_of) -> None:
