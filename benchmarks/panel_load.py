@@ -20,7 +20,7 @@ threads) and the peak RSS of each, and the machine's load average around the run
 The bar (issue 12): read_long_csv loads the 5-million-row file in 15 s or less.
 
     python benchmarks/panel_load.py [--series 10000] [--length 500] [--repeats 3]
-        [--careful] [--out benchmarks/panel_load.json]
+        [--careful] [--out benchmarks/panel_load-<date>.json]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +138,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--careful", action="store_true",
                         help="also time the careful pure-Python reader (once)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "panel_load.json")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "benchmarks" / f"panel_load-{date.today()}.json")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))

@@ -325,3 +325,16 @@ def test_write_long_csv_quotes_names_that_need_it(tmp_path, reader):
     write_long_csv(panel, tmp_path / "q.csv")
     back = read_long_csv(tmp_path / "q.csv", "id")
     assert back.names == ["a,b", 'say "hi"'] and back.values[:, 0].tolist() == [1.5, 2.0]
+
+
+def test_reading_a_panel_imports_neither_pandas_nor_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "p.csv").write_text("id,t,y\na,1,1\na,2,\nb,1,3\nb,2,4\n")
+    code = ("import sys\nfrom lstm_tf.data.panels import read_long_csv\n"
+            "p = read_long_csv(sys.argv[1], 'id', time_column='t', fill='ffill')\n"
+            "print(p.values[:, 0].tolist(), 'pandas' in sys.modules, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.csv")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split("]")[1].split() == ["False", "False"] and out.startswith("[1.0, 1.0, 3.0")

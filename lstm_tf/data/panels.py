@@ -159,13 +159,14 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
         order = np.argsort(key, kind="stable")  # a repeated time keeps the file's order
         codes, values, key = codes[order], values[order], key[order]
         time = time[order] if time is not None else None
-    rows = order if order is not None else np.arange(table.rows)
+    rows = order  # the file's row of each panel row (None: the same row)
     if time is not None:
         same = key[1:] == key[:-1]
         if same.any():
             k = int(np.argmax(same))
-            first, second = sorted((table.line(int(rows[k])), table.line(int(rows[k + 1]))))
-            text = time_texts[time_codes[rows[k]]]
+            file_rows = (k, k + 1) if rows is None else (int(rows[k]), int(rows[k + 1]))
+            first, second = sorted(table.line(row) for row in file_rows)
+            text = time_texts[time_codes[file_rows[0]]]
             raise UserError(f"{source}: series {names[codes[k]]!r} has time {text!r} twice, "
                             f"at lines {first} and {second}; keep one row per series and time")
     offsets = np.zeros(len(names) + 1, dtype=np.int64)
@@ -353,20 +354,45 @@ def _read_fast(path: Path, header: list[str], numeric: list[str], text: list[str
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeError):
         raise _Refused() from None
-    # Copies: arrays that view Arrow's buffers would be read-only.
-    numbers = {name: np.array(table[name].combine_chunks().to_numpy(zero_copy_only=False),
-                              dtype=np.float64) for name in numeric}
+    numbers = {name: _to_numpy(table[name].chunks, np.float64) for name in numeric}
     texts = {}
     for name in text:
-        encoded = pc.dictionary_encode(table[name].combine_chunks())
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        # Every chunk of a chunked dictionary_encode shares one dictionary (one memo).
+        encoded = pc.dictionary_encode(table[name]).chunks
+        dictionary = encoded[-1].dictionary if encoded else pa.array([], pa.string())
+        if not all(chunk.dictionary.equals(dictionary) for chunk in encoded):
+            raise _Refused()  # pragma: no cover - not how pyarrow encodes today
+        codes = _to_numpy([chunk.indices for chunk in encoded], np.int32, np.int64)
         # Spaces around a name or time are not part of it: strip the distinct texts
         # (not the millions of cells), merging those that become equal.
-        raw = [cell.strip() for cell in encoded.dictionary.to_pylist()]
+        raw = [cell.strip() for cell in dictionary.to_pylist()]
         uniques, merged = np.unique(np.array(raw, dtype=object), return_inverse=True)
         texts[name] = (merged.ravel()[codes] if len(uniques) < len(raw) else codes,
                        uniques if len(uniques) < len(raw) else np.array(raw, dtype=object))
     return _Table(table.num_rows, numbers, texts, lambda: _data_lines(path))
+
+
+def _to_numpy(chunks, dtype, out_dtype=None) -> np.ndarray:
+    """Chunks of a primitive Arrow array as ONE writeable NumPy array, nulls as NaN.
+
+    Read from their buffers into one preallocated array: pyarrow's `to_numpy` imports
+    pandas (a quarter of a second, on `predict`'s path too), and combining the chunks
+    first would copy every column once more (fresh pages cost CPU time here).
+    """
+    out = np.empty(sum(len(chunk) for chunk in chunks), dtype=out_dtype or dtype)
+    at = 0
+    for chunk in chunks:
+        validity, data = chunk.buffers()[:2]
+        start, end = chunk.offset, chunk.offset + len(chunk)
+        if end > start:
+            part = out[at:at + len(chunk)]
+            part[:] = np.frombuffer(data, dtype=dtype, count=end)[start:]
+            if chunk.null_count:
+                bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=end,
+                                     bitorder="little")[start:]
+                part[bits == 0] = np.nan
+        at += len(chunk)
+    return out
 
 
 def _data_lines(path: Path) -> np.ndarray:
@@ -446,15 +472,19 @@ def _number(cell: str, where: Callable[[], str]) -> float:
         raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
 
 
-def _check_finite(values: np.ndarray, rows: np.ndarray, table: _Table, source: str,
+def _check_finite(values: np.ndarray, rows: np.ndarray | None, table: _Table, source: str,
                   columns: list[str], series_of: Callable[[int], str]) -> None:
-    """Refuse infinities and numbers beyond float32 (the model computes in float32)."""
-    bad = np.abs(values) > FLOAT32_MAX  # infinities too; NaN (missing) compares False
+    """Refuse infinities and numbers beyond float32 (the model computes in float32).
+
+    `rows`: the file's data row of each row of `values` (None: the same row).
+    """
+    # Infinities too; NaN (missing) compares False. Two comparisons: no float copy.
+    bad = (values > FLOAT32_MAX) | (values < -FLOAT32_MAX)
     if not bad.any():
         return
     i, j = (int(k) for k in np.argwhere(bad)[0])
     where = (f"{source}: series {series_of(i)!r}, column {columns[j]!r}, "
-             f"line {table.line(int(rows[i]))}")
+             f"line {table.line(i if rows is None else int(rows[i]))}")
     if np.isinf(values[i, j]):
         raise UserError(f"{where}: an infinite value")
     raise UserError(f"{where}: {float(values[i, j])!r} is outside float32's finite range "
@@ -518,8 +548,8 @@ def _time_error(codes, texts, table, source, column, series_of) -> None:
     raise UserError(f"{where}: {text!r} mixes numbers and dates")
 
 
-def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray, rows: np.ndarray,
-          table: _Table, source: str, names: list[str], columns: list[str], fill: str | None,
+def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
+          rows: np.ndarray | None, table: _Table, source: str, names: list[str], columns: list[str], fill: str | None,
           describe: Callable[[str, str], str]):
     """Handle missing values series by series (`--fill`): never across two series."""
     missing = np.isnan(values)
@@ -528,11 +558,12 @@ def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray, rows
     series_of = np.repeat(np.arange(len(names)), np.diff(offsets))
     if fill is None:
         at = np.flatnonzero(missing.any(axis=1))
-        i = int(at[np.argmin(rows[at])])  # the first in the file
+        i = int(at[0] if rows is None else at[np.argmin(rows[at])])  # the first in the file
         j = int(np.argmax(missing[i]))
         raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first in "
                         f"{describe(names[series_of[i]], columns[j])}, line "
-                        f"{table.line(int(rows[i]))}; choose --fill interpolate, ffill or drop")
+                        f"{table.line(i if rows is None else int(rows[i]))}; choose --fill "
+                        "interpolate, ffill or drop")
     if fill not in FILL_METHODS:
         raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
     if fill == "drop":
