@@ -138,7 +138,7 @@ def test_series_scaling_takes_a_series_index_and_skips_unknown_series(trained, l
     meta = runtime.metadata(session, str(model))
     assert meta["panel"]["scaling"] == "series" and len(meta["panel"]["series"]) == 12
     path, panel = long_csv
-    text = path.read_text().replace(f'"{panel.names[0]}",', '"newcomer",')
+    text = path.read_text().replace(f"\n{panel.names[0]},", "\nnewcomer,")
     assert "newcomer" in text
     (tmp_path / "new.csv").write_text(text)
     predicted = run("predict", model, "--data", tmp_path / "new.csv")
