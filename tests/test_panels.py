@@ -338,3 +338,9 @@ def test_reading_a_panel_imports_neither_pandas_nor_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.csv")],
                          capture_output=True, text=True, check=True).stdout
     assert out.split("]")[1].split() == ["False", "False"] and out.startswith("[1.0, 1.0, 3.0")
+
+
+def test_one_series_is_allowed_when_asked(csv_file, reader):
+    """`predict` of one store's rows: the file holds one series, and that is fine there."""
+    panel = read_long_csv(csv_file("id,y\na,1\na,2\n"), "id", allow_single=True)
+    assert panel.names == ["a"] and panel.offsets.tolist() == [0, 2]
