@@ -130,7 +130,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     time_column = meta.get("time_column")
     if series_column:
         panel = panels.read_long_csv(data_path, series_column, targets, features,
-                                     _present(data_path, time_column))
+                                     _present(data_path, time_column), allow_single=True)
     else:
         panel = panels.read_wide_as_panel(data_path, None, _present(data_path, time_column))
     steps = steps or horizon
@@ -167,9 +167,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         history = np.concatenate([history, out], axis=1)  # univariate when rolling
     values = np.concatenate(chunks, axis=1)[:, :steps]
     names = [panel.names[i] for i in served]
-    if panel.time is not None:
-        times = [panels.format_time(panels.continue_time(panel.time[panel.rows_of(i)], steps))
-                 for i in served]
+    if panel.time is not None:  # every series' future times in one vectorised pass
+        times = list(panels.format_time(panels.continue_panel_time(panel, steps, served)))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
     return PanelForecast(names, times, values, skipped)
