@@ -37,6 +37,10 @@ def _zip(members: dict[str, str]) -> bytes:
 SINE = "t,value\n" + "".join(f"{i},{(i * 7919) % 97 / 10:.1f}\n" for i in range(60))
 TINY = ["--window", "4", "--epochs", "1", "--units", "2", "-q"]
 TRAIN = ["train", "--data", "data.csv"] + TINY
+# A long CSV of three series of 40 rows (a panel), and one whose series are all short.
+PANEL = "id,value\n" + "".join(f"{name},{(i * 7919 + k) % 97 / 10:.1f}\n"
+                               for k, name in enumerate("abc") for i in range(40))
+SHORT_PANEL = "id,value\n" + "".join(f"{name},{i % 7}\n" for name in "ab" for i in range(5))
 
 
 @dataclass
@@ -45,7 +49,7 @@ class Case:
     args: list[str]
     message: str  # a part of the one-line error
     files: dict[str, str | bytes] = field(default_factory=dict)
-    needs: str | None = None  # "run" or "onnx": copied in from a trained/exported fixture
+    needs: str | None = None  # "run", "onnx", "panel", ...: copied in from a trained/exported fixture
     locked: str | None = None  # a path that another process (this one) is writing
     full_disk: str | None = None  # a folder mounted as a full tmpfs (root only, as CI)
     hidden: tuple[str, ...] = ()  # modules that fail to import (an extra not installed)
@@ -207,6 +211,23 @@ CASES = [
          hidden=("keras_tuner",)),
     Case("tune --trials 0", ["tune", "--data", "data.csv", "--trials", "0"],
          "Invalid value for '--trials'", {"data.csv": SINE}),
+    # panels: training, export, predict
+    Case("every series too short", TRAIN + ["--series-column", "id"],
+         "every one of the 2 series is too short for window 4 + horizon 1",
+         {"data.csv": SHORT_PANEL}),
+    Case("tune a panel", ["tune", "--data", "data.csv", "--series-column", "id", "--trials", "1"],
+         "lstm-tf tune searches single-series runs; a panel is not supported yet",
+         {"data.csv": PANEL}),
+    Case("export --step of a panel run", ["export", "prun", "--step", "--out", "p.onnx"],
+         "the run prun is a panel run: export its window model", needs="panel"),
+    Case("unknown series under per-series statistics",
+         ["predict", "panel.onnx", "--data", "new.csv", "--series-column", "id"],
+         "new.csv: no series the model can forecast (zz: not among the series the model was "
+         "trained on", {"new.csv": "id,value\n" + "zz,1\n" * 10}, needs="panel"),
+    Case("series column for a single-series model",
+         ["predict", "model.onnx", "--data", "data.csv", "--series-column", "id"],
+         "--series-column: model.onnx was trained on a single series", {"data.csv": SINE},
+         needs="onnx"),
 ]
 
 
@@ -231,7 +252,12 @@ def build_artefacts(root: Path) -> Path:
                           ("run2", ["--data", "two.csv", "--target", "a", "--features", "b"])):
             result = runner.invoke(cli, ["train", "--out", run] + data + TINY)
             assert result.exit_code == 0, result.output
-        for run, out in (("run", "model.onnx"), ("run2", "model2.onnx")):
+        (root / "panel.csv").write_text(PANEL)
+        result = runner.invoke(cli, ["train", "--out", "prun", "--data", "panel.csv",
+                                     "--series-column", "id", "--scaling", "series"] + TINY)
+        assert result.exit_code == 0, result.output
+        for run, out in (("run", "model.onnx"), ("run2", "model2.onnx"),
+                         ("prun", "panel.onnx")):
             result = runner.invoke(cli, ["export", run, "--out", out, "--no-check"])
             assert result.exit_code == 0, result.output
     finally:
@@ -255,6 +281,9 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
     elif case.needs in ("onnx", "onnx2"):
         shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
                     folder / "model.onnx")
+    elif case.needs == "panel":  # a series-scaled panel run and its model
+        shutil.copytree(artefacts / "prun", folder / "prun")
+        shutil.copy(artefacts / "panel.onnx", folder / "panel.onnx")
     elif case.needs in ("bare", "rank2"):
         shutil.copy(artefacts / f"{case.needs}.onnx", folder / f"{case.needs}.onnx")
     for name, content in case.files.items():
