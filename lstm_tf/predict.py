@@ -168,7 +168,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     values = np.concatenate(chunks, axis=1)[:, :steps]
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass
-        times = list(panels.format_time(panels.continue_panel_time(panel, steps, served)))
+        times = list(panels.format_time(panels.continue_panel_time(
+            _tails(panel, served, window), steps)))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
     return PanelForecast(names, times, values, skipped)
@@ -187,6 +188,19 @@ def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
             writer.writerow([name, times[step], step + 1]
                             + [f"{value:.7g}" for value in rows[step]])
     return buffer.getvalue()
+
+
+def _tails(panel, served: np.ndarray, rows: int):
+    """A panel of the last `rows` rows of each served series (their times are all that
+    continuing the time column needs: the whole panel may hold millions of rows)."""
+    from .data.panels import Panel
+
+    ends = panel.offsets[1:][served]
+    take = (ends[:, None] + np.arange(-rows, 0)).ravel()
+    return Panel(panel.source, [panel.names[i] for i in served],
+                 np.arange(len(served) + 1, dtype=np.int64) * rows, panel.targets,
+                 panel.features, panel.values[take], panel.time[take], panel.time_column,
+                 panel.series_column)
 
 
 def _present(path: str | Path, column: str | None) -> str | None:
