@@ -89,7 +89,7 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     done = tracker.epochs_done  # > 0 when resuming
     data, n_targets = config.data, len(series.targets)
     # batch_size is the global batch: the strategy splits each batch across its replicas
-    # (even_shards: a last batch too small to give every replica windows is trimmed).
+    # (even_shards: every batch cut to a multiple of the replicas, so none gets 0 windows).
     replicas = config.train.replicas
     batches = {part: batches_per_epoch(len(prepared.starts[part]), config.train.batch_size,
                                        replicas) for part in ("train", "val")}
