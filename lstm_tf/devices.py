@@ -187,7 +187,7 @@ def resolve_strategy(strategy: str, device: str) -> str:
         return strategy
     if cluster_workers() > 1:
         return "multiworker"
-    if device == "gpu" and len(tensorflow().config.list_physical_devices("GPU")) > 1:
+    if device == "gpu" and len(tensorflow().config.get_visible_devices("GPU")) > 1:
         return "mirrored"
     return "default"
 
