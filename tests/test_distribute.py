@@ -169,9 +169,10 @@ def fake_gpus(monkeypatch, count: int, visible: bool = True):
 
 
 def test_device_gpu_after_a_cpu_run_in_the_same_process_is_refused(monkeypatch):
-    from lstm_tf.devices import resolve_device
+    from lstm_tf.devices import resolve_device, resolve_strategy
     from lstm_tf.errors import UserError
 
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     fake_gpus(monkeypatch, 2, visible=False)  # installed, but hidden by --device cpu
     with pytest.raises(UserError, match="this process hid its GPUs from TensorFlow for an "
                        "earlier --device cpu run"):
@@ -180,6 +181,7 @@ def test_device_gpu_after_a_cpu_run_in_the_same_process_is_refused(monkeypatch):
     monkeypatch.undo()
     fake_gpus(monkeypatch, 2)
     assert resolve_device("auto") == resolve_device("gpu") == "gpu"
+    assert resolve_strategy("auto", "gpu") == "mirrored"  # two visible GPUs
 
 
 def test_report_names_the_devices_the_strategy_really_uses(monkeypatch):
