@@ -172,7 +172,6 @@ def test_device_gpu_after_a_cpu_run_in_the_same_process_is_refused(monkeypatch):
     from lstm_tf.devices import resolve_device, resolve_strategy
     from lstm_tf.errors import UserError
 
-    monkeypatch.delenv("TF_CONFIG", raising=False)
     fake_gpus(monkeypatch, 2, visible=False)  # installed, but hidden by --device cpu
     with pytest.raises(UserError, match="this process hid its GPUs from TensorFlow for an "
                        "earlier --device cpu run"):
@@ -180,6 +179,7 @@ def test_device_gpu_after_a_cpu_run_in_the_same_process_is_refused(monkeypatch):
     assert resolve_device("auto") == "cpu"  # what it really trains on
     monkeypatch.undo()
     fake_gpus(monkeypatch, 2)
+    monkeypatch.delenv("TF_CONFIG", raising=False)  # no cluster: one machine
     assert resolve_device("auto") == resolve_device("gpu") == "gpu"
     assert resolve_strategy("auto", "gpu") == "mirrored"  # two visible GPUs
 
