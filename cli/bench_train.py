@@ -28,11 +28,18 @@ positive = click.IntRange(min=1)
               help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
               show_default=True)
+@click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]),
+              default="auto", show_default=True,
+              help="tf.distribute strategy; auto: the one lstm-tf train picks.")
+@click.option("--cpu-devices", type=positive, default=1, show_default=True,
+              help="Split the CPU into this many logical devices (to rehearse --strategy "
+              "mirrored without GPUs).")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="TensorFlow intra-op threads; 0: lstm-tf train's default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps_per_execution,
-                xla, unroll, mixed_precision, device, threads, as_json) -> None:
+                xla, unroll, mixed_precision, device, strategy, cpu_devices, threads,
+                as_json) -> None:
     """Training samples/s of the reference LSTM (2 x 64 units, window 48, batch 64), and the
     input pipeline's samples/s measured separately (it must be >= 20x the training rate).
 
@@ -42,8 +49,8 @@ def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps
 
     config = BenchConfig(kind=kind, layers=layers, units=units, window=window,
                          batch_size=batch_size, samples=samples, repeats=repeats,
-                         mixed_precision=mixed_precision, device=device, threads=threads,
-                         unroll=unroll)
+                         mixed_precision=mixed_precision, device=device, strategy=strategy,
+                         cpu_devices=cpu_devices, threads=threads, unroll=unroll)
     if steps_per_execution is not None:
         config.steps_per_execution = steps_per_execution
     if xla is not None:

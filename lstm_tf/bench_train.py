@@ -2,8 +2,9 @@
 
 The reference model (the issue's): 2 stacked LSTM layers x 64 units on windows of 48
 steps of one feature, horizon 1, global batch 64, Adam, MSE. It is built, compiled and
-fed by the code `lstm-tf train` uses (`build_model`, `compile_model`, `make_dataset`),
-so what is measured here is what training runs.
+fed by the code `lstm-tf train` uses (`start_tensorflow`, `build_model`, `compile_model`,
+`make_dataset`), under the strategy `train` would pick and with the steps per execution
+it would run (one under several replicas), so what is measured here is what training runs.
 
 Two numbers, measured separately so that it is visible which one limits training:
 - training: samples per second of whole epochs, after a first epoch that traces and
@@ -45,12 +46,16 @@ class BenchConfig:
     unroll: bool | None = _DEFAULTS.unroll  # None: as `lstm-tf train` decides
     mixed_precision: bool = False
     device: str = "auto"
+    strategy: str = _DEFAULTS.strategy  # "auto": as `lstm-tf train` decides
+    cpu_devices: int = _DEFAULTS.cpu_devices  # logical CPU devices (to rehearse mirrored)
     threads: int = _DEFAULTS.threads  # TensorFlow intra-op threads; 0: as `lstm-tf train` decides
     seed: int = 0
+    replicas: int = 1  # filled in: the strategy's replicas
 
     def train_config(self) -> TrainConfig:
         """The `lstm-tf train` settings this benchmark runs with."""
         return TrainConfig(batch_size=self.batch_size, seed=self.seed, device=self.device,
+                           strategy=self.strategy, cpu_devices=self.cpu_devices,
                            xla=self.xla, mixed_precision=self.mixed_precision,
                            unroll=self.unroll, threads=self.threads,
                            steps_per_execution=self.steps_per_execution)
@@ -69,12 +74,12 @@ def reference_series(config: BenchConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def run(config: BenchConfig) -> dict:
     """Measure training and input-pipeline throughput; a JSON-ready result."""
-    tf = _start(config)
+    tf, strategy = _start(config)
     scaled, starts = reference_series(config)
     # Both consume the same stream: the warm-up epoch and the timed ones, from one iterator.
     epochs = 1 + config.repeats
     pipeline = measure_pipeline(_dataset(config, scaled, starts, epochs), config.repeats)
-    training = measure_training(config, _dataset(config, scaled, starts, epochs))
+    training = measure_training(config, _dataset(config, scaled, starts, epochs), strategy)
     return {
         "config": asdict(config),
         "training_samples_per_second": training["median"],
@@ -84,6 +89,8 @@ def run(config: BenchConfig) -> dict:
         "pipeline_to_training": round(pipeline["median"] / training["median"], 1),
         "xla_used": training["xla_used"],
         "device": config.device,
+        "strategy": config.strategy,
+        "replicas": config.replicas,
         "threads": config.threads or os.cpu_count(),
         "tensorflow": tf.__version__,
         "load_average": os.getloadavg()[0],
@@ -91,39 +98,46 @@ def run(config: BenchConfig) -> dict:
 
 
 def _start(config: BenchConfig):
-    """Start TensorFlow as `lstm-tf train` does; record what "auto" resolved to."""
+    """Start TensorFlow as `lstm-tf train` does; record what "auto" resolved to (device,
+    strategy, steps per execution, ...). Returns (tf, the strategy to train under)."""
     from .tf_setup import tensorflow
     from .train import start_tensorflow
 
     train_config = config.train_config()
-    start_tensorflow(train_config, config.window, config.layers)
+    strategy, _ = start_tensorflow(train_config, config.window, config.layers)
     config.device, config.unroll = train_config.device, train_config.unroll
-    config.threads = train_config.threads
-    return tensorflow()
+    config.threads, config.strategy = train_config.threads, train_config.strategy
+    config.replicas = train_config.replicas
+    config.steps_per_execution = train_config.steps_per_execution  # 1 under several replicas
+    return tensorflow(), strategy
 
 
 def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray, epochs: int):
     """The training stream `lstm-tf train` uses: `epochs` shuffled passes."""
     from .data import make_dataset
+    from .devices import even_shards, with_data_sharding
 
-    return make_dataset(scaled, starts, config.window, horizon=1, n_targets=1,
-                        batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                        epochs=range(epochs))
+    return with_data_sharding(even_shards(make_dataset(
+        scaled, starts, config.window, horizon=1, n_targets=1, batch_size=config.batch_size,
+        shuffle=True, seed=config.seed, epochs=range(epochs)), config.replicas))
 
 
-def measure_training(config: BenchConfig, dataset) -> dict:
-    """Samples per second of `repeats` training epochs, after one untimed warm-up epoch."""
+def measure_training(config: BenchConfig, dataset, strategy=None) -> dict:
+    """Samples per second of `repeats` training epochs, after one untimed warm-up epoch,
+    under `strategy` (the one `_start` made; None: TensorFlow's default)."""
     import keras
+    import tensorflow as tf
 
     from .devices import precision_policy
     from .models import build_model
     from .train import compile_model
 
     policy = precision_policy(config.mixed_precision, config.device)
-    model = build_model(ModelConfig(config.kind, units=config.units, layers=config.layers),
-                        features=1, horizon=1, targets=1, dtype_policy=policy,
-                        unroll_window=config.window if config.unroll else None)
-    compile_model(model, config.train_config(), policy)
+    with (strategy or tf.distribute.get_strategy()).scope():  # as `lstm-tf train` does
+        model = build_model(ModelConfig(config.kind, units=config.units, layers=config.layers),
+                            features=1, horizon=1, targets=1, dtype_policy=policy,
+                            unroll_window=config.window if config.unroll else None)
+        compile_model(model, config.train_config(), policy)
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -137,10 +151,10 @@ def measure_training(config: BenchConfig, dataset) -> dict:
             self.seconds.append(time.perf_counter() - self.started)
 
     timer = EpochTimer()
-    from .data import batches_per_epoch
+    from .devices import batches_per_epoch, kept_windows
     from .train import largest_divisor
 
-    steps = batches_per_epoch(config.samples, config.batch_size)
+    steps = batches_per_epoch(config.samples, config.batch_size, config.replicas)
     if largest_divisor(steps, config.steps_per_execution) != config.steps_per_execution:
         from .errors import UserError
 
@@ -148,7 +162,9 @@ def measure_training(config: BenchConfig, dataset) -> dict:
                         f"{steps} steps of an epoch (--samples / --batch-size)")
     model.fit(dataset, epochs=1 + config.repeats, steps_per_epoch=steps, callbacks=[timer],
               verbose=0, shuffle=False)
-    runs = [round(config.samples / seconds, 1) for seconds in timer.seconds[1:]]
+    full, last = divmod(config.samples, config.batch_size)
+    trained = full * config.batch_size + kept_windows(last, config.replicas)  # even_shards
+    runs = [round(trained / seconds, 1) for seconds in timer.seconds[1:]]
     return {"median": round(statistics.median(runs), 1), "runs": runs,
             "xla_used": bool(model.jit_compile)}
 
@@ -179,6 +195,7 @@ def format_report(result: dict) -> str:
         f"samples/epoch; steps_per_execution {config['steps_per_execution']}, "
         f"{'unrolled' if config['unroll'] else 'rolled loop'}, "
         f"XLA {'on' if result['xla_used'] else 'off'}, {result['device'].upper()}, "
+        f"{result.get('strategy', 'default')} strategy x{result.get('replicas', 1)} replica(s), "
         f"{result['threads']} intra-op thread(s), TensorFlow {result['tensorflow']}",
         f"training:       {result['training_samples_per_second']:>10,.0f} samples/s "
         f"(median of {len(result['training_runs'])} epochs)",

@@ -17,6 +17,7 @@ Devices must be chosen before TensorFlow creates its runtime, so `use_devices` a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -29,15 +30,25 @@ from .tf_setup import tensorflow
 
 
 def resolve_device(device: str) -> str:
-    """'cpu' or 'gpu'; 'auto' is a GPU when TensorFlow sees one. No GPU for 'gpu' is an error."""
+    """'cpu' or 'gpu'; 'auto' is a GPU when TensorFlow can use one. No GPU for 'gpu' is an error.
+
+    What counts is the GPUs *visible* to this process, not the ones installed: an
+    earlier `--device cpu` run in the same process hid them (`use_devices`), and they
+    cannot be shown again once TensorFlow has started.
+    """
     if device not in DEVICES:
         raise UserError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
-    gpus = tensorflow().config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
+    tf = tensorflow()
+    visible = tf.config.get_visible_devices("GPU")
+    if device == "gpu" and not visible:
+        if tf.config.list_physical_devices("GPU"):
+            raise UserError("--device gpu: this process hid its GPUs from TensorFlow for an "
+                            "earlier --device cpu run, and they cannot be shown again once "
+                            "TensorFlow has started; run this training in a new process")
         raise UserError("--device gpu: TensorFlow sees no GPU on this machine (it needs an "
                         "NVIDIA driver and `pip install lstm-tf[gpu]`); use --device cpu or auto")
     if device == "auto":
-        return "gpu" if gpus else "cpu"
+        return "gpu" if visible else "cpu"
     return device
 
 
@@ -74,6 +85,26 @@ def precision_policy(mixed_precision: bool, device: str) -> str:
     if not mixed_precision:
         return "float32"
     return "mixed_float16" if device == "gpu" else "mixed_bfloat16"
+
+
+@contextlib.contextmanager
+def full_float32():
+    """Inside the block, float32 matrix products (and cuDNN's recurrent kernels) run in
+    full float32; the previous setting is restored on exit.
+
+    On NVIDIA Ampere and newer GPUs (A100, H100, H200, ...) TensorFlow runs float32
+    matmuls as TensorFloat-32 by default: each input rounded to a 10-bit mantissa
+    (float32 has 23), so results are off by about 1e-4 to 1e-3 relative. Training
+    tolerates that (README: Devices); a reference that an exported model must match
+    within 1e-5 x std does not. No effect on CPUs.
+    """
+    tf = tensorflow()
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
@@ -156,7 +187,7 @@ def resolve_strategy(strategy: str, device: str) -> str:
         return strategy
     if cluster_workers() > 1:
         return "multiworker"
-    if device == "gpu" and len(tensorflow().config.list_physical_devices("GPU")) > 1:
+    if device == "gpu" and len(tensorflow().config.get_visible_devices("GPU")) > 1:
         return "mirrored"
     return "default"
 
@@ -232,6 +263,90 @@ def with_data_sharding(dataset):
     return dataset.with_options(options)
 
 
+# ------------------------------------------------------- batches across replicas
+
+
+def kept_windows(batch: int, replicas: int) -> int:
+    """How many windows of a batch a run over `replicas` replicas keeps: the largest
+    multiple of `replicas`, so that each replica gets an equal, non-empty share (0: the
+    batch is dropped)."""
+    return batch - batch % replicas if replicas > 1 else batch
+
+
+def check_batch_size(batch_size: int, replicas: int) -> None:
+    """Under several replicas the global batch must be a multiple of their number.
+
+    Keras 3.15's `fit` builds a distributed model from the first batch by averaging
+    its per-replica shares (`Trainer._maybe_symbolic_build`), which fails unless all
+    shares have the same shape; and a batch smaller than the replica count would
+    leave a replica empty (see `even_shards`).
+    """
+    if replicas > 1 and batch_size % replicas:
+        lower = batch_size - batch_size % replicas
+        suggestion = f"{lower} or {lower + replicas}" if lower else str(replicas)
+        raise UserError(f"--batch-size {batch_size} must be a multiple of the {replicas} "
+                        f"replicas, which each get an equal share of a batch; use {suggestion}")
+
+
+def batches_per_epoch(windows: int, batch_size: int, replicas: int = 1) -> int:
+    """Batches in an epoch of `windows` windows once `even_shards` has dropped a last
+    batch smaller than the replica count (with one replica: every batch, the last one
+    partial)."""
+    full, last = divmod(windows, batch_size)
+    return full + (1 if last and kept_windows(last, replicas) else 0)
+
+
+def even_shards(dataset, replicas: int, batches: int | None = None):
+    """A batched (inputs, targets) pipeline in which every batch gives each of `replicas`
+    replicas an equal, non-empty share; `batches`, when given, is how many batches are
+    left (`batches_per_epoch`), declared as the pipeline's length so that Keras knows
+    where a validation pass ends.
+
+    A multi-replica run splits each batch across its replicas, ceil(batch / replicas)
+    windows to each in turn until none are left. The last batch of an epoch holds
+    windows % batch_size windows and can be too small to share: over 2 replicas, a
+    last batch of 1 window is split [1, 0], and on GPUs the empty share reaches the
+    cuDNN kernel, which rejects a batch of 0. So every batch is trimmed to a multiple
+    of `replicas` (`check_batch_size` makes full batches one already): an epoch loses
+    at most replicas - 1 windows, in training different ones each epoch (the order is
+    shuffled per epoch), in validation the same ones. With one replica the dataset is
+    returned unchanged. `batches_per_epoch` counts what is left.
+    """
+    if replicas <= 1:
+        return dataset
+    tf = tensorflow()
+
+    def trim(inputs, targets):
+        keep = tf.shape(inputs)[0] // replicas * replicas
+        return inputs[:keep], targets[:keep]
+
+    dataset = dataset.map(trim).filter(lambda inputs, targets: tf.shape(inputs)[0] > 0)
+    if batches is not None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    return dataset
+
+
+def predict_in_even_shards(model, x, batch_size: int = 256):
+    """`model.predict(x)` in batches that give each of the model's replicas windows.
+
+    Prediction cannot drop windows: under a strategy of N replicas, `x` is padded with
+    copies of its last window to a multiple of N and predicted in batches of a
+    multiple of N (the batch size rounded up), so every batch splits into equal,
+    non-empty shares; the padding's predictions are cut off again.
+    """
+    import numpy as np
+
+    strategy = getattr(model, "distribute_strategy", None)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if replicas <= 1 or len(x) == 0:
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    batch = -(-batch_size // replicas) * replicas
+    padding = -len(x) % replicas
+    padded = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)]) if padding else x
+    predicted = model.predict(padded, batch_size=batch, verbose=0)
+    return tensorflow().nest.map_structure(lambda part: part[:len(x)], predicted)
+
+
 # ------------------------------------------------------------------------- report
 
 
@@ -285,20 +400,52 @@ def _name(function) -> str:
     return getattr(function, "__name__", repr(function))
 
 
+def devices_in_use(strategy) -> list[str]:
+    """The devices the strategy's replicas run on in this process, e.g.
+    ['/job:localhost/replica:0/task:0/device:GPU:0', ...]. TensorFlow's default
+    strategy runs on the first visible GPU, or on the CPU when none is visible."""
+    tf = tensorflow()
+    try:
+        return list(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy has no device list of its own
+        gpus = tf.config.list_logical_devices("GPU")
+        return [gpus[0].name if gpus else tf.config.list_logical_devices("CPU")[0].name]
+
+
+def gpu_names(devices: list[str]) -> list[str]:
+    """The model names of the GPUs among `devices` (device strings), in order."""
+    tf = tensorflow()
+    visible = tf.config.get_visible_devices("GPU")  # logical GPU i is visible GPU i
+    names = []
+    for device in devices:
+        spec = tf.DeviceSpec.from_string(device)
+        if (spec.device_type or "").upper() != "GPU":
+            continue
+        index = spec.device_index or 0
+        details = (tf.config.experimental.get_device_details(visible[index])
+                   if index < len(visible) else {})
+        names.append(details.get("device_name", f"GPU:{index}"))
+    return names
+
+
 def run_report(strategy, device: str, policy: str, model, xla: bool,
                threads: int = 0) -> list[str]:
-    """Start-of-run lines: devices and replicas, threads, precision, XLA, cuDNN eligibility."""
-    tf = tensorflow()
-    if device == "gpu":
-        gpus = tf.config.list_physical_devices("GPU")
-        names = []
-        for gpu in gpus:
-            details = tf.config.experimental.get_device_details(gpu)
-            names.append(details.get("device_name", gpu.name))
-        where = f"GPU x{len(gpus)} ({', '.join(names)})"
+    """Start-of-run lines: devices and replicas, threads, precision, XLA, cuDNN eligibility.
+
+    The devices named are the ones the strategy really runs on (`devices_in_use`),
+    not the ones installed: `--strategy default` on two GPUs uses one of them.
+    """
+    gpus = gpu_names(devices_in_use(strategy))
+    if gpus:
+        where = f"GPU x{len(gpus)} ({', '.join(gpus)})"
+        visible = len(tensorflow().config.list_logical_devices("GPU"))
+        if visible > len(gpus):
+            where += f" of {visible} visible"
     else:
         intra_op = f"{threads} intra-op thread(s)" if threads else "intra-op: one per core"
         where = f"CPU ({os.cpu_count()} cores, {intra_op}); no GPU used"
+        if device == "gpu":
+            where += " (though --device gpu: TensorFlow placed no replica on a GPU)"
     strategy_name = type(strategy).__name__
     if strategy_name == "_DefaultDistributionStrategy":
         strategy_name = "default strategy"
@@ -312,7 +459,7 @@ def run_report(strategy, device: str, policy: str, model, xla: bool,
     verdicts = [cudnn_eligibility(layer) for layer in recurrent]
     if verdicts and all(ok for ok, _ in verdicts):
         lines.append(f"cuDNN: all {len(recurrent)} recurrent layer(s) eligible"
-                     + (" (used on this GPU)" if device == "gpu" else
+                     + (" (used on this GPU)" if gpus else
                         " (used when training on a GPU)"))
     else:
         for layer, (ok, reason) in zip(recurrent, verdicts):

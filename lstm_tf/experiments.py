@@ -254,6 +254,7 @@ class TrainingCurve:
     eval_steps: np.ndarray
     eval_mse: np.ndarray
     seconds: float
+    xla: bool = False  # whether the steps were compiled with XLA (`use_xla`)
 
 
 def make_optimizer(name: str, learning_rate: float, clipnorm: float | None):
@@ -277,9 +278,7 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     opt = make_optimizer(optimizer, learning_rate, clipnorm)
     variables = model.trainable_variables
     opt.build(variables)
-    # XLA fuses the many small ops of each recurrent step (20-50% faster steps on
-    # this CPU) but costs 2-5 s of compilation per model: only worth it for long runs.
-    jit_compile = steps >= XLA_MIN_STEPS
+    jit_compile = use_xla(model, steps)
 
     @tf.function(jit_compile=jit_compile)
     def train_step(x, y):
@@ -318,7 +317,21 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
             if progress and (step % (eval_every * 10) == 0 or step == steps):
                 progress(f"  {label} step {step}/{steps}: test MSE {eval_mse[-1]:.4f}")
     return TrainingCurve(losses, grad_norms, update_norms, np.array(eval_steps, dtype=int),
-                         np.array(eval_mse), time.perf_counter() - start)
+                         np.array(eval_mse), time.perf_counter() - start, xla=jit_compile)
+
+
+def use_xla(model, steps: int) -> bool:
+    """Compile `train_on_adding`'s steps with XLA? For runs of `XLA_MIN_STEPS` or more,
+    when every layer of `model` can be compiled.
+
+    XLA fuses the many small ops of each recurrent step (20-50% faster steps on this
+    CPU) but costs 2-5 s of compilation per model: only worth it for long runs. Where
+    a GPU is visible, Keras runs a standard `keras.layers.LSTM` on the cuDNN kernel,
+    which XLA cannot compile; Keras then marks the layer `supports_jit = False` and
+    turns XLA off in `Model.compile`, but not in a `tf.function` of ours. So we ask
+    the same question (the cuDNN kernel is the faster choice on a GPU anyway).
+    """
+    return steps >= XLA_MIN_STEPS and all(layer.supports_jit for layer in model._flatten_layers())
 
 
 # ---------------------------------------------------------------- gradients: run

@@ -14,7 +14,7 @@ import sys
 
 
 def tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    environment_defaults()
     if "tensorflow" not in sys.modules:
         # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written to fd 2
         # before its logging can be configured; keep them off the user's terminal.
@@ -23,6 +23,22 @@ def tensorflow():
     import tensorflow as tf
 
     return tf
+
+
+def environment_defaults() -> None:
+    """TensorFlow settings read from the environment, set before it starts (a value the
+    user set is kept):
+
+    - TF_CPP_MIN_LOG_LEVEL=3: no C++ log lines;
+    - TF_FORCE_GPU_ALLOW_GROWTH=true: GPU memory is taken as it is needed. By default
+      TensorFlow maps nearly all the memory of every visible GPU when it starts, even
+      for a run that uses one GPU (`--strategy default`) or none (export, evaluate),
+      so two processes on one machine would compete for it. TensorFlow reads this
+      variable when it creates its GPU devices; `TF_FORCE_GPU_ALLOW_GROWTH=false`
+      restores its default.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
@@ -48,7 +64,7 @@ class _QuietLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        environment_defaults()
         with _stderr_silenced():
             self.loader.exec_module(module)
 
@@ -59,7 +75,7 @@ class _QuietLoader(importlib.abc.Loader):
 def quiet_tensorflow_imports() -> None:
     """Install the quiet first import of TensorFlow (cheap: imports nothing). The CLI calls
     it at start-up, so every command keeps TensorFlow's start-up lines off the terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    environment_defaults()
     if "tensorflow" in sys.modules:
         return
     if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
@@ -105,13 +121,3 @@ def set_op_determinism(enabled: bool) -> None:
         tf.config.experimental.enable_op_determinism()
     elif tf_config.is_op_determinism_enabled():  # left on by an earlier run in this process
         tf_config.disable_op_determinism()
-
-
-def device_report() -> str:
-    """One line naming the device(s) TensorFlow will train on."""
-    tf = tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = ", ".join(gpu.name for gpu in gpus)
-        return f"device: GPU ({names}); LSTM layers use the cuDNN kernel"
-    return f"device: CPU ({os.cpu_count()} cores); no GPU visible to TensorFlow"

@@ -57,7 +57,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 
 def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
            log: Callable[[str], None], resume: bool) -> dict:
-    from .devices import is_chief, run_report, with_data_sharding
+    from .devices import batches_per_epoch, even_shards, is_chief, run_report, with_data_sharding
     from .models import build_model, local_copy
     from .tf_setup import set_op_determinism
 
@@ -88,16 +88,20 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     tracker = progress.progress_callback(state, config.train.patience)
     done = tracker.epochs_done  # > 0 when resuming
     data, n_targets = config.data, len(series.targets)
-    # batch_size is the global batch: the strategy splits each batch across its replicas.
+    # batch_size is the global batch: the strategy splits each batch across its replicas
+    # (even_shards: every batch cut to a multiple of the replicas, so none gets 0 windows).
+    replicas = config.train.replicas
+    batches = {part: batches_per_epoch(len(prepared.starts[part]), config.train.batch_size,
+                                       replicas) for part in ("train", "val")}
     train_set, val_set = (
-        with_data_sharding(data_lib.make_dataset(
+        with_data_sharding(even_shards(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
             epochs=range(done, config.train.epochs), anchor=prepared.anchor,
-            window_scaled=prepared.window_scaled))
+            window_scaled=prepared.window_scaled),
+            replicas, batches=None if part == "train" else batches[part]))  # train: epochs
         for part in ("train", "val"))
-    steps_per_epoch = data_lib.batches_per_epoch(len(prepared.starts["train"]),
-                                                 config.train.batch_size)
+    steps_per_epoch = batches["train"]
     # Keras runs `steps_per_execution` steps per call even across an epoch's end; a
     # divisor of the epoch keeps every epoch on its own batches.
     config.train.steps_per_execution = largest_divisor(steps_per_epoch,
@@ -208,8 +212,11 @@ def scaler_record(prepared: Prepared) -> dict:
 
 
 def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
-    """`model`'s batched prediction, as `anchors.anchored_forecast` takes it."""
-    return lambda x: model.predict(x, batch_size=256, verbose=0)
+    """`model`'s batched prediction, as `anchors.anchored_forecast` takes it (under a
+    strategy, in batches that give every replica windows)."""
+    from .devices import predict_in_even_shards
+
+    return lambda x: predict_in_even_shards(model, x, batch_size=256)
 
 
 def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
@@ -265,8 +272,8 @@ def start_tensorflow(train_config: TrainConfig, window: int, layers: int):
     Replaces "auto" in `train_config` by what was used, so that config.json records
     how the run was made. Returns (strategy, dtype policy).
     """
-    from .devices import make_strategy, precision_policy, resolve_device, resolve_strategy, \
-        resolve_threads, resolve_unroll, use_devices, use_threads
+    from .devices import check_batch_size, make_strategy, precision_policy, resolve_device, \
+        resolve_strategy, resolve_threads, resolve_unroll, use_devices, use_threads
     from .tf_setup import set_seed
 
     train_config.device = resolve_device(train_config.device)
@@ -278,6 +285,7 @@ def start_tensorflow(train_config: TrainConfig, window: int, layers: int):
     train_config.strategy = resolve_strategy(train_config.strategy, train_config.device)
     strategy = make_strategy(train_config.strategy, train_config.device)
     train_config.replicas = strategy.num_replicas_in_sync
+    check_batch_size(train_config.batch_size, train_config.replicas)
     if train_config.replicas > 1:
         # Keras 3's multi-step loop fails under several replicas (keras-team/keras#19246).
         train_config.steps_per_execution = 1

@@ -156,6 +156,7 @@ def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: Tune
 
     from . import train as train_lib
     from .data.prepare import prepare
+    from .devices import batches_per_epoch, even_shards
     from .models import build_model
 
     started = time.perf_counter()
@@ -170,13 +171,17 @@ def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: Tune
     keras.backend.clear_session()
     strategy, policy = train_lib.start_tensorflow(train_config, data.window, trial.layers)
     n_targets = len(series.targets)
+    replicas = train_config.replicas  # every replica gets windows in every batch
+    batches = {part: batches_per_epoch(len(prepared.starts[part]), train_config.batch_size,
+                                       replicas) for part in ("train", "val")}
     train_set, val_set = (
-        data_lib.make_dataset(prepared.scaled, prepared.starts[part], data.window, data.horizon,
-                              n_targets, train_config.batch_size, shuffle=part == "train",
-                              seed=train_config.seed, epochs=range(train_config.epochs),
-                              anchor=prepared.anchor)
+        even_shards(data_lib.make_dataset(
+            prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
+            train_config.batch_size, shuffle=part == "train", seed=train_config.seed,
+            epochs=range(train_config.epochs), anchor=prepared.anchor),
+            replicas, batches=None if part == "train" else batches[part])
         for part in ("train", "val"))
-    steps = data_lib.batches_per_epoch(len(prepared.starts["train"]), train_config.batch_size)
+    steps = batches["train"]
     train_config.steps_per_execution = train_lib.largest_divisor(
         steps, train_config.steps_per_execution)
     with strategy.scope():

@@ -1,6 +1,13 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The suite tests CPU behaviour: the same numbers for a seed, in-process runs that choose
+# --device cpu (TensorFlow allows that only before it starts), the CPU split into logical
+# devices for the mirrored runs. On a machine with a GPU TensorFlow would start on it, so
+# the GPUs are hidden from this process and from the subprocesses the tests start. The
+# GPU-only branches are tested by making Keras believe a GPU is visible (test_onnx_convert,
+# test_distribute, test_experiments, test_export), and on a real GPU by scripts/gpu_check.sh.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import numpy as np
 import pytest

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ class Case:
     locked: str | None = None  # a path that another process (this one) is writing
     full_disk: str | None = None  # a folder mounted as a full tmpfs (root only, as CI)
     hidden: tuple[str, ...] = ()  # modules that fail to import (an extra not installed)
+    fresh: bool = False  # run in a new process (TensorFlow's devices are fixed when it starts)
 
 
 CASES = [
@@ -134,6 +136,11 @@ CASES = [
     Case("layers <= 0", TRAIN + ["--layers", "0"], "Invalid value for '--layers'"),
     Case("epochs <= 0", TRAIN + ["--epochs", "0"], "Invalid value for '--epochs'"),
     Case("batch size <= 0", TRAIN + ["--batch-size", "0"], "Invalid value for '--batch-size'"),
+    Case("batch size not a multiple of the replicas",
+         TRAIN + ["--device", "cpu", "--strategy", "mirrored", "--cpu-devices", "2",
+                  "--batch-size", "5"],
+         "--batch-size 5 must be a multiple of the 2 replicas, which each get an equal share of "
+         "a batch; use 4 or 6", {"data.csv": SINE}, fresh=True),
     Case("split leaves no training data", TRAIN + ["--val-fraction", "0.5", "--test-fraction", "0.5"],
          "split fractions val=0.5 and test=0.5 must be in (0, 1) and leave room for training data",
          {"data.csv": SINE}),
@@ -300,10 +307,23 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
                 fill(stack.enter_context(small_tmpfs(folder / case.full_disk, "64k")))
             if case.hidden:  # `import statsforecast` fails as if it were not installed
                 stack.enter_context(mock.patch.dict(sys.modules, dict.fromkeys(case.hidden)))
+            if case.fresh:
+                return _run_in_new_process(case.args)
             result = CliRunner().invoke(cli, case.args)
     finally:
         os.chdir(previous)
     return result.exit_code, result.output
+
+
+def _run_in_new_process(args: list[str]) -> tuple[int, str]:
+    """`lstm-tf ARGS...` in a new Python process; (exit code, stdout and stderr)."""
+    root = Path(__file__).resolve().parent.parent
+    path = os.pathsep.join([str(root), str(root / ".dev"), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from lstm_tf_cli.main import cli; "
+         "cli(sys.argv[1:], prog_name='lstm-tf')", *args],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=600)
+    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.what for case in CASES])

@@ -6,25 +6,29 @@ import sys
 
 from click.testing import CliRunner
 
+from lstm_tf.bench_train import format_report
 from lstm_tf_cli.main import cli
 
 
-def test_bench_train_reports_training_and_pipeline_rates():
-    result = CliRunner().invoke(cli, [
-        "bench-train", "--layers", "1", "--units", "8", "--window", "8", "--samples", "256",
-        "--repeats", "2", "--steps-per-execution", "4", "--no-xla", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["config"]["samples"] == 256 and report["config"]["steps_per_execution"] == 4
+def test_bench_train_reports_rates_of_what_train_would_run():
+    # Two replicas (logical CPU devices, fixed when TensorFlow starts: a new process), as
+    # `lstm-tf train` would run them on two GPUs: mirrored, one step per execution.
+    args = ["bench-train", "--layers", "1", "--units", "8", "--window", "8", "--samples", "256",
+            "--repeats", "2", "--steps-per-execution", "4", "--no-xla", "--device", "cpu",
+            "--strategy", "mirrored", "--cpu-devices", "2", "--json"]
+    code = f"from lstm_tf_cli.main import cli; cli({args!r}, standalone_mode=False)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    assert (report["strategy"], report["replicas"], report["device"]) == ("mirrored", 2, "cpu")
+    # 4 steps per execution asked for; train runs 1 under several replicas, and so does this
+    assert report["config"]["samples"] == 256 and report["config"]["steps_per_execution"] == 1
     assert len(report["training_runs"]) == 2 and len(report["pipeline_runs"]) == 2
     assert report["training_samples_per_second"] > 0 and report["xla_used"] is False
     assert report["pipeline_samples_per_second"] > 0
-    from lstm_tf.tf_setup import tensorflow
-
-    gpu = bool(tensorflow().config.list_physical_devices("GPU"))  # what this machine has
-    assert report["device"] == ("gpu" if gpu else "cpu")
     ratio = report["pipeline_samples_per_second"] / report["training_samples_per_second"]
     assert abs(report["pipeline_to_training"] - ratio) < 0.1
+    assert "CPU, mirrored strategy x2 replica(s)" in format_report(report)
 
 
 def test_bench_train_text_report_and_defaults():

@@ -40,7 +40,7 @@ def test_train_writes_a_complete_run(tiny_run):
     assert len((out / "history.csv").read_text().splitlines()) == 3
     from lstm_tf.tf_setup import tensorflow
 
-    gpu = bool(tensorflow().config.list_physical_devices("GPU"))  # what this machine has
+    gpu = bool(tensorflow().config.get_visible_devices("GPU"))  # what this process can use
     assert ("device: GPU" if gpu else "device: CPU") in output
     assert f"run: {out}" in output and "vs naive" in output
 

@@ -92,9 +92,10 @@ def test_cudnn_eligibility_lists_every_problem_and_other_layers():
 
 
 def machine_has_gpu() -> bool:
+    """Whether this process can train on a GPU (never under tests/conftest.py's pin)."""
     from lstm_tf.tf_setup import tensorflow
 
-    return bool(tensorflow().config.list_physical_devices("GPU"))
+    return bool(tensorflow().config.get_visible_devices("GPU"))
 
 
 def test_device_gpu_trains_on_the_gpu_or_is_a_one_line_error_without_one(tmp_path):
@@ -146,6 +147,83 @@ def test_resolution_rules(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(UserError, match="TF_CONFIG is not valid"):
         resolve_strategy("auto", "cpu")
+
+
+def fake_gpus(monkeypatch, count: int, visible: bool = True):
+    """Make lstm_tf.devices see `count` GPUs (an "NVIDIA A100" each), hidden when not
+    `visible` (what an earlier --device cpu run in the process leaves behind)."""
+    from lstm_tf.tf_setup import tensorflow
+
+    config = tensorflow().config
+    physical = [config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(count)]
+    logical = [config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(count)]
+    real = {name: getattr(config, name) for name in (
+        "list_physical_devices", "get_visible_devices", "list_logical_devices")}
+    fakes = {"list_physical_devices": physical, "get_visible_devices": physical if visible else [],
+             "list_logical_devices": logical if visible else []}
+    for name, devices in fakes.items():
+        monkeypatch.setattr(config, name, lambda kind=None, name=name, devices=devices:
+                            devices if kind == "GPU" else real[name](kind))
+    monkeypatch.setattr(config.experimental, "get_device_details",
+                        lambda device: {"device_name": "NVIDIA A100"})
+
+
+def test_device_gpu_after_a_cpu_run_in_the_same_process_is_refused(monkeypatch):
+    from lstm_tf.devices import resolve_device, resolve_strategy
+    from lstm_tf.errors import UserError
+
+    fake_gpus(monkeypatch, 2, visible=False)  # installed, but hidden by --device cpu
+    with pytest.raises(UserError, match="this process hid its GPUs from TensorFlow for an "
+                       "earlier --device cpu run"):
+        resolve_device("gpu")
+    assert resolve_device("auto") == "cpu"  # what it really trains on
+    monkeypatch.undo()
+    fake_gpus(monkeypatch, 2)
+    monkeypatch.delenv("TF_CONFIG", raising=False)  # no cluster: one machine
+    assert resolve_device("auto") == resolve_device("gpu") == "gpu"
+    assert resolve_strategy("auto", "gpu") == "mirrored"  # two visible GPUs
+
+
+def test_report_names_the_devices_the_strategy_really_uses(monkeypatch):
+    import tensorflow as tf
+
+    from lstm_tf.config import ModelConfig, TrainConfig
+    from lstm_tf.devices import run_report
+    from lstm_tf.models import build_model
+    from lstm_tf.train import compile_model
+
+    model = build_model(ModelConfig("lstm", 4, 1), features=1, horizon=1, targets=1)
+    compile_model(model, TrainConfig())
+    default = tf.distribute.get_strategy()
+    # This CPU: even if --device gpu were claimed, the report says what is used.
+    line = run_report(default, "gpu", "float32", model, False)[0]
+    assert line.startswith("device: CPU (") and "no GPU used (though --device gpu" in line
+
+    class MirroredStrategy:  # over two GPUs, as tf.distribute would report them
+        num_replicas_in_sync = 2
+        extended = type("Extended", (), {"worker_devices": (
+            "/job:localhost/replica:0/task:0/device:GPU:0",
+            "/job:localhost/replica:0/task:0/device:GPU:1")})
+
+    fake_gpus(monkeypatch, 2)
+    lines = run_report(default, "gpu", "float32", model, False)
+    assert lines[0].startswith("device: GPU x1 (NVIDIA A100) of 2 visible; default strategy")
+    assert lines[1] == "cuDNN: all 1 recurrent layer(s) eligible (used on this GPU)"
+    line = run_report(MirroredStrategy(), "gpu", "float32", model, False)[0]
+    assert line.startswith("device: GPU x2 (NVIDIA A100, NVIDIA A100); MirroredStrategy, "
+                           "2 replica(s) in sync")
+
+
+def test_gpu_memory_is_taken_as_needed_unless_the_user_says_otherwise(monkeypatch):
+    from lstm_tf import tf_setup
+
+    monkeypatch.delenv("TF_FORCE_GPU_ALLOW_GROWTH", raising=False)
+    tf_setup.quiet_tensorflow_imports()  # what the CLI runs first, before TensorFlow starts
+    assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+    monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "false")
+    tf_setup.tensorflow()
+    assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "false"
+    assert not hasattr(tf_setup, "device_report")  # it claimed cuDNN whenever a GPU existed
 
 
 def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(tmp_path):
@@ -222,11 +300,16 @@ def test_unrolled_training_and_its_rolled_up_float32_copy(tmp_path):
 
 @pytest.fixture(scope="module")
 def one_and_two_replicas(tmp_path_factory):
-    """The same run on one device and mirrored across two logical CPU devices."""
+    """The same run on one device and mirrored across two logical CPU devices; and, in
+    the same process (one TensorFlow start-up), the runs and checks of
+    `test_no_replica_gets_an_empty_share_of_a_last_batch`, every LSTM refusing empty
+    batches as cuDNN does."""
     root = tmp_path_factory.mktemp("mirrored")
     common = [*TINY, "--cpu-devices", "2", "--seed", "5"]
-    code = cli_code(["train", "--strategy", "default", "--out", root / "one", *common],
-                    ["train", "--strategy", "mirrored", "--out", root / "two", *common])
+    code = EMPTY_SHARE_GUARD + cli_code(
+        ["train", "--strategy", "default", "--out", root / "one", *common],
+        ["train", "--strategy", "mirrored", "--out", root / "two", *common],
+        last_batches_of_one(root)) + SHARES
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=subprocess_env(), timeout=HANG)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
@@ -244,6 +327,93 @@ def test_mirrored_over_two_cpu_devices_reaches_the_same_loss(one_and_two_replica
     # The global batch of 16 is split 8 + 8: the same gradients, summed in another order.
     np.testing.assert_allclose(losses(root / "two"), losses(root / "one"), rtol=1e-4)
     assert losses(root / "one")[-1, 0] < losses(root / "one")[0, 0]  # it did learn
+
+
+# What cuDNN does on a GPU, done on the CPU: an LSTM given a batch of 0 windows fails.
+EMPTY_SHARE_GUARD = """
+import functools
+import keras
+import tensorflow as tf
+
+lstm_call = keras.layers.LSTM.call
+
+@functools.wraps(lstm_call)
+def refusing_empty_batches(self, sequences, *args, **kwargs):
+    tf.debugging.assert_positive(tf.shape(sequences)[0], message="an empty share reached the LSTM")
+    return lstm_call(self, sequences, *args, **kwargs)
+
+keras.layers.LSTM.call = refusing_empty_batches
+"""
+
+SHARES = """
+import json
+from lstm_tf.devices import batches_per_epoch, even_shards
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+def shares(dataset):
+    return [[int(share.shape[0]) for share in strategy.experimental_local_results(batch[0])]
+            for batch in strategy.experimental_distribute_dataset(dataset)]
+
+report = {}
+for windows in (16, 17, 19):  # last batches of 16, 1 and 3 windows
+    batched = tf.data.Dataset.from_tensor_slices(
+        (tf.zeros([windows, 3, 1]), tf.zeros([windows, 1, 1]))).batch(16)
+    report[windows] = {"plain": shares(batched), "even": shares(
+        even_shards(batched, 2, batches_per_epoch(windows, 16, 2)))}
+try:
+    keras.layers.LSTM(2)(tf.zeros([0, 3, 1]))
+    report["guard"] = "silent"
+except tf.errors.InvalidArgumentError as error:
+    report["guard"] = "fires" if "empty share" in str(error) else str(error)
+print("SHARES " + json.dumps(report))
+"""
+
+
+def last_batches_of_one(root: Path) -> list:
+    """`lstm-tf train` arguments of a mirrored run whose every part ends in a batch of one
+    window, which two replicas would split [1, 0]: 514 rows give 145 train and 105
+    validation windows (% 8 == 1) and 257 test windows (% 256 == 1, the prediction batch)."""
+    rows = np.arange(514)
+    values = np.sin(2 * np.pi * rows / 12) + 0.1 * np.cos(rows)
+    (root / "long.csv").write_text(
+        "step,value\n" + "".join(f"{i},{v:.6f}\n" for i, v in zip(rows, values)))
+    return ["train", "--data", root / "long.csv", "--window", 7, "--val-fraction", 0.2043,
+            "--test-fraction", 0.5, "--batch-size", 8, "--units", 4, "--epochs", 2,
+            "--patience", 0, "--device", "cpu", "--strategy", "mirrored", "--cpu-devices", 2,
+            "--out", root / "last-batches-of-one", "-q"]
+
+
+def test_no_replica_gets_an_empty_share_of_a_last_batch(one_and_two_replicas):
+    root, output = one_and_two_replicas
+    out = root / "last-batches-of-one"
+    assert "145 train / 105 val / 257 test windows" in output
+    assert json.loads((out / "config.json").read_text())["train"]["replicas"] == 2
+    assert json.loads((out / "metrics.json").read_text())["windows"] == 257  # none dropped
+    assert losses(out).shape == (2, 2) and np.all(np.isfinite(losses(out)))
+    report = json.loads(output.split("SHARES ", 1)[1])
+    assert report["guard"] == "fires"  # the guard that training passed is real
+    # TensorFlow splits a last batch of 1 window [1, 0], of 3 windows [2, 1] ...
+    assert [report[str(n)]["plain"][-1] for n in (16, 17, 19)] == [[8, 8], [1, 0], [2, 1]]
+    # ... and even_shards trims every batch to equal shares (dropping a single window).
+    assert [report[str(n)]["even"] for n in (16, 17, 19)] == [[[8, 8]], [[8, 8]],
+                                                              [[8, 8], [1, 1]]]
+
+
+def test_batch_size_must_be_a_multiple_of_the_replicas():
+    from lstm_tf.devices import batches_per_epoch, check_batch_size, kept_windows
+    from lstm_tf.errors import UserError
+
+    check_batch_size(7, 1)
+    check_batch_size(32, 4)
+    with pytest.raises(UserError, match="--batch-size 34 must be a multiple of the 4 replicas, "
+                       "which each get an equal share of a batch; use 32 or 36"):
+        check_batch_size(34, 4)
+    with pytest.raises(UserError, match="use 2$"):
+        check_batch_size(1, 2)
+    assert [kept_windows(n, 4) for n in (1, 3, 4, 6, 9)] == [0, 0, 4, 4, 8]
+    assert [batches_per_epoch(n, 8, 2) for n in (16, 17, 18)] == [2, 2, 3]
+    assert batches_per_epoch(17, 8) == 3  # one replica: the last batch of one window stays
 
 
 def reserved_port(stack: contextlib.ExitStack) -> int:

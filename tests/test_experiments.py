@@ -161,6 +161,31 @@ def test_same_seed_gives_the_same_gradients_and_training():
     assert np.all(np.isfinite(curves[0].loss)) and np.all(profiles[0] > 0)
 
 
+def test_no_xla_around_an_lstm_that_would_run_on_cudnn(monkeypatch):
+    import importlib
+
+    import tensorflow as tf
+
+    keras_tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    monkeypatch.setattr(ex, "XLA_MIN_STEPS", 2)  # a long run, as far as XLA is concerned
+    with monkeypatch.context() as gpu:
+        gpu.setattr(keras_tf_rnn, "_is_gpu_available", lambda: True)  # Keras sees a GPU
+        models = {kind: ex.build_model(ex.ModelSpec(kind), 6, 3, seed=0)
+                  for kind in ex.MODEL_KINDS}
+        assert not ex.use_xla(models["lstm"], 2) and ex.use_xla(models["simple_rnn"], 2)
+        # What XLA would have been asked to compile: the cuDNN op, which it cannot.
+        fresh = ex.build_model(ex.ModelSpec("lstm"), 6, 3, seed=0)
+        graph = tf.function(fresh).get_concrete_function(tf.TensorSpec([2, 6, 2])).graph
+        assert "CudnnRNNV3" in {op.type for op in graph.get_operations()} | {
+            node.op for f in graph.as_graph_def().library.function for node in f.node_def}
+    # The steps run here on the CPU kernel; the choice made above stands.
+    curve = ex.train_on_adding(models["lstm"], length=6, steps=2, batch_size=4,
+                               optimizer="sgd", learning_rate=0.01, clipnorm=None, data_seed=0)
+    assert curve.xla is False and np.all(np.isfinite(curve.loss))
+    # Without a GPU the LSTM is compiled as before.
+    assert ex.use_xla(ex.build_model(ex.ModelSpec("lstm"), 6, 3, seed=0), 2)
+
+
 # -------------------------------------------------------------- memory, quick budget
 
 

@@ -164,6 +164,31 @@ def test_export_refuses_overwrite_and_failed_parity_writes_no_model(runs_dir, ex
     assert json.loads((tmp_path / "strict.parity.json").read_text())["window"]["passed"] is False
 
 
+def test_parity_reference_runs_in_full_float32(exported, runs_dir, monkeypatch):
+    """TensorFloat-32 (on by default for float32 matmuls on Ampere and newer GPUs) puts the
+    Keras reference about 1e-4 off: parity computes it with TF32 off, then restores it."""
+    import tensorflow as tf
+
+    from lstm_tf import parity, runs
+
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled
+    seen = []
+    reference = parity.keras_forecast
+
+    def recorded(*args, **kwargs):
+        seen.append(tf32())
+        return reference(*args, **kwargs)
+
+    monkeypatch.setattr(parity, "keras_forecast", recorded)
+    assert tf32()  # TensorFlow's default, on the GPUs concerned
+    config, model = runs.load_config(runs_dir / "lstm"), runs.load_model(runs_dir / "lstm")
+    window = parity.check_window_model(str(exported["lstm"]), model, config)
+    step = parity.check_step_model(str(contract.step_path_for(exported["lstm"])), model, config)
+    assert window["passed"] and step["passed"]
+    assert seen and not any(seen)  # every reference forecast without TF32 ...
+    assert tf32()  # ... and the setting restored afterwards
+
+
 def test_no_scaling_export_and_parity_command(runs_dir, tmp_path):
     out = tmp_path / "bare.onnx"
     result = run("export", runs_dir / "lstm", "--out", out, "--no-scaling")
