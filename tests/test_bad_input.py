@@ -155,6 +155,15 @@ CASES = [
          "bare.onnx has no lstm-tf metadata", {"data.csv": SINE}, needs="bare"),
     Case("ONNX model with wrong input rank", ["predict", "rank2.onnx", "--data", "data.csv"],
          "'window' of rank 3 [batch, time, features]", {"data.csv": SINE}, needs="rank2"),
+    Case("runtimes: a file that is not ONNX", ["runtimes", "bad.onnx"],
+         "bad.onnx is not a valid ONNX model", {"bad.onnx": "not a model"}),
+    Case("runtimes: ONNX model without lstm-tf metadata (refused: no window length, "
+         "scale or target std to test with)", ["runtimes", "bare.onnx"],
+         "bare.onnx has no lstm-tf metadata", needs="bare"),
+    Case("runtimes: unknown runtime name", ["runtimes", "model.onnx", "--runtimes",
+                                            "onnxruntime,tensorrt"],
+         "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
+         "tract, reference, node", needs="onnx"),
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
