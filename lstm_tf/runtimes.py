@@ -592,7 +592,8 @@ def table(report: Report) -> str:
     """The report as one Markdown table and a verdict line."""
     keras = any(row.vs_keras is not None for row in report.rows)
     meta = report.meta
-    lines = [f"{report.model.name}: {meta['model']} model of a {meta['kind']} run "
+    what = {"gates": "gate"}.get(meta["model"], meta["model"])
+    lines = [f"{report.model.name}: {what} model of a {meta['kind']} run "
              f"({meta['layers']} x {meta['units']}, window {meta['window']}, horizon "
              f"{meta['horizon']}); {report.windows}; latency: median per call, "
              f"{report.threads} thread(s)", "",
