@@ -364,9 +364,13 @@ class NodeSession(Session):
                                          str(threads)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
-        hello = self._read()
-        if hello.get("outputs") != model.outputs:
-            raise RuntimeError(f"onnxruntime-node lists outputs {hello.get('outputs')}")
+        try:
+            hello = self._read()
+            if hello.get("outputs") != model.outputs:
+                raise RuntimeError(f"onnxruntime-node lists outputs {hello.get('outputs')}")
+        except Exception:
+            self.close()
+            raise
 
     def _read(self) -> dict:
         line = self.process.stdout.readline()
@@ -398,7 +402,7 @@ class NodeSession(Session):
 
     def close(self):
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.process.stdin.close()  # serve.js ends when its input does
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -498,11 +502,12 @@ def _run_windows(model: Model, run, count: int) -> tuple[np.ndarray, np.ndarray,
         from . import parity, runs
 
         config = runs.load_config(run)
+        if model.fixed_time and model.fixed_time != config.data.window:
+            raise UserError(f"{model.path} takes windows of {model.fixed_time} rows only, the "
+                            f"run {run} has windows of {config.data.window}; is it this run's "
+                            "model?")
         cases = parity.test_windows(config)
         test = cases["test windows"]
-        if test.shape[1] != time_length:
-            raise UserError(f"{model.path} takes windows of {time_length} rows, the run "
-                            f"{run} has windows of {test.shape[1]}; is it this run's model?")
         return (test[-count:], cases["batch 256"],
                 f"{min(count, len(test))} test windows of the run {run}")
     windows = synthetic_windows(model.meta, max(count, max(BATCHES)), time_length)

@@ -45,7 +45,7 @@ class Case:
     args: list[str]
     message: str  # a part of the one-line error
     files: dict[str, str | bytes] = field(default_factory=dict)
-    needs: str | None = None  # "run" or "onnx": copied in from a trained/exported fixture
+    needs: str | None = None  # "run" or "onnx" (...): copied in from a trained/exported fixture
     locked: str | None = None  # a path that another process (this one) is writing
     full_disk: str | None = None  # a folder mounted as a full tmpfs (root only, as CI)
     hidden: tuple[str, ...] = ()  # modules that fail to import (an extra not installed)
@@ -160,6 +160,9 @@ CASES = [
     Case("runtimes: ONNX model without lstm-tf metadata (refused: no window length, "
          "scale or target std to test with)", ["runtimes", "bare.onnx"],
          "bare.onnx has no lstm-tf metadata", needs="bare"),
+    Case("runtimes: a model that takes another window length than its RUN",
+         ["runtimes", "fixed.onnx", "run"], "fixed.onnx takes windows of 9 rows only, the run "
+         "run has windows of 4; is it this run's model?", needs="fixed"),
     Case("runtimes: unknown runtime name", ["runtimes", "model.onnx", "--runtimes",
                                             "onnxruntime,tensorrt"],
          "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
@@ -254,17 +257,20 @@ def build_artefacts(root: Path) -> Path:
         [helper.make_tensor_value_info("forecast", TensorProto.FLOAT, ["batch", 4])]))
     rank2.metadata_props.extend(onnx.load(root / "model.onnx").metadata_props)
     onnx.save(rank2, root / "rank2.onnx")
+    fixed = onnx.load(root / "model.onnx")  # as an unrolled gate model: one window length
+    fixed.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 9
+    onnx.save(fixed, root / "fixed.onnx")
     return root
 
 
 def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str]:
     """Lay out the case's files in `folder`, run it there; (exit code, output)."""
-    if case.needs == "run":
+    if case.needs in ("run", "fixed"):
         shutil.copytree(artefacts / "run", folder / "run")
     elif case.needs in ("onnx", "onnx2"):
         shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
                     folder / "model.onnx")
-    elif case.needs in ("bare", "rank2"):
+    if case.needs in ("bare", "rank2", "fixed"):
         shutil.copy(artefacts / f"{case.needs}.onnx", folder / f"{case.needs}.onnx")
     for name, content in case.files.items():
         path = folder / name
