@@ -32,6 +32,13 @@ from the training part; a gate, cell or hidden state divided by max(1, its large
 A model without lstm-tf metadata is refused (`contract.parse_metadata`'s error): the
 metadata gives the window length, the columns' scale for synthetic windows, the index
 ranges and the target's std the errors are measured in, none of which a bare graph has.
+
+Panel models (`panel` in the metadata) keep their statistics inside the graph. With the
+run, the windows are its test windows of every series with their `series` index, and
+errors are in each series' training std (as parity measures them). Without it, a
+window-scaled panel model gets synthetic windows at mean 0 and std 1 and errors in each
+window's own std of the target (what its graph divides by); a series-scaled one is
+refused (no series' level is known without the run).
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ class GraphInput:
     name: str
     dtype: np.dtype
     dims: list  # int for a fixed axis, str (dim_param) or None for a dynamic one
+
+    @property
+    def shape(self) -> list:
+        return self.dims
 
 
 @dataclass
@@ -119,12 +130,23 @@ def load_model(path: str | os.PathLike) -> Model:
 
 # --- inputs -----------------------------------------------------------------------------
 
+def _statistics(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """The columns' training (mean, std) from the metadata; None for a panel model, whose
+    statistics are inside the graph (per window or per series)."""
+    scaler = meta.get("scaler", {})
+    if "mean" in scaler and "std" in scaler:
+        return np.asarray(scaler["mean"], np.float64), np.asarray(scaler["std"], np.float64)
+    return None
+
+
 def synthetic_windows(meta: dict, count: int, time: int, seed: int = 0) -> np.ndarray:
     """Raw windows made from the metadata alone: each column a smooth random walk around
-    its training mean, scaled by its training std. [count, time, columns] float32."""
+    its training mean, scaled by its training std (a panel model's metadata has none:
+    then around 0 with std 1; its graph scales each window or series itself).
+    [count, time, columns] float32."""
     rng = np.random.default_rng(seed)
-    mean = np.asarray(meta["scaler"]["mean"])
-    std = np.asarray(meta["scaler"]["std"])
+    mean, std = _statistics(meta) or (np.zeros(len(meta["columns"])),
+                                      np.ones(len(meta["columns"])))
     steps = rng.normal(scale=0.3, size=(count, time, len(mean)))
     walk = np.cumsum(steps, axis=1) + rng.normal(size=(count, 1, len(mean)))
     return (mean + std * walk).astype(np.float32)
@@ -132,29 +154,36 @@ def synthetic_windows(meta: dict, count: int, time: int, seed: int = 0) -> np.nd
 
 def _index_range(meta: dict, name: str) -> int:
     """How many values an integer index input takes: the length of the metadata entry
-    that lists them (`series` -> `series` or `series_names` ...), else 1 (all zeros)."""
-    for key in (name, f"{name}s", f"{name}_names", f"{name}_index"):
-        value = meta.get(key)
-        if isinstance(value, (list, dict)) and value:
-            return len(value)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+    that lists them (`series` -> `panel.series`, or `series`, `series_names`, ... at the
+    top level or in any section), else 1 (all zeros)."""
+    sections = [meta] + [value for value in meta.values() if isinstance(value, dict)]
+    for section in sections:
+        for key in (name, f"{name}s", f"{name}_names", f"{name}_index"):
+            value = section.get(key)
+            if isinstance(value, (list, dict)) and value:
+                return len(value)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
     return 1
 
 
-def feeds_for(model: Model, raw_windows: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """A value for every graph input, for `len(raw_windows)` windows (see the module doc)."""
+def feeds_for(model: Model, raw_windows: np.ndarray, seed: int = 0,
+              given: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """A value for every graph input, for `len(raw_windows)` windows (see the module doc);
+    `given` values (a panel run's real series index) are taken as they are."""
     meta = model.meta
     batch, time = raw_windows.shape[:2]
     windows = raw_windows
-    if meta["scaling"] == "none":  # the graph takes z-scores
-        windows = ((raw_windows - np.asarray(meta["scaler"]["mean"]))
-                   / np.asarray(meta["scaler"]["std"])).astype(np.float32)
+    training = _statistics(meta)
+    if meta["scaling"] == "none" and training:  # the graph takes z-scores
+        windows = ((raw_windows - training[0]) / training[1]).astype(np.float32)
     declared = meta.get("inputs", {})
     rng = np.random.default_rng(seed)
     feed = {}
     for graph_input in model.inputs:
-        if graph_input.name == contract.INPUT:
+        if given and graph_input.name in given:
+            value = given[graph_input.name]
+        elif graph_input.name == contract.INPUT:
             value = windows
         elif graph_input.name == contract.STEP_INPUT:
             value = windows[:, -1, :]
@@ -249,6 +278,10 @@ class Session:
     def __init__(self, model: Model, threads: int = 1):
         self.model = model
         self.threads = threads
+
+    def get_inputs(self) -> list:
+        """The graph's inputs (`.name`, `.shape`), as onnxruntime's session lists them."""
+        return list(self.model.inputs)
 
     def run(self, output_names, feed: dict) -> list[np.ndarray]:
         outputs = dict(zip(self.model.outputs, self._run(feed)))
@@ -416,8 +449,26 @@ SESSIONS: dict[str, type[Session]] = {cls.name: cls for cls in (
 
 # --- comparing --------------------------------------------------------------------------
 
-def relative_error(model: Model, name: str, expected: np.ndarray, got: np.ndarray) -> float:
-    """Worst |got - expected| of one output, relative as the module docstring says."""
+def target_scale(model: Model, raw_windows: np.ndarray) -> np.ndarray:
+    """The target's std that errors are measured in, [1 or batch, targets]: the training
+    std from the metadata (1 for a model that returns z-scores); for a panel model, whose
+    metadata holds no statistics, each window's own std of the target (what window
+    scaling divides by; a panel run's parity check uses each series' training std)."""
+    meta = model.meta
+    n_targets = len(meta["targets"])
+    training = _statistics(meta)
+    if meta["scaling"] == "none":
+        return np.ones((1, n_targets))
+    if training:
+        return training[1][None, :n_targets]
+    std = np.asarray(raw_windows, np.float64)[:, :, :n_targets].std(axis=1)
+    return np.where(std > 0, std, 1.0)
+
+
+def relative_error(model: Model, name: str, expected: np.ndarray, got: np.ndarray,
+                   scale: np.ndarray) -> float:
+    """Worst |got - expected| of one output, relative as the module docstring says;
+    `scale` is `target_scale` of the windows fed."""
     expected = np.asarray(expected, np.float64)
     got = np.asarray(got, np.float64)
     if expected.shape != got.shape:
@@ -430,9 +481,8 @@ def relative_error(model: Model, name: str, expected: np.ndarray, got: np.ndarra
     states = set(contract.gate_output_names(meta["layers"])) | set(
         contract.STEP_STATE_OUTPUTS.values())
     if name not in states and expected.ndim >= 3 and expected.shape[2] == n_targets:
-        std = (np.asarray(meta["scaler"]["std"][:n_targets]) if meta["scaling"] == "in-graph"
-               else np.ones(n_targets))
-        error = error / std.reshape([1, 1, n_targets] + [1] * (expected.ndim - 3))
+        scale = np.asarray(scale, np.float64)
+        error = error / scale.reshape([len(scale), 1, n_targets] + [1] * (expected.ndim - 3))
         return float(np.nan_to_num(error.max(), nan=np.inf))
     return float(np.nan_to_num(error.max(), nan=np.inf) / max(1.0, float(np.abs(expected).max())))
 
@@ -495,25 +545,52 @@ def _keras_check(model: Model, run) -> Callable[[object], float] | None:
     return against_keras
 
 
-def _run_windows(model: Model, run, count: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """(windows to compare on, windows to time batch 256 on, what they are)."""
-    time_length = model.fixed_time or model.meta["window"]
-    if run is not None:
-        from . import parity, runs
+@dataclass
+class Inputs:
+    """What every runtime is fed: windows to compare on and to time on, the values of
+    inputs the run knows (a panel's series index), and the errors' scale."""
 
-        config = runs.load_config(run)
-        if model.fixed_time and model.fixed_time != config.data.window:
-            raise UserError(f"{model.path} takes windows of {model.fixed_time} rows only, the "
-                            f"run {run} has windows of {config.data.window}; is it this run's "
-                            "model?")
-        cases = parity.test_windows(config)
-        test = cases["test windows"]
-        return (test[-count:], cases["batch 256"],
-                f"{min(count, len(test))} test windows of the run {run}")
-    windows = synthetic_windows(model.meta, max(count, max(BATCHES)), time_length)
-    return windows[:count], windows[:max(BATCHES)], (
-        f"{count} synthetic windows made from the metadata (a random walk at each column's "
-        "training mean and std)")
+    windows: np.ndarray
+    timing_windows: np.ndarray  # at least max(BATCHES) of them
+    source: str  # where they come from, for the table
+    given: dict = field(default_factory=dict)  # input name -> values for `windows`
+    timing_given: dict = field(default_factory=dict)  # ... for `timing_windows`
+    scale: np.ndarray | None = None  # target_scale of `windows` (None: from the metadata)
+
+
+def _inputs(model: Model, run, count: int) -> Inputs:
+    time_length = model.fixed_time or model.meta["window"]
+    panel = model.meta.get("panel") or {}
+    if run is None and panel.get("scaling") == "series":
+        raise UserError(f"{model.path} is a panel model scaled by series: each series' "
+                        "statistics are inside its graph only, so windows made from the "
+                        "metadata would be at no series' level; give its run: lstm-tf "
+                        f"runtimes {model.path} RUN")
+    if run is None:
+        windows = synthetic_windows(model.meta, max(count, max(BATCHES)), time_length)
+        what = ("each column's training mean and std" if _statistics(model.meta)
+                else "mean 0 and std 1")
+        return Inputs(windows[:count], windows[:max(BATCHES)],
+                      f"{count} synthetic windows made from the metadata (a random walk at "
+                      f"{what})")
+    from . import parity, runs
+
+    config = runs.load_config(run)
+    if model.fixed_time and model.fixed_time != config.data.window:
+        raise UserError(f"{model.path} takes windows of {model.fixed_time} rows only, the "
+                        f"run {run} has windows of {config.data.window}; is it this run's "
+                        "model?")
+    source = f"{{}} test windows of the run {run}"
+    if config.panel:  # windows of every series, their index, each series' training std
+        cases = parity.panel_cases(config)
+        (test, series, std), (timing, timing_series, _) = cases["test windows"], cases["batch 256"]
+        name = contract.SERIES_INPUT
+        return Inputs(test[-count:], timing, source.format(min(count, len(test))),
+                      {name: series[-count:].astype(np.int64)},
+                      {name: timing_series.astype(np.int64)}, std[-count:])
+    cases = parity.test_windows(config)
+    test = cases["test windows"]
+    return Inputs(test[-count:], cases["batch 256"], source.format(min(count, len(test))))
 
 
 def compare(model_path, run=None, names: list[str] | None = None, windows: int = 32,
@@ -533,8 +610,9 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
     if "onnxruntime" not in names:
         names.insert(0, "onnxruntime")
     versions = installed()
-    compare_windows, timing_windows, source = _run_windows(model, run, windows)
-    feed = feeds_for(model, compare_windows)
+    inputs = _inputs(model, run, windows)
+    feed = feeds_for(model, inputs.windows, given=inputs.given)
+    scale = inputs.scale if inputs.scale is not None else target_scale(model, inputs.windows)
     against_keras = _keras_check(model, run)
     rows, sessions = [], {}
     expected = None
@@ -552,7 +630,7 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
                 got = session.run(None, feed)
                 if name == "onnxruntime":
                     expected = got
-                errors = {output: relative_error(model, output, want, have)
+                errors = {output: relative_error(model, output, want, have, scale)
                           for output, want, have in zip(model.outputs, expected, got)}
                 row.worst_output = max(errors, key=errors.get)
                 row.vs_onnxruntime = errors[row.worst_output]
@@ -566,8 +644,9 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
                 sessions.pop(name, None)
         rounds = 3
         for batch in BATCHES:
-            batch_feed = feeds_for(model, np.resize(timing_windows, (batch,)
-                                                    + timing_windows.shape[1:]))
+            given = {name: np.resize(values, batch) for name, values in inputs.timing_given.items()}
+            batch_feed = feeds_for(model, np.resize(inputs.timing_windows, (batch,)
+                                                    + inputs.timing_windows.shape[1:]), given=given)
             samples = {name: [] for name in sessions}
             log(f"timing batch {batch}")
             for _ in range(rounds):
@@ -584,7 +663,7 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
     finally:
         for session in sessions.values():
             session.close()
-    return Report(model.path, model.meta, source, rows, tolerance, threads)
+    return Report(model.path, model.meta, inputs.source, rows, tolerance, threads)
 
 
 def _micros(value: float | None) -> str:

@@ -163,6 +163,10 @@ CASES = [
     Case("runtimes: a model that takes another window length than its RUN",
          ["runtimes", "fixed.onnx", "run"], "fixed.onnx takes windows of 9 rows only, the run "
          "run has windows of 4; is it this run's model?", needs="fixed"),
+    Case("runtimes: a panel model scaled by series, without its RUN", ["runtimes", "series.onnx"],
+         "series.onnx is a panel model scaled by series: each series' statistics are inside "
+         "its graph only, so windows made from the metadata would be at no series' level; "
+         "give its run: lstm-tf runtimes series.onnx RUN", needs="series"),
     Case("runtimes: unknown runtime name", ["runtimes", "model.onnx", "--runtimes",
                                             "onnxruntime,tensorrt"],
          "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
@@ -229,6 +233,8 @@ def artefacts(tmp_path_factory):
 
 def build_artefacts(root: Path) -> Path:
     """A tiny trained run and exported models that the model cases copy from."""
+    import json
+
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
@@ -260,6 +266,12 @@ def build_artefacts(root: Path) -> Path:
     fixed = onnx.load(root / "model.onnx")  # as an unrolled gate model: one window length
     fixed.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 9
     onnx.save(fixed, root / "fixed.onnx")
+    series = onnx.load(root / "model.onnx")  # what a series-scaled panel model's metadata says
+    meta = json.loads(series.metadata_props[0].value)
+    meta.update(panel={"scaling": "series", "series": ["a", "b"], "series_column": "id"},
+                scaler={"per_series": True})
+    series.metadata_props[0].value = json.dumps(meta)
+    onnx.save(series, root / "series.onnx")
     return root
 
 
@@ -270,7 +282,7 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
     elif case.needs in ("onnx", "onnx2"):
         shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
                     folder / "model.onnx")
-    if case.needs in ("bare", "rank2", "fixed"):
+    if case.needs in ("bare", "rank2", "fixed", "series"):
         shutil.copy(artefacts / f"{case.needs}.onnx", folder / f"{case.needs}.onnx")
     for name, content in case.files.items():
         path = folder / name

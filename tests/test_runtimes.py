@@ -43,6 +43,46 @@ def models(tmp_path_factory):
     return made
 
 
+@pytest.fixture(scope="module")
+def panel_models(tmp_path_factory):
+    """scaling -> (model path, run): a tiny panel run of each scaling (window: statistics of
+    each window inside the graph; series: a `series` index input)."""
+    from lstm_tf.data import panels
+
+    root = tmp_path_factory.mktemp("panel")
+    path = root / "panel.csv"
+    panels.write_long_csv(panels.synthetic_panel(series=4, length=60, seed=2), path)
+    made = {}
+    for scaling in ("window", "series"):
+        result = run("train", "--data", path, "--series-column", "series", "--time-column",
+                     "time", "--scaling", scaling, "--window", "8", "--units", "4",
+                     "--epochs", "1", "--horizon", "2", "--test-size", "2", "-q",
+                     "--out", root / scaling)
+        assert result.exit_code == 0, result.output
+        result = run("export", root / scaling, "--out", root / f"{scaling}.onnx", "--no-check")
+        assert result.exit_code == 0, result.output
+        made[scaling] = (root / f"{scaling}.onnx", root / scaling)
+    return made
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_panel_models_pass_in_every_installed_runtime(panel_models, scaling):
+    path, run_dir = panel_models[scaling]
+    model = runtimes.load_model(path)
+    names = [graph_input.name for graph_input in model.inputs]
+    assert names == (["window", "series"] if scaling == "series" else ["window"])
+    # The run's windows and series; synthetic windows for a window-scaled model only.
+    for source in ([run_dir, None] if scaling == "window" else [run_dir]):
+        report = runtimes.compare(path, source, **FAST)
+        for row in report.rows:
+            assert row.version is None or (row.failure is None and row.vs_onnxruntime <= 1e-5
+                                           and (source is None or row.vs_keras <= 1e-5)), row
+        assert report.passed
+    feed = runtimes.feeds_for(model, runtimes.synthetic_windows(model.meta, 6, 8))
+    if scaling == "series":  # indices of the 4 series, from the metadata
+        np.testing.assert_array_equal(feed["series"], [0, 1, 2, 3, 0, 1])
+
+
 @pytest.mark.parametrize("name", ["lstm", "lstm step", "rnn", "gated", "lstm gates"])
 def test_every_model_kind_passes_in_every_installed_runtime(models, name):
     path, run_dir = models[name]
@@ -107,11 +147,13 @@ def test_feeds_are_generic_over_new_inputs(models):
     np.testing.assert_array_equal(feed["series"], [0, 1, 2, 0, 1, 2, 0])
     assert feed["known"].shape == (7, model.meta["horizon"], 2)
     std = model.meta["scaler"]["std"][0]
+    scale = runtimes.target_scale(model, feed["window"])
+    assert scale.shape == (1, 1) and scale[0, 0] == std
     quantiles = np.zeros((3, 1, 1, 5))
-    assert runtimes.relative_error(model, "quantiles", quantiles, quantiles + std) == \
+    assert runtimes.relative_error(model, "quantiles", quantiles, quantiles + std, scale) == \
         pytest.approx(1.0)
     assert runtimes.relative_error(model, "forecast", quantiles[..., 0],
-                                   quantiles[..., 0] + 2 * std) == pytest.approx(2.0)
+                                   quantiles[..., 0] + 2 * std, scale) == pytest.approx(2.0)
 
 
 def test_cli_prints_one_table_and_exits_1_on_a_miss(models, monkeypatch):
