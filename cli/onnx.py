@@ -28,7 +28,7 @@ import click
               "ONNX Loop, so it runs in every runtime); see docs/gates.md.")
 @click.option("--loop", "gates_loop", is_flag=True,
               help="With --gates: the dynamic-length variant instead, one ONNX Loop per "
-              "layer (any window length; onnxruntime only, about 10x slower).")
+              "layer (any window length; runs in onnxruntime only, and slower).")
 @click.option("--force", is_flag=True, help="Replace an existing model.")
 def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allow_loop,
            gates, gates_loop, force) -> None:
