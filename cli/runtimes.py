@@ -17,7 +17,8 @@ import click
 @click.option("--budget", type=click.FloatRange(0.01), default=0.5, show_default=True,
               help="Seconds of timed calls per runtime and batch size.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Intra-op threads in every runtime.")
+              help="Intra-op threads of onnxruntime, OpenVINO and onnxruntime-node (tract "
+              "and the reference evaluator have no such setting).")
 @click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=1e-5,
               show_default=True, help="As a multiple of the target's std.")
 def runtimes(model, run, names, windows, budget, threads, tolerance) -> None:
