@@ -24,14 +24,17 @@ EXTRA = ("openvino", "tract")  # the `runtimes` extra; the reference evaluator c
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """name -> (model path, run): window and step models of lstm, rnn and gated runs, and
-    the gate model (unrolled)."""
+    """name -> (model path, run): window models of lstm, rnn and gated runs (the gated one
+    with the default anchor inside the graph), step models of the lstm and rnn runs (no
+    anchor, so that they have one; a gated run's step model is its LSTM twin's), and the
+    gate model (unrolled)."""
     root = tmp_path_factory.mktemp("runtimes")
     made = {}
-    for kind, anchor in (("lstm", ["--anchor", "none"]), ("rnn", []), ("gated", [])):
+    for kind, anchor in (("lstm", ["--anchor", "none"]), ("rnn", ["--anchor", "none"]),
+                         ("gated", [])):
         result = run("train", "--model", kind, "--out", root / kind, *anchor, *TINY)
         assert result.exit_code == 0, result.output
-    for name, kind, options in (("lstm", "lstm", ["--step"]), ("rnn", "rnn", []),
+    for name, kind, options in (("lstm", "lstm", ["--step"]), ("rnn", "rnn", ["--step"]),
                                 ("gated", "gated", []), ("lstm gates", "lstm", ["--gates"])):
         out = root / f"{name.replace(' ', '.')}.onnx"
         # No parity check here: compare() runs it in every runtime, onnxruntime included.
@@ -84,7 +87,8 @@ def test_panel_models_pass_in_every_installed_runtime(panel_models, scaling):
         np.testing.assert_array_equal(feed["series"], [0, 1, 2, 3, 0, 1])
 
 
-@pytest.mark.parametrize("name", ["lstm", "lstm step", "rnn", "gated", "lstm gates"])
+@pytest.mark.parametrize("name", ["lstm", "lstm step", "rnn", "rnn step", "gated",
+                                  "lstm gates"])
 def test_every_model_kind_passes_in_every_installed_runtime(models, name):
     path, run_dir = models[name]
     report = runtimes.compare(path, run_dir, **FAST)
