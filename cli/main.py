@@ -35,9 +35,10 @@ def cli() -> None:
 
 def _register() -> None:
     # One module per area; each exposes COMMANDS. Add a new area here.
-    from . import backtest, bench_train, core, demo, experiment, inspect, onnx, tune
+    from . import backtest, bench_train, core, demo, experiment, inspect, onnx, runtimes, tune
 
-    for module in (core, backtest, tune, onnx, inspect, experiment, bench_train, demo):
+    for module in (core, backtest, tune, onnx, runtimes, inspect, experiment, bench_train,
+                   demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -24,10 +24,14 @@ import click
 @click.option("--gates", is_flag=True,
               help="Write the gate model instead (default exported/<run>.gates.onnx): the "
               "forecast plus every gate, candidate, cell state and h sequence of each LSTM "
-              "layer. Contains ONNX Loops; see docs/gates.md.")
+              "layer, unrolled over the run's window (windows of exactly that length; no "
+              "ONNX Loop, so it runs in every runtime); see docs/gates.md.")
+@click.option("--loop", "gates_loop", is_flag=True,
+              help="With --gates: the dynamic-length variant instead, one ONNX Loop per "
+              "layer (any window length; runs in onnxruntime only, and slower).")
 @click.option("--force", is_flag=True, help="Replace an existing model.")
 def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allow_loop,
-           gates, force) -> None:
+           gates, gates_loop, force) -> None:
     """Export a trained RUN to a self-contained ONNX model, checked against Keras.
 
     The model takes raw values (`window` [batch, time, features]) and returns raw
@@ -42,9 +46,10 @@ def export(run, to_onnx, out, opset, no_scaling, step, no_check, tolerance, allo
     started = time.perf_counter()
     result = export_run(run, out, force=force, opset=opset, scaling=not no_scaling, step=step,
                         check=not no_check, tolerance=tolerance, allow_loop=allow_loop,
-                        gates=gates, log=click.echo)
+                        gates=gates, gates_loop=gates_loop, log=click.echo)
     ops = ", ".join(f"{op} x{n}" for op, n in sorted(result.op_counts.items())
                     if op in ("LSTM", "RNN", "GRU", "Loop"))
+    ops = ops or "no recurrent node or Loop: a straight graph"
     click.echo(f"wrote {result.path} ({ops}; {time.perf_counter() - started:.1f} s)")
     if result.step_path:
         click.echo(f"wrote {result.step_path}")
@@ -73,8 +78,12 @@ def parity(model, run, tolerance) -> None:
     keras_model = runs.load_model(run)
     check = {"step": parity_lib.check_step_model, "gates": parity_lib.check_gate_model}.get(
         meta["model"], parity_lib.check_window_model)
+    options = {}
+    if meta["model"] == "gates":  # an unrolled gate model takes one time length only
+        time = meta.get("inputs", {}).get("window", [None, None])[1]
+        options["fixed_time"] = time if isinstance(time, int) else None
     report = check(model, keras_model, config, scaling=meta["scaling"] == "in-graph",
-                   tolerance=tolerance)
+                   tolerance=tolerance, **options)
     click.echo(parity_lib.verdict(report))
     if not report["passed"]:
         raise UserError(f"{model} does not match {run} within {tolerance:g} x std")

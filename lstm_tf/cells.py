@@ -335,7 +335,7 @@ def _copy_layer(layer):
     return type(layer).from_config(layer.get_config())
 
 
-def gate_model_from_lstm(model) -> keras.Model:
+def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
     """A model that outputs every gate of every LSTM layer of `model`.
 
     `model` is a chain of layers (Sequential, or functional without branches)
@@ -352,6 +352,11 @@ def gate_model_from_lstm(model) -> keras.Model:
     docstring for the layout, `split_gates` to cut it), then `model`'s own
     prediction. Where the original layer had `return_sequences=False`, the next
     layer still gets only the last step, so the prediction is unchanged.
+
+    With `unroll=True` the gate layers are unrolled (`keras.layers.RNN(unroll=True)`):
+    called on inputs of a static time length T they become T copies of the cell, a
+    straight graph with no while loop (what `export --gates` converts, so that the
+    ONNX model has no `Loop`). Same numbers; the time length must be static.
     """
     try:
         source_input = model.inputs[0]
@@ -374,7 +379,7 @@ def gate_model_from_lstm(model) -> keras.Model:
             cell_config.pop("expose_gates", None)
             cell_config.pop("name", None)
             gate_rnn = gated_layer(
-                expose_gates=True, return_sequences=True,
+                expose_gates=True, return_sequences=True, unroll=unroll,
                 name=f"{layer.name}_gates", **cell_config)
             trace = gate_rnn(x)
             gate_rnn.set_weights(layer.get_weights())

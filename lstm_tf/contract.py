@@ -20,7 +20,9 @@ Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
             and each name g in `GATES`, `<g>_l<l>` float32 [batch, time, units]
             (`gate_output_names`): the layer's h_t, forget, input and output gates,
             candidate C~_t and cell state C_t at every step of the window.
-    Contains an ONNX Loop: the fused ONNX LSTM op does not output its gates.
+    The fused ONNX LSTM op does not output its gates: the cell is unrolled over the
+    run's window (`time` is then that number in the shapes, a straight graph), or with
+    `export --gates --loop` an ONNX Loop over any time length.
 Panel models (trained on many series, `panel` in the metadata)
     Window scaling (`panel.scaling == "window"`, the default): inputs and outputs as the
     window model; each window is standardised by its own statistics inside the graph
@@ -90,13 +92,16 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
                    targets: list[str], features: list[str], scaler: dict, scaling: bool,
                    step: bool, anchor: dict | None = None, gates: bool, time_column: str | None, versions: dict,
                    opset: int, run: str, parity: dict | None = None,
-                   panel: dict | None = None) -> dict:
+                   panel: dict | None = None, fixed_time: int | None = None) -> dict:
     """The metadata JSON stored in every exported model.
 
     `panel`: a panel run's {"scaling", "series" (names in index order), "series_column"};
     the scaler's statistics are then inside the graph only (per window or per series).
+    `fixed_time`: the only time length the graph takes (an unrolled gate model), written
+    in place of `"time"` in the shapes of `inputs` and `outputs`.
     """
     columns = list(targets) + list(features)
+    time = fixed_time or "time"
     outputs = {OUTPUT: ["batch", horizon, len(targets)]}
     if step:
         inputs = {STEP_INPUT: ["batch", len(columns)]}
@@ -104,14 +109,14 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
             inputs[STEP_STATE_INPUTS[name]] = [layers, "batch", units]
             outputs[STEP_STATE_OUTPUTS[name]] = [layers, "batch", units]
     else:
-        inputs = {INPUT: ["batch", "time", len(columns)]}
+        inputs = {INPUT: ["batch", time, len(columns)]}
         if panel and panel["scaling"] == "series":
             inputs[SERIES_INPUT] = ["batch"]
     if gates:
         if step:
             raise ValueError("a gate model is a window model, not a step model")
         for name in gate_output_names(layers):
-            outputs[name] = ["batch", "time", units]
+            outputs[name] = ["batch", time, units]
     return {
         "format": FORMAT,
         "model": "step" if step else ("gates" if gates else "window"),

@@ -11,15 +11,21 @@ tf2onnx (`onnx_convert`), which fuses the recurrent layers into ONNX LSTM/RNN no
 The parity check (`parity`) runs before anything is written: a model that fails it
 never reaches the target path.
 
-The gate model is converted from `cells.gate_model_from_lstm(model)`: its recurrent
-layers are Python cells that emit the gates, so tf2onnx turns each into an ONNX
-Loop (the fused ONNX LSTM op computes the same h and C but cannot output f, i, o
-or C~). Its outputs are `forecast` then `contract.gate_output_names(layers)`.
+The gate model is converted from `cells.gate_model_from_lstm(model, unroll=True)`:
+its recurrent layers are Python cells that emit the gates (the fused ONNX LSTM op
+computes the same h and C but cannot output f, i, o or C~), unrolled over the run's
+window, so the ONNX graph is straight (`window` copies of the cell's MatMul, Sigmoid
+and Tanh ops per layer, no `Loop`) and takes windows of exactly `window` rows. It
+runs in every ONNX runtime (OpenVINO, tract and the reference evaluator have no
+usable `Loop`; `lstm_tf/runtimes.py`). `gates_loop=True` keeps the earlier
+dynamic-length variant instead: one ONNX `Loop` per layer, any window length,
+onnxruntime only. Its outputs are `forecast` then `contract.gate_output_names(layers)`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import threading
@@ -69,13 +75,15 @@ def fused_network(model, config: RunConfig):
 def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                opset: int | None = None, scaling: bool = True, step: bool = False,
                check: bool = True, tolerance: float = parity.DEFAULT_TOLERANCE,
-               allow_loop: bool = False, gates: bool = False,
+               allow_loop: bool = False, gates: bool = False, gates_loop: bool = False,
                log: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export `run` to `out` (default exported/<run>.onnx); see the module docstring.
 
     With `gates` the model written (default exported/<run>.gates.onnx) is the gate
-    model, checked output by output against the Keras gate model; it always
-    contains ONNX Loops (`allow_loop` is implied) and cannot be combined with `step`.
+    model, checked output by output against the Keras gate model, unrolled over the
+    run's window (no `Loop`; inputs of exactly `window` rows); with `gates_loop` too
+    it is the dynamic-length variant with one ONNX `Loop` per layer (`allow_loop` is
+    implied). It cannot be combined with `step`.
 
     One writer at a time per `out` (a second export of the same file stops with a
     one-line error); SIGTERM or Ctrl-C before the files are renamed into place, or a
@@ -87,20 +95,23 @@ def export_run(run: str | Path, out: str | Path | None = None, *, force: bool = 
             with interrupts_as_keyboard_interrupt():
                 return _export_run(run, out, force=force, opset=opset, scaling=scaling,
                                    step=step, check=check, tolerance=tolerance,
-                                   allow_loop=allow_loop, gates=gates, log=log)
+                                   allow_loop=allow_loop, gates=gates,
+                                   gates_loop=gates_loop, log=log)
         except KeyboardInterrupt:
             raise Interrupted(f"export interrupted; nothing was written to {out} (an earlier "
                               "model there is intact)") from None
 
 
 def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance, allow_loop,
-                gates, log) -> ExportResult:
+                gates, gates_loop, log) -> ExportResult:
     import onnx
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
     if gates and step:
         raise UserError("--gates and --step write different models; export each separately")
+    if gates_loop and not gates:
+        raise UserError("--loop applies to the gate model only: add --gates")
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
     targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
@@ -122,20 +133,26 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
     model = runs.load_model(run)
     output_names = [contract.OUTPUT]
     check_window = parity.check_window_model
+    fixed_time = None  # the input's time length, when the graph takes only one
     if gates:
         from .cells import gate_model_from_lstm
 
-        network = gate_model_from_lstm(model)
+        # Unrolled over the window unless the Loop variant is asked for: then the gates
+        # exist only inside the cell's Loop body.
+        network = gate_model_from_lstm(model, unroll=not gates_loop)
         output_names += contract.gate_output_names(config.model.layers)
-        check_window = parity.check_gate_model
-        allow_loop = True  # the gates exist only inside the cell's Loop body
+        fixed_time = None if gates_loop else config.data.window
+        check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
+        allow_loop = gates_loop
     else:
         # Parity below compares the ONNX model with the run's own Keras model, gated or not.
         network = fused_network(model, config)
     opset = opset or default_opset()
 
-    make_function = gates_function if gates else window_function
-    traced, signature = make_function(network, config, scaling)
+    if gates:
+        traced, signature = gates_function(network, config, scaling, fixed_time)
+    else:
+        traced, signature = window_function(network, config, scaling)
     with trace_without_cudnn(network):
         onnx_model = convert(traced, signature, opset=opset, allow_loop=allow_loop,
                              output_name=output_names)
@@ -145,7 +162,7 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         report = check_window(onnx_model.SerializeToString(), model, config,
                               scaling=scaling, tolerance=tolerance)
     _attach_metadata(onnx_model, config, run, scaling=scaling, step=False, opset=opset,
-                     parity_report=report, gates=gates)
+                     parity_report=report, gates=gates, fixed_time=fixed_time)
     onnx.checker.check_model(onnx_model, full_check=True)
 
     result = ExportResult(out, report, op_counts(onnx_model))
@@ -256,11 +273,12 @@ def _anchored(config: RunConfig):
              if anchor.relative_inputs else output))
 
 
-def _window_signature(config: RunConfig) -> list:
-    """`window` [batch, time, columns], and for a panel scaled by series its index."""
+def _window_signature(config: RunConfig, time: int | None = None) -> list:
+    """`window` [batch, time, columns], and for a panel scaled by series its index; `time`
+    fixes the window length (an unrolled gate model)."""
     tf = tensorflow()
     features = len(config.scaler["columns"])
-    signature = [tf.TensorSpec([None, None, features], tf.float32, name=contract.INPUT)]
+    signature = [tf.TensorSpec([None, time, features], tf.float32, name=contract.INPUT)]
     if config.scaler.get("per_series"):
         signature.append(tf.TensorSpec([None], tf.int64, name=contract.SERIES_INPUT))
     return signature
@@ -281,14 +299,18 @@ def window_function(model, config: RunConfig, scaling: bool):
     return window_model, signature
 
 
-def gates_function(gate_model, config: RunConfig, scaling: bool):
-    """Raw window in; raw forecast and each layer's six [batch, time, units] sequences out."""
+def gates_function(gate_model, config: RunConfig, scaling: bool, time: int | None = None):
+    """Raw window in; raw forecast and each layer's six [batch, time, units] sequences out.
+
+    `time` fixes the window length in the signature: an unrolled gate model
+    (`gate_model_from_lstm(model, unroll=True)`) needs it to trace a straight graph.
+    """
     from .cells import GATE_OUTPUTS
 
     tf = tensorflow()
     to_network = _to_network(config, scaling)
     network_inputs, add_anchor = _anchored(config)
-    signature = _window_signature(config)
+    signature = _window_signature(config, time)
 
     @tf.function(input_signature=signature)
     def gates_model(*inputs):
@@ -347,7 +369,8 @@ def step_function(model, config: RunConfig, scaling: bool):
 
 
 def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step: bool,
-                     opset: int, parity_report: dict | None, gates: bool = False) -> None:
+                     opset: int, parity_report: dict | None, gates: bool = False,
+                     fixed_time: int | None = None) -> None:
     import json
 
     meta = contract.build_metadata(
@@ -355,9 +378,9 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,
         features=config.data.features, scaler=config.scaler, scaling=scaling, step=step,
         anchor=of_run(config).summary(),
-        gates=gates, time_column=config.data.time_column, versions=library_versions(),
-        opset=opset, run=Path(run).resolve().name, parity=parity_report,
-        panel=_panel_metadata(config))
+        gates=gates, fixed_time=fixed_time, time_column=config.data.time_column,
+        versions=library_versions(), opset=opset, run=Path(run).resolve().name,
+        parity=parity_report, panel=_panel_metadata(config))
     _name_axes(onnx_model.graph, meta)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]

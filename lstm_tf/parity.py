@@ -41,6 +41,12 @@ def in_full_float32(check):
     return checked
 
 
+def _session(onnx_model):
+    """An onnxruntime session for a model path or bytes; a session-like object (any
+    `run(output_names, feed)`, e.g. another runtime's in `lstm_tf.runtimes`) as it is."""
+    return onnx_model if hasattr(onnx_model, "run") else runtime.session(onnx_model)
+
+
 def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
     """Raw (original units) input windows for each parity case, keyed by case name."""
     from .data.prepare import load_series, prepare
@@ -172,7 +178,7 @@ def check_panel_window_model(session, model, config: RunConfig, tolerance: float
 def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Compare an exported window model (path or bytes) with the Keras model."""
-    session = runtime.session(onnx_model)
+    session = _session(onnx_model)
     if config.panel:
         return check_panel_window_model(session, model, config, tolerance)
     scaler = Scaler.from_dict(config.scaler)
@@ -211,11 +217,15 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
 
 @in_full_float32
 def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
-                     tolerance: float = DEFAULT_TOLERANCE) -> dict:
-    """Compare every output of an exported gate model with the Keras gate model of `model`."""
+                     tolerance: float = DEFAULT_TOLERANCE, fixed_time: int | None = None) -> dict:
+    """Compare every output of an exported gate model with the Keras gate model of `model`.
+
+    `fixed_time`: the one time length an unrolled gate model takes; the cases of other
+    lengths are left out.
+    """
     from .cells import gate_model_from_lstm
 
-    session = runtime.session(onnx_model)
+    session = _session(onnx_model)
     gate_model = gate_model_from_lstm(model)
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
@@ -223,6 +233,8 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
     names = [contract.OUTPUT] + contract.gate_output_names(config.model.layers)
     forecast_errors, shapes, outputs, cases = {}, {}, {}, {}
     for case, raw in test_windows(config).items():
+        if fixed_time and raw.shape[1] != fixed_time:
+            continue
         expected = keras_gate_outputs(gate_model, raw, config)
         got = dict(zip(names, session.run(names, {contract.INPUT: _onnx_feed(raw, scaler,
                                                                              scaling)})))
@@ -277,7 +289,7 @@ def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, uni
 def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                      tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Replay real test windows through the step model; compare with Keras' window forecast."""
-    session = runtime.session(onnx_model)
+    session = _session(onnx_model)
     scaler = Scaler.from_dict(config.scaler)
     raw = test_windows(config)["test windows"][-STEP_WINDOWS:]
     expected = keras_forecast(graph_model(model, len(scaler.mean)), raw, config)

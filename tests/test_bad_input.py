@@ -166,6 +166,22 @@ CASES = [
          "bare.onnx has no lstm-tf metadata", {"data.csv": SINE}, needs="bare"),
     Case("ONNX model with wrong input rank", ["predict", "rank2.onnx", "--data", "data.csv"],
          "'window' of rank 3 [batch, time, features]", {"data.csv": SINE}, needs="rank2"),
+    Case("runtimes: a file that is not ONNX", ["runtimes", "bad.onnx"],
+         "bad.onnx is not a valid ONNX model", {"bad.onnx": "not a model"}),
+    Case("runtimes: ONNX model without lstm-tf metadata (refused: no window length, "
+         "scale or target std to test with)", ["runtimes", "bare.onnx"],
+         "bare.onnx has no lstm-tf metadata", needs="bare"),
+    Case("runtimes: a model that takes another window length than its RUN",
+         ["runtimes", "fixed.onnx", "run"], "fixed.onnx takes windows of 9 rows only, the run "
+         "run has windows of 4; is it this run's model?", needs="fixed"),
+    Case("runtimes: a panel model scaled by series, without its RUN", ["runtimes", "series.onnx"],
+         "series.onnx is a panel model scaled by series: each series' statistics are inside "
+         "its graph only, so windows made from the metadata would be at no series' level; "
+         "give its run: lstm-tf runtimes series.onnx RUN", needs="series"),
+    Case("runtimes: unknown runtime name", ["runtimes", "model.onnx", "--runtimes",
+                                            "onnxruntime,tensorrt"],
+         "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
+         "tract, reference, node", needs="onnx"),
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
@@ -245,6 +261,8 @@ def artefacts(tmp_path_factory):
 
 def build_artefacts(root: Path) -> Path:
     """A tiny trained run and exported models that the model cases copy from."""
+    import json
+
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
@@ -278,12 +296,21 @@ def build_artefacts(root: Path) -> Path:
         [helper.make_tensor_value_info("forecast", TensorProto.FLOAT, ["batch", 4])]))
     rank2.metadata_props.extend(onnx.load(root / "model.onnx").metadata_props)
     onnx.save(rank2, root / "rank2.onnx")
+    fixed = onnx.load(root / "model.onnx")  # as an unrolled gate model: one window length
+    fixed.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 9
+    onnx.save(fixed, root / "fixed.onnx")
+    series = onnx.load(root / "model.onnx")  # what a series-scaled panel model's metadata says
+    meta = json.loads(series.metadata_props[0].value)
+    meta.update(panel={"scaling": "series", "series": ["a", "b"], "series_column": "id"},
+                scaler={"per_series": True})
+    series.metadata_props[0].value = json.dumps(meta)
+    onnx.save(series, root / "series.onnx")
     return root
 
 
 def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str]:
     """Lay out the case's files in `folder`, run it there; (exit code, output)."""
-    if case.needs == "run":
+    if case.needs in ("run", "fixed"):
         shutil.copytree(artefacts / "run", folder / "run")
     elif case.needs in ("onnx", "onnx2"):
         shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
@@ -291,7 +318,7 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
     elif case.needs == "panel":  # a series-scaled panel run and its model
         shutil.copytree(artefacts / "prun", folder / "prun")
         shutil.copy(artefacts / "panel.onnx", folder / "panel.onnx")
-    elif case.needs in ("bare", "rank2"):
+    if case.needs in ("bare", "rank2", "fixed", "series"):
         shutil.copy(artefacts / f"{case.needs}.onnx", folder / f"{case.needs}.onnx")
     for name, content in case.files.items():
         path = folder / name

@@ -212,11 +212,13 @@ def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
     assert names[1:7] == ["h_l0", "forget_gate_l0", "input_gate_l0", "output_gate_l0",
                           "candidate_l0", "cell_state_l0"]
     ops = [node.op_type for node in model.graph.node]
-    assert "LSTM" not in ops  # the gates come from the cell's Loop, not a fused op
+    # The gates come from the cell unrolled over the window: no fused op, no Loop.
+    assert "LSTM" not in ops and "Loop" not in ops and ops.count("Sigmoid") == 3 * WINDOW * LAYERS
     meta = contract.read_metadata(model, str(out))
     assert meta["model"] == "gates" and meta["gates"] is True
+    assert meta["inputs"]["window"] == ["batch", WINDOW, 1]  # the window's length is fixed
     assert list(meta["outputs"]) == names and meta["outputs"]["cell_state_l1"] == [
-        "batch", "time", UNITS]
+        "batch", WINDOW, UNITS]
     shapes = {value.name: [dim.dim_param or dim.dim_value for dim in
                            value.type.tensor_type.shape.dim]
               for value in [*model.graph.input, *model.graph.output]}
@@ -245,11 +247,26 @@ def test_gate_export_outputs_every_gate_and_passes_parity(runs_dir, tmp_path):
     assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
 
 
+def test_gate_export_with_loop_takes_any_window_length(runs_dir, tmp_path):
+    out = tmp_path / "lstm.gates.onnx"
+    result = run("export", runs_dir / "lstm", "--gates", "--loop", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "(Loop x2;" in result.output and "gate model: parity PASSED" in result.output
+    model = onnx.load(out)
+    assert [node.op_type for node in model.graph.node].count("Loop") == LAYERS
+    meta = contract.read_metadata(model, str(out))
+    assert meta["inputs"]["window"] == ["batch", "time", 1]
+    report = json.loads(out.with_name("lstm.gates.parity.json").read_text())["gates"]
+    assert f"time {2 * WINDOW}" in report["cases"]  # checked beyond the training window
+
+
 def test_gate_export_errors(runs_dir, tmp_path):
     one_line_error(run("export", runs_dir / "rnn", "--gates", "--out", tmp_path / "r.onnx"),
                    "SimpleRNN has no gates to export")
     one_line_error(run("export", runs_dir / "lstm", "--gates", "--step",
                        "--out", tmp_path / "s.onnx"), "--gates and --step")
+    one_line_error(run("export", runs_dir / "lstm", "--loop", "--out", tmp_path / "l.onnx"),
+                   "--loop applies to the gate model only: add --gates")
 
 
 def test_default_output_paths():
