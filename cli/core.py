@@ -133,7 +133,14 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--batch-size", type=positive, default=32, show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
               show_default=True)
-@click.option("--loss", type=click.Choice(["mse", "huber"]), default="mse", show_default=True)
+@click.option("--loss", type=click.Choice(["mse", "huber"]),
+              help="Loss of a point forecast (default mse); not with --quantiles, which trains "
+              "with the pinball loss.")
+@click.option("--quantiles", "quantile_levels", metavar="LEVELS",
+              help="Probabilistic forecast: quantile levels, comma-separated, increasing, in "
+              "(0, 1), e.g. 0.1,0.5,0.9 (the median 0.5 is added if missing; it is the point "
+              "forecast). Trains with the pinball loss (so not with --loss); the quantiles "
+              "never cross.")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
@@ -171,7 +178,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
           columns_as_series, window, horizon, stride,
           val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
           backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
-          learning_rate, loss, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
+          learning_rate, loss, quantile_levels, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
@@ -183,6 +190,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
 
     from lstm_tf.config import ModelConfig, RunConfig, TrainConfig
     from lstm_tf.errors import UserError
+    from lstm_tf.quantiles import parse_levels
     from lstm_tf.train import resume_training, train as train_run
 
     verbose = 0 if quiet else 2
@@ -192,6 +200,11 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
         return
     if data_path and dataset:
         raise UserError("give either --data FILE or --dataset NAME, not both")
+    levels = parse_levels(quantile_levels)
+    if levels and loss:
+        raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss {loss} is "
+                        "for a point forecast: leave out --loss")
+    loss = "pinball" if levels else (loss or "mse")
     source = Path(data_path).stem if data_path else (dataset or "elnino")
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name
@@ -200,7 +213,8 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
                          stride, val_fraction, test_fraction, season, anchor, backtest_windows,
                          backtest_step, window, series_column, columns_as_series, test_size,
                          val_size, scaling),
-        model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout),
+        model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout,
+                          quantiles=levels),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
                           steps_per_execution=steps_per_execution, device=device,
@@ -225,7 +239,30 @@ def _summary(metrics: dict) -> str:
             f"({model['mae'] / naive['mae']:.2f}x; model {verdict} persistence)")
     if "seasonal_naive" in metrics:
         line += f", seasonal naive {metrics['seasonal_naive']['mae']:.4g}"
-    return line + f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"
+    line += f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"
+    return line + "".join("\n" + text for text in _quantile_summary(metrics.get("quantiles")))
+
+
+def _quantile_summary(block: dict | None) -> list[str]:
+    """One line per central interval of a quantile run: coverage, width, scaled pinball,
+    beside the seasonal-naive residual intervals."""
+    if not block:
+        return []
+    reference_name = next((key for key in block if key.endswith("_intervals")), None)
+    reference = block.get(reference_name) if reference_name else None
+    lines = [f"quantiles {', '.join(f'{x:g}' for x in block['levels'])}: mean scaled pinball "
+             f"{block['model']['mean_scaled_pinball']:.4g}"
+             + (f" vs {reference['mean_scaled_pinball']:.4g} for {reference_name.replace('_', ' ')}"
+                if reference else "")]
+    for name, interval in block["model"]["intervals"].items():
+        line = (f"{name} interval: coverage {100 * interval['coverage']:.1f}%, mean width "
+                f"{interval['mean_width']:.4g}")
+        if reference:
+            other = reference["intervals"][name]
+            line += (f" (reference: {100 * other['coverage']:.1f}%, width "
+                     f"{other['mean_width']:.4g})")
+        lines.append(line)
+    return lines
 
 
 def _panel_summary(metrics: dict) -> str:

@@ -15,7 +15,7 @@ from importlib import metadata
 from .errors import UserError
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
-LOSSES = ("mse", "huber")
+LOSSES = ("mse", "huber", "pinball")  # pinball: the loss of a quantile model, and only of it
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 UNROLL_MAX_WINDOW = 64  # longer windows make unrolled graphs slow to build
@@ -86,8 +86,15 @@ class ModelConfig:
     units: int = 32
     layers: int = 1
     dropout: float = 0.0
+    # Quantile levels (lstm_tf/quantiles.py): a head of non-crossing quantiles trained with
+    # the pinball loss, the median as the point forecast; None: a point forecaster.
+    quantiles: list[float] | None = None
 
     def validate(self) -> None:
+        if self.quantiles is not None:
+            from .quantiles import parse_levels
+
+            self.quantiles = parse_levels(self.quantiles)
         if self.kind not in MODEL_KINDS:
             raise UserError(f"unknown model kind {self.kind!r}; choose {', '.join(MODEL_KINDS)}")
         _positive(units=self.units, layers=self.layers)
@@ -154,6 +161,11 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        if self.model.quantiles and self.train.loss != "pinball":
+            raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss "
+                            f"{self.train.loss} is for a point forecast: leave out --loss")
+        if self.train.loss == "pinball" and not self.model.quantiles:
+            raise UserError("--loss pinball needs --quantiles (the levels it is the loss of)")
 
     def to_dict(self) -> dict:
         return asdict(self)

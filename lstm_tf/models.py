@@ -54,6 +54,11 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
         if config.dropout and not last:
             model.add(keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
                                            dtype=dtype_policy))
+    if config.quantiles:  # [batch, horizon, targets, Q], never crossing (quantiles.py)
+        from .quantiles import add_head
+
+        add_head(model, config.quantiles, horizon, targets, zero_head)
+        return model
     model.add(keras.layers.Dense(horizon * targets, name="head", dtype="float32",
                                  kernel_initializer="zeros" if zero_head else "glorot_uniform"))
     model.add(keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32"))

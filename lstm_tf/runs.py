@@ -88,6 +88,9 @@ def load_model(run: str | os.PathLike):
     import keras
 
     from . import cells  # noqa: F401  (registers GateLSTMCell for deserialisation)
+    from .quantiles import head_layer_class
+
+    head_layer_class()  # registers QuantileHead for deserialisation
 
     path = Path(run) / MODEL_FILE
     if not path.is_file():

@@ -16,6 +16,7 @@ from . import anchors as anchors_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
+from . import quantiles as quantiles_lib
 from . import runs
 from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
     refuse_overwrite, write_json, write_text
@@ -72,6 +73,9 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
                             f"`lstm-tf train --resume {out}`, or pass --force to start over")
         progress.discard(state)
     prepared, config.panel = load_prepared(config.data)
+    if config.panel and config.model.quantiles:
+        raise UserError("--quantiles is for a single series for now; a panel run gives point "
+                        "forecasts (leave out --quantiles)")
     series = prepared.series
     config.scaler = scaler_record(prepared)
     config.split = (prepared.split.to_dict() if config.panel else
@@ -212,8 +216,14 @@ def scaler_record(prepared: Prepared) -> dict:
 
 
 def keras_predict(model) -> Callable[[np.ndarray], np.ndarray]:
-    """`model`'s batched prediction, as `anchors.anchored_forecast` takes it (under a
-    strategy, in batches that give every replica windows)."""
+    """`model`'s batched point prediction (a quantile model's median), as
+    `anchors.anchored_forecast` takes it (under a strategy, in batches that give every
+    replica windows)."""
+    return quantiles_lib.point_network(model, keras_network(model))
+
+
+def keras_network(model) -> Callable[[np.ndarray], np.ndarray]:
+    """`model`'s whole batched output (a quantile model's quantiles [..., Q])."""
     from .devices import predict_in_even_shards
 
     return lambda x: predict_in_even_shards(model, x, batch_size=256)
@@ -246,7 +256,10 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
     if with_network < anchor_only:
         return True
     head = model.get_layer("head")
-    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    if config.model.quantiles:  # only the median's correction: the interval stays
+        quantiles_lib.zero_median(head, config.model.quantiles)
+    else:
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     return False
 
 
@@ -302,7 +315,9 @@ def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> 
     optimizer = keras.optimizers.Adam(train_config.learning_rate, clipnorm=train_config.clipnorm)
     if policy == "mixed_float16":  # float16 gradients underflow without it
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    loss = {"mse": "mse", "huber": keras.losses.Huber()}[train_config.loss]
+    levels = quantiles_lib.levels_of(model)
+    loss = quantiles_lib.pinball_loss(levels) if levels else \
+        {"mse": "mse", "huber": keras.losses.Huber()}[train_config.loss]
     model.compile(optimizer=optimizer, loss=loss,
                   steps_per_execution=train_config.steps_per_execution,
                   jit_compile=train_config.xla)
@@ -337,6 +352,9 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
         result["season"] = data.season
     result["_plot"] = {"forecast": forecast, "actual": actual, "targets": prepared.series.targets,
                        **forecast_times(prepared.series, starts)}
+    if config.model.quantiles:
+        result["quantiles"], result["_plot"]["band"] = quantile_metrics(
+            model, prepared, config, inputs, actual, starts, scale)
     return result
 
 
@@ -391,6 +409,29 @@ def per_series_csv(table: dict) -> str:
     for index, name in enumerate(table["series"]):
         writer.writerow([name] + [f"{table[key][index]:.6g}" for key in columns])
     return buffer.getvalue()
+
+
+def quantile_metrics(model, prepared: Prepared, config: RunConfig, inputs: np.ndarray,
+                     actual: np.ndarray, starts: np.ndarray, scale: float) -> tuple[dict, dict]:
+    """The quantile block of `metrics.json` (`quantiles.report` of the model and of the
+    seasonal-naive residual intervals) and the widest central band for `forecast.png`."""
+    levels, n_targets = config.model.quantiles, len(prepared.series.targets)
+    scaled = quantiles_lib.anchored(keras_network(model), inputs, prepared.anchor, n_targets)
+    raw = quantiles_lib.unscale(scaled, prepared.scaler.mean[:n_targets],
+                                prepared.scaler.std[:n_targets])
+    reference, name = quantiles_lib.residual_intervals(
+        prepared.series.values[:, :n_targets], prepared.split.train_end, starts,
+        config.data.horizon, config.data.season, levels)
+    block = {"levels": levels, "model": quantiles_lib.report(raw, actual, levels, scale)}
+    if reference is not None:  # fitted on the training rows (on the file itself for --data)
+        block[f"{name}_intervals"] = quantiles_lib.report(reference, actual, levels, scale)
+    band = {}
+    intervals = quantiles_lib.central_intervals(levels)
+    if intervals:
+        low, high, nominal = intervals[0]
+        band = {"low": raw[..., low], "high": raw[..., high],
+                "label": f"{quantiles_lib.interval_name(nominal)} interval"}
+    return block, band
 
 
 def evaluate(run: str | Path, data_path: str | None = None) -> dict:
@@ -454,7 +495,12 @@ def plot_forecast(plot: dict, path: Path) -> None:
     figure, axes = plt.subplots(len(targets), 1, figsize=(9, 3.2 * len(targets)), squeeze=False)
     for index, (axis, name) in enumerate(zip(axes[:, 0], targets)):
         axis.plot(x, plot["actual"][:, 0, index], label="actual", color="black", linewidth=1.2)
-        axis.plot(x, plot["forecast"][:, 0, index], label="forecast (step 1)", color="tab:orange")
+        band = plot.get("band")
+        if band:
+            axis.fill_between(x, band["low"][:, 0, index], band["high"][:, 0, index],
+                              color="tab:orange", alpha=0.25, linewidth=0, label=band["label"])
+        axis.plot(x, plot["forecast"][:, 0, index], label="forecast (step 1)"
+                  + (", median" if band else ""), color="tab:orange")
         axis.set(xlabel=xlabel, ylabel=name, title=f"Test forecast: {name}")
         axis.legend()
     if times is not None and np.issubdtype(times.dtype, np.datetime64):

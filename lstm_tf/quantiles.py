@@ -1,0 +1,299 @@
+"""Probabilistic forecasts: quantile levels, a head whose quantiles never cross, the
+pinball loss, and the interval metrics (with the seasonal-naive reference).
+
+A quantile model's network ends in `QuantileHead`: for levels τ_1 < ... < τ_Q, with
+the median at index m, the Dense head's raw outputs r_1..r_Q become
+
+    q_m     = r_m
+    q_{j+1} = q_j + softplus(r_{j+1})        j >= m   (above the median)
+    q_{j-1} = q_j - softplus(r_{j-1})        j <= m   (below the median)
+
+so q_1 <= ... <= q_Q for ANY input: softplus >= 0, and each quantile is computed
+from its neighbour by one floating-point add (rounding is monotone, so a chain of
+adds of non-negative numbers never decreases, even in float32, even when an offset
+underflows to 0). The chain, not a matrix product, is deliberate: a sum computed
+in another order could come out one ulp lower than its neighbour's.
+
+The quantiles are computed in the network's scaled units (z-scores), the anchor's
+forecast is added to every one of them and they are mapped back to raw units by the
+point forecast's own affine un-scaling, `q * std + mean` with std > 0: both keep the
+order, so the raw quantiles never cross either (for a single series or a panel's
+per-series scaling alike). The point forecast is the median.
+
+Training minimises the pinball (quantile) loss, averaged over levels:
+
+    L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q))
+
+Metrics (original units; arrays [windows, horizon, targets, Q]):
+    scaled pinball   mean over levels and points of L_τ / s, with s the MASE scale
+                     (in-sample one-step naive MAE): the M5 competition's SPL; the
+                     median's term is half its MASE
+    weighted QL      GluonTS' mean_wQuantileLoss: mean over levels of
+                     2 Σ L_τ / Σ |y|
+    coverage, width  for each central interval (τ, 1 - τ) among the levels: the
+                     share of actual values inside [q_τ, q_{1-τ}] and its mean width
+
+The reference a user would compute by hand: the seasonal-naive forecast plus the
+empirical quantiles of its residuals on the training part, per horizon step and
+target (`residual_intervals`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import UserError
+
+MEDIAN = 0.5
+LAYER_NAME = "quantiles"  # the Keras layer; also the ONNX output's name (contract.QUANTILES)
+
+
+# ------------------------------------------------------------------------- levels
+
+def parse_levels(text: str | list | tuple | None, option: str = "--quantiles") -> list[float] | None:
+    """Validated quantile levels from "0.1,0.5,0.9" (or a list): numbers strictly between
+    0 and 1, strictly increasing; the median 0.5 is added when missing. None stays None."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    levels = []
+    for item in items:
+        word = item.strip() if isinstance(item, str) else item
+        if word == "":
+            raise UserError(f"{option}: empty entry in {text!r}; give numbers such as 0.1,0.5,0.9")
+        try:
+            level = float(word)
+        except (TypeError, ValueError):
+            raise UserError(f"{option}: {word!r} is not a number; give levels such as "
+                            "0.1,0.5,0.9") from None
+        if isinstance(word, bool) or not math.isfinite(level) or not 0 < level < 1:
+            raise UserError(f"{option}: {word} is outside (0, 1); a quantile level is a "
+                            "probability strictly between 0 and 1")
+        levels.append(level)
+    if not levels:
+        raise UserError(f"{option}: no levels given; e.g. 0.1,0.5,0.9")
+    for before, after in zip(levels, levels[1:]):
+        if after == before:
+            raise UserError(f"{option}: {after:g} is repeated; each level once, in increasing order")
+        if after < before:
+            raise UserError(f"{option}: levels must increase ({before:g} then {after:g}); "
+                            f"e.g. {','.join(f'{x:g}' for x in sorted(set(levels)))}")
+    if MEDIAN not in levels:  # the point forecast is the median
+        levels = sorted(levels + [MEDIAN])
+    return levels
+
+
+def median_index(levels: list[float]) -> int:
+    return list(levels).index(MEDIAN)
+
+
+def label(level: float) -> str:
+    """The level as written in column names: 0.1 -> "q0.1", 0.05 -> "q0.05"."""
+    return f"q{level:g}"
+
+
+def central_intervals(levels: list[float]) -> list[tuple[int, int, float]]:
+    """(lower index, upper index, nominal coverage) of every central interval whose two
+    ends are among the levels, widest first: 0.1, 0.5, 0.9 -> [(0, 2, 0.8)]."""
+    found = []
+    for i, low in enumerate(levels):
+        for j in range(len(levels) - 1, i, -1):
+            if low < MEDIAN and abs(levels[j] - (1 - low)) < 1e-9:
+                found.append((i, j, round(levels[j] - low, 9)))
+    return found
+
+
+def interval_name(coverage: float) -> str:
+    return f"{100 * coverage:g}%"
+
+
+# ------------------------------------------------------------------------- Keras
+
+def _keras():
+    from .tf_setup import tensorflow
+
+    tensorflow()
+    import keras
+
+    return keras
+
+
+def head_layer_class():
+    """`QuantileHead`, defined (and registered for safe_mode loading) on first use, so that
+    importing this module never imports TensorFlow."""
+    global _HEAD_CLASS
+    if _HEAD_CLASS is not None:
+        return _HEAD_CLASS
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="lstm_tf", name="QuantileHead")
+    class QuantileHead(keras.layers.Layer):
+        """[..., Q] raw outputs -> [..., Q] quantiles that never cross (module docstring)."""
+
+        def __init__(self, levels, **kwargs):
+            super().__init__(**kwargs)
+            self.levels = [float(level) for level in levels]
+            self.median = median_index(self.levels)
+
+        def call(self, raw):
+            ops = keras.ops
+            m = self.median
+            values = [None] * len(self.levels)
+            values[m] = raw[..., m]
+            for j in range(m + 1, len(self.levels)):
+                values[j] = values[j - 1] + ops.softplus(raw[..., j])
+            for j in range(m - 1, -1, -1):
+                values[j] = values[j + 1] - ops.softplus(raw[..., j])
+            return ops.stack(values, axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "levels": self.levels}
+
+    _HEAD_CLASS = QuantileHead
+    return QuantileHead
+
+
+_HEAD_CLASS = None
+
+
+def add_head(model, levels: list[float], horizon: int, targets: int, zero_head: bool) -> None:
+    """Append the quantile head to a Sequential body: Dense("head", horizon·targets·Q) ->
+    Reshape [horizon, targets, Q] -> QuantileHead("quantiles"), all float32.
+
+    With `zero_head` the Dense kernel starts at zero: the median starts at the anchor
+    and every offset at softplus(0) = 0.69 z-scores.
+    """
+    keras = _keras()
+    model.add(keras.layers.Dense(horizon * targets * len(levels), name="head", dtype="float32",
+                                 kernel_initializer="zeros" if zero_head else "glorot_uniform"))
+    model.add(keras.layers.Reshape((horizon, targets, len(levels)), name="quantile_raw",
+                                   dtype="float32"))
+    model.add(head_layer_class()(levels, name=LAYER_NAME, dtype="float32"))
+
+
+def levels_of(model) -> list[float] | None:
+    """The quantile levels of a Keras forecaster, or None for a point forecaster."""
+    for layer in getattr(model, "layers", []):
+        if layer.name == LAYER_NAME and hasattr(layer, "levels"):
+            return list(layer.levels)
+    return None
+
+
+def zero_median(head, levels: list[float]) -> None:
+    """Zero the Dense head's median outputs (kernel columns and bias), keeping the offsets:
+    the median becomes the anchor's forecast and the interval keeps its learnt width.
+    The head's outputs are laid out [horizon, targets, Q] (C order), so the median is
+    every Q-th column from `median_index`."""
+    kernel, bias = head.get_weights()
+    columns = np.arange(median_index(levels), kernel.shape[1], len(levels))
+    kernel[:, columns] = 0
+    bias[columns] = 0
+    head.set_weights([kernel, bias])
+
+
+def pinball_loss(levels: list[float]):
+    """A Keras loss: mean over levels (and points) of the pinball loss of quantile
+    predictions [batch, horizon, targets, Q] against targets [batch, horizon, targets]."""
+    keras = _keras()
+    tau = np.asarray(levels, np.float32)
+
+    def pinball(y_true, y_pred):
+        error = keras.ops.expand_dims(y_true, -1) - y_pred
+        return keras.ops.mean(keras.ops.maximum(tau * error, (tau - 1.0) * error), axis=(-1, -2))
+
+    return pinball
+
+
+def point_network(model, call=None):
+    """`call` (default: `model` itself), a function of the inputs returning `model`'s
+    output, made to return the point forecast: the median of a quantile model's output
+    [..., Q]; a point model's output unchanged."""
+    call = call or model
+    levels = levels_of(model)
+    if levels is None:
+        return call
+    m = median_index(levels)
+    return lambda *args, **kwargs: call(*args, **kwargs)[..., m]
+
+
+# ------------------------------------------------------------------------- NumPy
+
+def anchored(network, scaled_windows: np.ndarray, anchor, n_targets: int) -> np.ndarray:
+    """anchor(window) + the network's quantiles, in z-scores (float64): [n, horizon,
+    targets, Q], as `anchors.anchored_forecast` for the point forecast."""
+    inputs = anchor.network_inputs(np.asarray(scaled_windows, np.float64), n_targets)
+    output = np.asarray(network(inputs.astype(np.float32)), np.float64)
+    return anchor.forecast(scaled_windows, n_targets)[..., None] + output
+
+
+def unscale(scaled: np.ndarray, mean, std) -> np.ndarray:
+    """z-score quantiles [..., targets, Q] -> original units: q · std + mean per target
+    (std > 0 keeps the order)."""
+    std, mean = np.asarray(std, np.float64), np.asarray(mean, np.float64)
+    return scaled * std[:, None] + mean[:, None]
+
+
+def pinball(quantiles: np.ndarray, actual: np.ndarray, levels: list[float]) -> np.ndarray:
+    """Pinball loss of each level [Q], averaged over every point."""
+    error = actual[..., None] - quantiles
+    tau = np.asarray(levels)
+    loss = np.maximum(tau * error, (tau - 1) * error)
+    return loss.reshape(-1, len(levels)).mean(axis=0)
+
+
+def report(quantiles: np.ndarray, actual: np.ndarray, levels: list[float], scale: float) -> dict:
+    """Scaled pinball, weighted quantile loss, and each central interval's coverage and
+    mean width, in original units (module docstring)."""
+    quantiles, actual = np.asarray(quantiles, np.float64), np.asarray(actual, np.float64)
+    per_level = pinball(quantiles, actual, levels)
+    absolute = float(np.sum(np.abs(actual)))
+    result = {
+        "mean_scaled_pinball": float(np.mean(per_level) / scale),
+        "weighted_quantile_loss": float(np.mean(2 * per_level * actual.size / absolute))
+        if absolute > 0 else None,
+        "pinball": {label(level): float(loss) for level, loss in zip(levels, per_level)},
+        "intervals": {},
+    }
+    for low, high, nominal in central_intervals(levels):
+        inside = (actual >= quantiles[..., low]) & (actual <= quantiles[..., high])
+        result["intervals"][interval_name(nominal)] = {
+            "levels": [levels[low], levels[high]],
+            "coverage": float(np.mean(inside)),
+            "mean_width": float(np.mean(quantiles[..., high] - quantiles[..., low]))}
+    return result
+
+
+def residual_intervals(history: np.ndarray, train_end: int, starts: np.ndarray, horizon: int,
+                       season: int | None, levels: list[float]) -> tuple[np.ndarray | None, str]:
+    """The seasonal-naive forecast (persistence without a season) plus the empirical
+    quantiles of its residuals on the training rows, per horizon step and target:
+    [len(starts), horizon, targets, Q] in original units, and the method's name.
+
+    `history` [rows, targets] raw; the residuals are those of every forecast origin
+    whose whole horizon lies in the training part. (None, name) when the training part
+    holds no such origin or a start is too early to look a season back.
+    """
+    from . import metrics as metrics_lib
+
+    lag = season or 1
+    reach = lag * ((horizon - 1) // lag + 1)  # rows before a start the forecast reads
+    train_starts = np.arange(reach, train_end - horizon + 1)
+    name = "seasonal_naive" if season else "naive"
+    if len(train_starts) == 0 or np.min(starts) < reach:
+        return None, name
+
+    def forecast(at):
+        if season:
+            return metrics_lib.seasonal_naive_forecast(history, at, horizon, season)
+        return metrics_lib.naive_forecast(history, at, horizon)
+
+    rows = train_starts[:, None] + np.arange(horizon)[None, :]
+    residuals = history[rows] - forecast(train_starts)  # [origins, horizon, targets]
+    offsets = np.quantile(residuals, levels, axis=0)  # [Q, horizon, targets]
+    point = forecast(starts)
+    return point[..., None] + np.moveaxis(offsets, 0, -1)[None], name
