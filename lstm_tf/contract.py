@@ -14,6 +14,9 @@ Step model (`<name>.step.onnx`), one observation at a time
     outputs `forecast` [batch, horizon, targets], `h_out`, `c_out` (same layout as the inputs)
     Start from zeros; feeding the `window` rows of a window one by one gives the window
     model's forecast for it.
+Quantile models (`lstm-tf train --quantiles`): every model above also outputs, last,
+    `quantiles` float32 [batch, horizon, targets, Q] raw units, for the levels in the
+    metadata's `quantiles` (increasing; they never cross); `forecast` is their median.
 Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
     input  `window` as the window model
     outputs `forecast` as the window model, then for each LSTM layer l = 0, 1, ...
@@ -53,6 +56,7 @@ FORMAT = "lstm-tf/1"
 INPUT = "window"
 OUTPUT = "forecast"
 SERIES_INPUT = "series"
+QUANTILES = "quantiles"  # last output of a quantile model: [batch, horizon, targets, Q]
 STEP_INPUT = "x_t"
 STEP_STATE_INPUTS = {"h": "h_in", "c": "c_in"}
 STEP_STATE_OUTPUTS = {"h": "h_out", "c": "c_out"}
@@ -88,11 +92,24 @@ def gate_output_names(layers: int) -> list[str]:
     return [f"{gate}_l{layer}" for layer in range(layers) for gate in GATES]
 
 
+def output_names(kind: str, step: bool = False, gates_layers: int | None = None,
+                 quantiles: list[float] | None = None) -> list[str]:
+    """A model's outputs, in order: `forecast`, the step model's states or the gate
+    model's sequences, then `quantiles` for a quantile model."""
+    names = [OUTPUT]
+    if step:
+        names += [STEP_STATE_OUTPUTS[name] for name in state_names(kind)]
+    if gates_layers:
+        names += gate_output_names(gates_layers)
+    return names + ([QUANTILES] if quantiles else [])
+
+
 def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: int,
                    targets: list[str], features: list[str], scaler: dict, scaling: bool,
                    step: bool, anchor: dict | None = None, gates: bool, time_column: str | None, versions: dict,
                    opset: int, run: str, parity: dict | None = None,
-                   panel: dict | None = None, fixed_time: int | None = None) -> dict:
+                   panel: dict | None = None, fixed_time: int | None = None,
+                   quantiles: list[float] | None = None) -> dict:
     """The metadata JSON stored in every exported model.
 
     `panel`: a panel run's {"scaling", "series" (names in index order), "series_column"};
@@ -117,6 +134,8 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
             raise ValueError("a gate model is a window model, not a step model")
         for name in gate_output_names(layers):
             outputs[name] = ["batch", time, units]
+    if quantiles:
+        outputs[QUANTILES] = ["batch", horizon, len(targets), len(quantiles)]
     return {
         "format": FORMAT,
         "model": "step" if step else ("gates" if gates else "window"),
@@ -135,6 +154,9 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         "anchor": anchor or {"kind": "none", "reach": 0},
         "inputs": inputs, "outputs": outputs, "dtype": "float32",
         "gates": gates,
+        # Quantile levels of the `quantiles` output (increasing, the median among them);
+        # null for a point forecaster.
+        "quantiles": list(quantiles) if quantiles else None,
         "opset": opset, "run": run, "producer": versions,
         "parity": parity,
     }
@@ -192,6 +214,13 @@ def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
         raise bad("scaler.std", "must be positive")
     if meta.get("time_column") is not None and not isinstance(meta["time_column"], str):
         raise bad("time_column", "must be a string or null")
+    levels = meta.get("quantiles")
+    if levels is not None and (
+            not isinstance(levels, list) or not 0 < len(levels) <= 1000
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 1
+                       for x in levels)
+            or any(b <= a for a, b in zip(levels, levels[1:])) or 0.5 not in levels):
+        raise bad("quantiles", "must be null or increasing numbers in (0, 1) including 0.5")
     return meta
 
 

@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from . import contract, parity, runs
+from .quantiles import with_median
 from .anchors import of_run
 from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
@@ -131,7 +132,9 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
         check_inspectable(config.model.kind, run, "export")
     model = runs.load_model(run)
-    output_names = [contract.OUTPUT]
+    levels = config.model.quantiles
+    output_names = contract.output_names(config.model.kind, gates_layers=gates and
+                                         config.model.layers, quantiles=levels)
     check_window = parity.check_window_model
     fixed_time = None  # the input's time length, when the graph takes only one
     if gates:
@@ -140,7 +143,6 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         # Unrolled over the window unless the Loop variant is asked for: then the gates
         # exist only inside the cell's Loop body.
         network = gate_model_from_lstm(model, unroll=not gates_loop)
-        output_names += contract.gate_output_names(config.model.layers)
         fixed_time = None if gates_loop else config.data.window
         check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
         allow_loop = gates_loop
@@ -170,10 +172,9 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
     if step:
         traced_step, step_signature = step_function(network, config, scaling)
         with trace_without_cudnn(network):
-            state = contract.state_names(config.model.kind)
             step_model = convert(traced_step, step_signature, opset=opset,
-                                 allow_loop=allow_loop, output_name=[contract.OUTPUT] + [
-                                     contract.STEP_STATE_OUTPUTS[name] for name in state])
+                                 allow_loop=allow_loop, output_name=contract.output_names(
+                                     config.model.kind, step=True, quantiles=levels))
         if check:
             result.step_parity = parity.check_step_model(
                 step_model.SerializeToString(), model, config, scaling=scaling,
@@ -232,8 +233,13 @@ def _raw_units(config: RunConfig, scaling: bool):
     n_targets = len(config.data.targets)
     mean = np.asarray(config.scaler["mean"], np.float32)
     std = np.asarray(config.scaler["std"], np.float32)
-    return ((lambda inputs: (inputs - mean) / std),
-            (lambda forecast: forecast * std[:n_targets] + mean[:n_targets]))
+
+    def unscale(forecast):  # [batch, horizon, targets], or [..., targets, Q] for quantiles
+        quantiles = forecast.shape.rank == 4
+        return (forecast * (std[:n_targets, None] if quantiles else std[:n_targets])
+                + (mean[:n_targets, None] if quantiles else mean[:n_targets]))
+
+    return (lambda inputs: (inputs - mean) / std), unscale
 
 
 def _to_network(config: RunConfig, scaling: bool):
@@ -268,9 +274,14 @@ def _to_network(config: RunConfig, scaling: bool):
 def _anchored(config: RunConfig):
     """(network_inputs, add_anchor): the run's anchor around the network, on z-scores."""
     anchor, n_targets = of_run(config), len(config.data.targets)
-    return ((lambda z: anchor.tf_network_inputs(z, n_targets)),
-            (lambda z, output: anchor.tf_forecast(z, n_targets) + output
-             if anchor.relative_inputs else output))
+
+    def add_anchor(z, output):  # output [batch, horizon, targets] or quantiles [..., Q]
+        if not anchor.relative_inputs:
+            return output
+        forecast = anchor.tf_forecast(z, n_targets)
+        return (forecast[..., None] if output.shape.rank == 4 else forecast) + output
+
+    return (lambda z: anchor.tf_network_inputs(z, n_targets)), add_anchor
 
 
 def _window_signature(config: RunConfig, time: int | None = None) -> list:
@@ -290,11 +301,14 @@ def window_function(model, config: RunConfig, scaling: bool):
     to_network = _to_network(config, scaling)
     network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
+    levels = config.model.quantiles
 
     @tf.function(input_signature=signature)
     def window_model(*inputs):  # window, and a panel's series index when scaled by series
         z, undo = to_network(*inputs)
-        return undo(add_anchor(z, model(network_inputs(z), training=False)))
+        outputs = with_median(undo(add_anchor(z, model(network_inputs(z), training=False))),
+                              levels)
+        return outputs if levels else outputs[0]
 
     return window_model, signature
 
@@ -316,10 +330,12 @@ def gates_function(gate_model, config: RunConfig, scaling: bool, time: int | Non
     def gates_model(*inputs):
         z, undo = to_network(*inputs)
         *traces, forecast = gate_model(network_inputs(z), training=False)
-        outputs = [undo(add_anchor(z, forecast))]
+        forecast, *quantiles = with_median(undo(add_anchor(z, forecast)),
+                                           config.model.quantiles)
+        outputs = [forecast]
         for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
             outputs += tf.split(trace, len(GATE_OUTPUTS), axis=-1)
-        return outputs
+        return outputs + quantiles
 
     return gates_model, signature
 
@@ -344,6 +360,8 @@ def step_function(model, config: RunConfig, scaling: bool):
     scale_inputs, unscale_forecast = _raw_units(config, scaling and not config.panel)
     recurrent = recurrent_layers(model)
     head = model.get_layer("head")
+    levels = config.model.quantiles
+    quantile_head = model.get_layer(contract.QUANTILES) if levels else None
     state = contract.state_names(kind)
     signature = [tf.TensorSpec([None, features], tf.float32, name=contract.STEP_INPUT)] + [
         tf.TensorSpec([layers, None, units], tf.float32, name=contract.STEP_STATE_INPUTS[name])
@@ -362,8 +380,12 @@ def step_function(model, config: RunConfig, scaling: bool):
             for k in range(len(state)):
                 states_out[k].append(new_states[k])
             x = new_states[0]  # h_t feeds the next layer
-        forecast = unscale_forecast(tf.reshape(head(x), [-1, horizon, n_targets]))
-        return [forecast] + [tf.stack(s) for s in states_out]
+        if levels:  # the quantile head after the Dense one, as in the window model
+            output = quantile_head(tf.reshape(head(x), [-1, horizon, n_targets, len(levels)]))
+        else:
+            output = tf.reshape(head(x), [-1, horizon, n_targets])
+        forecast, *quantiles = with_median(unscale_forecast(output), levels)
+        return [forecast] + [tf.stack(s) for s in states_out] + quantiles
 
     return step_model, signature
 
@@ -380,7 +402,8 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         anchor=of_run(config).summary(),
         gates=gates, fixed_time=fixed_time, time_column=config.data.time_column,
         versions=library_versions(), opset=opset, run=Path(run).resolve().name,
-        parity=parity_report, panel=_panel_metadata(config))
+        parity=parity_report, panel=_panel_metadata(config),
+        quantiles=config.model.quantiles)
     _name_axes(onnx_model.graph, meta)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]
@@ -393,6 +416,9 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         onnx_model.doc_string += (f", then {len(contract.GATES)} sequences [batch, time, "
                                   f"{config.model.units}] per LSTM layer: "
                                   + ", ".join(contract.gate_output_names(config.model.layers)))
+    if config.model.quantiles:
+        onnx_model.doc_string += (f", then {contract.QUANTILES} {meta['outputs'][contract.QUANTILES]}"
+                                  f" at levels {meta['quantiles']}")
 
 
 def _panel_metadata(config: RunConfig) -> dict | None:

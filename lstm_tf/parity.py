@@ -19,6 +19,7 @@ import functools
 import numpy as np
 
 from . import contract, runtime
+from . import quantiles as quantiles_lib
 from .anchors import anchored_forecast, of_run
 from .config import RunConfig
 from .data import Scaler
@@ -90,9 +91,29 @@ def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndar
     the run's anchor plus the network, as in training."""
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
-    forecast = anchored_forecast(model, scaler.transform(raw_windows),
-                                 of_run(config), n_targets)
+    forecast = anchored_forecast(quantiles_lib.median_of(model, config.model.quantiles),
+                                 scaler.transform(raw_windows), of_run(config), n_targets)
     return scaler.inverse_targets(forecast, n_targets)
+
+
+def keras_quantiles(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
+    """A quantile model's quantiles for raw windows [batch, horizon, targets, Q], original
+    units (float64): the run's anchor plus the network's quantiles, un-scaled."""
+    scaler = Scaler.from_dict(config.scaler)
+    n_targets = len(config.data.targets)
+    scaled = quantiles_lib.anchored(model, scaler.transform(raw_windows), of_run(config),
+                                    n_targets)
+    return quantiles_lib.unscale(scaled, scaler.mean[:n_targets], scaler.std[:n_targets])
+
+
+def _quantile_error(session_outputs: list, model, raw, config: RunConfig, scaler,
+                    scaling: bool) -> np.ndarray:
+    """Max absolute error [targets] of an exported model's `quantiles` output (its last)
+    against Keras, original units."""
+    got = session_outputs[-1].astype(np.float64)
+    if not scaling:
+        got = quantiles_lib.unscale(got, scaler.mean[:got.shape[2]], scaler.std[:got.shape[2]])
+    return np.abs(got - keras_quantiles(model, raw, config)).max(axis=(0, 1, 3))
 
 
 def _onnx_feed(raw_windows: np.ndarray, scaler, scaling: bool) -> np.ndarray:
@@ -185,14 +206,19 @@ def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = Tru
     n_targets = len(config.data.targets)
     errors, shapes = {}, {}
     forward = graph_model(model, len(scaler.mean))
+    names = contract.output_names(config.model.kind, quantiles=config.model.quantiles)
     for name, raw in test_windows(config).items():
         expected = keras_forecast(forward, raw, config)
-        (got,) = session.run([contract.OUTPUT],
-                             {contract.INPUT: _onnx_feed(raw, scaler, scaling)})
-        got = _onnx_forecast(got, scaler, scaling, n_targets)
+        outputs = session.run(names, {contract.INPUT: _onnx_feed(raw, scaler, scaling)})
+        got = _onnx_forecast(outputs[0], scaler, scaling, n_targets)
         errors[name] = np.abs(got - expected).max(axis=(0, 1))
+        if config.model.quantiles:  # every output: the worst of forecast and quantiles
+            errors[name] = np.maximum(errors[name], _quantile_error(
+                outputs, forward, raw, config, scaler, scaling))
         shapes[name] = raw.shape
-    return _report(errors, shapes, config, tolerance)
+    report = _report(errors, shapes, config, tolerance)
+    report["outputs_checked"] = names
+    return report
 
 
 def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -> dict:
@@ -207,12 +233,21 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
     scaled = scaler.transform(raw_windows)
     inputs = anchor.network_inputs(scaled, n_targets).astype(np.float32)
     *traces, forecast = gate_model(inputs, training=False)
-    forecast = scaler.inverse_targets(
-        anchor.forecast(scaled, n_targets) + np.asarray(forecast, dtype=np.float64), n_targets)
+    quantiles = None
+    if config.model.quantiles:
+        quantiles = quantiles_lib.unscale(
+            anchor.forecast(scaled, n_targets)[..., None] + np.asarray(forecast, np.float64),
+            scaler.mean[:n_targets], scaler.std[:n_targets])
+        forecast = quantiles[..., quantiles_lib.median_index(config.model.quantiles)]
+    else:
+        forecast = scaler.inverse_targets(
+            anchor.forecast(scaled, n_targets) + np.asarray(forecast, dtype=np.float64),
+            n_targets)
     values = [np.asarray(getattr(split_gates(np.asarray(trace)), gate), dtype=np.float64)
               for trace in traces for gate in contract.GATES]
     names = contract.gate_output_names(len(traces))
-    return {contract.OUTPUT: forecast, **dict(zip(names, values))}
+    return {contract.OUTPUT: forecast, **dict(zip(names, values)),
+            **({contract.QUANTILES: quantiles} if quantiles is not None else {})}
 
 
 @in_full_float32
@@ -230,7 +265,8 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)
     target_std = np.asarray(scaler.std[:n_targets])
-    names = [contract.OUTPUT] + contract.gate_output_names(config.model.layers)
+    names = contract.output_names(config.model.kind, gates_layers=config.model.layers,
+                                  quantiles=config.model.quantiles)
     forecast_errors, shapes, outputs, cases = {}, {}, {}, {}
     for case, raw in test_windows(config).items():
         if fixed_time and raw.shape[1] != fixed_time:
@@ -239,12 +275,17 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
         got = dict(zip(names, session.run(names, {contract.INPUT: _onnx_feed(raw, scaler,
                                                                              scaling)})))
         got[contract.OUTPUT] = _onnx_forecast(got[contract.OUTPUT], scaler, scaling, n_targets)
+        if contract.QUANTILES in got and not scaling:
+            got[contract.QUANTILES] = quantiles_lib.unscale(
+                got[contract.QUANTILES].astype(np.float64), scaler.mean[:n_targets],
+                scaler.std[:n_targets])
         relative = {}
         for name in names:
             error = np.abs(got[name] - expected[name])
-            if name == contract.OUTPUT:
-                forecast_errors[case] = error.max(axis=(0, 1))
-                relative[name] = float(np.max(forecast_errors[case] / target_std))
+            if name in (contract.OUTPUT, contract.QUANTILES):  # original units: x std
+                per_target = error.max(axis=tuple(i for i in range(error.ndim) if i != 2))
+                forecast_errors[case] = np.maximum(forecast_errors.get(case, 0), per_target)
+                relative[name] = float(np.max(per_target / target_std))
                 absolute = float(error.max())
             else:
                 absolute = float(error.max())
@@ -267,8 +308,11 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
 
 
 def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, units: int,
-                   scaling_inputs=None) -> np.ndarray:
-    """Feed each window to a step model one row at a time, from zero state; last forecast."""
+                   scaling_inputs=None, outputs_at_end: list | None = None) -> np.ndarray:
+    """Feed each window to a step model one row at a time, from zero state; last forecast.
+
+    `outputs_at_end`, a list, receives every output of the last step (a quantile step
+    model's `quantiles` is its last)."""
     batch = raw_windows.shape[0]
     state_names = contract.state_names(kind)
     states = {name: np.zeros((layers, batch, units), np.float32) for name in state_names}
@@ -282,6 +326,8 @@ def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, uni
         outputs = session.run(None, feed)
         forecast = outputs[0]
         states = dict(zip(state_names, outputs[1:]))
+    if outputs_at_end is not None:
+        outputs_at_end[:] = outputs
     return forecast
 
 
@@ -292,12 +338,20 @@ def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
     session = _session(onnx_model)
     scaler = Scaler.from_dict(config.scaler)
     raw = test_windows(config)["test windows"][-STEP_WINDOWS:]
-    expected = keras_forecast(graph_model(model, len(scaler.mean)), raw, config)
+    forward = graph_model(model, len(scaler.mean))
+    expected = keras_forecast(forward, raw, config)
+    last = []
     got = run_step_model(session, raw, config.model.kind, config.model.layers,
-                         config.model.units, lambda x: _onnx_feed(x, scaler, scaling))
+                         config.model.units, lambda x: _onnx_feed(x, scaler, scaling), last)
     got = _onnx_forecast(got, scaler, scaling, len(config.data.targets))
-    errors = {"step through test windows": np.abs(got - expected).max(axis=(0, 1))}
-    return _report(errors, {"step through test windows": raw.shape}, config, tolerance)
+    error = np.abs(got - expected).max(axis=(0, 1))
+    if config.model.quantiles:
+        error = np.maximum(error, _quantile_error(last, forward, raw, config, scaler, scaling))
+    errors = {"step through test windows": error}
+    report = _report(errors, {"step through test windows": raw.shape}, config, tolerance)
+    report["outputs_checked"] = [output.name for output in session.get_outputs()
+                                 if output.name in (contract.OUTPUT, contract.QUANTILES)]
+    return report
 
 
 def verdict(report: dict) -> str:

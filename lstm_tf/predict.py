@@ -64,6 +64,16 @@ def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
     return np.concatenate(rows, axis=0)[:steps]
 
 
+def quantiles_after(session, meta: dict, history: np.ndarray) -> np.ndarray | None:
+    """A quantile model's quantiles [horizon, targets, Q] (raw units) after `history`
+    (at least a window of rows; `forecast` checks), or None for a point model."""
+    if not meta.get("quantiles"):
+        return None
+    window_rows = np.asarray(history, np.float32)[-meta["window"]:][None, :, :]
+    (out,) = session.run([contract.QUANTILES], {contract.INPUT: window_rows})
+    return out[0]
+
+
 def predict_csv(model_path: str | Path, data_path: str | Path, steps: int | None = None):
     """Read the model's columns from a CSV and forecast after its last row."""
     session, meta = load(model_path)
@@ -84,18 +94,30 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
         targets = meta["targets"]
         series = data.read_csv(data_path, targets, meta["columns"][len(targets):])
         rows = forecast(session, meta, series.values, steps, str(data_path))
-        return forecast_csv(meta, rows), len(rows), {}
+        return forecast_csv(meta, rows, quantiles_after(session, meta, series.values)), \
+            len(rows), {}
     result = predict_panel(session, meta, data_path, series_column, steps)
     return panel_forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), \
         result.skipped
 
 
-def forecast_csv(meta: dict, rows: np.ndarray) -> str:
+def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = None) -> str:
+    """step, then each target's forecast (a quantile model's median), then one column per
+    target and level, `<target>_q<level>` (e.g. sst_q0.1). Quantiles exist within the
+    horizon only: a forecast rolled beyond it leaves those cells empty (the rolled
+    steps are conditional on the median path, so its spread would understate theirs)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["step"] + meta["targets"])
+    levels = (meta.get("quantiles") or []) if quantiles is not None else []
+    writer.writerow(["step"] + meta["targets"] + [f"{target}_q{level:g}" for target in
+                                                  meta["targets"] for level in levels])
     for step, row in enumerate(rows, start=1):
-        writer.writerow([step] + [f"{value:.7g}" for value in row])
+        cells = [f"{value:.7g}" for value in row]
+        if levels:
+            inside = step <= len(quantiles)
+            cells += [f"{quantiles[step - 1, t, q]:.7g}" if inside else ""
+                      for t in range(len(meta["targets"])) for q in range(len(levels))]
+        writer.writerow([step] + cells)
     return buffer.getvalue()
 
 

@@ -121,12 +121,26 @@ def _keras():
 
 
 def head_layer_class():
-    """`QuantileHead`, defined (and registered for safe_mode loading) on first use, so that
-    importing this module never imports TensorFlow."""
-    global _HEAD_CLASS
-    if _HEAD_CLASS is not None:
-        return _HEAD_CLASS
+    """`QuantileHead`, defined (and, with `PinballLoss`, registered for safe_mode loading)
+    on first use, so that importing this module never imports TensorFlow."""
+    return _registered()["QuantileHead"]
+
+
+def pinball_loss(levels: list[float]):
+    """A Keras loss (saved with the model, registered): the mean over levels (and points)
+    of the pinball loss of quantiles [batch, horizon, targets, Q] against targets
+    [batch, horizon, targets]."""
+    return _registered()["PinballLoss"](levels)
+
+
+_CLASSES: dict = {}
+
+
+def _registered() -> dict:
+    if _CLASSES:
+        return _CLASSES
     keras = _keras()
+    ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="lstm_tf", name="QuantileHead")
     class QuantileHead(keras.layers.Layer):
@@ -138,7 +152,6 @@ def head_layer_class():
             self.median = median_index(self.levels)
 
         def call(self, raw):
-            ops = keras.ops
             m = self.median
             values = [None] * len(self.levels)
             values[m] = raw[..., m]
@@ -154,11 +167,24 @@ def head_layer_class():
         def get_config(self):
             return {**super().get_config(), "levels": self.levels}
 
-    _HEAD_CLASS = QuantileHead
-    return QuantileHead
+    @keras.saving.register_keras_serializable(package="lstm_tf", name="PinballLoss")
+    class PinballLoss(keras.losses.Loss):
+        """Mean pinball loss over the levels: max(τ e, (τ - 1) e), e = y - q."""
 
+        def __init__(self, levels, name="pinball", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.levels = [float(level) for level in levels]
 
-_HEAD_CLASS = None
+        def call(self, y_true, y_pred):
+            tau = ops.convert_to_tensor(np.asarray(self.levels, np.float32))
+            error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+            return ops.mean(ops.maximum(tau * error, (tau - 1.0) * error), axis=(-1, -2))
+
+        def get_config(self):
+            return {**super().get_config(), "levels": self.levels}
+
+    _CLASSES.update(QuantileHead=QuantileHead, PinballLoss=PinballLoss)
+    return _CLASSES
 
 
 def add_head(model, levels: list[float], horizon: int, targets: int, zero_head: bool) -> None:
@@ -196,29 +222,28 @@ def zero_median(head, levels: list[float]) -> None:
     head.set_weights([kernel, bias])
 
 
-def pinball_loss(levels: list[float]):
-    """A Keras loss: mean over levels (and points) of the pinball loss of quantile
-    predictions [batch, horizon, targets, Q] against targets [batch, horizon, targets]."""
-    keras = _keras()
-    tau = np.asarray(levels, np.float32)
-
-    def pinball(y_true, y_pred):
-        error = keras.ops.expand_dims(y_true, -1) - y_pred
-        return keras.ops.mean(keras.ops.maximum(tau * error, (tau - 1.0) * error), axis=(-1, -2))
-
-    return pinball
-
-
 def point_network(model, call=None):
     """`call` (default: `model` itself), a function of the inputs returning `model`'s
     output, made to return the point forecast: the median of a quantile model's output
     [..., Q]; a point model's output unchanged."""
-    call = call or model
-    levels = levels_of(model)
+    return median_of(call or model, levels_of(model))
+
+
+def median_of(call, levels: list[float] | None):
+    """`call` returning the median [...] of its quantile output [..., Q]; `call` itself
+    when `levels` is None (a point forecaster)."""
     if levels is None:
         return call
     m = median_index(levels)
     return lambda *args, **kwargs: call(*args, **kwargs)[..., m]
+
+
+def with_median(quantiles, levels: list[float] | None) -> list:
+    """[point forecast, quantiles] of a traced model's quantile output (the forecast is
+    the median slice itself, so the two outputs agree exactly); [output] without levels."""
+    if levels is None:
+        return [quantiles]
+    return [quantiles[..., median_index(levels)], quantiles]
 
 
 # ------------------------------------------------------------------------- NumPy
