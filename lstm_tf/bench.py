@@ -80,7 +80,8 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
     network = fused_network(model, config)
     with trace_without_cudnn(network):
         traced_window, signature = window_function(network, config, scaling=True)
-        exported = convert(traced_window, signature, output_name=contract.OUTPUT)
+        exported = convert(traced_window, signature, output_name=contract.output_names(
+            kind, quantiles=config.model.quantiles))
         traced_step, step_signature = step_function(network, config, scaling=True)
         step = convert(traced_step, step_signature, output_name=None)
     reference = (reference_rnn_onnx if kind == "rnn" else reference_lstm_onnx)(network)

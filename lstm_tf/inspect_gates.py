@@ -206,6 +206,10 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     # its output is added to the anchor's forecast.
     layers, network_output = trace_window(
         model, prepared.anchor.network_inputs(scaled, n_targets)[0])
+    if config.model.quantiles:  # the point forecast is the median
+        from .quantiles import median_index
+
+        network_output = network_output[..., median_index(config.model.quantiles)]
     forecast = undo(prepared.anchor.forecast(scaled, n_targets)
                     + network_output.astype(np.float64)[None])[0]
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,

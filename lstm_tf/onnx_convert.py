@@ -342,6 +342,16 @@ def _reference_onnx(keras_model, opset, recurrent_type):
         elif isinstance(layer, keras.layers.Reshape):
             shape = np.array([-1, *layer.target_shape], dtype=np.int64)
             current = node("Reshape", [current, constant(f"{prefix}_shape", shape)], [f"{prefix}_reshaped"])
+        elif hasattr(layer, "levels"):  # quantiles.QuantileHead: median ± cumulative softplus
+            # Gather with a [1] index keeps the axis: each raw[j] is [batch, horizon, targets, 1].
+            raw = [node("Gather", [current, constant(f"{prefix}_i{j}", np.array([j]))],
+                        [f"{prefix}_raw{j}"], axis=3) for j in range(len(layer.levels))]
+            values, m = list(raw), layer.median
+            for j in [*range(m + 1, len(raw)), *range(m - 1, -1, -1)]:
+                neighbour = values[j - 1] if j > m else values[j + 1]
+                offset = node("Softplus", [raw[j]], [f"{prefix}_softplus{j}"])
+                values[j] = node("Add" if j > m else "Sub", [neighbour, offset], [f"{prefix}_q{j}"])
+            current = node("Concat", values, [f"{prefix}_quantiles"], axis=3)
         else:
             raise UserError(f"layer {layer.name!r} ({type(layer).__name__}) is not supported in the "
                             f"reference graph: use {recurrent_class.__name__}, Dropout, Dense and Reshape")
