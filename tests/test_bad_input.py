@@ -228,6 +228,22 @@ CASES = [
     Case("baselines without the stats extra", ["backtest", "run", "--baselines", "ets"],
          '--baselines needs statsforecast: pip install "lstm-tf[stats]"', {"data.csv": SINE},
          needs="run", hidden=("statsforecast", "statsforecast.models")),
+    # quantiles (probabilistic forecasts)
+    Case("quantile level outside (0, 1)", TRAIN + ["--quantiles", "0.1,1.2"],
+         "--quantiles: 1.2 is outside (0, 1); a quantile level is a probability strictly "
+         "between 0 and 1", {"data.csv": SINE}),
+    Case("quantile level 0", TRAIN + ["--quantiles", "0,0.5"], "--quantiles: 0 is outside (0, 1)",
+         {"data.csv": SINE}),
+    Case("quantile levels not increasing", TRAIN + ["--quantiles", "0.9,0.1"],
+         "--quantiles: levels must increase (0.9 then 0.1); e.g. 0.1,0.9", {"data.csv": SINE}),
+    Case("repeated quantile level", TRAIN + ["--quantiles", "0.1,0.5,0.5,0.9"],
+         "--quantiles: 0.5 is repeated; each level once, in increasing order", {"data.csv": SINE}),
+    Case("quantile level that is not a number", TRAIN + ["--quantiles", "0.1,high"],
+         "--quantiles: 'high' is not a number; give levels such as 0.1,0.5,0.9",
+         {"data.csv": SINE}),
+    Case("--quantiles with --loss", TRAIN + ["--quantiles", "0.1,0.9", "--loss", "huber"],
+         "--quantiles trains with the pinball (quantile) loss; --loss huber is for a point "
+         "forecast: leave out --loss", {"data.csv": SINE}),
     # tuning
     Case("tune without the tune extra", ["tune", "--data", "data.csv", "--trials", "1"],
          'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"', {"data.csv": SINE},
