@@ -72,6 +72,13 @@ def models(tmp_path_factory):
     result = CliRunner().invoke(cli, ["export", str(root / "run-anchored"),
                                       "--out", str(root / "anchored.onnx")])
     assert result.exit_code == 0, result.output
+    # A quantile model (anchored, 80% interval and the median).
+    result = CliRunner().invoke(cli, ["train", "--dataset", "elnino", "--quantiles", "0.1,0.9",
+                                      "--out", str(root / "run-quantiles"), *TINY])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["export", str(root / "run-quantiles"),
+                                      "--out", str(root / "quantiles.onnx")])
+    assert result.exit_code == 0, result.output
     # The last 40 months, in a form both CSV readers must agree on: CRLF line ends, a
     # quoted extra column with commas, the target not in the first column.
     lines = (ROOT / "lstm_tf" / "datasets" / "elnino.csv").read_text().splitlines()
@@ -100,6 +107,16 @@ def target_std(model: Path) -> np.ndarray:
     return np.asarray(meta["scaler"]["std"][:len(meta["targets"])])
 
 
+def quantiles_after_csv(model: Path, csv: Path) -> np.ndarray:
+    """Python onnxruntime's quantiles [horizon, targets, Q] after the CSV's last row."""
+    from lstm_tf.predict import quantiles_after
+
+    session = runtime.session(model)
+    meta = runtime.metadata(session, str(model))
+    series = read_csv(csv, meta["targets"], meta["columns"][len(meta["targets"]):])
+    return quantiles_after(session, meta, series.values)
+
+
 def python_step_forecast(step_model: Path, csv: Path) -> np.ndarray:
     session = runtime.session(step_model)
     meta = runtime.metadata(session, str(step_model))
@@ -111,7 +128,7 @@ def python_step_forecast(step_model: Path, csv: Path) -> np.ndarray:
 # ------------------------------------------------------------------ Node.js
 
 
-@pytest.mark.parametrize("kind", ["lstm", "rnn", "anchored"])
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "anchored", "quantiles"])
 def test_node_window_forecast_equals_python_onnxruntime(models, kind):
     model, csv = models / f"{kind}.onnx", models / "tail.csv"
     _, expected = predict_csv(model, csv)
@@ -121,6 +138,12 @@ def test_node_window_forecast_equals_python_onnxruntime(models, kind):
     # The default output is `lstm-tf predict`'s CSV.
     python_csv = CliRunner().invoke(cli, ["predict", str(model), "--data", str(csv)]).output
     assert node(FORECAST_JS, model, csv).stdout == python_csv
+    if kind == "quantiles":  # with a column per level, and the quantiles in the JSON
+        assert python_csv.splitlines()[0] == "step,sst,sst_q0.1,sst_q0.5,sst_q0.9"
+        out = json.loads(node(FORECAST_JS, model, csv, "--json").stdout)
+        expected = quantiles_after_csv(model, csv)
+        assert out["levels"] == [0.1, 0.5, 0.9]
+        assert np.max(np.abs(np.asarray(out["quantiles"]) - expected) / target_std(model)) < 1e-6
 
 
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
@@ -244,7 +267,8 @@ def check_chart(elements: Elements, rows: int, horizon: int, title_words: list[s
     assert all(word in html.unescape(title) for word in title_words), title
 
 
-@pytest.mark.parametrize("model_name", ["lstm.onnx", "rnn.step.onnx", "anchored.onnx"])
+@pytest.mark.parametrize("model_name", ["lstm.onnx", "rnn.step.onnx", "anchored.onnx",
+                                        "quantiles.onnx"])
 def test_web_page_forecast_equals_python_and_draws_chart(models, server, model_name, tmp_path):
     httpd, log = server
     log.clear()
@@ -263,6 +287,16 @@ def test_web_page_forecast_equals_python_and_draws_chart(models, server, model_n
     assert result["last_time"] == "2010-12" and result["rows"] == 40
     check_chart(elements, rows=40, horizon=3, title_words=["sst", "original units"], dom=dom)
     assert shot.stat().st_size > 20_000  # a drawn page, not a blank one
+    bands = elements.find("path", class_="quantile-band")
+    if model_name == "quantiles.onnx":  # the 80% band around the median, every step
+        assert [band["data-points"] for band in bands] == ["3"]
+        assert result["levels"] == [0.1, 0.5, 0.9]
+        expected_q = quantiles_after_csv(model, models / "tail.csv")
+        assert np.max(np.abs(np.asarray(result["quantiles"]) - expected_q)
+                      / target_std(model)) < 1e-5
+        assert "80% interval" in dom
+    else:
+        assert bands == []
     # Everything came from our server, including onnxruntime-web's own wasm; nothing failed.
     paths = {path for path, _ in log}
     assert "/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm" in paths

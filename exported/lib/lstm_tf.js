@@ -9,12 +9,16 @@
 // the step model takes `x_t` [batch, columns] and `h_in`/`c_in` [layers, batch, units].
 // A panel model scaled by series also takes `series` int64 [batch]: the index of the
 // series' name in `meta.panel.series`.
+// A quantile model (`lstm-tf train --quantiles`) also outputs `quantiles` float32
+// [batch, horizon, targets, Q] at the levels in the metadata's `quantiles`; its
+// `forecast` is their median.
 
 export const METADATA_KEY = 'lstm_tf';
 export const FORMAT = 'lstm-tf/1';
 export const INPUT = 'window';
 export const OUTPUT = 'forecast';
 export const SERIES_INPUT = 'series';
+export const QUANTILES = 'quantiles';
 export const STEP_INPUT = 'x_t';
 export const STATE_INPUTS = { h: 'h_in', c: 'c_in' };
 export const STATE_OUTPUTS = { h: 'h_out', c: 'c_out' };
@@ -159,6 +163,12 @@ export function parseMetadata(raw, source = 'the model') {
   if (!scaler.std.every((x) => x > 0)) throw bad('scaler.std', 'must be positive');
   if (meta.time_column !== null && meta.time_column !== undefined && typeof meta.time_column !== 'string') {
     throw bad('time_column', 'must be a string or null');
+  }
+  const levels = meta.quantiles;
+  if (levels !== null && levels !== undefined && (!Array.isArray(levels) || levels.length === 0
+      || levels.length > 1000 || !levels.every((x) => typeof x === 'number' && x > 0 && x < 1)
+      || levels.some((x, i) => i > 0 && x <= levels[i - 1]) || !levels.includes(0.5))) {
+    throw bad('quantiles', 'must be null or increasing numbers in (0, 1) including 0.5');
   }
   return meta;
 }
@@ -312,13 +322,47 @@ export function seriesTensor(ort, meta, name) {
   return new ort.Tensor('int64', BigInt64Array.from([BigInt(index)]), [1]);
 }
 
+/** A quantile model's `quantiles` output: horizon x targets x Q, original units (null without). */
+function quantilesFromOutputs(meta, outputs) {
+  if (!meta.quantiles || !outputs[QUANTILES]) return null;
+  const data = outputs[QUANTILES].data;
+  const targets = meta.targets.length;
+  const count = meta.quantiles.length;
+  const rows = [];
+  for (let step = 0; step < meta.horizon; step += 1) {
+    const row = [];
+    for (let k = 0; k < targets; k += 1) {
+      const values = [];
+      for (let q = 0; q < count; q += 1) {
+        const value = data[(step * targets + k) * count + q];
+        // q * std + mean keeps the order (std > 0): the quantiles still never cross.
+        values.push(meta.scaling === 'in-graph' ? value : value * meta.scaler.std[k] + meta.scaler.mean[k]);
+      }
+      row.push(values);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Column names of a quantile model's quantiles, as `lstm-tf predict` writes them: `<target>_q<level>`. */
+export function quantileColumns(meta) {
+  return (meta.quantiles || []).length
+    ? meta.targets.flatMap((target) => meta.quantiles.map((level) => `${target}_q${level}`))
+    : [];
+}
+
 /** The window model's forecast after the last row of `values`: horizon x targets, original units. */
 export async function forecastWindow(ort, session, meta, values, series = null) {
+  return (await predictWindow(ort, session, meta, values, series)).forecast;
+}
+
+async function predictWindow(ort, session, meta, values, series = null) {
   const feed = { [INPUT]: windowTensor(ort, meta, values) };
   const index = seriesTensor(ort, meta, series);
   if (index !== null) feed[SERIES_INPUT] = index;
   const outputs = await session.run(feed);
-  return fromModelUnits(meta, outputs[OUTPUT].data);
+  return { forecast: fromModelUnits(meta, outputs[OUTPUT].data), quantiles: quantilesFromOutputs(meta, outputs) };
 }
 
 /**
@@ -327,28 +371,41 @@ export async function forecastWindow(ort, session, meta, values, series = null) 
  * forecast after every observation (a stream consumer would use these).
  */
 export async function forecastStep(ort, session, meta, values, onStep = null) {
+  return (await predictStep(ort, session, meta, values, onStep)).forecast;
+}
+
+async function predictStep(ort, session, meta, values, onStep = null) {
   const names = stateNames(meta.kind);
   const stateSize = meta.layers * meta.units;
   let states = Object.fromEntries(names.map((name) => [name,
     new ort.Tensor('float32', new Float32Array(stateSize), [meta.layers, 1, meta.units])]));
   let forecast = null;
+  let outputs = {};
   const rows = lastRows(meta, values);
   for (let index = 0; index < rows.length; index += 1) {
     const feed = { [STEP_INPUT]: new ort.Tensor('float32', Float32Array.from(toModelUnits(meta, rows[index])),
       [1, meta.columns.length]) };
     for (const name of names) feed[STATE_INPUTS[name]] = states[name];
-    const outputs = await session.run(feed);
+    outputs = await session.run(feed);
     forecast = fromModelUnits(meta, outputs[OUTPUT].data);
     states = Object.fromEntries(names.map((name) => [name, outputs[STATE_OUTPUTS[name]]]));
     if (onStep) onStep(index, forecast);
   }
-  return forecast;
+  return { forecast, quantiles: quantilesFromOutputs(meta, outputs) };
 }
 
 /** The forecast after `values` with whichever model `meta` describes (`series`: a panel
  * model's series name, needed when it is scaled by series). */
-export function forecast(ort, session, meta, values, onStep = null, series = null) {
+export async function forecast(ort, session, meta, values, onStep = null, series = null) {
+  return (await predict(ort, session, meta, values, onStep, series)).forecast;
+}
+
+/**
+ * The forecast and, for a quantile model, its quantiles after `values`:
+ * { forecast: horizon x targets, quantiles: horizon x targets x Q or null }, original units.
+ */
+export function predict(ort, session, meta, values, onStep = null, series = null) {
   return meta.model === 'step'
-    ? forecastStep(ort, session, meta, values, onStep)
-    : forecastWindow(ort, session, meta, values, series);
+    ? predictStep(ort, session, meta, values, onStep)
+    : predictWindow(ort, session, meta, values, series);
 }

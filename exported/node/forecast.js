@@ -5,18 +5,20 @@
 //   node exported/node/forecast.js MODEL.step.onnx FILE.csv     step model: one observation at a time
 //
 // Everything (columns, window, horizon, scaling) comes from the metadata inside the
-// model. Prints the forecast as CSV (step,<targets>), like `lstm-tf predict`.
+// model. Prints the forecast as CSV (step,<targets>), like `lstm-tf predict`; a quantile
+// model adds one column per target and level (<target>_q<level>, e.g. sst_q0.1).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import ort from 'onnxruntime-node';
 
-import { LstmTfError, forecast, loadModel, readCsv } from '../lib/lstm_tf.js';
+import { LstmTfError, loadModel, predict, quantileColumns, readCsv } from '../lib/lstm_tf.js';
 
 const USAGE = `usage: node forecast.js MODEL.onnx FILE.csv [--json] [--each] [--threads N] [--series NAME]
 
   MODEL.onnx   an lstm-tf window model, or a .step.onnx step model (fed one observation at a time)
   FILE.csv     a CSV with the model's columns (header row); the forecast follows its last row
   --json       print {"model", "kind", "targets", "forecast": [[...] per step]} at full precision
+               (a quantile model adds "levels" and "quantiles": [step][target][level])
   --each       step model: print the forecast after every observation fed
   --threads N  onnxruntime intra-op threads (default 1)
   --series NAME  a panel model scaled by series: the series FILE.csv holds (its rows only)`;
@@ -64,13 +66,16 @@ async function main() {
   const onStep = options.each && meta.model === 'step'
     ? (index, rows) => console.error(`observation ${index + 1}/${meta.window}: ${rows.map((r) => r.map(short).join(' ')).join(' | ')}`)
     : null;
-  const rows = await forecast(ort, session, meta, values, onStep, options.series);
+  const { forecast: rows, quantiles } = await predict(ort, session, meta, values, onStep,
+    options.series);
   if (options.json) {
     console.log(JSON.stringify({ model: basename(modelPath), type: meta.model, kind: meta.kind,
-      targets: meta.targets, forecast: rows }));
+      targets: meta.targets, forecast: rows,
+      ...(quantiles ? { levels: meta.quantiles, quantiles } : {}) }));
   } else {
-    console.log(['step', ...meta.targets].join(','));
-    rows.forEach((row, step) => console.log([step + 1, ...row.map(short)].join(',')));
+    console.log(['step', ...meta.targets, ...quantileColumns(meta)].join(','));
+    rows.forEach((row, step) => console.log([step + 1, ...row.map(short),
+      ...(quantiles ? quantiles[step].flat().map(short) : [])].join(',')));
   }
 }
 

@@ -7,7 +7,7 @@
 // (exported/reference/reference.json, which also names its units) is used.
 import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
-import { forecast, loadModel, readCsv } from '../lib/lstm_tf.js';
+import { loadModel, predict, quantileColumns, readCsv } from '../lib/lstm_tf.js';
 import { drawChart } from './chart.js';
 
 const HISTORY_SHOWN = 240; // rows of history drawn before the forecast
@@ -63,6 +63,7 @@ function describe(meta, name, seconds) {
     ['window, horizon', `${meta.window} rows in, ${meta.horizon} step(s) out`],
     ['columns', `${meta.columns.join(', ')} (targets: ${meta.targets.join(', ')})`],
     ['scaling', meta.scaling], ['parity with Keras at export', parity],
+    ...(meta.quantiles ? [['quantiles', `levels ${meta.quantiles.join(', ')}; the forecast is the median`]] : []),
     ['run', meta.run], ['inference', `${(seconds * 1000).toFixed(2)} ms in onnxruntime-web ${ort.env.versions?.web ?? ''} (wasm)`],
   ];
   const list = $('#model-info');
@@ -73,12 +74,21 @@ function describe(meta, name, seconds) {
   }
 }
 
+/** The widest central interval among a quantile model's levels: [lower index, upper index, coverage], or null. */
+function widestInterval(levels) {
+  for (let i = 0; levels && levels[i] < 0.5; i += 1) {
+    const j = levels.findIndex((level) => Math.abs(level - (1 - levels[i])) < 1e-9);
+    if (j > i) return [i, j, Math.round((levels[j] - levels[i]) * 1e6) / 1e4];
+  }
+  return null;
+}
+
 async function run({ modelBytes, modelName, csvText, csvName, units }) {
   setStatus('loading', `Running ${modelName} on ${csvName}…`);
   const { session, meta } = await loadModel(ort, modelBytes, modelName, { executionProviders: ['wasm'] });
   const { values, time } = readCsv(csvText, meta, csvName);
   const started = performance.now();
-  const rows = await forecast(ort, session, meta, values);
+  const { forecast: rows, quantiles } = await predict(ort, session, meta, values);
   const seconds = (performance.now() - started) / 1000;
   await session.release();
 
@@ -87,6 +97,7 @@ async function run({ modelBytes, modelName, csvText, csvName, units }) {
   const shown = Math.min(values.length, Math.max(HISTORY_SHOWN, meta.window));
   const first = values.length - shown;
   const labels = time ? time.slice(first) : Array.from({ length: shown }, (_, i) => String(first + i + 2));
+  const interval = quantiles ? widestInterval(meta.quantiles) : null;
   meta.targets.forEach((target, k) => {
     const unit = units[target] || units['*'] || 'original units of the CSV';
     drawChart(charts, {
@@ -99,13 +110,21 @@ async function run({ modelBytes, modelName, csvText, csvName, units }) {
       labels, window: meta.window,
       history: values.slice(first).map((row) => row[k]),
       forecast: rows.map((row) => row[k]),
+      band: interval && {
+        low: quantiles.map((step) => step[k][interval[0]]),
+        high: quantiles.map((step) => step[k][interval[1]]),
+        label: `${interval[2]}% interval (q${meta.quantiles[interval[0]]}-q${meta.quantiles[interval[1]]})`,
+      },
     });
   });
-  fill($('#forecast-table'), [[['th', 'step'], ...meta.targets.map((t) => ['th', t])]]
-    .concat(rows.map((row, step) => [['td', `+${step + 1}`], ...row.map((v) => ['td', v.toFixed(4)])])));
+  fill($('#forecast-table'), [[['th', 'step'], ...meta.targets.map((t) => ['th', t]),
+    ...quantileColumns(meta).map((name) => ['th', name])]]
+    .concat(rows.map((row, step) => [['td', `+${step + 1}`], ...row.map((v) => ['td', v.toFixed(4)]),
+      ...(quantiles ? quantiles[step].flat().map((v) => ['td', v.toFixed(4)]) : [])])));
   describe(meta, modelName, seconds);
   $('#forecast-json').textContent = JSON.stringify({
     model: modelName, type: meta.model, kind: meta.kind, targets: meta.targets, forecast: rows,
+    ...(quantiles ? { levels: meta.quantiles, quantiles } : {}),
     rows: values.length, last_time: time ? time[time.length - 1] : null,
   });
   setStatus('done', `Forecast of ${meta.targets.join(', ')} after the last of ${values.length} rows `

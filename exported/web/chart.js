@@ -34,9 +34,11 @@ function format(value, step) {
 /**
  * Draw into `container`: `history` values (with `labels`, e.g. the time column),
  * then `forecast` values; the last `window` history points are the model's input.
+ * `band` ({ low, high, label }, one value per forecast step), a quantile model's
+ * interval, is shaded around the forecast.
  */
 export function drawChart(container, { id, title, subtitle, yLabel, xLabel, labels, history,
-  forecast, window }) {
+  forecast, window, band = null }) {
   const svg = element(container, 'svg', {
     id, class: 'chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': title,
   });
@@ -44,7 +46,7 @@ export function drawChart(container, { id, title, subtitle, yLabel, xLabel, labe
   const total = n + forecast.length;
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const all = history.concat(forecast);
+  const all = history.concat(forecast, band ? band.low.concat(band.high) : []);
   let low = Math.min(...all);
   let high = Math.max(...all);
   if (high === low) { low -= 1; high += 1; }
@@ -101,6 +103,12 @@ export function drawChart(container, { id, title, subtitle, yLabel, xLabel, labe
     `last observation ${labels[n - 1]}`);
   element(svg, 'rect', { class: 'frame', x: MARGIN.left, y: MARGIN.top, width: plotWidth, height: plotHeight });
 
+  if (band) {  // from the last observation out to the band's ends and back
+    const edge = (values) => values.map((v, k) => `L${x(n + k).toFixed(2)},${y(v).toFixed(2)}`);
+    const d = [`M${x(n - 1).toFixed(2)},${y(history[n - 1]).toFixed(2)}`, ...edge(band.high),
+      ...edge(band.low).reverse(), 'Z'].join('');
+    element(svg, 'path', { class: 'quantile-band', d, 'data-points': band.low.length });
+  }
   const historyPath = history.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(2)},${y(v).toFixed(2)}`).join('');
   element(svg, 'path', { class: 'history', d: historyPath, 'data-points': n });
   // The forecast continues from the last observation.
@@ -118,5 +126,9 @@ export function drawChart(container, { id, title, subtitle, yLabel, xLabel, labe
   element(legend, 'text', { x: 128, y: 4 }, 'forecast');
   element(legend, 'rect', { class: 'input-window', x: 196, y: -7, width: 22, height: 14 });
   element(legend, 'text', { x: 224, y: 4 }, `model input (${window} rows)`);
+  if (band) {
+    element(legend, 'rect', { class: 'quantile-band', x: 370, y: -7, width: 22, height: 14 });
+    element(legend, 'text', { x: 398, y: 4 }, band.label);
+  }
   return svg;
 }
