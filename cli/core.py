@@ -141,6 +141,9 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
               "(0, 1), e.g. 0.1,0.5,0.9 (the median 0.5 is added if missing; it is the point "
               "forecast). Trains with the pinball loss (so not with --loss); the quantiles "
               "never cross.")
+@click.option("--calibrate/--no-calibrate", "calibrate", default=True, show_default=True,
+              help="With --quantiles: after training, scale the quantiles' distances from the "
+              "median so that each level's coverage on the validation windows is the level.")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
@@ -178,7 +181,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
           columns_as_series, window, horizon, stride,
           val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
           backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
-          learning_rate, loss, quantile_levels, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
+          learning_rate, loss, quantile_levels, calibrate, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
@@ -220,7 +223,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           unroll=unroll, threads=threads,
-                          cpu_devices=cpu_devices))
+                          cpu_devices=cpu_devices, calibrate_quantiles=calibrate))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)
 

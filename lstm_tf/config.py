@@ -122,6 +122,9 @@ class TrainConfig:
     threads: int = 0  # TensorFlow intra-op threads; 0: 1 unrolled on a CPU, else one per core
     cpu_devices: int = 1  # logical CPU devices, to rehearse --strategy mirrored on a CPU
     replicas: int = 1  # replicas in sync, filled in by training (batch_size is global)
+    # A quantile run's offsets scaled to each level's coverage on the validation windows
+    # after training (quantiles.calibrate); no effect on a point forecaster.
+    calibrate_quantiles: bool = True
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,

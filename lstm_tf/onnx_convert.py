@@ -347,9 +347,12 @@ def _reference_onnx(keras_model, opset, recurrent_type):
             raw = [node("Gather", [current, constant(f"{prefix}_i{j}", np.array([j]))],
                         [f"{prefix}_raw{j}"], axis=3) for j in range(len(layer.levels))]
             values, m = list(raw), layer.median
+            scale = np.maximum(layer.get_weights()[0], 0)  # [targets, Q]
             for j in [*range(m + 1, len(raw)), *range(m - 1, -1, -1)]:
                 neighbour = values[j - 1] if j > m else values[j + 1]
-                offset = node("Softplus", [raw[j]], [f"{prefix}_softplus{j}"])
+                offset = node("Mul", [node("Softplus", [raw[j]], [f"{prefix}_softplus{j}"]),
+                                      constant(f"{prefix}_scale{j}", scale[:, j:j + 1])],
+                              [f"{prefix}_offset{j}"])
                 values[j] = node("Add" if j > m else "Sub", [neighbour, offset], [f"{prefix}_q{j}"])
             current = node("Concat", values, [f"{prefix}_quantiles"], axis=3)
         else:

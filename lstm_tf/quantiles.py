@@ -126,6 +126,55 @@ def head_layer_class():
     return _registered()["QuantileHead"]
 
 
+def calibrate(model, network, inputs_z: np.ndarray, anchor, actual_z: np.ndarray) -> dict:
+    """Set the head's offset scales so that on held-out windows (the validation part)
+    each level's share of actual values below its quantile is the level itself.
+
+    `network` is `model`'s batched prediction, `inputs_z` [windows, time, columns] the
+    windows and `actual_z` [windows, horizon, targets] their actual values, in z-scores;
+    `anchor` the run's (`anchored`). The scales restart from 1 (uncalibrated). Per
+    target, pooled over windows and horizon steps, outward from the median: with q_j
+    the quantile just calibrated and o the next offset, softplus(r),
+
+        above:  s = quantile_τ((y - q_j) / o)         q_{j+1} = q_j + s o
+        below:  s = quantile_{1-τ}((q_j - y) / o)     q_{j-1} = q_j - s o
+
+    clipped to [0, 100] (s = 0: two quantiles coincide, never cross). A network
+    trained to convergence on a short series is overconfident (its offsets fit the
+    training windows); this is a split-conformal-style correction on data it was not
+    fitted on (early stopping only chose the epoch there). Returns {"q<level>":
+    [scale per target]} (the median's is 1).
+    """
+    layer = model.get_layer(LAYER_NAME)
+    levels, m = layer.levels, layer.median
+    layer.scale.assign(np.ones(layer.scale.shape, np.float32))
+    q = anchored(network, inputs_z, anchor, actual_z.shape[-1])
+    y = np.asarray(actual_z, np.float64)
+    scales = np.ones(layer.scale.shape, np.float64)  # [targets, Q]
+    for t in range(q.shape[2]):
+        qt, yt = q[:, :, t, :].reshape(-1, len(levels)), y[:, :, t].reshape(-1)
+        for direction in (1, -1):
+            calibrated = qt[:, m]
+            j = m + direction
+            while 0 <= j < len(levels):
+                offset = np.maximum(direction * (qt[:, j] - qt[:, j - direction]), 1e-12)
+                ratio = direction * (yt - calibrated) / offset
+                tau = levels[j] if direction > 0 else 1 - levels[j]
+                scales[t, j] = float(np.clip(np.quantile(ratio, tau), 0.0, 100.0))
+                calibrated = calibrated + direction * scales[t, j] * offset
+                j += direction
+    layer.scale.assign(scales.astype(np.float32))
+    return calibration_of(model)
+
+
+def calibration_of(model) -> dict:
+    """The head's offset scales, {"q<level>": [one per target]} (all 1: uncalibrated)."""
+    layer = model.get_layer(LAYER_NAME)
+    scales = np.asarray(layer.scale.numpy() if hasattr(layer.scale, "numpy") else layer.scale)
+    return {label(level): [round(float(x), 6) for x in scales[:, j]]
+            for j, level in enumerate(layer.levels)}
+
+
 def pinball_loss(levels: list[float]):
     """A Keras loss (saved with the model, registered): the mean over levels (and points)
     of the pinball loss of quantiles [batch, horizon, targets, Q] against targets
@@ -144,21 +193,29 @@ def _registered() -> dict:
 
     @keras.saving.register_keras_serializable(package="lstm_tf", name="QuantileHead")
     class QuantileHead(keras.layers.Layer):
-        """[..., Q] raw outputs -> [..., Q] quantiles that never cross (module docstring)."""
+        """[..., targets, Q] raw outputs -> [..., targets, Q] quantiles that never cross
+        (module docstring); `scale` [targets, Q], not trained, multiplies each offset
+        (1 until `calibrate` sets it; clipped at 0 here, so no value can make two
+        quantiles cross)."""
 
         def __init__(self, levels, **kwargs):
             super().__init__(**kwargs)
             self.levels = [float(level) for level in levels]
             self.median = median_index(self.levels)
 
+        def build(self, input_shape):
+            self.scale = self.add_weight(name="scale", shape=(input_shape[-2], input_shape[-1]),
+                                         initializer="ones", trainable=False)
+
         def call(self, raw):
             m = self.median
+            scale = ops.maximum(ops.cast(self.scale, raw.dtype), 0.0)
             values = [None] * len(self.levels)
             values[m] = raw[..., m]
             for j in range(m + 1, len(self.levels)):
-                values[j] = values[j - 1] + ops.softplus(raw[..., j])
+                values[j] = values[j - 1] + scale[:, j] * ops.softplus(raw[..., j])
             for j in range(m - 1, -1, -1):
-                values[j] = values[j + 1] - ops.softplus(raw[..., j])
+                values[j] = values[j + 1] - scale[:, j] * ops.softplus(raw[..., j])
             return ops.stack(values, axis=-1)
 
         def compute_output_shape(self, input_shape):

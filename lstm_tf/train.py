@@ -166,6 +166,7 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if not network_kept:
         log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
             "validation windows: its output is set to zero, the forecast is the anchor's")
+    calibrate_quantiles(model, prepared, config)
 
     # Across machines each worker would predict only its shard of the windows: evaluate
     # an ordinary copy instead, which every worker holds whole.
@@ -261,6 +262,18 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
     else:
         head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     return False
+
+
+def calibrate_quantiles(model, prepared: Prepared, config: RunConfig) -> dict | None:
+    """A quantile run's offsets scaled to the levels' coverage on the validation windows
+    (`quantiles.calibrate`); None for a point run or with `calibrate_quantiles` off."""
+    if not config.model.quantiles or not config.train.calibrate_quantiles:
+        return None
+    n_targets = len(prepared.series.targets)
+    inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], config.data.window,
+                                      config.data.horizon, n_targets)
+    network = lambda x: model.predict(x, batch_size=256, verbose=0)  # noqa: E731
+    return quantiles_lib.calibrate(model, network, inputs, prepared.anchor, actual)
 
 
 def largest_divisor(number: int, at_most: int) -> int:
@@ -422,7 +435,8 @@ def quantile_metrics(model, prepared: Prepared, config: RunConfig, inputs: np.nd
     reference, name = quantiles_lib.residual_intervals(
         prepared.series.values[:, :n_targets], prepared.split.train_end, starts,
         config.data.horizon, config.data.season, levels)
-    block = {"levels": levels, "model": quantiles_lib.report(raw, actual, levels, scale)}
+    block = {"levels": levels, "calibration": quantiles_lib.calibration_of(model),
+             "model": quantiles_lib.report(raw, actual, levels, scale)}
     if reference is not None:  # fitted on the training rows (on the file itself for --data)
         block[f"{name}_intervals"] = quantiles_lib.report(reference, actual, levels, scale)
     band = {}

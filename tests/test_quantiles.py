@@ -259,3 +259,24 @@ def test_bench_handles_a_quantile_run(quantile_runs):
     assert result.exit_code == 0, result.output
     assert "onnxruntime, hand-built graph" in result.output
     assert "exported / hand-built" in result.output
+
+
+def test_calibration_gives_each_level_its_share_on_the_windows_it_saw():
+    from lstm_tf.anchors import Anchor
+    from lstm_tf.config import ModelConfig
+    from lstm_tf.models import build_model
+
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    model = build_model(ModelConfig("rnn", units=3, quantiles=levels), features=1, horizon=2,
+                        targets=1)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 5, 1)).astype(np.float32)
+    actual = 3.0 * rng.standard_t(4, size=(400, 2, 1))  # far wider than the head's offsets
+    network = lambda batch: model.predict(batch, verbose=0)  # noqa: E731
+    scales = quantiles.calibrate(model, network, x, Anchor.none(2, 1), actual)
+    assert scales["q0.5"] == [1.0] and scales["q0.95"][0] > 1
+    q = quantiles.anchored(network, x, Anchor.none(2, 1), 1)
+    below = (actual[..., None] <= q).reshape(-1, len(levels)).mean(axis=0)
+    np.testing.assert_allclose(below[[0, 1, 3, 4]], [0.05, 0.25, 0.75, 0.95], atol=2 / 800)
+    assert np.all(np.diff(q, axis=-1) >= 0)
+    assert quantiles.calibration_of(model) == scales
