@@ -7,7 +7,9 @@ interval, mean scaled pinball loss, GluonTS' weighted quantile loss, the median'
 MAE), and time `lstm-tf export` (parity checks included) of the first seed's run.
 Prints one table (each seed, then the median over seeds) and writes the raw figures.
 
-    python benchmarks/quantiles.py [--seeds 42,1,2] [--out benchmarks/quantiles.json]
+    python benchmarks/quantiles.py [--seeds 42,1,2] [--no-calibrate] [--out benchmarks/quantiles.json]
+
+(`--no-calibrate`: the quantiles as trained, without the validation-part calibration.)
 
 Takes a few minutes on 2 cores.
 """
@@ -62,7 +64,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="42,1,2")
     parser.add_argument("--out", default="benchmarks/quantiles.json")
+    parser.add_argument("--no-calibrate", action="store_true")
     args = parser.parse_args()
+    extra = ["--no-calibrate"] if args.no_calibrate else []
     seeds = [int(seed) for seed in args.seeds.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -70,7 +74,7 @@ def main() -> None:
             for seed in seeds:
                 run = Path(scratch) / f"{dataset}-{horizon}-{seed}"
                 lstm_tf("train", "--dataset", dataset, "--horizon", str(horizon), "-q",
-                        "--quantiles", LEVELS, "--seed", str(seed), "--out", str(run))
+                        "--quantiles", LEVELS, "--seed", str(seed), "--out", str(run), *extra)
                 row = {"dataset": dataset, "horizon": horizon, "seed": seed,
                        **figures(json.loads((run / "metrics.json").read_text()))}
                 if seed == seeds[0]:

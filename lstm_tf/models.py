@@ -2,6 +2,10 @@
 
     window [batch, time, features] → RNN/LSTM × layers → h_T → Dense → forecast [batch, horizon, targets]
 
+With `ModelConfig.quantiles` the Dense head gives Q values per step and target and
+`quantiles.QuantileHead` turns them into quantiles that never cross:
+[batch, horizon, targets, Q] (the median is the point forecast).
+
 The tutorial's PyTorch `LSTMModel(input_size=1, hidden_size=10, num_layers=1,
 output_size=1)` is `build_model(ModelConfig("lstm", units=10, layers=1), features=1,
 horizon=1, targets=1)`: an LSTM, its last step, a linear layer.
@@ -34,7 +38,8 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     model back up with a dynamic time axis for export.
 
     `zero_head` starts the head at zero: a network that corrects an anchor
-    (`anchors`) then starts out forecasting exactly the anchor.
+    (`anchors`) then starts out forecasting exactly the anchor (a quantile head: its
+    median does).
     """
     tensorflow()
     import keras
