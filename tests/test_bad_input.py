@@ -244,6 +244,11 @@ CASES = [
     Case("--quantiles with --loss", TRAIN + ["--quantiles", "0.1,0.9", "--loss", "huber"],
          "--quantiles trains with the pinball (quantile) loss; --loss huber is for a point "
          "forecast: leave out --loss", {"data.csv": SINE}),
+    Case("--quantiles with a panel", ["train", "--data", "panel.csv", "--series-column", "id",
+                                      "--quantiles", "0.1,0.9"] + TINY,
+         "--quantiles is for a single series for now; a panel run gives point forecasts",
+         {"panel.csv": "id,value\n" + "".join(f"{s},{(i * 7919 + k) % 97 / 10:.1f}\n"
+                                               for s, k in (("a", 1), ("b", 5)) for i in range(40))}),
     # tuning
     Case("tune without the tune extra", ["tune", "--data", "data.csv", "--trials", "1"],
          'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"', {"data.csv": SINE},
