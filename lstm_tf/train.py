@@ -272,8 +272,7 @@ def calibrate_quantiles(model, prepared: Prepared, config: RunConfig) -> dict | 
     n_targets = len(prepared.series.targets)
     inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], config.data.window,
                                       config.data.horizon, n_targets)
-    network = lambda x: model.predict(x, batch_size=256, verbose=0)  # noqa: E731
-    return quantiles_lib.calibrate(model, network, inputs, prepared.anchor, actual)
+    return quantiles_lib.calibrate(model, keras_network(model), inputs, prepared.anchor, actual)
 
 
 def largest_divisor(number: int, at_most: int) -> int:
