@@ -280,3 +280,21 @@ def test_calibration_gives_each_level_its_share_on_the_windows_it_saw():
     np.testing.assert_allclose(below[[0, 1, 3, 4]], [0.05, 0.25, 0.75, 0.95], atol=2 / 800)
     assert np.all(np.diff(q, axis=-1) >= 0)
     assert quantiles.calibration_of(model) == scales
+
+
+def test_forecast_png_shades_the_interval(tmp_path, monkeypatch):
+    from lstm_tf import train
+
+    captured = {}
+    monkeypatch.setattr(train, "save_figure", lambda figure, path: captured.update(figure=figure))
+    n = 6
+    plot = {"forecast": np.zeros((n, 1, 1)), "actual": np.ones((n, 1, 1)), "targets": ["y"],
+            "band": {"low": -np.ones((n, 1, 1)), "high": 2 * np.ones((n, 1, 1)),
+                     "label": "80% interval"}}
+    train.plot_forecast(plot, tmp_path / "forecast.png")
+    axis = captured["figure"].axes[0]
+    (band,) = axis.collections  # the shaded interval, from -1 to 2
+    np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].min(), -1)
+    np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].max(), 2)
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "80% interval" in labels and "forecast (step 1), median" in labels
