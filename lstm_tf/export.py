@@ -264,8 +264,12 @@ def _to_network(config: RunConfig, scaling: bool):
         def by_series(window, series):
             level = tf.gather(tf.constant(mean), series)[:, None, :]
             scale = tf.gather(tf.constant(std), series)[:, None, :]
-            return ((window - level) / scale,
-                    lambda out: out * scale[..., :n_targets] + level[..., :n_targets])
+
+            def undo(out):  # [batch, horizon, targets], or quantiles [..., targets, Q]
+                if out.shape.rank == 4:
+                    return out * scale[..., :n_targets, None] + level[..., :n_targets, None]
+                return out * scale[..., :n_targets] + level[..., :n_targets]
+            return (window - level) / scale, undo
         return by_series
     scale_inputs, unscale_forecast = _raw_units(config, scaling)
     return lambda window, series=None: (scale_inputs(window), unscale_forecast)

@@ -179,7 +179,9 @@ def check_panel_window_model(session, model, config: RunConfig, tolerance: float
     training std (reported so: `max_abs_error` is then relative too)."""
     from .data.prepare import raw_forecast
 
-    forward = graph_model(model, len(config.scaler["columns"]))
+    whole = graph_model(model, len(config.scaler["columns"]))
+    levels = config.model.quantiles
+    forward = quantiles_lib.median_of(whole, levels)
     needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
     errors, shapes = {}, {}
     for name, (raw, series, target_std) in panel_cases(config).items():
@@ -187,9 +189,15 @@ def check_panel_window_model(session, model, config: RunConfig, tolerance: float
         feed = {contract.INPUT: raw}
         if needs_series:
             feed[contract.SERIES_INPUT] = series.astype(np.int64)
-        (got,) = session.run([contract.OUTPUT], feed)
-        errors[name] = (np.abs(got.astype(np.float64) - expected)
+        outputs = [contract.OUTPUT] + ([contract.QUANTILES] if levels else [])
+        got = session.run(outputs, feed)
+        errors[name] = (np.abs(got[0].astype(np.float64) - expected)
                         / target_std[:, None, :]).max(axis=(0, 1))
+        if levels:  # every output: the worst of forecast and quantiles
+            quantiles = raw_forecast(whole, raw, config, series, quantiles=True)
+            errors[name] = np.maximum(errors[name], (
+                np.abs(got[1].astype(np.float64) - quantiles)
+                / target_std[:, None, :, None]).max(axis=(0, 1, 3)))
         shapes[name] = raw.shape
     return _report(errors, shapes, config, tolerance,
                    np.ones(len(config.data.targets)))

@@ -132,6 +132,7 @@ class PanelForecast:
     times: list[list[str]]  # per series, the future time labels (or step numbers)
     values: np.ndarray  # [series, steps, targets], raw units
     skipped: dict[str, str]  # series name -> the reason
+    quantiles: np.ndarray | None = None  # a quantile model's [series, horizon, targets, Q]
 
 
 def predict_panel(session, meta: dict, data_path: str | Path,
@@ -182,9 +183,12 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     feed = {}
     if index is not None:
         feed[contract.SERIES_INPUT] = np.array([index[panel.names[i]] for i in served], np.int64)
-    chunks = []
+    chunks, quantiles = [], None
+    outputs = [contract.OUTPUT] + ([contract.QUANTILES] if meta.get("quantiles") else [])
     while sum(chunk.shape[1] for chunk in chunks) < steps:
-        (out,) = session.run([contract.OUTPUT], {contract.INPUT: history[:, -window:], **feed})
+        out, *rest = session.run(outputs, {contract.INPUT: history[:, -window:], **feed})
+        if quantiles is None and rest:
+            quantiles = rest[0]  # within the horizon only (as for one series)
         chunks.append(out)
         history = np.concatenate([history, out], axis=1)  # univariate when rolling
     values = np.concatenate(chunks, axis=1)[:, :steps]
@@ -194,7 +198,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
             _tails(panel, served, window), steps)))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
-    return PanelForecast(names, times, values, skipped)
+    return PanelForecast(names, times, values, skipped, quantiles)
 
 
 def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
@@ -203,12 +207,19 @@ def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     time_column = meta.get("time_column") or "time"
-    writer.writerow(["series", time_column, "step"] + meta["targets"])
+    targets = meta["targets"]
+    levels = (meta.get("quantiles") or []) if result.quantiles is not None else []
+    writer.writerow(["series", time_column, "step"] + targets
+                    + [f"{target}_q{level:g}" for target in targets for level in levels])
     steps = result.values.shape[1]
-    for name, times, rows in zip(result.names, result.times, result.values):
+    for index, (name, times, rows) in enumerate(zip(result.names, result.times, result.values)):
         for step in range(steps):
-            writer.writerow([name, times[step], step + 1]
-                            + [f"{value:.7g}" for value in rows[step]])
+            cells = [f"{value:.7g}" for value in rows[step]]
+            if levels:
+                inside = step < result.quantiles.shape[1]
+                cells += [f"{result.quantiles[index, step, t, q]:.7g}" if inside else ""
+                          for t in range(len(targets)) for q in range(len(levels))]
+            writer.writerow([name, times[step], step + 1] + cells)
     return buffer.getvalue()
 
 

@@ -73,9 +73,6 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
                             f"`lstm-tf train --resume {out}`, or pass --force to start over")
         progress.discard(state)
     prepared, config.panel = load_prepared(config.data)
-    if config.panel and config.model.quantiles:
-        raise UserError("--quantiles is for a single series for now; a panel run gives point "
-                        "forecasts (leave out --quantiles)")
     series = prepared.series
     config.scaler = scaler_record(prepared)
     config.split = (prepared.split.to_dict() if config.panel else
@@ -270,9 +267,23 @@ def calibrate_quantiles(model, prepared: Prepared, config: RunConfig) -> dict | 
     if not config.model.quantiles or not config.train.calibrate_quantiles:
         return None
     n_targets = len(prepared.series.targets)
-    inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"], config.data.window,
-                                      config.data.horizon, n_targets)
+    if prepared.series_of is not None:  # a panel: in each window's network units
+        from .data.prepare import to_network_units
+
+        starts = prepared.starts["val"]
+        if len(starts) > CALIBRATION_WINDOWS:  # a seeded sample of a large panel's
+            starts = np.sort(np.random.default_rng(config.train.seed).choice(
+                starts, CALIBRATION_WINDOWS, replace=False))
+        inputs, undo = prepared.network_view(starts, config.data.window, config.data.horizon)
+        actual = to_network_units(undo, prepared.actual(starts, config.data.window,
+                                                        config.data.horizon))
+    else:
+        inputs, actual = data_lib.windows(prepared.scaled, prepared.starts["val"],
+                                          config.data.window, config.data.horizon, n_targets)
     return quantiles_lib.calibrate(model, keras_network(model), inputs, prepared.anchor, actual)
+
+
+CALIBRATION_WINDOWS = 65_536
 
 
 def largest_divisor(number: int, at_most: int) -> int:
@@ -403,6 +414,10 @@ def evaluate_panel(model, prepared: Prepared, config: RunConfig, part: str = "te
               **metrics_lib.panel_summary(table, list(forecasts))}
     if season:
         result["season"] = season
+    if config.model.quantiles:
+        result["quantiles"], quantile_table = panel_quantile_metrics(
+            model, prepared, config, starts, series, actual, scales)
+        table = {**table, **quantile_table}
     result["_per_series"] = {"series": panel.names, **table}
     result["_plot"] = {"panel": True, "table": table, "names": panel.names,
                        "targets": panel.targets, "values": raw_targets,
@@ -410,6 +425,58 @@ def evaluate_panel(model, prepared: Prepared, config: RunConfig, part: str = "te
                        "time_column": panel.time_column, "starts": starts, "series_of": series,
                        "forecast": forecasts["model"], "window": data.window}
     return result
+
+
+def panel_quantile_metrics(model, prepared: Prepared, config: RunConfig, starts: np.ndarray,
+                           series: np.ndarray, actual: np.ndarray,
+                           scales: np.ndarray) -> tuple[dict, dict]:
+    """A panel quantile run's block in metrics.json and its per-series columns: the
+    model's and each series' seasonal-naive residual intervals' scaled pinball and
+    coverage. Every series in units of its own MASE scale (pinball is homogeneous, so
+    that is its scaled pinball; coverage does not change; widths are in those units)."""
+    from .data.prepare import undo_quantiles
+
+    levels, n_targets, data = config.model.quantiles, prepared.n_targets, config.data
+    inputs, undo = prepared.network_view(starts, data.window, data.horizon)
+    raw = undo_quantiles(undo, quantiles_lib.anchored(keras_network(model), inputs,
+                                                      prepared.anchor, n_targets))
+    reference = np.full_like(raw, np.nan)
+    panel, split = prepared.series, prepared.split
+    for index in range(len(panel.names)):  # each series' residuals on its training rows
+        mine = np.flatnonzero(series == index)
+        first = int(panel.offsets[index])
+        found, name = quantiles_lib.residual_intervals(
+            panel.values[first:int(panel.offsets[index + 1]), :n_targets],
+            int(split.train_end[index]) - first, starts[mine] - first, data.horizon,
+            data.season, levels)
+        if found is not None:
+            reference[mine] = found
+    unit = scales[series][:, None, None]
+    block = {"levels": levels, "calibration": quantiles_lib.calibration_of(model),
+             "units": "each series' MASE scale",
+             "model": quantiles_lib.report(raw / unit[..., None], actual / unit, levels, 1.0)}
+    known = np.isfinite(reference).all(axis=(1, 2, 3))
+    if known.any():
+        block[f"{name}_intervals"] = quantiles_lib.report(
+            reference[known] / unit[known][..., None], actual[known] / unit[known], levels, 1.0)
+    columns = {}
+    intervals = quantiles_lib.central_intervals(levels)
+    for label, quantiles in (("model", raw), (f"{name}_intervals", reference)):
+        per_window = np.mean([np.maximum(level * (actual - quantiles[..., q]),
+                                         (level - 1) * (actual - quantiles[..., q]))
+                              for q, level in enumerate(levels)], axis=0)
+        per_window = per_window.reshape(len(starts), -1).mean(axis=1)
+        count = np.bincount(series, minlength=len(scales))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns[f"{label}_scaled_pinball"] = (np.bincount(series, per_window, len(scales))
+                                                  / count / scales)
+            if intervals:
+                low, high, nominal = intervals[0]
+                inside = ((actual >= quantiles[..., low]) & (actual <= quantiles[..., high]))
+                columns[f"{label}_coverage_{quantiles_lib.interval_name(nominal)}"] = (
+                    np.bincount(series, inside.reshape(len(starts), -1).mean(axis=1),
+                                len(scales)) / count)
+    return block, columns
 
 
 def per_series_csv(table: dict) -> str:

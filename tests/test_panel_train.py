@@ -260,3 +260,48 @@ def test_inspect_and_bench_take_panel_runs(trained, tmp_path):
     benched = run("bench", trained["series"][1], "--batch", "4", "--budget", "0.05")
     assert benched.exit_code == 0, benched.output
     assert "onnxruntime, exported model" in benched.output
+
+
+@pytest.mark.parametrize("scaling", ["window", "series"])
+def test_panel_quantile_run_exports_and_predicts_quantiles_that_never_cross(long_csv, scaling,
+                                                                            tmp_path):
+    """A panel quantile run: its quantile block and per-series columns, parity of every
+    output of the exported model, and predict's quantile columns, ordered for every
+    series and step (also for windows far outside the training range)."""
+    from lstm_tf import runtime
+
+    path, panel = long_csv
+    out, model = tmp_path / "run", tmp_path / "q.onnx"
+    trained = run("train", "--data", path, "--series-column", "series", "--time-column", "time",
+                  "--scaling", scaling, "--window", "12", "--quantiles", "0.1,0.9", *SMALL,
+                  "--out", out)
+    assert trained.exit_code == 0, trained.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    block = metrics["quantiles"]
+    assert block["levels"] == [0.1, 0.5, 0.9] and 0 <= block["model"]["intervals"]["80%"][
+        "coverage"] <= 1
+    rows = _read_csv(out / "per_series.csv")
+    coverage = [float(row["model_coverage_80%"]) for row in rows]
+    # pooled coverage is the per-series coverages weighted by windows (equal here)
+    assert block["model"]["intervals"]["80%"]["coverage"] == pytest.approx(np.mean(coverage))
+    exported = run("export", out, "--out", model)
+    assert exported.exit_code == 0, exported.output
+    report = json.loads(model.with_name("q.parity.json").read_text())["window"]
+    assert report["passed"]
+    predicted = run("predict", model, "--data", path, "--out", tmp_path / "f.csv")
+    assert predicted.exit_code == 0, predicted.output
+    forecast = _read_csv(tmp_path / "f.csv")
+    assert len(forecast) == 36 and "value_q0.1" in forecast[0]
+    for row in forecast:
+        low, mid, high = (float(row[f"value_q{q}"]) for q in ("0.1", "0.5", "0.9"))
+        assert low <= mid <= high and mid == pytest.approx(float(row["value"]))
+    session = runtime.session(model)
+    rng = np.random.default_rng(0)
+    extreme = np.concatenate([1e6 * rng.standard_normal((4, 12, 1)),
+                              np.full((4, 12, 1), 7.0),
+                              np.tile([[1e4], [-1e4]], (4, 6, 1))]).astype(np.float32)
+    feed = {"window": extreme}
+    if scaling == "series":
+        feed["series"] = np.arange(12, dtype=np.int64)
+    (quantiles,) = session.run(["quantiles"], feed)
+    assert np.all(np.diff(quantiles, axis=-1) >= 0)

@@ -256,11 +256,25 @@ def run_scaler(config: RunConfig) -> data_lib.Scaler | SeriesScaler | None:
     return data_lib.Scaler.from_dict(saved)
 
 
+def undo_quantiles(undo, quantiles: np.ndarray) -> np.ndarray:
+    """`undo` (a forecast [n, horizon, targets] back to original units, as `network_view`
+    returns it) applied to quantiles [n, horizon, targets, Q], level by level."""
+    return np.stack([undo(quantiles[..., q]) for q in range(quantiles.shape[-1])], axis=-1)
+
+
+def to_network_units(undo, actual: np.ndarray) -> np.ndarray:
+    """The inverse of `undo` (affine, with a positive scale) on actual values."""
+    zero = undo(np.zeros_like(actual))
+    return (actual - zero) / (undo(np.ones_like(actual)) - zero)
+
+
 def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
-                 series: np.ndarray | None = None) -> np.ndarray:
+                 series: np.ndarray | None = None, quantiles: bool = False) -> np.ndarray:
     """A run's forecast for raw windows [n, time, columns], in original units (float64):
     scale as the run does (by the window, by the series in `series`, or by the training
-    rows), anchor + network (`predict`; None: the anchor alone), scale back."""
+    rows), anchor + network (`predict`; None: the anchor alone), scale back. With
+    `quantiles`, `predict` returns a quantile model's whole output and so does this
+    ([n, horizon, targets, Q])."""
     scaler, anchor = run_scaler(config), anchors_lib.of_run(config)
     n_targets = len(config.data.targets)
     raw_windows = np.asarray(raw_windows, np.float64)
@@ -275,6 +289,10 @@ def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
         undo = lambda out: scaler.inverse_targets(out, n_targets)  # noqa: E731
     if predict is None:
         return undo(anchor.forecast(z, n_targets))
+    if quantiles:
+        from ..quantiles import anchored
+
+        return undo_quantiles(undo, anchored(predict, z, anchor, n_targets))
     return undo(anchors_lib.anchored_forecast(predict, z, anchor, n_targets))
 
 
