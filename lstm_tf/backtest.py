@@ -68,6 +68,9 @@ class Backtest:
     # holds each row's series' MASE scale.
     series: list[str] | None = None
     cutoff_index: np.ndarray | None = None
+    # A quantile run's quantile forecasts [cutoffs, horizon, targets, Q] and levels.
+    quantiles: np.ndarray | None = None
+    levels: list[float] | None = None
 
 
 # ----------------------------------------------------------------------- cutoffs
@@ -226,9 +229,10 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
                             "global model per cutoff; backtest it without --refit (train it with "
                             "--backtest-windows N to hold the block out)")
         prepared, _ = evaluation_data(config, data_path)
-        if predict is None:
-            predict = keras_predict(runs.load_model(run))
-        return panel_backtest(prepared, config, run, windows, step, baselines, predict, log)
+        model = runs.load_model(run) if predict is None or config.model.quantiles else None
+        result = panel_backtest(prepared, config, run, windows, step, baselines,
+                                predict or keras_predict(model), log)
+        return with_quantiles(result, model, prepared, config)
     prepared, _ = evaluation_data(config, data_path)
     series, data = prepared.series, config.data
     rows, n_targets = len(series.values), len(series.targets)
@@ -260,7 +264,7 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
                 [baselines_lib.forecasts(name, raw_targets[:, j], starts, data.horizon, fit_end,
                                          data.season, refit) for j in range(n_targets)], axis=-1)
     scale = metrics_lib.mase_scale(raw_targets[:int(config.split["train_end"])])
-    return Backtest(
+    result = Backtest(
         targets=series.targets, horizon=data.horizon, step=step, starts=starts,
         cutoffs=_labels(series, starts - 1),
         times=[_labels(series, range(start, start + data.horizon)) for start in starts],
@@ -268,6 +272,26 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
         info={"run": str(run), "data": series.source, "rows": rows, "window": data.window,
               "val_end": val_end, "time_column": series.time_column if series.time else None,
               "season": data.season})
+    if refit or not config.model.quantiles:
+        return result
+    return with_quantiles(result, runs.load_model(run), prepared, config)
+
+
+def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:
+    """A quantile run's backtest with its quantile forecasts from every cutoff (one
+    batched prediction, as the point forecasts)."""
+    if not config.model.quantiles:
+        return result
+    from .data.prepare import undo_quantiles
+    from .quantiles import anchored
+    from .train import keras_network
+
+    data = config.data
+    inputs, undo = prepared.network_view(result.starts, data.window, data.horizon)
+    result.quantiles = undo_quantiles(undo, anchored(keras_network(model), inputs,
+                                                     prepared.anchor, prepared.n_targets))
+    result.levels = list(config.model.quantiles)
+    return result
 
 
 def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
@@ -378,6 +402,13 @@ def summary(result: Backtest) -> dict:
     """Overall and per-cutoff MAE, RMSE, MASE and sMAPE (%) of every method."""
     overall = {name: scores(forecast, result.actual, result.scale)
                for name, forecast in result.forecasts.items()}
+    if result.quantiles is not None:  # pinball and coverage; a panel in its series' scales
+        from .quantiles import report
+
+        unit = (np.asarray(result.scale)[:, None, None] if np.ndim(result.scale)
+                else np.full((len(result.actual), 1, 1), float(result.scale)))
+        overall["model"]["quantiles"] = report(result.quantiles / unit[..., None],
+                                               result.actual / unit, result.levels, 1.0)
     naive = overall["naive"]["mae"]
     for values in overall.values():
         values["mae_vs_naive"] = values["mae"] / naive if naive > 0 else float("nan")
@@ -417,7 +448,9 @@ def long_csv(result: Backtest) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     methods = list(result.forecasts)
-    writer.writerow(["series", "cutoff", "time", "step", "y"] + methods)
+    levels = result.levels if result.quantiles is not None else []
+    writer.writerow(["series", "cutoff", "time", "step", "y"] + methods
+                    + [f"model_q{level:g}" for level in levels])
     for j, target in enumerate(result.targets):
         for i, cutoff in enumerate(result.cutoffs):
             name = target if result.series is None else (
@@ -425,7 +458,9 @@ def long_csv(result: Backtest) -> str:
             for k in range(result.horizon):
                 writer.writerow([name, cutoff, result.times[i][k], k + 1,
                                  _number(result.actual[i, k, j])]
-                                + [_number(result.forecasts[name][i, k, j]) for name in methods])
+                                + [_number(result.forecasts[m][i, k, j]) for m in methods]
+                                + [_number(result.quantiles[i, k, j, q])
+                                   for q in range(len(levels))])
     return buffer.getvalue()
 
 
@@ -463,4 +498,9 @@ def table(summary_: dict) -> str:
         lines.append(f"{name:16s} {values['mae']:10.4g} {values['rmse']:10.4g} "
                      f"{values['mase']:7.3f} {values['smape']:7.2f} "
                      f"{values['mae_vs_naive']:9.3f}")
+    quantiles = summary_["overall"]["model"].get("quantiles")
+    if quantiles:
+        lines.append(f"model quantiles: mean scaled pinball {quantiles['mean_scaled_pinball']:.4g}"
+                     + "".join(f", {name} interval coverage {values['coverage']:.1%}"
+                               for name, values in quantiles["intervals"].items()))
     return "\n".join(lines)

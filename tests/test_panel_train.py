@@ -305,3 +305,11 @@ def test_panel_quantile_run_exports_and_predicts_quantiles_that_never_cross(long
         feed["series"] = np.arange(12, dtype=np.int64)
     (quantiles,) = session.run(["quantiles"], feed)
     assert np.all(np.diff(quantiles, axis=-1) >= 0)
+    # The backtest of a quantile run: quantile columns, and its coverage by hand.
+    backtested = run("backtest", out, "--windows", "1", "--out", tmp_path / "bt")
+    assert backtested.exit_code == 0, backtested.output
+    rows = _read_csv(tmp_path / "bt" / "backtest.csv")
+    inside = [float(r["model_q0.1"]) <= float(r["y"]) <= float(r["model_q0.9"]) for r in rows]
+    summary = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    coverage = summary["overall"]["model"]["quantiles"]["intervals"]["80%"]["coverage"]
+    assert len(rows) == 36 and coverage == pytest.approx(np.mean(inside))
