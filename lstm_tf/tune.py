@@ -145,24 +145,26 @@ def validation_score(model, prepared, data: DataConfig) -> tuple[float, float]:
     window (stride 1) and horizon step."""
     from .train import network_and_anchor_mae
 
+    if prepared.series_of is not None:  # a panel: every series' validation windows
+        return network_and_anchor_mae(model, prepared, data, prepared.starts["val"])
     starts = data_lib.window_starts(*prepared.split.bounds("val"), data.window, data.horizon, 1)
     return network_and_anchor_mae(model, prepared, data, starts)
 
 
-def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: TuneConfig) -> Trial:
+def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     """Prepare the data for the trial's window, train the network, score it (see the
     module docstring)."""
     import keras
 
     from . import train as train_lib
-    from .data.prepare import prepare
+    from .data.prepare import prepare_any
     from .devices import batches_per_epoch, even_shards
     from .models import build_model
 
     started = time.perf_counter()
     data = copy.deepcopy(base.data)
     data.window = trial.window
-    prepared = prepare(series, data)
+    prepared, _ = prepare_any(series, data)
     train_config = TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
                                learning_rate=trial.learning_rate, patience=tune.patience,
                                seed=tune.seed, device=base.train.device)
@@ -178,7 +180,8 @@ def run_trial(trial: Trial, series: data_lib.Series, base: RunConfig, tune: Tune
         even_shards(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             train_config.batch_size, shuffle=part == "train", seed=train_config.seed,
-            epochs=range(train_config.epochs), anchor=prepared.anchor),
+            epochs=range(train_config.epochs), anchor=prepared.anchor,
+            window_scaled=prepared.window_scaled),
             replicas, batches=None if part == "train" else batches[part])
         for part in ("train", "val"))
     steps = batches["train"]
@@ -212,22 +215,17 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     `base` holds the data options (its window, model sizes and learning rate are
     searched); returns the tuning summary (what tuning.json holds)."""
     kt = keras_tuner()
-    from .data.prepare import load_series, prepare
+    from .data.prepare import load_data, prepare_any, typical_length
     from .train import train
 
     tune_config.validate()
     base.validate()
-    from .data.panels import is_panel
-
-    if is_panel(base.data):
-        raise UserError("lstm-tf tune searches single-series runs; a panel is not supported yet "
-                        "(train it with lstm-tf train and compare runs with lstm-tf backtest)")
     refuse_overwrite(out, force, "run directory")  # before the slow part
     started = time.perf_counter()
     base.data.window = None
-    series = load_series(base.data)  # fills in season, targets, default window
-    prepare(series, base.data)  # data problems fail now, at the default window
-    windows = window_choices(base.data, len(series.values))
+    series = load_data(base.data)  # fills in season, targets, default window (a panel too)
+    prepare_any(series, base.data)  # data problems fail now, at the default window
+    windows = window_choices(base.data, typical_length(series))
     hp = search_space(kt, windows)
     objective = kt.Objective("validation_mae", direction="min")
     total = tune_config.trials

@@ -244,11 +244,6 @@ CASES = [
     Case("--quantiles with --loss", TRAIN + ["--quantiles", "0.1,0.9", "--loss", "huber"],
          "--quantiles trains with the pinball (quantile) loss; --loss huber is for a point "
          "forecast: leave out --loss", {"data.csv": SINE}),
-    Case("--quantiles with a panel", ["train", "--data", "panel.csv", "--series-column", "id",
-                                      "--quantiles", "0.1,0.9"] + TINY,
-         "--quantiles is for a single series for now; a panel run gives point forecasts",
-         {"panel.csv": "id,value\n" + "".join(f"{s},{(i * 7919 + k) % 97 / 10:.1f}\n"
-                                               for s, k in (("a", 1), ("b", 5)) for i in range(40))}),
     # tuning
     Case("tune without the tune extra", ["tune", "--data", "data.csv", "--trials", "1"],
          'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"', {"data.csv": SINE},
@@ -259,9 +254,6 @@ CASES = [
     Case("every series too short", TRAIN + ["--series-column", "id"],
          "every one of the 2 series is too short for window 4 + horizon 1",
          {"data.csv": SHORT_PANEL}),
-    Case("tune a panel", ["tune", "--data", "data.csv", "--series-column", "id", "--trials", "1"],
-         "lstm-tf tune searches single-series runs; a panel is not supported yet",
-         {"data.csv": PANEL}),
     Case("export --step of a panel run", ["export", "prun", "--step", "--out", "p.onnx"],
          "the run prun is a panel run: export its window model", needs="panel"),
     Case("unknown series under per-series statistics",

@@ -144,3 +144,18 @@ def test_help_does_not_import_tensorflow_or_keras_tuner():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', "
             "'keras_tuner')]\nassert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+
+
+def test_tune_a_panel_scores_every_series_validation_windows(tmp_path):
+    """A panel is tuned like a series: each trial's score is the validation MAE of every
+    series in units of its own in-sample naive MAE, and the best becomes a panel run."""
+    result = run("tune", "--dataset", "us-employment", "--horizon", "3", "--test-size", "3",
+                 "--trials", "1", "--epochs", "2", "--patience", "0", "--seed", "7",
+                 "--out", tmp_path / "best")
+    assert result.exit_code == 0, result.output
+    tuning = json.loads((tmp_path / "best" / "tuning.json").read_text())
+    metrics = json.loads((tmp_path / "best" / "metrics.json").read_text())
+    config = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert metrics["series"] == 22 and config["panel"]["scaling"] == "window"
+    assert config["data"]["window"] == tuning["best"]["window"]
+    assert math.isfinite(tuning["best"]["validation_mae"]) and tuning["best"]["validation_mae"] > 0

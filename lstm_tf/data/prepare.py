@@ -186,10 +186,16 @@ def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
     """Load and prepare the configured data, a series or a panel (filling in the defaults
     it implies). Returns the prepared data and, for a panel, what the run records of it
     (`RunConfig.panel`: the series names in index order, the skipped ones)."""
+    return prepare_any(load_data(config), config)
+
+
+def load_data(config: DataConfig) -> data_lib.Series | Panel:
+    """The configured series or panel, with the defaults it implies filled into `config`
+    (targets, time column, season, window; a panel's scaling)."""
     from .panels import BUILTIN_PANELS, is_panel, load_panel, panel_season
 
     if not is_panel(config):
-        return prepare(load_series(config), config), None
+        return load_series(config)
     panel = load_panel(config)
     if config.season is None:
         builtin = BUILTIN_PANELS.get(config.dataset) if config.path is None else None
@@ -200,12 +206,26 @@ def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
     config.time_column = panel.time_column
     config.scaling = config.scaling or "window"
     if config.window is None:
-        config.window = data_lib.default_window(int(np.median(panel.lengths)), config.season,
+        config.window = data_lib.default_window(typical_length(panel), config.season,
                                                 config.horizon, config.val_fraction,
                                                 config.test_fraction, config.holdout)
-    prepared, skipped = prepare_panel(panel, config)
+    return panel
+
+
+def prepare_any(data: data_lib.Series | Panel, config: DataConfig
+                ) -> tuple[Prepared, dict | None]:
+    """`prepare` a series or `prepare_panel` a panel; for a panel also what the run
+    records of it (see `load_prepared`)."""
+    if not isinstance(data, Panel):
+        return prepare(data, config), None
+    prepared, skipped = prepare_panel(data, config)
     return prepared, {"series": prepared.series.names, "skipped": skipped,
-                      "series_column": panel.series_column, "scaling": config.scaling}
+                      "series_column": data.series_column, "scaling": config.scaling}
+
+
+def typical_length(data: data_lib.Series | Panel) -> int:
+    """Rows of a series; a panel's median series length (its defaults are chosen by it)."""
+    return int(np.median(data.lengths)) if isinstance(data, Panel) else len(data.values)
 
 
 def prepare(series: data_lib.Series, config: DataConfig,
