@@ -144,7 +144,7 @@ def main() -> int:
     export = run_measured(lstm_tf + ["export", str(run_dir), "--out", str(model)])
     result["export"] = {"seconds": export["seconds"],
                         "parity": [line for line in export["output"].splitlines()
-                                   if "parity" in line][:1]}
+                                   if "PASSED" in line or "FAILED" in line][:1]}
     # predict, the whole process, three times (median); and whether TensorFlow loaded.
     probe = ("import sys, runpy; sys.argv = ['lstm-tf', 'predict', %r, '--data', %r, '--out', "
              "%r, '--force']; from lstm_tf_cli.main import cli\n"
