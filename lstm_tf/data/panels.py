@@ -57,6 +57,8 @@ class Panel:
     time: np.ndarray | None = None
     time_column: str | None = None
     series_column: str | None = None  # None when the columns were the series (wide CSV)
+    # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
+    known: np.ndarray | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -946,13 +948,20 @@ def load_panel(config) -> Panel:
         if config.series_column is not None:
             raise UserError("--series-column applies to a --data file, not to the built-in "
                             f"panel {config.dataset}")
-        if config.features:
+        if config.features or getattr(config, "known", None):
             raise UserError(f"the built-in panel {config.dataset} has no feature columns")
         return load_builtin_panel(config.dataset, config.series_columns or config.targets,
                                   config.fill)
     if config.series_column is not None:
-        return read_long_csv(config.path, config.series_column, config.targets,
-                             config.features, config.time_column, config.fill)
+        from .covariates import split_known
+
+        known = list(getattr(config, "known", []))
+        return split_known(read_long_csv(config.path, config.series_column, config.targets,
+                                         list(config.features) + known, config.time_column,
+                                         config.fill), known)
+    if getattr(config, "known", None):
+        raise UserError("--known needs a long CSV (--series-column): a known column belongs "
+                        "to each series")
     if config.columns_as_series:
         if config.features:
             raise UserError("--features cannot be combined with --columns-as-series (every "
