@@ -81,7 +81,8 @@ class Panel:
 
 def read_long_csv(path: str | Path, series_column: str, targets: list[str] | None = None,
                   features: list[str] | tuple[str, ...] = (), time_column: str | None = None,
-                  fill: str | None = None, allow_single: bool = False) -> Panel:
+                  fill: str | None = None, allow_single: bool = False,
+                  keep_missing: bool = False) -> Panel:
     """Read a long CSV: one row per (series, time), e.g. `series,time,value,price`.
 
     Rows may come in any order: they are sorted by (series, time), stably, so without
@@ -95,17 +96,19 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     an error. With `allow_single` a file holding one series is accepted (`predict` of
     one series); otherwise it is an error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
+    `keep_missing` leaves missing values as NaN (predict: the future rows of a model
+    with known covariates have empty targets).
     """
     path = _existing_file(path)
     source = str(path)
     header = _header(path, source)
     return _read_long(path, source, header, series_column, targets, list(features),
-                      time_column, fill, allow_single)
+                      time_column, fill, allow_single, keep_missing)
 
 
 def _read_long(path: Path, source: str, header: list[str], series_column: str,
                targets: list[str] | None, features: list[str], time_column: str | None,
-               fill: str | None, allow_single: bool) -> Panel:
+               fill: str | None, allow_single: bool, keep_missing: bool = False) -> Panel:
     if series_column not in header:
         raise UserError(f"{source}: no series column {series_column!r}; "
                         f"available: {', '.join(header)}")
@@ -174,8 +177,10 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
     offsets = np.zeros(len(names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=len(names)), out=offsets[1:])
     _check_finite(values, rows, table, source, columns, lambda i: names[codes[i]])
-    values, time, offsets = _fill(values, time, offsets, rows, table, source, names, columns,
-                                  fill, lambda name, column: f"series {name!r}, column {column!r}")
+    if not keep_missing:
+        values, time, offsets = _fill(values, time, offsets, rows, table, source, names,
+                                      columns, fill,
+                                      lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column)
 
