@@ -243,3 +243,41 @@ def test_embedding_round_trip(store_panel, tmp_path):
     # The embedding is an input that matters: another store's vector, another forecast.
     (other,) = session.run(["forecast"], {**feed, "series": np.array([0], np.int64)})
     assert not np.allclose(other, expected)
+
+
+# ------------------------------------------------------------------ Node.js consumer
+
+
+def test_node_consumer_feeds_known_from_the_contract(daily, tmp_path):
+    """lib/lstm_tf.js takes the model's inputs from its metadata: forecastWindow() fed the
+    covariates gives onnxruntime's forecast; forecast.js, which cannot compute them yet,
+    refuses the model in one line (it never feeds a wrong input)."""
+    import subprocess
+
+    import onnxruntime as ort
+
+    folder, *_ = daily
+    exported = __import__("pathlib").Path(__file__).resolve().parent.parent / "exported"
+    assert (exported / "node_modules" / "onnxruntime-node").is_dir(), \
+        "run `cd exported && ONNXRUNTIME_NODE_INSTALL=skip npm ci`"
+    rng = np.random.default_rng(0)
+    window = (10 + rng.random((5, 1))).round(3).tolist()
+    known = [[0.5, -0.5, 1.0], [0.1, 0.9, 0.0], [-1.0, 0.0, 1.0]]
+    code = (
+        "import fs from 'node:fs'; import ort from 'onnxruntime-node';"
+        "import { loadModel, forecastWindow } from './lib/lstm_tf.js';"
+        "const { session, meta } = await loadModel(ort, fs.readFileSync(process.argv[1]), 'm');"
+        "const rows = await forecastWindow(ort, session, meta, JSON.parse(process.argv[2]),"
+        " JSON.parse(process.argv[3])); console.log(JSON.stringify(rows));")
+    result = subprocess.run(["node", "--input-type=module", "-e", code, str(folder / "with.onnx"),
+                             json.dumps(window), json.dumps(known)], capture_output=True,
+                            text=True, cwd=exported, timeout=60)
+    assert result.returncode == 0, result.stderr
+    session = ort.InferenceSession(str(folder / "with.onnx"))
+    (expected,) = session.run(["forecast"], {"window": np.array([window], np.float32),
+                                             "known": np.array([known], np.float32)})
+    np.testing.assert_allclose(json.loads(result.stdout), expected[0], rtol=1e-6)
+    cli = subprocess.run(["node", str(exported / "node" / "forecast.js"), str(folder / "with.onnx"),
+                          str(folder / "daily.csv")], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and len(cli.stderr.strip().splitlines()) == 1
+    assert cli.stderr.startswith("Error: ") and "takes future-known covariates" in cli.stderr

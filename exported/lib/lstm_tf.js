@@ -16,6 +16,7 @@
 export const METADATA_KEY = 'lstm_tf';
 export const FORMAT = 'lstm-tf/1';
 export const INPUT = 'window';
+export const KNOWN_INPUT = 'known';
 export const OUTPUT = 'forecast';
 export const SERIES_INPUT = 'series';
 export const QUANTILES = 'quantiles';
@@ -191,6 +192,8 @@ export async function loadModel(ort, bytes, source = 'the model', options = {}) 
   } catch (error) {
     throw new LstmTfError(`${source} is not a valid ONNX model (${String(error.message || error).slice(0, 200)})`);
   }
+  // A window model's inputs are the contract's `metadata.inputs` (`window`, and `known`
+  // for a model with future-known covariates).
   const expected = meta.model === 'step'
     ? [STEP_INPUT, ...stateNames(meta.kind).map((name) => STATE_INPUTS[name])]
     : Object.keys(meta.inputs || { [INPUT]: null });
@@ -309,13 +312,14 @@ export function windowTensor(ort, meta, values) {
 }
 
 /**
- * The `series` input of a panel model scaled by series: the index of `name` among the
- * series it was trained on. Null for every other model.
+ * The `series` input of a panel model that takes it (scaled by series, or with a learned
+ * series embedding): the index of `name` among the series it was trained on. Null for
+ * every other model.
  */
 export function seriesTensor(ort, meta, name) {
   if (!meta.inputs || !(SERIES_INPUT in meta.inputs)) return null;
   if (name === null || name === undefined) {
-    throw new LstmTfError('this panel model selects each series\' statistics by name: give the series (--series NAME)');
+    throw new LstmTfError('this panel model takes the series index (its statistics or its learned vector): give the series (--series NAME)');
   }
   const index = meta.panel.series.indexOf(name);
   if (index < 0) throw new LstmTfError(`series ${JSON.stringify(name)} is not among the ${meta.panel.series.length} series the model was trained on`);
@@ -352,15 +356,35 @@ export function quantileColumns(meta) {
     : [];
 }
 
-/** The window model's forecast after the last row of `values`: horizon x targets, original units. */
-export async function forecastWindow(ort, session, meta, values, series = null) {
-  return (await predictWindow(ort, session, meta, values, series)).forecast;
+/**
+ * The `known` input of a model with future-known covariates: `known` is horizon rows of
+ * `meta.covariates.names` values (calendar features, then the known columns in raw units).
+ */
+export function knownTensor(ort, meta, known) {
+  const names = meta.covariates.names;
+  if (!Array.isArray(known) || known.length !== meta.horizon
+      || !known.every((row) => Array.isArray(row) && row.length === names.length
+        && row.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
+    throw new LstmTfError(`the model takes future-known covariates (${names.join(', ')}): `
+      + `give ${meta.horizon} rows of ${names.length} numbers`);
+  }
+  return new ort.Tensor('float32', Float32Array.from(known.flat()), [1, meta.horizon, names.length]);
 }
 
-async function predictWindow(ort, session, meta, values, series = null) {
+/**
+ * The window model's forecast after the last row of `values`: horizon x targets, original
+ * units. A panel model that takes the series index needs `series` (its name); a model
+ * with future-known covariates needs `known` (see `knownTensor`).
+ */
+export async function forecastWindow(ort, session, meta, values, series = null, known = null) {
+  return (await predictWindow(ort, session, meta, values, series, known)).forecast;
+}
+
+async function predictWindow(ort, session, meta, values, series = null, known = null) {
   const feed = { [INPUT]: windowTensor(ort, meta, values) };
   const index = seriesTensor(ort, meta, series);
   if (index !== null) feed[SERIES_INPUT] = index;
+  if (meta.covariates) feed[KNOWN_INPUT] = knownTensor(ort, meta, known);
   const outputs = await session.run(feed);
   return { forecast: fromModelUnits(meta, outputs[OUTPUT].data), quantiles: quantilesFromOutputs(meta, outputs) };
 }
