@@ -249,17 +249,29 @@ def test_embedding_round_trip(store_panel, tmp_path):
 
 
 def test_node_consumer_feeds_known_from_the_contract(daily, tmp_path):
-    """lib/lstm_tf.js takes the model's inputs from its metadata: forecastWindow() fed the
-    covariates gives onnxruntime's forecast; forecast.js, which cannot compute them yet,
-    refuses the model in one line (it never feeds a wrong input)."""
+    """lib/lstm_tf.js builds `known` as predict does: forecast.js prints the same CSV
+    text as `lstm-tf predict` (calendar continued in JavaScript, promotions from the future
+    rows), forecastWindow() fed covariates by hand matches onnxruntime, and missing
+    future values get the same one-line error."""
     import subprocess
+    from pathlib import Path
 
     import onnxruntime as ort
 
     folder, *_ = daily
-    exported = __import__("pathlib").Path(__file__).resolve().parent.parent / "exported"
+    exported = Path(__file__).resolve().parent.parent / "exported"
     assert (exported / "node_modules" / "onnxruntime-node").is_dir(), \
         "run `cd exported && ONNXRUNTIME_NODE_INSTALL=skip npm ci`"
+    forecast_js = exported / "node" / "forecast.js"
+    latest = tmp_path / "latest.csv"
+    _with_future(folder / "daily.csv", latest, 150, [0, 1, 1])
+    python = run("predict", folder / "with.onnx", "--data", latest)
+    assert python.exit_code == 0, python.output
+    node = subprocess.run(["node", str(forecast_js), str(folder / "with.onnx"), str(latest)],
+                          capture_output=True, text=True, timeout=60)
+    assert node.returncode == 0, node.stderr
+    assert node.stdout == python.output
+
     rng = np.random.default_rng(0)
     window = (10 + rng.random((5, 1))).round(3).tolist()
     known = [[0.5, -0.5, 1.0], [0.1, 0.9, 0.0], [-1.0, 0.0, 1.0]]
@@ -268,7 +280,7 @@ def test_node_consumer_feeds_known_from_the_contract(daily, tmp_path):
         "import { loadModel, forecastWindow } from './lib/lstm_tf.js';"
         "const { session, meta } = await loadModel(ort, fs.readFileSync(process.argv[1]), 'm');"
         "const rows = await forecastWindow(ort, session, meta, JSON.parse(process.argv[2]),"
-        " JSON.parse(process.argv[3])); console.log(JSON.stringify(rows));")
+        " null, JSON.parse(process.argv[3])); console.log(JSON.stringify(rows));")
     result = subprocess.run(["node", "--input-type=module", "-e", code, str(folder / "with.onnx"),
                              json.dumps(window), json.dumps(known)], capture_output=True,
                             text=True, cwd=exported, timeout=60)
@@ -277,7 +289,12 @@ def test_node_consumer_feeds_known_from_the_contract(daily, tmp_path):
     (expected,) = session.run(["forecast"], {"window": np.array([window], np.float32),
                                              "known": np.array([known], np.float32)})
     np.testing.assert_allclose(json.loads(result.stdout), expected[0], rtol=1e-6)
-    cli = subprocess.run(["node", str(exported / "node" / "forecast.js"), str(folder / "with.onnx"),
-                          str(folder / "daily.csv")], capture_output=True, text=True, timeout=60)
-    assert cli.returncode == 1 and len(cli.stderr.strip().splitlines()) == 1
-    assert cli.stderr.startswith("Error: ") and "takes future-known covariates" in cli.stderr
+
+    missing = tmp_path / "missing.csv"
+    _with_future(folder / "daily.csv", missing, 150, [1])
+    refused = subprocess.run(["node", str(forecast_js), str(folder / "with.onnx"), str(missing)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
+        f"Error: {missing}: known column 'promo' has 1 of the 3 future value(s) the model "
+        "needs: add 3 row(s) after the last target value, with the target empty and 'promo' "
+        "filled"]
