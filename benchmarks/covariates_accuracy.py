@@ -6,7 +6,9 @@
 Two synthetic data sets where the covariate carries signal the window cannot:
 1. one daily series: 10 + 3 on Sundays + 4 on promotion days (drawn at random, 25% of the
    days) + N(0, 0.3); window 5 (shorter than the week), horizon 3. Test MAE of the default
-   LSTM without covariates, with `--calendar dayofweek`, with `--known promo`, with both.
+   LSTM without covariates, with the past promotions as a window feature only
+   (`--features promo`), with `--calendar dayofweek`, with `--known promo`, with both, and
+   with both plus the past promotions (`--features promo --known promo`).
 2. a panel of 12 stores (levels 10 to 120), monthly, sales x 1.3 on promotion months,
    noise 5% of the level; window 6, horizon 2, last 4 months of every store as test.
    Mean MASE without covariates, with `--known promo --calendar month`, and with the
@@ -86,9 +88,13 @@ def main() -> None:
                  "test_size": 4}
         variants = {
             "daily: none": (single, {}, {}),
+            "daily: --features promo (past only)": (single, {"features": ["promo"]}, {}),
             "daily: --calendar dayofweek": (single, {"calendar": ["dayofweek"]}, {}),
             "daily: --known promo": (single, {"known": ["promo"]}, {}),
             "daily: both": (single, {"calendar": ["dayofweek"], "known": ["promo"]}, {}),
+            "daily: both + --features promo": (
+                single, {"calendar": ["dayofweek"], "known": ["promo"], "features": ["promo"]},
+                {}),
             "stores: none": (panel, {}, {}),
             "stores: --known promo --calendar month": (
                 panel, {"known": ["promo"], "calendar": ["month"]}, {}),

@@ -79,10 +79,11 @@ class DataConfig:
         from .data.covariates import check_calendar
 
         check_calendar(self.calendar)
-        overlap = set(self.known) & set((self.targets or []) + self.features)
+        # (A known column may also be a feature: its past values in the window.)
+        overlap = set(self.known) & set(self.targets or [])
         if overlap:
             raise UserError(f"--known: column(s) {', '.join(sorted(overlap))} also given as "
-                            "target or feature")
+                            "target")
 
     @property
     def holdout(self) -> int | None:

@@ -114,6 +114,9 @@ def _functional(keras, layer_type, config: ModelConfig, features: int, horizon: 
                                          dtype="float32")(series)
         parts.append(vectors)
     x = keras.layers.Concatenate(name="with_covariates", dtype="float32")(parts)
+    # One hidden layer: a covariate's effect need not be linear (a Sunday is one phase
+    # of the week's sine and cosine; a promotion may act with the season).
+    x = keras.layers.Dense(config.units, activation="relu", name="mix", dtype="float32")(x)
     x = keras.layers.Dense(horizon * targets, name="head", dtype="float32",
                            kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
     output = keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32")(x)

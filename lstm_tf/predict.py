@@ -65,7 +65,8 @@ def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
             feed[contract.KNOWN_INPUT] = np.asarray(known, np.float32)[None]
         (out,) = session.run([contract.OUTPUT], feed)
         rows.append(out[0])
-        history = np.concatenate([history, out[0]], axis=0)
+        if sum(len(r) for r in rows) < steps:  # rolling on (a univariate model only)
+            history = np.concatenate([history, out[0]], axis=0)
     return np.concatenate(rows, axis=0)[:steps]
 
 
@@ -178,12 +179,13 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     spec = meta.get("covariates")
     known_columns = list(spec["known"]) if spec else []
     if series_column:
-        panel = panels.read_long_csv(data_path, series_column, targets,
-                                     features + known_columns, _present(data_path, time_column),
-                                     allow_single=True, keep_missing=bool(spec))
-        from .data.covariates import split_known
+        from .data.covariates import read_columns, split_known
 
-        panel = split_known(panel, known_columns)
+        panel = panels.read_long_csv(data_path, series_column, targets,
+                                     read_columns(features, known_columns),
+                                     _present(data_path, time_column), allow_single=True,
+                                     keep_missing=bool(spec))
+        panel = split_known(panel, features, known_columns)
     else:
         if known_columns:
             raise UserError(f"{data_path}: the model takes known columns "
@@ -237,7 +239,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         if quantiles is None and rest:
             quantiles = rest[0]  # within the horizon only (as for one series)
         chunks.append(out)
-        history = np.concatenate([history, out], axis=1)  # univariate when rolling
+        if sum(chunk.shape[1] for chunk in chunks) < steps:  # univariate when rolling
+            history = np.concatenate([history, out], axis=1)
     values = np.concatenate(chunks, axis=1)[:, :steps]
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass

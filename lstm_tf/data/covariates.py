@@ -212,15 +212,24 @@ def future_known(known_rows: np.ndarray, known: list[str], horizon: int, source:
     return known_rows[:horizon].astype(np.float64)
 
 
-def split_known(data, known: list[str]):
-    """A Series or Panel read with the known columns as its last features, with them moved
-    out of the window inputs into `known` [rows, len(known)]."""
+def read_columns(features: list[str], known: list[str]) -> list[str]:
+    """The feature columns to read for a run with known columns: its features, then each
+    known column that is not also a feature (a column may be both: its past values in
+    the window, its future values over the horizon)."""
+    return list(features) + [name for name in known if name not in features]
+
+
+def split_known(data, features: list[str], known: list[str]):
+    """A Series or Panel read with `read_columns(features, known)` as its features, with
+    the known columns' values in `known` [rows, len(known)] and only `features` left as
+    window inputs."""
     if not known:
         return data
-    count = len(known)
-    return dataclasses.replace(data, features=list(data.features[:-count]),
-                               values=np.ascontiguousarray(data.values[:, :-count]),
-                               known=np.ascontiguousarray(data.values[:, -count:]))
+    columns = data.columns
+    keep = len(data.targets) + len(features)
+    return dataclasses.replace(
+        data, features=list(features), values=np.ascontiguousarray(data.values[:, :keep]),
+        known=np.ascontiguousarray(data.values[:, [columns.index(name) for name in known]]))
 
 
 def read_with_future(path, targets: list[str], features: list[str], known: list[str],

@@ -958,12 +958,13 @@ def load_panel(config) -> Panel:
         return load_builtin_panel(config.dataset, config.series_columns or config.targets,
                                   config.fill)
     if config.series_column is not None:
-        from .covariates import split_known
+        from .covariates import read_columns, split_known
 
         known = list(getattr(config, "known", []))
         return split_known(read_long_csv(config.path, config.series_column, config.targets,
-                                         list(config.features) + known, config.time_column,
-                                         config.fill), known)
+                                         read_columns(config.features, known),
+                                         config.time_column, config.fill),
+                           list(config.features), known)
     if getattr(config, "known", None):
         raise UserError("--known needs a long CSV (--series-column): a known column belongs "
                         "to each series")

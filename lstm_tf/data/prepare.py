@@ -19,7 +19,7 @@ from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from . import series as data_lib
 from . import window_scaling
-from .covariates import Covariates, future_cut, split_known
+from .covariates import Covariates, future_cut, read_columns, split_known
 from .panels import Panel
 
 
@@ -189,7 +189,7 @@ class SeriesScaler:
 def load_series(config: DataConfig) -> data_lib.Series:
     """Load the configured data and fill in the defaults it implies (targets, time, season)."""
     # Known columns are read as the last features, then moved out of the window inputs.
-    columns = list(config.features) + list(config.known)
+    columns = read_columns(config.features, config.known)
     if config.path:
         series = data_lib.read_csv(config.path, config.targets, columns,
                                    config.time_column, config.fill)
@@ -199,7 +199,7 @@ def load_series(config: DataConfig) -> data_lib.Series:
         if info is not None:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
-    series = split_known(series, list(config.known))
+    series = split_known(series, list(config.features), list(config.known))
     if config.season is None:
         config.season = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
@@ -481,10 +481,10 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
         series = load_series(config.data)
         return prepare(series, config.data, scaler, anchor, covariates), "test"
     data = config.data
-    series = data_lib.read_csv(data_path, data.targets, list(data.features) + list(data.known),
+    series = data_lib.read_csv(data_path, data.targets, read_columns(data.features, data.known),
                                data.time_column if _has_column(data_path, data.time_column)
                                else None, data.fill)
-    series = split_known(series, list(data.known))
+    series = split_known(series, list(data.features), list(data.known))
     rows = len(series.values)
     starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
     if len(starts) == 0:
