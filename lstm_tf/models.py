@@ -9,13 +9,15 @@ With `ModelConfig.quantiles` the Dense head gives Q values per step and target a
 With future-known covariates and/or a learned series embedding (a functional model,
 built-in layers only, so it loads with safe_mode=True):
 
-    window ─ RNN/LSTM × layers → h_T ───────────────────┐
-    known [batch, horizon, K] ─ Flatten ────────────────┼─ Concatenate → Dense → forecast
-    series [batch] (int64) ─ Embedding(series, D) ─ Flatten ┘
+    window ─ RNN/LSTM × layers → h_T ──────────┐
+    known [batch, horizon, K] ─ Flatten ───────┼─ Concatenate → Dense(units, relu) → Dense → forecast
+    series [batch] (int64) ─ Embedding(series, D) ┘
 
 The encoder only reads the window (so it stays one fused ONNX LSTM/RNN node); the head
 sees the encoder's summary of the past next to the covariates' values over every
-forecast step and the series' learned vector.
+forecast step and the series' learned vector, through one hidden ReLU layer (a
+covariate's effect need not be linear: a Sunday is one phase of the week's sine and
+cosine, which a linear head cannot single out).
 
 The tutorial's PyTorch `LSTMModel(input_size=1, hidden_size=10, num_layers=1,
 output_size=1)` is `build_model(ModelConfig("lstm", units=10, layers=1), features=1,
