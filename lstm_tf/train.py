@@ -385,6 +385,8 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     result["_plot"] = {"forecast": forecast, "actual": actual, "targets": prepared.series.targets,
                        **forecast_times(prepared.series, starts)}
     if config.model.quantiles:
+        inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon,
+                                     n_targets)
         result["quantiles"], result["_plot"]["band"] = quantile_metrics(
             model, prepared, config, inputs, actual, starts, scale)
     return result
