@@ -125,6 +125,17 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--model", "kind", type=click.Choice(["lstm", "rnn", "gated"]), default="lstm",
               show_default=True, help="lstm: keras LSTM (cuDNN on GPU); rnn: SimpleRNN; gated: "
               "the gate-exposing LSTM cell (same math as lstm, never cuDNN: slower on a GPU).")
+@click.option("--calendar", metavar="NAMES", help="Future-known calendar features of the date "
+              "time column, comma-separated: month, dayofweek, dayofmonth, dayofyear, hour, "
+              "minute (each as the sine and cosine of its cycle); the model sees them over the "
+              "forecast horizon, and predict computes them for the future steps.")
+@click.option("--known", metavar="COLS", help="Columns whose future values are known in advance "
+              "(a price, a promotion, a holiday), comma-separated; the model sees them over the "
+              "forecast horizon. predict reads their future values from the rows after the last "
+              "target value (target cells empty).")
+@click.option("--series-embedding", type=click.IntRange(min=1), metavar="DIM",
+              help="A panel: learn a DIM-sized vector per series (the series index becomes an "
+              "input of the model).")
 @click.option("--units", type=positive, default=32, show_default=True)
 @click.option("--layers", type=positive, default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
@@ -180,8 +191,9 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 def train(data_path, dataset, target, features, time_column, fill, series_column,
           columns_as_series, window, horizon, stride,
           val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
-          backtest_windows, backtest_step, kind, units, layers, dropout, epochs, batch_size,
-          learning_rate, loss, quantile_levels, calibrate, patience, clipnorm, seed, device, strategy, mixed_precision, xla,
+          backtest_windows, backtest_step, kind, calendar, known, series_embedding, units, layers,
+          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, patience,
+          clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
     """Train a forecaster and write a run directory (model, config, metrics, plots).
@@ -211,13 +223,15 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
     source = Path(data_path).stem if data_path else (dataset or "elnino")
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name
+    data = data_config(data_path, dataset, target, features, time_column, fill, horizon,
+                       stride, val_fraction, test_fraction, season, anchor, backtest_windows,
+                       backtest_step, window, series_column, columns_as_series, test_size,
+                       val_size, scaling)
+    data.calendar, data.known = _names(calendar) or [], _names(known) or []
     config = RunConfig(
-        data=data_config(data_path, dataset, target, features, time_column, fill, horizon,
-                         stride, val_fraction, test_fraction, season, anchor, backtest_windows,
-                         backtest_step, window, series_column, columns_as_series, test_size,
-                         val_size, scaling),
+        data=data,
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout,
-                          quantiles=levels),
+                          quantiles=levels, series_embedding=series_embedding or 0),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
                           steps_per_execution=steps_per_execution, device=device,

@@ -223,6 +223,9 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
     if baselines:
         baselines_lib.require()  # before the slow part
     config = runs.load_config(run)
+    if config.covariates or config.model.series_embedding:
+        raise UserError(f"{run} takes more inputs than its window (future-known covariates or "
+                        "a series embedding), which `lstm-tf backtest` does not feed yet")
     if config.panel:
         if refit:
             raise UserError("--refit retrains at every cutoff: for a panel run that is one "

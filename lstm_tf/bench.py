@@ -75,6 +75,11 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
                                trace_without_cudnn)
 
     config = runs.load_config(run)
+    if config.covariates or config.model.series_embedding:
+        from .errors import UserError
+
+        raise UserError(f"{run} takes more inputs than its window (covariates or a series "
+                        "index); export it and bench the model: lstm-tf bench MODEL.onnx")
     model = runs.load_model(run)
     kind = config.model.kind
     network = fused_network(model, config)
@@ -123,7 +128,10 @@ def bench_model(model_path: str | Path, batches=(1, 256),
         step = runtime.session(step_path, _threads(batch)) if step_path.is_file() else None
         x = _windows(len(meta["columns"]), meta["window"], batch)
         feed = {contract.INPUT: x}
-        if contract.SERIES_INPUT in meta["inputs"]:  # a panel scaled by series
+        if contract.KNOWN_INPUT in meta["inputs"]:  # the covariates over the horizon
+            feed[contract.KNOWN_INPUT] = np.zeros((batch, *meta["inputs"][contract.KNOWN_INPUT][1:]),
+                                                  np.float32)
+        if contract.SERIES_INPUT in meta["inputs"]:  # a panel's series 0
             feed[contract.SERIES_INPUT] = np.zeros(batch, np.int64)
         candidates = {"onnxruntime, exported model": lambda: session.run(None, feed)}
         if step is not None:

@@ -55,6 +55,11 @@ class DataConfig:
     # A wide panel's series columns, filled in by training from --target (default all);
     # `targets` then names the one target of every series ("value").
     series_columns: list[str] | None = None
+    # Future-known covariates (data/covariates.py): calendar features of the time column
+    # (month, dayofweek, ...) and columns whose future values are known (a price, a
+    # promotion); the model sees both over the forecast horizon.
+    calendar: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         _positive(horizon=self.horizon, stride=self.stride)
@@ -71,6 +76,14 @@ class DataConfig:
             _positive(season=self.season)
         if self.scaling not in (None, "window", "series"):
             raise UserError(f"unknown scaling {self.scaling!r}; choose window or series")
+        from .data.covariates import check_calendar
+
+        check_calendar(self.calendar)
+        # (A known column may also be a feature: its past values in the window.)
+        overlap = set(self.known) & set(self.targets or [])
+        if overlap:
+            raise UserError(f"--known: column(s) {', '.join(sorted(overlap))} also given as "
+                            "target")
 
     @property
     def holdout(self) -> int | None:
@@ -89,8 +102,13 @@ class ModelConfig:
     # Quantile levels (lstm_tf/quantiles.py): a head of non-crossing quantiles trained with
     # the pinball loss, the median as the point forecast; None: a point forecaster.
     quantiles: list[float] | None = None
+    # A panel's learned series embedding: each series index -> a vector of this size,
+    # concatenated with the encoder's last state before the head (0: none).
+    series_embedding: int = 0
 
     def validate(self) -> None:
+        if self.series_embedding < 0:
+            raise UserError(f"--series-embedding must be >= 0, got {self.series_embedding}")
         if self.quantiles is not None:
             from .quantiles import parse_levels
 
@@ -158,12 +176,18 @@ class RunConfig:
     # A panel run: the series names in index order, the skipped ones, the series column
     # and the scaling (filled in by training); None for a single series.
     panel: dict | None = None
+    # Future-known covariates and their scaling (data/covariates.Covariates.to_dict),
+    # filled in by training; None without.
+    covariates: dict | None = None
     versions: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        if self.model.quantiles and (self.data.calendar or self.data.known):
+            raise UserError("--quantiles cannot be combined with --calendar or --known yet: a "
+                            "model with future-known covariates gives point forecasts")
         if self.model.quantiles and self.train.loss != "pinball":
             raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss "
                             f"{self.train.loss} is for a point forecast: leave out --loss")
@@ -179,7 +203,7 @@ class RunConfig:
             return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
                        train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
                        split=raw.get("split"), anchor=raw.get("anchor"), panel=raw.get("panel"),
-                       versions=raw.get("versions", {}))
+                       covariates=raw.get("covariates"), versions=raw.get("versions", {}))
         except (KeyError, TypeError) as error:
             raise UserError(f"config.json is not an lstm-tf run configuration ({error})") from None
 

@@ -33,6 +33,14 @@ Panel models (trained on many series, `panel` in the metadata)
     Series scaling (`panel.scaling == "series"`): a second input
         `series` int64 [batch]   the window's series index, `panel.series[index]` its name
     selects that series' training statistics from a table inside the graph.
+    A learned series embedding (`panel.embedding` > 0) takes the same `series` input
+    (one input serves both when a model has both).
+Future-known covariates (`covariates` in the metadata, `lstm-tf train --calendar/--known`)
+    input  `known` float32 [batch, horizon, K]   for each forecast step, the calendar
+           features of its time (`covariates.calendar`, two per name: sin and cos of the
+           cycle, data/covariates.py) then the known columns' values in raw units
+           (`covariates.known`), in the order of `covariates.names`; the known columns
+           are z-scored inside the graph.
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.
@@ -57,6 +65,7 @@ INPUT = "window"
 OUTPUT = "forecast"
 SERIES_INPUT = "series"
 QUANTILES = "quantiles"  # last output of a quantile model: [batch, horizon, targets, Q]
+KNOWN_INPUT = "known"
 STEP_INPUT = "x_t"
 STEP_STATE_INPUTS = {"h": "h_in", "c": "c_in"}
 STEP_STATE_OUTPUTS = {"h": "h_out", "c": "c_out"}
@@ -109,13 +118,16 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
                    step: bool, anchor: dict | None = None, gates: bool, time_column: str | None, versions: dict,
                    opset: int, run: str, parity: dict | None = None,
                    panel: dict | None = None, fixed_time: int | None = None,
-                   quantiles: list[float] | None = None) -> dict:
+                   quantiles: list[float] | None = None,
+                   covariates: dict | None = None) -> dict:
     """The metadata JSON stored in every exported model.
 
-    `panel`: a panel run's {"scaling", "series" (names in index order), "series_column"};
-    the scaler's statistics are then inside the graph only (per window or per series).
-    `fixed_time`: the only time length the graph takes (an unrolled gate model), written
-    in place of `"time"` in the shapes of `inputs` and `outputs`.
+    `panel`: a panel run's {"scaling", "series" (names in index order), "series_column",
+    "embedding"}; the scaler's statistics are then inside the graph only (per window or
+    per series). `fixed_time`: the only time length the graph takes (an unrolled gate
+    model), written in place of `"time"` in the shapes of `inputs` and `outputs`.
+    `covariates`: {"calendar", "known", "names"} of a model that takes future-known
+    covariates (the `known` input).
     """
     columns = list(targets) + list(features)
     time = fixed_time or "time"
@@ -127,7 +139,9 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
             outputs[STEP_STATE_OUTPUTS[name]] = [layers, "batch", units]
     else:
         inputs = {INPUT: ["batch", time, len(columns)]}
-        if panel and panel["scaling"] == "series":
+        if covariates:
+            inputs[KNOWN_INPUT] = ["batch", horizon, len(covariates["names"])]
+        if takes_series(panel):
             inputs[SERIES_INPUT] = ["batch"]
     if gates:
         if step:
@@ -149,6 +163,7 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
                    {"per_window": True} if panel else
                    {"mean": list(scaler["mean"]), "std": list(scaler["std"])}),
         "panel": panel,
+        "covariates": covariates,
         # What the network corrects, computed inside the graph from the window's last
         # `reach` rows (lstm_tf/anchors.py): a window needs at least that many rows.
         "anchor": anchor or {"kind": "none", "reach": 0},
@@ -160,6 +175,12 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         "opset": opset, "run": run, "producer": versions,
         "parity": parity,
     }
+
+
+def takes_series(panel: dict | None) -> bool:
+    """Whether a panel model takes the `series` index input: to select its series'
+    statistics (series scaling) and/or its learned embedding."""
+    return bool(panel) and (panel.get("scaling") == "series" or bool(panel.get("embedding")))
 
 
 def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
@@ -200,6 +221,7 @@ def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
     count = len(meta["columns"])
     if not isinstance(scaler, dict):
         raise bad("scaler", "must be an object")
+    _check_covariates(meta.get("covariates"), bad)
     panel = meta.get("panel")
     if panel is not None:
         _check_panel(panel, bad)
@@ -234,8 +256,28 @@ def _check_panel(panel, bad) -> None:
     if (not isinstance(names, list) or len(names) > MAX_SERIES
             or not all(isinstance(name, str) for name in names)):
         raise bad("panel.series", "must be a list of series names")
-    if panel["scaling"] == "series" and not names:
-        raise bad("panel.series", "must name the series of a model scaled by series")
+    embedding = panel.get("embedding", 0)
+    if not isinstance(embedding, int) or isinstance(embedding, bool) or embedding < 0:
+        raise bad("panel.embedding", "must be a non-negative integer")
+    if takes_series(panel) and not names:
+        raise bad("panel.series", "must name the series of a model that takes the series index")
+
+
+def _check_covariates(covariates, bad) -> None:
+    if covariates is None:
+        return
+    from .data.covariates import CALENDAR, calendar_names
+
+    if not isinstance(covariates, dict):
+        raise bad("covariates", "must be an object or null")
+    calendar, known = covariates.get("calendar"), covariates.get("known")
+    if not isinstance(calendar, list) or not all(name in CALENDAR for name in calendar):
+        raise bad("covariates.calendar", f"must list calendar features among {', '.join(CALENDAR)}")
+    if (not isinstance(known, list) or len(known) > MAX_NAMES
+            or not all(isinstance(name, str) and 0 < len(name) <= 1000 for name in known)):
+        raise bad("covariates.known", "must be a list of column names")
+    if covariates.get("names") != calendar_names(calendar) + known or not covariates["names"]:
+        raise bad("covariates.names", "must be the calendar features' names then the known columns")
 
 
 def read_metadata(model_proto, source: str) -> dict[str, Any]:

@@ -316,11 +316,11 @@ def even_shards(dataset, replicas: int, batches: int | None = None):
         return dataset
     tf = tensorflow()
 
-    def trim(inputs, targets):
-        keep = tf.shape(inputs)[0] // replicas * replicas
-        return inputs[:keep], targets[:keep]
+    def trim(inputs, targets):  # (inputs may be a dict: the window and covariates)
+        keep = tf.shape(targets)[0] // replicas * replicas
+        return tf.nest.map_structure(lambda part: part[:keep], inputs), targets[:keep]
 
-    dataset = dataset.map(trim).filter(lambda inputs, targets: tf.shape(inputs)[0] > 0)
+    dataset = dataset.map(trim).filter(lambda inputs, targets: tf.shape(targets)[0] > 0)
     if batches is not None:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     return dataset
@@ -338,13 +338,18 @@ def predict_in_even_shards(model, x, batch_size: int = 256):
 
     strategy = getattr(model, "distribute_strategy", None)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-    if replicas <= 1 or len(x) == 0:
+    # `x` may be a dict of the model's inputs (the window, covariates, a series index).
+    count = len(next(iter(x.values())) if isinstance(x, dict) else x)
+    if replicas <= 1 or count == 0:
         return model.predict(x, batch_size=batch_size, verbose=0)
     batch = -(-batch_size // replicas) * replicas
-    padding = -len(x) % replicas
-    padded = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)]) if padding else x
+    padding = -count % replicas
+    nest = tensorflow().nest
+    padded = nest.map_structure(
+        lambda part: np.concatenate([part, np.repeat(part[-1:], padding, axis=0)]), x) \
+        if padding else x
     predicted = model.predict(padded, batch_size=batch, verbose=0)
-    return tensorflow().nest.map_structure(lambda part: part[:len(x)], predicted)
+    return nest.map_structure(lambda part: part[:count], predicted)
 
 
 # ------------------------------------------------------------------------- report

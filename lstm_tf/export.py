@@ -123,6 +123,9 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         raise UserError(f"the run {run} is a panel run: export its window model (without "
                         "--step, --gates or --no-scaling; its scaling is per window or per "
                         "series, inside the graph)")
+    if config.covariates and (step or gates or not scaling):
+        raise UserError(f"the run {run} takes future-known covariates (a second input): export "
+                        "its window model (without --step, --gates or --no-scaling)")
     if step and of_run(config).relative_inputs:
         raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
                         "(its anchor), which a model fed one row at a time cannot know in advance;"
@@ -289,14 +292,43 @@ def _anchored(config: RunConfig):
 
 
 def _window_signature(config: RunConfig, time: int | None = None) -> list:
-    """`window` [batch, time, columns], and for a panel scaled by series its index; `time`
-    fixes the window length (an unrolled gate model)."""
+    """`window` [batch, time, columns]; `known` [batch, horizon, K] for a run with
+    future-known covariates; `series` [batch] for a panel scaled by series or with a
+    series embedding (one index input serves both); `time` fixes the window length (an
+    unrolled gate model)."""
     tf = tensorflow()
     features = len(config.scaler["columns"])
     signature = [tf.TensorSpec([None, time, features], tf.float32, name=contract.INPUT)]
-    if config.scaler.get("per_series"):
+    if config.covariates:
+        signature.append(tf.TensorSpec([None, config.data.horizon,
+                                        len(config.covariates["names"])], tf.float32,
+                                       name=contract.KNOWN_INPUT))
+    if contract.takes_series(_panel_metadata(config)):
         signature.append(tf.TensorSpec([None], tf.int64, name=contract.SERIES_INPUT))
     return signature
+
+
+def _network_call(model, config: RunConfig):
+    """call(network_window, inputs) -> the network's output: the Keras model fed its
+    window and, when it takes them, the covariates (z-scored inside the graph, from the
+    raw `known` input) and the series index."""
+    names = [tensor.name for tensor in model.inputs]
+    if names == [contract.INPUT]:
+        return lambda window, inputs: model(window, training=False)
+    mean = std = None
+    if config.covariates:
+        mean = np.asarray(config.covariates["mean"], np.float32)
+        std = np.asarray(config.covariates["std"], np.float32)
+
+    def call(window, inputs):
+        feed = {contract.INPUT: window}
+        if contract.KNOWN_INPUT in names:
+            feed[contract.KNOWN_INPUT] = (inputs[contract.KNOWN_INPUT] - mean) / std
+        if contract.SERIES_INPUT in names:
+            feed[contract.SERIES_INPUT] = inputs[contract.SERIES_INPUT]
+        return model(feed, training=False)
+
+    return call
 
 
 def window_function(model, config: RunConfig, scaling: bool):
@@ -306,12 +338,13 @@ def window_function(model, config: RunConfig, scaling: bool):
     network_inputs, add_anchor = _anchored(config)
     signature = _window_signature(config)
     levels = config.model.quantiles
+    call = _network_call(model, config)
 
     @tf.function(input_signature=signature)
-    def window_model(*inputs):  # window, and a panel's series index when scaled by series
-        z, undo = to_network(*inputs)
-        outputs = with_median(undo(add_anchor(z, model(network_inputs(z), training=False))),
-                              levels)
+    def window_model(*inputs):  # window, then known and series when the run takes them
+        named = {spec.name: value for spec, value in zip(signature, inputs)}
+        z, undo = to_network(named[contract.INPUT], named.get(contract.SERIES_INPUT))
+        outputs = with_median(undo(add_anchor(z, call(network_inputs(z), named))), levels)
         return outputs if levels else outputs[0]
 
     return window_model, signature
@@ -407,7 +440,9 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         gates=gates, fixed_time=fixed_time, time_column=config.data.time_column,
         versions=library_versions(), opset=opset, run=Path(run).resolve().name,
         parity=parity_report, panel=_panel_metadata(config),
-        quantiles=config.model.quantiles)
+        quantiles=config.model.quantiles,
+        covariates=({key: config.covariates[key] for key in ("calendar", "known", "names")}
+                    if config.covariates and not step else None))
     _name_axes(onnx_model.graph, meta)
     onnx_model.producer_name = "lstm-tf"
     del onnx_model.metadata_props[:]
@@ -431,9 +466,10 @@ def _panel_metadata(config: RunConfig) -> dict | None:
     if not config.panel:
         return None
     scaling = config.panel["scaling"]
+    embedding = config.model.series_embedding
     return {"scaling": scaling, "series_column": config.panel.get("series_column"),
-            "trained_series": len(config.panel["series"]),
-            "series": config.panel["series"] if scaling == "series" else []}
+            "trained_series": len(config.panel["series"]), "embedding": embedding,
+            "series": config.panel["series"] if scaling == "series" or embedding else []}
 
 
 def _name_axes(graph, meta: dict) -> None:

@@ -191,6 +191,9 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
 
     started = time_lib.perf_counter()
     config = runs.load_config(run)
+    if config.covariates or config.model.series_embedding:
+        raise UserError(f"{run} takes more inputs than its window (future-known covariates or "
+                        "a series embedding), which `lstm-tf inspect` does not feed yet")
     check_inspectable(config.model.kind, run)
     prepared, part = evaluation_data(config, data_path)
     window = pick_window(prepared, part, config.data.window, config.data.horizon, index)

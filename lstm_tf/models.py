@@ -6,6 +6,19 @@ With `ModelConfig.quantiles` the Dense head gives Q values per step and target a
 `quantiles.QuantileHead` turns them into quantiles that never cross:
 [batch, horizon, targets, Q] (the median is the point forecast).
 
+With future-known covariates and/or a learned series embedding (a functional model,
+built-in layers only, so it loads with safe_mode=True):
+
+    window ─ RNN/LSTM × layers → h_T ──────────┐
+    known [batch, horizon, K] ─ Flatten ───────┼─ Concatenate → Dense(units, relu) → Dense → forecast
+    series [batch] (int64) ─ Embedding(series, D) ┘
+
+The encoder only reads the window (so it stays one fused ONNX LSTM/RNN node); the head
+sees the encoder's summary of the past next to the covariates' values over every
+forecast step and the series' learned vector, through one hidden ReLU layer (a
+covariate's effect need not be linear: a Sunday is one phase of the week's sine and
+cosine, which a linear head cannot single out).
+
 The tutorial's PyTorch `LSTMModel(input_size=1, hidden_size=10, num_layers=1,
 output_size=1)` is `build_model(ModelConfig("lstm", units=10, layers=1), features=1,
 horizon=1, targets=1)`: an LSTM, its last step, a linear layer.
@@ -19,7 +32,7 @@ from .tf_setup import tensorflow
 
 def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
                 dtype_policy: str = "float32", unroll_window: int | None = None,
-                zero_head: bool = False):
+                zero_head: bool = False, covariates: int = 0, series_count: int = 0):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
     `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
@@ -40,6 +53,10 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     `zero_head` starts the head at zero: a network that corrects an anchor
     (`anchors`) then starts out forecasting exactly the anchor (a quantile head: its
     median does).
+
+    `covariates` K > 0 adds the input `known` [batch, horizon, K]; `series_count` > 0
+    with `config.series_embedding` D > 0 adds the input `series` [batch] (int64) and an
+    Embedding(series_count, D). Without either the model is the Sequential stack.
     """
     tensorflow()
     import keras
@@ -50,6 +67,10 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     # as LSTM, but a Python cell, so never the cuDNN kernel.
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
+    embedding = config.series_embedding if series_count else 0
+    if covariates or embedding:
+        return _functional(keras, layer_type, config, features, horizon, targets, dtype_policy,
+                           unroll_window, zero_head, covariates, series_count, embedding)
     model = keras.Sequential(name=f"{config.kind}_forecaster")
     model.add(keras.Input(shape=(unroll_window, features), name="window"))
     for index in range(config.layers):
@@ -70,6 +91,52 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     return model
 
 
+def _functional(keras, layer_type, config: ModelConfig, features: int, horizon: int,
+                targets: int, dtype_policy: str, unroll_window: int | None, zero_head: bool,
+                covariates: int, series_count: int, embedding: int):
+    """The forecaster with covariates and/or a series embedding (see the module docstring)."""
+    window = keras.Input(shape=(unroll_window, features), name="window")
+    inputs, x = [window], window
+    for index in range(config.layers):
+        last = index == config.layers - 1
+        x = layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}",
+                       dtype=dtype_policy, unroll=unroll_window is not None)(x)
+        if config.dropout and not last:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
+                                     dtype=dtype_policy)(x)
+    parts = [x]  # (Concatenate computes in float32: a mixed-precision h_T is cast up)
+    if covariates:
+        known = keras.Input(shape=(horizon, covariates), name="known")
+        inputs.append(known)
+        parts.append(keras.layers.Flatten(name="known_flat", dtype="float32")(known))
+    if embedding:
+        series = keras.Input(shape=(), dtype="int64", name="series")
+        inputs.append(series)
+        vectors = keras.layers.Embedding(series_count, embedding, name="series_embedding",
+                                         dtype="float32")(series)
+        parts.append(vectors)
+    x = keras.layers.Concatenate(name="with_covariates", dtype="float32")(parts)
+    # One hidden layer: a covariate's effect need not be linear (a Sunday is one phase
+    # of the week's sine and cosine; a promotion may act with the season).
+    x = keras.layers.Dense(config.units, activation="relu", name="mix", dtype="float32")(x)
+    x = keras.layers.Dense(horizon * targets, name="head", dtype="float32",
+                           kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
+    output = keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32")(x)
+    return keras.Model(inputs, output, name=f"{config.kind}_forecaster")
+
+
+def extra_inputs(model) -> dict:
+    """The keyword arguments of `build_model` that rebuild `model`'s extra inputs:
+    `covariates` (K of its `known` input) and `series_count` (its embedding's rows)."""
+    names = {tensor.name: tensor for tensor in model.inputs}
+    extra = {}
+    if "known" in names:
+        extra["covariates"] = int(names["known"].shape[-1])
+    if "series" in names:
+        extra["series_count"] = int(model.get_layer("series_embedding").input_dim)
+    return extra
+
+
 def lstm_twin(model, config: ModelConfig, features: int, horizon: int, targets: int):
     """A `kind="lstm"` copy of a gated forecaster: same weights, same function.
 
@@ -78,7 +145,8 @@ def lstm_twin(model, config: ModelConfig, features: int, horizon: int, targets: 
     """
     from dataclasses import replace
 
-    twin = build_model(replace(config, kind="lstm"), features, horizon, targets)
+    twin = build_model(replace(config, kind="lstm"), features, horizon, targets,
+                       **extra_inputs(model))
     twin.set_weights(model.get_weights())
     return twin
 
@@ -118,6 +186,9 @@ def _copy(model, dtype: str | None, roll_up: bool):
     if roll_up:
         features = model.inputs[0].shape[-1]
         inputs = keras.Input(shape=(None, features), name=model.inputs[0].name)
+        if len(model.inputs) > 1:  # known covariates, series index: as they are
+            inputs = [inputs] + [keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype,
+                                             name=tensor.name) for tensor in model.inputs[1:]]
     # Called outside `strategy.scope()`, the copy's variables are ordinary ones.
     copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=rebuild)
     copy.set_weights(model.get_weights())

@@ -77,13 +77,23 @@ def graph_model(model, features: int):
     """The Keras model as one graph function for any batch and time length.
 
     Eager calls of a recurrent Keras model step through Python (about 0.5 s per call
-    here); traced once with dynamic axes, every parity case runs as a graph.
+    here); traced once with dynamic axes, every parity case runs as a graph. A model
+    with more inputs than the window (covariates, a series index) takes a dict keyed
+    by their names.
     """
     from .tf_setup import tensorflow
 
     tf = tensorflow()
     signature = [tf.TensorSpec([None, None, features], tf.float32)]
-    return tf.function(lambda window: model(window, training=False), input_signature=signature)
+    if len(model.inputs) == 1:
+        return tf.function(lambda window: model(window, training=False),
+                           input_signature=signature)
+    names = [tensor.name for tensor in model.inputs]
+    signature += [tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+                  for tensor in model.inputs[1:]]
+    forward = tf.function(lambda *inputs: model(list(inputs), training=False),
+                          input_signature=signature)
+    return lambda feed: forward(*[feed[name] for name in names])
 
 
 def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
@@ -144,18 +154,30 @@ def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: Run
             "passed": bool(relative <= tolerance)}
 
 
-def panel_cases(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """A panel run's parity cases: name -> (raw windows, their series index, each
-    window's target std over its series' training rows [n, targets])."""
+def panel_cases(config: RunConfig) -> dict[str, tuple]:
+    """A panel run's parity cases (or, for a run with covariates, a single series'):
+    name -> (raw windows, their series index, each window's target std over its series'
+    training rows [n, targets], the raw covariates over each forecast [n, horizon, K] or
+    None)."""
     from .data import windows
+    from .data.covariates import future_cut
     from .data.prepare import evaluation_data
 
     prepared, _ = evaluation_data(config)
     panel, split = prepared.series, prepared.split
     n_targets, window = prepared.n_targets, config.data.window
-    target_std = np.stack([panel.values[start:end, :n_targets].std(axis=0) for start, end
-                           in zip(split.offsets[:-1], split.train_end)])
+    if config.panel:
+        target_std = np.stack([panel.values[start:end, :n_targets].std(axis=0) for start, end
+                               in zip(split.offsets[:-1], split.train_end)])
+        offsets = panel.offsets
+    else:  # one series: its training z-scores' std
+        target_std = np.asarray(config.scaler["std"][:n_targets])[None]
+        offsets = np.zeros(2, np.int64)
     target_std = np.where(target_std > 0, target_std, 1.0)
+    known = None
+    if prepared.covariate_spec is not None:  # back to raw units, as a caller feeds them
+        spec = prepared.covariate_spec
+        known = prepared.covariates * np.asarray(spec.std) + np.asarray(spec.mean)
     test = prepared.starts["test"]
     if len(test) > PANEL_WINDOWS:  # a large panel: windows spread over all its series
         test = test[np.linspace(0, len(test) - 1, PANEL_WINDOWS).astype(np.int64)]
@@ -163,20 +185,23 @@ def panel_cases(config: RunConfig) -> dict[str, tuple[np.ndarray, np.ndarray, np
     short = max(1, window // 2, of_run(config).reach)
     chosen = {"test windows": (test, window), "batch 1": (test[-1:], window),
               "batch 256": (np.resize(every, 256), window), f"time {short}": (test, short)}
-    long = test[test - 2 * window >= panel.offsets[prepared.series_index(test)]]
+    long = test[test - 2 * window >= offsets[prepared.series_index(test)]]
     if len(long):
         chosen[f"time {2 * window}"] = (long, 2 * window)
     cases = {}
     for name, (starts, length) in chosen.items():
         series = prepared.series_index(starts)
         raw = windows(panel.values, starts, length, 1, n_targets)[0].astype(np.float32)
-        cases[name] = (raw, series, target_std[series])
+        future = (None if known is None else
+                  future_cut(known, starts, config.data.horizon).astype(np.float32))
+        cases[name] = (raw, series, target_std[series], future)
     return cases
 
 
 def check_panel_window_model(session, model, config: RunConfig, tolerance: float) -> dict:
-    """`check_window_model` for a panel run: errors in units of each window's series'
-    training std (reported so: `max_abs_error` is then relative too)."""
+    """`check_window_model` for a panel run (errors in units of each window's series'
+    training std, reported so: `max_abs_error` is then relative too) or a run with
+    future-known covariates (fed to both models)."""
     from .data.prepare import raw_forecast
 
     whole = graph_model(model, len(config.scaler["columns"]))
@@ -184,23 +209,27 @@ def check_panel_window_model(session, model, config: RunConfig, tolerance: float
     forward = quantiles_lib.median_of(whole, levels)
     needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
     errors, shapes = {}, {}
-    for name, (raw, series, target_std) in panel_cases(config).items():
-        expected = raw_forecast(forward, raw, config, series)
+    for name, (raw, series, target_std, known) in panel_cases(config).items():
+        expected = raw_forecast(forward, raw, config, series, known=known)
         feed = {contract.INPUT: raw}
         if needs_series:
             feed[contract.SERIES_INPUT] = series.astype(np.int64)
+        if known is not None:
+            feed[contract.KNOWN_INPUT] = known
         outputs = [contract.OUTPUT] + ([contract.QUANTILES] if levels else [])
         got = session.run(outputs, feed)
-        errors[name] = (np.abs(got[0].astype(np.float64) - expected)
-                        / target_std[:, None, :]).max(axis=(0, 1))
+        # A panel's errors in units of each window's series' std (its series differ in
+        # scale); one series' in its own units, relative to its std in the report.
+        scale = target_std[:, None, :] if config.panel else 1.0
+        errors[name] = (np.abs(got[0].astype(np.float64) - expected) / scale).max(axis=(0, 1))
         if levels:  # every output: the worst of forecast and quantiles
-            quantiles = raw_forecast(whole, raw, config, series, quantiles=True)
+            quantiles = raw_forecast(whole, raw, config, series, quantiles=True, known=known)
             errors[name] = np.maximum(errors[name], (
                 np.abs(got[1].astype(np.float64) - quantiles)
                 / target_std[:, None, :, None]).max(axis=(0, 1, 3)))
         shapes[name] = raw.shape
     return _report(errors, shapes, config, tolerance,
-                   np.ones(len(config.data.targets)))
+                   np.ones(len(config.data.targets)) if config.panel else None)
 
 
 @in_full_float32
@@ -208,7 +237,7 @@ def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = Tru
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Compare an exported window model (path or bytes) with the Keras model."""
     session = _session(onnx_model)
-    if config.panel:
+    if config.panel or config.covariates:
         return check_panel_window_model(session, model, config, tolerance)
     scaler = Scaler.from_dict(config.scaler)
     n_targets = len(config.data.targets)

@@ -36,15 +36,17 @@ def load(model_path: str | Path):
 
 
 def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
-             source: str = "the data") -> np.ndarray:
+             source: str = "the data", known: np.ndarray | None = None) -> np.ndarray:
     """Forecast `steps` rows (default: the horizon) after `history` [rows, columns], raw units.
 
     Beyond the horizon the model is rolled forward: each forecast is appended to the
     history and the window slides; only a univariate model (one target, no extra
-    features) can do that, since future feature values are unknown.
+    features) can do that, since future feature values are unknown. `known`: the raw
+    future-known covariates over the horizon [horizon, K] of a model that takes them.
     """
     window, horizon = meta["window"], meta["horizon"]
     steps = steps or horizon
+    _check_steps_with_covariates(meta, steps)
     if len(history) < window:
         raise UserError(f"{source} has {len(history)} rows; the model needs at least {window} "
                         "(its window)")
@@ -58,9 +60,13 @@ def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
     rows = []
     while sum(len(r) for r in rows) < steps:
         window_rows = history[-window:][None, :, :]
-        (out,) = session.run([contract.OUTPUT], {contract.INPUT: window_rows})
+        feed = {contract.INPUT: window_rows}
+        if known is not None:
+            feed[contract.KNOWN_INPUT] = np.asarray(known, np.float32)[None]
+        (out,) = session.run([contract.OUTPUT], feed)
         rows.append(out[0])
-        history = np.concatenate([history, out[0]], axis=0)
+        if sum(len(r) for r in rows) < steps:  # rolling on (a univariate model only)
+            history = np.concatenate([history, out[0]], axis=0)
     return np.concatenate(rows, axis=0)[:steps]
 
 
@@ -72,6 +78,12 @@ def quantiles_after(session, meta: dict, history: np.ndarray) -> np.ndarray | No
     window_rows = np.asarray(history, np.float32)[-meta["window"]:][None, :, :]
     (out,) = session.run([contract.QUANTILES], {contract.INPUT: window_rows})
     return out[0]
+
+
+def _check_steps_with_covariates(meta: dict, steps: int) -> None:
+    if meta.get("covariates") and steps > meta["horizon"]:
+        raise UserError(f"--steps {steps} exceeds the horizon {meta['horizon']}; a model with "
+                        "future-known covariates forecasts its horizon only")
 
 
 def predict_csv(model_path: str | Path, data_path: str | Path, steps: int | None = None):
@@ -92,10 +104,23 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
         if series_column:
             raise UserError(f"--series-column: {model_path} was trained on a single series")
         targets = meta["targets"]
-        series = data.read_csv(data_path, targets, meta["columns"][len(targets):])
-        rows = forecast(session, meta, series.values, steps, str(data_path))
-        return forecast_csv(meta, rows, quantiles_after(session, meta, series.values)), \
-            len(rows), {}
+        features = meta["columns"][len(targets):]
+        spec = meta.get("covariates")
+        if not spec:
+            series = data.read_csv(data_path, targets, features)
+            rows = forecast(session, meta, series.values, steps, str(data_path))
+            return forecast_csv(meta, rows, quantiles_after(session, meta, series.values)), \
+                len(rows), {}
+        from .data.covariates import future_covariates, read_with_future
+
+        time_column = _present(data_path, meta.get("time_column"))
+        series, future = read_with_future(data_path, targets, features, spec["known"],
+                                          time_column)
+        _check_steps_with_covariates(meta, steps or meta["horizon"])
+        known = future_covariates(spec, series.time, future, meta["horizon"], str(data_path),
+                                  meta.get("time_column"))
+        rows = forecast(session, meta, series.values, steps, str(data_path), known)
+        return forecast_csv(meta, rows), len(rows), {}
     result = predict_panel(session, meta, data_path, series_column, steps)
     return panel_forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), \
         result.skipped
@@ -151,38 +176,62 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     features = meta["columns"][len(targets):]
     series_column = series_column or panel_meta.get("series_column")
     time_column = meta.get("time_column")
+    spec = meta.get("covariates")
+    known_columns = list(spec["known"]) if spec else []
     if series_column:
-        panel = panels.read_long_csv(data_path, series_column, targets, features,
-                                     _present(data_path, time_column), allow_single=True)
+        from .data.covariates import read_columns, split_known
+
+        panel = panels.read_long_csv(data_path, series_column, targets,
+                                     read_columns(features, known_columns),
+                                     _present(data_path, time_column), allow_single=True,
+                                     keep_missing=bool(spec))
+        panel = split_known(panel, features, known_columns)
     else:
+        if known_columns:
+            raise UserError(f"{data_path}: the model takes known columns "
+                            f"({', '.join(known_columns)}): give a long CSV with --series-column")
         panel = panels.read_wide_as_panel(data_path, None, _present(data_path, time_column))
     steps = steps or horizon
+    _check_steps_with_covariates(meta, steps)
     if steps > horizon and len(meta["columns"]) != 1:
         raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
                         "univariate model (one target, no extra features)")
     skipped = {}
     index = None
-    if panel_meta["scaling"] == "series":
+    if contract.takes_series(panel_meta):
         index = {name: i for i, name in enumerate(panel_meta["series"])}
+    # Where each series' history ends: its last row, or with covariates its last row
+    # with a target value (the rows after it hold the known columns' future values).
+    ends = panel.offsets[1:].copy()
+    future = {}
     served = []
-    for i, (name, length) in enumerate(zip(panel.names, panel.lengths)):
-        if length < window:
-            skipped[name] = f"{length} rows, the model needs {window} (its window)"
-        elif index is not None and name not in index:
-            skipped[name] = ("not among the series the model was trained on (it selects each "
-                             "series' statistics by name; a window-scaled model serves any)")
-        else:
+    for i, name in enumerate(panel.names):
+        why = None
+        if spec:
+            why, ends[i], future[i] = _series_future(panel, i, spec, horizon, len(targets))
+        length = int(ends[i] - panel.offsets[i])
+        if why is None and length < window:
+            why = f"{length} rows, the model needs {window} (its window)"
+        elif why is None and index is not None and name not in index:
+            why = ("not among the series the model was trained on (it "
+                   + ("selects each series' statistics by name; a window-scaled model serves "
+                      "any)" if panel_meta["scaling"] == "series" else
+                      "learned a vector for each series it saw)"))
+        if why is None:
             served.append(i)
+        else:
+            skipped[name] = why
     if not served:
         raise UserError(f"{data_path}: no series the model can forecast ("
                         + "; ".join(f"{name}: {why}" for name, why in list(skipped.items())[:3])
                         + ")")
     served = np.asarray(served)
-    ends = panel.offsets[1:][served]
-    history = panel.values[ends[:, None] + np.arange(-window, 0)].astype(np.float32)
+    history = panel.values[ends[served][:, None] + np.arange(-window, 0)].astype(np.float32)
     feed = {}
     if index is not None:
         feed[contract.SERIES_INPUT] = np.array([index[panel.names[i]] for i in served], np.int64)
+    if spec:
+        feed[contract.KNOWN_INPUT] = np.stack([future[i] for i in served]).astype(np.float32)
     chunks, quantiles = [], None
     outputs = [contract.OUTPUT] + ([contract.QUANTILES] if meta.get("quantiles") else [])
     while sum(chunk.shape[1] for chunk in chunks) < steps:
@@ -190,15 +239,40 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         if quantiles is None and rest:
             quantiles = rest[0]  # within the horizon only (as for one series)
         chunks.append(out)
-        history = np.concatenate([history, out], axis=1)  # univariate when rolling
+        if sum(chunk.shape[1] for chunk in chunks) < steps:  # univariate when rolling
+            history = np.concatenate([history, out], axis=1)
     values = np.concatenate(chunks, axis=1)[:, :steps]
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass
         times = list(panels.format_time(panels.continue_panel_time(
-            _tails(panel, served, window), steps)))
+            _tails(panel, served, window, ends[served]), steps)))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
     return PanelForecast(names, times, values, skipped, quantiles)
+
+
+def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
+    """(why it cannot be forecast or None, the end row of its history, its raw covariates
+    over the horizon [horizon, K]) for series i of a panel read with missing values kept."""
+    from .data.covariates import future_covariates, split_future
+
+    first = int(panel.offsets[i])
+    rows = panel.values[panel.rows_of(i)]
+    split = split_future(rows, n_targets)
+    end = first + split
+    if np.isnan(rows[:split]).any():
+        row = int(np.argwhere(np.isnan(rows[:split]))[0][0])
+        column = panel.columns[int(np.argwhere(np.isnan(rows[:split]))[0][1])]
+        return (f"a missing value in its history (column {column!r}, row {row + 1} of the "
+                "series)"), end, None
+    time = None if panel.time is None else panel.time[first:end]
+    try:
+        known = future_covariates(spec, time, panel.known[first + split:panel.offsets[i + 1]]
+                                  if panel.known is not None else None, horizon,
+                                  panel.source, panel.time_column)
+    except UserError as error:
+        return str(error).split(": ", 1)[-1], end, None
+    return None, end, known
 
 
 def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
@@ -223,12 +297,13 @@ def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
     return buffer.getvalue()
 
 
-def _tails(panel, served: np.ndarray, rows: int):
-    """A panel of the last `rows` rows of each served series (their times are all that
-    continuing the time column needs: the whole panel may hold millions of rows)."""
+def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray | None = None):
+    """A panel of the last `rows` rows of each served series, or of the rows before
+    `ends` (their histories' ends, when future rows follow); their times are all that
+    continuing the time column needs: the whole panel may hold millions of rows."""
     from .data.panels import Panel
 
-    ends = panel.offsets[1:][served]
+    ends = panel.offsets[1:][served] if ends is None else ends
     take = (ends[:, None] + np.arange(-rows, 0)).ravel()
     return Panel(panel.source, [panel.names[i] for i in served],
                  np.arange(len(served) + 1, dtype=np.int64) * rows, panel.targets,

@@ -581,13 +581,19 @@ def _inputs(model: Model, run, count: int) -> Inputs:
                         f"run {run} has windows of {config.data.window}; is it this run's "
                         "model?")
     source = f"{{}} test windows of the run {run}"
-    if config.panel:  # windows of every series, their index, each series' training std
+    if config.panel or config.covariates:
+        # Windows of every series, their index, each series' training std, and the
+        # future-known covariates of each window when the run has them.
         cases = parity.panel_cases(config)
-        (test, series, std), (timing, timing_series, _) = cases["test windows"], cases["batch 256"]
-        name = contract.SERIES_INPUT
-        return Inputs(test[-count:], timing, source.format(min(count, len(test))),
-                      {name: series[-count:].astype(np.int64)},
-                      {name: timing_series.astype(np.int64)}, std[-count:])
+        (test, series, std, known), (timing, timing_series, _, timing_known) = \
+            cases["test windows"], cases["batch 256"]
+        given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}
+        timing_given = {contract.SERIES_INPUT: timing_series.astype(np.int64)}
+        if known is not None:
+            given[contract.KNOWN_INPUT] = known[-count:]
+            timing_given[contract.KNOWN_INPUT] = timing_known
+        return Inputs(test[-count:], timing, source.format(min(count, len(test))), given,
+                      timing_given, std[-count:] if config.panel else None)
     cases = parity.test_windows(config)
     test = cases["test windows"]
     return Inputs(test[-count:], cases["batch 256"], source.format(min(count, len(test))))
@@ -644,7 +650,8 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
                 sessions.pop(name, None)
         rounds = 3
         for batch in BATCHES:
-            given = {name: np.resize(values, batch) for name, values in inputs.timing_given.items()}
+            given = {name: np.resize(values, (batch,) + values.shape[1:])  # (known: 3-D)
+                     for name, values in inputs.timing_given.items()}
             batch_feed = feeds_for(model, np.resize(inputs.timing_windows, (batch,)
                                                     + inputs.timing_windows.shape[1:]), given=given)
             samples = {name: [] for name in sessions}

@@ -12,7 +12,6 @@ from typing import Callable
 
 import numpy as np
 
-from . import anchors as anchors_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
 from . import progress
@@ -74,6 +73,12 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
         progress.discard(state)
     prepared, config.panel = load_prepared(config.data)
     series = prepared.series
+    if config.model.series_embedding and not config.panel:
+        raise UserError("--series-embedding learns a vector per series of a panel; this data is "
+                        "a single series (give --series-column or --columns-as-series)")
+    prepared.series_input = bool(config.model.series_embedding)
+    config.covariates = (prepared.covariate_spec.to_dict()
+                         if prepared.covariate_spec is not None else None)
     config.scaler = scaler_record(prepared)
     config.split = (prepared.split.to_dict() if config.panel else
                     {"train_end": prepared.split.train_end, "val_end": prepared.split.val_end,
@@ -99,7 +104,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
             epochs=range(done, config.train.epochs), anchor=prepared.anchor,
-            window_scaled=prepared.window_scaled),
+            window_scaled=prepared.window_scaled, covariates=prepared.covariates,
+            row_series=series.series_index() if prepared.series_input else None),
             replicas, batches=None if part == "train" else batches[part]))  # train: epochs
         for part in ("train", "val"))
     steps_per_epoch = batches["train"]
@@ -111,7 +117,10 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
         model = build_model(config.model, features=len(series.columns), horizon=data.horizon,
                             targets=n_targets, dtype_policy=policy,
                             unroll_window=data.window if config.train.unroll else None,
-                            zero_head=prepared.anchor.relative_inputs)
+                            zero_head=prepared.anchor.relative_inputs,
+                            covariates=(prepared.covariate_spec.count
+                                        if prepared.covariate_spec else 0),
+                            series_count=len(series.names) if prepared.series_input else 0)
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
@@ -127,6 +136,9 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
         log(f"panel of {len(config.panel['series'])} series, scaling {data.scaling}"
             + (f"; {len(config.panel['skipped'])} series too short, skipped"
                if config.panel["skipped"] else ""))
+    if prepared.covariate_spec is not None:
+        log(f"future-known covariates over the horizon: "
+            f"{', '.join(prepared.covariate_spec.names)}")
     log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units) on "
         f"{series.source}, window {data.window}, anchor {prepared.anchor.describe()}: "
         f"{len(prepared.starts['train'])} train / "
@@ -354,10 +366,7 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     data = config.data
     n_targets = len(prepared.series.targets)
     starts = prepared.starts[part]
-    inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon, n_targets)
-    scaled_forecast = anchors_lib.anchored_forecast(keras_predict(model), inputs,
-                                                    prepared.anchor, n_targets)
-    forecast = prepared.scaler.inverse_targets(scaled_forecast, n_targets)
+    forecast = prepared.forecast(keras_predict(model), starts, data.window, data.horizon)
     raw_targets = prepared.series.values[:, :n_targets]
     _, actual = data_lib.windows(raw_targets, starts, data.window, data.horizon, n_targets)
 
@@ -376,6 +385,8 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
     result["_plot"] = {"forecast": forecast, "actual": actual, "targets": prepared.series.targets,
                        **forecast_times(prepared.series, starts)}
     if config.model.quantiles:
+        inputs, _ = data_lib.windows(prepared.scaled, starts, data.window, data.horizon,
+                                     n_targets)
         result["quantiles"], result["_plot"]["band"] = quantile_metrics(
             model, prepared, config, inputs, actual, starts, scale)
     return result

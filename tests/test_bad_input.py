@@ -42,6 +42,8 @@ TRAIN = ["train", "--data", "data.csv"] + TINY
 PANEL = "id,value\n" + "".join(f"{name},{(i * 7919 + k) % 97 / 10:.1f}\n"
                                for k, name in enumerate("abc") for i in range(40))
 SHORT_PANEL = "id,value\n" + "".join(f"{name},{i % 7}\n" for name in "ab" for i in range(5))
+PROMO = "t,value,promo\n" + "".join(f"{i},{(i * 7919) % 97 / 10 + 3 * (i % 3 == 0):.1f},"
+                                     f"{int(i % 3 == 0)}\n" for i in range(60))
 
 
 @dataclass
@@ -129,6 +131,18 @@ CASES = [
     Case("both panel layouts", TRAIN + ["--series-column", "id", "--columns-as-series"],
          "give --series-column (a long CSV) or --columns-as-series (a wide CSV), not both",
          {"data.csv": "id,y\na,1\nb,2\n"}),
+    # covariates
+    Case("unknown calendar feature", TRAIN + ["--target", "value", "--calendar", "week"],
+         "--calendar: unknown feature(s) week; choose from month, dayofweek, dayofmonth, "
+         "dayofyear, hour, minute", {"data.csv": SINE}),
+    Case("calendar features of a numeric time column",
+         TRAIN + ["--target", "value", "--time-column", "t", "--calendar", "month"],
+         "--calendar needs a time column of dates; data.csv's time column 't' holds plain numbers",
+         {"data.csv": SINE}),
+    Case("series embedding for a single series", TRAIN + ["--target", "value",
+                                                          "--series-embedding", "2"],
+         "--series-embedding learns a vector per series of a panel; this data is a single series",
+         {"data.csv": SINE}),
     # options
     Case("window <= 0", TRAIN + ["--window", "0"], "Invalid value for '--window'"),
     Case("horizon <= 0", TRAIN + ["--horizon", "-2"], "Invalid value for '--horizon'"),
@@ -182,6 +196,11 @@ CASES = [
                                             "onnxruntime,tensorrt"],
          "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
          "tract, reference, node", needs="onnx"),
+    Case("a --known column without future values at predict",
+         ["predict", "model.onnx", "--data", "data.csv"],
+         "data.csv: known column 'promo' has 0 of the 1 future value(s) the model needs: add 1 "
+         "row(s) after the last target value, with the target empty and 'promo' filled",
+         {"data.csv": PROMO}, needs="onnx-known"),
     Case("fewer rows than the window", ["predict", "model.onnx", "--data", "short.csv"],
          "short.csv has 2 rows; the model needs at least 4 (its window)", {"short.csv": "value\n1\n2\n"},
          needs="onnx"),
@@ -281,13 +300,16 @@ def build_artefacts(root: Path) -> Path:
     from onnx import TensorProto, helper
 
     (root / "data.csv").write_text(SINE)
+    (root / "promo.csv").write_text(PROMO)
     (root / "two.csv").write_text("a,b\n" + "".join(f"{np.sin(i)},{i % 5}\n" for i in range(60)))
     runner = CliRunner()
     previous = os.getcwd()
     os.chdir(root)
     try:
         for run, data in (("run", ["--data", "data.csv", "--target", "value"]),
-                          ("run2", ["--data", "two.csv", "--target", "a", "--features", "b"])):
+                          ("run2", ["--data", "two.csv", "--target", "a", "--features", "b"]),
+                          ("run3", ["--data", "promo.csv", "--target", "value",
+                                    "--known", "promo"])):
             result = runner.invoke(cli, ["train", "--out", run] + data + TINY)
             assert result.exit_code == 0, result.output
         (root / "panel.csv").write_text(PANEL)
@@ -295,7 +317,7 @@ def build_artefacts(root: Path) -> Path:
                                      "--series-column", "id", "--scaling", "series"] + TINY)
         assert result.exit_code == 0, result.output
         for run, out in (("run", "model.onnx"), ("run2", "model2.onnx"),
-                         ("prun", "panel.onnx")):
+                         ("prun", "panel.onnx"), ("run3", "model3.onnx")):
             result = runner.invoke(cli, ["export", run, "--out", out, "--no-check"])
             assert result.exit_code == 0, result.output
     finally:
@@ -325,8 +347,9 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
     """Lay out the case's files in `folder`, run it there; (exit code, output)."""
     if case.needs in ("run", "fixed"):
         shutil.copytree(artefacts / "run", folder / "run")
-    elif case.needs in ("onnx", "onnx2"):
-        shutil.copy(artefacts / ("model.onnx" if case.needs == "onnx" else "model2.onnx"),
+    elif case.needs in ("onnx", "onnx2", "onnx-known"):
+        shutil.copy(artefacts / {"onnx": "model.onnx", "onnx2": "model2.onnx",
+                                 "onnx-known": "model3.onnx"}[case.needs],
                     folder / "model.onnx")
     elif case.needs == "panel":  # a series-scaled panel run and its model
         shutil.copytree(artefacts / "prun", folder / "prun")

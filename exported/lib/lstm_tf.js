@@ -16,6 +16,7 @@
 export const METADATA_KEY = 'lstm_tf';
 export const FORMAT = 'lstm-tf/1';
 export const INPUT = 'window';
+export const KNOWN_INPUT = 'known';
 export const OUTPUT = 'forecast';
 export const SERIES_INPUT = 'series';
 export const QUANTILES = 'quantiles';
@@ -191,6 +192,8 @@ export async function loadModel(ort, bytes, source = 'the model', options = {}) 
   } catch (error) {
     throw new LstmTfError(`${source} is not a valid ONNX model (${String(error.message || error).slice(0, 200)})`);
   }
+  // A window model's inputs are the contract's `metadata.inputs` (`window`, and `known`
+  // for a model with future-known covariates).
   const expected = meta.model === 'step'
     ? [STEP_INPUT, ...stateNames(meta.kind).map((name) => STATE_INPUTS[name])]
     : Object.keys(meta.inputs || { [INPUT]: null });
@@ -232,10 +235,21 @@ export function splitCsv(text) {
   return rows;
 }
 
+function parseCell(cell, column, line, source) {
+  if (!DECIMAL.test(cell)) {
+    const hint = cell.includes(',') ? ' (thousands separators and decimal commas are not supported: use 1234.5)' : '';
+    throw new LstmTfError(`${source}: column '${column}', line ${line}: '${cell}' is not a number${hint}`);
+  }
+  return Number(cell);
+}
+
 /**
  * The model's columns read from CSV text: { values: number[][] (rows x columns, the
- * model's column order), time: string[] | null (the time column's text, if present) }.
- * Like `lstm-tf predict`, a missing or non-numeric cell is an error naming its line.
+ * model's column order), time: string[] | null (the time column's text, if present),
+ * known: number[][] | null }. Like `lstm-tf predict`, a missing or non-numeric cell is
+ * an error naming its line. For a model with future-known covariates, the rows after
+ * the last target value (target cells empty) are the future rows: `known` holds the
+ * covariates over the horizon (`knownRows`).
  */
 export function readCsv(text, meta, source = 'the CSV') {
   const lines = splitCsv(text);
@@ -244,6 +258,17 @@ export function readCsv(text, meta, source = 'the CSV') {
   let rows = lines.slice(1);
   while (rows.length && !rows[rows.length - 1].some((cell) => cell.trim())) rows.pop();
   if (!rows.length) throw new LstmTfError(`${source} has a header but no data rows`);
+  let future = [];
+  if (meta.covariates) {
+    const targets = meta.targets.map((name) => header.indexOf(name));
+    const hasTarget = (row) => targets.some((index) => index >= 0 && index < row.length
+      && !MISSING.has(row[index].trim().toLowerCase()));
+    let split = rows.length;
+    while (split > 0 && !hasTarget(rows[split - 1])) split -= 1;
+    future = rows.slice(split);
+    rows = rows.slice(0, split);
+    if (!rows.length) throw new LstmTfError(`${source} has no row with a value of ${meta.targets.join(', ')}`);
+  }
   const indices = meta.columns.map((name) => {
     const index = header.indexOf(name);
     if (index < 0) throw new LstmTfError(`${source}: no column '${name}'; available: ${header.join(', ')}`);
@@ -259,16 +284,117 @@ export function readCsv(text, meta, source = 'the CSV') {
       if (MISSING.has(cell.toLowerCase())) {
         throw new LstmTfError(`${source}: column '${meta.columns[j]}' has a missing value at line ${line}`);
       }
-      if (!DECIMAL.test(cell)) {
-        const hint = cell.includes(',') ? ' (thousands separators and decimal commas are not supported: use 1234.5)' : '';
-        throw new LstmTfError(`${source}: column '${meta.columns[j]}', line ${line}: '${cell}' is not a number${hint}`);
-      }
-      return Number(cell);
+      return parseCell(cell, meta.columns[j], line, source);
     });
   });
   const timeIndex = meta.time_column ? header.indexOf(meta.time_column) : -1;
   const time = timeIndex >= 0 ? rows.map((row) => row[timeIndex].trim()) : null;
-  return { values, time };
+  if (!meta.covariates) return { values, time, known: null };
+  const futureKnown = meta.covariates.known.map((name) => {
+    const index = header.indexOf(name);
+    if (index < 0) throw new LstmTfError(`${source}: no column '${name}'; available: ${header.join(', ')}`);
+    return future.slice(0, meta.horizon).map((row, offset) => {
+      const cell = (row[index] ?? '').trim();
+      return MISSING.has(cell.toLowerCase()) ? NaN : parseCell(cell, name, rows.length + offset + 2, source);
+    });
+  });
+  return { values, time, known: knownRows(meta, time, futureKnown, source) };
+}
+
+// ------------------------------------------------------------------ covariates
+
+// The same definitions as lstm_tf/data/covariates.py and lstm_tf/data/panels.py
+// (continue_time): calendar features of the future steps, the sine and cosine of each
+// cycle's phase, from the time column continued by its median spacing.
+
+const DAY = 86400;
+const CALENDAR_MONTHS = [[28, 31, 1], [89, 92, 3], [181, 184, 6], [365, 366, 12]];
+
+function parseTime(text, source) {
+  // ISO dates and datetimes as UTC (NumPy's datetime64 has no time zone either).
+  const iso = text.replace(' ', 'T');
+  const milliseconds = Date.parse(/T/.test(iso) && !/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? `${iso}Z` : iso);
+  if (!Number.isFinite(milliseconds) || /^[+-]?\d+(\.\d*)?$/.test(text)) {
+    throw new LstmTfError(`${source}: the model's calendar features need dates in its time column, got '${text}'`);
+  }
+  return milliseconds / 1000;
+}
+
+const daysIn = (year, month) => new Date(Date.UTC(year, month + 1, 1) - DAY * 1000).getUTCDate();
+
+/** The `steps` times (seconds since 1970, UTC) after `seconds`, continuing their spacing. */
+export function continueTime(seconds, steps) {
+  if (seconds.length < 2) throw new LstmTfError(`cannot continue a time column from ${seconds.length} timestamp(s)`);
+  const gaps = seconds.slice(1).map((value, i) => value - seconds[i]).sort((a, b) => a - b);
+  const middle = gaps.length >> 1;
+  const spacing = gaps.length % 2 ? gaps[middle] : (gaps[middle - 1] + gaps[middle]) / 2;
+  if (!(spacing > 0)) throw new LstmTfError('cannot continue a time column that does not increase');
+  const last = seconds[seconds.length - 1];
+  const months = CALENDAR_MONTHS.find(([low, high]) => low <= spacing / DAY && spacing / DAY <= high)?.[2];
+  if (months === undefined) return Array.from({ length: steps }, (_, k) => last + (k + 1) * Math.round(spacing));
+  const date = new Date(last * 1000);
+  const timeOfDay = last - Math.floor(last / DAY) * DAY;
+  const monthEnds = seconds.every((value) => {
+    const day = new Date(value * 1000);
+    return day.getUTCDate() === daysIn(day.getUTCFullYear(), day.getUTCMonth());
+  });
+  return Array.from({ length: steps }, (_, k) => {
+    const index = date.getUTCFullYear() * 12 + date.getUTCMonth() + months * (k + 1);
+    const year = Math.floor(index / 12);
+    const month = index - 12 * year;
+    const length = daysIn(year, month);
+    const day = monthEnds ? length : Math.min(date.getUTCDate(), length);
+    return Date.UTC(year, month, day) / 1000 + timeOfDay;
+  });
+}
+
+/** The phase in [0, 1) of a time (seconds, UTC) in a calendar cycle (see covariates.py). */
+export function calendarPhase(seconds, name) {
+  const date = new Date(seconds * 1000);
+  const year = date.getUTCFullYear();
+  const month = date.getUTCMonth();
+  const intoDay = seconds - Math.floor(seconds / DAY) * DAY;
+  switch (name) {
+    case 'month': return month / 12;
+    case 'dayofweek': return ((date.getUTCDay() + 6) % 7) / 7;
+    case 'dayofmonth': return (date.getUTCDate() - 1) / daysIn(year, month);
+    case 'dayofyear': {
+      const first = Date.UTC(year, 0, 1) / 1000;
+      const length = (Date.UTC(year + 1, 0, 1) / 1000 - first) / DAY;
+      return Math.floor((seconds - first) / DAY) / length;
+    }
+    case 'hour': return Math.floor(intoDay / 3600) / 24;
+    case 'minute': return (Math.floor(intoDay / 60) % 60) / 60;
+    default: throw new LstmTfError(`unknown calendar feature '${name}'`);
+  }
+}
+
+/**
+ * The covariates over the horizon, `meta.covariates.names` per step: calendar features of
+ * the continued time column, then each known column's future values (`futureKnown`, one
+ * array per known column); a one-line error naming a known column that lacks them.
+ */
+export function knownRows(meta, time, futureKnown, source = 'the CSV') {
+  const { calendar, known } = meta.covariates;
+  let future = [];
+  if (calendar.length) {
+    if (!time) throw new LstmTfError(`${source}: the model computes calendar features from the time column '${meta.time_column}', which the file lacks`);
+    future = continueTime(time.map((text) => parseTime(text, source)), meta.horizon);
+  }
+  known.forEach((name, j) => {
+    const count = futureKnown[j].filter((x) => Number.isFinite(x)).length;
+    if (count < meta.horizon) {
+      throw new LstmTfError(`${source}: known column '${name}' has ${count} of the ${meta.horizon} future value(s) `
+        + `the model needs: add ${meta.horizon} row(s) after the last target value, with the target empty and '${name}' filled`);
+    }
+  });
+  return Array.from({ length: meta.horizon }, (_, step) => [
+    ...calendar.flatMap((name) => {
+      const angle = 2 * Math.PI * calendarPhase(future[step], name);
+      return [Math.sin(angle), Math.cos(angle)];
+    }),
+    ...known.map((_, j) => futureKnown[j][step]),
+  ]);
 }
 
 // ------------------------------------------------------------------ forecasting
@@ -309,13 +435,14 @@ export function windowTensor(ort, meta, values) {
 }
 
 /**
- * The `series` input of a panel model scaled by series: the index of `name` among the
- * series it was trained on. Null for every other model.
+ * The `series` input of a panel model that takes it (scaled by series, or with a learned
+ * series embedding): the index of `name` among the series it was trained on. Null for
+ * every other model.
  */
 export function seriesTensor(ort, meta, name) {
   if (!meta.inputs || !(SERIES_INPUT in meta.inputs)) return null;
   if (name === null || name === undefined) {
-    throw new LstmTfError('this panel model selects each series\' statistics by name: give the series (--series NAME)');
+    throw new LstmTfError('this panel model takes the series index (its statistics or its learned vector): give the series (--series NAME)');
   }
   const index = meta.panel.series.indexOf(name);
   if (index < 0) throw new LstmTfError(`series ${JSON.stringify(name)} is not among the ${meta.panel.series.length} series the model was trained on`);
@@ -352,15 +479,35 @@ export function quantileColumns(meta) {
     : [];
 }
 
-/** The window model's forecast after the last row of `values`: horizon x targets, original units. */
-export async function forecastWindow(ort, session, meta, values, series = null) {
-  return (await predictWindow(ort, session, meta, values, series)).forecast;
+/**
+ * The `known` input of a model with future-known covariates: `known` is horizon rows of
+ * `meta.covariates.names` values (calendar features, then the known columns in raw units).
+ */
+export function knownTensor(ort, meta, known) {
+  const names = meta.covariates.names;
+  if (!Array.isArray(known) || known.length !== meta.horizon
+      || !known.every((row) => Array.isArray(row) && row.length === names.length
+        && row.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
+    throw new LstmTfError(`the model takes future-known covariates (${names.join(', ')}): `
+      + `give ${meta.horizon} rows of ${names.length} numbers`);
+  }
+  return new ort.Tensor('float32', Float32Array.from(known.flat()), [1, meta.horizon, names.length]);
 }
 
-async function predictWindow(ort, session, meta, values, series = null) {
+/**
+ * The window model's forecast after the last row of `values`: horizon x targets, original
+ * units. A panel model that takes the series index needs `series` (its name); a model
+ * with future-known covariates needs `known` (see `knownTensor`).
+ */
+export async function forecastWindow(ort, session, meta, values, series = null, known = null) {
+  return (await predictWindow(ort, session, meta, values, series, known)).forecast;
+}
+
+async function predictWindow(ort, session, meta, values, series = null, known = null) {
   const feed = { [INPUT]: windowTensor(ort, meta, values) };
   const index = seriesTensor(ort, meta, series);
   if (index !== null) feed[SERIES_INPUT] = index;
+  if (meta.covariates) feed[KNOWN_INPUT] = knownTensor(ort, meta, known);
   const outputs = await session.run(feed);
   return { forecast: fromModelUnits(meta, outputs[OUTPUT].data), quantiles: quantilesFromOutputs(meta, outputs) };
 }
@@ -394,18 +541,21 @@ async function predictStep(ort, session, meta, values, onStep = null) {
   return { forecast, quantiles: quantilesFromOutputs(meta, outputs) };
 }
 
-/** The forecast after `values` with whichever model `meta` describes (`series`: a panel
- * model's series name, needed when it is scaled by series). */
-export async function forecast(ort, session, meta, values, onStep = null, series = null) {
-  return (await predict(ort, session, meta, values, onStep, series)).forecast;
+/**
+ * The forecast after `values` with whichever model `meta` describes (`series`: a panel
+ * model's series name, needed when it takes the series index; `known`: the covariates
+ * over the horizon of a model that takes them, as `readCsv` returns them).
+ */
+export async function forecast(ort, session, meta, values, onStep = null, series = null, known = null) {
+  return (await predict(ort, session, meta, values, onStep, series, known)).forecast;
 }
 
 /**
  * The forecast and, for a quantile model, its quantiles after `values`:
  * { forecast: horizon x targets, quantiles: horizon x targets x Q or null }, original units.
  */
-export function predict(ort, session, meta, values, onStep = null, series = null) {
+export function predict(ort, session, meta, values, onStep = null, series = null, known = null) {
   return meta.model === 'step'
     ? predictStep(ort, session, meta, values, onStep)
-    : predictWindow(ort, session, meta, values, series);
+    : predictWindow(ort, session, meta, values, series, known);
 }

@@ -62,12 +62,13 @@ async function main() {
   const [modelPath, csvPath] = options.paths;
   const { session, meta } = await loadModel(ort, readFile(modelPath, 'model file'), modelPath,
     { intraOpNumThreads: options.threads, interOpNumThreads: 1 });
-  const { values } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
+  // (A model with future-known covariates: `known` from the CSV's future rows and time column.)
+  const { values, known } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
   const onStep = options.each && meta.model === 'step'
     ? (index, rows) => console.error(`observation ${index + 1}/${meta.window}: ${rows.map((r) => r.map(short).join(' ')).join(' | ')}`)
     : null;
   const { forecast: rows, quantiles } = await predict(ort, session, meta, values, onStep,
-    options.series);
+    options.series, known);
   if (options.json) {
     console.log(JSON.stringify({ model: basename(modelPath), type: meta.model, kind: meta.kind,
       targets: meta.targets, forecast: rows,

@@ -86,9 +86,9 @@ function widestInterval(levels) {
 async function run({ modelBytes, modelName, csvText, csvName, units }) {
   setStatus('loading', `Running ${modelName} on ${csvName}…`);
   const { session, meta } = await loadModel(ort, modelBytes, modelName, { executionProviders: ['wasm'] });
-  const { values, time } = readCsv(csvText, meta, csvName);
+  const { values, time, known } = readCsv(csvText, meta, csvName);
   const started = performance.now();
-  const { forecast: rows, quantiles } = await predict(ort, session, meta, values);
+  const { forecast: rows, quantiles } = await predict(ort, session, meta, values, null, null, known);
   const seconds = (performance.now() - started) / 1000;
   await session.release();
 

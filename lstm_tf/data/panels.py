@@ -57,6 +57,8 @@ class Panel:
     time: np.ndarray | None = None
     time_column: str | None = None
     series_column: str | None = None  # None when the columns were the series (wide CSV)
+    # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
+    known: np.ndarray | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -79,7 +81,8 @@ class Panel:
 
 def read_long_csv(path: str | Path, series_column: str, targets: list[str] | None = None,
                   features: list[str] | tuple[str, ...] = (), time_column: str | None = None,
-                  fill: str | None = None, allow_single: bool = False) -> Panel:
+                  fill: str | None = None, allow_single: bool = False,
+                  keep_missing: bool = False) -> Panel:
     """Read a long CSV: one row per (series, time), e.g. `series,time,value,price`.
 
     Rows may come in any order: they are sorted by (series, time), stably, so without
@@ -93,17 +96,19 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     an error. With `allow_single` a file holding one series is accepted (`predict` of
     one series); otherwise it is an error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
+    `keep_missing` leaves missing values as NaN (predict: the future rows of a model
+    with known covariates have empty targets).
     """
     path = _existing_file(path)
     source = str(path)
     header = _header(path, source)
     return _read_long(path, source, header, series_column, targets, list(features),
-                      time_column, fill, allow_single)
+                      time_column, fill, allow_single, keep_missing)
 
 
 def _read_long(path: Path, source: str, header: list[str], series_column: str,
                targets: list[str] | None, features: list[str], time_column: str | None,
-               fill: str | None, allow_single: bool) -> Panel:
+               fill: str | None, allow_single: bool, keep_missing: bool = False) -> Panel:
     if series_column not in header:
         raise UserError(f"{source}: no series column {series_column!r}; "
                         f"available: {', '.join(header)}")
@@ -172,8 +177,10 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
     offsets = np.zeros(len(names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=len(names)), out=offsets[1:])
     _check_finite(values, rows, table, source, columns, lambda i: names[codes[i]])
-    values, time, offsets = _fill(values, time, offsets, rows, table, source, names, columns,
-                                  fill, lambda name, column: f"series {name!r}, column {column!r}")
+    if not keep_missing:
+        values, time, offsets = _fill(values, time, offsets, rows, table, source, names,
+                                      columns, fill,
+                                      lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column)
 
@@ -946,13 +953,21 @@ def load_panel(config) -> Panel:
         if config.series_column is not None:
             raise UserError("--series-column applies to a --data file, not to the built-in "
                             f"panel {config.dataset}")
-        if config.features:
+        if config.features or getattr(config, "known", None):
             raise UserError(f"the built-in panel {config.dataset} has no feature columns")
         return load_builtin_panel(config.dataset, config.series_columns or config.targets,
                                   config.fill)
     if config.series_column is not None:
-        return read_long_csv(config.path, config.series_column, config.targets,
-                             config.features, config.time_column, config.fill)
+        from .covariates import read_columns, split_known
+
+        known = list(getattr(config, "known", []))
+        return split_known(read_long_csv(config.path, config.series_column, config.targets,
+                                         read_columns(config.features, known),
+                                         config.time_column, config.fill),
+                           list(config.features), known)
+    if getattr(config, "known", None):
+        raise UserError("--known needs a long CSV (--series-column): a known column belongs "
+                        "to each series")
     if config.columns_as_series:
         if config.features:
             raise UserError("--features cannot be combined with --columns-as-series (every "

@@ -19,6 +19,7 @@ from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from . import series as data_lib
 from . import window_scaling
+from .covariates import Covariates, future_cut, read_columns, split_known
 from .panels import Panel
 
 
@@ -45,6 +46,12 @@ class Prepared:
     anchor: anchors_lib.Anchor  # what the network corrects (anchor "none": nothing)
     series_of: dict[str, np.ndarray] | None = None  # panels: series index of every window
     scaling: str = "global"  # global (one series) | window | series
+    # Future-known covariates per row, in network units [rows, K] (data/covariates.py),
+    # and their definition and scaling; None without.
+    covariates: np.ndarray | None = None
+    covariate_spec: Covariates | None = None
+    # Whether the network takes the series index as an input (a learned embedding).
+    series_input: bool = False
 
     @property
     def window_scaled(self) -> bool:
@@ -74,6 +81,17 @@ class Prepared:
             return np.zeros(len(starts), np.int64)
         return np.searchsorted(self.series.offsets, starts - 1, side="right") - 1
 
+    def network_extras(self, starts: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+        """The network's inputs besides the window, for the windows at `starts`: the
+        covariates over each forecast (`known` [n, horizon, K]) and the series index
+        (`series` [n]), when the network takes them."""
+        extras = {}
+        if self.covariates is not None:
+            extras["known"] = future_cut(self.covariates, starts, horizon).astype(np.float32)
+        if self.series_input:
+            extras["series"] = self.series_index(starts).astype(np.int64)
+        return extras
+
     def forecast(self, predict, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
         """anchor + network (`predict`: the network's batched prediction, or None for
         the anchor alone) for the windows at `starts`, in original units.
@@ -82,12 +100,13 @@ class Prepared:
         million windows, which materialised at once would take gigabytes."""
         blocks = []
         for first in range(0, max(len(starts), 1), FORECAST_BLOCK):
-            inputs, undo = self.network_view(starts[first:first + FORECAST_BLOCK], window,
-                                             horizon)
+            block = starts[first:first + FORECAST_BLOCK]
+            inputs, undo = self.network_view(block, window, horizon)
             if predict is None:
                 blocks.append(undo(self.anchor.forecast(inputs, self.n_targets)))
             else:
-                blocks.append(undo(anchors_lib.anchored_forecast(predict, inputs, self.anchor,
+                network = with_extras(predict, self.network_extras(block, horizon))
+                blocks.append(undo(anchors_lib.anchored_forecast(network, inputs, self.anchor,
                                                                  self.n_targets)))
         return np.concatenate(blocks)
 
@@ -102,6 +121,14 @@ class Prepared:
         """The windows' targets in original units [n, horizon, targets]."""
         return data_lib.windows(self.series.values[:, :self.n_targets], starts, window, horizon,
                                 self.n_targets)[1]
+
+
+def with_extras(predict, extras: dict[str, np.ndarray]):
+    """`predict` fed the window and the network's other inputs (a dict keyed by the
+    Keras model's input names), or `predict` itself when there are none."""
+    if not extras:
+        return predict
+    return lambda window: predict({"window": window, **extras})
 
 
 @dataclass(frozen=True)
@@ -161,16 +188,18 @@ class SeriesScaler:
 
 def load_series(config: DataConfig) -> data_lib.Series:
     """Load the configured data and fill in the defaults it implies (targets, time, season)."""
+    # Known columns are read as the last features, then moved out of the window inputs.
+    columns = read_columns(config.features, config.known)
     if config.path:
-        series = data_lib.read_csv(config.path, config.targets, config.features,
+        series = data_lib.read_csv(config.path, config.targets, columns,
                                    config.time_column, config.fill)
     else:
         info = data_lib.BUILTIN_DATASETS.get(config.dataset)
-        series = data_lib.load_builtin(config.dataset, config.targets, config.features,
-                                       config.fill)
+        series = data_lib.load_builtin(config.dataset, config.targets, columns, config.fill)
         if info is not None:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
+    series = split_known(series, list(config.features), list(config.known))
     if config.season is None:
         config.season = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
@@ -230,10 +259,11 @@ def typical_length(data: data_lib.Series | Panel) -> int:
 
 def prepare(series: data_lib.Series, config: DataConfig,
             scaler: data_lib.Scaler | None = None,
-            anchor: anchors_lib.Anchor | None = None) -> Prepared:
+            anchor: anchors_lib.Anchor | None = None,
+            covariates: Covariates | None = None) -> Prepared:
     """Split chronologically, fit the scaler on the training rows, find every window,
-    and choose the anchor on the training windows (a saved run passes its own scaler
-    and anchor)."""
+    and choose the anchor on the training windows (a saved run passes its own scaler,
+    anchor and covariate scaling)."""
     split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
                                 config.window, config.horizon, config.holdout)
     if scaler is None:
@@ -250,7 +280,26 @@ def prepare(series: data_lib.Series, config: DataConfig,
         anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                        len(series.targets), config.season, config.window,
                                        config.anchor)
-    return Prepared(series, split, scaler, scaled, starts, anchor)
+    prepared = Prepared(series, split, scaler, scaled, starts, anchor)
+    train_rows = np.arange(len(series.values)) < split.train_end
+    return with_covariates(prepared, config, train_rows, covariates)
+
+
+def with_covariates(prepared: Prepared, config: DataConfig, train_rows: np.ndarray,
+                    saved: Covariates | None = None) -> Prepared:
+    """`prepared` with its future-known covariates per row (`--calendar`, `--known`), the
+    known columns z-scored on the training rows (`train_rows`, a mask) unless `saved`
+    gives a run's own scaling."""
+    if not config.calendar and not config.known:
+        return prepared
+    data = prepared.series
+    spec = saved if saved is not None else Covariates(list(config.calendar), list(config.known))
+    raw = spec.raw(data.time, data.known, data.source, data.time_column)
+    if saved is None:
+        spec.fit(raw[train_rows])
+    prepared.covariates = spec.transform(raw)
+    prepared.covariate_spec = spec
+    return prepared
 
 
 def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray:
@@ -289,12 +338,15 @@ def to_network_units(undo, actual: np.ndarray) -> np.ndarray:
 
 
 def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
-                 series: np.ndarray | None = None, quantiles: bool = False) -> np.ndarray:
+                 series: np.ndarray | None = None, quantiles: bool = False,
+                 known: np.ndarray | None = None) -> np.ndarray:
     """A run's forecast for raw windows [n, time, columns], in original units (float64):
     scale as the run does (by the window, by the series in `series`, or by the training
     rows), anchor + network (`predict`; None: the anchor alone), scale back. With
     `quantiles`, `predict` returns a quantile model's whole output and so does this
-    ([n, horizon, targets, Q])."""
+    ([n, horizon, targets, Q]). `known`: the raw future-known covariates [n, horizon, K]
+    of a run that has them (`series` is then also the embedding's input, when the run
+    learned one)."""
     scaler, anchor = run_scaler(config), anchors_lib.of_run(config)
     n_targets = len(config.data.targets)
     raw_windows = np.asarray(raw_windows, np.float64)
@@ -309,6 +361,13 @@ def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
         undo = lambda out: scaler.inverse_targets(out, n_targets)  # noqa: E731
     if predict is None:
         return undo(anchor.forecast(z, n_targets))
+    extras = {}
+    if config.covariates:
+        extras["known"] = Covariates.from_dict(config.covariates).transform(known) \
+            .astype(np.float32)
+    if config.model.series_embedding:
+        extras["series"] = np.asarray(series, np.int64)
+    predict = with_extras(predict, extras)
     if quantiles:
         from ..quantiles import anchored
 
@@ -363,11 +422,13 @@ def keep_series(panel: Panel, keep: np.ndarray) -> Panel:
     return dataclasses.replace(
         panel, names=[name for name, k in zip(panel.names, keep) if k],
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        values=panel.values[rows], time=None if panel.time is None else panel.time[rows])
+        values=panel.values[rows], time=None if panel.time is None else panel.time[rows],
+        known=None if panel.known is None else panel.known[rows])
 
 
 def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None = None,
-                  anchor: anchors_lib.Anchor | None = None) -> tuple[Prepared, list[str]]:
+                  anchor: anchors_lib.Anchor | None = None,
+                  covariates: Covariates | None = None) -> tuple[Prepared, list[str]]:
     """A panel's `prepare`: split each series, drop those too short (returned by name),
     scale (per series or per window), find every window, choose one anchor on the
     windows of all series."""
@@ -391,7 +452,9 @@ def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None 
         anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                        len(panel.targets), config.season, config.window,
                                        config.anchor, window_scaled=scaling == "window")
-    return Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling), skipped
+    prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling)
+    train_rows = np.arange(len(panel.values)) < np.repeat(split.train_end, panel.lengths)
+    return with_covariates(prepared, config, train_rows, covariates), skipped
 
 
 def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Prepared, str]:
@@ -402,20 +465,26 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     """
     scaler = run_scaler(config)
     anchor = anchors_lib.of_run(config)
+    covariates = Covariates.from_dict(config.covariates)
+    series_input = bool(config.model.series_embedding)
     if config.panel:
         if data_path is not None:
             raise UserError("evaluate --data is for single-series runs; a panel run is "
                             "evaluated on its own test part")
         from .panels import load_panel
 
-        return prepare_panel(load_panel(config.data), config.data, scaler, anchor)[0], "test"
+        prepared = prepare_panel(load_panel(config.data), config.data, scaler, anchor,
+                                 covariates)[0]
+        prepared.series_input = series_input
+        return prepared, "test"
     if data_path is None:
         series = load_series(config.data)
-        return prepare(series, config.data, scaler, anchor), "test"
+        return prepare(series, config.data, scaler, anchor, covariates), "test"
     data = config.data
-    series = data_lib.read_csv(data_path, data.targets, data.features,
+    series = data_lib.read_csv(data_path, data.targets, read_columns(data.features, data.known),
                                data.time_column if _has_column(data_path, data.time_column)
                                else None, data.fill)
+    series = split_known(series, list(data.features), list(data.known))
     rows = len(series.values)
     starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
     if len(starts) == 0:
@@ -424,7 +493,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     # The whole file is the evaluation part; MASE is scaled on the file itself.
     prepared = Prepared(series, data_lib.Split(rows, rows, rows), scaler,
                         scaler.transform(series.values), {"file": starts}, anchor)
-    return prepared, "file"
+    return with_covariates(prepared, data, np.ones(rows, bool), covariates), "file"
 
 
 def _has_column(path: str, column: str | None) -> bool:

@@ -42,6 +42,8 @@ class Series:
     values: np.ndarray  # float64 [rows, len(targets) + len(features)]
     time: list[str] | None = None  # the time column's text, one per row, if any
     time_column: str | None = None
+    # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
+    known: np.ndarray | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -452,13 +454,19 @@ class Scaler:
 
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
                  n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 epochs: range | None = None, anchor=None, window_scaled: bool = False):
+                 epochs: range | None = None, anchor=None, window_scaled: bool = False,
+                 covariates: np.ndarray | None = None, row_series: np.ndarray | None = None):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     With an `anchor` (`anchors.Anchor`), the network's view of each window: inputs
     relative to the window's last value, targets minus the anchor's forecast.
     `window_scaled` first standardises each window, and its targets, by the window's
     own statistics (`window_scaling`; a panel's default).
+
+    `covariates` [rows, K] (future-known, in network units) and `row_series` [rows]
+    (each row's series index, for a series embedding) make the inputs a dict: `window`,
+    and `known` [horizon, K] (the covariates of the window's forecast rows, cut by index
+    like its targets) and/or `series` (the index of the series of its last row).
 
     Windows are cut by index from one in-memory copy of the series (no window is
     stored twice). Without `shuffle`: one pass in order, cached after the first.
@@ -471,6 +479,19 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
 
     series = tf.constant(scaled, dtype=tf.float32)
     target_series = series[:, :n_targets]
+    known = None if covariates is None else tf.constant(covariates, dtype=tf.float32)
+    index = None if row_series is None else tf.constant(row_series, dtype=tf.int64)
+
+    def with_extras(inputs, t, known_rows):
+        """inputs, or {window, known, series} when the network takes more than the window."""
+        if known is None and index is None:
+            return inputs
+        packed = {"window": inputs}
+        if known is not None:
+            packed["known"] = known_rows
+        if index is not None:
+            packed["series"] = tf.gather(index, t - 1)  # the window's last row's series
+        return packed
 
     def for_network(inputs, targets):  # [batch, window, columns], [batch, horizon, targets]
         if window_scaled:
@@ -486,7 +507,10 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     def cut(t):
         # Static shapes: Keras and XLA then know the window length when they trace.
         inputs, targets = for_network(series[None, t - window:t], target_series[None, t:t + horizon])
-        return (tf.ensure_shape(inputs[0], (window, scaled.shape[1])),
+        known_rows = None if known is None else tf.ensure_shape(
+            known[t:t + horizon], (horizon, covariates.shape[1]))
+        return (with_extras(tf.ensure_shape(inputs[0], (window, scaled.shape[1])), t,
+                            known_rows),
                 tf.ensure_shape(targets[0], (horizon, n_targets)))
 
     if not shuffle:
@@ -503,7 +527,10 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
         # One gather per batch: [batch] start rows -> [batch, window, columns] windows.
         inputs, targets = for_network(tf.gather(series, t[:, None] + input_steps),
                                       tf.gather(target_series, t[:, None] + target_steps))
-        return (tf.ensure_shape(inputs, (None, window, scaled.shape[1])),
+        known_rows = None if known is None else tf.ensure_shape(
+            tf.gather(known, t[:, None] + target_steps), (None, horizon, covariates.shape[1]))
+        return (with_extras(tf.ensure_shape(inputs, (None, window, scaled.shape[1])), t,
+                            known_rows),
                 tf.ensure_shape(targets, (None, horizon, n_targets)))
 
     def one_epoch(epoch):

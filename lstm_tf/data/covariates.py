@@ -1,0 +1,311 @@
+"""Future-known covariates: values the model sees over the forecast horizon.
+
+Two kinds, known in advance for every future step:
+
+- calendar features derived from the time column (`--calendar month,dayofweek,...`),
+  each encoded as the sine and cosine of its position in its cycle, so that December
+  sits next to January:
+
+      phase f in [0, 1)      month: (month - 1) / 12       dayofweek: weekday / 7 (Monday 0)
+                             dayofmonth: (day - 1) / days in that month
+                             dayofyear: (day of year - 1) / days in that year
+                             hour: hour / 24               minute: minute / 60
+      features  sin(2 pi f), cos(2 pi f)                   (already in [-1, 1])
+
+- user columns known in advance (`--known price,promo`): a price, a promotion, a
+  holiday flag. They are z-scored with their mean and std over the training rows
+  (of every series of a panel: one table for all, so a series never seen in training
+  is served too); the exported graph does the same inside.
+
+Per row of the data, the covariates are one array `[rows, K]`: the calendar features
+first (two per name, `<name>_sin`, `<name>_cos`), then the known columns. A window
+forecasting from row t sees rows t .. t + horizon - 1 of it, cut by index like its
+targets.
+
+At predict time the calendar features of the future steps come from the time column
+continued (`panels.continue_time`); the known columns' future values come from the CSV
+itself: the rows after the last target value whose target cells are empty and whose
+known cells are filled (`split_future`).
+
+NumPy only: the ONNX `predict` path uses it without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UserError
+
+CALENDAR = ("month", "dayofweek", "dayofmonth", "dayofyear", "hour", "minute")
+
+
+def calendar_names(calendar: list[str]) -> list[str]:
+    """The feature names of calendar cycles: `<name>_sin`, `<name>_cos` for each."""
+    return [f"{name}_{part}" for name in calendar for part in ("sin", "cos")]
+
+
+def check_calendar(calendar: list[str]) -> None:
+    unknown = [name for name in calendar if name not in CALENDAR]
+    if unknown:
+        raise UserError(f"--calendar: unknown feature(s) {', '.join(unknown)}; choose from "
+                        f"{', '.join(CALENDAR)}")
+    repeated = sorted({name for name in calendar if calendar.count(name) > 1})
+    if repeated:
+        raise UserError(f"--calendar: {', '.join(repeated)} given twice")
+
+
+def phases(times: np.ndarray, name: str) -> np.ndarray:
+    """The position in its cycle, in [0, 1), of each datetime64 time (see the docstring)."""
+    stamps = np.asarray(times).astype("datetime64[s]")
+    days = stamps.astype("datetime64[D]")
+    months = stamps.astype("datetime64[M]")
+    if name == "month":
+        return (months.astype(np.int64) % 12) / 12.0
+    if name == "dayofweek":  # 1970-01-01 was a Thursday (3 with Monday 0)
+        return ((days.astype(np.int64) + 3) % 7) / 7.0
+    if name == "dayofmonth":
+        first = months.astype("datetime64[D]")
+        length = (months + 1).astype("datetime64[D]") - first
+        return (days - first).astype(np.int64) / length.astype(np.int64)
+    if name == "dayofyear":
+        years = stamps.astype("datetime64[Y]")
+        first = years.astype("datetime64[D]")
+        length = (years + 1).astype("datetime64[D]") - first
+        return (days - first).astype(np.int64) / length.astype(np.int64)
+    seconds = (stamps - days.astype("datetime64[s]")).astype(np.int64)  # into the day
+    if name == "hour":
+        return (seconds // 3600) / 24.0
+    if name == "minute":
+        return ((seconds // 60) % 60) / 60.0
+    raise UserError(f"unknown calendar feature {name!r}; choose from {', '.join(CALENDAR)}")
+
+
+def calendar_features(times: np.ndarray, calendar: list[str]) -> np.ndarray:
+    """float64 [len(times), 2 * len(calendar)]: sin and cos of each cycle's phase."""
+    columns = []
+    for name in calendar:
+        angle = 2 * np.pi * phases(times, name)
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=1) if columns else np.empty((len(times), 0))
+
+
+def as_datetimes(time, source: str, column: str | None) -> np.ndarray:
+    """A time column (text per row, or a parsed array) as datetime64[s]; calendar
+    features need dates, not plain numbers."""
+    if time is None:
+        raise UserError(f"--calendar needs a time column of dates; {source} has none "
+                        "(give --time-column)")
+    array = np.asarray(time)
+    if array.dtype.kind == "M":
+        return array.astype("datetime64[s]")
+    numbers = UserError(f"--calendar needs a time column of dates; {source}'s time column "
+                        f"{column!r} holds plain numbers")
+    if array.dtype.kind in "fiu" or (len(array) and _numeric(str(array[0]))):
+        raise numbers
+    return np.array([np.datetime64(str(text), "s") for text in array],
+                    dtype="datetime64[s]")
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass
+class Covariates:
+    """A run's future-known covariates and their scaling (config.json `covariates`).
+
+    `names` [K]: the calendar features then the known columns; `mean`, `std` [K]: the
+    z-scores the network sees them in (0 and 1 for calendar features).
+    """
+
+    calendar: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return calendar_names(self.calendar) + list(self.known)
+
+    @property
+    def count(self) -> int:
+        return 2 * len(self.calendar) + len(self.known)
+
+    def raw(self, time, known_values: np.ndarray | None, source: str = "the data",
+            time_column: str | None = None) -> np.ndarray:
+        """The raw covariates of some rows [rows, K]: calendar features of `time`, then
+        the known columns' values [rows, len(known)]."""
+        parts = []
+        if self.calendar:
+            parts.append(calendar_features(as_datetimes(time, source, time_column),
+                                           self.calendar))
+        if self.known:
+            parts.append(np.asarray(known_values, np.float64))
+        return np.concatenate(parts, axis=1)
+
+    def fit(self, train_rows: np.ndarray) -> "Covariates":
+        """Fit the known columns' z-scores on the training rows' raw covariates."""
+        calendar = 2 * len(self.calendar)
+        mean = np.zeros(self.count)
+        std = np.ones(self.count)
+        if self.known:
+            rows = train_rows[:, calendar:]
+            mean[calendar:] = rows.mean(axis=0)
+            spread = rows.std(axis=0)
+            # A column constant in training (a promotion never run) keeps its units.
+            std[calendar:] = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(mean[calendar:])),
+                                      spread, 1.0)
+        self.mean, self.std = mean.tolist(), std.tolist()
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        return (np.asarray(raw, np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def to_dict(self) -> dict:
+        return {"calendar": list(self.calendar), "known": list(self.known), "names": self.names,
+                "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, saved: dict | None) -> "Covariates | None":
+        if not saved:
+            return None
+        return cls(list(saved.get("calendar", [])), list(saved.get("known", [])),
+                   list(saved["mean"]), list(saved["std"]))
+
+
+def future_cut(covariates: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
+    """The covariates over each window's forecast steps: [n, horizon, K]."""
+    return covariates[np.asarray(starts, np.int64)[:, None] + np.arange(horizon)]
+
+
+def split_future(values: np.ndarray, n_targets: int) -> int:
+    """Where the future rows start: after the last row with a target value.
+
+    The convention of `lstm-tf predict` for a model with known covariates: the CSV's
+    history is followed by the future rows, whose target (and feature) cells are empty
+    and whose known columns hold the values over the forecast horizon.
+    """
+    has_target = ~np.isnan(values[:, :n_targets]).all(axis=1)
+    filled = np.flatnonzero(has_target)
+    return int(filled[-1]) + 1 if len(filled) else 0
+
+
+def future_known(known_rows: np.ndarray, known: list[str], horizon: int, source: str,
+                 where: str = "") -> np.ndarray:
+    """The known columns' values over the horizon [horizon, len(known)] from the future
+    rows (`split_future`); a one-line error naming the first column that lacks them."""
+    for j, name in enumerate(known):
+        column = known_rows[:horizon, j] if len(known_rows) else np.empty(0)
+        count = int(np.sum(~np.isnan(column)))
+        if count < horizon:
+            raise UserError(
+                f"{source}: {where}known column {name!r} has {count} of the {horizon} future "
+                f"value(s) the model needs: add {horizon} row(s) after the last target value, "
+                f"with the target empty and {name!r} filled")
+    return known_rows[:horizon].astype(np.float64)
+
+
+def read_columns(features: list[str], known: list[str]) -> list[str]:
+    """The feature columns to read for a run with known columns: its features, then each
+    known column that is not also a feature (a column may be both: its past values in
+    the window, its future values over the horizon)."""
+    return list(features) + [name for name in known if name not in features]
+
+
+def split_known(data, features: list[str], known: list[str]):
+    """A Series or Panel read with `read_columns(features, known)` as its features, with
+    the known columns' values in `known` [rows, len(known)] and only `features` left as
+    window inputs."""
+    if not known:
+        return data
+    columns = data.columns
+    keep = len(data.targets) + len(features)
+    return dataclasses.replace(
+        data, features=list(features), values=np.ascontiguousarray(data.values[:, :keep]),
+        known=np.ascontiguousarray(data.values[:, [columns.index(name) for name in known]]))
+
+
+def read_with_future(path, targets: list[str], features: list[str], known: list[str],
+                     time_column: str | None):
+    """`lstm-tf predict`'s reader for one series with known covariates: (the history as a
+    `series.Series`, the known columns' raw values on the future rows [future, len(known)]).
+
+    The future rows are the rows after the last row with a target value (their target
+    and feature cells empty); the history before them is read as any CSV (every check of
+    `series.read_csv` applies to it).
+    """
+    import csv
+    from pathlib import Path
+
+    from . import series as series_lib
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"file {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a CSV file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8") \
+            from None
+    source = str(path)
+    lines = list(csv.reader(text.splitlines()))
+    if not lines or not any(cell.strip() for cell in lines[0]):
+        raise UserError(f"{source} is empty")
+    header = [cell.strip() for cell in lines[0]]
+    for name in list(targets) + list(known):
+        if name not in header:
+            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    rows = lines[1:]
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    columns = [header.index(name) for name in targets]
+
+    def has_target(row: list[str]) -> bool:
+        return any(j < len(row) and row[j].strip().lower() not in series_lib._MISSING
+                   for j in columns)
+
+    split = max((i + 1 for i, row in enumerate(rows) if has_target(row)), default=0)
+    if split == 0:
+        raise UserError(f"{source} has no row with a value of {', '.join(targets)}")
+    history = series_lib._select(source, header, rows[:split], list(targets), list(features),
+                                 time_column, None, first_line=2)
+    future = np.full((len(rows) - split, len(known)), np.nan)
+    for i, row in enumerate(rows[split:]):
+        if len(row) != len(header):
+            raise UserError(f"{source}: line {2 + split + i} has {len(row)} fields, the "
+                            f"header has {len(header)}")
+        for j, name in enumerate(known):
+            future[i, j] = series_lib._parse_number(row[header.index(name)], source, name,
+                                                    2 + split + i)
+    return history, future
+
+
+def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | None,
+                      horizon: int, source: str, time_column: str | None,
+                      where: str = "") -> np.ndarray:
+    """The raw covariates over the `horizon` steps after a history [horizon, K]: calendar
+    features of the continued time column (`panels.continue_time`), then the known
+    columns' values from the future rows. `spec`: the model's `covariates` metadata."""
+    from .panels import continue_time
+
+    parts = []
+    if spec["calendar"]:
+        if history_time is None:
+            raise UserError(f"{source}: the model computes calendar features from the time "
+                            f"column {time_column!r}, which the file lacks")
+        times = continue_time(as_datetimes(history_time, source, time_column), horizon)
+        parts.append(calendar_features(times, spec["calendar"]))
+    if spec["known"]:
+        rows = (future_known_rows if future_known_rows is not None
+                else np.empty((0, len(spec["known"]))))
+        parts.append(future_known(rows, spec["known"], horizon, source, where))
+    return np.concatenate(parts, axis=1)
