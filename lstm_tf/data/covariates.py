@@ -242,21 +242,12 @@ def read_with_future(path, targets: list[str], features: list[str], known: list[
     `series.read_csv` applies to it).
     """
     import csv
-    from pathlib import Path
 
     from . import series as series_lib
 
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"file {path} does not exist")
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, not a CSV file")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8") \
-            from None
+    path = series_lib.existing_file(path)
     source = str(path)
+    text = series_lib.decode(path, source)
     lines = list(csv.reader(text.splitlines()))
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise UserError(f"{source} is empty")

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .series import _MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX
+from .series import _MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX, decode, existing_file
 
 
 @dataclass
@@ -99,7 +99,7 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     `keep_missing` leaves missing values as NaN (predict: the future rows of a model
     with known covariates have empty targets).
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     source = str(path)
     header = _header(path, source)
     return _read_long(path, source, header, series_column, targets, list(features),
@@ -197,7 +197,7 @@ def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
     leading and trailing missing cells are not part of its series, so the series may
     differ in length and start time; a gap inside a series needs `fill`.
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     source = str(path)
     return _read_wide(path, source, _header(path, source), columns, time_column, fill)
 
@@ -256,30 +256,13 @@ def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | 
 # ----------------------------------------------------------------- shared steps
 
 
-def _existing_file(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"file {path} does not exist")
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, not a CSV file")
-    return path
-
-
-def _decode(path: Path, source: str) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{source} is not UTF-8 text (byte {error.start}); "
-                        "save it as UTF-8") from None
-
-
 def _header(path: Path, source: str) -> list[str]:
     with open(path, "rb") as handle:
         first = handle.readline()
     try:
         line = first.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _decode(path, source)  # raises with the byte's position
+        decode(path, source)  # raises with the byte's position
         raise
     cells = next(csv.reader([line]), [])
     header = [cell.strip() for cell in cells]
@@ -423,7 +406,7 @@ def _read_careful(path: Path, source: str, header: list[str], numeric: list[str]
     One pass, keeping only what the panel needs: numbers parsed as they come, each
     text column as codes into its distinct (stripped) texts.
     """
-    reader = csv.reader(io.StringIO(_decode(path, source), newline=""))
+    reader = csv.reader(io.StringIO(decode(path, source), newline=""))
     next(reader, None)
     text_at = [header.index(name) for name in text]
     number_at = [header.index(name) for name in numeric]

@@ -134,17 +134,28 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
     `targets` defaults to the first column that is not the time column.
     Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
     """
+    path = existing_file(path)
+    text = decode(path, str(path))
+    return parse_csv(text, str(path), targets, features, time_column, fill)
+
+
+def existing_file(path: str | Path) -> Path:
+    """`path` as a Path, or a one-line error if it is missing or a directory."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"file {path} does not exist")
     if path.is_dir():
         raise UserError(f"{path} is a directory, not a CSV file")
+    return path
+
+
+def decode(path: Path, source: str) -> str:
+    """A file's text (UTF-8, a byte-order mark dropped), or a one-line error."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (byte {error.start}); "
+        raise UserError(f"{source} is not UTF-8 text (byte {error.start}); "
                         "save it as UTF-8") from None
-    return parse_csv(text, str(path), targets, features, time_column, fill)
 
 
 def parse_csv(text: str, source: str, targets: list[str] | None = None,
