@@ -10,6 +10,15 @@ from click.testing import CliRunner
 from lstm_tf_cli.main import cli
 
 
+def ctrl_c_works():
+    """`preexec_fn` for a child that a test stops with SIGINT: a shell's background job
+    (`.ci/run &`) starts with SIGINT ignored and its children inherit that, so the child's
+    Ctrl-C would never arrive; a terminal's Ctrl-C is SIGINT's default, restored here."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(*args):
     """`lstm-tf ARGS...` in this process; arguments may be paths or numbers."""
     return CliRunner().invoke(cli, [str(a) for a in args])

@@ -20,6 +20,7 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
+from helpers import ctrl_c_works
 from lstm_tf import contract, demo, runtime
 from lstm_tf.data import read_csv
 from lstm_tf.parity import run_step_model
@@ -344,7 +345,8 @@ def test_serve_demo_serves_the_page_offline_files_and_nothing_else(models):
          "import sys; from lstm_tf_cli.main import cli\n"
          "sys.argv = ['lstm-tf', 'serve-demo', '--port', '0', '--models', sys.argv[1]]\n"
          "try: cli()\nfinally: print('TF' if 'tensorflow' in sys.modules else 'clean')",
-         str(models)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         str(models)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_works)
     try:
         first = process.stdout.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+)/web/", first).group(1)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import fill, run, small_tmpfs
+from helpers import ctrl_c_works, fill, run, small_tmpfs
 
 TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
 HANG = 1800  # only turns a hang into a failure; no performance limit
@@ -29,7 +29,7 @@ def cli(*args, **popen) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **popen.pop("env", {})}
     return subprocess.Popen([sys.executable, "-m", "lstm_tf_cli", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, **popen)
+                            env=env, preexec_fn=ctrl_c_works, **popen)
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -148,7 +148,7 @@ def test_export_interrupted_during_parity_check_writes_nothing(trained, tmp_path
             f"cli(['export', {str(trained)!r}, '--out', {str(out)!r}, '--force'],"
             " prog_name='lstm-tf')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=HANG)
+                          timeout=HANG, preexec_fn=ctrl_c_works)
     assert done.returncode == 130, done.stderr
     assert done.stdout.splitlines()[-1].startswith("checking parity against the Keras model")
     assert one_line_error(done.stderr) == (f"Error: export interrupted; nothing was written to "

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from helpers import ctrl_c_works
 from lstm_tf import progress
 from lstm_tf_cli.main import cli
 
@@ -20,7 +21,8 @@ ARGS = ["--dataset", "sine", "--window", "12", "--units", "8", "--epochs", "60",
 
 def lstm_tf(*args, **popen):
     return subprocess.Popen([sys.executable, "-m", "lstm_tf_cli", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=ctrl_c_works, **popen)
 
 
 # Only to turn a hang into a failure; no performance limit (a loaded machine is slow).
