@@ -39,7 +39,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .series import _MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX, decode, existing_file
+from .series import (_MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX, check_columns, decode,
+                     existing_file)
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
             raise UserError(f"{source} has no column besides the series and time columns")
         targets = candidates[:1]
     targets = list(targets)
-    _check_value_columns(source, header, targets, features,
+    check_columns(source, header, targets, features,
                          {"series": series_column, "time": time_column})
     text_columns = [series_column] + ([time_column] if time_column else [])
     table = _read_columns(path, source, header, targets + features, text_columns,
@@ -212,7 +213,7 @@ def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | 
         if not columns:
             raise UserError(f"{source} has no column besides the time column")
     columns = list(columns)
-    _check_value_columns(source, header, columns, [], {"time": time_column})
+    check_columns(source, header, columns, [], {"time": time_column})
     table = _read_columns(path, source, header, columns,
                           [time_column] if time_column else [])
     if table.rows == 0:
@@ -272,21 +273,6 @@ def _header(path: Path, source: str) -> list[str]:
     if duplicates:
         raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
     return header
-
-
-def _check_value_columns(source: str, header: list[str], targets: list[str],
-                         features: list[str], roles: dict[str, str | None]) -> None:
-    for name in targets + features:
-        if name not in header:
-            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
-    overlap = set(targets) & set(features)
-    if overlap:
-        raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} given as both "
-                        "target and feature")
-    for role, name in roles.items():
-        if name is not None and name in targets + features:
-            raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
-                            "feature")
 
 
 @dataclass

@@ -139,6 +139,23 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
     return parse_csv(text, str(path), targets, features, time_column, fill)
 
 
+def check_columns(source: str, header: list[str], targets: list[str], features: list[str],
+                  roles: dict[str, str | None]) -> None:
+    """Every target and feature is a column of `header`, none is both, and none is a
+    column with another role (`roles`: e.g. {"time": "month", "series": "store"})."""
+    for name in targets + features:
+        if name not in header:
+            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    overlap = set(targets) & set(features)
+    if overlap:
+        raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} given as both "
+                        "target and feature")
+    for role, name in roles.items():
+        if name is not None and name in targets + features:
+            raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
+                            "feature")
+
+
 def existing_file(path: str | Path) -> Path:
     """`path` as a Path, or a one-line error if it is missing or a directory."""
     path = Path(path)
@@ -187,16 +204,9 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
             features: list[str], time_column: str | None, fill: str | None,
             first_line: int) -> Series:
     """Pick the target, feature and time columns out of text rows and parse them."""
-    wanted = list(targets) + list(features) + ([time_column] if time_column else [])
-    for name in wanted:
-        if name not in header:
-            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
-    overlap = set(targets) & set(features)
-    if overlap:
-        raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} "
-                        "given as both target and feature")
-    if time_column and time_column in targets + features:
-        raise UserError(f"{source}: the time column {time_column!r} cannot be a target or feature")
+    check_columns(source, header, list(targets), list(features), {"time": time_column})
+    if time_column and time_column not in header:
+        raise UserError(f"{source}: no column {time_column!r}; available: {', '.join(header)}")
     # A blank line is a row of missing values (in a one-column file, one missing value).
     rows = [row if row else [""] * len(header) for row in rows]
     for offset, row in enumerate(rows):
