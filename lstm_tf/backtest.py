@@ -362,22 +362,18 @@ def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
                         data.season, False)
             forecasts[name] = found
     scales = naive_scales(panel, split, season or 1)[series]
-    time = panel.time
+    # Labels of each cutoff's last seen row, then of its forecast rows: the time column,
+    # or the row's number within its series.
+    rows = starts[:, None] + np.arange(-1, data.horizon)
+    if panel.time is None:
+        labels = (rows - firsts[series][:, None]).astype(str)
+    else:
+        from .data.panels import format_time
 
-    def label(row: int) -> str:
-        if time is None:
-            return str(int(row - firsts[series_of_row(row)]))
-        return str(format_time(time[row]))
-
-    def series_of_row(row: int) -> int:
-        return int(np.searchsorted(panel.offsets, row, side="right") - 1)
-
-    from .data.panels import format_time
-
+        labels = np.asarray(format_time(panel.time[rows])).astype(str)
     return Backtest(
         targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
-        cutoffs=[label(int(start) - 1) for start in starts],
-        times=[[label(int(start) + k) for k in range(data.horizon)] for start in starts],
+        cutoffs=labels[:, 0].tolist(), times=labels[:, 1:].tolist(),
         actual=actual, forecasts=forecasts, scale=scales, notes=notes,
         info={"run": str(run), "data": panel.source, "series_count": len(panel.names),
               "window": data.window, "season": data.season,

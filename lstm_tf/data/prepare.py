@@ -176,7 +176,7 @@ class SeriesScaler:
                    saved["columns"])
 
     def transform(self, panel: Panel) -> np.ndarray:
-        series = np.repeat(np.arange(len(panel.names)), panel.lengths)
+        series = panel.series_index()
         return (panel.values - self.mean[series]) / self.std[series]
 
     def inverse_targets(self, scaled: np.ndarray, n_targets: int,
