@@ -567,6 +567,3 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     passes = tf.data.Dataset.range(epochs.start, epochs.stop)
     return passes.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
 
-
-def batches_per_epoch(windows: int, batch_size: int) -> int:
-    return -(-windows // batch_size)
