@@ -18,25 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from accuracy import lstm_tf  # the CLI in a child process (benchmarks/accuracy.py)
+
 CASES = [("elnino", 1), ("elnino", 12), ("sunspots", 1), ("sunspots", 4)]  # dataset, horizon
 LEVELS = "0.1,0.9"
-
-
-def lstm_tf(*args: str) -> str:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", "lstm_tf_cli", *args], capture_output=True,
-                          text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"lstm-tf {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
 
 
 def figures(metrics: dict) -> dict:
