@@ -35,8 +35,12 @@ def epochs_done(state) -> int:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum):
-    full = lstm_tf("train", *ARGS, "--out", tmp_path / "full")
-    interrupted = lstm_tf("train", *ARGS, "--out", tmp_path / "run")
+    # Patience 30 (the last --patience wins): early stopping still ends the run, but some
+    # 30 epochs after its best one, so the signal sent after epoch 3 lands while it trains
+    # (with patience 8 the run could end, at 11 epochs in 2.6 s, before a busy test sent it).
+    args = [*ARGS, "--patience", "30"]
+    full = lstm_tf("train", *args, "--out", tmp_path / "full")
+    interrupted = lstm_tf("train", *args, "--out", tmp_path / "run")
     state = progress.state_dir(tmp_path / "run")
     # Wait on the event (the run records its third epoch), however long it takes.
     while epochs_done(state) < 3:
