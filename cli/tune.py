@@ -29,11 +29,13 @@ from .core import _report, data_config, data_options, positive
 @click.option("--out", type=click.Path(), help="Run directory of the best configuration "
               "(default runs/<name>-tuned).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the result: no line per trial (as `train -q`: no progress).")
 def tune(data_path, dataset, target, features, time_column, fill, series_column,
          columns_as_series, horizon, stride, val_fraction,
          test_fraction, test_size, val_size, scaling, season, anchor, backtest_windows,
          backtest_step, kind, trials, algorithm,
-         epochs, max_epochs, patience, batch_size, seed, device, out, force) -> None:
+         epochs, max_epochs, patience, batch_size, seed, device, out, force, quiet) -> None:
     """Search window, units, layers, learning rate and dropout with KerasTuner, scoring each
     trial by the MAE over every validation window; train the best as a normal run and
     write tuning.json into it. Needs `pip install "lstm-tf[tune]"`."""
@@ -42,7 +44,7 @@ def tune(data_path, dataset, target, features, time_column, fill, series_column,
     from lstm_tf import tune as tune_lib
     from lstm_tf.config import ModelConfig, RunConfig, TrainConfig
 
-    tune_lib.keras_tuner()  # the missing extra fails first
+    tune_lib.keras_tuner(algorithm)  # a missing extra fails first
     data = data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
                        val_fraction, test_fraction, season, anchor, backtest_windows,
                        backtest_step, series_column=series_column,
@@ -54,7 +56,8 @@ def tune(data_path, dataset, target, features, time_column, fill, series_column,
     settings = tune_lib.TuneConfig(trials=trials, algorithm=algorithm, epochs=epochs,
                                    max_epochs=max_epochs, patience=patience,
                                    batch_size=batch_size, seed=seed)
-    result = tune_lib.tune(base, settings, out, force=force, log=click.echo)
+    result = tune_lib.tune(base, settings, out, force=force,
+                           log=(lambda line: None) if quiet else click.echo)
     summary = result["summary"]
     _report(out, result["metrics"])
     click.echo(f"tuning: {len(summary['results'])} trials in {summary['search_seconds']:.1f} s; "

@@ -270,6 +270,21 @@ def parse_names(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+EXTRA = {"openvino": 'pip install "lstm-tf[runtimes]"', "tract": 'pip install "lstm-tf[runtimes]"',
+         "node": "Node.js and `npm ci` in exported/ (see exported/README.md)"}
+
+
+def require(names: list[str]) -> None:
+    """A one-line error for a runtime asked for by name (`--runtimes`) that is not installed;
+    without `--runtimes` the table lists such runtimes as not installed instead."""
+    versions = installed()
+    missing = [name for name in names if versions.get(name, "") is None]
+    if missing:
+        needs = dict.fromkeys(EXTRA[name] for name in missing)
+        raise UserError(f"--runtimes {','.join(missing)}: not installed; it needs "
+                        f"{' and '.join(needs)}")
+
+
 class Session:
     """A model loaded in one runtime, called as an onnxruntime session is."""
 

@@ -51,14 +51,25 @@ DROPOUTS = (0.0, 0.1, 0.2)
 LEARNING_RATES = (1e-4, 1e-2)  # log-uniform between
 TUNING_FILE = "tuning.json"
 MISSING = 'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"'
+MISSING_SKLEARN = ('lstm-tf tune --algorithm bayesian needs scikit-learn: pip install '
+                   '"lstm-tf[tune]" (or --algorithm hyperband)')
 
 
-def keras_tuner():
-    """The keras_tuner module, or a one-line error naming the extra."""
+def keras_tuner(algorithm: str = "bayesian"):
+    """The keras_tuner module, or a one-line error naming the extra.
+
+    The Bayesian oracle imports scikit-learn only when a search starts, and keras-tuner
+    installs it only through its own `bayesian` extra (which the `tune` extra asks for):
+    without it the search would end in an ImportError traceback after the data were read."""
     try:
         import keras_tuner as kt
     except ImportError:
         raise UserError(MISSING) from None
+    if algorithm == "bayesian":
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise UserError(MISSING_SKLEARN) from None
     return kt
 
 
@@ -214,7 +225,7 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
 
     `base` holds the data options (its window, model sizes and learning rate are
     searched); returns the tuning summary (what tuning.json holds)."""
-    kt = keras_tuner()
+    kt = keras_tuner(tune_config.algorithm)
     from .data.prepare import load_data, prepare_any, typical_length
     from .train import train
 

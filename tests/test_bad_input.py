@@ -196,6 +196,10 @@ CASES = [
                                             "onnxruntime,tensorrt"],
          "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
          "tract, reference, node", needs="onnx"),
+    Case("runtimes: --runtimes openvino,tract without the runtimes extra",
+         ["runtimes", "model.onnx", "--runtimes", "openvino,tract"],
+         '--runtimes openvino,tract: not installed; it needs pip install "lstm-tf[runtimes]"',
+         needs="onnx", hidden=("openvino", "tract")),
     Case("a --known column without future values at predict",
          ["predict", "model.onnx", "--data", "data.csv"],
          "data.csv: known column 'promo' has 0 of the 1 future value(s) the model needs: add 1 "
@@ -267,6 +271,10 @@ CASES = [
     Case("tune without the tune extra", ["tune", "--data", "data.csv", "--trials", "1"],
          'lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"', {"data.csv": SINE},
          hidden=("keras_tuner",)),
+    Case("tune without scikit-learn (the bayesian search)",
+         ["tune", "--data", "data.csv", "--trials", "1"],
+         'lstm-tf tune --algorithm bayesian needs scikit-learn: pip install "lstm-tf[tune]" '
+         "(or --algorithm hyperband)", {"data.csv": SINE}, hidden=("sklearn",)),
     Case("tune --trials 0", ["tune", "--data", "data.csv", "--trials", "0"],
          "Invalid value for '--trials'", {"data.csv": SINE}),
     # panels: training, export, predict

@@ -159,3 +159,13 @@ def test_tune_a_panel_scores_every_series_validation_windows(tmp_path):
     assert metrics["series"] == 22 and config["panel"]["scaling"] == "window"
     assert config["data"]["window"] == tuning["best"]["window"]
     assert math.isfinite(tuning["best"]["validation_mae"]) and tuning["best"]["validation_mae"] > 0
+
+
+def test_quiet_prints_only_the_result(tmp_path):
+    result = tune_in(tmp_path, "--dataset", "sine", "--trials", "1", "--epochs", "1",
+                     "--patience", "0", "--algorithm", "hyperband", "-q", "--out", "q")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert not [line for line in lines if line.startswith(("trial ", "tuning on", "best:"))]
+    assert lines[0].startswith("run: q") and lines[-1].startswith("tuning: 1 trials in ")
+    assert json.loads((tmp_path / "q" / "tuning.json").read_text())["results"]
