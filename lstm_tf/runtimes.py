@@ -64,6 +64,9 @@ TOLERANCE = 1e-5  # x the target's std; parity.DEFAULT_TOLERANCE (not imported: 
 BATCHES = (1, 256)
 OPENVINO_PRECISION = "f32"
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
+# What a runtime that is not installed needs: its table row says so (never an ImportError).
+NEEDS = {"openvino": 'pip install "lstm-tf[runtimes]"', "tract": 'pip install "lstm-tf[runtimes]"',
+         "reference": "pip install onnx", "node": "Node.js and `npm ci` in exported/"}
 
 
 # --- the model's graph ------------------------------------------------------------------
@@ -268,21 +271,6 @@ def parse_names(text: str | None) -> list[str]:
         raise UserError(f"--runtimes: unknown runtime {', '.join(map(repr, unknown)) or '(none)'};"
                         f" known runtimes: {', '.join(RUNTIMES)}")
     return list(dict.fromkeys(names))
-
-
-EXTRA = {"openvino": 'pip install "lstm-tf[runtimes]"', "tract": 'pip install "lstm-tf[runtimes]"',
-         "node": "Node.js and `npm ci` in exported/ (see exported/README.md)"}
-
-
-def require(names: list[str]) -> None:
-    """A one-line error for a runtime asked for by name (`--runtimes`) that is not installed;
-    without `--runtimes` the table lists such runtimes as not installed instead."""
-    versions = installed()
-    missing = [name for name in names if versions.get(name, "") is None]
-    if missing:
-        needs = dict.fromkeys(EXTRA[name] for name in missing)
-        raise UserError(f"--runtimes {','.join(missing)}: not installed; it needs "
-                        f"{' and '.join(needs)}")
 
 
 class Session:
@@ -711,7 +699,7 @@ def table(report: Report) -> str:
     for row in report.rows:
         if row.version is None:
             cells = [row.runtime, "not installed", "-"] + (["-"] if keras else []) \
-                + ["-"] * len(BATCHES) + ["skipped"]
+                + ["-"] * len(BATCHES) + [f"skipped: needs {NEEDS[row.runtime]}"]
         else:
             def error(value):
                 return "-" if value is None else f"{value:.1e}"

@@ -196,10 +196,6 @@ CASES = [
                                             "onnxruntime,tensorrt"],
          "--runtimes: unknown runtime 'tensorrt'; known runtimes: onnxruntime, openvino, "
          "tract, reference, node", needs="onnx"),
-    Case("runtimes: --runtimes openvino,tract without the runtimes extra",
-         ["runtimes", "model.onnx", "--runtimes", "openvino,tract"],
-         '--runtimes openvino,tract: not installed; it needs pip install "lstm-tf[runtimes]"',
-         needs="onnx", hidden=("openvino", "tract")),
     Case("a --known column without future values at predict",
          ["predict", "model.onnx", "--data", "data.csv"],
          "data.csv: known column 'promo' has 0 of the 1 future value(s) the model needs: add 1 "

@@ -172,6 +172,7 @@ def test_cli_prints_one_table_and_exits_1_on_a_miss(models, monkeypatch):
     assert lines[2].startswith("| runtime | version | vs onnxruntime (x std) | vs Keras (x std) |")
     tract_row = next(line for line in lines if line.startswith("| tract |"))
     assert "not installed" in tract_row and "skipped" in tract_row
+    assert 'needs pip install "lstm-tf[runtimes]"' in tract_row  # the extra, named
     assert "PASSED: 2 of 2 installed runtime(s) within 1e-05 x std" in result.output
     # A tolerance below float32 rounding: the reference evaluator differs from onnxruntime.
     result = run("runtimes", path, "--runtimes", "reference", "--tolerance", 1e-12,
