@@ -204,3 +204,33 @@ def test_page_refusals_are_one_line(runs_dir, tmp_path):
     assert out.read_text() == "old"
     assert run("inspect", runs_dir / "lstm", "--html", out, "--force").exit_code == 0
     assert out.read_text().startswith("<!doctype html>")
+
+
+def test_serve_demo_shows_the_same_explorer_beside_the_forecast(runs_dir, tmp_path):
+    """serve-demo --run: the forecast page imports the same module (gates.js) and shows the
+    run's gates, equal to inspect's NPZ; without --run it says how to get them."""
+    from lstm_tf import demo
+    from lstm_tf.gate_page import page_data
+    from test_embed import page_results, render
+
+    for gates in (page_data(runs_dir / "lstm"), None):
+        log = []
+        server = demo.make_server(0, log=log, gates=gates)
+        demo.serve_in_background(server)
+        try:
+            dom = render(demo.page_url(server), ARTIFACTS / f"serve-demo-{bool(gates)}.png",
+                         tmp_path / f"profile-{bool(gates)}")
+        finally:
+            server.shutdown()
+            server.server_close()
+        page_results(dom)  # the forecast itself still works
+        paths = {path for path, _ in log}
+        assert {"/web/gates.js", "/web/gates.css", "/gates/data.json"} <= paths
+        assert [entry for entry in log if entry[1] != 200] == []
+        if gates is None:
+            assert "start serve-demo with --run RUN" in dom and 'id="gx-values"' not in dom
+            continue
+        values = page_values(dom)
+        assert values["index"] == gates["windows"]["default"]
+        arrays = npz(runs_dir / "lstm", tmp_path / "npz", "--index", 0)
+        assert max_difference(values, arrays) <= TOLERANCE
