@@ -196,6 +196,17 @@ function colour(stops, fraction) {
   return stops[k].map((value, j) => Math.round(value + w * (stops[k + 1][j] - value)));
 }
 
+// 256-entry lookup tables: a heatmap of a few thousand cells colours without allocating.
+const TABLES = new Map();
+function table(stops) {
+  if (!TABLES.has(stops)) {
+    const lut = new Uint8ClampedArray(256 * 3);
+    for (let k = 0; k < 256; k += 1) lut.set(colour(stops, k / 255), 3 * k);
+    TABLES.set(stops, lut);
+  }
+  return TABLES.get(stops);
+}
+
 /** Colour map and range of a quantity: gates 0..1, C~ and h -1..1, C symmetric on its largest |C|. */
 function scaleOf(name, values) {
   if (name.endsWith('_gate')) return { stops: VIRIDIS, low: 0, high: 1 };
@@ -243,6 +254,10 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
   const dump = el(root, 'script', { type: 'application/json', id: 'gx-values' });
 
   const t = (key) => LABELS[state.language][key] ?? LABELS.en[key];
+  // ?values: every shown window's numbers also go into #gx-values as JSON (for tests and
+  // scripts that read the page back; the API `values(index)` needs no option).
+  const params = new URLSearchParams(query);
+  const dumpValues = params.has('values');
 
   // ---- the series: the first target over every row, the window shaded, click to choose
   const rows = data.series.rows;
@@ -317,12 +332,15 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
       for (const panel of map.panels) {
         const values = current.layers[l][panel.name];
         const { stops, low: lo, high: hi } = scaleOf(panel.name, values);
+        const lut = table(stops);
         const image = panel.context.createImageData(steps, map.units);
+        const pixels = image.data;
         for (let step = 0; step < steps; step += 1) {
           for (let u = 0; u < map.units; u += 1) {
-            const [r, g, b] = colour(stops, (values[step * map.units + u] - lo) / (hi - lo));
+            const fraction = (values[step * map.units + u] - lo) / (hi - lo);
+            const k = 3 * Math.round(255 * Math.min(1, Math.max(0, fraction)));
             const at = (u * steps + step) * 4;
-            image.data[at] = r; image.data[at + 1] = g; image.data[at + 2] = b; image.data[at + 3] = 255;
+            pixels[at] = lut[k]; pixels[at + 1] = lut[k + 1]; pixels[at + 2] = lut[k + 2]; pixels[at + 3] = 255;
           }
         }
         panel.context.putImageData(image, 0, 0);
@@ -495,7 +513,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
     drawCursor();
     drawDiagram(current);
     drawForecast(current);
-    dump.textContent = JSON.stringify(valuesOf(current));
+    if (dumpValues) dump.textContent = JSON.stringify(valuesOf(current));
     root.dataset.window = current.index;
   }
 
@@ -510,6 +528,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
     const started = performance.now();
     state.index = Math.min(count - 1, Math.max(0, Math.round(index)));
     state.current = computeWindow(data, model, state.index);
+    state.computeMs = performance.now() - started;
     slider.value = String(state.index);
     render();
     void root.offsetHeight; // the layout is part of showing a window
@@ -536,7 +555,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
 
   toggle.addEventListener('click', () => setLanguage(state.language === 'en' ? 'zh' : 'en'));
 
-  const params = new URLSearchParams(query);
+
   state.language = params.get('lang') === 'zh' ? 'zh' : state.language;
   root.dataset.language = state.language;
   writeLabels();
@@ -545,12 +564,17 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
   // ?bench=N: show N windows in turn and record each one's time (the render-time figure).
   if (params.has('bench')) {
     const times = [];
+    const computing = [];
     const rounds = Math.max(1, Number(params.get('bench')) || 1);
-    for (let k = 0; k < rounds; k += 1) times.push(select((state.index + 1 + Math.floor((k * count) / rounds)) % count));
+    for (let k = 0; k < rounds; k += 1) {
+      times.push(select((state.index + 1 + Math.floor((k * count) / rounds)) % count));
+      computing.push(state.computeMs);
+    }
     select(first);
-    const sorted = [...times].sort((a, b) => a - b);
-    root.dataset.benchMedian = sorted[Math.floor(sorted.length / 2)];
-    root.dataset.benchMax = sorted[sorted.length - 1];
+    const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+    root.dataset.benchMedian = median(times);
+    root.dataset.benchMax = Math.max(...times);
+    root.dataset.benchComputeMedian = median(computing);
     root.dataset.benchRounds = rounds;
   }
   root.dataset.status = 'ready';
