@@ -32,6 +32,7 @@ export const LABELS = {
     language: '中文', window: 'window', of: 'of', part: { train: 'training', val: 'validation', test: 'test', file: 'file' },
     series: 'the series ({target}) and the chosen window', input: 'input window', forecastBand: 'forecast',
     heatmaps: 'Layer {layer}: every step (x) and unit (y)', step: 'step t', unit: 'unit', layer: 'layer',
+    axes: 'x: step t = 1 … {steps} of the window (oldest left); y: unit 0 … {last} (top down). Colours: gates 0 … 1, candidate and h −1 … 1, cell state ± its largest |C|. The red column is the step of the chart above, the black box its unit.',
     forget_gate: 'forget gate', input_gate: 'input gate', output_gate: 'output gate',
     candidate: 'candidate', cell_state: 'cell state', h: 'hidden state',
     diagram: 'The tutorial\'s flow chart: one step of the LSTM (layer {layer}, step t = {t}, unit {unit})',
@@ -49,6 +50,7 @@ export const LABELS = {
     language: 'English', window: '窗口', of: '共', part: { train: '训练', val: '验证', test: '测试', file: '文件' },
     series: '序列（{target}）与所选窗口', input: '输入窗口', forecastBand: '预测',
     heatmaps: '第 {layer} 层：每个时间步（横轴）与单元（纵轴）', step: '时间步 t', unit: '单元', layer: '层',
+    axes: '横轴：窗口中的时间步 t = 1 … {steps}（最早的在左）；纵轴：单元 0 … {last}（从上到下）。颜色：各门 0 … 1，候选值和 h 为 −1 … 1，细胞状态为 ± 其最大 |C|。红色列是上面流程图的时间步，黑框是其单元。',
     forget_gate: '遗忘门', input_gate: '输入门', output_gate: '输出门',
     candidate: '候选值', cell_state: '细胞状态', h: '隐藏状态',
     diagram: '教程的数据处理流程图：LSTM 的一个时间步（第 {layer} 层，时间步 t = {t}，单元 {unit}）',
@@ -174,6 +176,18 @@ export function computeWindow(data, model, index) {
   }
   const inputs = model.inputs.subarray(index * steps * columns, (index + 1) * steps * columns);
   return { index, layers, anchor, correction, forecast, actual, inputs };
+}
+
+/** The unit whose cell state moved most, sum over t >= 2 of |C_t - C_{t-1}| (as `inspect` ranks them). */
+export function mostChangedUnit(cell, units) {
+  let best = 0;
+  let bestChange = -1;
+  for (let u = 0; u < units; u += 1) {
+    let change = 0;
+    for (let at = units + u; at < cell.length; at += units) change += Math.abs(cell[at] - cell[at - units]);
+    if (change > bestChange) { best = u; bestChange = change; }
+  }
+  return best;
 }
 
 // ------------------------------------------------------------------ drawing helpers
@@ -303,6 +317,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
   const maps = data.layers.map((layer, l) => {
     const group = el(heatmapBox, 'div', { class: 'gx-layer', 'data-layer': l });
     const heading = el(group, 'h3');
+    const axes = el(group, 'p', { class: 'gx-note gx-axes' });
     const grid = el(group, 'div', { class: 'gx-grid' });
     const panels = QUANTITIES.map((name) => {
       const panel = el(grid, 'figure', { class: 'gx-panel', 'data-quantity': name });
@@ -324,7 +339,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
       frame.addEventListener('click', pick);
       return { name, caption, canvas, context: canvas.getContext('2d'), column, cell };
     });
-    return { heading, panels, units: layer.units };
+    return { heading, axes, panels, units: layer.units };
   });
 
   function drawHeatmaps(current) {
@@ -501,6 +516,7 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
     seriesTitle.textContent = fill(t('series'), { target: data.targets[0] });
     maps.forEach((map, l) => {
       map.heading.textContent = fill(t('heatmaps'), { layer: l });
+      map.axes.textContent = fill(t('axes'), { steps, last: map.units - 1 });
       for (const panel of map.panels) panel.caption.textContent = `${t(panel.name)} ${SYMBOLS[panel.name]}`;
     });
   }
@@ -533,7 +549,8 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
     render();
     void root.offsetHeight; // the layout is part of showing a window
     const ms = performance.now() - started;
-    timing.textContent = fill(t('render'), { ms: ms.toFixed(1) });
+    // The first render also compiles the code: only a new window's time is shown.
+    if (state.mounted) timing.textContent = fill(t('render'), { ms: ms.toFixed(1) });
     timing.dataset.ms = ms;
     return ms;
   }
@@ -561,6 +578,16 @@ export function mountGateExplorer(root, data, { language = 'en', query = '' } = 
   writeLabels();
   const first = params.has('window') ? Number(params.get('window')) : state.index;
   select(Number.isFinite(first) ? first : state.index);
+  // The first view: the unit whose memory moved most, at the step where its |C_t| is largest.
+  const cell = state.current.layers[0].cell_state;
+  const units0 = data.layers[0].units;
+  const unit0 = mostChangedUnit(cell, units0);
+  let step0 = 0;
+  for (let step = 1; step < steps; step += 1) {
+    if (Math.abs(cell[step * units0 + unit0]) > Math.abs(cell[step0 * units0 + unit0])) step0 = step;
+  }
+  focus(0, step0, unit0);
+  state.mounted = true;
   // ?bench=N: show N windows in turn and record each one's time (the render-time figure).
   if (params.has('bench')) {
     const times = [];
