@@ -196,6 +196,9 @@ def test_page_refusals_are_one_line(runs_dir, tmp_path):
     one_line_error(run("inspect", runs_dir / "rnn", "--html", out), "SimpleRNN has no gates")
     one_line_error(run("inspect", runs_dir / "panel", "--html", out),
                    "serves single-series runs only")
+    # serve-demo --run refuses the same runs before it serves anything.
+    one_line_error(run("serve-demo", "--port", "0", "--run", runs_dir / "rnn"),
+                   "SimpleRNN has no gates")
     one_line_error(run("inspect", runs_dir / "lstm", "--html", tmp_path / "g.txt"),
                    "must end in .html")
     one_line_error(run("inspect", runs_dir / "lstm", "--html", out, "--out", tmp_path),
