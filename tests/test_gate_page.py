@@ -241,3 +241,27 @@ def test_serve_demo_shows_the_same_explorer_beside_the_forecast(runs_dir, tmp_pa
         assert values["index"] == gates["windows"]["default"]
         arrays = npz(runs_dir / "lstm", tmp_path / "npz", "--index", 0)
         assert max_difference(values, arrays) <= TOLERANCE
+
+
+def test_two_targets_a_feature_a_horizon_and_quantiles(tmp_path):
+    """A run with two targets, an input-only column, horizon 3 and quantiles: the page's
+    forecast is the median, every column reaches the first layer, as in inspect's NPZ."""
+    rows = 120
+    t = np.arange(rows)
+    csv = tmp_path / "wide.csv"
+    csv.write_text("a,b,c\n" + "".join(f"{np.sin(k / 5):.6f},{np.cos(k / 7) * 3 + 10:.6f},"
+                                        f"{k % 4}\n" for k in t))
+    result = run("train", "--data", csv, "--target", "a,b", "--features", "c", "--horizon", 3,
+                 "--window", 10, "--units", 5, "--epochs", 2, "--quantiles", "0.1,0.9", "-q",
+                 "--anchor", "none",
+                 "--out", tmp_path / "wide")
+    assert result.exit_code == 0, result.output
+    page = write_page(tmp_path / "wide", tmp_path / "wide.html", "--last")
+    dom, console = open_page(page, "?values", tmp_path / "profile")
+    assert console == []
+    values = page_values(dom)
+    arrays = npz(tmp_path / "wide", tmp_path / "npz", "--last")
+    assert arrays["forecast"].shape == (3, 2) and arrays["window"].shape == (10, 3)
+    assert max_difference(values, arrays) <= TOLERANCE
+    print("largest network correction:", np.abs(values["correction"]).max())
+    assert np.abs(values["correction"]).max() > 1e-4  # the head is really exercised
