@@ -1,6 +1,6 @@
 """The gate explorer page: `lstm-tf inspect RUN --html FILE`, one self-contained HTML file.
 
-The page (exported/web/gates.js, inlined) computes every gate, the candidate, the cell
+The page (exported/web/gates.js and the two modules it imports, inlined) computes every gate, the candidate, the cell
 state and h of every LSTM layer for any window of the run's data, with the tutorial's
 equations in plain JavaScript, from the weights embedded here as JSON. Why not the
 exported gate model in onnxruntime-web: its wasm is megabytes that would have to be
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time as time_lib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ from .errors import UserError
 
 FORMAT = "lstm-tf-gates/1"
 WEB = Path(__file__).resolve().parent.parent / "exported" / "web"
+# The page's modules, each after those it imports (gates.js imports the other two).
+MODULES = ("gate_labels.js", "gate_math.js", "gates.js")
+SIBLING_IMPORT = re.compile(r"^import \{[^}]*\} from '\./[a-z_]+\.js';$")
 MAX_WINDOWS = 5000  # windows embedded at most (a page of a long series stays a few MB)
 # The page may run inline code and styles and show data: images, and load nothing else.
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -168,10 +172,22 @@ def asset(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def inline_modules() -> str:
+    """The page's ES modules as one inline module: each sibling's source in dependency order,
+    with the imports between them removed (their exports then share one scope)."""
+    sources = []
+    for name in MODULES:
+        kept = [line for line in asset(name).splitlines() if not SIBLING_IMPORT.match(line)]
+        if any(line.startswith("import ") for line in kept):
+            raise UserError(f"{WEB / name} imports a module the gate page cannot inline")
+        sources.append(f"// ---- {name}\n" + "\n".join(kept))
+    return "\n".join(sources).replace("</script", "<\\/script")
+
+
 def render_html(data: dict) -> str:
-    """The standalone page: styles, data and gates.js inline; nothing fetched."""
+    """The standalone page: styles, data and the modules inline; nothing fetched."""
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    script = asset("gates.js").replace("</script", "<\\/script")
+    script = inline_modules()
     return f"""<!doctype html>
 <html lang="en">
 <head>

@@ -232,7 +232,8 @@ def test_serve_demo_shows_the_same_explorer_beside_the_forecast(runs_dir, tmp_pa
             server.server_close()
         page_results(dom)  # the forecast itself still works
         paths = {path for path, _ in log}
-        assert {"/web/gates.js", "/web/gates.css", "/gates/data.json"} <= paths
+        assert {"/web/gates.js", "/web/gate_math.js", "/web/gate_labels.js", "/web/gates.css",
+                "/gates/data.json"} <= paths
         assert [entry for entry in log if entry[1] != 200] == []
         if gates is None:
             assert "start serve-demo with --run RUN" in dom and 'id="gx-values"' not in dom
@@ -265,3 +266,26 @@ def test_two_targets_a_feature_a_horizon_and_quantiles(tmp_path):
     assert max_difference(values, arrays) <= TOLERANCE
     print("largest network correction:", np.abs(values["correction"]).max())
     assert np.abs(values["correction"]).max() > 1e-4  # the head is really exercised
+
+
+def test_the_page_numbers_module_runs_in_node_too(runs_dir, tmp_path):
+    """gate_math.js has no DOM: Node.js computes the same window from the same data."""
+    from lstm_tf.gate_page import WEB, page_data
+
+    assert shutil.which("node"), "node is not on PATH"
+    data = page_data(runs_dir / "gated")
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    index = data["windows"]["default"]
+    code = (f"import {{ readModel, computeWindow, QUANTITIES }} from {(WEB / 'gate_math.js').as_uri()!r};\n"
+            "import { readFileSync } from 'node:fs';\n"
+            "const data = JSON.parse(readFileSync(process.argv[1], 'utf8'));\n"
+            "const w = computeWindow(data, readModel(data), Number(process.argv[2]));\n"
+            "console.log(JSON.stringify({ index: w.index, layers: w.layers.map((trace) =>"
+            " Object.fromEntries(QUANTITIES.map((q) => [q, Array.from(trace[q])]))),"
+            " anchor: w.anchor, correction: w.correction, forecast: w.forecast, actual: w.actual }));")
+    result = subprocess.run(["node", "--input-type=module", "-e", code, tmp_path / "data.json",
+                             str(index)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    arrays = npz(runs_dir / "gated", tmp_path / "npz", "--index", 0)
+    assert values["index"] == index and max_difference(values, arrays) <= TOLERANCE
