@@ -11,7 +11,10 @@ import click
 @click.option("--models", type=click.Path(file_okay=False),
               help="Also serve this directory at /models/ (open /web/?model=/models/X.onnx"
                    "&csv=/models/Y.csv).")
-def serve_demo(port, models) -> None:
+@click.option("--run", "run", type=click.Path(),
+              help="Show this lstm or gated run's gates beside the forecast (the gate explorer "
+                   "of `inspect --html`).")
+def serve_demo(port, models, run) -> None:
     """Serve the browser demo (exported/web) on http://127.0.0.1:PORT/web/.
 
     The page runs an exported model with onnxruntime-web (WebAssembly) from the npm
@@ -21,7 +24,12 @@ def serve_demo(port, models) -> None:
     """
     from lstm_tf import demo
 
-    server = demo.make_server(port, models=models)
+    gates = None
+    if run:
+        from lstm_tf.gate_page import page_data
+
+        gates = page_data(run)
+    server = demo.make_server(port, models=models, gates=gates)
     click.echo(f"serving {demo.EXPORTED} on {demo.page_url(server)}  (Ctrl-C stops)")
     try:
         server.serve_forever()

@@ -13,20 +13,36 @@ import click
               help="Window number, 0-based, among the test windows (or every window of --data).")
 @click.option("--last", is_flag=True, help="The last window (the default).")
 @click.option("--out", type=click.Path(), help="Output directory (default RUN/inspect/).")
+@click.option("--html", "html", type=click.Path(dir_okay=False),
+              help="Write the interactive gate explorer, one self-contained HTML file, "
+                   "instead (any window; --index picks the first shown, default 0).")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
-def inspect(run, data_path, index, last, out, force) -> None:
+def inspect(run, data_path, index, last, out, html, force) -> None:
     """Trace every gate of RUN's LSTM layers over one input window.
 
     Writes the forget, input and output gates, the candidate, the cell state and
     h of each layer at every step (NPZ and CSV, step x unit) and a figure: the
     input window and its forecast above one row of heatmaps per layer. Works for
     lstm and gated runs; see docs/gates.md.
+
+    With --html FILE it writes the gate explorer instead: one HTML file that opens
+    offline and computes every gate for any window chosen with a slider.
     """
     from lstm_tf.errors import UserError
-    from lstm_tf.inspect_gates import inspect_run, summary_lines
 
     if last and index is not None:
         raise UserError("give either --index N or --last, not both")
+    if html:
+        if out:
+            raise UserError("--out is for the NPZ, CSV and figure; --html names its own file")
+        from lstm_tf.gate_page import write_page
+
+        page = write_page(run, html, data_path, index, last, force)
+        click.echo(f"wrote {page.path} ({page.bytes / 1e6:.2f} MB, {page.windows} windows, "
+                   f"window {page.default} shown first; {page.seconds:.1f} s)")
+        return
+    from lstm_tf.inspect_gates import inspect_run, summary_lines
+
     result = inspect_run(run, data_path, index, out, force)
     window = result.inspection.window
     where = "test window" if window.part == "test" else f"window of {data_path}"

@@ -5,12 +5,19 @@ The page, the shared JS module (exported/lib), the reference model
 (exported/node_modules/onnxruntime-web/dist, installed by `npm ci`) are all served
 from the exported/ directory, so nothing is fetched from a CDN. `/models/` can map
 to a directory of the user's own models. No TensorFlow, no onnxruntime.
+
+Beside the forecast the page shows the gate explorer (exported/web/gates.js, the module
+the standalone `inspect --html` page inlines) for the run given to `serve-demo --run`;
+its data (`gate_page.page_data`, computed by the caller) is served at `/gates/data.json`,
+and without a run that address answers with a note saying how to give one.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import io
+import json
 import posixpath
 import threading
 import urllib.parse
@@ -22,6 +29,9 @@ EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 PAGE = "/web/"
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 MODELS_PREFIX = "/models/"
+GATES_DATA = "/gates/data.json"
+NO_GATES = {"format": "lstm-tf-gates/1",
+            "missing": "start serve-demo with --run RUN (an lstm or gated run) to see its gates"}
 
 # Browsers refuse a module script or streaming wasm compile under a generic MIME type,
 # and the system's mime.types is not always present, so these are explicit.
@@ -39,6 +49,7 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
     extensions_map = MIME_TYPES
     models: Path | None = None
+    gates: bytes = json.dumps(NO_GATES).encode()  # the gate explorer's data (JSON)
     requests: list[tuple[str, int]] | None = None  # (path, status) log, for tests
 
     def translate_path(self, path: str) -> str:
@@ -56,6 +67,12 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Location", PAGE)
             self.end_headers()
             return None
+        if urllib.parse.urlsplit(self.path).path == GATES_DATA:
+            self.send_response(200)
+            self.send_header("Content-Type", MIME_TYPES[".json"])
+            self.send_header("Content-Length", str(len(self.gates)))
+            self.end_headers()
+            return io.BytesIO(self.gates)
         return super().send_head()
 
     def end_headers(self):
@@ -81,14 +98,19 @@ def check_installed(root: Path = EXPORTED) -> None:
 
 
 def make_server(port: int = 0, host: str = "127.0.0.1", models: str | Path | None = None,
-                root: Path = EXPORTED, log: list | None = None) -> http.server.ThreadingHTTPServer:
-    """A server for exported/ on host:port (0: a free port); `models` is served at /models/."""
+                root: Path = EXPORTED, log: list | None = None,
+                gates: dict | None = None) -> http.server.ThreadingHTTPServer:
+    """A server for exported/ on host:port (0: a free port); `models` is served at /models/,
+    `gates` (`gate_page.page_data` of a run) at /gates/data.json."""
     check_installed(root)
     if models is not None:
         models = Path(models).resolve()
         if not models.is_dir():
             raise UserError(f"--models {models} is not a directory")
-    handler = type("Handler", (DemoHandler,), {"models": models, "requests": log})
+    attributes = {"models": models, "requests": log}
+    if gates is not None:
+        attributes["gates"] = json.dumps(gates, separators=(",", ":")).encode()
+    handler = type("Handler", (DemoHandler,), attributes)
     try:
         return http.server.ThreadingHTTPServer(
             (host, port), functools.partial(handler, directory=str(root)))

@@ -287,6 +287,21 @@ CASES = [
          ["predict", "model.onnx", "--data", "data.csv", "--series-column", "id"],
          "--series-column: model.onnx was trained on a single series", {"data.csv": SINE},
          needs="onnx"),
+    # the gate explorer page (inspect --html)
+    Case("gate page of a panel run", ["inspect", "prun", "--html", "g.html"],
+         "prun is a panel run; the gate page, like the gate model (export --gates), serves "
+         "single-series runs only", needs="panel"),
+    Case("gate page not named .html", ["inspect", "run", "--html", "g.txt"],
+         "--html g.txt must end in .html", needs="run"),
+    Case("gate page with --out", ["inspect", "run", "--html", "g.html", "--out", "gates"],
+         "--out is for the NPZ, CSV and figure; --html names its own file", needs="run"),
+    Case("gate page over an existing file", ["inspect", "run", "--html", "g.html"],
+         "file g.html already exists; pass --force to replace it", {"g.html": "old"},
+         needs="run"),
+    Case("gate page from a window out of range", ["inspect", "run", "--html", "g.html",
+                                                  "--index", "99"],
+         "window index 99 is out of range: the test part has 9 window(s), use --index 0..8",
+         {"data.csv": SINE}, needs="run"),
 ]
 
 

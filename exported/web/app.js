@@ -9,6 +9,7 @@ import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
 import { loadModel, predict, quantileColumns, readCsv } from '../lib/lstm_tf.js';
 import { drawChart } from './chart.js';
+import { mountGateExplorer } from './gates.js';
 
 const HISTORY_SHOWN = 240; // rows of history drawn before the forecast
 
@@ -171,3 +172,20 @@ $('#csv-file').addEventListener('change', (event) => {
 $('#example').addEventListener('click', () => { history.replaceState(null, '', location.pathname); start(); });
 
 start();
+
+// Beside the forecast: the gate explorer of the run served with `serve-demo --run RUN`.
+async function startGates() {
+  try {
+    const data = await (await fetch(new URL('../gates/data.json', import.meta.url))).json();
+    if (data.missing) {
+      $('#gates-note').textContent = `Gates: ${data.missing}.`;
+      return;
+    }
+    mountGateExplorer($('#gate-explorer'), data, { query: location.search });
+  } catch (error) {
+    console.error(error);
+    $('#gates-note').textContent = `Error: ${error.message || error}`;
+  }
+}
+
+startGates();
