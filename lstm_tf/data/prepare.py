@@ -17,10 +17,10 @@ import numpy as np
 from .. import anchors as anchors_lib
 from ..config import DataConfig, RunConfig
 from ..errors import UserError
-from . import series as data_lib
+from .. import data as data_lib  # the public data API (data/__init__.py)
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
-from .panels import Panel
+from .panel import Panel
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -31,7 +31,7 @@ class Prepared:
     """A series (or a panel of series) made ready for a model: split, scaled, and cut
     into windows.
 
-    A panel (`panels.Panel`) is one array of stacked series: `starts` are rows of that
+    A panel (`panel.Panel`) is one array of stacked series: `starts` are rows of that
     array, and `series_of[part]` says which series each window belongs to. Its
     `scaled` values are per-series z-scores (`scaling` "series", `scaler` a
     `SeriesScaler`) or the raw values (`scaling` "window": each window is
@@ -221,7 +221,8 @@ def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
 def load_data(config: DataConfig) -> data_lib.Series | Panel:
     """The configured series or panel, with the defaults it implies filled into `config`
     (targets, time column, season, window; a panel's scaling)."""
-    from .panels import BUILTIN_PANELS, is_panel, load_panel, panel_season
+    from .sources import BUILTIN_PANELS, is_panel, load_panel
+    from .timeaxis import panel_season
 
     if not is_panel(config):
         return load_series(config)
@@ -471,7 +472,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
         if data_path is not None:
             raise UserError("evaluate --data is for single-series runs; a panel run is "
                             "evaluated on its own test part")
-        from .panels import load_panel
+        from .sources import load_panel
 
         prepared = prepare_panel(load_panel(config.data), config.data, scaler, anchor,
                                  covariates)[0]
