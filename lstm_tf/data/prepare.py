@@ -21,6 +21,7 @@ from .. import data as data_lib  # the public data API (data/__init__.py)
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel
+from .split import part_rows
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -200,6 +201,10 @@ def load_series(config: DataConfig) -> data_lib.Series:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
     series = split_known(series, list(config.features), list(config.known))
+    if config.scaling is not None:
+        raise UserError(f"--scaling {config.scaling} applies to a panel (--series-column or "
+                        "--columns-as-series); a single series is scaled by its training rows' "
+                        "z-scores")
     if config.season is None:
         config.season = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
@@ -207,7 +212,8 @@ def load_series(config: DataConfig) -> data_lib.Series:
     if config.window is None:
         config.window = data_lib.default_window(len(series.values), config.season,
                                                 config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout)
+                                                config.test_fraction, config.holdout,
+                                                config.val_size)
     return series
 
 
@@ -238,7 +244,8 @@ def load_data(config: DataConfig) -> data_lib.Series | Panel:
     if config.window is None:
         config.window = data_lib.default_window(typical_length(panel), config.season,
                                                 config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout)
+                                                config.test_fraction, config.holdout,
+                                                config.val_size)
     return panel
 
 
@@ -266,7 +273,7 @@ def prepare(series: data_lib.Series, config: DataConfig,
     and choose the anchor on the training windows (a saved run passes its own scaler,
     anchor and covariate scaling)."""
     split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
-                                config.window, config.horizon, config.holdout)
+                                config.window, config.horizon, config.holdout, config.val_size)
     if scaler is None:
         scaler = data_lib.Scaler.fit(series.values[:split.train_end], series.columns)
     starts = {part: data_lib.window_starts(*split.bounds(part), config.window, config.horizon,
@@ -381,12 +388,8 @@ def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarra
     test part; validation before it) and which series are long enough to keep: a
     training part of window + horizon rows, validation and test parts of horizon rows."""
     lengths, first = panel.lengths, panel.offsets[:-1]
-    test = (np.full(len(lengths), config.holdout) if config.holdout is not None
-            else np.round(lengths * config.test_fraction).astype(np.int64))
-    val = (np.full(len(lengths), config.val_size) if config.val_size is not None
-           else np.round((lengths - test) * config.val_fraction
-                         if config.holdout is not None else lengths * config.val_fraction
-                         ).astype(np.int64))
+    val, test = part_rows(lengths, config.horizon, config.val_fraction, config.test_fraction,
+                          config.holdout, config.val_size)
     val_end = panel.offsets[1:] - test
     train_end = val_end - val
     keep = ((train_end - first >= config.window + config.horizon)
