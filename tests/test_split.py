@@ -184,3 +184,53 @@ def test_short_series_train_end_to_end(tmp_path):
         assert config["data"]["test_size"] == int(horizon)
         assert metrics["part"] == "test" and metrics["windows"] == test_windows
         assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
+
+
+def test_in_a_panel_every_series_that_holds_a_window_trains():
+    from lstm_tf.data.split import panel_parts, panel_window
+
+    lengths = np.array([14, 17, 20, 30, 40, 47, 47])
+    # h = 6, 6 test rows; validation max(15%, 6) = 6 rows where the series holds it.
+    val, test, kept = panel_parts(lengths, 5, 6, 0.15, 0.15, holdout=6)
+    assert test.tolist() == [6] * 7
+    # 14 rows: 8 before the test part, fewer than window + horizon = 11: not kept.
+    # 17 and 20 rows: no validation of their own, their rows before the test part train.
+    assert kept.tolist() == [False, True, True, True, True, True, True]
+    assert val.tolist() == [6, 0, 0, 6, 6, 6, 6]
+    # The window shrinks from the median series' (30 rows: 4) until `share` of the
+    # series that can hold a window of MIN_WINDOW rows hold it (14 rows: window 2).
+    assert default_window(30, None, 6, 0.15, 0.15, holdout=6) == 4
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=1.0) == 2
+    # Window 4 keeps 6 of the 7 (every series of 16 rows or more): enough for share 0.8.
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=0.8) == 4
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6) == 2  # 0.9 of 7 > 6
+    # Without a series that holds validation, none is kept (the panel has no validation).
+    assert not panel_parts(np.array([14, 17]), 5, 6, 0.15, 0.15, holdout=6)[2].any()
+
+
+def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):
+    from lstm_tf.data.panel_csv import write_long_csv
+    from lstm_tf.data.sources import synthetic_panel
+
+    panel = synthetic_panel(series=60, length=47, min_length=14, seed=7, periods=(1000,),
+                            frequency=None)
+    path = tmp_path / "yearly.csv"
+    write_long_csv(panel, path)
+    config, found, recorded = prepared(path=str(path), series_column="series",
+                                       time_column="time", horizon=6, test_size=6)
+    # The median series' window keeps 0.9 or more of the series that can train: no shrink.
+    assert config.window == default_window(int(np.median(panel.lengths)), None, 6, 0.15,
+                                           0.15, holdout=6) == 5
+    too_short = panel.lengths < 5 + 6 + 6  # window, horizon and the test part
+    assert 0 < too_short.sum() <= 0.1 * 60
+    assert recorded["skipped"] == [name for name, s in zip(panel.names, too_short) if s]
+    kept = int((~too_short).sum())
+    assert len(np.unique(found.series_of["train"])) == kept
+    assert len(np.unique(found.series_of["test"])) == kept
+    # Validation comes from the series long enough for it (6 + 6 + 5 + 6 rows or more);
+    # the shorter ones train on every row before their test part.
+    with_val = int((panel.lengths >= 23).sum())
+    assert len(np.unique(found.series_of["val"])) == with_val < kept
+    # Before, validation was 15% of the rows before the test part, refused below the
+    # horizon: only the series of 43 rows or more (round(37 * 0.15) = 6) were kept.
+    assert (panel.lengths >= 43).sum() < kept / 2

@@ -21,7 +21,7 @@ from .. import data as data_lib  # the public data API (data/__init__.py)
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel
-from .split import part_rows
+from .split import minimum_rows, panel_parts, panel_window
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -242,10 +242,9 @@ def load_data(config: DataConfig) -> data_lib.Series | Panel:
     config.time_column = panel.time_column
     config.scaling = config.scaling or "window"
     if config.window is None:
-        config.window = data_lib.default_window(typical_length(panel), config.season,
-                                                config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout,
-                                                config.val_size)
+        config.window = panel_window(panel.lengths, config.season, config.horizon,
+                                     config.val_fraction, config.test_fraction, config.holdout,
+                                     config.val_size)
     return panel
 
 
@@ -386,15 +385,13 @@ def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
     """Each series' split (the last `test_size` rows, or `test_fraction` of them, are its
     test part; validation before it) and which series are long enough to keep: a
-    training part of window + horizon rows, validation and test parts of horizon rows."""
-    lengths, first = panel.lengths, panel.offsets[:-1]
-    val, test = part_rows(lengths, config.horizon, config.val_fraction, config.test_fraction,
-                          config.holdout, config.val_size)
+    training part of window + horizon rows, validation and test parts of horizon rows,
+    or, for a series too short for validation of its own, none (`split.panel_parts`)."""
+    val, test, keep = panel_parts(panel.lengths, config.window, config.horizon,
+                                  config.val_fraction, config.test_fraction, config.holdout,
+                                  config.val_size)
     val_end = panel.offsets[1:] - test
-    train_end = val_end - val
-    keep = ((train_end - first >= config.window + config.horizon)
-            & (val >= config.horizon) & (test >= config.horizon))
-    return PanelSplit(panel.offsets, train_end, val_end), keep
+    return PanelSplit(panel.offsets, val_end - val, val_end), keep
 
 
 def panel_starts(split: PanelSplit, window: int, horizon: int, stride: int
@@ -439,10 +436,13 @@ def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None 
     split, keep = split_panel(panel, config)
     skipped = [name for name, k in zip(panel.names, keep) if not k]
     if not keep.any():
+        need = minimum_rows(config.window, config.horizon, config.val_fraction,
+                            config.test_fraction, config.holdout, config.val_size)
         raise UserError(f"every one of the {len(panel.names)} series is too short for window "
                         f"{config.window} + horizon {config.horizon} in its training part and "
-                        f"horizon {config.horizon} rows of validation and test; use a smaller "
-                        "--window, --horizon or --test-size")
+                        f"horizon {config.horizon} rows of validation and test (the longest has "
+                        f"{int(panel.lengths.max())} rows; one series needs at least {need}); "
+                        "use a smaller --window, --horizon or --test-size")
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)

