@@ -234,3 +234,33 @@ def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):
     # Before, validation was 15% of the rows before the test part, refused below the
     # horizon: only the series of 43 rows or more (round(37 * 0.15) = 6) were kept.
     assert (panel.lengths >= 43).sum() < kept / 2
+
+
+@pytest.mark.parametrize("options", [
+    dict(horizon=12, test_size=12, window=13),
+    dict(horizon=1, window=37),
+    dict(horizon=6, val_size=30, test_size=24, window=25, stride=3),
+])
+def test_a_single_series_splits_as_a_panel_of_one(options):
+    """One set of rules: a series and the panel of that one series get the same parts
+    and the same windows."""
+    from lstm_tf.data.panel import as_panel
+    from lstm_tf.data.prepare import panel_starts, split_panel
+    from lstm_tf.data.windowing import window_starts
+
+    series = load_builtin("elnino")
+    panel = as_panel(series)
+    assert panel.names == ["sst"] and panel.lengths.tolist() == [732]
+    assert panel.time.dtype == np.dtype("datetime64[s]") and str(panel.time[0])[:7] == "1950-01"
+    config = DataConfig(dataset=None, **options)
+    split = split_rows(732, config.val_fraction, config.test_fraction, config.window,
+                       config.horizon, config.holdout, config.val_size)
+    panel_split, keep = split_panel(panel, config)
+    assert keep.tolist() == [True]
+    assert (int(panel_split.train_end[0]), int(panel_split.val_end[0])) == \
+        (split.train_end, split.val_end)
+    starts, series_of = panel_starts(panel_split, config.window, config.horizon, config.stride)
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(starts[part], window_starts(
+            *split.bounds(part), config.window, config.horizon, config.stride))
+        assert (series_of[part] == 0).all()

@@ -67,3 +67,19 @@ class Panel:
     def series_index(self) -> np.ndarray:
         """int64 [rows]: the index (into `names`) of the series each row belongs to."""
         return np.repeat(np.arange(len(self.names), dtype=np.int64), self.lengths)
+
+
+def as_panel(series: Series, name: str | None = None) -> Panel:
+    """One series as a panel of one (named `name`, default its first target): the same
+    values, its time column parsed as a panel's (float64 numbers or datetime64[s] dates;
+    the CSV reader has checked it)."""
+    time = None
+    if series.time is not None:
+        try:
+            time = np.array(series.time, dtype=np.float64)
+        except ValueError:
+            time = np.array(series.time, dtype="datetime64[s]")
+    return Panel(series.source, [name or series.targets[0]],
+                 np.array([0, len(series.values)], dtype=np.int64), list(series.targets),
+                 list(series.features), series.values, time, series.time_column, None,
+                 series.known)
