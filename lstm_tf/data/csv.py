@@ -74,6 +74,21 @@ def parse_csv(text: str, source: str, targets: list[str] | None = None,
               features: list[str] | None = None, time_column: str | None = None,
               fill: str | None = None) -> Series:
     """Parse CSV text (see `read_csv`); `source` names it in error messages."""
+    header, rows = _header_and_rows(text, source)
+    if not rows:
+        raise UserError(f"{source} has a header but no data rows")
+    if targets is None:
+        candidates = [name for name in header if name != time_column]
+        if not candidates:
+            raise UserError(f"{source} has no column besides the time column")
+        targets = [candidates[0]]
+    return _select(source, header, rows, targets, features or [], time_column, fill,
+                   first_line=2)
+
+
+def _header_and_rows(text: str, source: str) -> tuple[list[str], list[list[str]]]:
+    """A CSV text's header (names stripped, none twice) and its rows, trailing blank
+    lines dropped."""
     lines = [line for line in csv.reader(text.splitlines())]
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise UserError(f"{source} is empty")
@@ -84,15 +99,7 @@ def parse_csv(text: str, source: str, targets: list[str] | None = None,
     rows = lines[1:]
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()  # trailing blank lines
-    if not rows:
-        raise UserError(f"{source} has a header but no data rows")
-    if targets is None:
-        candidates = [name for name in header if name != time_column]
-        if not candidates:
-            raise UserError(f"{source} has no column besides the time column")
-        targets = [candidates[0]]
-    return _select(source, header, rows, targets, features or [], time_column, fill,
-                   first_line=2)
+    return header, rows
 
 
 def _select(source: str, header: list[str], rows: list[list[str]], targets: list[str],
@@ -191,19 +198,24 @@ def _handle_missing(values: np.ndarray, time: list[str] | None, columns: list[st
         keep = ~missing.any(axis=1)
         return values[keep], [t for t, k in zip(time, keep) if k] if time else None
     filled = values.copy()
-    rows = np.arange(len(values))
     for j in range(values.shape[1]):
-        known = ~missing[:, j]
-        if not known.any():
+        if missing[:, j].all():
             raise UserError(f"{source}: column {columns[j]!r} has no values at all")
-        if fill == "interpolate":
-            # np.interp holds the end values flat beyond the first and last known rows.
-            filled[:, j] = np.interp(rows, rows[known], values[known, j])
-        else:  # ffill; leading gaps take the first known value
-            last_known = np.maximum.accumulate(np.where(known, rows, -1))
-            first = int(np.argmax(known))
-            filled[:, j] = values[np.where(last_known < 0, first, last_known), j]
+        fill_gaps(filled[:, j], fill)
     return filled, time
+
+
+def fill_gaps(column: np.ndarray, fill: str) -> None:
+    """Fill the NaNs of one series' column in place (it holds at least one number):
+    interpolate linearly, or ffill (leading gaps take the first known value)."""
+    known = ~np.isnan(column)
+    steps = np.arange(len(column))
+    if fill == "interpolate":
+        # np.interp holds the end values flat beyond the first and last known rows.
+        column[:] = np.interp(steps, steps[known], column[known])
+    else:
+        last_known = np.maximum.accumulate(np.where(known, steps, -1))
+        column[:] = column[np.where(last_known < 0, int(np.argmax(known)), last_known)]
 
 
 def read_with_future(path, targets: list[str], features: list[str], known: list[str],
@@ -217,17 +229,10 @@ def read_with_future(path, targets: list[str], features: list[str], known: list[
     """
     path = existing_file(path)
     source = str(path)
-    text = decode(path, source)
-    lines = list(csv.reader(text.splitlines()))
-    if not lines or not any(cell.strip() for cell in lines[0]):
-        raise UserError(f"{source} is empty")
-    header = [cell.strip() for cell in lines[0]]
+    header, rows = _header_and_rows(decode(path, source), source)
     for name in list(targets) + list(known):
         if name not in header:
             raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
-    rows = lines[1:]
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
     columns = [header.index(name) for name in targets]
 
     def has_target(row: list[str]) -> bool:

@@ -27,7 +27,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .csv import _MISSING, FILL_METHODS, FLOAT32_MAX, check_columns, decode, existing_file
+from .csv import (_MISSING, FILL_METHODS, FLOAT32_MAX, check_columns, decode, existing_file,
+                  fill_gaps)
 from .panel import Panel
 from .timeaxis import format_time
 
@@ -510,19 +511,12 @@ def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
         part = slice(int(offsets[i]), int(offsets[i + 1]))
         for j in range(values.shape[1]):
             column = values[part, j]  # a view: filled in place
-            known = ~np.isnan(column)
-            if known.all():
-                continue
-            if not known.any():
+            gaps = np.isnan(column)
+            if gaps.all():
                 raise UserError(f"{source}: {describe(names[i], columns[j])} has no values "
                                 "at all to fill from")
-            steps = np.arange(len(column))
-            if fill == "interpolate":
-                # np.interp holds the end values flat beyond the first and last known rows.
-                column[:] = np.interp(steps, steps[known], column[known])
-            else:  # ffill; leading gaps take the first known value
-                last_known = np.maximum.accumulate(np.where(known, steps, -1))
-                column[:] = column[np.where(last_known < 0, int(np.argmax(known)), last_known)]
+            if gaps.any():
+                fill_gaps(column, fill)
     return values, time, offsets
 
 
