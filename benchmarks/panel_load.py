@@ -65,20 +65,20 @@ table = pl.read_csv(FILE, schema_overrides={"series": pl.Utf8, "time": pl.Utf8,
 rows = table.height
 """,
     "read_long_csv": """
-from lstm_tf.data.panels import read_long_csv
+from lstm_tf.data.panel_csv import read_long_csv
 panel = read_long_csv(FILE, "series", time_column="time")
 rows = len(panel.values)
 """,
     "read_long_csv, shuffled rows": """
-from lstm_tf.data.panels import read_long_csv
+from lstm_tf.data.panel_csv import read_long_csv
 panel = read_long_csv(FILE.replace(".csv", "-shuffled.csv"), "series", time_column="time")
 rows = len(panel.values)
 """,
     "careful reader": """
 from pathlib import Path
-from lstm_tf.data import panels
+from lstm_tf.data import panel_csv
 path = Path(FILE)
-table = panels._read_careful(path, FILE, panels._header(path, FILE), ["value"],
+table = panel_csv._read_careful(path, FILE, panel_csv._header(path, FILE), ["value"],
                              ["series", "time"], "series")
 rows = table.rows
 """,
@@ -119,7 +119,8 @@ def write_files(folder: Path, series: int, length: int) -> Path:
     import numpy as np
     import pyarrow.csv as pacsv
 
-    from lstm_tf.data.panels import synthetic_panel, write_long_csv
+    from lstm_tf.data.panel_csv import write_long_csv
+    from lstm_tf.data.sources import synthetic_panel
 
     path = folder / "panel.csv"
     panel = synthetic_panel(series, length, seed=0)

@@ -55,17 +55,17 @@ def throughput(series: int, length: int, steps: int, batch: int) -> dict:
     import numpy as np
 
     from lstm_tf.config import DataConfig, ModelConfig, TrainConfig
-    from lstm_tf.data import make_dataset, panels
+    from lstm_tf.data import make_dataset, sources
     from lstm_tf.data.prepare import prepare_panel
     from lstm_tf.models import build_model
     from lstm_tf.train import compile_model, start_tensorflow
 
-    panel = panels.synthetic_panel(series=series, length=length, seed=0)
+    panel = sources.synthetic_panel(series=series, length=length, seed=0)
     config = DataConfig(dataset=None, window=37, horizon=1, season=12, scaling="window")
     prepared, _ = prepare_panel(panel, config)
     # One long series, as many training windows deep as needed for `steps` batches.
     rows = steps * batch + 200
-    single = panels.synthetic_panel(series=1, length=rows, seed=1)
+    single = sources.synthetic_panel(series=1, length=rows, seed=1)
     single_prepared, _ = prepare_panel(single, config)
     train_config = TrainConfig(batch_size=batch, steps_per_execution=16)
     strategy, policy = start_tensorflow(train_config, config.window, 1)
@@ -115,19 +115,19 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=400, help="training steps timed")
     parser.add_argument("--out", help="JSON file (default benchmarks/panel_scale-<date>.json)")
     args = parser.parse_args()
-    from lstm_tf.data import panels
+    from lstm_tf.data import panel_csv, sources
 
     folder = Path(tempfile.mkdtemp(prefix="lstm-tf-panel-"))
     csv_path = folder / "panel.csv"
     started = time.perf_counter()
-    panel = panels.synthetic_panel(series=args.series, length=args.length, seed=0)
-    panels.write_long_csv(panel, csv_path)
+    panel = sources.synthetic_panel(series=args.series, length=args.length, seed=0)
+    panel_csv.write_long_csv(panel, csv_path)
     result = {"series": args.series, "length": args.length, "rows": int(len(panel.values)),
               "csv_mib": round(csv_path.stat().st_size / 2**20, 1),
               "write_seconds": round(time.perf_counter() - started, 1)}
     del panel
     started = time.perf_counter()
-    panels.read_long_csv(csv_path, "series", time_column="time")
+    panel_csv.read_long_csv(csv_path, "series", time_column="time")
     result["load_seconds"] = round(time.perf_counter() - started, 2)
 
     lstm_tf = [sys.executable, "-c", "from lstm_tf_cli.main import cli; cli()"]

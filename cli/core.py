@@ -19,7 +19,7 @@ def datasets() -> None:
     """List the built-in datasets (shipped inside the package; no network)."""
     from lstm_tf.data import BUILTIN_DATASETS
 
-    from lstm_tf.data.panels import BUILTIN_PANELS
+    from lstm_tf.data.sources import BUILTIN_PANELS
 
     width = max(map(len, [*BUILTIN_DATASETS, *BUILTIN_PANELS]))
     for name, info in BUILTIN_DATASETS.items():

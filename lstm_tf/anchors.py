@@ -202,7 +202,9 @@ def _fixed_candidates(horizon: int, season: int | None, window: int) -> dict[str
 
 def _ridge(inputs: np.ndarray, targets: np.ndarray, penalty: float) -> np.ndarray:
     """Ridge coefficients [features, outputs]; the penalty is relative to the mean square
-    of the inputs."""
+    of the inputs. No inputs (a window of one row, relative to itself): no coefficients."""
+    if inputs.shape[1] == 0:
+        return np.zeros((0, targets.shape[1]))
     gram = inputs.T @ inputs
     gram += penalty * max(float(np.trace(gram)) / len(gram), 1e-12) * np.eye(len(gram))
     return np.linalg.solve(gram, inputs.T @ targets)

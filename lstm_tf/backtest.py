@@ -368,7 +368,7 @@ def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
     if panel.time is None:
         labels = (rows - firsts[series][:, None]).astype(str)
     else:
-        from .data.panels import format_time
+        from .data.timeaxis import format_time
 
         labels = np.asarray(format_time(panel.time[rows])).astype(str)
     return Backtest(

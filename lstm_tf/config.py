@@ -48,7 +48,7 @@ class DataConfig:
     # serves unseen series) or "series" (each series' training statistics, looked up by
     # the series index); None: window for a panel; a single series uses its z-scores.
     scaling: str | None = None
-    # A panel (lstm_tf/data/panels.py): a long CSV's series column, or every target
+    # A panel (lstm_tf/data/panel.py): a long CSV's series column, or every target
     # column of a wide CSV its own series.
     series_column: str | None = None
     columns_as_series: bool = False

@@ -112,7 +112,7 @@ def _time_labels(times, rows: slice) -> list[str] | None:
     if times is None or len(times) == 0:
         return None
     if isinstance(times, np.ndarray):
-        from .data.panels import format_time
+        from .data.timeaxis import format_time
 
         return [str(label) for label in format_time(times[rows])]
     return list(times[rows])

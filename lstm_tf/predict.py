@@ -111,7 +111,8 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
             rows = forecast(session, meta, series.values, steps, str(data_path))
             return forecast_csv(meta, rows, quantiles_after(session, meta, series.values)), \
                 len(rows), {}
-        from .data.covariates import future_covariates, read_with_future
+        from .data.covariates import future_covariates
+        from .data.csv import read_with_future
 
         time_column = _present(data_path, meta.get("time_column"))
         series, future = read_with_future(data_path, targets, features, spec["known"],
@@ -169,7 +170,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     A series shorter than the window, or (scaled by series) one the model never saw,
     is skipped with its reason; the others are still forecast.
     """
-    from .data import panels
+    from .data import panel_csv, timeaxis
 
     panel_meta = meta["panel"]
     targets, window, horizon = meta["targets"], meta["window"], meta["horizon"]
@@ -181,7 +182,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     if series_column:
         from .data.covariates import read_columns, split_known
 
-        panel = panels.read_long_csv(data_path, series_column, targets,
+        panel = panel_csv.read_long_csv(data_path, series_column, targets,
                                      read_columns(features, known_columns),
                                      _present(data_path, time_column), allow_single=True,
                                      keep_missing=bool(spec))
@@ -190,7 +191,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         if known_columns:
             raise UserError(f"{data_path}: the model takes known columns "
                             f"({', '.join(known_columns)}): give a long CSV with --series-column")
-        panel = panels.read_wide_as_panel(data_path, None, _present(data_path, time_column))
+        panel = panel_csv.read_wide_as_panel(data_path, None, _present(data_path, time_column))
     steps = steps or horizon
     _check_steps_with_covariates(meta, steps)
     if steps > horizon and len(meta["columns"]) != 1:
@@ -244,7 +245,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     values = np.concatenate(chunks, axis=1)[:, :steps]
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass
-        times = list(panels.format_time(panels.continue_panel_time(
+        times = list(timeaxis.format_time(timeaxis.continue_panel_time(
             _tails(panel, served, window, ends[served]), steps)))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
@@ -301,7 +302,7 @@ def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray | None = None)
     """A panel of the last `rows` rows of each served series, or of the rows before
     `ends` (their histories' ends, when future rows follow); their times are all that
     continuing the time column needs: the whole panel may hold millions of rows."""
-    from .data.panels import Panel
+    from .data.panel import Panel
 
     ends = panel.offsets[1:][served] if ends is None else ends
     take = (ends[:, None] + np.arange(-rows, 0)).ravel()

@@ -34,7 +34,7 @@ def test_default_global_model_beats_naive_on_the_employment_panel(tmp_path):
     """Issue 12's bar: on the U.S. employment panel with the last 12 months of every
     series as test (h = 12), the default global model's mean MASE beats naive and
     seasonal naive (the data are seasonally adjusted: naive is the strong one)."""
-    from lstm_tf.data import panels
+    from lstm_tf.data import sources
 
     out = tmp_path / "employment"
     result = run("train", "--dataset", "us-employment", "--horizon", "12", "--test-size", "12",
@@ -45,7 +45,7 @@ def test_default_global_model_beats_naive_on_the_employment_panel(tmp_path):
     assert metrics["model"]["mase"] < metrics["naive"]["mase"] < metrics["seasonal_naive"]["mase"]
     assert metrics["beats_naive"] > 11
     # naive by hand: each series' last value before its test year, against that year
-    panel = panels.load_builtin_panel("us-employment")
+    panel = sources.load_builtin_panel("us-employment")
     scales, errors = [], []
     for index in range(len(panel.names)):
         values = panel.values[panel.rows_of(index), 0]

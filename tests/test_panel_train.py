@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from helpers import run
-from lstm_tf.data import panels
+from lstm_tf.data import panel_csv, sources
+from lstm_tf.data.panel import Panel
 
 SMALL = ["--epochs", "3", "--units", "8", "--horizon", "3", "--test-size", "3", "-q"]
 
@@ -19,9 +20,9 @@ SMALL = ["--epochs", "3", "--units", "8", "--horizon", "3", "--test-size", "3", 
 def long_csv(tmp_path_factory):
     """A synthetic long CSV: 12 series of different lengths, levels and seasons, rows shuffled."""
     folder = tmp_path_factory.mktemp("panel")
-    panel = panels.synthetic_panel(series=12, length=90, seed=3)
+    panel = sources.synthetic_panel(series=12, length=90, seed=3)
     path = folder / "panel.csv"
-    panels.write_long_csv(panel, path)
+    panel_csv.write_long_csv(panel, path)
     lines = path.read_text().splitlines()
     body = lines[1:]
     np.random.default_rng(0).shuffle(body)  # any row order: lstm-tf sorts by (series, time)
@@ -165,8 +166,8 @@ def test_windows_never_cross_series(long_csv):
 
 
 def test_short_series_are_skipped_and_counted(tmp_path):
-    panel = panels.synthetic_panel(series=5, length=60, seed=1)
-    short = panels.Panel(panel.source, panel.names + ["tiny"],
+    panel = sources.synthetic_panel(series=5, length=60, seed=1)
+    short = Panel(panel.source, panel.names + ["tiny"],
                          np.append(panel.offsets, panel.offsets[-1] + 10),
                          panel.targets, panel.features,
                          np.concatenate([panel.values, panel.values[:10]]),

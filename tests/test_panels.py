@@ -1,15 +1,17 @@
 """Panels on the input side: long and wide CSV readers and their one-line errors, time
 continuation and formatting, the synthetic generator, the built-in panels and the
-dispatch from a run's DataConfig (lstm_tf/data/panels.py)."""
+dispatch from a run's DataConfig (lstm_tf/data/panel_csv.py, timeaxis.py, sources.py)."""
 
 import numpy as np
 import pytest
 
 from lstm_tf.config import DataConfig
-from lstm_tf.data import panels
-from lstm_tf.data.panels import (BUILTIN_PANELS, continue_time, format_time, is_panel,
-                                 load_builtin_panel, load_panel, read_long_csv,
-                                 read_wide_as_panel, synthetic_panel, write_long_csv)
+from lstm_tf.data import panel_csv, timeaxis
+from lstm_tf.data.panel import Panel
+from lstm_tf.data.panel_csv import read_long_csv, read_wide_as_panel, write_long_csv
+from lstm_tf.data.sources import (BUILTIN_PANELS, is_panel, load_builtin_panel, load_panel,
+                                  synthetic_panel)
+from lstm_tf.data.timeaxis import continue_time, format_time
 from lstm_tf.errors import UserError
 
 
@@ -18,8 +20,8 @@ def reader(request, monkeypatch):
     """Run a test with pyarrow's reader and again with the careful pure-Python one."""
     if request.param == "careful":
         def refuse(*args, **kwargs):
-            raise panels._Refused()
-        monkeypatch.setattr(panels, "_read_fast", refuse)
+            raise panel_csv._Refused()
+        monkeypatch.setattr(panel_csv, "_read_fast", refuse)
     return request.param
 
 
@@ -255,7 +257,7 @@ def test_us_employment_panel():
     assert panel.names[0] == "nonfarm" and set(panel.lengths.tolist()) == {120}
     assert panel.values[0, 0] == 135450 and panel.values[119, 0] == 143093
     assert format_time(panel.time[[0, 119]]).tolist() == ["2006-01-01", "2015-12-01"]
-    assert panels.panel_season(panel) == 12
+    assert timeaxis.panel_season(panel) == 12
 
 
 def test_load_panel_dispatches_on_the_data_config(csv_file):
@@ -288,17 +290,17 @@ def test_panel_options_reach_the_data_config():
 def test_continue_panel_time_matches_series_by_series(frequency):
     panel = synthetic_panel(30, 24, seed=2, frequency=frequency, min_length=5)
     expected = np.stack([continue_time(panel.time[panel.rows_of(i)], 4) for i in range(30)])
-    np.testing.assert_array_equal(panels.continue_panel_time(panel, 4), expected)
+    np.testing.assert_array_equal(timeaxis.continue_panel_time(panel, 4), expected)
     some = np.array([3, 7])
-    np.testing.assert_array_equal(panels.continue_panel_time(panel, 4, some), expected[some])
+    np.testing.assert_array_equal(timeaxis.continue_panel_time(panel, 4, some), expected[some])
     # Month ends in one series, starts in another: each keeps its own.
     text = "id,t,y\na,2020-01-31,1\na,2020-02-29,2\nb,2020-01-01,1\nb,2020-02-01,2\n"
     mixed = read_long_csv_text(text)
-    assert format_time(panels.continue_panel_time(mixed, 2)).tolist() == [
+    assert format_time(timeaxis.continue_panel_time(mixed, 2)).tolist() == [
         ["2020-03-31", "2020-04-30"], ["2020-03-01", "2020-04-01"]]
     # Uneven steps (a gap): series by series, each by its median step.
     gappy = read_long_csv_text("id,t,y\na,1,1\na,2,1\na,3,1\na,7,1\nb,10,1\nb,12,1\n")
-    assert format_time(panels.continue_panel_time(gappy, 2)).tolist() == [["8", "9"],
+    assert format_time(timeaxis.continue_panel_time(gappy, 2)).tolist() == [["8", "9"],
                                                                            ["14", "16"]]
 
 
@@ -320,7 +322,7 @@ def test_unknown_dataset_names_the_panels_too():
 
 
 def test_write_long_csv_quotes_names_that_need_it(tmp_path, reader):
-    panel = panels.Panel("x", ["a,b", 'say "hi"'], np.array([0, 1, 2]), ["y"], [],
+    panel = Panel("x", ["a,b", 'say "hi"'], np.array([0, 1, 2]), ["y"], [],
                          np.array([[1.5], [2.0]]), series_column="id")
     write_long_csv(panel, tmp_path / "q.csv")
     back = read_long_csv(tmp_path / "q.csv", "id")
@@ -332,7 +334,7 @@ def test_reading_a_panel_imports_neither_pandas_nor_tensorflow(tmp_path):
     import sys
 
     (tmp_path / "p.csv").write_text("id,t,y\na,1,1\na,2,\nb,1,3\nb,2,4\n")
-    code = ("import sys\nfrom lstm_tf.data.panels import read_long_csv\n"
+    code = ("import sys\nfrom lstm_tf.data.panel_csv import read_long_csv\n"
             "p = read_long_csv(sys.argv[1], 'id', time_column='t', fill='ffill')\n"
             "print(p.values[:, 0].tolist(), 'pandas' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.csv")],

@@ -50,11 +50,11 @@ def models(tmp_path_factory):
 def panel_models(tmp_path_factory):
     """scaling -> (model path, run): a tiny panel run of each scaling (window: statistics of
     each window inside the graph; series: a `series` index input)."""
-    from lstm_tf.data import panels
+    from lstm_tf.data import panel_csv, sources
 
     root = tmp_path_factory.mktemp("panel")
     path = root / "panel.csv"
-    panels.write_long_csv(panels.synthetic_panel(series=4, length=60, seed=2), path)
+    panel_csv.write_long_csv(sources.synthetic_panel(series=4, length=60, seed=2), path)
     made = {}
     for scaling in ("window", "series"):
         result = run("train", "--data", path, "--series-column", "series", "--time-column",

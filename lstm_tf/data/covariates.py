@@ -23,7 +23,7 @@ forecasting from row t sees rows t .. t + horizon - 1 of it, cut by index like i
 targets.
 
 At predict time the calendar features of the future steps come from the time column
-continued (`panels.continue_time`); the known columns' future values come from the CSV
+continued (`timeaxis.continue_time`); the known columns' future values come from the CSV
 itself: the rows after the last target value whose target cells are empty and whose
 known cells are filled (`split_future`).
 
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from .timeaxis import continue_time
 
 CALENDAR = ("month", "dayofweek", "dayofmonth", "dayofyear", "hour", "minute")
 
@@ -232,62 +233,13 @@ def split_known(data, features: list[str], known: list[str]):
         known=np.ascontiguousarray(data.values[:, [columns.index(name) for name in known]]))
 
 
-def read_with_future(path, targets: list[str], features: list[str], known: list[str],
-                     time_column: str | None):
-    """`lstm-tf predict`'s reader for one series with known covariates: (the history as a
-    `series.Series`, the known columns' raw values on the future rows [future, len(known)]).
-
-    The future rows are the rows after the last row with a target value (their target
-    and feature cells empty); the history before them is read as any CSV (every check of
-    `series.read_csv` applies to it).
-    """
-    import csv
-
-    from . import series as series_lib
-
-    path = series_lib.existing_file(path)
-    source = str(path)
-    text = series_lib.decode(path, source)
-    lines = list(csv.reader(text.splitlines()))
-    if not lines or not any(cell.strip() for cell in lines[0]):
-        raise UserError(f"{source} is empty")
-    header = [cell.strip() for cell in lines[0]]
-    for name in list(targets) + list(known):
-        if name not in header:
-            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
-    rows = lines[1:]
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
-    columns = [header.index(name) for name in targets]
-
-    def has_target(row: list[str]) -> bool:
-        return any(j < len(row) and row[j].strip().lower() not in series_lib._MISSING
-                   for j in columns)
-
-    split = max((i + 1 for i, row in enumerate(rows) if has_target(row)), default=0)
-    if split == 0:
-        raise UserError(f"{source} has no row with a value of {', '.join(targets)}")
-    history = series_lib._select(source, header, rows[:split], list(targets), list(features),
-                                 time_column, None, first_line=2)
-    future = np.full((len(rows) - split, len(known)), np.nan)
-    for i, row in enumerate(rows[split:]):
-        if len(row) != len(header):
-            raise UserError(f"{source}: line {2 + split + i} has {len(row)} fields, the "
-                            f"header has {len(header)}")
-        for j, name in enumerate(known):
-            future[i, j] = series_lib._parse_number(row[header.index(name)], source, name,
-                                                    2 + split + i)
-    return history, future
-
 
 def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | None,
                       horizon: int, source: str, time_column: str | None,
                       where: str = "") -> np.ndarray:
     """The raw covariates over the `horizon` steps after a history [horizon, K]: calendar
-    features of the continued time column (`panels.continue_time`), then the known
+    features of the continued time column (`timeaxis.continue_time`), then the known
     columns' values from the future rows. `spec`: the model's `covariates` metadata."""
-    from .panels import continue_time
-
     parts = []
     if spec["calendar"]:
         if history_time is None:

@@ -17,10 +17,11 @@ import numpy as np
 from .. import anchors as anchors_lib
 from ..config import DataConfig, RunConfig
 from ..errors import UserError
-from . import series as data_lib
+from .. import data as data_lib  # the public data API (data/__init__.py)
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
-from .panels import Panel
+from .panel import Panel
+from .split import minimum_rows, panel_parts, panel_window
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -31,7 +32,7 @@ class Prepared:
     """A series (or a panel of series) made ready for a model: split, scaled, and cut
     into windows.
 
-    A panel (`panels.Panel`) is one array of stacked series: `starts` are rows of that
+    A panel (`panel.Panel`) is one array of stacked series: `starts` are rows of that
     array, and `series_of[part]` says which series each window belongs to. Its
     `scaled` values are per-series z-scores (`scaling` "series", `scaler` a
     `SeriesScaler`) or the raw values (`scaling` "window": each window is
@@ -200,6 +201,10 @@ def load_series(config: DataConfig) -> data_lib.Series:
             config.season = config.season or info.season
             config.fill = config.fill or info.fill
     series = split_known(series, list(config.features), list(config.known))
+    if config.scaling is not None:
+        raise UserError(f"--scaling {config.scaling} applies to a panel (--series-column or "
+                        "--columns-as-series); a single series is scaled by its training rows' "
+                        "z-scores")
     if config.season is None:
         config.season = data_lib.infer_season(series.time)
     config.targets, config.features = series.targets, series.features
@@ -207,7 +212,8 @@ def load_series(config: DataConfig) -> data_lib.Series:
     if config.window is None:
         config.window = data_lib.default_window(len(series.values), config.season,
                                                 config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout)
+                                                config.test_fraction, config.holdout,
+                                                config.val_size)
     return series
 
 
@@ -221,7 +227,8 @@ def load_prepared(config: DataConfig) -> tuple[Prepared, dict | None]:
 def load_data(config: DataConfig) -> data_lib.Series | Panel:
     """The configured series or panel, with the defaults it implies filled into `config`
     (targets, time column, season, window; a panel's scaling)."""
-    from .panels import BUILTIN_PANELS, is_panel, load_panel, panel_season
+    from .sources import BUILTIN_PANELS, is_panel, load_panel
+    from .timeaxis import panel_season
 
     if not is_panel(config):
         return load_series(config)
@@ -235,9 +242,9 @@ def load_data(config: DataConfig) -> data_lib.Series | Panel:
     config.time_column = panel.time_column
     config.scaling = config.scaling or "window"
     if config.window is None:
-        config.window = data_lib.default_window(typical_length(panel), config.season,
-                                                config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout)
+        config.window = panel_window(panel.lengths, config.season, config.horizon,
+                                     config.val_fraction, config.test_fraction, config.holdout,
+                                     config.val_size)
     return panel
 
 
@@ -265,7 +272,7 @@ def prepare(series: data_lib.Series, config: DataConfig,
     and choose the anchor on the training windows (a saved run passes its own scaler,
     anchor and covariate scaling)."""
     split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
-                                config.window, config.horizon, config.holdout)
+                                config.window, config.horizon, config.holdout, config.val_size)
     if scaler is None:
         scaler = data_lib.Scaler.fit(series.values[:split.train_end], series.columns)
     starts = {part: data_lib.window_starts(*split.bounds(part), config.window, config.horizon,
@@ -378,19 +385,13 @@ def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
     """Each series' split (the last `test_size` rows, or `test_fraction` of them, are its
     test part; validation before it) and which series are long enough to keep: a
-    training part of window + horizon rows, validation and test parts of horizon rows."""
-    lengths, first = panel.lengths, panel.offsets[:-1]
-    test = (np.full(len(lengths), config.holdout) if config.holdout is not None
-            else np.round(lengths * config.test_fraction).astype(np.int64))
-    val = (np.full(len(lengths), config.val_size) if config.val_size is not None
-           else np.round((lengths - test) * config.val_fraction
-                         if config.holdout is not None else lengths * config.val_fraction
-                         ).astype(np.int64))
+    training part of window + horizon rows, validation and test parts of horizon rows,
+    or, for a series too short for validation of its own, none (`split.panel_parts`)."""
+    val, test, keep = panel_parts(panel.lengths, config.window, config.horizon,
+                                  config.val_fraction, config.test_fraction, config.holdout,
+                                  config.val_size)
     val_end = panel.offsets[1:] - test
-    train_end = val_end - val
-    keep = ((train_end - first >= config.window + config.horizon)
-            & (val >= config.horizon) & (test >= config.horizon))
-    return PanelSplit(panel.offsets, train_end, val_end), keep
+    return PanelSplit(panel.offsets, val_end - val, val_end), keep
 
 
 def panel_starts(split: PanelSplit, window: int, horizon: int, stride: int
@@ -435,10 +436,13 @@ def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None 
     split, keep = split_panel(panel, config)
     skipped = [name for name, k in zip(panel.names, keep) if not k]
     if not keep.any():
+        need = minimum_rows(config.window, config.horizon, config.val_fraction,
+                            config.test_fraction, config.holdout, config.val_size)
         raise UserError(f"every one of the {len(panel.names)} series is too short for window "
                         f"{config.window} + horizon {config.horizon} in its training part and "
-                        f"horizon {config.horizon} rows of validation and test; use a smaller "
-                        "--window, --horizon or --test-size")
+                        f"horizon {config.horizon} rows of validation and test (the longest has "
+                        f"{int(panel.lengths.max())} rows; one series needs at least {need}); "
+                        "use a smaller --window, --horizon or --test-size")
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
@@ -471,7 +475,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
         if data_path is not None:
             raise UserError("evaluate --data is for single-series runs; a panel run is "
                             "evaluated on its own test part")
-        from .panels import load_panel
+        from .sources import load_panel
 
         prepared = prepare_panel(load_panel(config.data), config.data, scaler, anchor,
                                  covariates)[0]

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import contract, runtime
+from .. import contract, runtime
 
 
 @dataclass
@@ -69,14 +69,14 @@ def _step_call(session, x: np.ndarray, kind: str, layers: int, units: int):
 
 def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) -> list[Timing]:
     """Latency of every inference path of a trained run (see the module docstring)."""
-    from . import runs
-    from .export import fused_network, step_function, window_function
-    from .onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
+    from .. import runs
+    from ..export import fused_network, step_function, window_function
+    from ..onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
                                trace_without_cudnn)
 
     config = runs.load_config(run)
     if config.covariates or config.model.series_embedding:
-        from .errors import UserError
+        from ..errors import UserError
 
         raise UserError(f"{run} takes more inputs than its window (covariates or a series "
                         "index); export it and bench the model: lstm-tf bench MODEL.onnx")

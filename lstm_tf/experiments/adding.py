@@ -33,10 +33,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import refuse_overwrite, write_json, write_text
-from .config import library_versions
-from .errors import UserError
-from .figures import pyplot, save_figure
+from ..atomic import refuse_overwrite, write_json, write_text
+from ..config import library_versions
+from ..errors import UserError
+from ..figures import pyplot, save_figure
 
 Progress = Callable[[str], None]
 
@@ -770,7 +770,7 @@ def machine_info() -> dict[str, object]:
 
 
 def _quiet_tensorflow() -> None:
-    from .tf_setup import tensorflow
+    from ..tf_setup import tensorflow
 
     tensorflow()  # its C++ start-up lines off the terminal, as in `train`
     # Every model gets its own tf.function (they close over the model), which TF's

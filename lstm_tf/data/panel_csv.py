@@ -1,21 +1,10 @@
-"""Many series in one array: the panel that a global model trains on.
-
-A panel keeps every series' rows contiguous and in time order inside ONE float64
-array, so windows are cut from it by index exactly as from a single series (no
-window is materialised, no per-series Python loop in the input pipeline):
-
-    values[offsets[i]:offsets[i + 1]]  are series i's rows (names[i]), oldest first
-
-A window never crosses from one series into the next: window starts are found per
-series (`prepare`), then shifted by the series' offset.
+"""Reading and writing panels as CSV.
 
 Reading (NumPy, plus pyarrow's CSV reader imported only when a file is read; the ONNX
 `predict` path reads panels without TensorFlow):
 - `read_long_csv`: one row per (series, time), rows in any order (`--series-column`);
 - `read_wide_as_panel`: every column its own series sharing the time column
-  (`--columns-as-series`);
-- `load_builtin_panel`: the built-in panels (`BUILTIN_PANELS`); `load_panel` picks one of
-  the three from a run's `DataConfig`.
+  (`--columns-as-series`).
 
 Fast path and exact errors: pyarrow parses a clean file in one multithreaded pass. Any
 file it refuses (a non-numeric cell, a row with the wrong number of fields, bytes that
@@ -32,49 +21,16 @@ import itertools
 import math
 from array import array
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..errors import UserError
-from .series import (_MISSING, _SEASONS, FILL_METHODS, FLOAT32_MAX, check_columns, decode,
-                     existing_file)
-
-
-@dataclass
-class Panel:
-    """Series stacked along the rows: targets first, then feature columns."""
-
-    source: str
-    names: list[str]  # series ids, in row order
-    offsets: np.ndarray  # int64 [len(names) + 1]; series i is rows offsets[i]:offsets[i + 1]
-    targets: list[str]
-    features: list[str]
-    values: np.ndarray  # float64 [rows, len(targets) + len(features)]
-    # The time column per row, parsed: datetime64[s] or float64 (plain numbers); None
-    # when the data has no time column (row order is time order).
-    time: np.ndarray | None = None
-    time_column: str | None = None
-    series_column: str | None = None  # None when the columns were the series (wide CSV)
-    # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
-    known: np.ndarray | None = None
-
-    @property
-    def columns(self) -> list[str]:
-        return self.targets + self.features
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def rows_of(self, index: int) -> slice:
-        return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
-
-    def series_index(self) -> np.ndarray:
-        """int64 [rows]: the index (into `names`) of the series each row belongs to."""
-        return np.repeat(np.arange(len(self.names), dtype=np.int64), self.lengths)
+from .csv import (_MISSING, FILL_METHODS, FLOAT32_MAX, check_columns, decode, existing_file,
+                  fill_gaps)
+from .panel import Panel
+from .timeaxis import format_time
 
 
 # --------------------------------------------------------------------- long CSV
@@ -306,7 +262,7 @@ class _Refused(Exception):
     """The fast reader cannot read the file as it stands."""
 
 
-# Missing cells (series.py's `_MISSING`, matched case-insensitively there): every
+# Missing cells (csv.py's `_MISSING`, matched case-insensitively there): every
 # capitalisation, since pyarrow matches null values exactly.
 _NULLS = sorted({"".join(chars) for word in _MISSING
                  for chars in itertools.product(*({c.lower(), c.upper()} for c in word))})
@@ -555,265 +511,13 @@ def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
         part = slice(int(offsets[i]), int(offsets[i + 1]))
         for j in range(values.shape[1]):
             column = values[part, j]  # a view: filled in place
-            known = ~np.isnan(column)
-            if known.all():
-                continue
-            if not known.any():
+            gaps = np.isnan(column)
+            if gaps.all():
                 raise UserError(f"{source}: {describe(names[i], columns[j])} has no values "
                                 "at all to fill from")
-            steps = np.arange(len(column))
-            if fill == "interpolate":
-                # np.interp holds the end values flat beyond the first and last known rows.
-                column[:] = np.interp(steps, steps[known], column[known])
-            else:  # ffill; leading gaps take the first known value
-                last_known = np.maximum.accumulate(np.where(known, steps, -1))
-                column[:] = column[np.where(last_known < 0, int(np.argmax(known)), last_known)]
+            if gaps.any():
+                fill_gaps(column, fill)
     return values, time, offsets
-
-
-# ------------------------------------------------------------------------- time
-
-# Median spacing (days) of the calendar frequencies: month-based steps, continued by
-# the calendar rather than by a fixed number of seconds.
-_CALENDAR_MONTHS = ((28, 31, 1), (89, 92, 3), (181, 184, 6), (365, 366, 12))
-
-
-def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
-    """The `steps` timestamps after one series' `times`, continuing its spacing.
-
-    Dates spaced by months, quarters, half-years or years continue by the calendar:
-    month ends stay month ends (Jan 31, Feb 28, Mar 31), month starts stay month
-    starts, any other day of the month is kept where the month has it (else its last
-    day), and so is the time of day. Any other spacing (weekly, daily, hourly,
-    half-hourly, ...) is fixed: `last + k * spacing`. Plain numbers (years, step
-    counts) continue by their step. The spacing is the median step, so a gap in the
-    history does not change it.
-
-    Args:
-        times: datetime64 or float64 [n >= 2], increasing.
-        steps: how many timestamps to return.
-
-    Returns:
-        datetime64[s] or float64 [steps].
-    """
-    times = np.asarray(times)
-    if len(times) < 2:
-        raise UserError(f"cannot continue a time column from {len(times)} timestamp(s); "
-                        "need two or more to know its spacing")
-    if times.dtype.kind != "M":
-        times = times.astype(np.float64)
-        step = float(np.median(np.diff(times)))
-        if not step > 0:
-            raise UserError("cannot continue a time column that does not increase")
-        return _continue_numbers(times[-1:], step, _integral(times), steps)[0]
-    stamps = times.astype("datetime64[s]")
-    spacing = float(np.median(np.diff(stamps).astype(np.int64)))
-    if not spacing > 0:
-        raise UserError("cannot continue a time column that does not increase")
-    month_ends = bool(_is_month_end(stamps).all())
-    return _continue_dates(stamps[-1:], spacing, np.array([month_ends]), steps)[0]
-
-
-def continue_panel_time(panel: Panel, steps: int,
-                        series: np.ndarray | None = None) -> np.ndarray:
-    """`continue_time` of every series in `series` (default all) at once: [n, steps].
-
-    A panel whose series all share one spacing (every step inside every series the
-    same, the usual case) is continued in one vectorised pass; any other falls back to
-    `continue_time` series by series.
-    """
-    if panel.time is None:
-        raise UserError("the panel has no time column to continue")
-    series = np.arange(len(panel.names)) if series is None else np.asarray(series)
-    lengths = panel.lengths[series]
-    if len(series) and lengths.min() >= 2:
-        key = panel.time.astype("datetime64[s]") if panel.time.dtype.kind == "M" else panel.time
-        step = np.diff(key)
-        inside = np.ones(len(step), dtype=bool)  # steps that stay inside one series
-        boundaries = panel.offsets[1:-1] - 1
-        inside[boundaries[(boundaries >= 0) & (boundaries < len(step))]] = False
-        member = np.zeros(len(panel.names), dtype=bool)
-        member[series] = True
-        row_series = panel.series_index()
-        used = member[row_series]
-        steps_used = step[used[:-1] & inside]
-        last = key[panel.offsets[series + 1] - 1]
-        if panel.time.dtype.kind == "M" and len(steps_used):
-            steps_used = steps_used.astype(np.int64)
-            days = steps_used[0] / 86400
-            band = next(((low, high) for low, high, _ in _CALENDAR_MONTHS
-                         if low <= days <= high), None)
-            if band is not None and (steps_used >= band[0] * 86400).all() and (
-                    steps_used <= band[1] * 86400).all():
-                steps_used = steps_used[:1]  # calendar steps: one band, any month length
-        if len(steps_used) and (steps_used == steps_used[0]).all() and steps_used[0] > 0:
-            if panel.time.dtype.kind != "M":
-                integral = _integral(key[used])
-                return _continue_numbers(last, float(steps_used[0]), integral, steps)
-            # Series whose every date is a month end (the others keep their day).
-            not_end = np.bincount(row_series[~_is_month_end(key)], minlength=len(panel.names))
-            return _continue_dates(last, float(steps_used[0]), not_end[series] == 0, steps)
-    return np.stack([continue_time(panel.time[panel.rows_of(i)], steps) for i in series])
-
-
-def _continue_numbers(last: np.ndarray, step: float, integral: bool, steps: int) -> np.ndarray:
-    future = last[:, None] + step * np.arange(1, steps + 1)
-    # Integral times with an integral step stay integral (no 2016.0000000002).
-    return np.round(future) if integral and step == round(step) else future
-
-
-def _is_month_end(stamps: np.ndarray) -> np.ndarray:
-    dates = stamps.astype("datetime64[D]")
-    return dates == (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
-
-
-def _continue_dates(last: np.ndarray, spacing: float, month_ends: np.ndarray,
-                    steps: int) -> np.ndarray:
-    """[n, steps] dates after each of `last` [n], `spacing` seconds apart, by the
-    calendar when the spacing is a month, a quarter, half a year or a year."""
-    ahead = np.arange(1, steps + 1, dtype=np.int64)
-    days = spacing / 86400
-    months = next((m for low, high, m in _CALENDAR_MONTHS if low <= days <= high), None)
-    last = last[:, None]
-    if months is None:
-        return last + ahead * np.timedelta64(int(round(spacing)), "s")
-    time_of_day = last - last.astype("datetime64[D]")
-    month = last.astype("datetime64[M]") + months * ahead
-    start = month.astype("datetime64[D]")
-    length = (month + 1).astype("datetime64[D]") - start  # days in each future month
-    day_of_month = last.astype("datetime64[D]") - last.astype("datetime64[M]").astype(
-        "datetime64[D]")
-    # Month ends stay month ends; any other day is kept, or the month's last (starts: 0).
-    day = np.where(month_ends[:, None], length - 1, np.minimum(day_of_month, length - 1))
-    return (start + day).astype("datetime64[s]") + time_of_day
-
-
-def _integral(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.round(values)))
-
-
-def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
-    """Times as text, the way a CSV writes them: an array of str.
-
-    Dates at midnight as dates (`2016-01-31`), other datetimes in ISO 8601
-    (`2016-01-31T13:30:00`), integral numbers without a spurious `.0` (`2016`), other
-    numbers in their shortest round-trip form. `like`, a time cell of the input,
-    makes dates follow its precision and separator (`1950-01` gives months,
-    `2020-01-01 13:30` minutes with a space).
-    """
-    values = np.asarray(values)
-    if values.dtype.kind == "M":
-        stamps = values.astype("datetime64[s]")
-        if like is not None:
-            unit = np.datetime_data(np.datetime64(like.strip()).dtype)[0]
-            text = np.datetime_as_string(stamps, unit=unit)
-            return np.char.replace(text, "T", " ") if " " in like.strip() else text
-        midnight = (stamps == stamps.astype("datetime64[D]")).all()
-        return np.datetime_as_string(stamps, unit="D" if midnight else "s")
-    values = values.astype(np.float64)
-    if np.all(np.isfinite(values)) and _integral(values) and np.all(np.abs(values) < 2**53):
-        return values.astype(np.int64).astype(str)
-    return np.array([repr(float(v)) for v in values.ravel()]).reshape(values.shape)
-
-
-def panel_season(panel: Panel) -> int | None:
-    """The season a date time column's spacing implies (as `infer_season` for one
-    series: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4), else None.
-
-    The spacing is the median step inside the series (never from one series' last row
-    to the next one's first).
-    """
-    if panel.time is None or panel.time.dtype.kind != "M":
-        return None
-    step = np.diff(panel.time.astype("datetime64[s]").astype(np.int64))
-    inside = np.ones(len(step), dtype=bool)
-    ends = panel.offsets[1:-1] - 1  # the step from each series' last row to the next
-    inside[ends[(ends >= 0) & (ends < len(step))]] = False
-    if inside.sum() < 2:
-        return None
-    spacing = float(np.median(step[inside]))
-    return next((season for seconds, season in _SEASONS
-                 if abs(spacing - seconds) <= 0.1 * seconds), None)
-
-
-# -------------------------------------------------------------------- synthetic
-
-_FREQUENCIES = {"month": "M", "day": "D", "hour": "h"}
-
-
-def synthetic_panel(series: int = 50, length: int = 240, seed: int = 0,
-                    periods: tuple[int, ...] = (6, 12), min_length: int | None = None,
-                    frequency: str | None = "month", start: str = "2000-01-01",
-                    decimals: int | None = 3) -> Panel:
-    """A seeded panel of `series` series that differ the way real panels do.
-
-    Series i, at step t:
-
-        trend_t = level * (1 + slope * t)
-        y_t = trend_t * (1 + a * sin(2 pi t / p + phase))      (multiplicative season)
-            or trend_t + a * level * sin(2 pi t / p + phase)   (additive season)
-        y_t += sigma * level * N(0, 1)
-
-    with level log-uniform in [1, 1000], slope ~ N(0, 0.002) per step, season period
-    p drawn from `periods`, amplitude a in [0.05, 0.3], phase uniform, noise sigma in
-    [0.01, 0.05] of the level, and multiplicative or additive seasonality by a coin
-    flip: every draw comes from `seed` alone.
-
-    Args:
-        series, length: the panel's size (rows = series * length without `min_length`).
-        periods: the seasonal periods drawn from (the default 6 and 12 both divide 12, so
-            a seasonal naive of season 12 fits every series).
-        min_length: if given, each series keeps a random run of its steps of length in
-            [min_length, length], so the series differ in length and start time.
-        frequency: "month" (month starts), "day", "hour" from `start`, or None for
-            plain step numbers 0, 1, 2, ...
-        decimals: values rounded to this many decimals (so a CSV round-trips them
-            exactly), or None.
-    """
-    if series < 1 or length < 2:
-        raise UserError(f"a synthetic panel needs at least 1 series of 2 steps, got "
-                        f"{series} x {length}")
-    if min_length is not None and not 1 <= min_length <= length:
-        raise UserError(f"min_length must be in [1, {length}], got {min_length}")
-    rng = np.random.default_rng(seed)
-    level = 10 ** rng.uniform(0, 3, series)[:, None]
-    slope = rng.normal(0, 0.002, series)[:, None]
-    period = rng.choice(np.asarray(periods, dtype=np.float64), series)[:, None]
-    amplitude = rng.uniform(0.05, 0.3, series)[:, None]
-    phase = rng.uniform(0, 2 * np.pi, series)[:, None]
-    sigma = rng.uniform(0.01, 0.05, series)[:, None]
-    multiplicative = rng.random(series)[:, None] < 0.5
-    noise = rng.standard_normal((series, length))
-    t = np.arange(length)[None, :]
-    trend = level * (1 + slope * t)
-    wave = amplitude * np.sin(2 * np.pi * t / period + phase)
-    values = np.where(multiplicative, trend * (1 + wave), trend + wave * level)
-    values = values + sigma * level * noise
-    if decimals is not None:
-        values = np.round(values, decimals)
-
-    if frequency is None:
-        steps = np.arange(length, dtype=np.float64)
-    elif frequency in _FREQUENCIES:
-        unit = _FREQUENCIES[frequency]
-        steps = (np.datetime64(start, unit) + np.arange(length)).astype("datetime64[s]")
-    else:
-        raise UserError(f"unknown frequency {frequency!r}; choose month, day, hour or None")
-
-    if min_length is None:
-        first = np.zeros(series, dtype=np.int64)
-        lengths = np.full(series, length, dtype=np.int64)
-    else:
-        lengths = rng.integers(min_length, length + 1, series)
-        first = rng.integers(0, length - lengths + 1)
-    keep = (t >= first[:, None]) & (t < (first + lengths)[:, None])
-    offsets = np.zeros(series + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    width = len(str(series - 1))
-    names = [f"s{i:0{width}d}" for i in range(series)]
-    return Panel(f"synthetic:{series}x{length}:seed{seed}", names, offsets, ["value"], [],
-                 values[keep][:, None], np.broadcast_to(steps, (series, length))[keep],
-                 "time", "series")
 
 
 def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
@@ -844,104 +548,3 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
         handle.write(header.getvalue().encode("utf-8"))
         pacsv.write_csv(table, handle, pacsv.WriteOptions(
             include_header=False, quoting_style="needed" if special else "none"))
-
-
-# --------------------------------------------------------------------- built-in
-
-
-@dataclass(frozen=True)
-class BuiltinPanel:
-    description: str
-    series: int  # how many series it holds
-    season: int | None  # for the seasonal naive baseline
-    source: str
-    file: str | None = None  # a CSV in lstm_tf/datasets; None: made by `synthetic_panel`
-    layout: str = "wide"  # how the file is read: wide (one series per column) or long
-    time_column: str | None = None
-    series_column: str | None = None  # for layout long
-    options: dict = field(default_factory=dict, hash=False)  # synthetic_panel's arguments
-
-
-BUILTIN_PANELS: dict[str, BuiltinPanel] = {
-    "us-employment": BuiltinPanel(
-        "U.S. employment by BLS supersector and the nonfarm total (thousands), monthly "
-        "2006-2015, seasonally adjusted, 120 months each (real, BLS)",
-        series=22, season=12, file="us-employment.csv", layout="wide", time_column="month",
-        source="U.S. Bureau of Labor Statistics, Current Employment Statistics; public "
-        "domain (via vega_datasets)"),
-    "synthetic": BuiltinPanel(
-        "Synthetic, 240 monthly steps each: different levels, trends, seasonal periods "
-        "(6, 12) and amplitudes, additive or multiplicative seasons (seed 0)",
-        series=50, season=12, source="generated (synthetic_panel)",
-        options={"series": 50, "length": 240, "seed": 0}),
-}
-
-
-def load_builtin_panel(name: str, columns: list[str] | None = None,
-                       fill: str | None = None) -> Panel:
-    """A built-in panel by name (see `BUILTIN_PANELS`); `columns` picks some of a wide
-    panel's series."""
-    if name not in BUILTIN_PANELS:
-        raise UserError(f"unknown panel {name!r}; available: {', '.join(BUILTIN_PANELS)}")
-    info = BUILTIN_PANELS[name]
-    if info.file is None:
-        if columns not in (None, ["value"]):
-            raise UserError(f"the {name} panel has one target, value; got {', '.join(columns)}")
-        return synthetic_panel(**info.options)
-    source = f"builtin:{name}"
-    with resources.as_file(resources.files("lstm_tf").joinpath("datasets", info.file)) as path:
-        header = _header(path, source)
-        if info.layout == "wide":
-            panel = _read_wide(path, source, header, columns, info.time_column, fill)
-        else:
-            panel = _read_long(path, source, header, info.series_column, columns, [],
-                               info.time_column, fill, allow_single=False)
-    return panel
-
-
-# ------------------------------------------------------------ from a DataConfig
-
-
-def is_panel(config) -> bool:
-    """Whether a run's `DataConfig` names a panel: a built-in panel, a CSV with a series
-    column, or a CSV whose columns are the series."""
-    return (config.dataset in BUILTIN_PANELS or config.series_column is not None
-            or bool(config.columns_as_series))
-
-
-def load_panel(config) -> Panel:
-    """The panel a run's `DataConfig` names (see `is_panel`)."""
-    if config.series_column is not None and config.columns_as_series:
-        raise UserError("give --series-column (a long CSV) or --columns-as-series (a wide "
-                        "CSV), not both")
-    if config.path is None:
-        if config.dataset not in BUILTIN_PANELS:
-            raise UserError(f"{config.dataset!r} is not a built-in panel; panels: "
-                            f"{', '.join(BUILTIN_PANELS)}, or --data FILE with "
-                            "--series-column or --columns-as-series")
-        if config.series_column is not None:
-            raise UserError("--series-column applies to a --data file, not to the built-in "
-                            f"panel {config.dataset}")
-        if config.features or getattr(config, "known", None):
-            raise UserError(f"the built-in panel {config.dataset} has no feature columns")
-        return load_builtin_panel(config.dataset, config.series_columns or config.targets,
-                                  config.fill)
-    if config.series_column is not None:
-        from .covariates import read_columns, split_known
-
-        known = list(getattr(config, "known", []))
-        return split_known(read_long_csv(config.path, config.series_column, config.targets,
-                                         read_columns(config.features, known),
-                                         config.time_column, config.fill),
-                           list(config.features), known)
-    if getattr(config, "known", None):
-        raise UserError("--known needs a long CSV (--series-column): a known column belongs "
-                        "to each series")
-    if config.columns_as_series:
-        if config.features:
-            raise UserError("--features cannot be combined with --columns-as-series (every "
-                            "column is a series); use a long CSV with --series-column")
-        return read_wide_as_panel(config.path, config.series_columns or config.targets,
-                                  config.time_column, config.fill)
-    raise UserError(f"{config.path} is not a panel: give --series-column ID (a long CSV) or "
-                    "--columns-as-series (a wide CSV)")

@@ -1,0 +1,255 @@
+"""Reading one series from CSV text, with errors that name the line and column.
+
+The cell rules (what counts as missing, the float32 range, `--fill`) are shared with
+the panel readers (`panel_csv`). NumPy only: the ONNX `predict` path reads CSVs
+without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .panel import Series
+from .timeaxis import parse_time
+
+
+FILL_METHODS = ("interpolate", "ffill", "drop")
+
+
+def read_csv(path: str | Path, targets: list[str] | None = None,
+             features: list[str] | None = None, time_column: str | None = None,
+             fill: str | None = None) -> Series:
+    """Read a CSV file with a header row.
+
+    `targets` defaults to the first column that is not the time column.
+    Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
+    """
+    path = existing_file(path)
+    text = decode(path, str(path))
+    return parse_csv(text, str(path), targets, features, time_column, fill)
+
+
+def check_columns(source: str, header: list[str], targets: list[str], features: list[str],
+                  roles: dict[str, str | None]) -> None:
+    """Every target and feature is a column of `header`, none is both, and none is a
+    column with another role (`roles`: e.g. {"time": "month", "series": "store"})."""
+    for name in targets + features:
+        if name not in header:
+            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    overlap = set(targets) & set(features)
+    if overlap:
+        raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} given as both "
+                        "target and feature")
+    for role, name in roles.items():
+        if name is not None and name in targets + features:
+            raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
+                            "feature")
+
+
+def existing_file(path: str | Path) -> Path:
+    """`path` as a Path, or a one-line error if it is missing or a directory."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"file {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a CSV file")
+    return path
+
+
+def decode(path: Path, source: str) -> str:
+    """A file's text (UTF-8, a byte-order mark dropped), or a one-line error."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{source} is not UTF-8 text (byte {error.start}); "
+                        "save it as UTF-8") from None
+
+
+def parse_csv(text: str, source: str, targets: list[str] | None = None,
+              features: list[str] | None = None, time_column: str | None = None,
+              fill: str | None = None) -> Series:
+    """Parse CSV text (see `read_csv`); `source` names it in error messages."""
+    header, rows = _header_and_rows(text, source)
+    if not rows:
+        raise UserError(f"{source} has a header but no data rows")
+    if targets is None:
+        candidates = [name for name in header if name != time_column]
+        if not candidates:
+            raise UserError(f"{source} has no column besides the time column")
+        targets = [candidates[0]]
+    return _select(source, header, rows, targets, features or [], time_column, fill,
+                   first_line=2)
+
+
+def _header_and_rows(text: str, source: str) -> tuple[list[str], list[list[str]]]:
+    """A CSV text's header (names stripped, none twice) and its rows, trailing blank
+    lines dropped."""
+    lines = [line for line in csv.reader(text.splitlines())]
+    if not lines or not any(cell.strip() for cell in lines[0]):
+        raise UserError(f"{source} is empty")
+    header = [cell.strip() for cell in lines[0]]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
+    rows = lines[1:]
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # trailing blank lines
+    return header, rows
+
+
+def _select(source: str, header: list[str], rows: list[list[str]], targets: list[str],
+            features: list[str], time_column: str | None, fill: str | None,
+            first_line: int) -> Series:
+    """Pick the target, feature and time columns out of text rows and parse them."""
+    check_columns(source, header, list(targets), list(features), {"time": time_column})
+    if time_column and time_column not in header:
+        raise UserError(f"{source}: no column {time_column!r}; available: {', '.join(header)}")
+    # A blank line is a row of missing values (in a one-column file, one missing value).
+    rows = [row if row else [""] * len(header) for row in rows]
+    for offset, row in enumerate(rows):
+        if len(row) != len(header):
+            raise UserError(f"{source}: line {first_line + offset} has {len(row)} fields, "
+                            f"the header has {len(header)}")
+    value_columns = targets + features
+    values = np.empty((len(rows), len(value_columns)), dtype=np.float64)
+    for j, name in enumerate(value_columns):
+        index = header.index(name)
+        for i, row in enumerate(rows):
+            values[i, j] = _parse_number(row[index], source, name, first_line + i)
+    time = None
+    if time_column:
+        time = [row[header.index(time_column)].strip() for row in rows]
+        _check_time_increases(time, source, time_column, first_line)
+    values, time = _handle_missing(values, time, value_columns, fill, source, first_line)
+    if not np.all(np.isfinite(values)):
+        i, j = np.argwhere(~np.isfinite(values))[0]
+        raise UserError(f"{source}: column {value_columns[j]!r} has an infinite value "
+                        f"at line {first_line + i}")
+    return Series(source, list(targets), list(features), values, time, time_column)
+
+
+_MISSING = {"", "na", "nan", "null", "none", "n/a", "-"}
+
+
+# Models compute (and exported models take their input) in float32: a larger value
+# would become inf there.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _parse_number(cell: str, source: str, column: str, line: int) -> float:
+    text = cell.strip()
+    if text.lower() in _MISSING:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        hint = ""
+        if "," in text:
+            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
+        raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is not a "
+                        f"number{hint}") from None
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is outside "
+                        f"float32's finite range (±{FLOAT32_MAX:.4g}), which the model "
+                        "computes in; rescale the column (e.g. other units)")
+    return value
+
+
+def _check_time_increases(time: list[str], source: str, column: str, first_line: int) -> None:
+    previous = None
+    for i, text in enumerate(time):
+        try:
+            current = parse_time(text)
+        except ValueError:
+            raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
+                            f"{text!r} is neither a number nor an ISO date") from None
+        if previous is not None:
+            try:
+                increasing = current > previous
+            except TypeError:  # a number after a date, or the reverse
+                raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
+                                f"{text!r} mixes numbers and dates") from None
+            if not increasing:
+                word = "repeats" if current == previous else "goes back in time from"
+                raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
+                                f"{text!r} {word} {time[i - 1]!r}; rows must be in "
+                                "increasing time order")
+        previous = current
+
+
+def _handle_missing(values: np.ndarray, time: list[str] | None, columns: list[str],
+                    fill: str | None, source: str, first_line: int):
+    missing = np.isnan(values)
+    if not missing.any():
+        return values, time
+    count = int(missing.sum())
+    first_row = int(np.argwhere(missing.any(axis=1))[0][0])
+    if fill is None:
+        raise UserError(f"{source}: {count} missing value(s), the first at line "
+                        f"{first_line + first_row}; choose --fill interpolate, ffill or drop")
+    if fill not in FILL_METHODS:
+        raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
+    if fill == "drop":
+        keep = ~missing.any(axis=1)
+        return values[keep], [t for t, k in zip(time, keep) if k] if time else None
+    filled = values.copy()
+    for j in range(values.shape[1]):
+        if missing[:, j].all():
+            raise UserError(f"{source}: column {columns[j]!r} has no values at all")
+        fill_gaps(filled[:, j], fill)
+    return filled, time
+
+
+def fill_gaps(column: np.ndarray, fill: str) -> None:
+    """Fill the NaNs of one series' column in place (it holds at least one number):
+    interpolate linearly, or ffill (leading gaps take the first known value)."""
+    known = ~np.isnan(column)
+    steps = np.arange(len(column))
+    if fill == "interpolate":
+        # np.interp holds the end values flat beyond the first and last known rows.
+        column[:] = np.interp(steps, steps[known], column[known])
+    else:
+        last_known = np.maximum.accumulate(np.where(known, steps, -1))
+        column[:] = column[np.where(last_known < 0, int(np.argmax(known)), last_known)]
+
+
+def read_with_future(path, targets: list[str], features: list[str], known: list[str],
+                     time_column: str | None):
+    """`lstm-tf predict`'s reader for one series with known covariates: (the history as a
+    `Series`, the known columns' raw values on the future rows [future, len(known)]).
+
+    The future rows are the rows after the last row with a target value (their target
+    and feature cells empty); the history before them is read as any CSV (every check of
+    `read_csv` applies to it).
+    """
+    path = existing_file(path)
+    source = str(path)
+    header, rows = _header_and_rows(decode(path, source), source)
+    for name in list(targets) + list(known):
+        if name not in header:
+            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    columns = [header.index(name) for name in targets]
+
+    def has_target(row: list[str]) -> bool:
+        return any(j < len(row) and row[j].strip().lower() not in _MISSING
+                   for j in columns)
+
+    split = max((i + 1 for i, row in enumerate(rows) if has_target(row)), default=0)
+    if split == 0:
+        raise UserError(f"{source} has no row with a value of {', '.join(targets)}")
+    history = _select(source, header, rows[:split], list(targets), list(features),
+                                 time_column, None, first_line=2)
+    future = np.full((len(rows) - split, len(known)), np.nan)
+    for i, row in enumerate(rows[split:]):
+        if len(row) != len(header):
+            raise UserError(f"{source}: line {2 + split + i} has {len(row)} fields, the "
+                            f"header has {len(header)}")
+        for j, name in enumerate(known):
+            future[i, j] = _parse_number(row[header.index(name)], source, name,
+                                                    2 + split + i)
+    return history, future

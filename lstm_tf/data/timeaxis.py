@@ -1,0 +1,204 @@
+"""The time axis: parsing a time cell, the season a spacing implies, continuing a
+series' times past its end and writing them back as text. NumPy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from .panel import Panel
+
+
+def parse_time(text: str) -> float | np.datetime64:
+    """A time cell as a number (e.g. a year) or a NumPy datetime (ISO 8601)."""
+    try:
+        return float(text)
+    except ValueError:
+        return np.datetime64(text)
+
+
+# ------------------------------------------------------------------------- season
+
+# Median spacing of a date column (seconds) -> the season a forecaster would assume:
+# half-hourly and hourly data a day, daily a week, weekly, monthly and quarterly a year.
+_SEASONS = ((1800, 48), (3600, 24), (86400, 7), (7 * 86400, 52), (30.4 * 86400, 12),
+            (91.3 * 86400, 4))
+
+
+def infer_season(time: list[str] | None) -> int | None:
+    """The season implied by a date time column's spacing (see `_SEASONS`), else None.
+
+    Numbers (years, step counts) imply none: a yearly series has no season.
+    """
+    if not time or len(time) < 3 or any(isinstance(parse_time(text), float) for text in time):
+        return None
+    stamps = np.array([np.datetime64(text, "s") for text in time])
+    spacing = float(np.median(np.diff(stamps).astype(np.float64)))
+    return next((season for seconds, season in _SEASONS
+                 if abs(spacing - seconds) <= 0.1 * seconds), None)
+
+
+# ------------------------------------------------------------------------- time
+
+# Median spacing (days) of the calendar frequencies: month-based steps, continued by
+# the calendar rather than by a fixed number of seconds.
+_CALENDAR_MONTHS = ((28, 31, 1), (89, 92, 3), (181, 184, 6), (365, 366, 12))
+
+
+def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
+    """The `steps` timestamps after one series' `times`, continuing its spacing.
+
+    Dates spaced by months, quarters, half-years or years continue by the calendar:
+    month ends stay month ends (Jan 31, Feb 28, Mar 31), month starts stay month
+    starts, any other day of the month is kept where the month has it (else its last
+    day), and so is the time of day. Any other spacing (weekly, daily, hourly,
+    half-hourly, ...) is fixed: `last + k * spacing`. Plain numbers (years, step
+    counts) continue by their step. The spacing is the median step, so a gap in the
+    history does not change it.
+
+    Args:
+        times: datetime64 or float64 [n >= 2], increasing.
+        steps: how many timestamps to return.
+
+    Returns:
+        datetime64[s] or float64 [steps].
+    """
+    times = np.asarray(times)
+    if len(times) < 2:
+        raise UserError(f"cannot continue a time column from {len(times)} timestamp(s); "
+                        "need two or more to know its spacing")
+    if times.dtype.kind != "M":
+        times = times.astype(np.float64)
+        step = float(np.median(np.diff(times)))
+        if not step > 0:
+            raise UserError("cannot continue a time column that does not increase")
+        return _continue_numbers(times[-1:], step, _integral(times), steps)[0]
+    stamps = times.astype("datetime64[s]")
+    spacing = float(np.median(np.diff(stamps).astype(np.int64)))
+    if not spacing > 0:
+        raise UserError("cannot continue a time column that does not increase")
+    month_ends = bool(_is_month_end(stamps).all())
+    return _continue_dates(stamps[-1:], spacing, np.array([month_ends]), steps)[0]
+
+
+def continue_panel_time(panel: Panel, steps: int,
+                        series: np.ndarray | None = None) -> np.ndarray:
+    """`continue_time` of every series in `series` (default all) at once: [n, steps].
+
+    A panel whose series all share one spacing (every step inside every series the
+    same, the usual case) is continued in one vectorised pass; any other falls back to
+    `continue_time` series by series.
+    """
+    if panel.time is None:
+        raise UserError("the panel has no time column to continue")
+    series = np.arange(len(panel.names)) if series is None else np.asarray(series)
+    lengths = panel.lengths[series]
+    if len(series) and lengths.min() >= 2:
+        key = panel.time.astype("datetime64[s]") if panel.time.dtype.kind == "M" else panel.time
+        step = np.diff(key)
+        inside = np.ones(len(step), dtype=bool)  # steps that stay inside one series
+        boundaries = panel.offsets[1:-1] - 1
+        inside[boundaries[(boundaries >= 0) & (boundaries < len(step))]] = False
+        member = np.zeros(len(panel.names), dtype=bool)
+        member[series] = True
+        row_series = panel.series_index()
+        used = member[row_series]
+        steps_used = step[used[:-1] & inside]
+        last = key[panel.offsets[series + 1] - 1]
+        if panel.time.dtype.kind == "M" and len(steps_used):
+            steps_used = steps_used.astype(np.int64)
+            days = steps_used[0] / 86400
+            band = next(((low, high) for low, high, _ in _CALENDAR_MONTHS
+                         if low <= days <= high), None)
+            if band is not None and (steps_used >= band[0] * 86400).all() and (
+                    steps_used <= band[1] * 86400).all():
+                steps_used = steps_used[:1]  # calendar steps: one band, any month length
+        if len(steps_used) and (steps_used == steps_used[0]).all() and steps_used[0] > 0:
+            if panel.time.dtype.kind != "M":
+                integral = _integral(key[used])
+                return _continue_numbers(last, float(steps_used[0]), integral, steps)
+            # Series whose every date is a month end (the others keep their day).
+            not_end = np.bincount(row_series[~_is_month_end(key)], minlength=len(panel.names))
+            return _continue_dates(last, float(steps_used[0]), not_end[series] == 0, steps)
+    return np.stack([continue_time(panel.time[panel.rows_of(i)], steps) for i in series])
+
+
+def _continue_numbers(last: np.ndarray, step: float, integral: bool, steps: int) -> np.ndarray:
+    future = last[:, None] + step * np.arange(1, steps + 1)
+    # Integral times with an integral step stay integral (no 2016.0000000002).
+    return np.round(future) if integral and step == round(step) else future
+
+
+def _is_month_end(stamps: np.ndarray) -> np.ndarray:
+    dates = stamps.astype("datetime64[D]")
+    return dates == (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+
+
+def _continue_dates(last: np.ndarray, spacing: float, month_ends: np.ndarray,
+                    steps: int) -> np.ndarray:
+    """[n, steps] dates after each of `last` [n], `spacing` seconds apart, by the
+    calendar when the spacing is a month, a quarter, half a year or a year."""
+    ahead = np.arange(1, steps + 1, dtype=np.int64)
+    days = spacing / 86400
+    months = next((m for low, high, m in _CALENDAR_MONTHS if low <= days <= high), None)
+    last = last[:, None]
+    if months is None:
+        return last + ahead * np.timedelta64(int(round(spacing)), "s")
+    time_of_day = last - last.astype("datetime64[D]")
+    month = last.astype("datetime64[M]") + months * ahead
+    start = month.astype("datetime64[D]")
+    length = (month + 1).astype("datetime64[D]") - start  # days in each future month
+    day_of_month = last.astype("datetime64[D]") - last.astype("datetime64[M]").astype(
+        "datetime64[D]")
+    # Month ends stay month ends; any other day is kept, or the month's last (starts: 0).
+    day = np.where(month_ends[:, None], length - 1, np.minimum(day_of_month, length - 1))
+    return (start + day).astype("datetime64[s]") + time_of_day
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)))
+
+
+def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
+    """Times as text, the way a CSV writes them: an array of str.
+
+    Dates at midnight as dates (`2016-01-31`), other datetimes in ISO 8601
+    (`2016-01-31T13:30:00`), integral numbers without a spurious `.0` (`2016`), other
+    numbers in their shortest round-trip form. `like`, a time cell of the input,
+    makes dates follow its precision and separator (`1950-01` gives months,
+    `2020-01-01 13:30` minutes with a space).
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "M":
+        stamps = values.astype("datetime64[s]")
+        if like is not None:
+            unit = np.datetime_data(np.datetime64(like.strip()).dtype)[0]
+            text = np.datetime_as_string(stamps, unit=unit)
+            return np.char.replace(text, "T", " ") if " " in like.strip() else text
+        midnight = (stamps == stamps.astype("datetime64[D]")).all()
+        return np.datetime_as_string(stamps, unit="D" if midnight else "s")
+    values = values.astype(np.float64)
+    if np.all(np.isfinite(values)) and _integral(values) and np.all(np.abs(values) < 2**53):
+        return values.astype(np.int64).astype(str)
+    return np.array([repr(float(v)) for v in values.ravel()]).reshape(values.shape)
+
+
+def panel_season(panel: Panel) -> int | None:
+    """The season a date time column's spacing implies (as `infer_season` for one
+    series: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4), else None.
+
+    The spacing is the median step inside the series (never from one series' last row
+    to the next one's first).
+    """
+    if panel.time is None or panel.time.dtype.kind != "M":
+        return None
+    step = np.diff(panel.time.astype("datetime64[s]").astype(np.int64))
+    inside = np.ones(len(step), dtype=bool)
+    ends = panel.offsets[1:-1] - 1  # the step from each series' last row to the next
+    inside[ends[(ends >= 0) & (ends < len(step))]] = False
+    if inside.sum() < 2:
+        return None
+    spacing = float(np.median(step[inside]))
+    return next((season for seconds, season in _SEASONS
+                 if abs(spacing - seconds) <= 0.1 * seconds), None)

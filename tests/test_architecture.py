@@ -1,0 +1,106 @@
+"""The import graph of lstm_tf/: imports run one way, with no circle.
+
+Every `import` and `from ... import` counts, at module level or inside a function (a
+lazy import is still a dependency). An import of a package's name counts as an edge to
+that package's __init__; the implicit import of a module's parent package does not.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "lstm_tf"
+
+
+def modules(root: Path) -> dict[str, tuple[Path, bool]]:
+    """Dotted module name -> (file, is a package's __init__)."""
+    found = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        package = parts[-1] == "__init__"
+        found[".".join(parts[:-1] if package else parts)] = (path, package)
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of the same tree it imports (anywhere in its code)."""
+    known = modules(root)
+
+    def resolve(name: str | None, level: int, module: str, package: bool) -> str:
+        if level == 0:
+            return name or ""
+        base = module.split(".")[:None if package else -1]
+        base = base[:len(base) - (level - 1)]
+        return ".".join(base + ([name] if name else []))
+
+    graph = {}
+    for module, (path, package) in known.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = resolve(node.module, node.level, module, package)
+                # `from pkg import sub` imports the submodule; `from mod import name` the module.
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                           for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in known:
+                    target = target.rpartition(".")[0]
+                if target and target != module:
+                    edges.add(target)
+        graph[module] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_inside_lstm_tf():
+    graph = import_graph(ROOT)
+    assert "lstm_tf.data.prepare" in graph and len(graph) > 40  # the tree was read
+    assert "lstm_tf.data.timeaxis" in graph["lstm_tf.data.covariates"]  # lazy imports seen
+    assert cycles(graph) == []
+
+
+def test_the_check_finds_a_circle_made_of_lazy_imports(tmp_path):
+    package = tmp_path / "lstm_tf"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "data" / "__init__.py").write_text("")
+    (package / "data" / "a.py").write_text("from . import b\n")
+    (package / "data" / "b.py").write_text("def f():\n    from .c import g\n")
+    (package / "data" / "c.py").write_text("def g():\n    from lstm_tf.data.a import b\n")
+    (package / "top.py").write_text("from .data import a\n")
+    graph = import_graph(package)
+    assert graph["lstm_tf.top"] == {"lstm_tf.data.a"}
+    assert cycles(graph) == [["lstm_tf.data.a", "lstm_tf.data.b", "lstm_tf.data.c"]]

@@ -1,0 +1,266 @@
+"""The split rules, one set for a single series and for every series of a panel
+(lstm_tf/data/split.py): parts of at least the horizon, --val-size / --test-size for one
+series too, a default window that shrinks for a short series, refusals that state the
+true minimum of rows; and the short series of the competitions' protocol (h = 18
+monthly, 8 quarterly, 6 yearly, with --test-size h) prepared and trained."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from lstm_tf.config import DataConfig
+from lstm_tf.data import load_builtin
+from lstm_tf.data.prepare import load_data, prepare_any
+from lstm_tf.data.split import (MIN_TRAIN_WINDOWS, MIN_WINDOW, default_window, part_rows,
+                                split_rows)
+from lstm_tf.errors import UserError
+
+
+def builtin_slice(tmp_path, name: str, first: int, rows: int):
+    """Rows [first, first + rows) of a real built-in series, as a CSV with its time column."""
+    series = load_builtin(name)
+    path = tmp_path / f"{name}{rows}.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([series.time_column, series.targets[0]])
+        for t in range(first, first + rows):
+            writer.writerow([series.time[t], series.values[t, 0]])
+    return str(path), series.time_column
+
+
+def prepared(**options):
+    config = DataConfig(dataset=None, **options)
+    config.validate()
+    data = load_data(config)
+    found, panel = prepare_any(data, config)
+    return config, found, panel
+
+
+def test_fraction_parts_hold_the_horizon_and_fixed_sizes_are_kept():
+    val, test = part_rows([72, 1000], 12, 0.15, 0.15)
+    # 15% of 72 rows is 11: raised to the horizon; 15% of 1000 stays 150.
+    assert val.tolist() == [12, 150] and test.tolist() == [12, 150]
+    val, test = part_rows([72], 12, 0.15, 0.15, holdout=12)
+    assert (int(val[0]), int(test[0])) == (12, 12)  # round(60 * 0.15) = 9 -> 12
+    val, test = part_rows([72], 1, 0.15, 0.15, holdout=10, val_size=12)
+    assert (int(val[0]), int(test[0])) == (12, 10)
+    with pytest.raises(UserError, match=r"^--val-size 6 is shorter than the horizon \(12\)"):
+        part_rows([72], 12, 0.15, 0.15, val_size=6)
+    with pytest.raises(UserError, match=r"^--test-size 3 is shorter than the horizon \(8\)"):
+        part_rows([48], 8, 0.15, 0.15, holdout=3)
+
+
+def test_val_size_is_honoured_for_one_series():
+    split = split_rows(72, 0.15, 0.15, window=13, horizon=1, holdout=None, val_size=12)
+    assert split.bounds("val") == (49, 61) and split.bounds("test") == (61, 72)  # 11 = 15%
+    # Before, a single series read only --val-fraction: 28 rows of validation.
+    split = split_rows(200, 0.15, 0.15, window=13, horizon=1, holdout=12, val_size=12)
+    assert split.bounds("val") == (176, 188) and split.bounds("test") == (188, 200)
+
+
+@pytest.mark.parametrize("rows, season, horizon, holdout, window", [
+    (72, 12, 12, 12, 13),   # 72 months, h = 12: refused before ("need at least 56 rows")
+    (84, 12, 18, 18, 13),   # the protocol's monthly horizon on 7 years
+    (72, 12, 18, 18, 13),
+    (48, 4, 8, 8, 8),       # 12 years of quarters: a third of the training rows
+    (30, None, 6, 6, 4),    # 30 years
+    (36, None, 6, 6, 6),
+    (732, 12, 1, None, 37), # a long series keeps three seasons and a step
+    (1000, 24, 1, None, 73),
+])
+def test_default_window_shrinks_for_a_short_series(rows, season, horizon, holdout, window):
+    assert default_window(rows, season, horizon, 0.15, 0.15, holdout) == window
+    split = split_rows(rows, 0.15, 0.15, window, horizon, holdout)
+    training_windows = split.train_end - window - horizon + 1
+    assert training_windows >= MIN_TRAIN_WINDOWS
+
+
+def test_a_refusal_states_the_true_minimum_of_rows():
+    with pytest.raises(UserError, match=r"too few rows \(5\) for horizon 1 .* need at least 8 "
+                                        r"rows \(a window of 2 rows and 4 training windows\)"):
+        default_window(5, None, 1, 0.15, 0.15)
+    with pytest.raises(UserError, match="need at least"):
+        default_window(7, None, 1, 0.15, 0.15)
+    assert default_window(8, None, 1, 0.15, 0.15) == MIN_WINDOW
+    # With a window given, the minimum is the first row count the split accepts.
+    for window, horizon, holdout, val_size in [(4, 1, None, None), (24, 12, 12, None),
+                                               (13, 18, 18, 18), (40, 6, None, 10)]:
+        with pytest.raises(UserError, match=r"need at least (\d+) rows") as refused:
+            split_rows(window, 0.15, 0.15, window, horizon, holdout, val_size)
+        need = int(refused.value.args[0].rsplit("need at least ", 1)[1].split()[0])
+        split = split_rows(need, 0.15, 0.15, window, horizon, holdout, val_size)
+        assert split.train_end >= window + horizon
+        with pytest.raises(UserError):
+            split_rows(need - 1, 0.15, 0.15, window, horizon, holdout, val_size)
+
+
+def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
+    for rows, horizon, train_windows in [(72, 12, 24), (84, 18, 18), (72, 18, 6)]:
+        path, time = builtin_slice(tmp_path, "elnino", 100, rows)
+        config, found, panel = prepared(path=path, time_column=time, horizon=horizon,
+                                        test_size=horizon)
+        assert panel is None and config.season == 12 and config.window == 13
+        assert found.split.rows - found.split.val_end == horizon  # the held-out block
+        assert found.split.val_end - found.split.train_end == horizon
+        assert {part: len(s) for part, s in found.starts.items()} == {
+            "train": train_windows, "val": 1, "test": 1}
+
+
+def test_short_yearly_series_prepare(tmp_path):
+    for rows, window in [(30, 4), (36, 6), (40, 7)]:
+        path, time = builtin_slice(tmp_path, "sunspots", 200, rows)
+        config, found, _ = prepared(path=path, time_column=time, horizon=6, test_size=6)
+        assert config.window == window
+        assert len(found.starts["train"]) == rows - 12 - window - 6 + 1
+
+
+def quarterly_panel(tmp_path, series: int = 6, quarters: int = 48):
+    """A long CSV of `series` seeded series of `quarters` quarters (season 4)."""
+    from lstm_tf.data.sources import synthetic_panel
+
+    panel = synthetic_panel(series=series, length=quarters, seed=4, periods=(4,),
+                            frequency=None)
+    dates = (np.datetime64("2000-01", "M") + 3 * np.arange(quarters)).astype("datetime64[D]")
+    path = tmp_path / "quarterly.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "quarter", "value"])
+        for i, name in enumerate(panel.names):
+            for k, row in enumerate(range(*panel.offsets[i:i + 2])):
+                writer.writerow([name, dates[k], panel.values[row, 0]])
+    return str(path)
+
+
+def test_a_48_quarter_panel_prepares_with_horizon_8(tmp_path):
+    config, found, panel = prepared(path=quarterly_panel(tmp_path), series_column="id",
+                                    time_column="quarter", horizon=8, test_size=8)
+    assert config.season == 4 and config.window == 8 and panel["skipped"] == []
+    # Each series: 8 test, 8 validation, 32 training rows -> 32 - 8 - 8 + 1 windows.
+    assert np.bincount(found.series_of["train"]).tolist() == [17] * 6
+    assert len(found.starts["val"]) == 6 and len(found.starts["test"]) == 6
+
+
+def test_scaling_is_refused_for_one_series(tmp_path):
+    path, time = builtin_slice(tmp_path, "elnino", 0, 120)
+    with pytest.raises(UserError, match=r"^--scaling series applies to a panel"):
+        prepared(path=path, time_column=time, scaling="series")
+
+
+def test_a_one_row_window_leaves_the_ar_anchor_no_input_and_no_error():
+    from lstm_tf import anchors
+
+    scaled = np.sin(np.arange(60) / 3.0)[:, None]
+    starts = np.arange(1, 50)
+    anchor, _ = anchors.choose(scaled, starts[:40], starts[40:], 1, 1, None, 1, "ar")
+    # ar on a window of one row: no coefficients, so the last value.
+    forecast = anchor.forecast(scaled[starts[40:] - 1][:, :, None], 1)
+    np.testing.assert_allclose(forecast[:, 0, 0], scaled[starts[40:] - 1, 0])
+
+
+def test_short_series_train_end_to_end(tmp_path):
+    """The protocol's default command on a 72-month series with h = 12 (refused before)
+    and on a 48-quarter panel with h = 8 (refused before): both train and are evaluated
+    on their held-out block."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lstm_tf_cli.main import cli
+
+    path, time = builtin_slice(tmp_path, "elnino", 100, 72)
+    panel = quarterly_panel(tmp_path)
+    for args, test_windows in [
+            (["--data", path, "--time-column", time, "--horizon", "12"], 1),
+            (["--data", panel, "--series-column", "id", "--time-column", "quarter",
+              "--horizon", "8"], 6)]:
+        out = tmp_path / f"run{test_windows}"
+        horizon = args[args.index("--horizon") + 1]
+        result = CliRunner().invoke(cli, ["train", *args, "--test-size", horizon, "--epochs",
+                                          "2", "--units", "4", "-q", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        config = json.loads((out / "config.json").read_text())
+        assert config["data"]["test_size"] == int(horizon)
+        assert metrics["part"] == "test" and metrics["windows"] == test_windows
+        assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
+
+
+def test_in_a_panel_every_series_that_holds_a_window_trains():
+    from lstm_tf.data.split import panel_parts, panel_window
+
+    lengths = np.array([14, 17, 20, 30, 40, 47, 47])
+    # h = 6, 6 test rows; validation max(15%, 6) = 6 rows where the series holds it.
+    val, test, kept = panel_parts(lengths, 5, 6, 0.15, 0.15, holdout=6)
+    assert test.tolist() == [6] * 7
+    # 14 rows: 8 before the test part, fewer than window + horizon = 11: not kept.
+    # 17 and 20 rows: no validation of their own, their rows before the test part train.
+    assert kept.tolist() == [False, True, True, True, True, True, True]
+    assert val.tolist() == [6, 0, 0, 6, 6, 6, 6]
+    # The window shrinks from the median series' (30 rows: 4) until `share` of the
+    # series that can hold a window of MIN_WINDOW rows hold it (14 rows: window 2).
+    assert default_window(30, None, 6, 0.15, 0.15, holdout=6) == 4
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=1.0) == 2
+    # Window 4 keeps 6 of the 7 (every series of 16 rows or more): enough for share 0.8.
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=0.8) == 4
+    assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6) == 2  # 0.9 of 7 > 6
+    # Without a series that holds validation, none is kept (the panel has no validation).
+    assert not panel_parts(np.array([14, 17]), 5, 6, 0.15, 0.15, holdout=6)[2].any()
+
+
+def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):
+    from lstm_tf.data.panel_csv import write_long_csv
+    from lstm_tf.data.sources import synthetic_panel
+
+    panel = synthetic_panel(series=60, length=47, min_length=14, seed=7, periods=(1000,),
+                            frequency=None)
+    path = tmp_path / "yearly.csv"
+    write_long_csv(panel, path)
+    config, found, recorded = prepared(path=str(path), series_column="series",
+                                       time_column="time", horizon=6, test_size=6)
+    # The median series' window keeps 0.9 or more of the series that can train: no shrink.
+    assert config.window == default_window(int(np.median(panel.lengths)), None, 6, 0.15,
+                                           0.15, holdout=6) == 5
+    too_short = panel.lengths < 5 + 6 + 6  # window, horizon and the test part
+    assert 0 < too_short.sum() <= 0.1 * 60
+    assert recorded["skipped"] == [name for name, s in zip(panel.names, too_short) if s]
+    kept = int((~too_short).sum())
+    assert len(np.unique(found.series_of["train"])) == kept
+    assert len(np.unique(found.series_of["test"])) == kept
+    # Validation comes from the series long enough for it (6 + 6 + 5 + 6 rows or more);
+    # the shorter ones train on every row before their test part.
+    with_val = int((panel.lengths >= 23).sum())
+    assert len(np.unique(found.series_of["val"])) == with_val < kept
+    # Before, validation was 15% of the rows before the test part, refused below the
+    # horizon: only the series of 43 rows or more (round(37 * 0.15) = 6) were kept.
+    assert (panel.lengths >= 43).sum() < kept / 2
+
+
+@pytest.mark.parametrize("options", [
+    dict(horizon=12, test_size=12, window=13),
+    dict(horizon=1, window=37),
+    dict(horizon=6, val_size=30, test_size=24, window=25, stride=3),
+])
+def test_a_single_series_splits_as_a_panel_of_one(options):
+    """One set of rules: a series and the panel of that one series get the same parts
+    and the same windows."""
+    from lstm_tf.data.panel import as_panel
+    from lstm_tf.data.prepare import panel_starts, split_panel
+    from lstm_tf.data.windowing import window_starts
+
+    series = load_builtin("elnino")
+    panel = as_panel(series)
+    assert panel.names == ["sst"] and panel.lengths.tolist() == [732]
+    assert panel.time.dtype == np.dtype("datetime64[s]") and str(panel.time[0])[:7] == "1950-01"
+    config = DataConfig(dataset=None, **options)
+    split = split_rows(732, config.val_fraction, config.test_fraction, config.window,
+                       config.horizon, config.holdout, config.val_size)
+    panel_split, keep = split_panel(panel, config)
+    assert keep.tolist() == [True]
+    assert (int(panel_split.train_end[0]), int(panel_split.val_end[0])) == \
+        (split.train_end, split.val_end)
+    starts, series_of = panel_starts(panel_split, config.window, config.horizon, config.stride)
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(starts[part], window_starts(
+            *split.bounds(part), config.window, config.horizon, config.stride))
+        assert (series_of[part] == 0).all()
