@@ -35,10 +35,9 @@ MIN_WINDOW = 2  # the shortest default window (one row leaves the AR anchors no 
 PANEL_WINDOW_SHARE = 0.9
 
 
-def check_sizes(horizon: int, holdout: int | None, val_size: int | None,
-                test_option: str = "--test-size") -> None:
+def check_sizes(horizon: int, holdout: int | None, val_size: int | None) -> None:
     """A fixed validation or test part shorter than the horizon holds no forecast."""
-    for option, size in ((test_option, holdout), ("--val-size", val_size)):
+    for option, size in (("--test-size", holdout), ("--val-size", val_size)):
         if size is not None and size < horizon:
             raise UserError(f"{option} {size} is shorter than the horizon ({horizon}): the part "
                             "would hold no forecast; give at least the horizon")
@@ -90,9 +89,9 @@ def default_window(rows: int, season: int | None, horizon: int, val_fraction: fl
                    val_size: int | None = None) -> int:
     """Three seasons and a step (room for every seasonal anchor), or 24 without a
     season; at most a third of the training rows after the horizon, so that a short
-    series keeps windows to learn from; for a series too short for a third of
-    `MIN_WINDOW` rows, `MIN_WINDOW` while the training part holds `MIN_TRAIN_WINDOWS`
-    windows of it. A series shorter still is refused, with the true minimum of rows."""
+    series keeps windows to learn from; at least `MIN_WINDOW` rows, with
+    `MIN_TRAIN_WINDOWS` training windows. A series too short for that is refused, with
+    the true minimum of rows."""
     _check_fractions(val_fraction, test_fraction)
     window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
                          val_size)
