@@ -60,10 +60,10 @@ def test_val_size_is_honoured_for_one_series():
 
 
 @pytest.mark.parametrize("rows, season, horizon, holdout, window", [
-    (72, 12, 12, 12, 13),   # 72 months, h = 12: refused before ("need at least 56 rows")
-    (84, 12, 18, 18, 13),   # the protocol's monthly horizon on 7 years
-    (72, 12, 18, 18, 13),
-    (48, 4, 8, 8, 8),       # 12 years of quarters: a third of the training rows
+    (72, 12, 12, 12, 12),   # 72 months, h = 12: refused before ("need at least 56 rows")
+    (84, 12, 18, 18, 10),   # the protocol's monthly horizon on 7 years
+    (72, 12, 18, 18, 6),    # 36 training rows: a third of the 18 after the horizon
+    (48, 4, 8, 8, 8),       # 12 years of quarters
     (30, None, 6, 6, 4),    # 30 years
     (36, None, 6, 6, 6),
     (732, 12, 1, None, 37), # a long series keeps three seasons and a step
@@ -96,15 +96,17 @@ def test_a_refusal_states_the_true_minimum_of_rows():
 
 
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
-    for rows, horizon, train_windows in [(72, 12, 24), (84, 18, 18), (72, 18, 6)]:
+    for rows, horizon, window in [(72, 12, 12), (84, 18, 10), (72, 18, 6)]:
         path, time = builtin_slice(tmp_path, "elnino", 100, rows)
         config, found, panel = prepared(path=path, time_column=time, horizon=horizon,
                                         test_size=horizon)
-        assert panel is None and config.season == 12 and config.window == 13
+        assert panel is None and config.season == 12 and config.window == window
         assert found.split.rows - found.split.val_end == horizon  # the held-out block
         assert found.split.val_end - found.split.train_end == horizon
+        train_rows = rows - 2 * horizon
         assert {part: len(s) for part, s in found.starts.items()} == {
-            "train": train_windows, "val": 1, "test": 1}
+            "train": train_rows - window - horizon + 1, "val": 1, "test": 1}
+        assert train_rows - window - horizon + 1 >= 2 * window
 
 
 def test_short_yearly_series_prepare(tmp_path):
@@ -219,17 +221,17 @@ def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):
     config, found, recorded = prepared(path=str(path), series_column="series",
                                        time_column="time", horizon=6, test_size=6)
     # The median series' window keeps 0.9 or more of the series that can train: no shrink.
-    assert config.window == default_window(int(np.median(panel.lengths)), None, 6, 0.15,
-                                           0.15, holdout=6) == 5
-    too_short = panel.lengths < 5 + 6 + 6  # window, horizon and the test part
+    window = default_window(int(np.median(panel.lengths)), None, 6, 0.15, 0.15, holdout=6)
+    assert config.window == window == 4
+    too_short = panel.lengths < window + 6 + 6  # window, horizon and the test part
     assert 0 < too_short.sum() <= 0.1 * 60
     assert recorded["skipped"] == [name for name, s in zip(panel.names, too_short) if s]
     kept = int((~too_short).sum())
     assert len(np.unique(found.series_of["train"])) == kept
     assert len(np.unique(found.series_of["test"])) == kept
-    # Validation comes from the series long enough for it (6 + 6 + 5 + 6 rows or more);
+    # Validation comes from the series long enough for it (6 + 6 + 4 + 6 rows or more);
     # the shorter ones train on every row before their test part.
-    with_val = int((panel.lengths >= 23).sum())
+    with_val = int((panel.lengths >= 22).sum())
     assert len(np.unique(found.series_of["val"])) == with_val < kept
     # Before, validation was 15% of the rows before the test part, refused below the
     # horizon: only the series of 43 rows or more (round(37 * 0.15) = 6) were kept.
