@@ -19,6 +19,14 @@ def ctrl_c_works():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def copy_run(run: Path, to: Path) -> Path:
+    """A copy at `to` of a run shared by the session (tests/conftest.py), for a test that
+    writes into the run's folder; the shared run stays as trained."""
+    import shutil
+
+    return Path(shutil.copytree(run, to))
+
+
 def run(*args):
     """`lstm-tf ARGS...` in this process; arguments may be paths or numbers."""
     return CliRunner().invoke(cli, [str(a) for a in args])
