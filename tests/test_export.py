@@ -223,12 +223,9 @@ def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
 
 
 def test_parity_command_fails_on_a_model_that_does_not_match_its_run(runs_dir, exported,
-                                                                     tmp_path):
+                                                                     sine_runs):
     """The failing branch: the lstm model checked against another run of the same shape."""
-    other = tmp_path / "other"
-    result = run("train", "--dataset", "sine", "--model", "lstm", "--seed", "99", "--out", other,
-                 *TINY)
-    assert result.exit_code == 0, result.output
+    other = sine_runs["lstm anchored"]  # the same sizes, trained with the default anchor
     result = run("parity", exported["lstm"], other)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
