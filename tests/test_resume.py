@@ -28,12 +28,25 @@ def lstm_tf(*args, command=(sys.executable, "-m", "lstm_tf_cli"), **popen):
 HANG = 1800
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """(process, run folder): the run that both signals' interrupted runs must end like,
+    trained once (started here, in parallel with the first interrupted run)."""
+    out = tmp_path_factory.mktemp("resume") / "full"
+    process = lstm_tf("train", *ARGS, "--out", out)
+    yield process, out
+    if process.poll() is None:  # a test failed before waiting on it
+        process.kill()
+        process.wait()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum):
+def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum,
+                                                                      uninterrupted):
     # The interrupted run sends itself the signal right after its third epoch (a callback
     # added in the child process): the interruption lands at a known epoch, however busy
     # the machine, while the run (early stopping at epoch 11) still has epochs to go.
-    full = lstm_tf("train", *ARGS, "--out", tmp_path / "full")
+    full, full_dir = uninterrupted
     interrupted = lstm_tf("train", *ARGS, "--out", tmp_path / "run",
                           command=cli_signalled_after_epoch(3, signum))
     state = progress.state_dir(tmp_path / "run")
@@ -50,7 +63,7 @@ def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, 
     assert resumed.returncode == 0, output
     assert f"resuming after epoch {stopped_after}" in output
     assert full.wait(timeout=HANG) == 0, full.stdout.read()
-    expected = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    expected = json.loads((full_dir / "metrics.json").read_text())
     got = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert got["epochs_run"] == expected["epochs_run"] > stopped_after
     assert got["best_epoch"] == expected["best_epoch"]
