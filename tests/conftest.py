@@ -31,3 +31,68 @@ def sine_csv(tmp_path):
     path = tmp_path / "sine.csv"
     path.write_text("step,value\n" + "".join(f"{i},{v:.6f}\n" for i, v in zip(t, values)))
     return path
+
+
+# ------------------------------------------------------------ trained runs, shared
+#
+# Training is most of the suite's time, so runs that several modules read are trained once
+# per session (on first use) and shared. They are read-only: a test that writes into a run
+# folder (inspect's output, a backtest, a resumed state) copies it first
+# (helpers.copy_run).
+
+# 120 rows of sine with a time column, trained small: the run that tests only read
+# (test_core_cli, test_reliability).
+TINY_SINE = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
+
+# The built-in sine data in 2 layers of 6 units, window 8, one epoch, seed 3, for the
+# model kinds that export, inspect and runtimes check: lstm and rnn without an anchor (so
+# that they have step models), lstm and gated with the default anchor (trained from the
+# same config but the kind: test_inspect compares them).
+SINE_KINDS = {"lstm": ["--model", "lstm", "--anchor", "none"],
+              "rnn": ["--model", "rnn", "--anchor", "none"],
+              "lstm anchored": ["--model", "lstm"],
+              "gated": ["--model", "gated"]}
+SINE_KINDS_COMMON = ["--dataset", "sine", "--window", "8", "--units", "6", "--layers", "2",
+                     "--epochs", "1", "--patience", "0", "--seed", "3", "-q"]
+
+
+def _train(*args):
+    from helpers import run
+
+    result = run("train", *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def tiny_sine_run(tmp_path_factory):
+    """(csv, run folder, train's output): a sine of 120 rows (a `step` time column)
+    trained with TINY_SINE. Read-only."""
+    root = tmp_path_factory.mktemp("tiny-sine")
+    csv = root / "sine.csv"
+    csv.write_text("step,value\n" + "".join(
+        f"{i},{np.sin(2 * np.pi * i / 12):.6f}\n" for i in range(120)))
+    out = root / "run"
+    output = _train("--data", csv, "--time-column", "step", "--out", out, *TINY_SINE)
+    return csv, out, output
+
+
+class _RunsByKind:
+    """`runs[name]`: the run folder of SINE_KINDS[name], trained on first use."""
+
+    def __init__(self, root):
+        self.root, self.done = root, {}
+
+    def __getitem__(self, name):
+        if name not in self.done:
+            out = self.root / name.replace(" ", "-")
+            _train(*SINE_KINDS_COMMON, *SINE_KINDS[name], "--out", out)
+            self.done[name] = out
+        return self.done[name]
+
+
+@pytest.fixture(scope="session")
+def sine_runs(tmp_path_factory):
+    """Runs of every model kind on the built-in sine data (SINE_KINDS). Read-only."""
+    return _RunsByKind(tmp_path_factory.mktemp("sine-kinds"))
+

@@ -19,6 +19,14 @@ def ctrl_c_works():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def copy_run(run: Path, to: Path) -> Path:
+    """A copy at `to` of a run shared by the session (tests/conftest.py), for a test that
+    writes into the run's folder; the shared run stays as trained."""
+    import shutil
+
+    return Path(shutil.copytree(run, to))
+
+
 def run(*args):
     """`lstm-tf ARGS...` in this process; arguments may be paths or numbers."""
     return CliRunner().invoke(cli, [str(a) for a in args])
@@ -49,3 +57,59 @@ def fill(disk: Path, leave: int = 0) -> Path:
     assert os.statvfs(disk).f_bavail == 0
     os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler
+
+
+# `python -c` code run as `lstm-tf ARGS...` whose training sends itself `signum` once
+# epoch `after` has ended: keras.Model.fit gets one more callback, last in the list, so the
+# run's own callbacks (the backup, the progress record) have saved that epoch first. The
+# patch is applied when Keras is first imported (not before: Keras stays unimported until
+# the command imports it, as in a plain run); the library itself has no test hook.
+_SIGNAL_AFTER_EPOCH = """
+import importlib.abc, importlib.machinery, os, sys
+
+AFTER, SIGNUM = {after}, {signum}
+
+
+def patch(keras):
+    class SignalAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == AFTER:
+                os.kill(os.getpid(), SIGNUM)
+
+    fit = keras.Model.fit
+
+    def fit_then_signal(self, *args, callbacks=None, **kwargs):
+        return fit(self, *args, callbacks=[*(callbacks or []), SignalAfterEpoch()], **kwargs)
+
+    keras.Model.fit = fit_then_signal
+
+
+class PatchKerasOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "keras":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        exec_module = spec.loader.exec_module
+
+        def exec_then_patch(module):
+            sys.meta_path.remove(self)
+            exec_module(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_then_patch
+        return spec
+
+
+sys.meta_path.insert(0, PatchKerasOnImport())
+from lstm_tf_cli.main import cli
+cli(prog_name="lstm-tf")
+"""
+
+
+def cli_signalled_after_epoch(after: int, signum: int) -> list[str]:
+    """The command line (before the CLI's arguments) of `lstm-tf` that sends itself
+    `signum` (SIGINT: Ctrl-C; SIGTERM) right after training epoch `after`: an interruption
+    at a known epoch, instead of a signal from outside racing the run."""
+    import sys
+
+    return [sys.executable, "-c", _SIGNAL_AFTER_EPOCH.format(after=after, signum=int(signum))]

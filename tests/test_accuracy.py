@@ -13,6 +13,8 @@ import pytest
 from helpers import run
 from lstm_tf.data import load_builtin
 
+pytestmark = pytest.mark.slow  # full-size default trainings (pyproject.toml: markers)
+
 
 @pytest.mark.parametrize("dataset", ["elnino", "sunspots", "co2"])
 def test_default_run_beats_naive_persistence(tmp_path, dataset):

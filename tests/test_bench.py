@@ -9,13 +9,12 @@ from lstm_tf_cli.main import cli
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, sine_runs):
+    """The session's rnn run on sine (--anchor none: it has a step model; tests/conftest.py)
+    linked in as `run`, and its window and step models exported beside it."""
     root = tmp_path_factory.mktemp("bench")
     runner = CliRunner()
-    result = runner.invoke(cli, ["train", "--dataset", "sine", "--model", "rnn", "--window", "6",
-                                 "--anchor", "none",
-                                 "--anchor", "none", "--units", "4", "--epochs", "1", "-q", "--out", str(root / "run")])
-    assert result.exit_code == 0, result.output
+    (root / "run").symlink_to(sine_runs["rnn"], target_is_directory=True)
     result = runner.invoke(cli, ["export", str(root / "run"), "--step", "--no-check",
                                  "--out", str(root / "m.onnx")])
     assert result.exit_code == 0, result.output

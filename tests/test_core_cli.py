@@ -13,17 +13,10 @@ TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", 
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One tiny trained run shared by the tests that only read it."""
-    root = tmp_path_factory.mktemp("core")
-    t = np.arange(120)
-    csv = root / "sine.csv"
-    csv.write_text("step,value\n" + "".join(
-        f"{i},{np.sin(2 * np.pi * i / 12):.6f}\n" for i in t))
-    out = root / "run"
-    result = run("train", "--data", csv, "--time-column", "step", "--out", out, *TINY)
-    assert result.exit_code == 0, result.output
-    return csv, out, result.output
+def tiny_run(tiny_sine_run):
+    """One tiny trained run shared by the tests that only read it: (csv, run, output) of
+    a sine of 120 rows with a `step` time column trained with TINY (tests/conftest.py)."""
+    return tiny_sine_run
 
 
 def test_train_writes_a_complete_run(tiny_run):

@@ -271,11 +271,21 @@ def test_xla_train_step_is_compiled_and_reproducible(tmp_path):
     assert maes[0] == maes[1]
 
 
-def test_unrolled_training_and_its_rolled_up_float32_copy(tmp_path):
-    out = tmp_path / "unrolled"
-    result = run("train", "--layers", 2, "--out", out, *TINY)  # unrolled by default here
-    assert result.exit_code == 0, result.output
-    assert "recurrence unrolled over the window" in result.output
+@pytest.fixture(scope="module")
+def stacked(tmp_path_factory):
+    """(run folder, stdout): `train --layers 2` (unrolled by default here) in a fresh
+    process: threads are fixed when TensorFlow starts, as in `lstm-tf train`."""
+    out = tmp_path_factory.mktemp("stacked") / "stacked"
+    result = subprocess.run(
+        [sys.executable, "-c", cli_code(["train", "--layers", 2, "--out", out, *TINY])],
+        capture_output=True, text=True, env=subprocess_env(), timeout=HANG)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_unrolled_training_and_its_rolled_up_float32_copy(stacked):
+    out, output = stacked  # trained with --layers 2: unrolled by default here
+    assert "recurrence unrolled over the window" in output
     assert json.loads((out / "config.json").read_text())["train"]["unroll"] is True
 
     from lstm_tf.models import float32_copy
@@ -495,13 +505,9 @@ def test_float16_gets_loss_scaling_and_bfloat16_does_not():
             policy, policy, "float32", "float32"]
 
 
-def test_an_unrolled_cpu_run_uses_one_intra_op_thread(tmp_path):
+def test_an_unrolled_cpu_run_uses_one_intra_op_thread(stacked):
     # Threads are fixed when TensorFlow starts: a fresh process, as `lstm-tf train` is.
-    out = tmp_path / "stacked"
-    result = subprocess.run(
-        [sys.executable, "-c", cli_code(["train", "--layers", 2, "--out", out, *TINY])],
-        capture_output=True, text=True, env=subprocess_env(), timeout=HANG)
-    assert result.returncode == 0, result.stderr
-    assert f"({os.cpu_count()} cores, 1 intra-op thread(s))" in result.stdout
+    out, output = stacked
+    assert f"({os.cpu_count()} cores, 1 intra-op thread(s))" in output
     train = json.loads((out / "config.json").read_text())["train"]
     assert (train["unroll"], train["threads"]) == (True, 1)

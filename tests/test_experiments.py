@@ -195,6 +195,7 @@ def quick_memory_at_50():
     return ex.run_memory(ex.memory_config(quick=True, lengths=(50,)))
 
 
+@pytest.mark.slow
 def test_lstm_solves_adding_problem_at_50_within_quick_budget(quick_memory_at_50):
     result = quick_memory_at_50
     assert abs(result.baseline_mse[50] - ex.ADDING_BASELINE_MSE) < 0.03
@@ -203,6 +204,7 @@ def test_lstm_solves_adding_problem_at_50_within_quick_budget(quick_memory_at_50
     assert lstm.steps_to_target is not None and lstm.steps_to_target <= 1000
 
 
+@pytest.mark.slow
 def test_simple_rnn_stays_at_the_baseline_at_50_within_quick_budget(quick_memory_at_50):
     rnn = quick_memory_at_50.run("simple_rnn", 50)
     assert rnn.final_mse > 0.1

@@ -13,16 +13,15 @@ from lstm_tf import contract
 from helpers import run
 
 TINY = ["--window", "8", "--units", "6", "--layers", "2", "--epochs", "1", "-q"]
-NO_ANCHOR = ["--anchor", "none"]  # runs with a step model
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
+def runs_dir(tmp_path_factory, sine_runs):
+    """A folder for the exported models beside the session's lstm and rnn runs on sine
+    (window 8, 2 x 6 units, one epoch, --anchor none: tests/conftest.py), linked in."""
     root = tmp_path_factory.mktemp("export")
     for kind in ("lstm", "rnn"):
-        result = run("train", "--dataset", "sine", "--model", kind, "--out", root / kind,
-                     *NO_ANCHOR, *TINY)
-        assert result.exit_code == 0, result.output
+        (root / kind).symlink_to(sine_runs[kind], target_is_directory=True)
     return root
 
 
@@ -199,10 +198,8 @@ def test_no_scaling_export_and_parity_command(runs_dir, tmp_path):
     assert result.exit_code == 0 and result.output.startswith("parity PASSED")
 
 
-def test_gated_run_exports_as_fused_lstm(tmp_path):
-    out = tmp_path / "gated"
-    result = run("train", "--dataset", "sine", "--model", "gated", "--out", out, *TINY)
-    assert result.exit_code == 0, result.output
+def test_gated_run_exports_as_fused_lstm(sine_runs, tmp_path):
+    out = sine_runs["gated"]  # sine, window 8, 2 x 6 units, one epoch (tests/conftest.py)
     result = run("export", out, "--out", tmp_path / "gated.onnx")
     assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
     model = onnx.load(tmp_path / "gated.onnx")
@@ -226,12 +223,9 @@ def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
 
 
 def test_parity_command_fails_on_a_model_that_does_not_match_its_run(runs_dir, exported,
-                                                                     tmp_path):
+                                                                     sine_runs):
     """The failing branch: the lstm model checked against another run of the same shape."""
-    other = tmp_path / "other"
-    result = run("train", "--dataset", "sine", "--model", "lstm", "--seed", "99", "--out", other,
-                 *TINY)
-    assert result.exit_code == 0, result.output
+    other = sine_runs["lstm anchored"]  # the same sizes, trained with the default anchor
     result = run("parity", exported["lstm"], other)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()

@@ -9,7 +9,7 @@ import pytest
 from lstm_tf import contract
 from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
-from helpers import run
+from helpers import copy_run, run
 
 WINDOW, UNITS, LAYERS = 8, 6, 2
 
@@ -28,13 +28,18 @@ def tiny_config(kind):
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
-    """lstm and gated runs trained from the same config but the kind; an rnn run's config."""
-    from lstm_tf.train import train
-
+def runs_dir(tmp_path_factory, sine_runs):
+    """lstm and gated runs trained from the same config but the kind (tiny_config: the
+    session's anchored runs, copied: inspect writes into the run); an rnn run's config."""
     root = tmp_path_factory.mktemp("inspect")
+    copy_run(sine_runs["lstm anchored"], root / "lstm")
+    copy_run(sine_runs["gated"], root / "gated")
+    from lstm_tf import runs
+
     for kind in ("lstm", "gated"):
-        train(tiny_config(kind), root / kind, verbose=0, log=lambda line: None)
+        config, expected = runs.load_config(root / kind), tiny_config(kind)
+        assert (config.model, config.data.window, config.train.seed, config.train.epochs) == \
+            (expected.model, WINDOW, 3, 1)
     # An rnn run is refused from its config.json alone, before any model is loaded.
     config = json.loads((root / "lstm" / "config.json").read_text())
     config["model"]["kind"] = "rnn"

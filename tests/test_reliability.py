@@ -55,11 +55,9 @@ def sine(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(sine, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("trained") / "run"
-    result = run("train", "--data", sine, "--out", out, *TINY)
-    assert result.exit_code == 0, result.output
-    return out
+def trained(tiny_sine_run) -> Path:
+    """A tiny run (sine, TINY) that the tests export but never write into (tests/conftest.py)."""
+    return tiny_sine_run[1]
 
 
 # ------------------------------------------------------------- concurrent writers

@@ -5,13 +5,12 @@ import math
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from helpers import ctrl_c_works
+from helpers import cli_signalled_after_epoch, ctrl_c_works
 from lstm_tf import progress
 from lstm_tf_cli.main import cli
 
@@ -19,8 +18,8 @@ ARGS = ["--dataset", "sine", "--window", "12", "--units", "8", "--epochs", "60",
         "--patience", "8", "--seed", "3", "-q"]
 
 
-def lstm_tf(*args, **popen):
-    return subprocess.Popen([sys.executable, "-m", "lstm_tf_cli", *map(str, args)],
+def lstm_tf(*args, command=(sys.executable, "-m", "lstm_tf_cli"), **popen):
+    return subprocess.Popen([*command, *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=ctrl_c_works, **popen)
 
@@ -29,37 +28,42 @@ def lstm_tf(*args, **popen):
 HANG = 1800
 
 
-def epochs_done(state) -> int:
-    return len((progress.load_progress(state) or {"history": {}})["history"].get("loss", []))
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """(process, run folder): the run that both signals' interrupted runs must end like,
+    trained once (started here, in parallel with the first interrupted run)."""
+    out = tmp_path_factory.mktemp("resume") / "full"
+    process = lstm_tf("train", *ARGS, "--out", out)
+    yield process, out
+    if process.poll() is None:  # a test failed before waiting on it
+        process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum):
-    # Patience 30 (the last --patience wins): early stopping still ends the run, but some
-    # 30 epochs after its best one, so the signal sent after epoch 3 lands while it trains
-    # (with patience 8 the run could end, at 11 epochs in 2.6 s, before a busy test sent it).
-    args = [*ARGS, "--patience", "30"]
-    full = lstm_tf("train", *args, "--out", tmp_path / "full")
-    interrupted = lstm_tf("train", *args, "--out", tmp_path / "run")
+def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum,
+                                                                      uninterrupted):
+    # The interrupted run sends itself the signal right after its third epoch (a callback
+    # added in the child process): the interruption lands at a known epoch, however busy
+    # the machine, while the run (early stopping at epoch 11) still has epochs to go.
+    full, full_dir = uninterrupted
+    interrupted = lstm_tf("train", *ARGS, "--out", tmp_path / "run",
+                          command=cli_signalled_after_epoch(3, signum))
     state = progress.state_dir(tmp_path / "run")
-    # Wait on the event (the run records its third epoch), however long it takes.
-    while epochs_done(state) < 3:
-        assert interrupted.poll() is None, interrupted.stdout.read()
-        time.sleep(0.02)
-    interrupted.send_signal(signum)
     output = interrupted.communicate(timeout=HANG)[0]
     assert interrupted.returncode == 130, output
     assert "Error: training interrupted after epoch" in output
     assert f"resume with `lstm-tf train --resume {tmp_path / 'run'}`" in output
     assert not (tmp_path / "run").exists() and (state / "backup" / "latest.weights.h5").is_file()
     stopped_after = len(progress.load_progress(state)["history"]["loss"])
+    assert stopped_after == 3 and "interrupted after epoch 3 of 60" in output
 
     resumed = lstm_tf("train", "--resume", tmp_path / "run")
     output = resumed.communicate(timeout=HANG)[0]
     assert resumed.returncode == 0, output
     assert f"resuming after epoch {stopped_after}" in output
     assert full.wait(timeout=HANG) == 0, full.stdout.read()
-    expected = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    expected = json.loads((full_dir / "metrics.json").read_text())
     got = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert got["epochs_run"] == expected["epochs_run"] > stopped_after
     assert got["best_epoch"] == expected["best_epoch"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -13,7 +14,10 @@ import pytest
 
 from helpers import run
 
-pytest.importorskip("keras_tuner")
+# Only the tests that search need keras-tuner (the `tune` extra); the missing-extra test
+# and the tests of plain functions run without it.
+needs_keras_tuner = pytest.mark.skipif(importlib.util.find_spec("keras_tuner") is None,
+                                       reason='keras-tuner not installed: pip install "lstm-tf[tune]"')
 
 TINY = ["--dataset", "sine", "--trials", "2", "--epochs", "2", "--patience", "0", "--seed", "7"]
 
@@ -35,6 +39,7 @@ def tuned(tmp_path_factory):
     return folder / "best", result.output
 
 
+@needs_keras_tuner
 def test_progress_shows_trials_done_of_total(tuned):
     _, output = tuned
     lines = output.splitlines()
@@ -44,6 +49,7 @@ def test_progress_shows_trials_done_of_total(tuned):
     assert "Search: Running Trial" not in output and "Trial complete" not in output  # tuner quiet
 
 
+@needs_keras_tuner
 def test_tuning_json_lists_every_trial_and_the_best(tuned):
     run_dir, _ = tuned
     tuning = json.loads((run_dir / "tuning.json").read_text())
@@ -62,6 +68,7 @@ def test_tuning_json_lists_every_trial_and_the_best(tuned):
         assert r["validation_mae"] <= r["anchor_validation_mae"]
 
 
+@needs_keras_tuner
 def test_best_run_is_a_normal_run_with_the_best_hyperparameters(tuned):
     run_dir, _ = tuned
     for name in ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png",
@@ -81,6 +88,7 @@ def test_best_run_is_a_normal_run_with_the_best_hyperparameters(tuned):
     assert not list(run_dir.parent.glob("search*")) and not list(Path.cwd().glob("search*"))
 
 
+@needs_keras_tuner
 def test_same_seed_same_search(tuned, tmp_path):
     run_dir, _ = tuned
     result = tune_in(tmp_path, *TINY, "--algorithm", "bayesian", "--out", "again")
@@ -93,6 +101,7 @@ def test_same_seed_same_search(tuned, tmp_path):
         [r["validation_mae"] for r in second], rel=1e-5)
 
 
+@needs_keras_tuner
 def test_hyperband(tmp_path):
     result = tune_in(tmp_path, "--dataset", "sine", "--trials", "2", "--algorithm", "hyperband",
                      "--epochs", "1", "--max-epochs", "2", "--out", "hb")
@@ -103,6 +112,7 @@ def test_hyperband(tmp_path):
     assert "trial 2/2:" in result.output
 
 
+@needs_keras_tuner
 def test_existing_run_refused_before_searching(tuned):
     run_dir, _ = tuned
     result = tune_in(run_dir.parent, *TINY, "--out", "best")
@@ -118,6 +128,7 @@ def test_missing_extra_is_a_one_line_error(tmp_path):
         'Error: lstm-tf tune needs keras-tuner: pip install "lstm-tf[tune]"'
 
 
+@needs_keras_tuner
 def test_bad_data_fails_before_the_search(tmp_path):
     (tmp_path / "flat.csv").write_text("value,flat\n" + "".join(f"{i % 7},3\n" for i in range(60)))
     result = tune_in(tmp_path, "--data", "flat.csv", "--features", "flat", "--trials", "2")
@@ -146,6 +157,7 @@ def test_help_does_not_import_tensorflow_or_keras_tuner():
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
 
 
+@needs_keras_tuner
 def test_tune_a_panel_scores_every_series_validation_windows(tmp_path):
     """A panel is tuned like a series: each trial's score is the validation MAE of every
     series in units of its own in-sample naive MAE, and the best becomes a panel run."""
