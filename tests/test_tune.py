@@ -173,6 +173,7 @@ def test_tune_a_panel_scores_every_series_validation_windows(tmp_path):
     assert math.isfinite(tuning["best"]["validation_mae"]) and tuning["best"]["validation_mae"] > 0
 
 
+@needs_keras_tuner
 def test_quiet_prints_only_the_result(tmp_path):
     result = tune_in(tmp_path, "--dataset", "sine", "--trials", "1", "--epochs", "1",
                      "--patience", "0", "--algorithm", "hyperband", "-q", "--out", "q")
