@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .core import _report, data_config, data_options, positive
+from .core import _report, data_options, positive
 
 
 @click.command()
@@ -29,10 +29,7 @@ from .core import _report, data_config, data_options, positive
 @click.option("--out", type=click.Path(), help="Run directory of the best configuration "
               "(default runs/<name>-tuned).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-def tune(data_path, dataset, target, features, time_column, fill, series_column,
-         columns_as_series, horizon, stride, val_fraction,
-         test_fraction, test_size, val_size, scaling, season, anchor, backtest_windows,
-         backtest_step, kind, trials, algorithm,
+def tune(data, kind, trials, algorithm,
          epochs, max_epochs, patience, batch_size, seed, device, out, force) -> None:
     """Search window, units, layers, learning rate and dropout with KerasTuner, scoring each
     trial by the MAE over every validation window; train the best as a normal run and
@@ -43,12 +40,7 @@ def tune(data_path, dataset, target, features, time_column, fill, series_column,
     from lstm_tf.config import ModelConfig, RunConfig, TrainConfig
 
     tune_lib.keras_tuner()  # the missing extra fails first
-    data = data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
-                       val_fraction, test_fraction, season, anchor, backtest_windows,
-                       backtest_step, series_column=series_column,
-                       columns_as_series=columns_as_series, test_size=test_size,
-                       val_size=val_size, scaling=scaling)
-    source = Path(data_path).stem if data_path else data.dataset
+    source = Path(data.path).stem if data.path else data.dataset
     out = Path(out) if out else Path("runs") / f"{source}-{kind}-tuned"
     base = RunConfig(data=data, model=ModelConfig(kind=kind), train=TrainConfig(device=device))
     settings = tune_lib.TuneConfig(trials=trials, algorithm=algorithm, epochs=epochs,
