@@ -176,19 +176,28 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
 
 
 def point_forecasts(predict: Callable[[np.ndarray], np.ndarray], prepared, data,
-                    starts: np.ndarray, model: np.ndarray | None = None):
+                    starts: np.ndarray, model: np.ndarray | None = None,
+                    firsts: np.ndarray | None = None):
     """({"model", "naive", ["seasonal_naive"]: [cutoffs, horizon, targets]}, actual), raw
-    units: the backtest's forecasting without refit (`model` given: refitted forecasts)."""
-    n_targets = len(prepared.series.targets)
+    units: the model's forecast from every cutoff in one batched prediction (`model`
+    given: refitted forecasts) and the baselines'. `firsts`: a panel's first row of each
+    forecast's series (the seasonal naive forecast then only when every one reaches back
+    within its own series)."""
     if model is None:
         model = prepared.forecast(predict, starts, data.window, data.horizon)
-    raw_targets = prepared.series.values[:, :n_targets]
-    actual = np.stack([raw_targets[start:start + data.horizon] for start in starts])
+    raw_targets = prepared.series.values[:, :prepared.n_targets]
+    actual = prepared.actual(starts, data.window, data.horizon)
     forecasts = {"model": model,
                  "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
-    if data.season and starts.min() >= data.season:
+    season = data.season
+    if firsts is None:
+        seasonal = season and starts.min() >= season
+    else:
+        seasonal = season and season > 1 and np.all(
+            starts - season * ((data.horizon - 1) // season + 1) >= firsts)
+    if seasonal:
         forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
-            raw_targets, starts, data.horizon, data.season)
+            raw_targets, starts, data.horizon, season)
     return forecasts, actual
 
 
@@ -316,15 +325,10 @@ def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
     starts = (ends[:, None] + offsets[None, :]).reshape(-1)  # series-major
     series = np.repeat(np.arange(len(panel.names)), windows)
     cutoff_index = np.tile(np.arange(windows), len(panel.names))
-    forecasts = {"model": prepared.forecast(predict, starts, data.window, data.horizon)}
+    forecasts, actual = point_forecasts(predict, prepared, data, starts, firsts=firsts[series])
     n_targets = prepared.n_targets
     raw_targets = panel.values[:, :n_targets]
-    actual = prepared.actual(starts, data.window, data.horizon)
-    forecasts["naive"] = metrics_lib.naive_forecast(raw_targets, starts, data.horizon)
     season = data.season if data.season and data.season > 1 else None
-    if season and np.all(starts - season * ((data.horizon - 1) // season + 1) >= firsts[series]):
-        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
-            raw_targets, starts, data.horizon, season)
     notes = []
     if baselines:
         m, note = baselines_lib.season_length(data.season)

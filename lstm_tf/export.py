@@ -110,31 +110,8 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
-    if gates and step:
-        raise UserError("--gates and --step write different models; export each separately")
-    if gates_loop and not gates:
-        raise UserError("--loop applies to the gate model only: add --gates")
-    if out.suffix != ".onnx":
-        raise UserError(f"output {out} must end in .onnx")
-    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
-    for path in targets_to_write:
-        refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
-    config = runs.load_config(run)
-    if config.panel and (step or gates or not scaling):
-        raise UserError(f"the run {run} is a panel run: export its window model (without "
-                        "--step, --gates or --no-scaling; its scaling is per window or per "
-                        "series, inside the graph)")
-    if config.covariates and (step or gates or not scaling):
-        raise UserError(f"the run {run} takes future-known covariates (a second input): export "
-                        "its window model (without --step, --gates or --no-scaling)")
-    if step and of_run(config).relative_inputs:
-        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
-                        "(its anchor), which a model fed one row at a time cannot know in advance;"
-                        " export the window model, or train with --anchor none for a step model")
-    if gates:
-        from .inspect_gates import check_inspectable
-
-        check_inspectable(config.model.kind, run, "export")
+    config = _checked_request(run, out, force=force, scaling=scaling, step=step, gates=gates,
+                              gates_loop=gates_loop)
     model = runs.load_model(run)
     levels = config.model.quantiles
     output_names = contract.output_names(config.model.kind, gates_layers=gates and
@@ -150,15 +127,12 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         fixed_time = None if gates_loop else config.data.window
         check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
         allow_loop = gates_loop
+        traced, signature = gates_function(network, config, scaling, fixed_time)
     else:
         # Parity below compares the ONNX model with the run's own Keras model, gated or not.
         network = fused_network(model, config)
-    opset = opset or default_opset()
-
-    if gates:
-        traced, signature = gates_function(network, config, scaling, fixed_time)
-    else:
         traced, signature = window_function(network, config, scaling)
+    opset = opset or default_opset()
     with trace_without_cudnn(network):
         onnx_model = convert(traced, signature, opset=opset, allow_loop=allow_loop,
                              output_name=output_names)
@@ -202,13 +176,48 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
     files[out] = onnx_model.SerializeToString()
     if step_model is not None:
         files[result.step_path] = step_model.SerializeToString()
-    # Every file is written beside its target first; only when all are written are they
-    # renamed into place (a full disk leaves the earlier set whole), and no signal can
-    # stop the renames half-way.
+    _write_all(files)
+    return result
+
+
+def _write_all(files: dict[Path, bytes]) -> None:
+    """Every file is written beside its target first; only when all are written are they
+    renamed into place (a full disk leaves the earlier set whole), and no signal can
+    stop the renames half-way."""
     with _signals_deferred(), contextlib.ExitStack() as renames:
         for path, data in files.items():
             renames.enter_context(atomic_path(path)).write_bytes(data)
-    return result
+
+
+def _checked_request(run, out: Path, *, force, scaling, step, gates, gates_loop) -> RunConfig:
+    """The run's configuration, once the requested export is known to make sense for it
+    and to overwrite nothing without `force`."""
+    if gates and step:
+        raise UserError("--gates and --step write different models; export each separately")
+    if gates_loop and not gates:
+        raise UserError("--loop applies to the gate model only: add --gates")
+    if out.suffix != ".onnx":
+        raise UserError(f"output {out} must end in .onnx")
+    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
+    for path in targets_to_write:
+        refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
+    config = runs.load_config(run)
+    if config.panel and (step or gates or not scaling):
+        raise UserError(f"the run {run} is a panel run: export its window model (without "
+                        "--step, --gates or --no-scaling; its scaling is per window or per "
+                        "series, inside the graph)")
+    if config.covariates and (step or gates or not scaling):
+        raise UserError(f"the run {run} takes future-known covariates (a second input): export "
+                        "its window model (without --step, --gates or --no-scaling)")
+    if step and of_run(config).relative_inputs:
+        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
+                        "(its anchor), which a model fed one row at a time cannot know in advance;"
+                        " export the window model, or train with --anchor none for a step model")
+    if gates:
+        from .inspect_gates import check_inspectable
+
+        check_inspectable(config.model.kind, run, "export")
+    return config
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ from . import contract, runtime
 from . import quantiles as quantiles_lib
 from .anchors import of_run
 from .config import RunConfig
-from .data import Scaler
 from .forecaster import Forecaster
 
 DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
@@ -49,31 +48,6 @@ def _session(onnx_model):
     return onnx_model if hasattr(onnx_model, "run") else runtime.session(onnx_model)
 
 
-def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
-    """Raw (original units) input windows for each parity case, keyed by case name."""
-    from .data.prepare import load_series, prepare
-    from .data import window_starts, windows
-
-    series = load_series(config.data)
-    prepared = prepare(series, config.data, Scaler.from_dict(config.scaler))
-    window = config.data.window
-    raw, n_targets = series.values, len(series.targets)
-    test = prepared.starts["test"]
-    every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
-    # The anchor reads the window's last `reach` rows: a shorter window is no input.
-    short = max(1, window // 2, of_run(config).reach)
-    cases = {
-        "test windows": windows(raw, test, window, 1, n_targets)[0],
-        "batch 1": windows(raw, test[-1:], window, 1, n_targets)[0],
-        "batch 256": windows(raw, np.resize(every, 256), window, 1, n_targets)[0],
-        f"time {short}": windows(raw, test, short, 1, n_targets)[0],
-    }
-    long_starts = window_starts(prepared.split.val_end, len(raw), 2 * window, 1)
-    if len(long_starts):
-        cases[f"time {2 * window}"] = windows(raw, long_starts, 2 * window, 1, n_targets)[0]
-    return {name: x.astype(np.float32) for name, x in cases.items()}
-
-
 def graph_model(model, features: int):
     """The Keras model as one graph function for any batch and time length.
 
@@ -97,11 +71,13 @@ def graph_model(model, features: int):
     return lambda feed: forward(*[feed[name] for name in names])
 
 
-def keras_outputs(model, raw_windows: np.ndarray, config: RunConfig):
+def keras_outputs(model, raw_windows: np.ndarray, config: RunConfig,
+                  series: np.ndarray | None = None, known: np.ndarray | None = None):
     """(forecast, quantiles or None): the Keras model's (`model`: its batched output)
     forecast for raw windows in original units (float64; a quantile model's median)
-    and its quantiles [..., targets, Q]."""
-    whole = Forecaster.of_run(config).forecast(model, raw_windows)
+    and its quantiles [..., targets, Q]; `series` and `known` as `Forecaster.forecast`
+    takes them."""
+    whole = Forecaster.of_run(config).forecast(model, raw_windows, series, known)
     levels = config.model.quantiles
     if not levels:
         return whole, None
@@ -135,11 +111,13 @@ def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: Run
             "passed": bool(relative <= tolerance)}
 
 
-def panel_cases(config: RunConfig) -> dict[str, tuple]:
-    """A panel run's parity cases (or, for a run with covariates, a single series'):
-    name -> (raw windows, their series index, each window's target std over its series'
-    training rows [n, targets], the raw covariates over each forecast [n, horizon, K] or
-    None)."""
+def parity_cases(config: RunConfig) -> dict[str, tuple]:
+    """A run's parity cases, a single series' or a panel's: name -> (raw windows, their
+    series index, each window's target std over its series' training rows [n, targets],
+    the raw covariates over each forecast [n, horizon, K] or None).
+
+    Its test windows (spread over the series of a large panel), batch 1, batch 256, and
+    windows of half and twice the training length (at least the anchor's reach)."""
     from .data import windows
     from .data.covariates import future_cut
     from .data.prepare import evaluation_data
@@ -155,10 +133,7 @@ def panel_cases(config: RunConfig) -> dict[str, tuple]:
         target_std = np.asarray(config.scaler["std"][:n_targets])[None]
         offsets = np.zeros(2, np.int64)
     target_std = np.where(target_std > 0, target_std, 1.0)
-    known = None
-    if prepared.covariate_spec is not None:  # back to raw units, as a caller feeds them
-        spec = prepared.covariate_spec
-        known = prepared.covariates * np.asarray(spec.std) + np.asarray(spec.mean)
+    known = prepared.raw_covariates  # raw, as a caller feeds them
     test = prepared.starts["test"]
     if len(test) > PANEL_WINDOWS:  # a large panel: windows spread over all its series
         test = test[np.linspace(0, len(test) - 1, PANEL_WINDOWS).astype(np.int64)]
@@ -179,58 +154,42 @@ def panel_cases(config: RunConfig) -> dict[str, tuple]:
     return cases
 
 
-def check_panel_window_model(session, model, config: RunConfig, tolerance: float) -> dict:
-    """`check_window_model` for a panel run (errors in units of each window's series'
-    training std, reported so: `max_abs_error` is then relative too) or a run with
-    future-known covariates (fed to both models)."""
-    whole = graph_model(model, len(config.scaler["columns"]))
-    levels = config.model.quantiles
-    forecaster = Forecaster.of_run(config)
-    needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
-    errors, shapes = {}, {}
-    for name, (raw, series, target_std, known) in panel_cases(config).items():
-        quantiles = forecaster.forecast(whole, raw, series, known)
-        expected = quantiles[..., quantiles_lib.median_index(levels)] if levels else quantiles
-        feed = {contract.INPUT: raw}
-        if needs_series:
-            feed[contract.SERIES_INPUT] = series.astype(np.int64)
-        if known is not None:
-            feed[contract.KNOWN_INPUT] = known
-        outputs = [contract.OUTPUT] + ([contract.QUANTILES] if levels else [])
-        got = session.run(outputs, feed)
-        # A panel's errors in units of each window's series' std (its series differ in
-        # scale); one series' in its own units, relative to its std in the report.
-        scale = target_std[:, None, :] if config.panel else 1.0
-        errors[name] = (np.abs(got[0].astype(np.float64) - expected) / scale).max(axis=(0, 1))
-        if levels:  # every output: the worst of forecast and quantiles
-            errors[name] = np.maximum(errors[name], (
-                np.abs(got[1].astype(np.float64) - quantiles)
-                / target_std[:, None, :, None]).max(axis=(0, 1, 3)))
-        shapes[name] = raw.shape
-    return _report(errors, shapes, config, tolerance,
-                   np.ones(len(config.data.targets)) if config.panel else None)
+def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
+    """Raw (original units) input windows for each parity case, keyed by case name."""
+    return {name: case[0] for name, case in parity_cases(config).items()}
 
 
 @in_full_float32
 def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
-    """Compare an exported window model (path or bytes) with the Keras model."""
+    """Compare an exported window model (path or bytes) with the Keras model, both fed
+    the same windows (and covariates and series index, when the model takes them).
+
+    A panel's errors are in units of each window's series' training std (its series
+    differ in scale; `max_abs_error` is then relative too); a single series' in its own
+    units, relative to its std in the report."""
     session = _session(onnx_model)
-    if config.panel or config.covariates:
-        return check_panel_window_model(session, model, config, tolerance)
-    errors, shapes = {}, {}
     forward = graph_model(model, len(config.scaler["columns"]))
     names = contract.output_names(config.model.kind, quantiles=config.model.quantiles)
-    for name, raw in test_windows(config).items():
-        expected, quantiles = keras_outputs(forward, raw, config)
-        feed, to_raw = exported_units(raw, config, scaling)
-        outputs = session.run(names, {contract.INPUT: feed})
-        errors[name] = np.abs(to_raw(outputs[0]) - expected).max(axis=(0, 1))
+    needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
+    errors, shapes = {}, {}
+    for name, (raw, series, target_std, known) in parity_cases(config).items():
+        expected, quantiles = keras_outputs(forward, raw, config, series, known)
+        window, to_raw = exported_units(raw, config, scaling)
+        feed = {contract.INPUT: window}
+        if needs_series:
+            feed[contract.SERIES_INPUT] = series.astype(np.int64)
+        if known is not None:
+            feed[contract.KNOWN_INPUT] = known
+        outputs = session.run(names, feed)
+        scale = target_std[:, None, :] if config.panel else np.ones((1, 1, 1))
+        errors[name] = (np.abs(to_raw(outputs[0]) - expected) / scale).max(axis=(0, 1))
         if quantiles is not None:  # every output: the worst of forecast and quantiles
-            errors[name] = np.maximum(errors[name], np.abs(
-                to_raw(outputs[-1]) - quantiles).max(axis=(0, 1, 3)))
+            errors[name] = np.maximum(errors[name], (
+                np.abs(to_raw(outputs[-1]) - quantiles) / scale[..., None]).max(axis=(0, 1, 3)))
         shapes[name] = raw.shape
-    report = _report(errors, shapes, config, tolerance)
+    report = _report(errors, shapes, config, tolerance,
+                     np.ones(len(config.data.targets)) if config.panel else None)
     report["outputs_checked"] = names
     return report
 

@@ -213,12 +213,7 @@ def point_network(model, call=None):
     """`call` (default: `model` itself), a function of the inputs returning `model`'s
     output, made to return the point forecast: the median of a quantile model's output
     [..., Q]; a point model's output unchanged."""
-    return median_of(call or model, levels_of(model))
-
-
-def median_of(call, levels: list[float] | None):
-    """`call` returning the median [...] of its quantile output [..., Q]; `call` itself
-    when `levels` is None (a point forecaster)."""
+    call, levels = call or model, levels_of(model)
     if levels is None:
         return call
     m = median_index(levels)
