@@ -36,7 +36,7 @@ def main() -> int:
     from lstm_tf import backtest, runs
     from lstm_tf.bench.inference import time_interleaved
     from lstm_tf.data.prepare import evaluation_data
-    from lstm_tf.train import evaluate_model, keras_predict
+    from lstm_tf.evaluate import evaluate_model, keras_predict
 
     with tempfile.TemporaryDirectory() as scratch:
         run = args.run

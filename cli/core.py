@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import click
@@ -93,18 +94,31 @@ def data_options(window: bool = True):
     ]
 
     def decorate(command):
+        @functools.wraps(command)
+        def with_data(**values):
+            data = {name: values.pop(name) for name in DATA_OPTIONS if name in values}
+            return command(data=data_config(**data), **values)
+
         for option in reversed(options):
-            command = option(command)
-        return command
+            with_data = option(with_data)
+        return with_data
 
     return decorate
 
 
-def data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
-                val_fraction, test_fraction, season, anchor, backtest_windows, backtest_step,
-                window=None, series_column=None, columns_as_series=False, test_size=None,
-                val_size=None, scaling=None):
-    """The DataConfig of the `data_options` values."""
+# The parameters `data_options` adds, which it turns into the command's `data` argument.
+DATA_OPTIONS = ("data_path", "dataset", "target", "features", "time_column", "fill",
+                "series_column", "columns_as_series", "window", "horizon", "stride",
+                "val_fraction", "test_fraction", "test_size", "val_size", "scaling", "season",
+                "anchor", "backtest_windows", "backtest_step")
+
+
+def data_config(data_path=None, dataset=None, target=None, features=None, time_column=None,
+                fill=None, series_column=None, columns_as_series=False, window=None,
+                horizon=1, stride=1, val_fraction=0.15, test_fraction=0.15, test_size=None,
+                val_size=None, scaling=None, season=None, anchor="auto", backtest_windows=None,
+                backtest_step=1):
+    """The DataConfig of the `data_options` values (by name)."""
     from lstm_tf.config import DataConfig
     from lstm_tf.errors import UserError
 
@@ -188,10 +202,7 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
               help="Continue the interrupted training of RUN (Ctrl-C or SIGTERM saved its state); "
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
-def train(data_path, dataset, target, features, time_column, fill, series_column,
-          columns_as_series, window, horizon, stride,
-          val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
-          backtest_windows, backtest_step, kind, calendar, known, series_embedding, units, layers,
+def train(data, kind, calendar, known, series_embedding, units, layers,
           dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
@@ -213,20 +224,14 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
         metrics = resume_training(resume_run, verbose=verbose, log=click.echo)
         _report(resume_run, metrics)
         return
-    if data_path and dataset:
-        raise UserError("give either --data FILE or --dataset NAME, not both")
     levels = parse_levels(quantile_levels)
     if levels and loss:
         raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss {loss} is "
                         "for a point forecast: leave out --loss")
     loss = "pinball" if levels else (loss or "mse")
-    source = Path(data_path).stem if data_path else (dataset or "elnino")
+    source = Path(data.path).stem if data.path else data.dataset
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name
-    data = data_config(data_path, dataset, target, features, time_column, fill, horizon,
-                       stride, val_fraction, test_fraction, season, anchor, backtest_windows,
-                       backtest_step, window, series_column, columns_as_series, test_size,
-                       val_size, scaling)
     data.calendar, data.known = _names(calendar) or [], _names(known) or []
     config = RunConfig(
         data=data,
@@ -306,7 +311,7 @@ def _panel_summary(metrics: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate(run, data_path, as_json) -> None:
     """Test metrics of a saved run against the naive forecasts."""
-    from lstm_tf.train import evaluate as evaluate_run
+    from lstm_tf.evaluate import evaluate as evaluate_run
 
     metrics = evaluate_run(run, data_path)
     click.echo(json.dumps(metrics, indent=2) if as_json else _summary(metrics))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .core import _report, data_config, data_options, positive
+from .core import _report, data_options, positive
 
 
 @click.command()
@@ -31,10 +31,7 @@ from .core import _report, data_config, data_options, positive
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Only the result: no line per trial (as `train -q`: no progress).")
-def tune(data_path, dataset, target, features, time_column, fill, series_column,
-         columns_as_series, horizon, stride, val_fraction,
-         test_fraction, test_size, val_size, scaling, season, anchor, backtest_windows,
-         backtest_step, kind, trials, algorithm,
+def tune(data, kind, trials, algorithm,
          epochs, max_epochs, patience, batch_size, seed, device, out, force, quiet) -> None:
     """Search window, units, layers, learning rate and dropout with KerasTuner, scoring each
     trial by the MAE over every validation window; train the best as a normal run and
@@ -45,12 +42,7 @@ def tune(data_path, dataset, target, features, time_column, fill, series_column,
     from lstm_tf.config import ModelConfig, RunConfig, TrainConfig
 
     tune_lib.keras_tuner(algorithm)  # a missing extra fails first
-    data = data_config(data_path, dataset, target, features, time_column, fill, horizon, stride,
-                       val_fraction, test_fraction, season, anchor, backtest_windows,
-                       backtest_step, series_column=series_column,
-                       columns_as_series=columns_as_series, test_size=test_size,
-                       val_size=val_size, scaling=scaling)
-    source = Path(data_path).stem if data_path else data.dataset
+    source = Path(data.path).stem if data.path else data.dataset
     out = Path(out) if out else Path("runs") / f"{source}-{kind}-tuned"
     base = RunConfig(data=data, model=ModelConfig(kind=kind), train=TrainConfig(device=device))
     settings = tune_lib.TuneConfig(trials=trials, algorithm=algorithm, epochs=epochs,

@@ -33,7 +33,8 @@ the regressions are then refitted on training and validation windows. The networ
 forecasting the anchor), and training keeps it only if it helps on validation.
 
 The same arithmetic exists in NumPy (training data, evaluation, parity, backtests)
-and in TensorFlow (the exported graph): one einsum and an add.
+and in TensorFlow (the exported graph): one einsum and an add. `forecaster.Forecaster`
+puts it between a run's scaling and its network.
 """
 
 from __future__ import annotations
@@ -340,15 +341,3 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
 def of_run(config) -> Anchor:
     """The anchor a run (`config.RunConfig`) trained with."""
     return Anchor.from_dict(config.anchor, config.data.horizon, len(config.data.targets))
-
-
-def anchored_forecast(network, scaled_windows: np.ndarray, anchor: Anchor,
-                      n_targets: int) -> np.ndarray:
-    """anchor(window) + network(inputs) in z-scores (float64), for windows [n, time, columns].
-
-    `network` maps float32 network inputs to its output [n, horizon, targets] (a Keras
-    model's `predict`, a traced function, ...).
-    """
-    inputs = anchor.network_inputs(np.asarray(scaled_windows, np.float64), n_targets)
-    output = np.asarray(network(inputs.astype(np.float32)), np.float64)
-    return anchor.forecast(scaled_windows, n_targets) + output

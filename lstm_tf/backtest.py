@@ -17,9 +17,9 @@ validated on the block, so the first forecast row must lie in the run's test par
 configuration and seed) is trained for every cutoff on the rows before it, with its
 own train/validation split (slow, and honest for any block).
 
-Every forecast is `anchors.anchored_forecast` in the run's z-scores, as in training
-and evaluation; baselines are the naive and seasonal naive forecasts and, with the
-`stats` extra, statsforecast's AutoETS and AutoARIMA (`baselines`).
+Every forecast is the run's `forecaster.Forecaster`, as in training and evaluation;
+baselines are the naive and seasonal naive forecasts and, with the `stats` extra,
+statsforecast's AutoETS and AutoARIMA (`baselines`).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import anchors as anchors_lib
 from . import baselines as baselines_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
 from .errors import UserError
+from .forecaster import Forecaster
 
 CSV_FILE = "backtest.csv"
 METRICS_FILE = "metrics.json"
@@ -122,17 +122,6 @@ def plan(rows: int, val_end: int, window: int, horizon: int, windows: int | None
 # --------------------------------------------------------------------- forecasts
 
 
-def model_forecast(predict: Callable[[np.ndarray], np.ndarray], scaled: np.ndarray,
-                   starts: np.ndarray, window: int, horizon: int, n_targets: int,
-                   anchor: anchors_lib.Anchor, scaler: data_lib.Scaler) -> np.ndarray:
-    """The model's forecast from every cutoff, raw units [cutoffs, horizon, targets]:
-    one batched call of `predict` over all the windows (each reads rows
-    [start - window, start) only)."""
-    inputs = np.stack([scaled[start - window:start] for start in starts])
-    z = anchors_lib.anchored_forecast(predict, inputs, anchor, n_targets)
-    return scaler.inverse_targets(z, n_targets)
-
-
 def _labels(series: data_lib.Series, rows) -> list[str]:
     if series.time and series.time_column:
         return [series.time[int(row)] for row in rows]
@@ -161,7 +150,8 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
     before `start` only, and its one test window is the cutoff's forecast.
     """
     from . import runs
-    from .train import keras_predict, train
+    from .evaluate import keras_predict
+    from .train import train
 
     data = config.data
     fresh = copy.deepcopy(config)
@@ -180,30 +170,34 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
     model = runs.load_model(out)
     # A fresh model per cutoff retraces its predict function: expected, not a warning.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    scaler = data_lib.Scaler.from_dict(trained.scaler)
-    scaled = scaler.transform(series.values[:start])
-    forecast = model_forecast(keras_predict(model), scaled, np.array([start]), data.window,
-                              data.horizon, len(data.targets), anchors_lib.of_run(trained),
-                              scaler)
+    history = series.values[None, start - data.window:start]
     log(f"refit at row {start}: trained on rows [0, {start})")
-    return forecast[0]
+    return Forecaster.of_run(trained).forecast(keras_predict(model), history)[0]
 
 
 def point_forecasts(predict: Callable[[np.ndarray], np.ndarray], prepared, data,
-                    starts: np.ndarray, model: np.ndarray | None = None):
+                    starts: np.ndarray, model: np.ndarray | None = None,
+                    firsts: np.ndarray | None = None):
     """({"model", "naive", ["seasonal_naive"]: [cutoffs, horizon, targets]}, actual), raw
-    units: the backtest's forecasting without refit (`model` given: refitted forecasts)."""
-    n_targets = len(prepared.series.targets)
+    units: the model's forecast from every cutoff in one batched prediction (`model`
+    given: refitted forecasts) and the baselines'. `firsts`: a panel's first row of each
+    forecast's series (the seasonal naive forecast then only when every one reaches back
+    within its own series)."""
     if model is None:
-        model = model_forecast(predict, prepared.scaled, starts, data.window, data.horizon,
-                               n_targets, prepared.anchor, prepared.scaler)
-    raw_targets = prepared.series.values[:, :n_targets]
-    actual = np.stack([raw_targets[start:start + data.horizon] for start in starts])
+        model = prepared.forecast(predict, starts, data.window, data.horizon)
+    raw_targets = prepared.series.values[:, :prepared.n_targets]
+    actual = prepared.actual(starts, data.window, data.horizon)
     forecasts = {"model": model,
                  "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
-    if data.season and starts.min() >= data.season:
+    season = data.season
+    if firsts is None:
+        seasonal = season and starts.min() >= season
+    else:
+        seasonal = season and season > 1 and np.all(
+            starts - season * ((data.horizon - 1) // season + 1) >= firsts)
+    if seasonal:
         forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
-            raw_targets, starts, data.horizon, data.season)
+            raw_targets, starts, data.horizon, season)
     return forecasts, actual
 
 
@@ -217,7 +211,7 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
     """Backtest a saved run (see the module docstring); nothing is written."""
     from . import runs
     from .data.prepare import evaluation_data
-    from .train import keras_predict
+    from .evaluate import keras_predict
 
     baselines = list(baselines or [])
     if baselines:
@@ -285,14 +279,11 @@ def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:
     batched prediction, as the point forecasts)."""
     if not config.model.quantiles:
         return result
-    from .data.prepare import undo_quantiles
-    from .quantiles import anchored
-    from .train import keras_network
+    from .evaluate import keras_network
 
     data = config.data
-    inputs, undo = prepared.network_view(result.starts, data.window, data.horizon)
-    result.quantiles = undo_quantiles(undo, anchored(keras_network(model), inputs,
-                                                     prepared.anchor, prepared.n_targets))
+    result.quantiles = prepared.forecast(keras_network(model), result.starts, data.window,
+                                         data.horizon)
     result.levels = list(config.model.quantiles)
     return result
 
@@ -334,15 +325,10 @@ def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
     starts = (ends[:, None] + offsets[None, :]).reshape(-1)  # series-major
     series = np.repeat(np.arange(len(panel.names)), windows)
     cutoff_index = np.tile(np.arange(windows), len(panel.names))
-    forecasts = {"model": prepared.forecast(predict, starts, data.window, data.horizon)}
+    forecasts, actual = point_forecasts(predict, prepared, data, starts, firsts=firsts[series])
     n_targets = prepared.n_targets
     raw_targets = panel.values[:, :n_targets]
-    actual = prepared.actual(starts, data.window, data.horizon)
-    forecasts["naive"] = metrics_lib.naive_forecast(raw_targets, starts, data.horizon)
     season = data.season if data.season and data.season > 1 else None
-    if season and np.all(starts - season * ((data.horizon - 1) // season + 1) >= firsts[series]):
-        forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
-            raw_targets, starts, data.horizon, season)
     notes = []
     if baselines:
         m, note = baselines_lib.season_length(data.season)

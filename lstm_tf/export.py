@@ -42,6 +42,7 @@ from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_over
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
 from .errors import UserError
+from .forecaster import Forecaster
 from .progress import Interrupted, interrupts_as_keyboard_interrupt
 from .tf_setup import tensorflow
 
@@ -109,31 +110,8 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
     from .onnx_convert import convert, default_opset, op_counts, trace_without_cudnn
 
-    if gates and step:
-        raise UserError("--gates and --step write different models; export each separately")
-    if gates_loop and not gates:
-        raise UserError("--loop applies to the gate model only: add --gates")
-    if out.suffix != ".onnx":
-        raise UserError(f"output {out} must end in .onnx")
-    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
-    for path in targets_to_write:
-        refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
-    config = runs.load_config(run)
-    if config.panel and (step or gates or not scaling):
-        raise UserError(f"the run {run} is a panel run: export its window model (without "
-                        "--step, --gates or --no-scaling; its scaling is per window or per "
-                        "series, inside the graph)")
-    if config.covariates and (step or gates or not scaling):
-        raise UserError(f"the run {run} takes future-known covariates (a second input): export "
-                        "its window model (without --step, --gates or --no-scaling)")
-    if step and of_run(config).relative_inputs:
-        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
-                        "(its anchor), which a model fed one row at a time cannot know in advance;"
-                        " export the window model, or train with --anchor none for a step model")
-    if gates:
-        from .inspect_gates import check_inspectable
-
-        check_inspectable(config.model.kind, run, "export")
+    config = _checked_request(run, out, force=force, scaling=scaling, step=step, gates=gates,
+                              gates_loop=gates_loop)
     model = runs.load_model(run)
     levels = config.model.quantiles
     output_names = contract.output_names(config.model.kind, gates_layers=gates and
@@ -149,15 +127,12 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         fixed_time = None if gates_loop else config.data.window
         check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
         allow_loop = gates_loop
+        traced, signature = gates_function(network, config, scaling, fixed_time)
     else:
         # Parity below compares the ONNX model with the run's own Keras model, gated or not.
         network = fused_network(model, config)
-    opset = opset or default_opset()
-
-    if gates:
-        traced, signature = gates_function(network, config, scaling, fixed_time)
-    else:
         traced, signature = window_function(network, config, scaling)
+    opset = opset or default_opset()
     with trace_without_cudnn(network):
         onnx_model = convert(traced, signature, opset=opset, allow_loop=allow_loop,
                              output_name=output_names)
@@ -201,13 +176,48 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
     files[out] = onnx_model.SerializeToString()
     if step_model is not None:
         files[result.step_path] = step_model.SerializeToString()
-    # Every file is written beside its target first; only when all are written are they
-    # renamed into place (a full disk leaves the earlier set whole), and no signal can
-    # stop the renames half-way.
+    _write_all(files)
+    return result
+
+
+def _write_all(files: dict[Path, bytes]) -> None:
+    """Every file is written beside its target first; only when all are written are they
+    renamed into place (a full disk leaves the earlier set whole), and no signal can
+    stop the renames half-way."""
     with _signals_deferred(), contextlib.ExitStack() as renames:
         for path, data in files.items():
             renames.enter_context(atomic_path(path)).write_bytes(data)
-    return result
+
+
+def _checked_request(run, out: Path, *, force, scaling, step, gates, gates_loop) -> RunConfig:
+    """The run's configuration, once the requested export is known to make sense for it
+    and to overwrite nothing without `force`."""
+    if gates and step:
+        raise UserError("--gates and --step write different models; export each separately")
+    if gates_loop and not gates:
+        raise UserError("--loop applies to the gate model only: add --gates")
+    if out.suffix != ".onnx":
+        raise UserError(f"output {out} must end in .onnx")
+    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
+    for path in targets_to_write:
+        refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
+    config = runs.load_config(run)
+    if config.panel and (step or gates or not scaling):
+        raise UserError(f"the run {run} is a panel run: export its window model (without "
+                        "--step, --gates or --no-scaling; its scaling is per window or per "
+                        "series, inside the graph)")
+    if config.covariates and (step or gates or not scaling):
+        raise UserError(f"the run {run} takes future-known covariates (a second input): export "
+                        "its window model (without --step, --gates or --no-scaling)")
+    if step and of_run(config).relative_inputs:
+        raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
+                        "(its anchor), which a model fed one row at a time cannot know in advance;"
+                        " export the window model, or train with --anchor none for a step model")
+    if gates:
+        from .inspect_gates import check_inspectable
+
+        check_inspectable(config.model.kind, run, "export")
+    return config
 
 
 @contextlib.contextmanager
@@ -228,69 +238,6 @@ def _signals_deferred():
             signal.signal(signum, handler)
 
 
-def _raw_units(config: RunConfig, scaling: bool):
-    """(scale_inputs, unscale_forecast): the run's scaler inside a traced graph, so that
-    the exported model takes and returns original units; identities without scaling."""
-    if not scaling:
-        return (lambda inputs: inputs), (lambda forecast: forecast)
-    n_targets = len(config.data.targets)
-    mean = np.asarray(config.scaler["mean"], np.float32)
-    std = np.asarray(config.scaler["std"], np.float32)
-
-    def unscale(forecast):  # [batch, horizon, targets], or [..., targets, Q] for quantiles
-        quantiles = forecast.shape.rank == 4
-        return (forecast * (std[:n_targets, None] if quantiles else std[:n_targets])
-                + (mean[:n_targets, None] if quantiles else mean[:n_targets]))
-
-    return (lambda inputs: (inputs - mean) / std), unscale
-
-
-def _to_network(config: RunConfig, scaling: bool):
-    """to_network(window, series) -> (z, undo): the run's scaling inside a traced graph.
-
-    z is what the anchor and network see; undo(forecast) takes their forecast back to
-    original units. A single series uses its training z-scores (`_raw_units`); a panel
-    each window's own statistics, or its series' (`series`: the index input).
-    """
-    tf = tensorflow()
-    n_targets = len(config.data.targets)
-    if config.scaler.get("per_window"):
-        from .data.window_scaling import tf_standardise
-
-        return lambda window, series=None: tf_standardise(window, n_targets)[:2]
-    if config.scaler.get("per_series"):
-        # [series, columns] tables; made constants while tracing (an eager tensor would
-        # be captured as an extra graph input).
-        mean = np.asarray(config.scaler["mean"], np.float32)
-        std = np.asarray(config.scaler["std"], np.float32)
-
-        def by_series(window, series):
-            level = tf.gather(tf.constant(mean), series)[:, None, :]
-            scale = tf.gather(tf.constant(std), series)[:, None, :]
-
-            def undo(out):  # [batch, horizon, targets], or quantiles [..., targets, Q]
-                if out.shape.rank == 4:
-                    return out * scale[..., :n_targets, None] + level[..., :n_targets, None]
-                return out * scale[..., :n_targets] + level[..., :n_targets]
-            return (window - level) / scale, undo
-        return by_series
-    scale_inputs, unscale_forecast = _raw_units(config, scaling)
-    return lambda window, series=None: (scale_inputs(window), unscale_forecast)
-
-
-def _anchored(config: RunConfig):
-    """(network_inputs, add_anchor): the run's anchor around the network, on z-scores."""
-    anchor, n_targets = of_run(config), len(config.data.targets)
-
-    def add_anchor(z, output):  # output [batch, horizon, targets] or quantiles [..., Q]
-        if not anchor.relative_inputs:
-            return output
-        forecast = anchor.tf_forecast(z, n_targets)
-        return (forecast[..., None] if output.shape.rank == 4 else forecast) + output
-
-    return (lambda z: anchor.tf_network_inputs(z, n_targets)), add_anchor
-
-
 def _window_signature(config: RunConfig, time: int | None = None) -> list:
     """`window` [batch, time, columns]; `known` [batch, horizon, K] for a run with
     future-known covariates; `series` [batch] for a panel scaled by series or with a
@@ -308,43 +255,19 @@ def _window_signature(config: RunConfig, time: int | None = None) -> list:
     return signature
 
 
-def _network_call(model, config: RunConfig):
-    """call(network_window, inputs) -> the network's output: the Keras model fed its
-    window and, when it takes them, the covariates (z-scored inside the graph, from the
-    raw `known` input) and the series index."""
-    names = [tensor.name for tensor in model.inputs]
-    if names == [contract.INPUT]:
-        return lambda window, inputs: model(window, training=False)
-    mean = std = None
-    if config.covariates:
-        mean = np.asarray(config.covariates["mean"], np.float32)
-        std = np.asarray(config.covariates["std"], np.float32)
-
-    def call(window, inputs):
-        feed = {contract.INPUT: window}
-        if contract.KNOWN_INPUT in names:
-            feed[contract.KNOWN_INPUT] = (inputs[contract.KNOWN_INPUT] - mean) / std
-        if contract.SERIES_INPUT in names:
-            feed[contract.SERIES_INPUT] = inputs[contract.SERIES_INPUT]
-        return model(feed, training=False)
-
-    return call
-
-
 def window_function(model, config: RunConfig, scaling: bool):
     """The traced function: raw window in, raw forecast out (or scaled, without scaling)."""
     tf = tensorflow()
-    to_network = _to_network(config, scaling)
-    network_inputs, add_anchor = _anchored(config)
+    forecaster = Forecaster.of_run(config, scaled=scaling)
     signature = _window_signature(config)
     levels = config.model.quantiles
-    call = _network_call(model, config)
 
     @tf.function(input_signature=signature)
     def window_model(*inputs):  # window, then known and series when the run takes them
         named = {spec.name: value for spec, value in zip(signature, inputs)}
-        z, undo = to_network(named[contract.INPUT], named.get(contract.SERIES_INPUT))
-        outputs = with_median(undo(add_anchor(z, call(network_inputs(z), named))), levels)
+        network = forecaster.tf_network(model, named)
+        outputs = with_median(forecaster.tf_forecast(network, named[contract.INPUT],
+                                                     named.get(contract.SERIES_INPUT)), levels)
         return outputs if levels else outputs[0]
 
     return window_model, signature
@@ -359,15 +282,19 @@ def gates_function(gate_model, config: RunConfig, scaling: bool, time: int | Non
     from .cells import GATE_OUTPUTS
 
     tf = tensorflow()
-    to_network = _to_network(config, scaling)
-    network_inputs, add_anchor = _anchored(config)
+    forecaster = Forecaster.of_run(config, scaled=scaling)
     signature = _window_signature(config, time)
 
     @tf.function(input_signature=signature)
     def gates_model(*inputs):
-        z, undo = to_network(*inputs)
-        *traces, forecast = gate_model(network_inputs(z), training=False)
-        forecast, *quantiles = with_median(undo(add_anchor(z, forecast)),
+        traces = []
+
+        def network(inputs):  # the forecast; the gate sequences kept aside
+            *layers, forecast = gate_model(inputs, training=False)
+            traces.extend(layers)
+            return forecast
+
+        forecast, *quantiles = with_median(forecaster.tf_forecast(network, *inputs),
                                            config.model.quantiles)
         outputs = [forecast]
         for trace in traces:  # [batch, time, 6*units], blocks in GATE_OUTPUTS order
@@ -394,7 +321,7 @@ def step_function(model, config: RunConfig, scaling: bool):
     layers, units = config.model.layers, config.model.units
     horizon, n_targets = config.data.horizon, len(config.data.targets)
     # A panel's scaling needs the whole window (or the series): its network alone here.
-    scale_inputs, unscale_forecast = _raw_units(config, scaling and not config.panel)
+    scale_rows = Forecaster.of_run(config, scaled=scaling and not config.panel).tf_to_network
     recurrent = recurrent_layers(model)
     head = model.get_layer("head")
     levels = config.model.quantiles
@@ -406,7 +333,7 @@ def step_function(model, config: RunConfig, scaling: bool):
 
     @tf.function(input_signature=signature)
     def step_model(x_t, *states_in):
-        x = scale_inputs(x_t)
+        x, unscale = scale_rows(x_t)
         states_out = [[] for _ in state]
         for index, layer in enumerate(recurrent):
             layer_states = [states_in[k][index] for k in range(len(state))]
@@ -421,7 +348,7 @@ def step_function(model, config: RunConfig, scaling: bool):
             output = quantile_head(tf.reshape(head(x), [-1, horizon, n_targets, len(levels)]))
         else:
             output = tf.reshape(head(x), [-1, horizon, n_targets])
-        forecast, *quantiles = with_median(unscale_forecast(output), levels)
+        forecast, *quantiles = with_median(unscale(output), levels)
         return [forecast] + [tf.stack(s) for s in states_out] + quantiles
 
     return step_model, signature

@@ -3,7 +3,7 @@
     window [batch, time, features] → RNN/LSTM × layers → h_T → Dense → forecast [batch, horizon, targets]
 
 With `ModelConfig.quantiles` the Dense head gives Q values per step and target and
-`quantiles.QuantileHead` turns them into quantiles that never cross:
+`layers.QuantileHead` turns them into quantiles that never cross:
 [batch, horizon, targets, Q] (the median is the point forecast).
 
 With future-known covariates and/or a learned series embedding (a functional model,

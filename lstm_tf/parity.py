@@ -20,9 +20,9 @@ import numpy as np
 
 from . import contract, runtime
 from . import quantiles as quantiles_lib
-from .anchors import anchored_forecast, of_run
+from .anchors import of_run
 from .config import RunConfig
-from .data import Scaler
+from .forecaster import Forecaster
 
 DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
 STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
@@ -48,31 +48,6 @@ def _session(onnx_model):
     return onnx_model if hasattr(onnx_model, "run") else runtime.session(onnx_model)
 
 
-def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
-    """Raw (original units) input windows for each parity case, keyed by case name."""
-    from .data.prepare import load_series, prepare
-    from .data import window_starts, windows
-
-    series = load_series(config.data)
-    prepared = prepare(series, config.data, Scaler.from_dict(config.scaler))
-    window = config.data.window
-    raw, n_targets = series.values, len(series.targets)
-    test = prepared.starts["test"]
-    every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
-    # The anchor reads the window's last `reach` rows: a shorter window is no input.
-    short = max(1, window // 2, of_run(config).reach)
-    cases = {
-        "test windows": windows(raw, test, window, 1, n_targets)[0],
-        "batch 1": windows(raw, test[-1:], window, 1, n_targets)[0],
-        "batch 256": windows(raw, np.resize(every, 256), window, 1, n_targets)[0],
-        f"time {short}": windows(raw, test, short, 1, n_targets)[0],
-    }
-    long_starts = window_starts(prepared.split.val_end, len(raw), 2 * window, 1)
-    if len(long_starts):
-        cases[f"time {2 * window}"] = windows(raw, long_starts, 2 * window, 1, n_targets)[0]
-    return {name: x.astype(np.float32) for name, x in cases.items()}
-
-
 def graph_model(model, features: int):
     """The Keras model as one graph function for any batch and time length.
 
@@ -96,45 +71,27 @@ def graph_model(model, features: int):
     return lambda feed: forward(*[feed[name] for name in names])
 
 
-def keras_forecast(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
-    """The Keras model's forecast for raw windows, in original units (float64):
-    the run's anchor plus the network, as in training."""
-    scaler = Scaler.from_dict(config.scaler)
-    n_targets = len(config.data.targets)
-    forecast = anchored_forecast(quantiles_lib.median_of(model, config.model.quantiles),
-                                 scaler.transform(raw_windows), of_run(config), n_targets)
-    return scaler.inverse_targets(forecast, n_targets)
+def keras_outputs(model, raw_windows: np.ndarray, config: RunConfig,
+                  series: np.ndarray | None = None, known: np.ndarray | None = None):
+    """(forecast, quantiles or None): the Keras model's (`model`: its batched output)
+    forecast for raw windows in original units (float64; a quantile model's median)
+    and its quantiles [..., targets, Q]; `series` and `known` as `Forecaster.forecast`
+    takes them."""
+    whole = Forecaster.of_run(config).forecast(model, raw_windows, series, known)
+    levels = config.model.quantiles
+    if not levels:
+        return whole, None
+    return whole[..., quantiles_lib.median_index(levels)], whole
 
 
-def keras_quantiles(model, raw_windows: np.ndarray, config: RunConfig) -> np.ndarray:
-    """A quantile model's quantiles for raw windows [batch, horizon, targets, Q], original
-    units (float64): the run's anchor plus the network's quantiles, un-scaled."""
-    scaler = Scaler.from_dict(config.scaler)
-    n_targets = len(config.data.targets)
-    scaled = quantiles_lib.anchored(model, scaler.transform(raw_windows), of_run(config),
-                                    n_targets)
-    return quantiles_lib.unscale(scaled, scaler.mean[:n_targets], scaler.std[:n_targets])
-
-
-def _quantile_error(session_outputs: list, model, raw, config: RunConfig, scaler,
-                    scaling: bool) -> np.ndarray:
-    """Max absolute error [targets] of an exported model's `quantiles` output (its last)
-    against Keras, original units."""
-    got = session_outputs[-1].astype(np.float64)
-    if not scaling:
-        got = quantiles_lib.unscale(got, scaler.mean[:got.shape[2]], scaler.std[:got.shape[2]])
-    return np.abs(got - keras_quantiles(model, raw, config)).max(axis=(0, 1, 3))
-
-
-def _onnx_feed(raw_windows: np.ndarray, scaler, scaling: bool) -> np.ndarray:
-    """What an exported model takes: raw values, or z-scores when exported without scaling."""
-    return raw_windows if scaling else scaler.transform(raw_windows).astype(np.float32)
-
-
-def _onnx_forecast(forecast: np.ndarray, scaler, scaling: bool, n_targets: int) -> np.ndarray:
-    """An exported model's forecast in original units (float64)."""
-    forecast = forecast.astype(np.float64)
-    return forecast if scaling else scaler.inverse_targets(forecast, n_targets)
+def exported_units(raw: np.ndarray, config: RunConfig, scaling: bool = True):
+    """(feed, to_raw): what an exported model takes for raw windows (or rows) — raw
+    values, or the network's units when exported without scaling — and the map of its
+    outputs back to original units (float64)."""
+    if scaling:
+        return raw, lambda out: np.asarray(out, np.float64)
+    z, undo, _ = Forecaster.of_run(config).to_network(raw)
+    return z.astype(np.float32), lambda out: undo(np.asarray(out, np.float64))
 
 
 def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: RunConfig,
@@ -154,11 +111,13 @@ def _report(errors: dict[str, np.ndarray], shapes: dict[str, tuple], config: Run
             "passed": bool(relative <= tolerance)}
 
 
-def panel_cases(config: RunConfig) -> dict[str, tuple]:
-    """A panel run's parity cases (or, for a run with covariates, a single series'):
-    name -> (raw windows, their series index, each window's target std over its series'
-    training rows [n, targets], the raw covariates over each forecast [n, horizon, K] or
-    None)."""
+def parity_cases(config: RunConfig) -> dict[str, tuple]:
+    """A run's parity cases, a single series' or a panel's: name -> (raw windows, their
+    series index, each window's target std over its series' training rows [n, targets],
+    the raw covariates over each forecast [n, horizon, K] or None).
+
+    Its test windows (spread over the series of a large panel), batch 1, batch 256, and
+    windows of half and twice the training length (at least the anchor's reach)."""
     from .data import windows
     from .data.covariates import future_cut
     from .data.prepare import evaluation_data
@@ -174,10 +133,7 @@ def panel_cases(config: RunConfig) -> dict[str, tuple]:
         target_std = np.asarray(config.scaler["std"][:n_targets])[None]
         offsets = np.zeros(2, np.int64)
     target_std = np.where(target_std > 0, target_std, 1.0)
-    known = None
-    if prepared.covariate_spec is not None:  # back to raw units, as a caller feeds them
-        spec = prepared.covariate_spec
-        known = prepared.covariates * np.asarray(spec.std) + np.asarray(spec.mean)
+    known = prepared.raw_covariates  # raw, as a caller feeds them
     test = prepared.starts["test"]
     if len(test) > PANEL_WINDOWS:  # a large panel: windows spread over all its series
         test = test[np.linspace(0, len(test) - 1, PANEL_WINDOWS).astype(np.int64)]
@@ -198,62 +154,42 @@ def panel_cases(config: RunConfig) -> dict[str, tuple]:
     return cases
 
 
-def check_panel_window_model(session, model, config: RunConfig, tolerance: float) -> dict:
-    """`check_window_model` for a panel run (errors in units of each window's series'
-    training std, reported so: `max_abs_error` is then relative too) or a run with
-    future-known covariates (fed to both models)."""
-    from .data.prepare import raw_forecast
-
-    whole = graph_model(model, len(config.scaler["columns"]))
-    levels = config.model.quantiles
-    forward = quantiles_lib.median_of(whole, levels)
-    needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
-    errors, shapes = {}, {}
-    for name, (raw, series, target_std, known) in panel_cases(config).items():
-        expected = raw_forecast(forward, raw, config, series, known=known)
-        feed = {contract.INPUT: raw}
-        if needs_series:
-            feed[contract.SERIES_INPUT] = series.astype(np.int64)
-        if known is not None:
-            feed[contract.KNOWN_INPUT] = known
-        outputs = [contract.OUTPUT] + ([contract.QUANTILES] if levels else [])
-        got = session.run(outputs, feed)
-        # A panel's errors in units of each window's series' std (its series differ in
-        # scale); one series' in its own units, relative to its std in the report.
-        scale = target_std[:, None, :] if config.panel else 1.0
-        errors[name] = (np.abs(got[0].astype(np.float64) - expected) / scale).max(axis=(0, 1))
-        if levels:  # every output: the worst of forecast and quantiles
-            quantiles = raw_forecast(whole, raw, config, series, quantiles=True, known=known)
-            errors[name] = np.maximum(errors[name], (
-                np.abs(got[1].astype(np.float64) - quantiles)
-                / target_std[:, None, :, None]).max(axis=(0, 1, 3)))
-        shapes[name] = raw.shape
-    return _report(errors, shapes, config, tolerance,
-                   np.ones(len(config.data.targets)) if config.panel else None)
+def test_windows(config: RunConfig) -> dict[str, np.ndarray]:
+    """Raw (original units) input windows for each parity case, keyed by case name."""
+    return {name: case[0] for name, case in parity_cases(config).items()}
 
 
 @in_full_float32
 def check_window_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                        tolerance: float = DEFAULT_TOLERANCE) -> dict:
-    """Compare an exported window model (path or bytes) with the Keras model."""
+    """Compare an exported window model (path or bytes) with the Keras model, both fed
+    the same windows (and covariates and series index, when the model takes them).
+
+    A panel's errors are in units of each window's series' training std (its series
+    differ in scale; `max_abs_error` is then relative too); a single series' in its own
+    units, relative to its std in the report."""
     session = _session(onnx_model)
-    if config.panel or config.covariates:
-        return check_panel_window_model(session, model, config, tolerance)
-    scaler = Scaler.from_dict(config.scaler)
-    n_targets = len(config.data.targets)
-    errors, shapes = {}, {}
-    forward = graph_model(model, len(scaler.mean))
+    forward = graph_model(model, len(config.scaler["columns"]))
     names = contract.output_names(config.model.kind, quantiles=config.model.quantiles)
-    for name, raw in test_windows(config).items():
-        expected = keras_forecast(forward, raw, config)
-        outputs = session.run(names, {contract.INPUT: _onnx_feed(raw, scaler, scaling)})
-        got = _onnx_forecast(outputs[0], scaler, scaling, n_targets)
-        errors[name] = np.abs(got - expected).max(axis=(0, 1))
-        if config.model.quantiles:  # every output: the worst of forecast and quantiles
-            errors[name] = np.maximum(errors[name], _quantile_error(
-                outputs, forward, raw, config, scaler, scaling))
+    needs_series = contract.SERIES_INPUT in [i.name for i in session.get_inputs()]
+    errors, shapes = {}, {}
+    for name, (raw, series, target_std, known) in parity_cases(config).items():
+        expected, quantiles = keras_outputs(forward, raw, config, series, known)
+        window, to_raw = exported_units(raw, config, scaling)
+        feed = {contract.INPUT: window}
+        if needs_series:
+            feed[contract.SERIES_INPUT] = series.astype(np.int64)
+        if known is not None:
+            feed[contract.KNOWN_INPUT] = known
+        outputs = session.run(names, feed)
+        scale = target_std[:, None, :] if config.panel else np.ones((1, 1, 1))
+        errors[name] = (np.abs(to_raw(outputs[0]) - expected) / scale).max(axis=(0, 1))
+        if quantiles is not None:  # every output: the worst of forecast and quantiles
+            errors[name] = np.maximum(errors[name], (
+                np.abs(to_raw(outputs[-1]) - quantiles) / scale[..., None]).max(axis=(0, 1, 3)))
         shapes[name] = raw.shape
-    report = _report(errors, shapes, config, tolerance)
+    report = _report(errors, shapes, config, tolerance,
+                     np.ones(len(config.data.targets)) if config.panel else None)
     report["outputs_checked"] = names
     return report
 
@@ -265,21 +201,14 @@ def keras_gate_outputs(gate_model, raw_windows: np.ndarray, config: RunConfig) -
     """
     from .cells import split_gates
 
-    scaler = Scaler.from_dict(config.scaler)
-    anchor, n_targets = of_run(config), len(config.data.targets)
-    scaled = scaler.transform(raw_windows)
-    inputs = anchor.network_inputs(scaled, n_targets).astype(np.float32)
-    *traces, forecast = gate_model(inputs, training=False)
-    quantiles = None
-    if config.model.quantiles:
-        quantiles = quantiles_lib.unscale(
-            anchor.forecast(scaled, n_targets)[..., None] + np.asarray(forecast, np.float64),
-            scaler.mean[:n_targets], scaler.std[:n_targets])
-        forecast = quantiles[..., quantiles_lib.median_index(config.model.quantiles)]
-    else:
-        forecast = scaler.inverse_targets(
-            anchor.forecast(scaled, n_targets) + np.asarray(forecast, dtype=np.float64),
-            n_targets)
+    traces = []
+
+    def network(inputs):  # the forecast; the gate sequences kept aside
+        *layers, forecast = gate_model(inputs, training=False)
+        traces.extend(layers)
+        return forecast
+
+    forecast, quantiles = keras_outputs(network, raw_windows, config)
     values = [np.asarray(getattr(split_gates(np.asarray(trace)), gate), dtype=np.float64)
               for trace in traces for gate in contract.GATES]
     names = contract.gate_output_names(len(traces))
@@ -299,9 +228,7 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
 
     session = _session(onnx_model)
     gate_model = gate_model_from_lstm(model)
-    scaler = Scaler.from_dict(config.scaler)
-    n_targets = len(config.data.targets)
-    target_std = np.asarray(scaler.std[:n_targets])
+    target_std = np.asarray(config.scaler["std"][:len(config.data.targets)])
     names = contract.output_names(config.model.kind, gates_layers=config.model.layers,
                                   quantiles=config.model.quantiles)
     forecast_errors, shapes, outputs, cases = {}, {}, {}, {}
@@ -309,13 +236,11 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
         if fixed_time and raw.shape[1] != fixed_time:
             continue
         expected = keras_gate_outputs(gate_model, raw, config)
-        got = dict(zip(names, session.run(names, {contract.INPUT: _onnx_feed(raw, scaler,
-                                                                             scaling)})))
-        got[contract.OUTPUT] = _onnx_forecast(got[contract.OUTPUT], scaler, scaling, n_targets)
-        if contract.QUANTILES in got and not scaling:
-            got[contract.QUANTILES] = quantiles_lib.unscale(
-                got[contract.QUANTILES].astype(np.float64), scaler.mean[:n_targets],
-                scaler.std[:n_targets])
+        feed, to_raw = exported_units(raw, config, scaling)
+        got = dict(zip(names, session.run(names, {contract.INPUT: feed})))
+        for name in (contract.OUTPUT, contract.QUANTILES):
+            if name in got:
+                got[name] = to_raw(got[name])
         relative = {}
         for name in names:
             error = np.abs(got[name] - expected[name])
@@ -373,17 +298,17 @@ def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
                      tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Replay real test windows through the step model; compare with Keras' window forecast."""
     session = _session(onnx_model)
-    scaler = Scaler.from_dict(config.scaler)
     raw = test_windows(config)["test windows"][-STEP_WINDOWS:]
-    forward = graph_model(model, len(scaler.mean))
-    expected = keras_forecast(forward, raw, config)
+    forward = graph_model(model, len(config.scaler["columns"]))
+    expected, quantiles = keras_outputs(forward, raw, config)
+    to_raw = exported_units(raw, config, scaling)[1]
     last = []
     got = run_step_model(session, raw, config.model.kind, config.model.layers,
-                         config.model.units, lambda x: _onnx_feed(x, scaler, scaling), last)
-    got = _onnx_forecast(got, scaler, scaling, len(config.data.targets))
-    error = np.abs(got - expected).max(axis=(0, 1))
-    if config.model.quantiles:
-        error = np.maximum(error, _quantile_error(last, forward, raw, config, scaler, scaling))
+                         config.model.units, lambda x: exported_units(x, config, scaling)[0],
+                         last)
+    error = np.abs(to_raw(got) - expected).max(axis=(0, 1))
+    if quantiles is not None:
+        error = np.maximum(error, np.abs(to_raw(last[-1]) - quantiles).max(axis=(0, 1, 3)))
     errors = {"step through test windows": error}
     report = _report(errors, {"step through test windows": raw.shape}, config, tolerance)
     report["outputs_checked"] = [contract.OUTPUT] + (

@@ -44,40 +44,52 @@ def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
     features) can do that, since future feature values are unknown. `known`: the raw
     future-known covariates over the horizon [horizon, K] of a model that takes them.
     """
-    window, horizon = meta["window"], meta["horizon"]
-    steps = steps or horizon
-    _check_steps_with_covariates(meta, steps)
-    if len(history) < window:
-        raise UserError(f"{source} has {len(history)} rows; the model needs at least {window} "
-                        "(its window)")
-    if steps > horizon and len(meta["columns"]) != 1:
-        raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
-                        "univariate model (one target, no extra features)")
-    history = np.asarray(history, np.float32)
-    if meta["scaling"] == "none":
-        raise UserError("this model was exported with --no-scaling; predict needs a model with "
-                        "in-graph scaling")
-    rows = []
-    while sum(len(r) for r in rows) < steps:
-        window_rows = history[-window:][None, :, :]
-        feed = {contract.INPUT: window_rows}
-        if known is not None:
-            feed[contract.KNOWN_INPUT] = np.asarray(known, np.float32)[None]
-        (out,) = session.run([contract.OUTPUT], feed)
-        rows.append(out[0])
-        if sum(len(r) for r in rows) < steps:  # rolling on (a univariate model only)
-            history = np.concatenate([history, out[0]], axis=0)
-    return np.concatenate(rows, axis=0)[:steps]
+    return forecast_after(session, meta, history, steps, source, known)[0]
 
 
 def quantiles_after(session, meta: dict, history: np.ndarray) -> np.ndarray | None:
-    """A quantile model's quantiles [horizon, targets, Q] (raw units) after `history`
-    (at least a window of rows; `forecast` checks), or None for a point model."""
-    if not meta.get("quantiles"):
-        return None
-    window_rows = np.asarray(history, np.float32)[-meta["window"]:][None, :, :]
-    (out,) = session.run([contract.QUANTILES], {contract.INPUT: window_rows})
-    return out[0]
+    """A quantile model's quantiles [horizon, targets, Q] (raw units) after `history`,
+    or None for a point model."""
+    return forecast_after(session, meta, history)[1]
+
+
+def forecast_after(session, meta: dict, history: np.ndarray, steps: int | None = None,
+                   source: str = "the data", known: np.ndarray | None = None):
+    """(`forecast`, a quantile model's quantiles or None) after one series' `history`:
+    `run_windows` of its last window (a panel of one)."""
+    if len(history) < meta["window"]:
+        raise UserError(f"{source} has {len(history)} rows; the model needs at least "
+                        f"{meta['window']} (its window)")
+    feed = {} if known is None else {contract.KNOWN_INPUT: np.asarray(known, np.float32)[None]}
+    values, quantiles = run_windows(session, meta, np.asarray(history)[None], feed, steps)
+    return values[0], None if quantiles is None else quantiles[0]
+
+
+def run_windows(session, meta: dict, history: np.ndarray, feed: dict, steps: int | None):
+    """(forecasts [n, steps, targets], quantiles [n, horizon, targets, Q] or None) after
+    the windows `history` [n, window, columns] of n series (`feed`: the model's other
+    inputs), in one onnxruntime call per horizon: more than one only when rolling past
+    the horizon, which only a univariate model can."""
+    window, horizon = meta["window"], meta["horizon"]
+    steps = steps or horizon
+    _check_steps_with_covariates(meta, steps)
+    if steps > horizon and len(meta["columns"]) != 1:
+        raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
+                        "univariate model (one target, no extra features)")
+    if meta["scaling"] == "none":
+        raise UserError("this model was exported with --no-scaling; predict needs a model with "
+                        "in-graph scaling")
+    history = np.asarray(history, np.float32)
+    chunks, quantiles = [], None
+    outputs = [contract.OUTPUT] + ([contract.QUANTILES] if meta.get("quantiles") else [])
+    while sum(chunk.shape[1] for chunk in chunks) < steps:
+        out, *rest = session.run(outputs, {contract.INPUT: history[:, -window:], **feed})
+        if quantiles is None and rest:
+            quantiles = rest[0]  # within the horizon only
+        chunks.append(out)
+        if sum(chunk.shape[1] for chunk in chunks) < steps:  # rolling on: univariate
+            history = np.concatenate([history, out], axis=1)
+    return np.concatenate(chunks, axis=1)[:, :steps], quantiles
 
 
 def _check_steps_with_covariates(meta: dict, steps: int) -> None:
@@ -103,40 +115,47 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
     if meta.get("panel") is None:
         if series_column:
             raise UserError(f"--series-column: {model_path} was trained on a single series")
-        targets = meta["targets"]
-        features = meta["columns"][len(targets):]
-        spec = meta.get("covariates")
-        if not spec:
-            series = data.read_csv(data_path, targets, features)
-            rows = forecast(session, meta, series.values, steps, str(data_path))
-            return forecast_csv(meta, rows, quantiles_after(session, meta, series.values)), \
-                len(rows), {}
-        from .data.covariates import future_covariates
-        from .data.csv import read_with_future
-
-        time_column = _present(data_path, meta.get("time_column"))
-        series, future = read_with_future(data_path, targets, features, spec["known"],
-                                          time_column)
-        _check_steps_with_covariates(meta, steps or meta["horizon"])
-        known = future_covariates(spec, series.time, future, meta["horizon"], str(data_path),
-                                  meta.get("time_column"))
-        rows = forecast(session, meta, series.values, steps, str(data_path), known)
-        return forecast_csv(meta, rows), len(rows), {}
+        return predict_series(session, meta, data_path, steps)
     result = predict_panel(session, meta, data_path, series_column, steps)
     return panel_forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), \
         result.skipped
 
 
+def predict_series(session, meta: dict, data_path: str | Path,
+                   steps: int | None = None) -> tuple[str, int, dict]:
+    """`predict_file` for a single-series model: its forecast CSV after the file's last
+    row (with known covariates: after its last row with a target value), the number of
+    forecast rows, and no skipped series."""
+    from .data.covariates import future_covariates
+    from .data.csv import read_with_future
+
+    targets = meta["targets"]
+    features = meta["columns"][len(targets):]
+    spec = meta.get("covariates")
+    known = None
+    if spec:
+        series, future = read_with_future(data_path, targets, features, spec["known"],
+                                          _present(data_path, meta.get("time_column")))
+        _check_steps_with_covariates(meta, steps or meta["horizon"])
+        known = future_covariates(spec, series.time, future, meta["horizon"], str(data_path),
+                                  meta.get("time_column"))
+    else:
+        series = data.read_csv(data_path, targets, features)
+    rows, quantiles = forecast_after(session, meta, series.values, steps, str(data_path), known)
+    # (A quantile model's quantiles are written without covariates only, as before.)
+    return forecast_csv(meta, rows, None if spec else quantiles), len(rows), {}
+
+
 def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = None) -> str:
     """step, then each target's forecast (a quantile model's median), then one column per
     target and level, `<target>_q<level>` (e.g. sst_q0.1). Quantiles exist within the
-    horizon only: a forecast rolled beyond it leaves those cells empty (the rolled
-    steps are conditional on the median path, so its spread would understate theirs)."""
+    horizon only: a forecast rolled beyond it leaves those cells empty (the rolled steps
+    are conditional on the median path, so its spread would understate theirs)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     levels = (meta.get("quantiles") or []) if quantiles is not None else []
-    writer.writerow(["step"] + meta["targets"] + [f"{target}_q{level:g}" for target in
-                                                  meta["targets"] for level in levels])
+    writer.writerow(["step"] + meta["targets"] + [
+        f"{target}_q{level:g}" for target in meta["targets"] for level in levels])
     for step, row in enumerate(rows, start=1):
         cells = [f"{value:.7g}" for value in row]
         if levels:
@@ -183,7 +202,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         from .data.covariates import read_columns, split_known
 
         panel = panel_csv.read_long_csv(data_path, series_column, targets,
-                                     read_columns(features, known_columns),
+                                        read_columns(features, known_columns),
                                      _present(data_path, time_column), allow_single=True,
                                      keep_missing=bool(spec))
         panel = split_known(panel, features, known_columns)
@@ -192,11 +211,6 @@ def predict_panel(session, meta: dict, data_path: str | Path,
             raise UserError(f"{data_path}: the model takes known columns "
                             f"({', '.join(known_columns)}): give a long CSV with --series-column")
         panel = panel_csv.read_wide_as_panel(data_path, None, _present(data_path, time_column))
-    steps = steps or horizon
-    _check_steps_with_covariates(meta, steps)
-    if steps > horizon and len(meta["columns"]) != 1:
-        raise UserError(f"--steps {steps} exceeds the horizon {horizon}; rolling forward needs a "
-                        "univariate model (one target, no extra features)")
     skipped = {}
     index = None
     if contract.takes_series(panel_meta):
@@ -233,16 +247,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
         feed[contract.SERIES_INPUT] = np.array([index[panel.names[i]] for i in served], np.int64)
     if spec:
         feed[contract.KNOWN_INPUT] = np.stack([future[i] for i in served]).astype(np.float32)
-    chunks, quantiles = [], None
-    outputs = [contract.OUTPUT] + ([contract.QUANTILES] if meta.get("quantiles") else [])
-    while sum(chunk.shape[1] for chunk in chunks) < steps:
-        out, *rest = session.run(outputs, {contract.INPUT: history[:, -window:], **feed})
-        if quantiles is None and rest:
-            quantiles = rest[0]  # within the horizon only (as for one series)
-        chunks.append(out)
-        if sum(chunk.shape[1] for chunk in chunks) < steps:  # univariate when rolling
-            history = np.concatenate([history, out], axis=1)
-    values = np.concatenate(chunks, axis=1)[:, :steps]
+    values, quantiles = run_windows(session, meta, history, feed, steps)
+    steps = values.shape[1]
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass
         times = list(timeaxis.format_time(timeaxis.continue_panel_time(

@@ -1,7 +1,8 @@
-"""Probabilistic forecasts: quantile levels, a head whose quantiles never cross, the
-pinball loss, and the interval metrics (with the seasonal-naive reference).
+"""Probabilistic forecasts: quantile levels, the head's calibration, and the interval
+metrics (with the seasonal-naive reference); the Keras head whose quantiles never
+cross and the pinball loss are in `layers` (imported only when a model is built).
 
-A quantile model's network ends in `QuantileHead`: for levels τ_1 < ... < τ_Q, with
+A quantile model's network ends in `layers.QuantileHead`: for levels τ_1 < ... < τ_Q, with
 the median at index m, the Dense head's raw outputs r_1..r_Q become
 
     q_m     = r_m
@@ -111,28 +112,13 @@ def interval_name(coverage: float) -> str:
 
 # ------------------------------------------------------------------------- Keras
 
-def _keras():
-    from .tf_setup import tensorflow
-
-    tensorflow()
-    import keras
-
-    return keras
-
-
-def head_layer_class():
-    """`QuantileHead`, defined (and, with `PinballLoss`, registered for safe_mode loading)
-    on first use, so that importing this module never imports TensorFlow."""
-    return _registered()["QuantileHead"]
-
-
 def calibrate(model, network, inputs_z: np.ndarray, anchor, actual_z: np.ndarray) -> dict:
     """Set the head's offset scales so that on held-out windows (the validation part)
     each level's share of actual values below its quantile is the level itself.
 
     `network` is `model`'s batched prediction, `inputs_z` [windows, time, columns] the
     windows and `actual_z` [windows, horizon, targets] their actual values, in z-scores;
-    `anchor` the run's (`anchored`). The scales restart from 1 (uncalibrated). Per
+    `anchor` the run's. The scales restart from 1 (uncalibrated). Per
     target, pooled over windows and horizon steps, outward from the median: with q_j
     the quantile just calibrated and o the next offset, softplus(r),
 
@@ -148,7 +134,9 @@ def calibrate(model, network, inputs_z: np.ndarray, anchor, actual_z: np.ndarray
     layer = model.get_layer(LAYER_NAME)
     levels, m = layer.levels, layer.median
     layer.scale.assign(np.ones(layer.scale.shape, np.float32))
-    q = anchored(network, inputs_z, anchor, actual_z.shape[-1])
+    from .forecaster import Forecaster
+
+    q = Forecaster("none", anchor, actual_z.shape[-1]).forecast(network, inputs_z)
     y = np.asarray(actual_z, np.float64)
     scales = np.ones(layer.scale.shape, np.float64)  # [targets, Q]
     for t in range(q.shape[2]):
@@ -176,72 +164,11 @@ def calibration_of(model) -> dict:
 
 
 def pinball_loss(levels: list[float]):
-    """A Keras loss (saved with the model, registered): the mean over levels (and points)
-    of the pinball loss of quantiles [batch, horizon, targets, Q] against targets
-    [batch, horizon, targets]."""
-    return _registered()["PinballLoss"](levels)
+    """`layers.PinballLoss` (the mean pinball loss over `levels`), a Keras loss saved
+    with the model."""
+    from .layers import PinballLoss
 
-
-_CLASSES: dict = {}
-
-
-def _registered() -> dict:
-    if _CLASSES:
-        return _CLASSES
-    keras = _keras()
-    ops = keras.ops
-
-    @keras.saving.register_keras_serializable(package="lstm_tf", name="QuantileHead")
-    class QuantileHead(keras.layers.Layer):
-        """[..., targets, Q] raw outputs -> [..., targets, Q] quantiles that never cross
-        (module docstring); `scale` [targets, Q], not trained, multiplies each offset
-        (1 until `calibrate` sets it; clipped at 0 here, so no value can make two
-        quantiles cross)."""
-
-        def __init__(self, levels, **kwargs):
-            super().__init__(**kwargs)
-            self.levels = [float(level) for level in levels]
-            self.median = median_index(self.levels)
-
-        def build(self, input_shape):
-            self.scale = self.add_weight(name="scale", shape=(input_shape[-2], input_shape[-1]),
-                                         initializer="ones", trainable=False)
-
-        def call(self, raw):
-            m = self.median
-            scale = ops.maximum(ops.cast(self.scale, raw.dtype), 0.0)
-            values = [None] * len(self.levels)
-            values[m] = raw[..., m]
-            for j in range(m + 1, len(self.levels)):
-                values[j] = values[j - 1] + scale[:, j] * ops.softplus(raw[..., j])
-            for j in range(m - 1, -1, -1):
-                values[j] = values[j + 1] - scale[:, j] * ops.softplus(raw[..., j])
-            return ops.stack(values, axis=-1)
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-        def get_config(self):
-            return {**super().get_config(), "levels": self.levels}
-
-    @keras.saving.register_keras_serializable(package="lstm_tf", name="PinballLoss")
-    class PinballLoss(keras.losses.Loss):
-        """Mean pinball loss over the levels: max(τ e, (τ - 1) e), e = y - q."""
-
-        def __init__(self, levels, name="pinball", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.levels = [float(level) for level in levels]
-
-        def call(self, y_true, y_pred):
-            tau = ops.convert_to_tensor(np.asarray(self.levels, np.float32))
-            error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
-            return ops.mean(ops.maximum(tau * error, (tau - 1.0) * error), axis=(-1, -2))
-
-        def get_config(self):
-            return {**super().get_config(), "levels": self.levels}
-
-    _CLASSES.update(QuantileHead=QuantileHead, PinballLoss=PinballLoss)
-    return _CLASSES
+    return PinballLoss(levels)
 
 
 def add_head(model, levels: list[float], horizon: int, targets: int, zero_head: bool) -> None:
@@ -251,12 +178,15 @@ def add_head(model, levels: list[float], horizon: int, targets: int, zero_head: 
     With `zero_head` the Dense kernel starts at zero: the median starts at the anchor
     and every offset at softplus(0) = 0.69 z-scores.
     """
-    keras = _keras()
+    import keras
+
+    from .layers import QuantileHead
+
     model.add(keras.layers.Dense(horizon * targets * len(levels), name="head", dtype="float32",
                                  kernel_initializer="zeros" if zero_head else "glorot_uniform"))
     model.add(keras.layers.Reshape((horizon, targets, len(levels)), name="quantile_raw",
                                    dtype="float32"))
-    model.add(head_layer_class()(levels, name=LAYER_NAME, dtype="float32"))
+    model.add(QuantileHead(levels, name=LAYER_NAME, dtype="float32"))
 
 
 def levels_of(model) -> list[float] | None:
@@ -283,12 +213,7 @@ def point_network(model, call=None):
     """`call` (default: `model` itself), a function of the inputs returning `model`'s
     output, made to return the point forecast: the median of a quantile model's output
     [..., Q]; a point model's output unchanged."""
-    return median_of(call or model, levels_of(model))
-
-
-def median_of(call, levels: list[float] | None):
-    """`call` returning the median [...] of its quantile output [..., Q]; `call` itself
-    when `levels` is None (a point forecaster)."""
+    call, levels = call or model, levels_of(model)
     if levels is None:
         return call
     m = median_index(levels)
@@ -304,21 +229,6 @@ def with_median(quantiles, levels: list[float] | None) -> list:
 
 
 # ------------------------------------------------------------------------- NumPy
-
-def anchored(network, scaled_windows: np.ndarray, anchor, n_targets: int) -> np.ndarray:
-    """anchor(window) + the network's quantiles, in z-scores (float64): [n, horizon,
-    targets, Q], as `anchors.anchored_forecast` for the point forecast."""
-    inputs = anchor.network_inputs(np.asarray(scaled_windows, np.float64), n_targets)
-    output = np.asarray(network(inputs.astype(np.float32)), np.float64)
-    return anchor.forecast(scaled_windows, n_targets)[..., None] + output
-
-
-def unscale(scaled: np.ndarray, mean, std) -> np.ndarray:
-    """z-score quantiles [..., targets, Q] -> original units: q · std + mean per target
-    (std > 0 keeps the order)."""
-    std, mean = np.asarray(std, np.float64), np.asarray(mean, np.float64)
-    return scaled * std[:, None] + mean[:, None]
-
 
 def pinball(quantiles: np.ndarray, actual: np.ndarray, levels: list[float]) -> np.ndarray:
     """Pinball loss of each level [Q], averaged over every point."""

@@ -87,10 +87,7 @@ def load_model(run: str | os.PathLike):
     tensorflow()
     import keras
 
-    from . import cells  # noqa: F401  (registers GateLSTMCell for deserialisation)
-    from .quantiles import head_layer_class
-
-    head_layer_class()  # registers QuantileHead for deserialisation
+    from . import cells, layers  # noqa: F401  (register GateLSTMCell, QuantileHead, PinballLoss)
 
     path = Path(run) / MODEL_FILE
     if not path.is_file():

@@ -587,7 +587,7 @@ def _inputs(model: Model, run, count: int) -> Inputs:
     if config.panel or config.covariates:
         # Windows of every series, their index, each series' training std, and the
         # future-known covariates of each window when the run has them.
-        cases = parity.panel_cases(config)
+        cases = parity.parity_cases(config)
         (test, series, std, known), (timing, timing_series, _, timing_known) = \
             cases["test windows"], cases["batch 256"]
         given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}

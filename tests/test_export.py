@@ -100,7 +100,7 @@ def test_step_model_reproduces_the_window_forecast(exported, runs_dir, kind):
 
 def test_predict_matches_keras_and_never_imports_tensorflow(exported, runs_dir, tmp_path):
     from lstm_tf.data import load_builtin
-    from lstm_tf.parity import keras_forecast
+    from lstm_tf.parity import keras_outputs
     from lstm_tf.runs import load_config, load_model
 
     series = load_builtin("sine").values
@@ -114,8 +114,8 @@ def test_predict_matches_keras_and_never_imports_tensorflow(exported, runs_dir, 
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "clean" and lines[0] == "step,value" and len(lines) == 5
     config = load_config(runs_dir / "lstm")
-    keras_first = keras_forecast(load_model(runs_dir / "lstm"),
-                                 series[None, -8:].astype(np.float32), config)[0, 0, 0]
+    keras_first = keras_outputs(load_model(runs_dir / "lstm"),
+                                series[None, -8:].astype(np.float32), config)[0][0, 0, 0]
     assert float(lines[1].split(",")[1]) == pytest.approx(keras_first, abs=1e-5)
 
 
@@ -172,13 +172,13 @@ def test_parity_reference_runs_in_full_float32(exported, runs_dir, monkeypatch):
 
     tf32 = tf.config.experimental.tensor_float_32_execution_enabled
     seen = []
-    reference = parity.keras_forecast
+    reference = parity.keras_outputs
 
     def recorded(*args, **kwargs):
         seen.append(tf32())
         return reference(*args, **kwargs)
 
-    monkeypatch.setattr(parity, "keras_forecast", recorded)
+    monkeypatch.setattr(parity, "keras_outputs", recorded)
     assert tf32()  # TensorFlow's default, on the GPUs concerned
     config, model = runs.load_config(runs_dir / "lstm"), runs.load_model(runs_dir / "lstm")
     window = parity.check_window_model(str(exported["lstm"]), model, config)

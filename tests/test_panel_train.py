@@ -87,7 +87,7 @@ def test_export_passes_parity_and_predict_matches_keras(trained, long_csv, scali
     """predict forecasts every series in one call, and each forecast is the Keras model's
     for that series' latest window (in original units)."""
     from lstm_tf import runs
-    from lstm_tf.data.prepare import raw_forecast
+    from lstm_tf.forecaster import Forecaster
     from lstm_tf.parity import graph_model
 
     out, model, _ = trained[scaling]
@@ -102,8 +102,8 @@ def test_export_passes_parity_and_predict_matches_keras(trained, long_csv, scali
     names = config.panel["series"]
     windows = np.stack([panel.values[panel.rows_of(i)][-12:] for i in range(len(panel.names))])
     series = np.array([names.index(name) for name in panel.names])
-    expected = raw_forecast(graph_model(keras_model, 1), windows.astype(np.float32), config,
-                            series)
+    expected = Forecaster.of_run(config).forecast(graph_model(keras_model, 1),
+                                                  windows.astype(np.float32), series)
     got = np.array([float(row["value"]) for row in rows]).reshape(12, 3)
     order = [panel.names.index(row["series"]) for row in rows[::3]]
     std = np.array([panel.values[panel.rows_of(i), 0].std() for i in order])
@@ -218,7 +218,7 @@ def test_panel_backtest_forecasts_every_series_from_its_own_rows(trained, long_c
     forecast equal to the Keras model's on that series' rows before the cutoff; a value
     after the cutoff never changes it; the overlap with training is refused."""
     from lstm_tf import backtest, runs
-    from lstm_tf.data.prepare import raw_forecast
+    from lstm_tf.forecaster import Forecaster
     from lstm_tf.parity import graph_model
 
     out, _, _ = trained["window"]
@@ -230,7 +230,7 @@ def test_panel_backtest_forecasts_every_series_from_its_own_rows(trained, long_c
     index = panel.names.index(result.series[5])
     values = panel.values[panel.rows_of(index)]
     history = values[-3 - 12:-3][None].astype(np.float32)  # the 12 rows before the block
-    expected = raw_forecast(forward, history, config, np.array([index]))
+    expected = Forecaster.of_run(config).forecast(forward, history, np.array([index]))
     np.testing.assert_allclose(result.forecasts["model"][5], expected[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.actual[5, :, 0], values[-3:, 0])
     summary = backtest.summary(result)

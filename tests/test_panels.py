@@ -280,8 +280,7 @@ def test_load_panel_dispatches_on_the_data_config(csv_file):
 def test_panel_options_reach_the_data_config():
     from lstm_tf_cli.core import data_config
 
-    config = data_config("x.csv", None, "y", None, "t", None, 1, 1, 0.15, 0.15, None, "auto",
-                         None, 1, series_column="id")
+    config = data_config(data_path="x.csv", target="y", time_column="t", series_column="id")
     assert (config.series_column, config.columns_as_series, config.path) == ("id", False,
                                                                             "x.csv")
 

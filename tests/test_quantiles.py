@@ -192,7 +192,7 @@ def test_run_metrics_hold_the_quantile_block(quantile_runs):
 @pytest.mark.parametrize("name", ["gated", "rnn"])
 def test_exported_quantiles_never_cross_in_onnxruntime_and_keras(quantile_runs, name):
     from lstm_tf import runs, runtime
-    from lstm_tf.parity import keras_quantiles
+    from lstm_tf.parity import keras_outputs
 
     path = quantile_runs / f"{name}.onnx"
     session = runtime.session(path)
@@ -209,7 +209,7 @@ def test_exported_quantiles_never_cross_in_onnxruntime_and_keras(quantile_runs, 
     assert q.shape == (len(x), horizon, targets, len(levels))
     assert np.all(np.isfinite(q)) and np.all(np.diff(q, axis=-1) >= 0)
     np.testing.assert_array_equal(forecast, q[..., levels.index(0.5)])  # the median
-    in_keras = keras_quantiles(runs.load_model(quantile_runs / name), x, config)
+    _, in_keras = keras_outputs(runs.load_model(quantile_runs / name), x, config)
     assert np.all(np.isfinite(in_keras)) and np.all(np.diff(in_keras, axis=-1) >= 0)
 
 
@@ -264,6 +264,7 @@ def test_bench_handles_a_quantile_run(quantile_runs):
 def test_calibration_gives_each_level_its_share_on_the_windows_it_saw():
     from lstm_tf.anchors import Anchor
     from lstm_tf.config import ModelConfig
+    from lstm_tf.forecaster import Forecaster
     from lstm_tf.models import build_model
 
     levels = [0.05, 0.25, 0.5, 0.75, 0.95]
@@ -275,7 +276,7 @@ def test_calibration_gives_each_level_its_share_on_the_windows_it_saw():
     network = lambda batch: model.predict(batch, verbose=0)  # noqa: E731
     scales = quantiles.calibrate(model, network, x, Anchor.none(2, 1), actual)
     assert scales["q0.5"] == [1.0] and scales["q0.95"][0] > 1
-    q = quantiles.anchored(network, x, Anchor.none(2, 1), 1)
+    q = Forecaster("none", Anchor.none(2, 1), 1).forecast(network, x)
     below = (actual[..., None] <= q).reshape(-1, len(levels)).mean(axis=0)
     np.testing.assert_allclose(below[[0, 1, 3, 4]], [0.05, 0.25, 0.75, 0.95], atol=2 / 800)
     assert np.all(np.diff(q, axis=-1) >= 0)
@@ -283,15 +284,16 @@ def test_calibration_gives_each_level_its_share_on_the_windows_it_saw():
 
 
 def test_forecast_png_shades_the_interval(tmp_path, monkeypatch):
-    from lstm_tf import train
+    from lstm_tf import figures
 
     captured = {}
-    monkeypatch.setattr(train, "save_figure", lambda figure, path: captured.update(figure=figure))
+    monkeypatch.setattr(figures, "save_figure",
+                        lambda figure, path: captured.update(figure=figure))
     n = 6
     plot = {"forecast": np.zeros((n, 1, 1)), "actual": np.ones((n, 1, 1)), "targets": ["y"],
             "band": {"low": -np.ones((n, 1, 1)), "high": 2 * np.ones((n, 1, 1)),
                      "label": "80% interval"}}
-    train.plot_forecast(plot, tmp_path / "forecast.png")
+    figures.plot_forecast(plot, tmp_path / "forecast.png")
     axis = captured["figure"].axes[0]
     (band,) = axis.collections  # the shaded interval, from -1 to 2
     np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].min(), -1)

@@ -238,17 +238,17 @@ def test_any_first_import_of_tensorflow_under_the_cli_is_quiet():
 # ------------------------------------------------------- the forecast's time axis
 
 def captured_figure(monkeypatch, tmp_path, plot):
-    from lstm_tf import train
+    from lstm_tf import figures
 
-    figures = []
-    monkeypatch.setattr(train, "save_figure", lambda figure, path: figures.append(figure))
-    train.plot_forecast(plot, tmp_path / "forecast.png")
-    return figures[0].axes[0]
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda figure, path: drawn.append(figure))
+    figures.plot_forecast(plot, tmp_path / "forecast.png")
+    return drawn[0].axes[0]
 
 
 def test_forecast_figure_uses_the_time_column(monkeypatch, tmp_path):
     from lstm_tf import data
-    from lstm_tf.train import forecast_times
+    from lstm_tf.figures import forecast_times
 
     series = data.parse_csv("month,value\n" + "".join(
         f"2020-{m:02d},{m}\n" for m in range(1, 13)), "t.csv", ["value"], None, "month")
@@ -292,7 +292,7 @@ def lock_path_of(target: Path) -> Path:
 def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, tmp_path,
                                                                      monkeypatch):
     """The last file of the staging folder fails (ENOSPC): no staging, no state, old run."""
-    from lstm_tf import train
+    from lstm_tf import figures
 
     out = tmp_path / "run"
     assert run("train", "--data", sine, "--out", out, *TINY).exit_code == 0
@@ -301,7 +301,7 @@ def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, tmp_p
     def full(plot, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(train, "plot_forecast", full)
+    monkeypatch.setattr(figures, "plot_forecast", full)
     result = run("train", "--data", sine, "--out", out, "--force", "--seed", "9", *TINY)
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (

@@ -18,6 +18,7 @@ from .. import anchors as anchors_lib
 from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from .. import data as data_lib  # the public data API (data/__init__.py)
+from ..forecaster import Forecaster
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel
@@ -51,6 +52,7 @@ class Prepared:
     # and their definition and scaling; None without.
     covariates: np.ndarray | None = None
     covariate_spec: Covariates | None = None
+    raw_covariates: np.ndarray | None = None  # the same in raw units
     # Whether the network takes the series index as an input (a learned embedding).
     series_input: bool = False
 
@@ -62,19 +64,12 @@ class Prepared:
     def n_targets(self) -> int:
         return len(self.series.targets)
 
-    def network_view(self, starts: np.ndarray, window: int, horizon: int):
-        """(inputs, undo): the windows at `starts` as the network's anchor sees them
-        [n, window, columns], and a function taking a forecast in those units back to
-        original units."""
-        n_targets = self.n_targets
-        inputs, _ = data_lib.windows(self.scaled, starts, window, horizon, n_targets)
-        if self.window_scaled:
-            inputs, level, scale = window_scaling.standardise(inputs)
-            return inputs, lambda out: out * scale[..., :n_targets] + level[..., :n_targets]
-        if isinstance(self.scaler, SeriesScaler):
-            series = self.series_index(starts)
-            return inputs, lambda out: self.scaler.inverse_targets(out, n_targets, series)
-        return inputs, lambda out: self.scaler.inverse_targets(out, n_targets)
+    @property
+    def forecaster(self) -> Forecaster:
+        """Its scaling, anchor and the network's extra inputs: raw windows in, raw
+        forecasts out (`forecaster.Forecaster`)."""
+        return Forecaster.from_record(scaler_record(self), self.anchor, self.n_targets,
+                                      self.covariate_spec, self.series_input)
 
     def series_index(self, starts: np.ndarray) -> np.ndarray:
         """The series each window start row belongs to (0 for a single series)."""
@@ -82,34 +77,40 @@ class Prepared:
             return np.zeros(len(starts), np.int64)
         return np.searchsorted(self.series.offsets, starts - 1, side="right") - 1
 
-    def network_extras(self, starts: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
-        """The network's inputs besides the window, for the windows at `starts`: the
-        covariates over each forecast (`known` [n, horizon, K]) and the series index
-        (`series` [n]), when the network takes them."""
-        extras = {}
-        if self.covariates is not None:
-            extras["known"] = future_cut(self.covariates, starts, horizon).astype(np.float32)
-        if self.series_input:
-            extras["series"] = self.series_index(starts).astype(np.int64)
-        return extras
+    def raw_inputs(self, starts: np.ndarray, window: int, horizon: int):
+        """(raw windows [n, window, columns], series index [n], raw future-known
+        covariates over each forecast [n, horizon, K] or None) of the windows at `starts`:
+        what `Forecaster.forecast` takes."""
+        raw, _ = data_lib.windows(self.series.values, starts, window, horizon, self.n_targets)
+        known = (None if self.raw_covariates is None
+                 else future_cut(self.raw_covariates, starts, horizon))
+        return raw, self.series_index(starts), known
 
-    def forecast(self, predict, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
-        """anchor + network (`predict`: the network's batched prediction, or None for
-        the anchor alone) for the windows at `starts`, in original units.
+    def network_view(self, starts: np.ndarray, window: int, horizon: int):
+        """(z, undo): the windows at `starts` in the network's units (as the anchor sees
+        them) and the map of a forecast in those units back to original units."""
+        raw, series, _ = self.raw_inputs(starts, window, horizon)
+        return self.forecaster.to_network(raw, series)[:2]
+
+    def network_units(self, starts: np.ndarray, window: int, horizon: int):
+        """(z, actual): the windows at `starts` and their actual values, both in the
+        network's units (what quantile calibration fits)."""
+        raw, series, _ = self.raw_inputs(starts, window, horizon)
+        z, _, to_z = self.forecaster.to_network(raw, series)
+        return z, to_z(self.actual(starts, window, horizon))
+
+    def forecast(self, network, starts: np.ndarray, window: int, horizon: int) -> np.ndarray:
+        """anchor + network for the windows at `starts`, in original units
+        (`Forecaster.forecast`: `network` the network's batched prediction, or None for
+        the anchor alone; a quantile network gives quantiles [..., Q]).
 
         In blocks of `FORECAST_BLOCK` windows: a panel's validation part can hold a
         million windows, which materialised at once would take gigabytes."""
-        blocks = []
-        for first in range(0, max(len(starts), 1), FORECAST_BLOCK):
-            block = starts[first:first + FORECAST_BLOCK]
-            inputs, undo = self.network_view(block, window, horizon)
-            if predict is None:
-                blocks.append(undo(self.anchor.forecast(inputs, self.n_targets)))
-            else:
-                network = with_extras(predict, self.network_extras(block, horizon))
-                blocks.append(undo(anchors_lib.anchored_forecast(network, inputs, self.anchor,
-                                                                 self.n_targets)))
-        return np.concatenate(blocks)
+        forecaster = self.forecaster
+        return np.concatenate([
+            forecaster.forecast(network, *self.raw_inputs(starts[first:first + FORECAST_BLOCK],
+                                                          window, horizon))
+            for first in range(0, max(len(starts), 1), FORECAST_BLOCK)])
 
     def error_scale(self, starts: np.ndarray) -> np.ndarray:
         """Per window: 1 for a single series; for a panel, the in-sample MAE of the naive
@@ -122,14 +123,6 @@ class Prepared:
         """The windows' targets in original units [n, horizon, targets]."""
         return data_lib.windows(self.series.values[:, :self.n_targets], starts, window, horizon,
                                 self.n_targets)[1]
-
-
-def with_extras(predict, extras: dict[str, np.ndarray]):
-    """`predict` fed the window and the network's other inputs (a dict keyed by the
-    Keras model's input names), or `predict` itself when there are none."""
-    if not extras:
-        return predict
-    return lambda window: predict({"window": window, **extras})
 
 
 @dataclass(frozen=True)
@@ -304,7 +297,7 @@ def with_covariates(prepared: Prepared, config: DataConfig, train_rows: np.ndarr
     raw = spec.raw(data.time, data.known, data.source, data.time_column)
     if saved is None:
         spec.fit(raw[train_rows])
-    prepared.covariates = spec.transform(raw)
+    prepared.covariates, prepared.raw_covariates = spec.transform(raw), raw
     prepared.covariate_spec = spec
     return prepared
 
@@ -322,6 +315,17 @@ def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray
     return scales
 
 
+def scaler_record(prepared: Prepared) -> dict:
+    """What config.json keeps of the scaling: the z-score statistics (per series for a
+    panel scaled by series), or for window scaling only the columns."""
+    if isinstance(prepared.scaler, SeriesScaler):
+        return prepared.scaler.to_dict()
+    if prepared.scaler is None:
+        return {"columns": prepared.series.columns, "per_window": True}
+    return {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
+            "std": prepared.scaler.std}
+
+
 def run_scaler(config: RunConfig) -> data_lib.Scaler | SeriesScaler | None:
     """The scaler a run recorded: z-scores, per-series z-scores, or None (window scaling)."""
     saved = config.scaler
@@ -330,56 +334,6 @@ def run_scaler(config: RunConfig) -> data_lib.Scaler | SeriesScaler | None:
     if saved.get("per_series"):
         return SeriesScaler.from_dict(saved)
     return data_lib.Scaler.from_dict(saved)
-
-
-def undo_quantiles(undo, quantiles: np.ndarray) -> np.ndarray:
-    """`undo` (a forecast [n, horizon, targets] back to original units, as `network_view`
-    returns it) applied to quantiles [n, horizon, targets, Q], level by level."""
-    return np.stack([undo(quantiles[..., q]) for q in range(quantiles.shape[-1])], axis=-1)
-
-
-def to_network_units(undo, actual: np.ndarray) -> np.ndarray:
-    """The inverse of `undo` (affine, with a positive scale) on actual values."""
-    zero = undo(np.zeros_like(actual))
-    return (actual - zero) / (undo(np.ones_like(actual)) - zero)
-
-
-def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
-                 series: np.ndarray | None = None, quantiles: bool = False,
-                 known: np.ndarray | None = None) -> np.ndarray:
-    """A run's forecast for raw windows [n, time, columns], in original units (float64):
-    scale as the run does (by the window, by the series in `series`, or by the training
-    rows), anchor + network (`predict`; None: the anchor alone), scale back. With
-    `quantiles`, `predict` returns a quantile model's whole output and so does this
-    ([n, horizon, targets, Q]). `known`: the raw future-known covariates [n, horizon, K]
-    of a run that has them (`series` is then also the embedding's input, when the run
-    learned one)."""
-    scaler, anchor = run_scaler(config), anchors_lib.of_run(config)
-    n_targets = len(config.data.targets)
-    raw_windows = np.asarray(raw_windows, np.float64)
-    if scaler is None:
-        z, level, scale = window_scaling.standardise(raw_windows)
-        undo = lambda out: out * scale[..., :n_targets] + level[..., :n_targets]  # noqa: E731
-    elif isinstance(scaler, SeriesScaler):
-        z = (raw_windows - scaler.mean[series, None]) / scaler.std[series, None]
-        undo = lambda out: scaler.inverse_targets(out, n_targets, series)  # noqa: E731
-    else:
-        z = scaler.transform(raw_windows)
-        undo = lambda out: scaler.inverse_targets(out, n_targets)  # noqa: E731
-    if predict is None:
-        return undo(anchor.forecast(z, n_targets))
-    extras = {}
-    if config.covariates:
-        extras["known"] = Covariates.from_dict(config.covariates).transform(known) \
-            .astype(np.float32)
-    if config.model.series_embedding:
-        extras["series"] = np.asarray(series, np.int64)
-    predict = with_extras(predict, extras)
-    if quantiles:
-        from ..quantiles import anchored
-
-        return undo_quantiles(undo, anchored(predict, z, anchor, n_targets))
-    return undo(anchors_lib.anchored_forecast(predict, z, anchor, n_targets))
 
 
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
