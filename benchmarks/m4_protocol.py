@@ -109,7 +109,7 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
     if name == "us-employment":
         return from_panel(load_builtin_panel("us-employment"))
     if name == "synthetic-monthly-150":
-        return from_panel(synthetic_panel(150, 120, seed=7, periods=(12,)))
+        return from_panel(synthetic_panel(150, 240, seed=7, periods=(12,)))
     if name == "synthetic-hourly":
         return from_panel(synthetic_panel(1, 24 * 60, seed=3, periods=(24,), frequency="hour"))
     raise KeyError(name)

@@ -136,6 +136,9 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--series-embedding", type=click.IntRange(min=1), metavar="DIM",
               help="A panel: learn a DIM-sized vector per series (the series index becomes an "
               "input of the model).")
+@click.option("--window-measure", type=click.Choice(["change", "std"]), default="change",
+              show_default=True, help="A panel's window scaling divides each window by its "
+              "mean absolute change (MASE's units) or by its standard deviation.")
 @click.option("--units", type=positive, default=32, show_default=True)
 @click.option("--layers", type=positive, default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
@@ -144,7 +147,7 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--batch-size", type=positive, default=32, show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
               show_default=True)
-@click.option("--loss", type=click.Choice(["mse", "huber"]),
+@click.option("--loss", type=click.Choice(["mse", "huber", "mae"]),
               help="Loss of a point forecast (default mse); not with --quantiles, which trains "
               "with the pinball loss.")
 @click.option("--quantiles", "quantile_levels", metavar="LEVELS",
@@ -191,7 +194,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 def train(data_path, dataset, target, features, time_column, fill, series_column,
           columns_as_series, window, horizon, stride,
           val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
-          backtest_windows, backtest_step, kind, calendar, known, series_embedding, units, layers,
+          backtest_windows, backtest_step, kind, calendar, known, series_embedding,
+          window_measure, units, layers,
           dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
@@ -228,6 +232,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
                        backtest_step, window, series_column, columns_as_series, test_size,
                        val_size, scaling)
     data.calendar, data.known = _names(calendar) or [], _names(known) or []
+    data.window_measure = window_measure
     config = RunConfig(
         data=data,
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout,

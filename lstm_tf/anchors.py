@@ -236,13 +236,13 @@ def _fit_ar(recent: np.ndarray, future: np.ndarray, level: bool, penalty: float)
 
 
 def _cut(column: np.ndarray, starts: np.ndarray, window: int, horizon: int,
-         window_scaled: bool) -> tuple[np.ndarray, np.ndarray]:
+         window_scaled: bool, measure: str = "std") -> tuple[np.ndarray, np.ndarray]:
     """One column's windows [n, window] and targets [n, horizon]; with `window_scaled`
     in each window's own standardised units (`data.window_scaling`)."""
     x = column[starts[:, None] + np.arange(-window, 0)]
     y = column[starts[:, None] + np.arange(horizon)]
     if window_scaled:
-        level, scale = window_scaling.stats(x[:, :, None])
+        level, scale = window_scaling.stats(x[:, :, None], measure)
         x, y = (x - level[:, :, 0]) / scale[:, :, 0], (y - level[:, :, 0]) / scale[:, :, 0]
     return x, y
 
@@ -255,7 +255,7 @@ def _sample(starts: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
                    horizon: int, season: int | None, window: int, names: list[str] | None = None,
-                   window_scaled: bool = False
+                   window_scaled: bool = False, measure: str = "std"
                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every candidate for one scaled column: name -> (weights [horizon, window],
     bias [horizon], validation MAE per step [horizon]).
@@ -264,8 +264,9 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
     validation ones), scored on the validation windows, then refitted on both.
     With `window_scaled` every window is first standardised by its own statistics.
     """
-    train_x, train_y = _cut(column, _sample(train_starts), window, horizon, window_scaled)
-    val_x, val_y = _cut(column, _sample(val_starts, 1), window, horizon, window_scaled)
+    train_x, train_y = _cut(column, _sample(train_starts), window, horizon, window_scaled,
+                            measure)
+    val_x, val_y = _cut(column, _sample(val_starts, 1), window, horizon, window_scaled, measure)
     fixed = _fixed_candidates(horizon, season, window)
 
     def val_error(w, b):  # per step [horizon]
@@ -296,7 +297,8 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
 
 def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
            horizon: int, n_targets: int, season: int | None, window: int,
-           choice: str = "auto", window_scaled: bool = False) -> tuple[Anchor, dict]:
+           choice: str = "auto", window_scaled: bool = False,
+           measure: str = "std") -> tuple[Anchor, dict]:
     """The anchor for a run (see the module docstring) and each candidate's validation
     MAE per target, in z-scores.
 
@@ -320,7 +322,8 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     report = {}
     for target in range(n_targets):
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
-                                 window, None if choice == "auto" else [choice], window_scaled)
+                                 window, None if choice == "auto" else [choice], window_scaled,
+                                 measure)
         error = {name: float(options[name][2].mean()) for name in options}
         ranked = sorted(options, key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]

@@ -15,7 +15,7 @@ from importlib import metadata
 from .errors import UserError
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
-LOSSES = ("mse", "huber", "pinball")  # pinball: the loss of a quantile model, and only of it
+LOSSES = ("mse", "huber", "mae", "pinball")  # pinball: the loss of a quantile model, and only of it
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 UNROLL_MAX_WINDOW = 64  # longer windows make unrolled graphs slow to build
@@ -48,6 +48,10 @@ class DataConfig:
     # serves unseen series) or "series" (each series' training statistics, looked up by
     # the series index); None: window for a panel; a single series uses its z-scores.
     scaling: str | None = None
+    # Window scaling's spread (data/window_scaling.py): "change", the window's mean
+    # absolute change (MASE's units), or "std" (runs from before it; a config.json
+    # without the field is read as "std").
+    window_measure: str = "change"
     # A panel (lstm_tf/data/panels.py): a long CSV's series column, or every target
     # column of a wide CSV its own series.
     series_column: str | None = None
@@ -74,6 +78,11 @@ class DataConfig:
             _positive(val_size=self.val_size)
         if self.season is not None:
             _positive(season=self.season)
+        from .data.window_scaling import MEASURES
+
+        if self.window_measure not in MEASURES:
+            raise UserError(f"unknown window measure {self.window_measure!r}; choose "
+                            f"{', '.join(MEASURES)}")
         if self.scaling not in (None, "window", "series"):
             raise UserError(f"unknown scaling {self.scaling!r}; choose window or series")
         from .data.covariates import check_calendar
@@ -200,7 +209,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> "RunConfig":
         try:
-            return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
+            data = {"window_measure": "std", **raw["data"]}  # (saved before the field)
+            return cls(data=_build(DataConfig, data), model=_build(ModelConfig, raw["model"]),
                        train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
                        split=raw.get("split"), anchor=raw.get("anchor"), panel=raw.get("panel"),
                        covariates=raw.get("covariates"), versions=raw.get("versions", {}))

@@ -257,7 +257,8 @@ def _to_network(config: RunConfig, scaling: bool):
     if config.scaler.get("per_window"):
         from .data.window_scaling import tf_standardise
 
-        return lambda window, series=None: tf_standardise(window, n_targets)[:2]
+        measure = config.data.window_measure
+        return lambda window, series=None: tf_standardise(window, n_targets, measure)[:2]
     if config.scaler.get("per_series"):
         # [series, columns] tables; made constants while tracing (an eager tensor would
         # be captured as an extra graph input).

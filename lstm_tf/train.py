@@ -104,7 +104,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             config.train.batch_size, shuffle=part == "train", seed=config.train.seed,
             epochs=range(done, config.train.epochs), anchor=prepared.anchor,
-            window_scaled=prepared.window_scaled, covariates=prepared.covariates,
+            window_scaled=prepared.window_scaled, window_measure=prepared.window_measure,
+            covariates=prepared.covariates,
             row_series=series.series_index() if prepared.series_input else None),
             replicas, batches=None if part == "train" else batches[part]))  # train: epochs
         for part in ("train", "val"))
@@ -220,7 +221,8 @@ def scaler_record(prepared: Prepared) -> dict:
     if isinstance(prepared.scaler, SeriesScaler):
         return prepared.scaler.to_dict()
     if prepared.scaler is None:
-        return {"columns": prepared.series.columns, "per_window": True}
+        return {"columns": prepared.series.columns, "per_window": True,
+                "measure": prepared.window_measure}
     return {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
             "std": prepared.scaler.std}
 
@@ -352,7 +354,9 @@ def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> 
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     levels = quantiles_lib.levels_of(model)
     loss = quantiles_lib.pinball_loss(levels) if levels else \
-        {"mse": "mse", "huber": keras.losses.Huber()}[train_config.loss]
+        {"mse": "mse", "huber": keras.losses.Huber(),
+                                                 "mae": keras.losses.MeanAbsoluteError()
+                                                 }[train_config.loss]
     model.compile(optimizer=optimizer, loss=loss,
                   steps_per_execution=train_config.steps_per_execution,
                   jit_compile=train_config.xla)

@@ -181,7 +181,7 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
             prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
             train_config.batch_size, shuffle=part == "train", seed=train_config.seed,
             epochs=range(train_config.epochs), anchor=prepared.anchor,
-            window_scaled=prepared.window_scaled),
+            window_scaled=prepared.window_scaled, window_measure=prepared.window_measure),
             replicas, batches=None if part == "train" else batches[part])
         for part in ("train", "val"))
     steps = batches["train"]

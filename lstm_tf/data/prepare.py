@@ -52,6 +52,8 @@ class Prepared:
     covariate_spec: Covariates | None = None
     # Whether the network takes the series index as an input (a learned embedding).
     series_input: bool = False
+    # Window scaling's spread measure (window_scaling.MEASURES).
+    window_measure: str = "std"
 
     @property
     def window_scaled(self) -> bool:
@@ -68,7 +70,7 @@ class Prepared:
         n_targets = self.n_targets
         inputs, _ = data_lib.windows(self.scaled, starts, window, horizon, n_targets)
         if self.window_scaled:
-            inputs, level, scale = window_scaling.standardise(inputs)
+            inputs, level, scale = window_scaling.standardise(inputs, self.window_measure)
             return inputs, lambda out: out * scale[..., :n_targets] + level[..., :n_targets]
         if isinstance(self.scaler, SeriesScaler):
             series = self.series_index(starts)
@@ -351,7 +353,7 @@ def raw_forecast(predict, raw_windows: np.ndarray, config: RunConfig,
     n_targets = len(config.data.targets)
     raw_windows = np.asarray(raw_windows, np.float64)
     if scaler is None:
-        z, level, scale = window_scaling.standardise(raw_windows)
+        z, level, scale = window_scaling.standardise(raw_windows, config.data.window_measure)
         undo = lambda out: out * scale[..., :n_targets] + level[..., :n_targets]  # noqa: E731
     elif isinstance(scaler, SeriesScaler):
         z = (raw_windows - scaler.mean[series, None]) / scaler.std[series, None]
@@ -451,8 +453,10 @@ def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None 
     if anchor is None:
         anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                        len(panel.targets), config.season, config.window,
-                                       config.anchor, window_scaled=scaling == "window")
-    prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling)
+                                       config.anchor, window_scaled=scaling == "window",
+                                       measure=config.window_measure)
+    prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling,
+                        window_measure=config.window_measure)
     train_rows = np.arange(len(panel.values)) < np.repeat(split.train_end, panel.lengths)
     return with_covariates(prepared, config, train_rows, covariates), skipped
 

@@ -476,7 +476,8 @@ class Scaler:
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
                  n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
                  epochs: range | None = None, anchor=None, window_scaled: bool = False,
-                 covariates: np.ndarray | None = None, row_series: np.ndarray | None = None):
+                 covariates: np.ndarray | None = None, row_series: np.ndarray | None = None,
+                 window_measure: str = "std"):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     With an `anchor` (`anchors.Anchor`), the network's view of each window: inputs
@@ -518,7 +519,7 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
         if window_scaled:
             from .window_scaling import tf_standardise
 
-            inputs, _, to_z = tf_standardise(inputs, n_targets)
+            inputs, _, to_z = tf_standardise(inputs, n_targets, window_measure)
             targets = to_z(targets)
         if anchor is None:
             return inputs, targets

@@ -3,8 +3,18 @@
 For a window x [time, columns], per column:
 
     level  m = mean_t x_t
-    scale  s = max(std_t x_t, FLOOR * mean_t |x_t|), or 1 where that is 0 (an all-zero column)
+    scale  s = max(spread, FLOOR * mean_t |x_t|), or 1 where that is 0 (an all-zero column)
     network space  z = (x - m) / s,      forecast = m + s * z_forecast   (target columns)
+
+where the spread is the window's mean absolute change mean_t |x_t - x_{t-1}| (measure
+"change", the default: MASE's denominator over the window) or its standard deviation
+(measure "std", runs from before the change; config.json's scaler says which).
+
+Why the mean absolute change: a window that is flat except for its last steps (a level
+shift, a series waking up) has a tiny standard deviation, so its targets become
+outliers of tens of z-scores that dominate a squared loss; the mean absolute change
+also counts the one step that moved, and puts every window in the units MASE judges
+(docs/accuracy.md measures the difference).
 
 A global model then sees every series on one scale whatever its level and units, and
 it serves a series it never saw: the statistics come from the window itself, inside
@@ -21,24 +31,37 @@ from __future__ import annotations
 import numpy as np
 
 FLOOR = 1e-4  # x the window's mean absolute value
+MEASURES = ("change", "std")
+DEFAULT_MEASURE = "change"
 
 
-def stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def measure_of(scaler_record: dict | None) -> str:
+    """The spread measure a run's config.json scaler record names ("std" before it did)."""
+    return (scaler_record or {}).get("measure", "std")
+
+
+def stats(windows: np.ndarray, measure: str = DEFAULT_MEASURE
+          ) -> tuple[np.ndarray, np.ndarray]:
     """(level, scale), each [n, 1, columns], of windows [n, time, columns] (float64)."""
     windows = np.asarray(windows, np.float64)
     level = windows.mean(axis=1, keepdims=True)
-    spread = np.sqrt(np.mean((windows - level) ** 2, axis=1, keepdims=True))
+    if measure == "change":
+        spread = np.mean(np.abs(np.diff(windows, axis=1)), axis=1, keepdims=True) \
+            if windows.shape[1] > 1 else np.zeros_like(level)
+    else:
+        spread = np.sqrt(np.mean((windows - level) ** 2, axis=1, keepdims=True))
     scale = np.maximum(spread, FLOOR * np.mean(np.abs(windows), axis=1, keepdims=True))
     return level, np.where(scale > 0, scale, 1.0)
 
 
-def standardise(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standardise(windows: np.ndarray, measure: str = DEFAULT_MEASURE
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z, level, scale): windows in network space and the statistics to undo it."""
-    level, scale = stats(windows)
+    level, scale = stats(windows, measure)
     return (np.asarray(windows, np.float64) - level) / scale, level, scale
 
 
-def tf_standardise(windows, n_targets: int):
+def tf_standardise(windows, n_targets: int, measure: str = DEFAULT_MEASURE):
     """`standardise` on a float32 tensor [batch, time, columns]: (z, undo, to_z), where
     undo(forecast [batch, horizon, targets]) returns original units and to_z(targets)
     takes a window's targets into its forecast's units (for training).
@@ -54,7 +77,12 @@ def tf_standardise(windows, n_targets: int):
     change = windows - last
     mean_change = tf.reduce_mean(change, axis=1, keepdims=True)
     centred = change - mean_change
-    spread = tf.sqrt(tf.reduce_mean(tf.square(centred), axis=1, keepdims=True))
+    if measure == "change":  # (a sum over the steps: a one-row window's spread is 0)
+        steps = tf.cast(tf.maximum(tf.shape(windows)[1] - 1, 1), windows.dtype)
+        spread = tf.reduce_sum(tf.abs(change[:, 1:] - change[:, :-1]), axis=1,
+                               keepdims=True) / steps
+    else:
+        spread = tf.sqrt(tf.reduce_mean(tf.square(centred), axis=1, keepdims=True))
     scale = tf.maximum(spread, FLOOR * tf.reduce_mean(tf.abs(windows), axis=1, keepdims=True))
     scale = tf.where(scale > 0, scale, tf.ones_like(scale))
 

@@ -1,0 +1,86 @@
+"""The accuracy defaults (docs/accuracy.md): window scaling by the mean absolute change,
+the MAE loss, and configurations saved before them still meaning what they meant."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run
+from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from lstm_tf.data import panels, window_scaling
+
+
+def test_change_measure_is_the_mean_absolute_change():
+    window = np.array([[[10.0], [10.0], [10.0], [10.0], [14.0]]])  # flat, then one jump
+    level, scale = window_scaling.stats(window, "change")
+    assert level[0, 0, 0] == pytest.approx(10.8)
+    assert scale[0, 0, 0] == pytest.approx(1.0)  # |4| / 4 steps
+    _, std = window_scaling.stats(window, "std")
+    assert std[0, 0, 0] == pytest.approx(1.6)  # sqrt(mean((x - 10.8)^2))
+    z, _, _ = window_scaling.standardise(window, "change")
+    assert z[0, -1, 0] == pytest.approx(3.2)
+
+
+@pytest.mark.parametrize("measure", window_scaling.MEASURES)
+def test_tensorflow_scaling_matches_numpy(measure):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(4, 9, 2)) * [1.0, 50.0] + [0.0, 1e4]
+    z, level, scale = window_scaling.standardise(windows, measure)
+    tf_z, undo, to_z = window_scaling.tf_standardise(tf.constant(windows, tf.float32), 2,
+                                                     measure)
+    assert np.abs(tf_z.numpy() - z).max() < 1e-4
+    forecast = rng.normal(size=(4, 3, 2))
+    assert np.allclose(undo(tf.constant(forecast, tf.float32)).numpy(),
+                       forecast * scale + level, rtol=1e-5, atol=1e-2)
+
+
+def test_a_one_row_window_keeps_a_finite_scale():
+    import tensorflow as tf
+
+    windows = np.array([[[5.0]], [[0.0]]])
+    _, scale = window_scaling.stats(windows, "change")
+    assert scale[:, 0, 0].tolist() == pytest.approx([5e-4, 1.0])
+    tf_z, _, _ = window_scaling.tf_standardise(tf.constant(windows, tf.float32), 1, "change")
+    assert np.isfinite(tf_z.numpy()).all()
+
+
+def test_a_config_saved_before_the_measure_reads_as_std():
+    config = RunConfig(DataConfig(), ModelConfig(), TrainConfig())
+    saved = config.to_dict()
+    assert saved["data"]["window_measure"] == "change"
+    del saved["data"]["window_measure"]
+    assert RunConfig.from_dict(saved).data.window_measure == "std"
+    assert window_scaling.measure_of({"per_window": True}) == "std"
+
+
+def test_unknown_measure_is_refused():
+    from lstm_tf.errors import UserError
+
+    with pytest.raises(UserError, match="window measure 'iqr'"):
+        DataConfig(window_measure="iqr").validate()
+
+
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("panel") / "panel.csv"
+    panels.write_long_csv(panels.synthetic_panel(series=8, length=80, seed=5), path)
+    return path
+
+
+def test_panel_run_records_its_measure_and_loss(panel_csv, tmp_path):
+    out = tmp_path / "run"
+    done = run("train", "--data", panel_csv, "--series-column", "series", "--time-column",
+               "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--epochs", "2",
+               "--units", "8", "--loss", "mae", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["window_measure"] == "change"
+    assert config["scaler"]["measure"] == "change"
+    assert config["train"]["loss"] == "mae"
+    history = (out / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and all(np.isfinite(float(v)) for v in history[1].split(",")[1:])
