@@ -102,10 +102,10 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         return {c: (quarters, macro[c].to_numpy(float)) for c in columns}
     if name == "fertility":
         data = sm.datasets.fertility.load_pandas().data
-        years = [c for c in data.columns if c.isdigit()]
+        years = [c for c in data.columns if c.isdigit() and data[c].notna().any()]
         data = data.dropna(subset=years)
-        return {code: (years, row[years].to_numpy(float))
-                for code, row in zip(data["Country Code"], data.to_dict("records"))}
+        return {code: (years, values) for code, values in
+                zip(data["Country Code"], data[years].to_numpy(float))}
     if name == "us-employment":
         return from_panel(load_builtin_panel("us-employment"))
     if name == "synthetic-monthly-150":
@@ -293,8 +293,9 @@ def main() -> None:
             print(f"{case.name}: " + ", ".join(f"{m} {v:.3f}" for m, v in r["mean_mase"].items())
                   + f"; kept {r['network_kept']}, best epoch {r['best_epoch']}, "
                   f"{r['train_seconds']} s {r['error']}", flush=True)
-    out.write_text(json.dumps({"date": str(datetime.date.today()), "train_options": extra,
-                               "results": results}, indent=1) + "\n")
+            out.write_text(json.dumps({"date": str(datetime.date.today()),
+                                       "train_options": extra, "results": results},
+                                      indent=1) + "\n")  # after every case
     print(table(results))
 
 

@@ -158,6 +158,8 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--calibrate/--no-calibrate", "calibrate", default=True, show_default=True,
               help="With --quantiles: after training, scale the quantiles' distances from the "
               "median so that each level's coverage on the validation windows is the level.")
+@click.option("--final", is_flag=True, help="After validation chose the epochs and the anchor, "
+              "train again on the training and validation rows (the test part stays unseen).")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
@@ -196,7 +198,8 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
           val_fraction, test_fraction, test_size, val_size, scaling, season, anchor,
           backtest_windows, backtest_step, kind, calendar, known, series_embedding,
           window_measure, units, layers,
-          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, patience,
+          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
+          patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -242,7 +245,8 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           unroll=unroll, threads=threads,
-                          cpu_devices=cpu_devices, calibrate_quantiles=calibrate))
+                          cpu_devices=cpu_devices, calibrate_quantiles=calibrate,
+                          final=final))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)
 

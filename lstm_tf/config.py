@@ -152,6 +152,9 @@ class TrainConfig:
     # A quantile run's offsets scaled to each level's coverage on the validation windows
     # after training (quantiles.calibrate); no effect on a point forecaster.
     calibrate_quantiles: bool = True
+    # After validation has chosen the epochs, the anchor and whether the network helps,
+    # train a fresh network on the training and validation windows (lstm_tf/refit.py).
+    final: bool = False
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,

@@ -176,6 +176,15 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if not network_kept:
         log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
             "validation windows: its output is set to zero, the forecast is the anchor's")
+    final_epochs = None
+    if config.train.final:  # lstm_tf/refit.py: the test part stays unseen
+        from .refit import final_fit
+
+        # The epochs whose weights the run keeps: the best one's under early stopping.
+        final_epochs = (config.train.patience and tracker.best_epoch) or len(history["loss"])
+        log(f"final fit: {final_epochs} epochs on the training and validation windows")
+        model = final_fit(config, prepared, strategy, policy, final_epochs, network_kept,
+                          verbose)
     calibrate_quantiles(model, prepared, config)
 
     # Across machines each worker would predict only its shard of the windows: evaluate
@@ -190,6 +199,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     metrics["epochs_run"] = len(history["loss"])
     metrics["best_epoch"] = tracker.best_epoch
     metrics["network_kept"] = network_kept
+    if final_epochs is not None:
+        metrics["final_fit_epochs"] = final_epochs
     if tracker.diverged_at is not None:
         metrics["diverged_at_epoch"] = tracker.diverged_at
     # Every worker saves (saving may need them all), but only the chief keeps its run.

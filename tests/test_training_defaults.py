@@ -84,3 +84,38 @@ def test_panel_run_records_its_measure_and_loss(panel_csv, tmp_path):
     assert config["train"]["loss"] == "mae"
     history = (out / "history.csv").read_text().splitlines()
     assert len(history) == 3 and all(np.isfinite(float(v)) for v in history[1].split(",")[1:])
+
+
+def test_final_fit_reads_no_test_row(panel_csv):
+    from lstm_tf.data.prepare import load_prepared
+    from lstm_tf.refit import final_starts
+
+    config = DataConfig(dataset=None, path=str(panel_csv), series_column="series",
+                        time_column="time", window=12, horizon=3, test_size=3)
+    prepared, _ = load_prepared(config)
+    starts = final_starts(prepared)
+    assert len(starts) == len(prepared.starts["train"]) + len(prepared.starts["val"])
+    series = prepared.series_index(starts)
+    # every window's last target row lies before its series' test part
+    assert (starts + config.horizon <= prepared.split.val_end[series]).all()
+    assert (starts + config.horizon == prepared.split.val_end[series]).sum() == 8
+
+
+def test_final_fit_trains_the_best_epochs_on_every_row_before_the_test_part(tmp_path):
+    import keras
+
+    common = ["train", "--dataset", "sunspots", "--horizon", "6", "--test-size", "6",
+              "--epochs", "3", "--patience", "0", "--units", "8", "-q"]
+    outs = {name: tmp_path / name for name in ("plain", "final", "again")}
+    for name, out in outs.items():
+        done = run(*common, *([] if name == "plain" else ["--final"]), "--out", out)
+        assert done.exit_code == 0, done.output
+    metrics = {n: json.loads((o / "metrics.json").read_text()) for n, o in outs.items()}
+    assert "final_fit_epochs" not in metrics["plain"]
+    assert metrics["final"]["final_fit_epochs"] == 3
+    assert json.loads((outs["final"] / "config.json").read_text())["train"]["final"] is True
+    weights = {n: keras.models.load_model(o / "model.keras").get_layer("lstm_0").get_weights()[0]
+               for n, o in outs.items()}
+    assert not np.allclose(weights["plain"], weights["final"])  # trained on more windows
+    assert np.array_equal(weights["final"], weights["again"])  # --seed reproduces it
+    assert metrics["final"]["model"]["mae"] == metrics["again"]["model"]["mae"]
