@@ -155,6 +155,8 @@ class TrainConfig:
     # After validation has chosen the epochs, the anchor and whether the network helps,
     # train a fresh network on the training and validation windows (lstm_tf/refit.py).
     final: bool = False
+    # Start the network from another run's trained weights (lstm_tf/transfer.py).
+    init: str | None = None
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,

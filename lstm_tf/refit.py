@@ -68,6 +68,10 @@ def final_fit(config, prepared, strategy, policy: str, epochs: int, network_kept
                             covariates=(prepared.covariate_spec.count
                                         if prepared.covariate_spec else 0),
                             series_count=len(series.names) if prepared.series_input else 0)
+        if train.init:  # the same start as the first fit's
+            from .transfer import start_from
+
+            start_from(model, train.init)
         compile_model(model, _with_steps(train, largest_divisor(steps,
                                                                 train.steps_per_execution)),
                       policy)

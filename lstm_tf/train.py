@@ -122,6 +122,10 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
                             covariates=(prepared.covariate_spec.count
                                         if prepared.covariate_spec else 0),
                             series_count=len(series.names) if prepared.series_input else 0)
+        if config.train.init and not done:  # (a resumed run has its own weights)
+            from .transfer import start_from
+
+            start_from(model, config.train.init)
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all

@@ -119,3 +119,26 @@ def test_final_fit_trains_the_best_epochs_on_every_row_before_the_test_part(tmp_
     assert not np.allclose(weights["plain"], weights["final"])  # trained on more windows
     assert np.array_equal(weights["final"], weights["again"])  # --seed reproduces it
     assert metrics["final"]["model"]["mae"] == metrics["again"]["model"]["mae"]
+
+
+def test_init_starts_from_another_runs_weights(panel_csv, tmp_path):
+    import keras
+
+    common = ["train", "--data", panel_csv, "--series-column", "series", "--time-column",
+              "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--units", "8",
+              "-q"]
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    assert run(*common, "--epochs", "2", "--out", source).exit_code == 0
+    # A learning rate too small to move anything: the tuned run keeps the source's weights.
+    done = run(*common, "--epochs", "1", "--learning-rate", "1e-12", "--patience", "0",
+               "--init", source, "--seed", "7", "--out", tuned)
+    assert done.exit_code == 0, done.output
+    weights = [keras.models.load_model(out / "model.keras").get_layer("lstm_0").get_weights()
+               for out in (source, tuned)]
+    for mine, theirs in zip(*weights):
+        assert np.allclose(mine, theirs, atol=1e-6)
+    assert json.loads((tuned / "config.json").read_text())["train"]["init"] == str(source)
+    wrong = run(*common, "--epochs", "1", "--units", "16", "--init", source, "--out",
+                tmp_path / "wrong")
+    assert wrong.exit_code != 0
+    assert wrong.output.strip().splitlines()[-1].startswith(f"Error: --init {source}: its network")
