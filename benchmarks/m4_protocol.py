@@ -206,7 +206,9 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
     seconds, metrics, error = run_lstm_tf(options, run, extra)
     forecasts = statistical(data, case.horizon, case.season)
     if not error:
-        forecasts.update(lstm_tf_forecasts(run))
+        for label, found in lstm_tf_forecasts(run).items():
+            # (a single series' one forecast is keyed "_": give it the series' name)
+            forecasts[label] = {list(data)[0]: found["_"]} if "_" in found else found
     mase = {}
     names = list(data)
     for method, found in forecasts.items():
