@@ -136,9 +136,9 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--series-embedding", type=click.IntRange(min=1), metavar="DIM",
               help="A panel: learn a DIM-sized vector per series (the series index becomes an "
               "input of the model).")
-@click.option("--window-measure", type=click.Choice(["change", "std"]), default="change",
+@click.option("--window-measure", type=click.Choice(["std", "change"]), default="std",
               show_default=True, help="A panel's window scaling divides each window by its "
-              "mean absolute change (MASE's units) or by its standard deviation.")
+              "standard deviation or by its mean absolute change (MASE's units).")
 @click.option("--units", type=positive, default=32, show_default=True)
 @click.option("--layers", type=positive, default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
@@ -148,7 +148,7 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
               show_default=True)
 @click.option("--loss", type=click.Choice(["mse", "huber", "mae"]),
-              help="Loss of a point forecast (default mse); not with --quantiles, which trains "
+              help="Loss of a point forecast (default mae); not with --quantiles, which trains "
               "with the pinball loss.")
 @click.option("--quantiles", "quantile_levels", metavar="LEVELS",
               help="Probabilistic forecast: quantile levels, comma-separated, increasing, in "
@@ -228,7 +228,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
     if levels and loss:
         raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss {loss} is "
                         "for a point forecast: leave out --loss")
-    loss = "pinball" if levels else (loss or "mse")
+    loss = "pinball" if levels else (loss or "mae")
     source = Path(data_path).stem if data_path else (dataset or "elnino")
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name

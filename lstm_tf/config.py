@@ -48,10 +48,9 @@ class DataConfig:
     # serves unseen series) or "series" (each series' training statistics, looked up by
     # the series index); None: window for a panel; a single series uses its z-scores.
     scaling: str | None = None
-    # Window scaling's spread (data/window_scaling.py): "change", the window's mean
-    # absolute change (MASE's units), or "std" (runs from before it; a config.json
-    # without the field is read as "std").
-    window_measure: str = "change"
+    # Window scaling's spread (data/window_scaling.py): "std", the window's standard
+    # deviation, or "change", its mean absolute change (measured worse: docs/accuracy.md).
+    window_measure: str = "std"
     # A panel (lstm_tf/data/panels.py): a long CSV's series column, or every target
     # column of a wide CSV its own series.
     series_column: str | None = None
@@ -134,7 +133,10 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 3e-3
-    loss: str = "mse"
+    # mae: the mean absolute error in network units, the metric's units (MASE) for a
+    # single series' z-scores and close to them for a panel's windows; measured against
+    # mse in docs/accuracy.md.
+    loss: str = "mae"
     patience: int = 10  # early stopping on validation loss; 0 turns it off
     clipnorm: float | None = None
     seed: int = 42

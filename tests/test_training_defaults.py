@@ -52,7 +52,9 @@ def test_a_one_row_window_keeps_a_finite_scale():
 def test_a_config_saved_before_the_measure_reads_as_std():
     config = RunConfig(DataConfig(), ModelConfig(), TrainConfig())
     saved = config.to_dict()
-    assert saved["data"]["window_measure"] == "change"
+    assert saved["data"]["window_measure"] == "std" and saved["train"]["loss"] == "mae"
+    saved["data"]["window_measure"] = "change"
+    assert RunConfig.from_dict(saved).data.window_measure == "change"
     del saved["data"]["window_measure"]
     assert RunConfig.from_dict(saved).data.window_measure == "std"
     assert window_scaling.measure_of({"per_window": True}) == "std"
@@ -76,7 +78,7 @@ def test_panel_run_records_its_measure_and_loss(panel_csv, tmp_path):
     out = tmp_path / "run"
     done = run("train", "--data", panel_csv, "--series-column", "series", "--time-column",
                "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--epochs", "2",
-               "--units", "8", "--loss", "mae", "-q", "--out", out)
+               "--units", "8", "--window-measure", "change", "-q", "--out", out)
     assert done.exit_code == 0, done.output
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["window_measure"] == "change"
