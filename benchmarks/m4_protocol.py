@@ -184,6 +184,20 @@ def lstm_tf_forecasts(run: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def validation_ratio(run: Path) -> float:
+    """The kept model's validation MAE over its anchor's (1 when the network was zeroed):
+    the keep rule's margin."""
+    from lstm_tf import runs
+    from lstm_tf.data.prepare import evaluation_data
+    from lstm_tf.train import network_and_anchor_mae
+
+    config = runs.load_config(run)
+    prepared, _ = evaluation_data(config, None)
+    both, anchor = network_and_anchor_mae(runs.load_model(run), prepared, config.data,
+                                          prepared.starts["val"])
+    return both / anchor
+
+
 def run_lstm_tf(options: list[str], run: Path, extra: list[str]) -> tuple[float, dict, str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     started = time.perf_counter()
@@ -234,6 +248,7 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
                         int(np.max([len(v) for _, v in data.values()]))],
             "error": error, "train_seconds": round(seconds, 1),
             "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
+            "validation_ratio": None if error else validation_ratio(run),
             "epochs_run": metrics.get("epochs_run"),
             "skipped_series": metrics.get("skipped_series", 0),
             "mase": mase,

@@ -160,6 +160,9 @@ def data_config(data_path, dataset, target, features, time_column, fill, horizon
               "median so that each level's coverage on the validation windows is the level.")
 @click.option("--final", is_flag=True, help="After validation chose the epochs and the anchor, "
               "train again on the training and validation rows (the test part stays unseen).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "plateau"]), default="constant",
+              show_default=True, help="plateau: halve the learning rate when the validation "
+              "loss stalls for a third of --patience epochs.")
 @click.option("--init", "init_run", type=click.Path(), metavar="RUN", help="Start the network "
               "from another run's trained weights (same model, units, layers and horizon).")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
@@ -201,7 +204,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
           backtest_windows, backtest_step, kind, calendar, known, series_embedding,
           window_measure, units, layers,
           dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
-          init_run, patience,
+          lr_schedule, init_run, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -248,7 +251,7 @@ def train(data_path, dataset, target, features, time_column, fill, series_column
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           unroll=unroll, threads=threads,
                           cpu_devices=cpu_devices, calibrate_quantiles=calibrate,
-                          final=final, init=init_run))
+                          final=final, init=init_run, lr_schedule=lr_schedule))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)
 

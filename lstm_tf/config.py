@@ -15,7 +15,8 @@ from importlib import metadata
 from .errors import UserError
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
-LOSSES = ("mse", "huber", "mae", "pinball")  # pinball: the loss of a quantile model, and only of it
+LOSSES = ("mse", "huber", "mae", "pinball")
+LR_SCHEDULES = ("constant", "plateau")  # pinball: the loss of a quantile model, and only of it
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 UNROLL_MAX_WINDOW = 64  # longer windows make unrolled graphs slow to build
@@ -157,6 +158,9 @@ class TrainConfig:
     # After validation has chosen the epochs, the anchor and whether the network helps,
     # train a fresh network on the training and validation windows (lstm_tf/refit.py).
     final: bool = False
+    # "plateau": halve the learning rate when the validation loss has not improved for
+    # a third of `patience` epochs (lstm_tf/schedules.py); "constant": never.
+    lr_schedule: str = "constant"
     # Start the network from another run's trained weights (lstm_tf/transfer.py).
     init: str | None = None
 
@@ -173,6 +177,9 @@ class TrainConfig:
             raise UserError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose {', '.join(LOSSES)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"unknown --lr-schedule {self.lr_schedule!r}; choose "
+                            f"{', '.join(LR_SCHEDULES)}")
         if self.patience < 0:
             raise UserError(f"--patience must be >= 0, got {self.patience}")
         if self.clipnorm is not None and not self.clipnorm > 0:

@@ -137,6 +137,9 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     # (delete_checkpoint=False: Keras would also delete it when fit() is interrupted.)
     callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
                  tracker]
+    from .schedules import schedule_callbacks
+
+    callbacks += schedule_callbacks(config.train)
     if config.panel:
         log(f"panel of {len(config.panel['series'])} series, scaling {data.scaling}"
             + (f"; {len(config.panel['skipped'])} series too short, skipped"

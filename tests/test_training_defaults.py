@@ -144,3 +144,34 @@ def test_init_starts_from_another_runs_weights(panel_csv, tmp_path):
                 tmp_path / "wrong")
     assert wrong.exit_code != 0
     assert wrong.output.strip().splitlines()[-1].startswith(f"Error: --init {source}: its network")
+
+
+def test_plateau_schedule_halves_the_learning_rate_where_validation_stalls():
+    from lstm_tf.errors import UserError
+    from lstm_tf.schedules import schedule_callbacks
+
+    assert schedule_callbacks(TrainConfig()) == []
+    (plateau,) = schedule_callbacks(TrainConfig(lr_schedule="plateau", patience=12,
+                                                learning_rate=0.004))
+    assert (plateau.factor, plateau.patience, plateau.min_lr) == (0.5, 4, 0.004 / 32)
+    with pytest.raises(UserError, match="--lr-schedule 'cosine'"):
+        TrainConfig(lr_schedule="cosine").validate()
+
+
+def test_plateau_schedule_acts_on_the_optimizer():
+    import keras
+
+    from lstm_tf.schedules import schedule_callbacks
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.004), loss="mae")
+    (plateau,) = schedule_callbacks(TrainConfig(lr_schedule="plateau", patience=6,
+                                                learning_rate=0.004))
+    plateau.set_model(model)
+    plateau.on_train_begin()
+    rates = []
+    for epoch, val_loss in enumerate([1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95]):
+        plateau.on_epoch_end(epoch, {"val_loss": val_loss})
+        rates.append(round(float(model.optimizer.learning_rate), 6))
+    # patience 6 // 3 = 2 stalled epochs after the best (0.9) halve the rate, then again
+    assert rates == [0.004, 0.004, 0.004, 0.002, 0.002, 0.001, 0.001]
