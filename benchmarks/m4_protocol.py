@@ -17,6 +17,7 @@ series and panel, statsmodels' datasets (nile, macrodata, fertility) and the syn
 panel generator.
 
     python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [-- TRAIN OPTIONS]
+    python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
 
 Options after `--` are passed to every `lstm-tf train` (to measure a change against the
 defaults). Writes benchmarks/m4-protocol-<date>[-quick].json and prints a table.
@@ -291,8 +292,51 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: list[dict], after: list[dict]) -> str:
+    """A markdown table of two benchmark runs' results (before and after a change)."""
+    earlier = {r["case"]: r for r in before}
+    lines = ["| case | series, h | lstm-tf before [anchor] | lstm-tf after [anchor] | kept before / after "
+             "| best method | median | train s after |",
+             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
+
+    def cell(r):
+        m = r["mean_mase"]
+        return f"{m['lstm_tf']:.3f} [{m['anchor']:.3f}]" if "lstm_tf" in m else "refused"
+
+    for r in after:
+        b = earlier.get(r["case"])
+        if b is None:
+            continue
+        best = min(METHODS, key=lambda m: r["mean_mase"][m])
+        lines.append(f"| {r['case']} | {r['series']}, {r['horizon']} | {cell(b)} | {cell(r)} | "
+                     f"{b['network_kept']} / {r['network_kept']} | "
+                     f"{r['mean_mase'][best]:.3f} ({best}) | {r['mean_mase']['median']:.3f} | "
+                     f"{r['train_seconds']} |")
+    for label, runs in (("before", [earlier[r["case"]] for r in after if r["case"] in earlier]),
+                        ("after", [r for r in after if r["case"] in earlier])):
+        singles = [r for r in runs if r["kind"] == "series" and "lstm_tf" in r["mase"]]
+        g = {m: gmean([r["mase"][m][0] for r in singles]) for m in ("lstm_tf", *METHODS)}
+        best = min(METHODS, key=g.get)
+        panels = [r for r in runs if r["kind"] == "panel" and "lstm_tf" in r["mase"]]
+        ratios = [r["mean_mase"]["lstm_tf"] / min(r["mean_mase"][m] for m in METHODS)
+                  for r in panels]
+        lines.append("")
+        lines.append(f"{label}: single series ({len(singles)}) geometric-mean MASE "
+                     f"{g['lstm_tf']:.3f} against " + ", ".join(
+                         f"{m} {g[m]:.3f}" for m in METHODS)
+                     + f" ({g['lstm_tf'] / g[best]:.3f}x the best); panels ({len(panels)}): "
+                     f"mean MASE / best method " + ", ".join(f"{x:.3f}" for x in ratios)
+                     + f"; network kept on {sum(bool(r['network_kept']) for r in runs)} "
+                     f"of {len(runs)}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:1] == ["--compare"]:  # --compare BEFORE.json AFTER.json [MORE.json ...]
+        files = [json.loads(Path(f).read_text())["results"] for f in argv[1:]]
+        print(compare(files[0], [r for f in files[1:] for r in f]))
+        return
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
