@@ -220,6 +220,9 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
     run = scratch / f"run-{case.name}"
     seconds, metrics, error = run_lstm_tf(options, run, extra)
     forecasts = statistical(data, case.horizon, case.season)
+    # naive persistence (the acceptance: never worse than it on any series)
+    forecasts["naive"] = {name: np.full(case.horizon, values[-case.horizon - 1])
+                          for name, (_, values) in data.items()}
     if not error:
         for label, found in lstm_tf_forecasts(run).items():
             # (a single series' one forecast is keyed "_": give it the series' name)
@@ -263,21 +266,25 @@ def gmean(values) -> float:
 
 
 def table(results: list[dict]) -> str:
-    methods = ["lstm_tf", "anchor", *METHODS, "median"]
+    methods = ["lstm_tf", "anchor", "naive", *METHODS, "median"]
     lines = ["| case | h | series | " + " | ".join(methods) + " | kept | best epoch | train s |",
              "| --- | ---: | ---: | " + " | ".join("---:" for _ in methods) + " | --- | ---: | ---: |"]
     for r in results:
         cells = [f"{r['mean_mase'][m]:.3f}" if m in r["mean_mase"] else "—" for m in methods]
+        if "naive" in r["mase"] and "lstm_tf" in r["mase"]:
+            worse = sum(a > b for a, b in zip(r["mase"]["lstm_tf"], r["mase"]["naive"]))
+            cells[0] += f" ({worse} worse than naive)" if worse else ""
         lines.append(f"| {r['case']} | {r['horizon']} | {r['series']} | " + " | ".join(cells)
                      + f" | {r['network_kept']} | {r['best_epoch']} | {r['train_seconds']} |"
                      + (f" error: {r['error']}" if r["error"] else ""))
     singles = [r for r in results if r["kind"] == "series" and "lstm_tf" in r["mase"]]
     if singles:
-        g = {m: gmean([r["mase"][m][0] for r in singles]) for m in methods}
+        g = {m: gmean([r["mase"][m][0] for r in singles]) for m in methods
+             if all(m in r["mase"] for r in singles)}
         best = min(g[m] for m in METHODS)
         lines.append("")
         lines.append(f"single series ({len(singles)}), geometric-mean MASE: " + ", ".join(
-            f"{m} {g[m]:.3f}" for m in methods) + f"; lstm_tf / best method {g['lstm_tf'] / best:.3f}")
+            f"{m} {g[m]:.3f}" for m in g) + f"; lstm_tf / best method {g['lstm_tf'] / best:.3f}")
     panels = [r for r in results if r["kind"] == "panel" and "lstm_tf" in r["mase"]]
     if panels:
         wins = sum(r["mean_mase"]["lstm_tf"] <= min(r["mean_mase"][m] for m in METHODS)
