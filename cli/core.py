@@ -158,8 +158,8 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("--batch-size", type=positive, default=32, show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
               show_default=True)
-@click.option("--loss", type=click.Choice(["mse", "huber"]),
-              help="Loss of a point forecast (default mse); not with --quantiles, which trains "
+@click.option("--loss", type=click.Choice(["mse", "huber", "mae"]),
+              help="Loss of a point forecast (default mae); not with --quantiles, which trains "
               "with the pinball loss.")
 @click.option("--quantiles", "quantile_levels", metavar="LEVELS",
               help="Probabilistic forecast: quantile levels, comma-separated, increasing, in "
@@ -169,6 +169,13 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("--calibrate/--no-calibrate", "calibrate", default=True, show_default=True,
               help="With --quantiles: after training, scale the quantiles' distances from the "
               "median so that each level's coverage on the validation windows is the level.")
+@click.option("--final", is_flag=True, help="After validation chose the epochs and the anchor, "
+              "train again on the training and validation rows (the test part stays unseen).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "plateau"]), default="constant",
+              show_default=True, help="plateau: halve the learning rate when the validation "
+              "loss stalls for a third of --patience epochs.")
+@click.option("--init", "init_run", type=click.Path(), metavar="RUN", help="Start the network "
+              "from another run's trained weights (same model, units, layers and horizon).")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
@@ -203,7 +210,8 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data, kind, calendar, known, series_embedding, units, layers,
-          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, patience,
+          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
+          lr_schedule, init_run, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -228,7 +236,7 @@ def train(data, kind, calendar, known, series_embedding, units, layers,
     if levels and loss:
         raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss {loss} is "
                         "for a point forecast: leave out --loss")
-    loss = "pinball" if levels else (loss or "mse")
+    loss = "pinball" if levels else (loss or "mae")
     source = Path(data.path).stem if data.path else data.dataset
     name = name or f"{source}-{kind}"
     out = Path(out) if out else Path("runs") / name
@@ -242,7 +250,8 @@ def train(data, kind, calendar, known, series_embedding, units, layers,
                           steps_per_execution=steps_per_execution, device=device,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           unroll=unroll, threads=threads,
-                          cpu_devices=cpu_devices, calibrate_quantiles=calibrate))
+                          cpu_devices=cpu_devices, calibrate_quantiles=calibrate,
+                          final=final, init=init_run, lr_schedule=lr_schedule))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)
 

@@ -15,7 +15,8 @@ from importlib import metadata
 from .errors import UserError
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
-LOSSES = ("mse", "huber", "pinball")  # pinball: the loss of a quantile model, and only of it
+LOSSES = ("mse", "huber", "mae", "pinball")  # pinball: the loss of a quantile model, and only of it
+LR_SCHEDULES = ("constant", "plateau")
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 UNROLL_MAX_WINDOW = 64  # longer windows make unrolled graphs slow to build
@@ -125,7 +126,10 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 3e-3
-    loss: str = "mse"
+    # mae: the mean absolute error in network units, the metric's units (MASE) for a
+    # single series' z-scores and close to them for a panel's windows; measured against
+    # mse in docs/accuracy.md.
+    loss: str = "mae"
     patience: int = 10  # early stopping on validation loss; 0 turns it off
     clipnorm: float | None = None
     seed: int = 42
@@ -143,6 +147,14 @@ class TrainConfig:
     # A quantile run's offsets scaled to each level's coverage on the validation windows
     # after training (quantiles.calibrate); no effect on a point forecaster.
     calibrate_quantiles: bool = True
+    # After validation has chosen the epochs, the anchor and whether the network helps,
+    # train a fresh network on the training and validation windows (train.final_fit).
+    final: bool = False
+    # "plateau": halve the learning rate when the validation loss has not improved for
+    # a third of `patience` epochs (lstm_tf/schedules.py); "constant": never.
+    lr_schedule: str = "constant"
+    # Start the network from another run's trained weights (lstm_tf/transfer.py).
+    init: str | None = None
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,
@@ -157,6 +169,9 @@ class TrainConfig:
             raise UserError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose {', '.join(LOSSES)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"unknown --lr-schedule {self.lr_schedule!r}; choose "
+                            f"{', '.join(LR_SCHEDULES)}")
         if self.patience < 0:
             raise UserError(f"--patience must be >= 0, got {self.patience}")
         if self.clipnorm is not None and not self.clipnorm > 0:

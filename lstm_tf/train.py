@@ -79,6 +79,10 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if not network_kept:
         log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
             "validation windows: its output is set to zero, the forecast is the anchor's")
+    if config.train.final:  # the test part stays unseen (final_fit)
+        epochs = final_epochs(config, tracker)
+        log(f"final fit: {epochs} epochs on the training and validation windows")
+        model = final_fit(config, prepared, strategy, policy, epochs, network_kept, verbose)
     calibrate_quantiles(model, prepared, config)
     # Across machines each worker would predict only its shard of the windows: evaluate
     # an ordinary copy instead, which every worker holds whole.
@@ -171,6 +175,10 @@ def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
                             covariates=(prepared.covariate_spec.count
                                         if prepared.covariate_spec else 0),
                             series_count=len(series.names) if prepared.series_input else 0)
+        if config.train.init:  # (a resumed run's own weights are restored over these)
+            from .transfer import start_from
+
+            start_from(model, config.train.init)
         compile_model(model, config.train, policy)
     if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
@@ -207,8 +215,10 @@ def fit(model, train_set, val_set, steps_per_epoch: int, config: RunConfig, trac
     # BackupAndRestore keeps weights, optimizer and epoch after every epoch; `tracker`
     # keeps history, early-stopping state and the best weights beside them.
     # (delete_checkpoint=False: Keras would also delete it when fit() is interrupted.)
+    from .schedules import schedule_callbacks
+
     callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
-                 tracker]
+                 tracker, *schedule_callbacks(config.train)]
     started = time.perf_counter()
     tracker.set_model(model)
     if tracker.finished(config.train.epochs):
@@ -238,6 +248,54 @@ def fit(model, train_set, val_set, steps_per_epoch: int, config: RunConfig, trac
     return seconds
 
 
+def final_starts(prepared: Prepared) -> np.ndarray:
+    """Every window whose targets lie before the test part: training and validation."""
+    return np.sort(np.concatenate([prepared.starts["train"], prepared.starts["val"]]))
+
+
+def final_epochs(config: RunConfig, tracker) -> int:
+    """The epochs the final fit trains: the best epoch's under early stopping, else all."""
+    return (config.train.patience and tracker.best_epoch) or len(tracker.history["loss"])
+
+
+def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epochs: int,
+              network_kept: bool, verbose: int = 0):
+    """The final fit (`--final`): once validation has chosen, train again on every row
+    before the test part.
+
+        validation run : the network trained on the training windows; early stopping
+                         picks the best epoch E on the validation windows; the anchor is
+                         chosen there, and whether the network beats it ("network kept")
+        final fit      : a fresh network (same seed), built and fed as the first one
+                         (`build`, `datasets`), trained E epochs on the training AND
+                         validation windows, no early stopping; zeroed like the first when
+                         the first was not kept
+
+    The anchor's regressions are already refitted on the training and validation windows
+    when it is chosen (anchors.choose), and a single series keeps its training rows'
+    scaler, so the network is the one thing refitted. The test part is never seen: its
+    windows' targets lie after every row the final fit reads, so a run's test metrics stay
+    held-out figures of the model it exports, which forecasts from the latest data. The
+    validation windows are in-sample for the final network (a quantile run's calibration
+    still uses them: slightly optimistic).
+    """
+    import copy
+    from dataclasses import replace
+
+    from .tf_setup import set_seed
+
+    final = replace(prepared, starts={**prepared.starts, "train": final_starts(prepared)})
+    config = copy.deepcopy(config)
+    config.train.epochs = epochs
+    set_seed(config.train.seed, deterministic_ops=not config.train.xla)  # the first fit's start
+    train_set, _, steps = datasets(final, config, 0)
+    model = build(final, config, strategy, policy, log=lambda line: None)
+    model.fit(train_set, epochs=epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
+    if not network_kept and prepared.anchor.relative_inputs:
+        zero_network(model, config)
+    return model
+
+
 def training_metrics(config: RunConfig, tracker, seconds: float, network_kept: bool) -> dict:
     """What metrics.json says of the training itself, after the evaluation's metrics."""
     metrics = {}
@@ -247,6 +305,8 @@ def training_metrics(config: RunConfig, tracker, seconds: float, network_kept: b
     metrics["epochs_run"] = len(tracker.history["loss"])
     metrics["best_epoch"] = tracker.best_epoch
     metrics["network_kept"] = network_kept
+    if config.train.final:
+        metrics["final_fit_epochs"] = final_epochs(config, tracker)
     if tracker.diverged_at is not None:
         metrics["diverged_at_epoch"] = tracker.diverged_at
     return metrics
@@ -302,12 +362,18 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
                                                        prepared.starts["val"])
     if with_network < anchor_only:
         return True
+    zero_network(model, config)
+    return False
+
+
+def zero_network(model, config: RunConfig) -> None:
+    """Zero the head's output, so the model forecasts its anchor (a quantile head: only
+    the median's correction, the interval stays)."""
     head = model.get_layer("head")
-    if config.model.quantiles:  # only the median's correction: the interval stays
+    if config.model.quantiles:
         quantiles_lib.zero_median(head, config.model.quantiles)
     else:
         head.set_weights([np.zeros_like(w) for w in head.get_weights()])
-    return False
 
 
 def calibrate_quantiles(model, prepared: Prepared, config: RunConfig) -> dict | None:
@@ -380,7 +446,7 @@ def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> 
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     levels = quantiles_lib.levels_of(model)
     loss = quantiles_lib.pinball_loss(levels) if levels else \
-        {"mse": "mse", "huber": keras.losses.Huber()}[train_config.loss]
+        {"mse": "mse", "huber": keras.losses.Huber(), "mae": "mae"}[train_config.loss]
     model.compile(optimizer=optimizer, loss=loss,
                   steps_per_execution=train_config.steps_per_execution,
                   jit_compile=train_config.xla)

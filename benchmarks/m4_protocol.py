@@ -1,0 +1,373 @@
+"""The competition protocol on development data: lstm-tf's defaults against statsforecast.
+
+Every series' last h points are held out (h = 18 monthly, 8 quarterly, 6 yearly, 13
+weekly, 48 hourly/half-hourly). lstm-tf runs through its CLI with its defaults:
+
+    lstm-tf train --data F.csv --time-column T [--series-column series] --horizon h --test-size h
+
+and its forecast of the held-out block is read from the run (the test window of every
+series: the model saw none of its rows). SeasonalNaive, AutoETS, AutoTheta and
+AutoARIMA (statsforecast, season m) are fitted on the rows before it, and "median" is
+their median ensemble. MASE divides each series' MAE by the in-sample MAE of its
+seasonal naive forecast (season m; naive when m = 1) over all rows before the held-out
+block, as M4 does.
+
+Development data only (never R datasets or the Monash/M1 archives): lstm-tf's built-in
+series and panel, statsmodels' datasets (nile, macrodata, fertility) and the synthetic
+panel generator.
+
+    python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [-- TRAIN OPTIONS]
+    python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
+
+Options after `--` are passed to every `lstm-tf train` (to measure a change against the
+defaults). Writes benchmarks/m4-protocol-<date>[-quick].json and prints a table.
+Needs the `stats` extra (statsforecast) and statsmodels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("seasonal_naive", "ets", "theta", "arima")
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # series | panel
+    frequency: str
+    horizon: int
+    season: int  # 1: none
+    quick: bool
+
+
+CASES = [
+    Case("elnino", "series", "monthly", 18, 12, True),
+    Case("co2-weekly-last520", "series", "weekly", 13, 52, False),
+    Case("sunspots", "series", "yearly", 6, 1, True),
+    Case("nile", "series", "yearly", 6, 1, True),
+    Case("realgdp", "series", "quarterly", 8, 4, True),
+    Case("cpi", "series", "quarterly", 8, 4, False),
+    Case("unemp", "series", "quarterly", 8, 4, True),
+    Case("m1", "series", "quarterly", 8, 4, False),
+    Case("synthetic-hourly", "series", "hourly", 48, 24, False),
+    Case("us-employment", "panel", "monthly", 18, 12, True),
+    Case("macrodata", "panel", "quarterly", 8, 4, True),
+    Case("fertility", "panel", "yearly", 6, 1, True),
+    Case("synthetic-monthly-150", "panel", "monthly", 18, 12, False),
+]
+
+
+# ------------------------------------------------------------------------- data
+
+
+def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    """name -> {series name: (times, values)}; a single series has one entry."""
+    import statsmodels.api as sm
+
+    from lstm_tf.data.panels import load_builtin_panel, synthetic_panel
+    from lstm_tf.data.series import load_builtin
+
+    def from_panel(panel):
+        return {n: ([str(t)[:19] for t in panel.time[panel.rows_of(i)]],
+                    panel.values[panel.rows_of(i), 0]) for i, n in enumerate(panel.names)}
+
+    if name in ("elnino", "sunspots"):
+        series = load_builtin(name)
+        return {name: (list(series.time), series.values[:, 0])}
+    if name == "co2-weekly-last520":
+        series = load_builtin("co2")
+        return {name: (list(series.time)[-520:], series.values[-520:, 0])}
+    if name == "nile":
+        data = sm.datasets.nile.load_pandas().data
+        return {name: ([str(int(y)) for y in data["year"]], data["volume"].to_numpy(float))}
+    macro = sm.datasets.macrodata.load_pandas().data
+    quarters = [f"{int(y)}-{3 * int(q) - 2:02d}-01" for y, q in zip(macro["year"],
+                                                                     macro["quarter"])]
+    if name in ("realgdp", "cpi", "unemp", "m1"):
+        return {name: (quarters, macro[name].to_numpy(float))}
+    if name == "macrodata":
+        columns = [c for c in macro.columns if c not in ("year", "quarter")]
+        return {c: (quarters, macro[c].to_numpy(float)) for c in columns}
+    if name == "fertility":
+        data = sm.datasets.fertility.load_pandas().data
+        years = [c for c in data.columns if c.isdigit() and data[c].notna().any()]
+        data = data.dropna(subset=years)
+        return {code: (years, values) for code, values in
+                zip(data["Country Code"], data[years].to_numpy(float))}
+    if name == "us-employment":
+        return from_panel(load_builtin_panel("us-employment"))
+    if name == "synthetic-monthly-150":
+        return from_panel(synthetic_panel(150, 240, seed=7, periods=(12,)))
+    if name == "synthetic-hourly":
+        return from_panel(synthetic_panel(1, 24 * 60, seed=3, periods=(24,), frequency="hour"))
+    raise KeyError(name)
+
+
+def write_csv(case: Case, data: dict, path: Path) -> list[str]:
+    """The CSV lstm-tf trains on (long for a panel); returns its train options."""
+    lines = ["series,time,value" if case.kind == "panel" else "time,value"]
+    for name, (times, values) in data.items():
+        for t, v in zip(times, values):
+            lines.append((f"{name}," if case.kind == "panel" else "") + f"{t},{v:.10g}")
+    path.write_text("\n".join(lines) + "\n")
+    options = ["--data", str(path), "--time-column", "time"]
+    return options + (["--series-column", "series"] if case.kind == "panel" else [])
+
+
+# ---------------------------------------------------------------------- methods
+
+
+def mase_scale(history: np.ndarray, season: int) -> float:
+    m = season if len(history) > season else 1
+    scale = float(np.mean(np.abs(history[m:] - history[:-m])))
+    return scale if scale > 0 else 1.0
+
+
+def statistical(data: dict, horizon: int, season: int) -> dict[str, dict[str, np.ndarray]]:
+    """method -> {series: forecast [h]} fitted on each series' rows before the last h."""
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    frames = []
+    for name, (_, values) in data.items():
+        history = values[:-horizon]
+        frames.append(pd.DataFrame({"unique_id": name, "ds": np.arange(len(history)),
+                                    "y": history}))
+    m = season
+    models = [SeasonalNaive(season_length=m, alias="seasonal_naive"),
+              AutoETS(season_length=m, alias="ets"), AutoTheta(season_length=m, alias="theta"),
+              # (a seasonal ARIMA of a season over 24 takes minutes per series: M4's
+              # weekly and hourly entries fitted it without the season too)
+              AutoARIMA(season_length=m if m <= 24 else 1, alias="arima")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = StatsForecast(models=models, freq=1, n_jobs=1).forecast(
+            df=pd.concat(frames), h=horizon)
+    if "unique_id" not in found.columns:
+        found = found.reset_index()
+    out = {method: {} for method in METHODS}
+    for name, rows in found.groupby("unique_id", sort=False):
+        for method in METHODS:
+            out[method][str(name)] = rows[method].to_numpy(float)
+    return out
+
+
+def lstm_tf_forecasts(run: Path) -> dict[str, dict[str, np.ndarray]]:
+    """{"lstm_tf": {series: forecast}, "anchor": {...}} of the run's test window per series."""
+    from lstm_tf import runs
+    from lstm_tf.data.prepare import evaluation_data
+    from lstm_tf.train import keras_predict
+
+    config = runs.load_config(run)
+    model = runs.load_model(run)
+    prepared, part = evaluation_data(config, None)
+    starts, d = prepared.starts[part], config.data
+    names = config.panel["series"] if config.panel else ["_"]
+    series = prepared.series_of[part] if config.panel else np.zeros(len(starts), int)
+    out = {}
+    for label, predict in (("lstm_tf", keras_predict(model)), ("anchor", None)):
+        forecast = prepared.forecast(predict, starts, d.window, d.horizon)[:, :, 0]
+        out[label] = {names[s]: forecast[i] for i, s in enumerate(series)}
+    return out
+
+
+def validation_ratio(run: Path) -> float:
+    """The kept model's validation MAE over its anchor's (1 when the network was zeroed):
+    the keep rule's margin."""
+    from lstm_tf import runs
+    from lstm_tf.data.prepare import evaluation_data
+    from lstm_tf.train import network_and_anchor_mae
+
+    config = runs.load_config(run)
+    prepared, _ = evaluation_data(config, None)
+    both, anchor = network_and_anchor_mae(runs.load_model(run), prepared, config.data,
+                                          prepared.starts["val"])
+    return both / anchor
+
+
+def run_lstm_tf(options: list[str], run: Path, extra: list[str]) -> tuple[float, dict, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "lstm_tf_cli", "train", *options, "-q",
+                           "--out", str(run), *extra], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        return seconds, {}, (done.stdout + done.stderr).strip().splitlines()[-1]
+    return seconds, json.loads((run / "metrics.json").read_text()), ""
+
+
+# ------------------------------------------------------------------------- main
+
+
+def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
+    data = load(case.name)
+    options = write_csv(case, data, scratch / f"{case.name}.csv") + [
+        "--horizon", str(case.horizon), "--test-size", str(case.horizon)]
+    run = scratch / f"run-{case.name}"
+    seconds, metrics, error = run_lstm_tf(options, run, extra)
+    forecasts = statistical(data, case.horizon, case.season)
+    # naive persistence (the acceptance: never worse than it on any series)
+    forecasts["naive"] = {name: np.full(case.horizon, values[-case.horizon - 1])
+                          for name, (_, values) in data.items()}
+    if not error:
+        for label, found in lstm_tf_forecasts(run).items():
+            # (a single series' one forecast is keyed "_": give it the series' name)
+            forecasts[label] = {list(data)[0]: found["_"]} if "_" in found else found
+    mase = {}
+    names = list(data)
+    for method, found in forecasts.items():
+        scores = []
+        for name in names:
+            _, values = data[name]
+            actual, history = values[-case.horizon:], values[:-case.horizon]
+            forecast = found.get(name)
+            if forecast is None:  # a series the run skipped: the naive forecast stands in
+                forecast = np.full(case.horizon, history[-1])
+            scores.append(float(np.mean(np.abs(forecast - actual)))
+                          / mase_scale(history, case.season))
+        mase[method] = scores
+    stack = np.array([forecasts[m][n] for m in METHODS for n in names]).reshape(
+        len(METHODS), len(names), case.horizon)
+    median = np.median(stack, axis=0)
+    mase["median"] = [float(np.mean(np.abs(median[i] - data[n][1][-case.horizon:])))
+                      / mase_scale(data[n][1][:-case.horizon], case.season)
+                      for i, n in enumerate(names)]
+    return {"case": case.name, "kind": case.kind, "frequency": case.frequency,
+            "horizon": case.horizon, "season": case.season, "series": len(names),
+            "lengths": [int(np.min([len(v) for _, v in data.values()])),
+                        int(np.max([len(v) for _, v in data.values()]))],
+            "error": error, "train_seconds": round(seconds, 1),
+            "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
+            "validation_ratio": None if error else validation_ratio(run),
+            "epochs_run": metrics.get("epochs_run"),
+            "skipped_series": metrics.get("skipped_series", 0),
+            "mase": mase,
+            "mean_mase": {m: float(np.mean(v)) for m, v in mase.items()},
+            "gmean_mase": {m: gmean(v) for m, v in mase.items()}}
+
+
+def gmean(values) -> float:
+    values = np.maximum(np.asarray(values, float), 1e-6)
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def table(results: list[dict]) -> str:
+    methods = ["lstm_tf", "anchor", "naive", *METHODS, "median"]
+    lines = ["| case | h | series | " + " | ".join(methods) + " | kept | best epoch | train s |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in methods) + " | --- | ---: | ---: |"]
+    for r in results:
+        cells = [f"{r['mean_mase'][m]:.3f}" if m in r["mean_mase"] else "—" for m in methods]
+        if "naive" in r["mase"] and "lstm_tf" in r["mase"]:
+            worse = sum(a > b for a, b in zip(r["mase"]["lstm_tf"], r["mase"]["naive"]))
+            cells[0] += f" ({worse} worse than naive)" if worse else ""
+        lines.append(f"| {r['case']} | {r['horizon']} | {r['series']} | " + " | ".join(cells)
+                     + f" | {r['network_kept']} | {r['best_epoch']} | {r['train_seconds']} |"
+                     + (f" error: {r['error']}" if r["error"] else ""))
+    singles = [r for r in results if r["kind"] == "series" and "lstm_tf" in r["mase"]]
+    if singles:
+        g = {m: gmean([r["mase"][m][0] for r in singles]) for m in methods
+             if all(m in r["mase"] for r in singles)}
+        best = min(g[m] for m in METHODS)
+        lines.append("")
+        lines.append(f"single series ({len(singles)}), geometric-mean MASE: " + ", ".join(
+            f"{m} {g[m]:.3f}" for m in g) + f"; lstm_tf / best method {g['lstm_tf'] / best:.3f}")
+    panels = [r for r in results if r["kind"] == "panel" and "lstm_tf" in r["mase"]]
+    if panels:
+        wins = sum(r["mean_mase"]["lstm_tf"] <= min(r["mean_mase"][m] for m in METHODS)
+                   for r in panels)
+        lines.append(f"panels ({len(panels)}): lstm_tf mean MASE at or below the best method on "
+                     f"{wins}; / best: " + ", ".join(
+                         f"{r['case']} {r['mean_mase']['lstm_tf'] / min(r['mean_mase'][m] for m in METHODS):.3f}"
+                         for r in panels))
+    kept = sum(bool(r["network_kept"]) for r in results)
+    lines.append(f"network kept on {kept} of {len(results)}; train seconds in all "
+                 f"{sum(r['train_seconds'] for r in results):.0f}")
+    return "\n".join(lines)
+
+
+def compare(before: list[dict], after: list[dict]) -> str:
+    """A markdown table of two benchmark runs' results (before and after a change)."""
+    earlier = {r["case"]: r for r in before}
+    lines = ["| case | series, h | lstm-tf before [anchor] | lstm-tf after [anchor] | kept before / after "
+             "| best method | median | train s after |",
+             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
+
+    def cell(r):
+        m = r["mean_mase"]
+        return f"{m['lstm_tf']:.3f} [{m['anchor']:.3f}]" if "lstm_tf" in m else "refused"
+
+    for r in after:
+        b = earlier.get(r["case"])
+        if b is None:
+            continue
+        best = min(METHODS, key=lambda m: r["mean_mase"][m])
+        lines.append(f"| {r['case']} | {r['series']}, {r['horizon']} | {cell(b)} | {cell(r)} | "
+                     f"{b['network_kept']} / {r['network_kept']} | "
+                     f"{r['mean_mase'][best]:.3f} ({best}) | {r['mean_mase']['median']:.3f} | "
+                     f"{r['train_seconds']} |")
+    for label, runs in (("before", [earlier[r["case"]] for r in after if r["case"] in earlier]),
+                        ("after", [r for r in after if r["case"] in earlier])):
+        singles = [r for r in runs if r["kind"] == "series" and "lstm_tf" in r["mase"]]
+        g = {m: gmean([r["mase"][m][0] for r in singles]) for m in ("lstm_tf", *METHODS)}
+        best = min(METHODS, key=g.get)
+        panels = [r for r in runs if r["kind"] == "panel" and "lstm_tf" in r["mase"]]
+        ratios = [r["mean_mase"]["lstm_tf"] / min(r["mean_mase"][m] for m in METHODS)
+                  for r in panels]
+        lines.append("")
+        lines.append(f"{label}: single series ({len(singles)}) geometric-mean MASE "
+                     f"{g['lstm_tf']:.3f} against " + ", ".join(
+                         f"{m} {g[m]:.3f}" for m in METHODS)
+                     + f" ({g['lstm_tf'] / g[best]:.3f}x the best); panels ({len(panels)}): "
+                     f"mean MASE / best method " + ", ".join(f"{x:.3f}" for x in ratios)
+                     + f"; network kept on {sum(bool(r['network_kept']) for r in runs)} "
+                     f"of {len(runs)}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if argv[:1] == ["--compare"]:  # --compare BEFORE.json AFTER.json [MORE.json ...]
+        files = [json.loads(Path(f).read_text())["results"] for f in argv[1:]]
+        print(compare(files[0], [r for f in files[1:] for r in f]))
+        return
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick subset of the cases")
+    parser.add_argument("--only", help="comma-separated case names")
+    parser.add_argument("--out", help="JSON file (default benchmarks/m4-protocol-<date>.json)")
+    args = parser.parse_args(argv)
+    cases = [c for c in CASES if (c.quick or not args.quick)
+             and (not args.only or c.name in args.only.split(","))]
+    suffix = "-quick" if args.quick else ""
+    out = Path(args.out or f"benchmarks/m4-protocol-{datetime.date.today()}{suffix}.json")
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for case in cases:
+            results.append(evaluate_case(case, Path(scratch), extra))
+            r = results[-1]
+            print(f"{case.name}: " + ", ".join(f"{m} {v:.3f}" for m, v in r["mean_mase"].items())
+                  + f"; kept {r['network_kept']}, best epoch {r['best_epoch']}, "
+                  f"{r['train_seconds']} s {r['error']}", flush=True)
+            out.write_text(json.dumps({"date": str(datetime.date.today()),
+                                       "train_options": extra, "results": results},
+                                      indent=1) + "\n")  # after every case
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

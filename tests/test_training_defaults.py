@@ -1,0 +1,130 @@
+"""The accuracy options (docs/accuracy.md): the MAE loss by default, the final fit,
+--init and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run
+from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from lstm_tf.data import panel_csv as panel_files
+from lstm_tf.data import sources
+
+
+def test_the_default_loss_is_mae_and_a_saved_config_keeps_its_own():
+    config = RunConfig(DataConfig(), ModelConfig(), TrainConfig())
+    saved = config.to_dict()
+    assert saved["train"]["loss"] == "mae"
+    saved["train"]["loss"] = "mse"
+    assert RunConfig.from_dict(saved).train.loss == "mse"
+
+
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("panel") / "panel.csv"
+    panel_files.write_long_csv(sources.synthetic_panel(series=8, length=80, seed=5), path)
+    return path
+
+
+def test_panel_run_records_its_loss(panel_csv, tmp_path):
+    out = tmp_path / "run"
+    done = run("train", "--data", panel_csv, "--series-column", "series", "--time-column",
+               "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--epochs", "2",
+               "--units", "8", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["loss"] == "mae"
+    history = (out / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and all(np.isfinite(float(v)) for v in history[1].split(",")[1:])
+
+
+def test_final_fit_reads_no_test_row(panel_csv):
+    from lstm_tf.data.prepare import load_prepared
+    from lstm_tf.train import final_starts
+
+    config = DataConfig(dataset=None, path=str(panel_csv), series_column="series",
+                        time_column="time", window=12, horizon=3, test_size=3)
+    prepared, _ = load_prepared(config)
+    starts = final_starts(prepared)
+    assert len(starts) == len(prepared.starts["train"]) + len(prepared.starts["val"])
+    series = prepared.series_index(starts)
+    # every window's last target row lies before its series' test part
+    assert (starts + config.horizon <= prepared.split.val_end[series]).all()
+    assert (starts + config.horizon == prepared.split.val_end[series]).sum() == 8
+
+
+def test_final_fit_trains_the_best_epochs_on_every_row_before_the_test_part(tmp_path):
+    import keras
+
+    common = ["train", "--dataset", "sunspots", "--horizon", "6", "--test-size", "6",
+              "--epochs", "3", "--patience", "0", "--units", "8", "-q"]
+    outs = {name: tmp_path / name for name in ("plain", "final", "again")}
+    for name, out in outs.items():
+        done = run(*common, *([] if name == "plain" else ["--final"]), "--out", out)
+        assert done.exit_code == 0, done.output
+    metrics = {n: json.loads((o / "metrics.json").read_text()) for n, o in outs.items()}
+    assert "final_fit_epochs" not in metrics["plain"]
+    assert metrics["final"]["final_fit_epochs"] == 3
+    assert json.loads((outs["final"] / "config.json").read_text())["train"]["final"] is True
+    weights = {n: keras.models.load_model(o / "model.keras").get_layer("lstm_0").get_weights()[0]
+               for n, o in outs.items()}
+    assert not np.allclose(weights["plain"], weights["final"])  # trained on more windows
+    assert np.array_equal(weights["final"], weights["again"])  # --seed reproduces it
+    assert metrics["final"]["model"]["mae"] == metrics["again"]["model"]["mae"]
+
+
+def test_init_starts_from_another_runs_weights(panel_csv, tmp_path):
+    import keras
+
+    common = ["train", "--data", panel_csv, "--series-column", "series", "--time-column",
+              "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--units", "8",
+              "-q"]
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    assert run(*common, "--epochs", "2", "--out", source).exit_code == 0
+    # A learning rate too small to move anything: the tuned run keeps the source's weights.
+    done = run(*common, "--epochs", "1", "--learning-rate", "1e-12", "--patience", "0",
+               "--init", source, "--seed", "7", "--out", tuned)
+    assert done.exit_code == 0, done.output
+    weights = [keras.models.load_model(out / "model.keras").get_layer("lstm_0").get_weights()
+               for out in (source, tuned)]
+    for mine, theirs in zip(*weights):
+        assert np.allclose(mine, theirs, atol=1e-6)
+    assert json.loads((tuned / "config.json").read_text())["train"]["init"] == str(source)
+    wrong = run(*common, "--epochs", "1", "--units", "16", "--init", source, "--out",
+                tmp_path / "wrong")
+    assert wrong.exit_code != 0
+    assert wrong.output.strip().splitlines()[-1].startswith(f"Error: --init {source}: its network")
+
+
+def test_plateau_schedule_halves_the_learning_rate_where_validation_stalls():
+    from lstm_tf.errors import UserError
+    from lstm_tf.schedules import schedule_callbacks
+
+    assert schedule_callbacks(TrainConfig()) == []
+    (plateau,) = schedule_callbacks(TrainConfig(lr_schedule="plateau", patience=12,
+                                                learning_rate=0.004))
+    assert (plateau.factor, plateau.patience, plateau.min_lr) == (0.5, 4, 0.004 / 32)
+    with pytest.raises(UserError, match="--lr-schedule 'cosine'"):
+        TrainConfig(lr_schedule="cosine").validate()
+
+
+def test_plateau_schedule_acts_on_the_optimizer():
+    import keras
+
+    from lstm_tf.schedules import schedule_callbacks
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.004), loss="mae")
+    (plateau,) = schedule_callbacks(TrainConfig(lr_schedule="plateau", patience=6,
+                                                learning_rate=0.004))
+    plateau.set_model(model)
+    plateau.on_train_begin()
+    rates = []
+    for epoch, val_loss in enumerate([1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95]):
+        plateau.on_epoch_end(epoch, {"val_loss": val_loss})
+        rates.append(round(float(model.optimizer.learning_rate), 6))
+    # patience 6 // 3 = 2 stalled epochs after the best (0.9) halve the rate, then again
+    assert rates == [0.004, 0.004, 0.004, 0.002, 0.002, 0.001, 0.001]
