@@ -268,7 +268,8 @@ def gmean(values) -> float:
 def table(results: list[dict]) -> str:
     methods = ["lstm_tf", "anchor", "naive", *METHODS, "median"]
     lines = ["| case | h | series | " + " | ".join(methods) + " | kept | best epoch | train s |",
-             "| --- | ---: | ---: | " + " | ".join("---:" for _ in methods) + " | --- | ---: | ---: |"]
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in methods)
+             + " | --- | ---: | ---: |"]
     for r in results:
         cells = [f"{r['mean_mase'][m]:.3f}" if m in r["mean_mase"] else "—" for m in methods]
         if "naive" in r["mase"] and "lstm_tf" in r["mase"]:
@@ -291,7 +292,8 @@ def table(results: list[dict]) -> str:
                    for r in panels)
         lines.append(f"panels ({len(panels)}): lstm_tf mean MASE at or below the best method on "
                      f"{wins}; / best: " + ", ".join(
-                         f"{r['case']} {r['mean_mase']['lstm_tf'] / min(r['mean_mase'][m] for m in METHODS):.3f}"
+                         f"{r['case']} "
+                         f"{r['mean_mase']['lstm_tf'] / min(r['mean_mase'][m] for m in METHODS):.3f}"
                          for r in panels))
     kept = sum(bool(r["network_kept"]) for r in results)
     lines.append(f"network kept on {kept} of {len(results)}; train seconds in all "
@@ -302,7 +304,8 @@ def table(results: list[dict]) -> str:
 def compare(before: list[dict], after: list[dict]) -> str:
     """A markdown table of two benchmark runs' results (before and after a change)."""
     earlier = {r["case"]: r for r in before}
-    lines = ["| case | series, h | lstm-tf before [anchor] | lstm-tf after [anchor] | kept before / after "
+    lines = ["| case | series, h | lstm-tf before [anchor] | lstm-tf after [anchor] | "
+             "kept before / after "
              "| best method | median | train s after |",
              "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
 
