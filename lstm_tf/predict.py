@@ -132,29 +132,41 @@ def predict_series(session, meta: dict, data_path: str | Path,
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
     spec = meta.get("covariates")
+    time_column = _present(data_path, meta.get("time_column"))
     known = None
     if spec:
         series, future = read_with_future(data_path, targets, features, spec["known"],
-                                          _present(data_path, meta.get("time_column")))
+                                          time_column)
         _check_steps_with_covariates(meta, steps or meta["horizon"])
         known = future_covariates(spec, series.time, future, meta["horizon"], str(data_path),
                                   meta.get("time_column"))
     else:
-        series = data.read_csv(data_path, targets, features)
+        series = data.read_csv(data_path, targets, features, time_column)
     rows, quantiles = forecast_after(session, meta, series.values, steps, str(data_path), known)
+    times = None
+    if series.time is not None and len(series.time) >= 2:  # continued as a panel's are
+        from .data import timeaxis
+        from .data.panel import as_panel
+
+        times = list(timeaxis.format_time(timeaxis.continue_time(as_panel(series).time,
+                                                                 len(rows))))
     # (A quantile model's quantiles are written without covariates only, as before.)
-    return forecast_csv(meta, rows, None if spec else quantiles), len(rows), {}
+    return (forecast_csv(meta, rows, None if spec else quantiles, times, series.time_column),
+            len(rows), {})
 
 
-def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = None) -> str:
-    """step, then each target's forecast (a quantile model's median), then one column per
-    target and level, `<target>_q<level>` (e.g. sst_q0.1). Quantiles exist within the
-    horizon only: a forecast rolled beyond it leaves those cells empty (the rolled steps
-    are conditional on the median path, so its spread would understate theirs)."""
+def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = None,
+                 times: list[str] | None = None, time_column: str | None = None) -> str:
+    """The time column continued (`times`, when the data has one), step, then each
+    target's forecast (a quantile model's median), then one column per target and level,
+    `<target>_q<level>` (e.g. sst_q0.1). Quantiles exist within the horizon only: a
+    forecast rolled beyond it leaves those cells empty (the rolled steps are conditional
+    on the median path, so its spread would understate theirs)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     levels = (meta.get("quantiles") or []) if quantiles is not None else []
-    writer.writerow(["step"] + meta["targets"] + [
+    timed = [time_column] if times is not None else []
+    writer.writerow(timed + ["step"] + meta["targets"] + [
         f"{target}_q{level:g}" for target in meta["targets"] for level in levels])
     for step, row in enumerate(rows, start=1):
         cells = [f"{value:.7g}" for value in row]
@@ -162,7 +174,7 @@ def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = No
             inside = step <= len(quantiles)
             cells += [f"{quantiles[step - 1, t, q]:.7g}" if inside else ""
                       for t in range(len(meta["targets"])) for q in range(len(levels))]
-        writer.writerow([step] + cells)
+        writer.writerow(([times[step - 1]] if timed else []) + [step] + cells)
     return buffer.getvalue()
 
 
