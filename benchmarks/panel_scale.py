@@ -56,17 +56,17 @@ def throughput(series: int, length: int, steps: int, batch: int) -> dict:
 
     from lstm_tf.config import DataConfig, ModelConfig, TrainConfig
     from lstm_tf.data import make_dataset, sources
-    from lstm_tf.data.prepare import prepare_panel
+    from lstm_tf.data.prepare import prepare
     from lstm_tf.models import build_model
     from lstm_tf.train import compile_model, start_tensorflow
 
     panel = sources.synthetic_panel(series=series, length=length, seed=0)
     config = DataConfig(dataset=None, window=37, horizon=1, season=12, scaling="window")
-    prepared, _ = prepare_panel(panel, config)
+    prepared = prepare(panel, config)
     # One long series, as many training windows deep as needed for `steps` batches.
     rows = steps * batch + 200
     single = sources.synthetic_panel(series=1, length=rows, seed=1)
-    single_prepared, _ = prepare_panel(single, config)
+    single_prepared = prepare(single, config)
     train_config = TrainConfig(batch_size=batch, steps_per_execution=16)
     strategy, policy = start_tensorflow(train_config, config.window, 1)
     fits = {}

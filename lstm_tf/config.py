@@ -203,6 +203,9 @@ class RunConfig:
         if self.model.quantiles and (self.data.calendar or self.data.known):
             raise UserError("--quantiles cannot be combined with --calendar or --known yet: a "
                             "model with future-known covariates gives point forecasts")
+        if self.model.quantiles and self.model.series_embedding:
+            raise UserError("--quantiles cannot be combined with --series-embedding yet: a "
+                            "model with a series embedding gives point forecasts")
         if self.model.quantiles and self.train.loss != "pinball":
             raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss "
                             f"{self.train.loss} is for a point forecast: leave out --loss")

@@ -117,8 +117,7 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
             raise UserError(f"--series-column: {model_path} was trained on a single series")
         return predict_series(session, meta, data_path, steps)
     result = predict_panel(session, meta, data_path, series_column, steps)
-    return panel_forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), \
-        result.skipped
+    return forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), result.skipped
 
 
 def predict_series(session, meta: dict, data_path: str | Path,
@@ -132,38 +131,28 @@ def predict_series(session, meta: dict, data_path: str | Path,
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
     spec = meta.get("covariates")
+    time_column = _present(data_path, meta.get("time_column"))
     known = None
     if spec:
         series, future = read_with_future(data_path, targets, features, spec["known"],
-                                          _present(data_path, meta.get("time_column")))
+                                          time_column)
         _check_steps_with_covariates(meta, steps or meta["horizon"])
         known = future_covariates(spec, series.time, future, meta["horizon"], str(data_path),
                                   meta.get("time_column"))
     else:
-        series = data.read_csv(data_path, targets, features)
+        series = data.read_csv(data_path, targets, features, time_column)
     rows, quantiles = forecast_after(session, meta, series.values, steps, str(data_path), known)
-    # (A quantile model's quantiles are written without covariates only, as before.)
-    return forecast_csv(meta, rows, None if spec else quantiles), len(rows), {}
+    times = None
+    if series.time is not None and len(series.time) >= 2:  # continued as a panel's are
+        from .data import timeaxis
+        from .data.panel import as_panel
 
-
-def forecast_csv(meta: dict, rows: np.ndarray, quantiles: np.ndarray | None = None) -> str:
-    """step, then each target's forecast (a quantile model's median), then one column per
-    target and level, `<target>_q<level>` (e.g. sst_q0.1). Quantiles exist within the
-    horizon only: a forecast rolled beyond it leaves those cells empty (the rolled steps
-    are conditional on the median path, so its spread would understate theirs)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    levels = (meta.get("quantiles") or []) if quantiles is not None else []
-    writer.writerow(["step"] + meta["targets"] + [
-        f"{target}_q{level:g}" for target in meta["targets"] for level in levels])
-    for step, row in enumerate(rows, start=1):
-        cells = [f"{value:.7g}" for value in row]
-        if levels:
-            inside = step <= len(quantiles)
-            cells += [f"{quantiles[step - 1, t, q]:.7g}" if inside else ""
-                      for t in range(len(meta["targets"])) for q in range(len(levels))]
-        writer.writerow([step] + cells)
-    return buffer.getvalue()
+        times = [list(timeaxis.format_time(timeaxis.continue_time(as_panel(series).time,
+                                                                  len(rows))))]
+    # A panel of one (a quantile model's quantiles are written without covariates only).
+    result = PanelForecast([series.targets[0]], times, rows[None], {},
+                           None if spec or quantiles is None else quantiles[None])
+    return forecast_csv(meta, result, series_column=False), len(rows), {}
 
 
 # -------------------------------------------------------------------------- panels
@@ -174,7 +163,7 @@ class PanelForecast:
     """Forecasts of every series a panel model could serve, and why it skipped others."""
 
     names: list[str]
-    times: list[list[str]]  # per series, the future time labels (or step numbers)
+    times: list[list[str]] | None  # per series, the future time labels (or step numbers)
     values: np.ndarray  # [series, steps, targets], raw units
     skipped: dict[str, str]  # series name -> the reason
     quantiles: np.ndarray | None = None  # a quantile model's [series, horizon, targets, Q]
@@ -282,25 +271,34 @@ def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
     return None, end, known
 
 
-def panel_forecast_csv(meta: dict, result: PanelForecast) -> str:
-    """The long CSV `series, time, step, <target>...` (time: the continued time column,
-    or the step when the data has none)."""
+def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) -> str:
+    """The forecast CSV: `series` (a panel's; not for a single series), the time column
+    continued (a panel's `time`, or the step, when the data has none; a single series'
+    only when it has one), `step`, each target's forecast (a quantile model's median),
+    then one column per target and level, `<target>_q<level>` (e.g. sst_q0.1).
+
+    Quantiles exist within the horizon only: a forecast rolled beyond it leaves those
+    cells empty (the rolled steps are conditional on the median path, so its spread
+    would understate theirs)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    time_column = meta.get("time_column") or "time"
     targets = meta["targets"]
     levels = (meta.get("quantiles") or []) if result.quantiles is not None else []
-    writer.writerow(["series", time_column, "step"] + targets
-                    + [f"{target}_q{level:g}" for target in targets for level in levels])
+    labels = ["series"] if series_column else []
+    timed = result.times is not None
+    writer.writerow(labels + ([meta.get("time_column") or "time"] if timed else []) + ["step"]
+                    + targets + [f"{target}_q{level:g}" for target in targets for level in levels])
     steps = result.values.shape[1]
-    for index, (name, times, rows) in enumerate(zip(result.names, result.times, result.values)):
+    for index, (name, rows) in enumerate(zip(result.names, result.values)):
         for step in range(steps):
             cells = [f"{value:.7g}" for value in rows[step]]
             if levels:
                 inside = step < result.quantiles.shape[1]
                 cells += [f"{result.quantiles[index, step, t, q]:.7g}" if inside else ""
                           for t in range(len(targets)) for q in range(len(levels))]
-            writer.writerow([name, times[step], step + 1] + cells)
+            writer.writerow(([name] if series_column else [])
+                            + ([result.times[index][step]] if timed else []) + [step + 1]
+                            + cells)
     return buffer.getvalue()
 
 

@@ -137,9 +137,13 @@ def test_predict_computes_the_calendar_and_reads_future_known_values(daily, tmp_
     history = _with_future(folder / "daily.csv", path, 200, [1, 0, 1, 0])  # one extra row
     result = run("predict", folder / "with.onnx", "--data", path)
     assert result.exit_code == 0, result.output
-    got = np.array([[float(v) for v in line.split(",")[1:]]
-                    for line in result.output.strip().splitlines()[1:]])
+    lines = [line.split(",") for line in result.output.strip().splitlines()]
+    got = np.array([[float(v) for v in line[2:]] for line in lines[1:]])
     last = datetime.date.fromisoformat(history[-1][0])
+    # The time column continues after the history's last date, one day a step.
+    assert lines[0][:2] == [history[0][0], "step"]
+    assert [line[:2] for line in lines[1:]] == [
+        [str(last + datetime.timedelta(days=step)), str(step)] for step in (1, 2, 3)]
     known = []
     for step, flag in enumerate([1, 0, 1], start=1):
         weekday = (last + datetime.timedelta(days=step)).weekday()

@@ -110,7 +110,7 @@ def test_windows_match_hand_computed_slices():
 def test_scaler_is_fitted_on_training_rows_and_refuses_constant_columns():
     values = np.array([[1.0, 5.0], [3.0, 7.0], [100.0, 9.0]])
     scaler = data.Scaler.fit(values[:2], ["a", "b"])
-    assert scaler.mean == [2.0, 6.0] and scaler.std == [1.0, 1.0]
+    assert scaler.to_dict() == {"columns": ["a", "b"], "mean": [2.0, 6.0], "std": [1.0, 1.0]}
     np.testing.assert_allclose(scaler.transform(values)[2], [98.0, 3.0])
     np.testing.assert_allclose(scaler.inverse_targets(np.array([[1.0]]), 1), [[3.0]])
     with pytest.raises(UserError, match="column 'k' is constant"):

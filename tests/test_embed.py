@@ -139,8 +139,11 @@ def test_node_window_forecast_equals_python_onnxruntime(models, kind):
     # The default output is `lstm-tf predict`'s CSV.
     python_csv = CliRunner().invoke(cli, ["predict", str(model), "--data", str(csv)]).output
     assert node(FORECAST_JS, model, csv).stdout == python_csv
+    # The tail ends in December 2010: the month column continues into 2011.
+    assert [line.split(",")[:2] for line in python_csv.splitlines()[1:]] == [
+        ["2011-01-01", "1"], ["2011-02-01", "2"], ["2011-03-01", "3"]]
     if kind == "quantiles":  # with a column per level, and the quantiles in the JSON
-        assert python_csv.splitlines()[0] == "step,sst,sst_q0.1,sst_q0.5,sst_q0.9"
+        assert python_csv.splitlines()[0] == "month,step,sst,sst_q0.1,sst_q0.5,sst_q0.9"
         out = json.loads(node(FORECAST_JS, model, csv, "--json").stdout)
         expected = quantiles_after_csv(model, csv)
         assert out["levels"] == [0.1, 0.5, 0.9]

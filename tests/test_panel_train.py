@@ -152,12 +152,12 @@ def test_series_scaling_takes_a_series_index_and_skips_unknown_series(trained, l
 def test_windows_never_cross_series(long_csv):
     """Every window's input rows and targets lie inside its own series."""
     from lstm_tf.config import DataConfig
-    from lstm_tf.data.prepare import prepare_panel
+    from lstm_tf.data.prepare import prepare
 
     _, panel = long_csv
     config = DataConfig(dataset=None, window=12, horizon=3, test_size=3, season=12)
-    prepared, skipped = prepare_panel(panel, config)
-    assert skipped == []
+    prepared = prepare(panel, config)
+    assert prepared.skipped == []
     for part, starts in prepared.starts.items():
         series = prepared.series_of[part]
         first, end = panel.offsets[series], panel.offsets[series + 1]
@@ -174,11 +174,11 @@ def test_short_series_are_skipped_and_counted(tmp_path):
                          np.concatenate([panel.time, panel.time[:10]]), panel.time_column,
                          panel.series_column)
     from lstm_tf.config import DataConfig
-    from lstm_tf.data.prepare import prepare_panel
+    from lstm_tf.data.prepare import prepare
 
     config = DataConfig(dataset=None, window=12, horizon=3, test_size=3, season=12)
-    prepared, skipped = prepare_panel(short, config)
-    assert skipped == ["tiny"] and prepared.series.names == panel.names
+    prepared = prepare(short, config)
+    assert prepared.skipped == ["tiny"] and prepared.series.names == panel.names
 
 
 @pytest.mark.parametrize("scaling", ["window", "series"])

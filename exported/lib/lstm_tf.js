@@ -348,6 +348,36 @@ export function continueTime(seconds, steps) {
   });
 }
 
+/**
+ * The `steps` time cells after a time column's text `time` (oldest first), as
+ * `lstm-tf predict` writes them (lstm_tf/data/timeaxis.py continue_time, format_time):
+ * numbers continue by their median step (integral ones stay integral), dates by the
+ * calendar or their fixed spacing; dates at midnight print as YYYY-MM-DD, others as
+ * YYYY-MM-DDTHH:MM:SS.
+ */
+export function futureTimes(time, steps, source = 'the CSV') {
+  if (time.every((text) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))) {
+    const numbers = time.map(Number);
+    if (numbers.length < 2) throw new LstmTfError(`cannot continue a time column from ${numbers.length} timestamp(s)`);
+    const gaps = numbers.slice(1).map((value, i) => value - numbers[i]).sort((a, b) => a - b);
+    const middle = gaps.length >> 1;
+    const step = gaps.length % 2 ? gaps[middle] : (gaps[middle - 1] + gaps[middle]) / 2;
+    if (!(step > 0)) throw new LstmTfError('cannot continue a time column that does not increase');
+    const integral = numbers.every(Number.isInteger) && Number.isInteger(step);
+    const last = numbers[numbers.length - 1];
+    const values = Array.from({ length: steps }, (_, k) => {
+      const value = last + step * (k + 1);
+      return integral ? Math.round(value) : value;
+    });
+    // As Python writes them: all integral without '.0', else each as a float (2.0).
+    const whole = values.every(Number.isInteger);
+    return values.map((value) => (whole || !Number.isInteger(value) ? String(value) : `${value}.0`));
+  }
+  const future = continueTime(time.map((text) => parseTime(text, source)), steps);
+  const midnight = future.every((seconds) => seconds % DAY === 0);
+  return future.map((seconds) => new Date(seconds * 1000).toISOString().slice(0, midnight ? 10 : 19));
+}
+
 /** The phase in [0, 1) of a time (seconds, UTC) in a calendar cycle (see covariates.py). */
 export function calendarPhase(seconds, name) {
   const date = new Date(seconds * 1000);

@@ -5,13 +5,13 @@
 //   node exported/node/forecast.js MODEL.step.onnx FILE.csv     step model: one observation at a time
 //
 // Everything (columns, window, horizon, scaling) comes from the metadata inside the
-// model. Prints the forecast as CSV (step,<targets>), like `lstm-tf predict`; a quantile
-// model adds one column per target and level (<target>_q<level>, e.g. sst_q0.1).
+// model. Prints the forecast as CSV ([<time column>,]step,<targets>), like `lstm-tf predict`
+// (the CSV's time column continued, when it has one); a quantile model adds one column per target and level (<target>_q<level>, e.g. sst_q0.1).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import ort from 'onnxruntime-node';
 
-import { LstmTfError, loadModel, predict, quantileColumns, readCsv } from '../lib/lstm_tf.js';
+import { LstmTfError, futureTimes, loadModel, predict, quantileColumns, readCsv } from '../lib/lstm_tf.js';
 
 const USAGE = `usage: node forecast.js MODEL.onnx FILE.csv [--json] [--each] [--threads N] [--series NAME]
 
@@ -63,7 +63,7 @@ async function main() {
   const { session, meta } = await loadModel(ort, readFile(modelPath, 'model file'), modelPath,
     { intraOpNumThreads: options.threads, interOpNumThreads: 1 });
   // (A model with future-known covariates: `known` from the CSV's future rows and time column.)
-  const { values, known } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
+  const { values, time, known } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
   const onStep = options.each && meta.model === 'step'
     ? (index, rows) => console.error(`observation ${index + 1}/${meta.window}: ${rows.map((r) => r.map(short).join(' ')).join(' | ')}`)
     : null;
@@ -74,9 +74,12 @@ async function main() {
       targets: meta.targets, forecast: rows,
       ...(quantiles ? { levels: meta.quantiles, quantiles } : {}) }));
   } else {
-    console.log(['step', ...meta.targets, ...quantileColumns(meta)].join(','));
-    rows.forEach((row, step) => console.log([step + 1, ...row.map(short),
-      ...(quantiles ? quantiles[step].flat().map(short) : [])].join(',')));
+    // The data's time column, continued (as `lstm-tf predict` does), when it has one.
+    const times = time && time.length >= 2 ? futureTimes(time, rows.length, csvPath) : null;
+    console.log([...(times ? [meta.time_column] : []), 'step', ...meta.targets,
+      ...quantileColumns(meta)].join(','));
+    rows.forEach((row, step) => console.log([...(times ? [times[step]] : []), step + 1,
+      ...row.map(short), ...(quantiles ? quantiles[step].flat().map(short) : [])].join(',')));
   }
 }
 

@@ -2,7 +2,8 @@
 
 `load_series` reads the configured data and fills in what it implies (targets, time
 column, season, window); `prepare` splits it chronologically, fits the scaler on the
-training rows, finds every window and chooses the anchor. Training, evaluation,
+training rows, finds every window and chooses the anchor, for a panel and for a
+single series alike (a panel of one). Training, evaluation,
 parity, gate inspection, backtests and benchmarks all start here.
 """
 
@@ -21,7 +22,8 @@ from .. import data as data_lib  # the public data API (data/__init__.py)
 from ..forecaster import Forecaster
 from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
-from .panel import Panel
+from .panel import Panel, as_panel
+from .scaling import Scaler
 from .split import minimum_rows, panel_parts, panel_window
 
 
@@ -36,13 +38,13 @@ class Prepared:
     A panel (`panel.Panel`) is one array of stacked series: `starts` are rows of that
     array, and `series_of[part]` says which series each window belongs to. Its
     `scaled` values are per-series z-scores (`scaling` "series", `scaler` a
-    `SeriesScaler`) or the raw values (`scaling` "window": each window is
+    `scaling.Scaler`) or the raw values (`scaling` "window": each window is
     standardised by its own statistics on its way into the network).
     """
 
     series: data_lib.Series | Panel
     split: data_lib.Split | PanelSplit
-    scaler: data_lib.Scaler | SeriesScaler | None
+    scaler: Scaler | None
     scaled: np.ndarray
     starts: dict[str, np.ndarray]  # window start rows per part: train, val, test
     anchor: anchors_lib.Anchor  # what the network corrects (anchor "none": nothing)
@@ -55,6 +57,7 @@ class Prepared:
     raw_covariates: np.ndarray | None = None  # the same in raw units
     # Whether the network takes the series index as an input (a learned embedding).
     series_input: bool = False
+    skipped: list[str] = dataclasses.field(default_factory=list)  # a panel's too-short series
 
     @property
     def window_scaled(self) -> bool:
@@ -140,46 +143,6 @@ class PanelSplit:
                 "val_end": self.val_end.tolist()}
 
 
-@dataclass
-class SeriesScaler:
-    """Per-series z-scores, each fitted on its series' training rows: mean and std
-    [series, columns]. A column constant in one series' training part gets std 1 there
-    (it carries no scale; the run still learns from the other series)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-    columns: list[str]
-
-    @classmethod
-    def fit(cls, panel: Panel, train_end: np.ndarray) -> "SeriesScaler":
-        mean = np.empty((len(panel.names), len(panel.columns)))
-        std = np.empty_like(mean)
-        for i, start in enumerate(panel.offsets[:-1]):
-            rows = panel.values[start:train_end[i]]
-            mean[i], std[i] = rows.mean(axis=0), rows.std(axis=0)
-        std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-        return cls(mean, std, list(panel.columns))
-
-    def to_dict(self) -> dict:
-        return {"columns": self.columns, "per_series": True, "mean": self.mean.tolist(),
-                "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> "SeriesScaler":
-        return cls(np.asarray(saved["mean"], np.float64), np.asarray(saved["std"], np.float64),
-                   saved["columns"])
-
-    def transform(self, panel: Panel) -> np.ndarray:
-        series = panel.series_index()
-        return (panel.values - self.mean[series]) / self.std[series]
-
-    def inverse_targets(self, scaled: np.ndarray, n_targets: int,
-                        series: np.ndarray) -> np.ndarray:
-        """Un-scale forecasts [n, horizon, targets] of the windows of `series` [n]."""
-        return (scaled * self.std[series, None, :n_targets]
-                + self.mean[series, None, :n_targets])
-
-
 def load_series(config: DataConfig) -> data_lib.Series:
     """Load the configured data and fill in the defaults it implies (targets, time, season)."""
     # Known columns are read as the last features, then moved out of the window inputs.
@@ -243,46 +206,18 @@ def load_data(config: DataConfig) -> data_lib.Series | Panel:
 
 def prepare_any(data: data_lib.Series | Panel, config: DataConfig
                 ) -> tuple[Prepared, dict | None]:
-    """`prepare` a series or `prepare_panel` a panel; for a panel also what the run
-    records of it (see `load_prepared`)."""
+    """`prepare` a series or a panel; for a panel also what the run records of it (see
+    `load_prepared`)."""
+    prepared = prepare(data, config)
     if not isinstance(data, Panel):
-        return prepare(data, config), None
-    prepared, skipped = prepare_panel(data, config)
-    return prepared, {"series": prepared.series.names, "skipped": skipped,
+        return prepared, None
+    return prepared, {"series": prepared.series.names, "skipped": prepared.skipped,
                       "series_column": data.series_column, "scaling": config.scaling}
 
 
 def typical_length(data: data_lib.Series | Panel) -> int:
     """Rows of a series; a panel's median series length (its defaults are chosen by it)."""
     return int(np.median(data.lengths)) if isinstance(data, Panel) else len(data.values)
-
-
-def prepare(series: data_lib.Series, config: DataConfig,
-            scaler: data_lib.Scaler | None = None,
-            anchor: anchors_lib.Anchor | None = None,
-            covariates: Covariates | None = None) -> Prepared:
-    """Split chronologically, fit the scaler on the training rows, find every window,
-    and choose the anchor on the training windows (a saved run passes its own scaler,
-    anchor and covariate scaling)."""
-    split = data_lib.split_rows(len(series.values), config.val_fraction, config.test_fraction,
-                                config.window, config.horizon, config.holdout, config.val_size)
-    if scaler is None:
-        scaler = data_lib.Scaler.fit(series.values[:split.train_end], series.columns)
-    starts = {part: data_lib.window_starts(*split.bounds(part), config.window, config.horizon,
-                                           config.stride)
-              for part in ("train", "val", "test")}
-    for part, found in starts.items():
-        if len(found) == 0:
-            raise UserError(f"the {part} part holds no window of {config.window} + "
-                            f"{config.horizon} rows; use more data or a smaller window/stride")
-    scaled = scaler.transform(series.values)
-    if anchor is None:  # fitted on the training windows, chosen on the validation ones
-        anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
-                                       len(series.targets), config.season, config.window,
-                                       config.anchor)
-    prepared = Prepared(series, split, scaler, scaled, starts, anchor)
-    train_rows = np.arange(len(series.values)) < split.train_end
-    return with_covariates(prepared, config, train_rows, covariates)
 
 
 def with_covariates(prepared: Prepared, config: DataConfig, train_rows: np.ndarray,
@@ -318,22 +253,14 @@ def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray
 def scaler_record(prepared: Prepared) -> dict:
     """What config.json keeps of the scaling: the z-score statistics (per series for a
     panel scaled by series), or for window scaling only the columns."""
-    if isinstance(prepared.scaler, SeriesScaler):
-        return prepared.scaler.to_dict()
     if prepared.scaler is None:
         return {"columns": prepared.series.columns, "per_window": True}
-    return {"columns": prepared.scaler.columns, "mean": prepared.scaler.mean,
-            "std": prepared.scaler.std}
+    return prepared.scaler.to_dict()
 
 
-def run_scaler(config: RunConfig) -> data_lib.Scaler | SeriesScaler | None:
-    """The scaler a run recorded: z-scores, per-series z-scores, or None (window scaling)."""
-    saved = config.scaler
-    if saved.get("per_window"):
-        return None
-    if saved.get("per_series"):
-        return SeriesScaler.from_dict(saved)
-    return data_lib.Scaler.from_dict(saved)
+def run_scaler(config: RunConfig) -> Scaler | None:
+    """The scaler a run recorded: (per-series) z-scores, or None (window scaling)."""
+    return None if config.scaler.get("per_window") else Scaler.from_dict(config.scaler)
 
 
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
@@ -381,12 +308,26 @@ def keep_series(panel: Panel, keep: np.ndarray) -> Panel:
         known=None if panel.known is None else panel.known[rows])
 
 
-def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None = None,
-                  anchor: anchors_lib.Anchor | None = None,
-                  covariates: Covariates | None = None) -> tuple[Prepared, list[str]]:
-    """A panel's `prepare`: split each series, drop those too short (returned by name),
-    scale (per series or per window), find every window, choose one anchor on the
-    windows of all series."""
+def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | None = None,
+            anchor: anchors_lib.Anchor | None = None,
+            covariates: Covariates | None = None) -> Prepared:
+    """Split each series chronologically, drop those too short (a panel's, named in
+    `Prepared.skipped`), scale, find every window, and choose one anchor on the training
+    windows of all series (a saved run passes its own scaler, anchor and covariate
+    scaling).
+
+    A single series goes through here as a panel of one (`panel.as_panel`), scaled by
+    its training rows' z-scores (a panel's `series` scaling with one series, recorded
+    as scaling "global": its statistics are constants of the exported model); it is
+    refused, not skipped, when too short, and each of its parts must hold a window.
+    The prepared data keeps the `Series` itself (its time column as text) and a `Split`.
+    """
+    single = not isinstance(data, Panel)
+    if single:  # refused with the true minimum of rows (`split_rows`) rather than skipped
+        data_lib.split_rows(len(data.values), config.val_fraction, config.test_fraction,
+                            config.window, config.horizon, config.holdout, config.val_size)
+    # The panel needs no parsed time here: covariates read the kept data's own times.
+    panel = as_panel(dataclasses.replace(data, time=None)) if single else data
     split, keep = split_panel(panel, config)
     skipped = [name for name, k in zip(panel.names, keep) if not k]
     if not keep.any():
@@ -400,19 +341,35 @@ def prepare_panel(panel: Panel, config: DataConfig, scaler: SeriesScaler | None 
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
-    scaling = config.scaling or "window"
-    if scaling == "series":
-        scaler = scaler or SeriesScaler.fit(panel, split.train_end)
-        scaled = scaler.transform(panel)
-    else:
+    if single:
+        for part, found in starts.items():
+            if len(found) == 0:
+                raise UserError(f"the {part} part holds no window of {config.window} + "
+                                f"{config.horizon} rows; use more data or a smaller "
+                                "window/stride")
+    scaling = "global" if single else config.scaling or "window"
+    if scaling == "window":
         scaler, scaled = None, panel.values
-    if anchor is None:
+    else:
+        if scaler is None:
+            train = int(split.train_end[0])
+            scaler = (Scaler.fit(panel.values[:train], panel.columns) if single else
+                      Scaler.fit(panel.values, panel.columns,
+                                 list(zip(split.offsets[:-1], split.train_end))))
+        scaled = scaler.transform(panel.values, panel.series_index())
+    if anchor is None:  # fitted on the training windows, chosen on the validation ones
         anchor, _ = anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                        len(panel.targets), config.season, config.window,
                                        config.anchor, window_scaled=scaling == "window")
-    prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling)
     train_rows = np.arange(len(panel.values)) < np.repeat(split.train_end, panel.lengths)
-    return with_covariates(prepared, config, train_rows, covariates), skipped
+    if single:
+        prepared = Prepared(data, data_lib.Split(int(split.train_end[0]), int(split.val_end[0]),
+                                                 len(data.values)),
+                            scaler, scaled, starts, anchor)
+    else:
+        prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling,
+                            skipped=skipped)
+    return with_covariates(prepared, config, train_rows, covariates)
 
 
 def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Prepared, str]:
@@ -431,8 +388,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
                             "evaluated on its own test part")
         from .sources import load_panel
 
-        prepared = prepare_panel(load_panel(config.data), config.data, scaler, anchor,
-                                 covariates)[0]
+        prepared = prepare(load_panel(config.data), config.data, scaler, anchor, covariates)
         prepared.series_input = series_input
         return prepared, "test"
     if data_path is None:
