@@ -16,8 +16,10 @@ from lstm_tf import contract, runtimes
 
 from helpers import run
 
+# (--loss mse: the model this module measured OpenVINO's bf16 miss on; the default MAE
+# trains another one, on which bf16 missed by 46x the tolerance instead of over 100x)
 TINY = ["--dataset", "sine", "--window", "8", "--units", "4", "--layers", "2", "--epochs", "1",
-        "-q"]
+        "--loss", "mse", "-q"]
 FAST = {"windows": 4, "budget": 0.02}
 EXTRA = ("openvino", "tract")  # the `runtimes` extra; the reference evaluator comes with onnx
 
