@@ -77,8 +77,7 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
     """name -> {series name: (times, values)}; a single series has one entry."""
     import statsmodels.api as sm
 
-    from lstm_tf.data.panels import load_builtin_panel, synthetic_panel
-    from lstm_tf.data.series import load_builtin
+    from lstm_tf.data.sources import load_builtin, load_builtin_panel, synthetic_panel
 
     def from_panel(panel):
         return {n: ([str(t)[:19] for t in panel.time[panel.rows_of(i)]],

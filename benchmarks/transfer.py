@@ -1,6 +1,6 @@
 """Does a network pretrained on a generated corpus help short series? (`--init RUN`)
 
-Pretrains the default network on a synthetic panel (lstm_tf.data.panels.synthetic_panel,
+Pretrains the default network on a synthetic panel (lstm_tf.data.sources.synthetic_panel,
 plain step numbers: no calendar), horizon 6, then trains every short yearly development
 series (the m4 protocol: last 6 held out) with and without `--init` of that run and
 compares their MASE (in-sample naive scale).
@@ -39,7 +39,8 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=400)
     parser.add_argument("--length", type=int, default=60)
     args = parser.parse_args()
-    from lstm_tf.data.panels import synthetic_panel, write_long_csv
+    from lstm_tf.data.panel_csv import write_long_csv
+    from lstm_tf.data.sources import synthetic_panel
 
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
