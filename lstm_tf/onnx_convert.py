@@ -279,22 +279,99 @@ def _simple_rnn_weights(layer):
     return kernel.T[None], recurrent_kernel.T[None], np.concatenate([bias, np.zeros_like(bias)])[None]
 
 
+class _Graph:
+    """The nodes and initializers of a hand-built ONNX graph, added one at a time."""
+
+    def __init__(self):
+        self.nodes, self.initializers = [], []
+
+    def constant(self, name, value):
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op_type, inputs, outputs, **attributes):
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=outputs[0], **attributes))
+        return outputs[0]
+
+
+def _recurrent_nodes(graph, layer, current, prefix, recurrent_type):
+    """One ONNX `recurrent_type` node for a Keras recurrent layer reading the time-major
+    `current`; returns its output: the time-major sequence [time, batch, hidden] with
+    return_sequences, else the last state [batch, hidden]."""
+    if layer.go_backwards or layer.return_state or layer.stateful:
+        raise UserError(f"layer {layer.name!r}: go_backwards, return_state and stateful "
+                        "are not supported in the reference graph")
+    if recurrent_type == "LSTM":
+        w, r, b = _lstm_weights(layer)
+        activations = [_onnx_activation(layer, "recurrent_activation"),
+                       _onnx_activation(layer, "activation"), _onnx_activation(layer, "activation")]
+    else:
+        w, r, b = _simple_rnn_weights(layer)
+        activations = [_onnx_activation(layer, "activation")]
+    all_outputs, last_output = f"{prefix}_Y", f"{prefix}_Y_h"
+    graph.nodes.append(helper.make_node(
+        recurrent_type,
+        [current, graph.constant(f"{prefix}_W", w), graph.constant(f"{prefix}_R", r),
+         graph.constant(f"{prefix}_B", b)],
+        [all_outputs, last_output], name=prefix,
+        hidden_size=layer.units, activations=activations))
+    if layer.return_sequences:   # Y [time, 1, batch, hidden] -> [time, batch, hidden]
+        return graph.node("Squeeze", [all_outputs, graph.constant(f"{prefix}_axis1", np.array([1]))],
+                          [f"{prefix}_sequence"])
+    # Y_h [1, batch, hidden] -> [batch, hidden]
+    return graph.node("Squeeze", [last_output, graph.constant(f"{prefix}_axis0", np.array([0]))],
+                      [f"{prefix}_last"])
+
+
+def _quantile_nodes(graph, layer, current, prefix):
+    """quantiles.QuantileHead: the median, then each further quantile its neighbour
+    plus (above) or minus (below) a scaled softplus of its raw output."""
+    # Gather with a [1] index keeps the axis: each raw[j] is [batch, horizon, targets, 1].
+    raw = [graph.node("Gather", [current, graph.constant(f"{prefix}_i{j}", np.array([j]))],
+                      [f"{prefix}_raw{j}"], axis=3) for j in range(len(layer.levels))]
+    values, m = list(raw), layer.median
+    scale = np.maximum(layer.get_weights()[0], 0)  # [targets, Q]
+    for j in [*range(m + 1, len(raw)), *range(m - 1, -1, -1)]:
+        neighbour = values[j - 1] if j > m else values[j + 1]
+        offset = graph.node("Mul", [graph.node("Softplus", [raw[j]], [f"{prefix}_softplus{j}"]),
+                                    graph.constant(f"{prefix}_scale{j}", scale[:, j:j + 1])],
+                            [f"{prefix}_offset{j}"])
+        values[j] = graph.node("Add" if j > m else "Sub", [neighbour, offset], [f"{prefix}_q{j}"])
+    return graph.node("Concat", values, [f"{prefix}_quantiles"], axis=3)
+
+
+def _head_nodes(graph, layer, current, prefix, recurrent_class):
+    """The batch-major nodes of one head layer: a linear Dense, a Reshape or a
+    QuantileHead; any other layer is refused."""
+    import keras
+
+    if isinstance(layer, keras.layers.Dense):
+        if layer.activation.__name__ != "linear":
+            raise UserError(f"layer {layer.name!r}: only a linear Dense head is supported")
+        kernel, *bias = layer.get_weights()
+        current = graph.node("MatMul", [current, graph.constant(f"{prefix}_kernel", kernel)],
+                             [f"{prefix}_matmul"])
+        if bias:
+            current = graph.node("Add", [current, graph.constant(f"{prefix}_bias", bias[0])],
+                                 [f"{prefix}_dense"])
+        return current
+    if isinstance(layer, keras.layers.Reshape):
+        shape = np.array([-1, *layer.target_shape], dtype=np.int64)
+        return graph.node("Reshape", [current, graph.constant(f"{prefix}_shape", shape)],
+                          [f"{prefix}_reshaped"])
+    if hasattr(layer, "levels"):  # quantiles.QuantileHead
+        return _quantile_nodes(graph, layer, current, prefix)
+    raise UserError(f"layer {layer.name!r} ({type(layer).__name__}) is not supported in the "
+                    f"reference graph: use {recurrent_class.__name__}, Dropout, Dense and Reshape")
+
+
 def _reference_onnx(keras_model, opset, recurrent_type):
     """One ONNX `recurrent_type` node per recurrent layer, then the Dense/Reshape head."""
     import keras
 
     recurrent_class = {"LSTM": keras.layers.LSTM, "RNN": keras.layers.SimpleRNN}[recurrent_type]
     opset = default_opset() if opset is None else opset
-    nodes, initializers = [], []
-
-    def constant(name, value):
-        initializers.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def node(op_type, inputs, outputs, **attributes):
-        nodes.append(helper.make_node(op_type, inputs, outputs, name=outputs[0], **attributes))
-        return outputs[0]
-
+    graph = _Graph()
     features = keras_model.input_shape[-1]
     current, time_major = "window", False
     for index, layer in enumerate(keras_model.layers):
@@ -302,74 +379,28 @@ def _reference_onnx(keras_model, opset, recurrent_type):
         if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
             continue   # Dropout is the identity at inference
         if isinstance(layer, recurrent_class):
-            if layer.go_backwards or layer.return_state or layer.stateful:
-                raise UserError(f"layer {layer.name!r}: go_backwards, return_state and stateful "
-                                "are not supported in the reference graph")
             if not time_major:   # ONNX recurrent nodes read [time, batch, features]
-                current = node("Transpose", [current], [f"{prefix}_time_major"], perm=[1, 0, 2])
-                time_major = True
-            if recurrent_type == "LSTM":
-                w, r, b = _lstm_weights(layer)
-                activations = [_onnx_activation(layer, "recurrent_activation"),
-                               _onnx_activation(layer, "activation"), _onnx_activation(layer, "activation")]
-            else:
-                w, r, b = _simple_rnn_weights(layer)
-                activations = [_onnx_activation(layer, "activation")]
-            all_outputs, last_output = f"{prefix}_Y", f"{prefix}_Y_h"
-            nodes.append(helper.make_node(
-                recurrent_type,
-                [current, constant(f"{prefix}_W", w), constant(f"{prefix}_R", r), constant(f"{prefix}_B", b)],
-                [all_outputs, last_output], name=prefix,
-                hidden_size=layer.units, activations=activations))
-            if layer.return_sequences:   # Y [time, 1, batch, hidden] -> [time, batch, hidden]
-                current = node("Squeeze", [all_outputs, constant(f"{prefix}_axis1", np.array([1]))],
-                               [f"{prefix}_sequence"])
-            else:                        # Y_h [1, batch, hidden] -> [batch, hidden]
-                current = node("Squeeze", [last_output, constant(f"{prefix}_axis0", np.array([0]))],
-                               [f"{prefix}_last"])
-                time_major = False
+                current = graph.node("Transpose", [current], [f"{prefix}_time_major"],
+                                     perm=[1, 0, 2])
+            current = _recurrent_nodes(graph, layer, current, prefix, recurrent_type)
+            time_major = layer.return_sequences
             continue
         if time_major:   # back to batch-major for the head
-            current = node("Transpose", [current], [f"{prefix}_batch_major"], perm=[1, 0, 2])
+            current = graph.node("Transpose", [current], [f"{prefix}_batch_major"], perm=[1, 0, 2])
             time_major = False
-        if isinstance(layer, keras.layers.Dense):
-            if layer.activation.__name__ != "linear":
-                raise UserError(f"layer {layer.name!r}: only a linear Dense head is supported")
-            kernel, *bias = layer.get_weights()
-            current = node("MatMul", [current, constant(f"{prefix}_kernel", kernel)], [f"{prefix}_matmul"])
-            if bias:
-                current = node("Add", [current, constant(f"{prefix}_bias", bias[0])], [f"{prefix}_dense"])
-        elif isinstance(layer, keras.layers.Reshape):
-            shape = np.array([-1, *layer.target_shape], dtype=np.int64)
-            current = node("Reshape", [current, constant(f"{prefix}_shape", shape)], [f"{prefix}_reshaped"])
-        elif hasattr(layer, "levels"):  # quantiles.QuantileHead: median ± cumulative softplus
-            # Gather with a [1] index keeps the axis: each raw[j] is [batch, horizon, targets, 1].
-            raw = [node("Gather", [current, constant(f"{prefix}_i{j}", np.array([j]))],
-                        [f"{prefix}_raw{j}"], axis=3) for j in range(len(layer.levels))]
-            values, m = list(raw), layer.median
-            scale = np.maximum(layer.get_weights()[0], 0)  # [targets, Q]
-            for j in [*range(m + 1, len(raw)), *range(m - 1, -1, -1)]:
-                neighbour = values[j - 1] if j > m else values[j + 1]
-                offset = node("Mul", [node("Softplus", [raw[j]], [f"{prefix}_softplus{j}"]),
-                                      constant(f"{prefix}_scale{j}", scale[:, j:j + 1])],
-                              [f"{prefix}_offset{j}"])
-                values[j] = node("Add" if j > m else "Sub", [neighbour, offset], [f"{prefix}_q{j}"])
-            current = node("Concat", values, [f"{prefix}_quantiles"], axis=3)
-        else:
-            raise UserError(f"layer {layer.name!r} ({type(layer).__name__}) is not supported in the "
-                            f"reference graph: use {recurrent_class.__name__}, Dropout, Dense and Reshape")
+        current = _head_nodes(graph, layer, current, prefix, recurrent_class)
     if time_major:
-        current = node("Transpose", [current], ["output_batch_major"], perm=[1, 0, 2])
-    nodes[-1].output[0] = "forecast"
+        current = graph.node("Transpose", [current], ["output_batch_major"], perm=[1, 0, 2])
+    graph.nodes[-1].output[0] = "forecast"
 
     output_dims = ["batch", *keras_model.output_shape[1:]]
-    graph = helper.make_graph(
-        nodes, f"reference_{recurrent_type.lower()}",
-        [helper.make_tensor_value_info("window", TensorProto.FLOAT, ["batch", "time", features])],
-        [helper.make_tensor_value_info("forecast", TensorProto.FLOAT, output_dims)],
-        initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="lstm-tf reference")
+    model = helper.make_model(
+        helper.make_graph(
+            graph.nodes, f"reference_{recurrent_type.lower()}",
+            [helper.make_tensor_value_info("window", TensorProto.FLOAT, ["batch", "time", features])],
+            [helper.make_tensor_value_info("forecast", TensorProto.FLOAT, output_dims)],
+            graph.initializers),
+        opset_imports=[helper.make_opsetid("", opset)], producer_name="lstm-tf reference")
     onnx.checker.check_model(model, full_check=True)
     return model
 

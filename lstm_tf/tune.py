@@ -227,7 +227,6 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     searched); returns the tuning summary (what tuning.json holds)."""
     kt = keras_tuner(tune_config.algorithm)
     from .data.prepare import load_data, prepare_any, typical_length
-    from .train import train
 
     tune_config.validate()
     base.validate()
@@ -237,22 +236,45 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     series = load_data(base.data)  # fills in season, targets, default window (a panel too)
     prepare_any(series, base.data)  # data problems fail now, at the default window
     windows = window_choices(base.data, typical_length(series))
+    search = run_search(kt, series, base, tune_config, windows, log)
+    search_seconds = time.perf_counter() - started
+    best = search.best
+    log(f"best: trial {best.number}: {best.describe()} -> validation MAE {best.score:.4g}; "
+        f"training it as {out}")
+    metrics = train_best(best, base, tune_config, out, force, log)
+    summary = tuning_summary(tune_config, windows, search, metrics)
+    summary["search_seconds"] = round(search_seconds, 2)
+    summary["final_train_seconds"] = metrics["train_seconds"]
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    summary["test"] = {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]}
+    write_json(Path(out) / TUNING_FILE, summary)
+    return {"summary": summary, "metrics": metrics}
+
+
+def make_oracle(kt, tune_config: TuneConfig, windows: list[int]):
+    """The KerasTuner oracle of `tune_config.algorithm` over the search space, capped at
+    `tune_config.trials` trials."""
     hp = search_space(kt, windows)
     objective = kt.Objective("validation_mae", direction="min")
-    total = tune_config.trials
     if tune_config.algorithm == "bayesian":
-        oracle = kt.oracles.BayesianOptimizationOracle(
-            objective=objective, max_trials=total, seed=tune_config.seed, hyperparameters=hp,
-            tune_new_entries=False, allow_new_entries=False)
-    else:
-        oracle = kt.oracles.HyperbandOracle(
-            objective=objective, max_epochs=tune_config.max_epochs or tune_config.epochs,
-            factor=tune_config.hyperband_factor, hyperband_iterations=None,
-            seed=tune_config.seed, hyperparameters=hp, tune_new_entries=False,
-            allow_new_entries=False)
-        oracle.max_trials = total  # --trials caps hyperband too: its brackets repeat until then
+        return kt.oracles.BayesianOptimizationOracle(
+            objective=objective, max_trials=tune_config.trials, seed=tune_config.seed,
+            hyperparameters=hp, tune_new_entries=False, allow_new_entries=False)
+    oracle = kt.oracles.HyperbandOracle(
+        objective=objective, max_epochs=tune_config.max_epochs or tune_config.epochs,
+        factor=tune_config.hyperband_factor, hyperband_iterations=None,
+        seed=tune_config.seed, hyperparameters=hp, tune_new_entries=False,
+        allow_new_entries=False)
+    oracle.max_trials = tune_config.trials  # --trials caps hyperband too: its brackets repeat
+    return oracle
 
+
+def run_search(kt, series, base: RunConfig, tune_config: TuneConfig, windows: list[int],
+               log: Callable[[str], None]) -> Search:
+    """Every trial the oracle proposes, run by `run_trial` in a temporary KerasTuner
+    directory (deleted afterwards); the first error ends the search and is raised as is."""
     search = Search()
+    total = tune_config.trials
 
     class Tuner(kt.engine.base_tuner.BaseTuner):
         """Runs `run_trial`; a user error (bad data for a window) ends the search."""
@@ -286,7 +308,8 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
 
     workdir = tempfile.mkdtemp(prefix="lstm-tf-tune-")
     try:
-        tuner = Tuner(oracle, directory=workdir, project_name="search", overwrite=True)
+        tuner = Tuner(make_oracle(kt, tune_config, windows), directory=workdir,
+                      project_name="search", overwrite=True)
         tuner.oracle.verbose = 0
         log(f"tuning on {series.source} ({tune_config.algorithm}, {total} trials): windows "
             f"{', '.join(map(str, windows))}; units {', '.join(map(str, UNITS))}; layers 1, 2; "
@@ -303,10 +326,15 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
         shutil.rmtree(workdir, ignore_errors=True)
     if not search.trials:
         raise UserError("the search finished no trial")
-    search_seconds = time.perf_counter() - started
-    best = search.best
-    log(f"best: trial {best.number}: {best.describe()} -> validation MAE {best.score:.4g}; "
-        f"training it as {out}")
+    return search
+
+
+def train_best(best: Trial, base: RunConfig, tune_config: TuneConfig, out: str | Path,
+               force: bool, log: Callable[[str], None]) -> dict:
+    """Train the best trial's configuration as an ordinary run at `out` (`train.train`,
+    the full epoch budget); returns its metrics."""
+    from .train import train
+
     config = RunConfig(
         data=copy.deepcopy(base.data),
         model=ModelConfig(kind=base.model.kind, units=best.units, layers=best.layers,
@@ -316,10 +344,17 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
                           seed=tune_config.seed, device=base.train.device))
     config.data.window = best.window
     with _quiet_tensorflow():
-        metrics = train(config, out, force=force, verbose=0, log=log)
-    summary = {
-        "algorithm": tune_config.algorithm, "trials": total, "seed": tune_config.seed,
-        "epochs": tune_config.epochs,
+        return train(config, out, force=force, verbose=0, log=log)
+
+
+def tuning_summary(tune_config: TuneConfig, windows: list[int], search: Search,
+                   metrics: dict) -> dict:
+    """What tuning.json holds about the search: its settings, space, every trial and the
+    best (`tune` adds the seconds and the final run's test errors)."""
+    best = search.best
+    return {
+        "algorithm": tune_config.algorithm, "trials": tune_config.trials,
+        "seed": tune_config.seed, "epochs": tune_config.epochs,
         "max_epochs": (tune_config.max_epochs or tune_config.epochs)
         if tune_config.algorithm == "hyperband" else None,
         "patience": tune_config.patience,
@@ -334,13 +369,7 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
                      "anchor_validation_mae": t.anchor_score, "network_kept": t.network_kept,
                      "seconds": t.seconds} for t in search.trials],
         "best": {"trial": best.number, **best.hyperparameters(), "validation_mae": best.score},
-        "search_seconds": round(search_seconds, 2),
-        "final_train_seconds": metrics["train_seconds"],
-        "seconds": round(time.perf_counter() - started, 2),
-        "test": {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]},
     }
-    write_json(Path(out) / TUNING_FILE, summary)
-    return {"summary": summary, "metrics": metrics}
 
 
 @contextlib.contextmanager

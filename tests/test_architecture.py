@@ -104,3 +104,42 @@ def test_the_check_finds_a_circle_made_of_lazy_imports(tmp_path):
     graph = import_graph(package)
     assert graph["lstm_tf.top"] == {"lstm_tf.data.a"}
     assert cycles(graph) == [["lstm_tf.data.a", "lstm_tf.data.b", "lstm_tf.data.c"]]
+
+
+# A function longer than this says why in its docstring, in a sentence starting "Long because".
+LONGEST_FUNCTION = 80
+REASON = "Long because"
+
+
+def long_functions(root: Path) -> list[tuple[str, int, bool]]:
+    """(file:line name, lines, whether its docstring gives the reason) of every function or
+    method of `root` longer than LONGEST_FUNCTION lines (decorators not counted)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > LONGEST_FUNCTION:
+                    docstring = " ".join((ast.get_docstring(node) or "").split())
+                    found.append((f"{path.relative_to(root.parent)}:{node.lineno} {node.name}",
+                                  lines, REASON in docstring))
+    return found
+
+
+def test_no_function_over_80_lines_without_a_reason_in_its_docstring():
+    assert len(list(ROOT.rglob("*.py"))) > 40  # the tree was read
+    unexplained = [(name, lines) for name, lines, reason in long_functions(ROOT) if not reason]
+    assert unexplained == []
+
+
+def test_the_length_check_counts_lines_and_reads_the_reason(tmp_path):
+    package = tmp_path / "lstm_tf"
+    package.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(LONGEST_FUNCTION - 2))
+    (package / "a.py").write_text(
+        'def short():\n    """Fits."""\n' + body                       # 80 lines: fine
+        + 'def long():\n    """Too long."""\n' + body + "    return 1\n"  # 81 lines
+        + 'class C:\n    async def method(self):\n        """Long because\n        the steps'
+        ' share state."""\n' + body.replace("    ", "        ") + "        return 1\n")
+    assert long_functions(package) == [("lstm_tf/a.py:81 long", 81, False),
+                                       ("lstm_tf/a.py:163 method", 82, True)]

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from lstm_tf import contract
-from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from test_embed import CHROMIUM_FLAGS, Elements
 
-from helpers import run
+from helpers import copy_run, run
 
 WINDOW, UNITS, LAYERS = 8, 6, 2
 TOLERANCE = 1e-5
@@ -38,17 +37,16 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
-    """Tiny lstm and gated runs (2 layers), a default-sized El Niño run (1 epoch), and the
-    configs of an rnn run and a panel run (refused before any model is loaded)."""
-    from lstm_tf.train import train
-
+def runs_dir(tmp_path_factory, sine_runs):
+    """Tiny lstm and gated runs (2 layers, the session's sine runs), a default-sized El Niño
+    run (1 epoch), and the configs of an rnn run and a panel run (refused before any model
+    is loaded)."""
     root = tmp_path_factory.mktemp("gate_page")
-    for kind in ("lstm", "gated"):
-        config = RunConfig(data=DataConfig(dataset="sine", window=WINDOW),
-                           model=ModelConfig(kind=kind, units=UNITS, layers=LAYERS),
-                           train=TrainConfig(epochs=1, patience=0, seed=3))
-        train(config, root / kind, verbose=0, log=lambda line: None)
+    for kind, name in (("lstm", "lstm anchored"), ("gated", "gated")):
+        copy_run(sine_runs[name], root / kind)
+        config = json.loads((root / kind / "config.json").read_text())
+        assert (config["data"]["window"], config["model"]["kind"], config["model"]["units"],
+                config["model"]["layers"]) == (WINDOW, kind, UNITS, LAYERS)
     result = run("train", "--epochs", "1", "-q", "--out", root / "default")  # El Niño
     assert result.exit_code == 0, result.output
     config = json.loads((root / "lstm" / "config.json").read_text())

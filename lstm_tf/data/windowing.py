@@ -62,7 +62,7 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     depend on how many passes came before, so a resumed run (`epochs` starting after
     the epochs already done) sees exactly the batches an uninterrupted run would.
 
-    One function of some 90 lines, on purpose: the per-window and per-batch cutters
+    Long because one function is clearer here: the per-window and per-batch cutters
     below share the series tensors and the network's view of a window (scaling, anchor,
     extra inputs); apart, they would pass all of these around.
     """
