@@ -61,8 +61,6 @@ def keras_network(model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: predict_in_even_shards(model, x, batch_size=256)
 
 
-
-
 def evaluate(run: str | Path, data_path: str | None = None) -> dict:
     """Metrics of a saved run on its own test part, or on every window of another CSV file."""
     config = runs.load_config(run)

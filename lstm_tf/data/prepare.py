@@ -20,7 +20,6 @@ from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from .. import data as data_lib  # the public data API (data/__init__.py)
 from ..forecaster import Forecaster
-from . import window_scaling
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel, as_panel
 from .scaling import Scaler
