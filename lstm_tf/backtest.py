@@ -38,6 +38,7 @@ import numpy as np
 from . import baselines as baselines_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
+from .data.panel import Panel
 from .errors import UserError
 from .forecaster import Forecaster
 
@@ -59,15 +60,15 @@ class Backtest:
     times: list[list[str]]  # [cutoffs][horizon] time (or row number) of each forecast row
     actual: np.ndarray  # [cutoffs, horizon, targets]
     forecasts: dict[str, np.ndarray]  # method -> [cutoffs, horizon, targets]; "model" first
-    scale: float | np.ndarray  # MASE scale: in-sample naive MAE on the training rows
+    # Each row (forecast) is one series at one cutoff: `cutoff_index` says which of the
+    # N cutoffs it is (0 = the earliest), `scale` its series' MASE scale (in-sample
+    # naive MAE on the training rows) and, for a panel, `series` names it.
+    scale: np.ndarray
+    cutoff_index: np.ndarray
     refit: bool = False
     notes: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
-    # A panel: each row (forecast) is one series at one cutoff; `series` names it,
-    # `cutoff_index` says which of the N cutoffs it is (0 = the earliest), and `scale`
-    # holds each row's series' MASE scale.
     series: list[str] | None = None
-    cutoff_index: np.ndarray | None = None
     # A quantile run's quantile forecasts [cutoffs, horizon, targets, Q] and levels.
     quantiles: np.ndarray | None = None
     levels: list[float] | None = None
@@ -76,58 +77,72 @@ class Backtest:
 # ----------------------------------------------------------------------- cutoffs
 
 
-def cutoff_starts(rows: int, horizon: int, windows: int, step: int) -> np.ndarray:
-    """First forecast row of each of `windows` cutoffs `step` rows apart, ending at `rows`."""
-    return np.array([rows - horizon - step * (windows - 1 - i) for i in range(windows)],
-                    dtype=np.int64)
+def plan(ends, val_ends, window: int, horizon: int, windows: int | None, step: int | None,
+         refit: bool, trained_step: int | None = None, firsts=0,
+         names: list[str] | None = None) -> tuple[np.ndarray, int]:
+    """Check the requested cutoffs against every series and the run's split; (starts,
+    step): the first forecast row of each cutoff, series by series.
 
-
-def default_windows(rows: int, val_end: int, horizon: int, step: int) -> int:
-    """As many cutoffs `step` apart as the run's test part (rows [val_end, rows)) holds:
-    a run trained with `--backtest-windows N --backtest-step S` holds exactly N."""
-    return max(0, (rows - val_end - horizon) // step + 1)
-
-
-def plan(rows: int, val_end: int, window: int, horizon: int, windows: int | None,
-         step: int | None, refit: bool, trained_step: int | None = None) -> tuple[np.ndarray, int]:
-    """Check the requested cutoffs against the data and the run's split; (starts, step)."""
+    Series i is rows [firsts[i], ends[i]) and its test part starts at val_ends[i]; a
+    single series passes its row count and val_end (`names` None). The default number
+    of cutoffs is as many `step` apart as the shortest test part holds: a run trained
+    with `--backtest-windows N --backtest-step S` holds exactly N.
+    """
     step = step or trained_step or 1
     if step < 1:
         raise UserError(f"--step must be a positive integer, got {step}")
+    ends, val_ends = np.atleast_1d(ends), np.atleast_1d(val_ends)
+    firsts = np.broadcast_to(firsts, ends.shape)
+    fits = (ends - val_ends - horizon) // step + 1  # cutoffs each test part holds
+
+    def which(i: int) -> str:
+        return "the data" if names is None else f"series {names[i]!r}"
+
     if windows is None:
-        windows = default_windows(rows, val_end, horizon, step)
+        windows, i = int(fits.min()), int(np.argmin(fits))
         if windows < 1:
-            raise UserError(f"the data has {rows} rows, too few for one forecast of {horizon} "
-                            f"rows after the run's validation part (row {val_end}); pass --windows")
+            raise UserError(f"{which(i)} has {int(ends[i] - firsts[i])} rows, too few for one "
+                            f"forecast of {horizon} rows after the run's validation part (row "
+                            f"{int(val_ends[i] - firsts[i])}); pass --windows")
     if windows < 1:
         raise UserError(f"--windows must be a positive integer, got {windows}")
     block = horizon + step * (windows - 1)
-    most = (rows - window - horizon) // step + 1
-    if rows - block < window:
+    lengths = ends - firsts
+    short = np.flatnonzero(lengths - block < window)
+    if len(short):
+        i = short[0]
+        most = max(int(lengths[i] - window - horizon) // step + 1, 0)
         raise UserError(f"--windows {windows} --step {step} need the last {block} rows and a "
-                        f"window of {window} rows before them, {block + window} rows; the data "
-                        f"has {rows} (it holds at most {max(most, 0)} windows with step {step})")
-    starts = cutoff_starts(rows, horizon, windows, step)
-    if not refit and starts[0] < val_end:
-        fits = default_windows(rows, val_end, horizon, step)
+                        f"window of {window} rows before them, {block + window} rows; "
+                        f"{which(i)} has {int(lengths[i])} (it holds at most {most} windows "
+                        f"with step {step})")
+    starts = ends[:, None] - block + step * np.arange(windows)[None, :]
+    overlapping = np.flatnonzero(starts[:, 0] < val_ends)
+    if len(overlapping) and not refit:
+        i = overlapping[0]
         raise UserError(
-            f"the backtest block (the last {block} rows, from row {starts[0]}) overlaps the rows "
-            f"the run trained or validated on (before row {val_end}); its test part holds "
-            f"{fits} window(s) with step {step}; retrain it with --backtest-windows {windows}"
-            + (f" --backtest-step {step}" if step != 1 else "") + " (or a larger "
-            "--test-fraction), or pass --refit")
-    return starts, step
+            f"the backtest block (the last {block} rows, from row {int(starts[i, 0] - firsts[i])}"
+            f"{'' if names is None else ' of ' + which(i)}) overlaps the rows the run trained or "
+            f"validated on (before row {int(val_ends[i] - firsts[i])}); its test part holds "
+            f"{max(int(fits[i]), 0)} window(s) with step {step}; retrain it with "
+            f"--backtest-windows {windows}" + (f" --backtest-step {step}" if step != 1 else "")
+            + " (or a larger --test-fraction)" + (", or pass --refit" if names is None else ""))
+    return starts.reshape(-1).astype(np.int64), step
 
 
 # --------------------------------------------------------------------- forecasts
 
 
-def _labels(series: data_lib.Series, rows) -> list[str]:
-    if series.time and series.time_column:
-        return [series.time[int(row)] for row in rows]
-    return [str(int(row)) for row in rows]
+def _labels(data, rows: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """The time of each of `rows` [n, k] (a series' own text, a panel's formatted), or
+    its row number within its series."""
+    if data.time is None or not data.time_column:
+        return (rows - firsts[:, None]).astype(str)
+    if isinstance(data, Panel):
+        from .data.timeaxis import format_time
 
-
+        return np.asarray(format_time(data.time[rows])).astype(str)
+    return np.asarray(data.time, dtype=object)[rows].astype(str)
 def _history_csv(series: data_lib.Series, end: int) -> str:
     """Rows [0, end) of a series as a CSV (time column first, when it has one)."""
     buffer = io.StringIO()
@@ -176,26 +191,21 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
 
 
 def point_forecasts(predict: Callable[[np.ndarray], np.ndarray], prepared, data,
-                    starts: np.ndarray, model: np.ndarray | None = None,
-                    firsts: np.ndarray | None = None):
+                    starts: np.ndarray, model: np.ndarray | None = None):
     """({"model", "naive", ["seasonal_naive"]: [cutoffs, horizon, targets]}, actual), raw
     units: the model's forecast from every cutoff in one batched prediction (`model`
-    given: refitted forecasts) and the baselines'. `firsts`: a panel's first row of each
-    forecast's series (the seasonal naive forecast then only when every one reaches back
-    within its own series)."""
+    given: refitted forecasts) and the baselines'. The seasonal naive forecast (one
+    season back at most) only when every one reads within its own series, and for a
+    panel only with a season > 1."""
     if model is None:
         model = prepared.forecast(predict, starts, data.window, data.horizon)
     raw_targets = prepared.series.values[:, :prepared.n_targets]
     actual = prepared.actual(starts, data.window, data.horizon)
     forecasts = {"model": model,
                  "naive": metrics_lib.naive_forecast(raw_targets, starts, data.horizon)}
-    season = data.season
-    if firsts is None:
-        seasonal = season and starts.min() >= season
-    else:
-        seasonal = season and season > 1 and np.all(
-            starts - season * ((data.horizon - 1) // season + 1) >= firsts)
-    if seasonal:
+    season, panel = data.season, isinstance(prepared.series, Panel)
+    firsts = prepared.series.offsets[prepared.series_index(starts)] if panel else 0
+    if season and (season > 1 or not panel) and np.all(starts - season >= firsts):
         forecasts["seasonal_naive"] = metrics_lib.seasonal_naive_forecast(
             raw_targets, starts, data.horizon, season)
     return forecasts, actual
@@ -208,10 +218,17 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
              refit: bool = False, baselines: list[str] | None = None,
              data_path: str | None = None, log: Callable[[str], None] = print,
              predict: Callable | None = None) -> Backtest:
-    """Backtest a saved run (see the module docstring); nothing is written."""
+    """Backtest a saved run (see the module docstring); nothing is written.
+
+    A single series is a panel of one: N cutoffs at the end of every series (each
+    series' block is its last horizon + S (N - 1) rows), all forecast in one batched
+    prediction; baselines fitted series by series on the rows before its block (a
+    single series': before the run's test part). A single series is checked against,
+    and its MASE scaled by, the split the run recorded (with `--data` too); MASE is
+    scaled by the one-step naive for a single series, the seasonal one for a panel."""
     from . import runs
-    from .data.prepare import evaluation_data
-    from .evaluate import keras_predict
+    from .data.prepare import evaluation_data, naive_scales
+    from .evaluate import keras_predict, panel_view
 
     baselines = list(baselines or [])
     if baselines:
@@ -220,58 +237,66 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
     if config.covariates or config.model.series_embedding:
         raise UserError(f"{run} takes more inputs than its window (future-known covariates or "
                         "a series embedding), which `lstm-tf backtest` does not feed yet")
-    if config.panel:
-        if refit:
-            raise UserError("--refit retrains at every cutoff: for a panel run that is one "
-                            "global model per cutoff; backtest it without --refit (train it with "
-                            "--backtest-windows N to hold the block out)")
-        prepared, _ = evaluation_data(config, data_path)
-        model = runs.load_model(run) if predict is None or config.model.quantiles else None
-        result = panel_backtest(prepared, config, run, windows, step, baselines,
-                                predict or keras_predict(model), log)
-        return with_quantiles(result, model, prepared, config)
+    if config.panel and refit:
+        raise UserError("--refit retrains at every cutoff: for a panel run that is one "
+                        "global model per cutoff; backtest it without --refit (train it with "
+                        "--backtest-windows N to hold the block out)")
     prepared, _ = evaluation_data(config, data_path)
-    series, data = prepared.series, config.data
-    rows, n_targets = len(series.values), len(series.targets)
-    val_end = int(config.split["val_end"])
-    trained_step = data.backtest_step if data.backtest_windows else None
-    starts, step = plan(rows, val_end, data.window, data.horizon, windows, step, refit,
-                        trained_step)
-
-    notes = []
+    data, single = config.data, not config.panel
+    panel, split = panel_view(prepared, config.split if single else None)
+    firsts, ends, count = panel.offsets[:-1], panel.offsets[1:], len(panel.names)
+    starts, step = plan(ends, split.val_end, data.window, data.horizon, windows, step, refit,
+                        data.backtest_step if data.backtest_windows else None, firsts,
+                        None if single else panel.names)
+    windows = len(starts) // count
+    series = np.repeat(np.arange(count), windows)
     if refit:
         with tempfile.TemporaryDirectory(prefix="lstm-tf-refit-") as scratch:
-            model = np.stack([refit_forecast(config, series, int(start), Path(scratch), log)
-                              for start in starts])
+            model = np.stack([refit_forecast(config, prepared.series, int(start), Path(scratch),
+                                             log) for start in starts])
         forecasts, actual = point_forecasts(lambda x: None, prepared, data, starts, model)
     else:
-        if predict is None:
-            predict = keras_predict(runs.load_model(run))
-        forecasts, actual = point_forecasts(predict, prepared, data, starts)
-    raw_targets = series.values[:, :n_targets]
+        model = runs.load_model(run) if predict is None or config.model.quantiles else None
+        forecasts, actual = point_forecasts(predict or keras_predict(model), prepared, data,
+                                            starts)
+    raw_targets = panel.values[:, :prepared.n_targets]
+    notes = []
     if baselines:
         m, note = baselines_lib.season_length(data.season)
-        if note:
-            notes.append(note)
-        fit_end = min(val_end, int(starts[0]))
-        for name in baselines:
-            log(f"fitting {name} (season length {m}" + (", refit at every cutoff)" if refit
-                                                          else f") on rows [0, {fit_end})"))
-            forecasts[name] = np.stack(
-                [baselines_lib.forecasts(name, raw_targets[:, j], starts, data.horizon, fit_end,
-                                         data.season, refit) for j in range(n_targets)], axis=-1)
-    scale = metrics_lib.mase_scale(raw_targets[:int(config.split["train_end"])])
+        notes += [note] if note else []
+    for name in baselines:
+        log(f"fitting {name} (season length {m}" + (
+            ", refit at every cutoff)" if refit else
+            f") on rows [0, {min(int(split.val_end[0]), int(starts[0]))})" if single else
+            f") on each of {count} series, on its rows before its block"))
+        found = np.empty_like(forecasts["naive"])
+        for index in range(count):
+            mine = series == index
+            local = starts[mine] - firsts[index]
+            # a single series' baselines fit before the run's test part, as its model did
+            fit_end = min(int(split.val_end[0]), int(local.min())) if single else int(local.min())
+            for j in range(prepared.n_targets):
+                found[mine, :, j] = baselines_lib.forecasts(
+                    name, raw_targets[panel.rows_of(index), j], local, data.horizon, fit_end,
+                    data.season, refit)
+        forecasts[name] = found
+    season = data.season if data.season and data.season > 1 and not single else None
+    labels = _labels(prepared.series, starts[:, None] + np.arange(-1, data.horizon),
+                     firsts[series])
+    info = {"run": str(run), "data": panel.source, "rows": len(panel.values),
+            "window": data.window, "val_end": int(split.val_end[0]),
+            "time_column": panel.time_column if prepared.series.time else None,
+            "season": data.season} if single else {
+        "run": str(run), "data": panel.source, "series_count": count, "window": data.window,
+        "season": data.season, "mase_scale_kind": "seasonal naive" if season else "naive"}
     result = Backtest(
-        targets=series.targets, horizon=data.horizon, step=step, starts=starts,
-        cutoffs=_labels(series, starts - 1),
-        times=[_labels(series, range(start, start + data.horizon)) for start in starts],
-        actual=actual, forecasts=forecasts, scale=scale, refit=refit, notes=notes,
-        info={"run": str(run), "data": series.source, "rows": rows, "window": data.window,
-              "val_end": val_end, "time_column": series.time_column if series.time else None,
-              "season": data.season})
-    if refit or not config.model.quantiles:
-        return result
-    return with_quantiles(result, runs.load_model(run), prepared, config)
+        targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
+        cutoffs=labels[:, 0].tolist(), times=labels[:, 1:].tolist(), actual=actual,
+        forecasts=forecasts, scale=naive_scales(panel, split, season or 1)[series],
+        refit=refit, notes=notes, info=info,
+        series=None if single else [panel.names[i] for i in series],
+        cutoff_index=np.tile(np.arange(windows), count))
+    return result if refit else with_quantiles(result, model, prepared, config)
 
 
 def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:
@@ -288,134 +313,44 @@ def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:
     return result
 
 
-def panel_backtest(prepared, config, run, windows: int | None, step: int | None,
-                   baselines: list[str], predict, log: Callable[[str], None]) -> Backtest:
-    """A panel run's backtest: N cutoffs at the end of EVERY series (each series' block is
-    its last horizon + S (N - 1) rows, inside its own test part), all forecast in one
-    batched prediction; baselines fitted series by series on the rows before its block."""
-    from .data.prepare import naive_scales
-
-    panel, split, data = prepared.series, prepared.split, config.data
-    step = step or (data.backtest_step if data.backtest_windows else None) or 1
-    if step < 1:
-        raise UserError(f"--step must be a positive integer, got {step}")
-    ends, firsts = panel.offsets[1:], panel.offsets[:-1]
-    held = ends - split.val_end  # each series' test part
-    if windows is None:
-        windows = int(np.min((held - data.horizon) // step + 1))
-        if windows < 1:
-            raise UserError(f"a series' test part ({int(held.min())} rows) is too short for "
-                            f"one forecast of {data.horizon} rows; pass --windows")
-    if windows < 1:
-        raise UserError(f"--windows must be a positive integer, got {windows}")
-    block = data.horizon + step * (windows - 1)
-    short = np.flatnonzero(ends - firsts - block < data.window)
-    if len(short):
-        raise UserError(f"--windows {windows} --step {step} need the last {block} rows of every "
-                        f"series and a window of {data.window} before them; series "
-                        f"{panel.names[short[0]]!r} has {int(ends[short[0]] - firsts[short[0]])}")
-    inside = np.flatnonzero(held < block)
-    if len(inside):
-        raise UserError(
-            f"the backtest block (the last {block} rows of every series) overlaps the rows the "
-            f"run trained or validated on (series {panel.names[inside[0]]!r} holds out "
-            f"{int(held[inside[0]])}); retrain it with --backtest-windows {windows}"
-            + (f" --backtest-step {step}" if step != 1 else ""))
-    offsets = np.arange(windows) * step - block  # first forecast row of each cutoff, from the end
-    starts = (ends[:, None] + offsets[None, :]).reshape(-1)  # series-major
-    series = np.repeat(np.arange(len(panel.names)), windows)
-    cutoff_index = np.tile(np.arange(windows), len(panel.names))
-    forecasts, actual = point_forecasts(predict, prepared, data, starts, firsts=firsts[series])
-    n_targets = prepared.n_targets
-    raw_targets = panel.values[:, :n_targets]
-    season = data.season if data.season and data.season > 1 else None
-    notes = []
-    if baselines:
-        m, note = baselines_lib.season_length(data.season)
-        if note:
-            notes.append(note)
-        log(f"fitting {', '.join(baselines)} (season length {m}) on each of "
-            f"{len(panel.names)} series, on its rows before its block")
-        for name in baselines:
-            found = np.empty_like(forecasts["naive"])
-            for index in range(len(panel.names)):
-                rows = slice(int(firsts[index]), int(ends[index]))
-                mine = series == index
-                local = starts[mine] - firsts[index]
-                for j in range(n_targets):
-                    found[mine, :, j] = baselines_lib.forecasts(
-                        name, raw_targets[rows, j], local, data.horizon, int(local.min()),
-                        data.season, False)
-            forecasts[name] = found
-    scales = naive_scales(panel, split, season or 1)[series]
-    # Labels of each cutoff's last seen row, then of its forecast rows: the time column,
-    # or the row's number within its series.
-    rows = starts[:, None] + np.arange(-1, data.horizon)
-    if panel.time is None:
-        labels = (rows - firsts[series][:, None]).astype(str)
-    else:
-        from .data.timeaxis import format_time
-
-        labels = np.asarray(format_time(panel.time[rows])).astype(str)
-    return Backtest(
-        targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
-        cutoffs=labels[:, 0].tolist(), times=labels[:, 1:].tolist(),
-        actual=actual, forecasts=forecasts, scale=scales, notes=notes,
-        info={"run": str(run), "data": panel.source, "series_count": len(panel.names),
-              "window": data.window, "season": data.season,
-              "mase_scale_kind": "seasonal naive" if season else "naive"},
-        series=[panel.names[i] for i in series], cutoff_index=cutoff_index)
-
-
 # ---------------------------------------------------------------------- metrics
 
 
-def scores(forecast: np.ndarray, actual: np.ndarray, scale) -> dict[str, float]:
-    """MAE, RMSE, sMAPE and MASE; with a scale per row (a panel), MASE is the mean of the
-    rows' MAE over their own series' scale."""
-    error = metrics_lib.mae(forecast, actual)
-    if np.ndim(scale):
-        row_mae = np.mean(np.abs(forecast - actual).reshape(len(forecast), -1), axis=1)
-        mase = float(np.mean(row_mae / scale))
-    else:
-        mase = error / scale
-    return {"mae": error, "rmse": metrics_lib.rmse(forecast, actual), "mase": mase,
-            "smape": metrics_lib.smape(forecast, actual)}
+def scores(forecast: np.ndarray, actual: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, sMAPE and MASE; MASE is the mean of the rows' MAE over their own
+    series' scale (`scale`, one per row)."""
+    row_mae = np.mean(np.abs(forecast - actual).reshape(len(forecast), -1), axis=1)
+    return {"mae": metrics_lib.mae(forecast, actual), "rmse": metrics_lib.rmse(forecast, actual),
+            "mase": float(np.mean(row_mae / scale)), "smape": metrics_lib.smape(forecast, actual)}
 
 
 def summary(result: Backtest) -> dict:
-    """Overall and per-cutoff MAE, RMSE, MASE and sMAPE (%) of every method."""
+    """Overall and per-cutoff MAE, RMSE, MASE and sMAPE (%) of every method: a panel's
+    cutoff k of every series together."""
     overall = {name: scores(forecast, result.actual, result.scale)
                for name, forecast in result.forecasts.items()}
-    if result.quantiles is not None:  # pinball and coverage; a panel in its series' scales
+    if result.quantiles is not None:  # pinball and coverage, in each series' scale
         from .quantiles import report
 
-        unit = (np.asarray(result.scale)[:, None, None] if np.ndim(result.scale)
-                else np.full((len(result.actual), 1, 1), float(result.scale)))
+        unit = result.scale[:, None, None]
         overall["model"]["quantiles"] = report(result.quantiles / unit[..., None],
                                                result.actual / unit, result.levels, 1.0)
     naive = overall["naive"]["mae"]
     for values in overall.values():
         values["mae_vs_naive"] = values["mae"] / naive if naive > 0 else float("nan")
-    if result.series is not None:  # a panel: cutoff k of every series together
-        by_cutoff = []
-        for k in range(int(result.cutoff_index.max()) + 1):
-            rows = result.cutoff_index == k
-            by_cutoff.append({"cutoff": f"{k + 1} of {int(result.cutoff_index.max()) + 1}",
-                              **{name: scores(forecast[rows], result.actual[rows],
-                                              result.scale[rows])
-                                 for name, forecast in result.forecasts.items()}})
-        return {**result.info, "targets": result.targets, "horizon": result.horizon,
-                "windows": len(by_cutoff), "step": result.step, "refit": False,
-                "methods": list(result.forecasts), "notes": result.notes,
-                "overall": overall, "by_cutoff": by_cutoff}
-    by_cutoff = [{"cutoff": label, "first_forecast_row": int(start),
-                  **{name: scores(forecast[i:i + 1], result.actual[i:i + 1], result.scale)
-                     for name, forecast in result.forecasts.items()}}
-                 for i, (label, start) in enumerate(zip(result.cutoffs, result.starts))]
+    single, windows = result.series is None, int(result.cutoff_index.max()) + 1
+    by_cutoff = []
+    for k in range(windows):
+        rows = result.cutoff_index == k
+        by_cutoff.append({**({"cutoff": result.cutoffs[k],
+                              "first_forecast_row": int(result.starts[k])} if single else
+                             {"cutoff": f"{k + 1} of {windows}"}),
+                          **{name: scores(forecast[rows], result.actual[rows], result.scale[rows])
+                             for name, forecast in result.forecasts.items()}})
+    first = {"first_forecast_row": int(result.starts[0]),
+             "mase_scale": float(result.scale[0])} if single else {}
     return {**result.info, "targets": result.targets, "horizon": result.horizon,
-            "windows": len(result.starts), "step": result.step, "refit": result.refit,
-            "first_forecast_row": int(result.starts[0]), "mase_scale": result.scale,
+            "windows": windows, "step": result.step, "refit": result.refit, **first,
             "methods": list(result.forecasts), "notes": result.notes,
             "overall": overall, "by_cutoff": by_cutoff}
 
