@@ -73,13 +73,13 @@ NEEDS = {"openvino": 'pip install "lstm-tf[runtimes]"', "tract": 'pip install "l
 
 @dataclass
 class GraphInput:
+    """A graph input as onnxruntime's session lists it (`.name`, `.shape`)."""
+
     name: str
     dtype: np.dtype
     dims: list  # int for a fixed axis, str (dim_param) or None for a dynamic one
 
-    @property
-    def shape(self) -> list:
-        return self.dims
+    shape = property(lambda self: self.dims)
 
 
 @dataclass
@@ -219,17 +219,6 @@ def feeds_for(model: Model, raw_windows: np.ndarray, seed: int = 0,
 
 # --- the runtimes -----------------------------------------------------------------------
 
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        return version(module)
-    except PackageNotFoundError:
-        return None
-
-
 def _node_paths() -> tuple[str, Path, Path] | None:
     node = shutil.which("node")
     script = EXPORTED / "node" / "serve.js"
@@ -242,22 +231,19 @@ def _node_paths() -> tuple[str, Path, Path] | None:
 def installed() -> dict[str, str | None]:
     """Each runtime's version, or None where it is not installed. Imports nothing heavy."""
     import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for name, module, dist in (("onnxruntime", "onnxruntime", "onnxruntime"),
-                               ("openvino", "openvino", "openvino"),
-                               ("tract", "tract", "tract"),
-                               ("reference", "onnx", "onnx")):
-        versions[name] = (_version(dist) if importlib.util.find_spec(module) is not None
-                          else None)
-    if versions["reference"]:
-        versions["reference"] = f"onnx {versions['reference']}"
+    for name, module in (("onnxruntime", "onnxruntime"), ("openvino", "openvino"),
+                         ("tract", "tract"), ("reference", "onnx")):
+        try:
+            found = importlib.util.find_spec(module) is not None and version(module)
+        except PackageNotFoundError:
+            found = None
+        versions[name] = (f"onnx {found}" if name == "reference" else found) if found else None
     node = _node_paths()
-    if node:
-        package = json.loads(node[2].read_text())
-        versions["node"] = f"onnxruntime-node {package.get('version', '?')}"
-    else:
-        versions["node"] = None
+    versions["node"] = (f"onnxruntime-node {json.loads(node[2].read_text()).get('version', '?')}"
+                        if node else None)
     return versions
 
 
@@ -279,8 +265,7 @@ class Session:
     name = ""
 
     def __init__(self, model: Model, threads: int = 1):
-        self.model = model
-        self.threads = threads
+        self.model, self.threads = model, threads
 
     def get_inputs(self) -> list:
         """The graph's inputs (`.name`, `.shape`), as onnxruntime's session lists them."""
