@@ -169,46 +169,27 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
 
     from . import train as train_lib
     from .data.prepare import prepare_any
-    from .devices import batches_per_epoch, even_shards
-    from .models import build_model
 
     started = time.perf_counter()
     data = copy.deepcopy(base.data)
     data.window = trial.window
     prepared, _ = prepare_any(series, data)
-    train_config = TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
-                               learning_rate=trial.learning_rate, patience=tune.patience,
-                               seed=tune.seed, device=base.train.device)
-    model_config = ModelConfig(kind=base.model.kind, units=trial.units, layers=trial.layers,
-                               dropout=trial.dropout)
+    config = RunConfig(
+        data=data, model=ModelConfig(kind=base.model.kind, units=trial.units,
+                                     layers=trial.layers, dropout=trial.dropout),
+        train=TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
+                          learning_rate=trial.learning_rate, patience=tune.patience,
+                          seed=tune.seed, device=base.train.device))
     keras.backend.clear_session()
-    strategy, policy = train_lib.start_tensorflow(train_config, data.window, trial.layers)
-    n_targets = len(series.targets)
-    replicas = train_config.replicas  # every replica gets windows in every batch
-    batches = {part: batches_per_epoch(len(prepared.starts[part]), train_config.batch_size,
-                                       replicas) for part in ("train", "val")}
-    train_set, val_set = (
-        even_shards(data_lib.make_dataset(
-            prepared.scaled, prepared.starts[part], data.window, data.horizon, n_targets,
-            train_config.batch_size, shuffle=part == "train", seed=train_config.seed,
-            epochs=range(train_config.epochs), anchor=prepared.anchor,
-            window_scaled=prepared.window_scaled),
-            replicas, batches=None if part == "train" else batches[part])
-        for part in ("train", "val"))
-    steps = batches["train"]
-    train_config.steps_per_execution = train_lib.largest_divisor(
-        steps, train_config.steps_per_execution)
-    with strategy.scope():
-        model = build_model(model_config, features=len(series.columns), horizon=data.horizon,
-                            targets=n_targets, dtype_policy=policy,
-                            unroll_window=data.window if train_config.unroll else None,
-                            zero_head=prepared.anchor.relative_inputs)
-        train_lib.compile_model(model, train_config, policy)
+    strategy, policy = train_lib.start_tensorflow(config.train, data.window, trial.layers)
+    # The run's own pipelines (every replica gets windows in every batch) and model.
+    train_set, val_set, steps = train_lib.datasets(prepared, config, 0)
+    model = train_lib.build(prepared, config, strategy, policy, log=lambda line: None)
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if tune.patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=tune.patience,
                                                        restore_best_weights=True))
-    history = model.fit(train_set, validation_data=val_set, epochs=train_config.epochs,
+    history = model.fit(train_set, validation_data=val_set, epochs=config.train.epochs,
                         steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
     score, anchor = validation_score(model, prepared, data)
     trial.epochs_run = len(history.history.get("loss", []))
