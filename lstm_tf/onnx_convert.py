@@ -254,29 +254,23 @@ def _onnx_activation(layer, attribute):
     return ONNX_ACTIVATIONS[name]
 
 
-def _lstm_weights(layer):
-    """Keras LSTM weights in ONNX layout: W [1, 4h, in], R [1, 4h, h], B [1, 8h].
+def _onnx_weights(layer, lstm: bool):
+    """Keras LSTM (4 gates) or SimpleRNN weights in ONNX layout: W [1, gates·h, in],
+    R [1, gates·h, h], B [1, 2·gates·h].
 
-    Keras stacks the gates as (input, forget, cell, output), ONNX as (input, output,
-    forget, cell).
+    Keras stacks the LSTM's gates as (input, forget, cell, output), ONNX as (input,
+    output, forget, cell).
     """
     def onnx_gate_order(matrix):   # gates along the last axis
+        if not lstm:
+            return matrix
         input_gate, forget_gate, cell_gate, output_gate = np.split(matrix, 4, axis=-1)
         return np.concatenate([input_gate, output_gate, forget_gate, cell_gate], axis=-1)
 
-    weights = layer.get_weights()
-    kernel, recurrent_kernel = weights[0], weights[1]
-    bias = weights[2] if layer.use_bias else np.zeros(kernel.shape[1], kernel.dtype)
+    kernel, recurrent_kernel, *bias = layer.get_weights()
+    bias = bias[0] if bias else np.zeros(kernel.shape[1], kernel.dtype)
     return (onnx_gate_order(kernel).T[None], onnx_gate_order(recurrent_kernel).T[None],
             np.concatenate([onnx_gate_order(bias), np.zeros_like(bias)])[None])
-
-
-def _simple_rnn_weights(layer):
-    """Keras SimpleRNN weights in ONNX layout: W [1, h, in], R [1, h, h], B [1, 2h]."""
-    weights = layer.get_weights()
-    kernel, recurrent_kernel = weights[0], weights[1]
-    bias = weights[2] if layer.use_bias else np.zeros(kernel.shape[1], kernel.dtype)
-    return kernel.T[None], recurrent_kernel.T[None], np.concatenate([bias, np.zeros_like(bias)])[None]
 
 
 class _Graph:
@@ -301,13 +295,10 @@ def _recurrent_nodes(graph, layer, current, prefix, recurrent_type):
     if layer.go_backwards or layer.return_state or layer.stateful:
         raise UserError(f"layer {layer.name!r}: go_backwards, return_state and stateful "
                         "are not supported in the reference graph")
+    w, r, b = _onnx_weights(layer, recurrent_type == "LSTM")
+    activations = [_onnx_activation(layer, "activation")]
     if recurrent_type == "LSTM":
-        w, r, b = _lstm_weights(layer)
-        activations = [_onnx_activation(layer, "recurrent_activation"),
-                       _onnx_activation(layer, "activation"), _onnx_activation(layer, "activation")]
-    else:
-        w, r, b = _simple_rnn_weights(layer)
-        activations = [_onnx_activation(layer, "activation")]
+        activations = [_onnx_activation(layer, "recurrent_activation")] + activations * 2
     all_outputs, last_output = f"{prefix}_Y", f"{prefix}_Y_h"
     graph.nodes.append(helper.make_node(
         recurrent_type,
