@@ -233,7 +233,6 @@ def split_known(data, features: list[str], known: list[str]):
         known=np.ascontiguousarray(data.values[:, [columns.index(name) for name in known]]))
 
 
-
 def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | None,
                       horizon: int, source: str, time_column: str | None,
                       where: str = "") -> np.ndarray:

@@ -260,11 +260,9 @@ class TrainingCurve:
 def make_optimizer(name: str, learning_rate: float, clipnorm: float | None):
     import keras
 
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, clipnorm=clipnorm)
-    raise UserError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    _check(name in OPTIMIZERS, f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    optimizer = keras.optimizers.Adam if name == "adam" else keras.optimizers.SGD
+    return optimizer(learning_rate, clipnorm=clipnorm)
 
 
 def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimizer: str,
@@ -295,9 +293,7 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
         return tf.reduce_mean(tf.square(model(x, training=False) - y))
 
     rng = _rng(data_seed, length, _TRAIN_STREAM)
-    losses = np.empty(steps)
-    grad_norms = np.empty(steps)
-    update_norms = np.empty(steps)
+    losses, grad_norms, update_norms = np.empty(steps), np.empty(steps), np.empty(steps)
     eval_steps: list[int] = []
     eval_mse: list[float] = []
     if test is not None:
@@ -307,10 +303,8 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     start = time.perf_counter()
     for step in range(1, steps + 1):
         x, y = adding_problem(batch_size, length, rng)
-        loss, grad_norm, update_norm = train_step(x, y)
-        losses[step - 1] = float(loss)
-        grad_norms[step - 1] = float(grad_norm)
-        update_norms[step - 1] = float(update_norm)
+        losses[step - 1], grad_norms[step - 1], update_norms[step - 1] = (
+            float(value) for value in train_step(x, y))
         if test is not None and eval_every and (step % eval_every == 0 or step == steps):
             eval_steps.append(step)
             eval_mse.append(float(test_mse(test_x, test_y)))
@@ -920,8 +914,6 @@ def _running_mean(values: np.ndarray, window: int, geometric: bool = False) -> n
         return 10 ** _running_mean(logs, window)
     padded = np.concatenate([np.full(window - 1, values[0]), values])
     return np.convolve(padded, np.ones(window) / window, mode="valid")
-
-
 
 
 # -------------------------------------------------------------------- helpers
