@@ -259,36 +259,16 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
         model = runs.load_model(run) if predict is None or config.model.quantiles else None
         forecasts, actual = point_forecasts(predict or keras_predict(model), prepared, data,
                                             starts)
-    raw_targets = panel.values[:, :prepared.n_targets]
-    notes = []
-    if baselines:
-        m, note = baselines_lib.season_length(data.season)
-        notes += [note] if note else []
-    for name in baselines:
-        log(f"fitting {name} (season length {m}" + (
-            ", refit at every cutoff)" if refit else
-            f") on rows [0, {min(int(split.val_end[0]), int(starts[0]))})" if single else
-            f") on each of {count} series, on its rows before its block"))
-        found = np.empty_like(forecasts["naive"])
-        for index in range(count):
-            mine = series == index
-            local = starts[mine] - firsts[index]
-            # a single series' baselines fit before the run's test part, as its model did
-            fit_end = min(int(split.val_end[0]), int(local.min())) if single else int(local.min())
-            for j in range(prepared.n_targets):
-                found[mine, :, j] = baselines_lib.forecasts(
-                    name, raw_targets[panel.rows_of(index), j], local, data.horizon, fit_end,
-                    data.season, refit)
-        forecasts[name] = found
+    notes = fit_baselines(baselines, forecasts, panel, split, starts, series, data, refit,
+                          single, log)
     season = data.season if data.season and data.season > 1 and not single else None
     labels = _labels(prepared.series, starts[:, None] + np.arange(-1, data.horizon),
                      firsts[series])
-    info = {"run": str(run), "data": panel.source, "rows": len(panel.values),
-            "window": data.window, "val_end": int(split.val_end[0]),
-            "time_column": panel.time_column if prepared.series.time else None,
-            "season": data.season} if single else {
-        "run": str(run), "data": panel.source, "series_count": count, "window": data.window,
-        "season": data.season, "mase_scale_kind": "seasonal naive" if season else "naive"}
+    info = {"run": str(run), "data": panel.source, "window": data.window, "season": data.season,
+            **({"rows": len(panel.values), "val_end": int(split.val_end[0]),
+                "time_column": panel.time_column if prepared.series.time else None} if single
+               else {"series_count": count,
+                     "mase_scale_kind": "seasonal naive" if season else "naive"})}
     result = Backtest(
         targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
         cutoffs=labels[:, 0].tolist(), times=labels[:, 1:].tolist(), actual=actual,
@@ -297,6 +277,33 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
         series=None if single else [panel.names[i] for i in series],
         cutoff_index=np.tile(np.arange(windows), count))
     return result if refit else with_quantiles(result, model, prepared, config)
+
+
+def fit_baselines(names: list[str], forecasts: dict, panel, split, starts: np.ndarray,
+                  series: np.ndarray, data, refit: bool, single: bool,
+                  log: Callable[[str], None]) -> list[str]:
+    """Add statsforecast's `names` (ets, arima) to `forecasts`, fitted series by series
+    on the rows before its block (a single series': before the run's test part, as its
+    model was) or refitted at every cutoff; returns the notes on the season used."""
+    if not names:
+        return []
+    m, note = baselines_lib.season_length(data.season)
+    for name in names:
+        log(f"fitting {name} (season length {m}" + (
+            ", refit at every cutoff)" if refit else
+            f") on rows [0, {min(int(split.val_end[0]), int(starts[0]))})" if single else
+            f") on each of {len(panel.names)} series, on its rows before its block"))
+        found = np.empty_like(forecasts["naive"])
+        for index in range(len(panel.names)):
+            mine = series == index
+            local = starts[mine] - panel.offsets[index]
+            fit_end = min(int(split.val_end[0]), int(local.min())) if single else int(local.min())
+            for j in range(len(panel.targets)):
+                found[mine, :, j] = baselines_lib.forecasts(
+                    name, panel.values[panel.rows_of(index), j], local, data.horizon, fit_end,
+                    data.season, refit)
+        forecasts[name] = found
+    return [note] if note else []
 
 
 def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:

@@ -3,8 +3,8 @@
 `evaluate_model` forecasts one part's windows (`Prepared.forecast`: the run's
 forecaster) and scores the model, the naive and the seasonal naive forecasts:
 
-- a single series: MAE, RMSE, sMAPE and MASE over every window and step, MASE scaled by
-  the in-sample naive MAE of its training rows;
+- a single series, scored as a panel of one: MAE, RMSE and MASE over every window and
+  step, MASE scaled by the in-sample (one-step) naive MAE of its training rows;
 - a panel: the same per series (MASE scaled by each series' in-sample seasonal naive
   MAE, M4's definition) and their means over the series, as the M4 and Monash tables
   report them;
@@ -84,14 +84,11 @@ def panel_view(prepared: Prepared, recorded: dict | None = None) -> tuple[Panel,
 
 def evaluate_model(model, prepared: Prepared, config: RunConfig,
                    part: str = "test") -> Evaluation:
-    """The model's and the naive baselines' metrics on one part (module docstring): every
-    series' MAE, RMSE, sMAPE and MASE, a single series scored as a panel of one.
+    """The model's and the naive baselines' metrics on one part (module docstring).
 
     The seasonal naive forecast is scored where it reads within the window's own
     series (it looks one season back at most); a single series reports it with any
-    season, all windows or none, a panel with a season > 1. MASE is scaled by each
-    series' in-sample naive MAE over its training rows: one step for a single series
-    (Hyndman and Koehler), one season for a panel (M4)."""
+    season, for all windows or none, a panel with a season > 1."""
     data, levels = config.data, config.model.quantiles
     starts = prepared.starts[part]
     # One prediction: a quantile model's point forecast is the median of its quantiles.
