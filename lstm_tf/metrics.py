@@ -42,16 +42,6 @@ def seasonal_naive_forecast(targets_history: np.ndarray, starts: np.ndarray, hor
     return targets_history[rows]
 
 
-def mase_scale(train_targets: np.ndarray, season: int = 1) -> float:
-    """In-sample MAE of the (seasonal) naive forecast on the training part."""
-    return float(np.mean(np.abs(train_targets[season:] - train_targets[:-season])))
-
-
-def report(forecast: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
-    error = mae(forecast, actual)
-    return {"mae": error, "rmse": rmse(forecast, actual), "mase": error / scale}
-
-
 # ------------------------------------------------------------------------- panels
 
 PANEL_METRICS = ("mae", "rmse", "smape", "mase")
