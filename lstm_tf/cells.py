@@ -230,7 +230,7 @@ def split_gates(sequence_output, units: int | None = None) -> GateTrace:
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
 
 
 def numpy_lstm_reference(x, kernel, recurrent_kernel, bias=None,

@@ -211,30 +211,12 @@ def forget_gates(model, x: np.ndarray) -> ForgetGates | None:
 
 
 def lstm_forward_numpy(cell, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keras' LSTM cell recomputed from its weights: (h_T (n, units), f_t (T, n, units)).
+    """Keras' LSTM cell recomputed from its weights by the tutorial's equations
+    (`cells.numpy_lstm_reference`): (h_T (n, units), f_t (T, n, units))."""
+    from ..cells import numpy_lstm_reference
 
-    Gates are packed [input, forget, candidate, output] as in Keras, with sigmoid
-    gates and tanh candidate/output (the Keras defaults, which `build_model` uses).
-    """
-    units = cell.units
-    kernel, recurrent_kernel = cell.kernel.numpy(), cell.recurrent_kernel.numpy()
-    bias = cell.bias.numpy()
-    hidden = np.zeros((x.shape[0], units), dtype=np.float64)
-    carry = np.zeros_like(hidden)
-    forget = np.empty((x.shape[1], x.shape[0], units))
-    for t in range(x.shape[1]):
-        z = x[:, t] @ kernel + hidden @ recurrent_kernel + bias
-        input_gate = _sigmoid(z[:, :units])
-        forget[t] = _sigmoid(z[:, units:2 * units])
-        candidate = np.tanh(z[:, 2 * units:3 * units])
-        output_gate = _sigmoid(z[:, 3 * units:])
-        carry = forget[t] * carry + input_gate * candidate
-        hidden = output_gate * np.tanh(carry)
-    return hidden, forget
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+    trace = numpy_lstm_reference(x, *cell.get_weights())
+    return trace.h[:, -1], np.moveaxis(trace.forget_gate, 1, 0)
 
 
 # ----------------------------------------------------------------------- training
