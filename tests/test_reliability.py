@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import ctrl_c_works, fill, run, small_tmpfs
+from helpers import copy_run, ctrl_c_works, fill, run, small_tmpfs
 
 TINY = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "16", "-q"]
 HANG = 1800  # only turns a hang into a failure; no performance limit
@@ -303,13 +303,12 @@ def lock_path_of(target: Path) -> Path:
     return target.parent / f".{target.name}.lock"
 
 
-def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, tmp_path,
+def test_disk_full_while_the_run_is_assembled_leaves_the_earlier_run(sine, trained, tmp_path,
                                                                      monkeypatch):
     """The last file of the staging folder fails (ENOSPC): no staging, no state, old run."""
     from lstm_tf import figures
 
-    out = tmp_path / "run"
-    assert run("train", "--data", sine, "--out", out, *TINY).exit_code == 0
+    out = copy_run(trained, tmp_path / "run")  # the earlier run: the session's, copied
     before = digest(tmp_path)
 
     def full(plot, path):
