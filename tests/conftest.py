@@ -1,4 +1,7 @@
+import contextlib
+import fcntl
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # The suite tests CPU behaviour: the same numbers for a seed, in-process runs that choose
@@ -11,6 +14,22 @@ os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import numpy as np
 import pytest
+
+
+# The slowest files (pytest --durations, 2026-12-06), longest first, run before the others.
+# Each file runs whole on one xdist worker (--dist loadfile, --no-loadscope-reorder in
+# pyproject.toml) in the order collected: starting with the longest ones leaves the short
+# files to even out the two workers' ends (xdist's own order, most tests first, left a
+# worker alone on test_resume for a minute).
+SLOWEST_FIRST = ["test_resume.py", "test_reliability.py", "test_tune.py", "test_distribute.py",
+                 "test_export.py", "test_runtimes.py", "test_gate_page.py",
+                 "test_experiments.py", "test_embed.py", "test_training_defaults.py",
+                 "test_quantiles.py", "test_covariates.py", "test_panel_train.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
 
 
 @pytest.fixture
@@ -38,7 +57,9 @@ def sine_csv(tmp_path):
 # Training is most of the suite's time, so runs that several modules read are trained once
 # per session (on first use) and shared. They are read-only: a test that writes into a run
 # folder (inspect's output, a backtest, a resumed state) copies it first
-# (helpers.copy_run).
+# (helpers.copy_run). Under pytest-xdist (`-n 2` in pyproject.toml) the workers share them
+# too: the first worker to need a run trains it in a folder of the session that every
+# worker sees, under a file lock; the others wait for it and read it.
 
 # 120 rows of sine with a time column, trained small: the run that tests only read
 # (test_core_cli, test_reliability).
@@ -56,24 +77,51 @@ SINE_KINDS_COMMON = ["--dataset", "sine", "--window", "8", "--units", "6", "--la
                      "--epochs", "1", "--patience", "0", "--seed", "3", "-q"]
 
 
-def _train(*args):
-    from helpers import run
+def _shared_folder(tmp_path_factory, name: str) -> Path:
+    """`name` in the session's temporary folder that every xdist worker sees (a worker's
+    own basetemp is `popen-gwN` inside it); without xdist, in the basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / name
+    folder.mkdir(exist_ok=True)
+    return folder
 
-    result = run("train", *args)
-    assert result.exit_code == 0, result.output
-    return result.output
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on `path` (created) for the block: one worker at a time."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def _train_once(out: Path, *args) -> str:
+    """`lstm-tf train ARGS --out OUT` unless a worker of this session did already;
+    train's output either way."""
+    with _locked(out.parent / f"{out.name}.lock"):
+        done = out.parent / f"{out.name}.output"  # written last: the run is complete
+        if not done.exists():
+            from helpers import run
+
+            result = run("train", *args, "--out", out)
+            assert result.exit_code == 0, result.output
+            done.write_text(result.output)
+        return done.read_text()
 
 
 @pytest.fixture(scope="session")
 def tiny_sine_run(tmp_path_factory):
     """(csv, run folder, train's output): a sine of 120 rows (a `step` time column)
     trained with TINY_SINE. Read-only."""
-    root = tmp_path_factory.mktemp("tiny-sine")
+    root = _shared_folder(tmp_path_factory, "tiny-sine")
     csv = root / "sine.csv"
-    csv.write_text("step,value\n" + "".join(
-        f"{i},{np.sin(2 * np.pi * i / 12):.6f}\n" for i in range(120)))
+    with _locked(root / "sine.csv.lock"):
+        if not csv.exists():
+            csv.write_text("step,value\n" + "".join(
+                f"{i},{np.sin(2 * np.pi * i / 12):.6f}\n" for i in range(120)))
     out = root / "run"
-    output = _train("--data", csv, "--time-column", "step", "--out", out, *TINY_SINE)
+    output = _train_once(out, "--data", csv, "--time-column", "step", *TINY_SINE)
     return csv, out, output
 
 
@@ -81,18 +129,15 @@ class _RunsByKind:
     """`runs[name]`: the run folder of SINE_KINDS[name], trained on first use."""
 
     def __init__(self, root):
-        self.root, self.done = root, {}
+        self.root = root
 
     def __getitem__(self, name):
-        if name not in self.done:
-            out = self.root / name.replace(" ", "-")
-            _train(*SINE_KINDS_COMMON, *SINE_KINDS[name], "--out", out)
-            self.done[name] = out
-        return self.done[name]
+        out = self.root / name.replace(" ", "-")
+        _train_once(out, *SINE_KINDS_COMMON, *SINE_KINDS[name])
+        return out
 
 
 @pytest.fixture(scope="session")
 def sine_runs(tmp_path_factory):
     """Runs of every model kind on the built-in sine data (SINE_KINDS). Read-only."""
-    return _RunsByKind(tmp_path_factory.mktemp("sine-kinds"))
-
+    return _RunsByKind(_shared_folder(tmp_path_factory, "sine-kinds"))

@@ -23,8 +23,10 @@ def layouts(draw):
     window, horizon = draw(st.integers(1, 40)), draw(st.integers(1, 10))
     val = draw(st.floats(0.01, 0.6))
     test = draw(st.floats(0.01, min(0.6, 0.95 - val)))
-    smallest = next(n for n in range(window + 3 * horizon, 5000)
-                    if fits(n, val, test, window, horizon))
+    # The fewest rows split_rows accepts (what a search calling `fits` from window +
+    # 3 * horizon up would find, without a refusal, which computes this minimum, per row).
+    smallest = data.split.minimum_rows(window, horizon, val, test)
+    assume(smallest is not None)
     rows = draw(st.integers(smallest, max(smallest, 400)))
     assume(fits(rows, val, test, window, horizon))  # rounding makes a rare gap above smallest
     return rows, window, horizon, val, test
