@@ -10,10 +10,10 @@ default model takes well under a millisecond; the page's numbers are checked aga
 in headless Chromium (tests/test_gate_page.py).
 
 What the page cannot compute without re-deriving lstm-tf's data pipeline is done here,
-once per window, by the library's own functions (`Prepared.network_view`,
-`Anchor.network_inputs`, `Anchor.forecast`; all in `window_arrays`): the network's input
-(scaled, relative to the anchor), the anchor's forecast in original units, and the slope
-that takes the network's output to original units (the un-scaling is affine).
+once per window, by the run's own forecaster (`Prepared.forecast`, in `window_arrays`):
+the network's input (scaled, relative to the anchor), the anchor's forecast in original
+units, and the slope that takes the network's output to original units (the un-scaling
+is affine).
 
     forecast = anchor + slope * (head(h_T of the last layer))
 
@@ -105,13 +105,15 @@ def window_arrays(prepared, starts: np.ndarray, window: int, horizon: int):
     """(network inputs [n, window, columns], anchor forecast [n, horizon, targets] in
     original units, slope [n, horizon, targets]) for the windows at `starts`, by the
     library's own scaling and anchor (what `inspect_run` feeds the gate model)."""
-    n_targets = prepared.n_targets
-    scaled, undo = prepared.network_view(starts, window, horizon)
-    inputs = prepared.anchor.network_inputs(scaled, n_targets)
-    anchor_z = prepared.anchor.forecast(scaled, n_targets)
-    anchor = undo(anchor_z)
-    slope = undo(anchor_z + 1.0) - anchor  # the un-scaling is affine in the network's output
-    return np.asarray(inputs, np.float32), anchor, slope
+    inputs = []  # what the network is fed
+
+    def unit_network(batch):  # an output of 1: the slope of the (affine) un-scaling
+        inputs.append(batch)
+        return np.ones((len(batch), horizon, prepared.n_targets), np.float32)
+
+    anchor = prepared.forecast(None, starts, window, horizon)
+    slope = prepared.forecast(unit_network, starts, window, horizon) - anchor
+    return np.concatenate(inputs), anchor, slope
 
 
 def choose_windows(prepared, part: str, index: int | None, last: bool = False

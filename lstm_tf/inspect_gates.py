@@ -202,19 +202,19 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
         refuse_overwrite(path, force)
 
     model = runs.load_model(run)
-    scaled, undo = prepared.network_view(np.array([window.start]), config.data.window,
-                                         config.data.horizon)
-    n_targets = len(window.targets)
-    # The gates are the network's: it sees the window relative to its last value and
-    # its output is added to the anchor's forecast.
-    layers, network_output = trace_window(
-        model, prepared.anchor.network_inputs(scaled, n_targets)[0])
+    layers = []
+
+    def network(inputs):  # the gates are the network's, fed the scaled, anchored window
+        traces, output = trace_window(model, inputs[0])
+        layers.extend(traces)
+        return output[None]
+
+    forecast = prepared.forecast(network, np.array([window.start]), config.data.window,
+                                 config.data.horizon)[0]
     if config.model.quantiles:  # the point forecast is the median
         from .quantiles import median_index
 
-        network_output = network_output[..., median_index(config.model.quantiles)]
-    forecast = undo(prepared.anchor.forecast(scaled, n_targets)
-                    + network_output.astype(np.float64)[None])[0]
+        forecast = forecast[..., median_index(config.model.quantiles)]
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
                             summary=summarise(layers))

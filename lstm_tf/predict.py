@@ -99,12 +99,10 @@ def _check_steps_with_covariates(meta: dict, steps: int) -> None:
 
 
 def predict_csv(model_path: str | Path, data_path: str | Path, steps: int | None = None):
-    """Read the model's columns from a CSV and forecast after its last row."""
+    """(the metadata, the forecast [steps, targets]) of a single-series model after a
+    CSV's last row (`predict_series`)."""
     session, meta = load(model_path)
-    targets = meta["targets"]
-    features = meta["columns"][len(targets):]
-    series = data.read_csv(data_path, targets, features)
-    return meta, forecast(session, meta, series.values, steps, str(data_path))
+    return meta, predict_series(session, meta, data_path, steps).values[0]
 
 
 def predict_file(model_path: str | Path, data_path: str | Path, steps: int | None = None,
@@ -112,21 +110,25 @@ def predict_file(model_path: str | Path, data_path: str | Path, steps: int | Non
     """`lstm-tf predict`: the forecast CSV of a single-series or a panel model, its
     number of forecast rows, and the series a panel model skipped (name -> reason)."""
     session, meta = load(model_path)
-    if meta.get("panel") is None:
-        if series_column:
-            raise UserError(f"--series-column: {model_path} was trained on a single series")
-        return predict_series(session, meta, data_path, steps)
-    result = predict_panel(session, meta, data_path, series_column, steps)
-    return forecast_csv(meta, result), int(np.prod(result.values.shape[:2])), result.skipped
+    panel_model = meta.get("panel") is not None
+    if series_column and not panel_model:
+        raise UserError(f"--series-column: {model_path} was trained on a single series")
+    result = (predict_panel(session, meta, data_path, series_column, steps) if panel_model
+              else predict_series(session, meta, data_path, steps))
+    return (forecast_csv(meta, result, series_column=panel_model),
+            int(np.prod(result.values.shape[:2])), result.skipped)
 
 
 def predict_series(session, meta: dict, data_path: str | Path,
-                   steps: int | None = None) -> tuple[str, int, dict]:
-    """`predict_file` for a single-series model: its forecast CSV after the file's last
-    row (with known covariates: after its last row with a target value), the number of
-    forecast rows, and no skipped series."""
+                   steps: int | None = None) -> PanelForecast:
+    """`predict_panel` for a single-series model, a panel of one forecast after the
+    file's last row (with known covariates: after its last row with a target value);
+    what would skip a panel's series is an error, and its time column is continued only
+    when the file has one."""
+    from .data import timeaxis
     from .data.covariates import future_covariates
     from .data.csv import read_with_future
+    from .data.panel import as_panel
 
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
@@ -144,15 +146,10 @@ def predict_series(session, meta: dict, data_path: str | Path,
     rows, quantiles = forecast_after(session, meta, series.values, steps, str(data_path), known)
     times = None
     if series.time is not None and len(series.time) >= 2:  # continued as a panel's are
-        from .data import timeaxis
-        from .data.panel import as_panel
-
         times = [list(timeaxis.format_time(timeaxis.continue_time(as_panel(series).time,
                                                                   len(rows))))]
-    # A panel of one (a quantile model's quantiles are written without covariates only).
-    result = PanelForecast([series.targets[0]], times, rows[None], {},
-                           None if spec or quantiles is None else quantiles[None])
-    return forecast_csv(meta, result, series_column=False), len(rows), {}
+    return PanelForecast([series.targets[0]], times, rows[None], {},
+                         None if quantiles is None else quantiles[None])
 
 
 # -------------------------------------------------------------------------- panels

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from .panel import Series
-from .timeaxis import parse_time
+from .timeaxis import check_increasing, parse_times
 
 
 FILL_METHODS = ("interpolate", "ffill", "drop")
@@ -90,16 +91,22 @@ def _header_and_rows(text: str, source: str) -> tuple[list[str], list[list[str]]
     """A CSV text's header (names stripped, none twice) and its rows, trailing blank
     lines dropped."""
     lines = [line for line in csv.reader(text.splitlines())]
-    if not lines or not any(cell.strip() for cell in lines[0]):
-        raise UserError(f"{source} is empty")
-    header = [cell.strip() for cell in lines[0]]
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
+    header = parse_header(lines[0] if lines else [], source)
     rows = lines[1:]
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()  # trailing blank lines
     return header, rows
+
+
+def parse_header(cells: list[str], source: str) -> list[str]:
+    """A CSV header's names, stripped; a one-line error if it is empty or repeats one."""
+    header = [cell.strip() for cell in cells]
+    if not any(header):
+        raise UserError(f"{source} is empty")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
+    return header
 
 
 def _select(source: str, header: list[str], rows: list[list[str]], targets: list[str],
@@ -124,8 +131,14 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
     time = None
     if time_column:
         time = [row[header.index(time_column)].strip() for row in rows]
-        _check_time_increases(time, source, time_column, first_line)
-    values, time = _handle_missing(values, time, value_columns, fill, source, first_line)
+        codes, texts = np.arange(len(time)), np.array(time, dtype=object)
+        times = parse_times(codes, texts, lambda row: first_line + row, source, time_column)[0]
+        check_increasing(times, codes, texts, lambda row: first_line + row, source, time_column)
+    values, keep = fill_missing(values, np.array([0, len(values)]), fill, source,
+                                lambda at: f"at line {first_line + at[0]}",
+                                lambda _, j: f"column {value_columns[j]!r}")
+    if keep is not None and time:
+        time = [t for t, k in zip(time, keep) if k]
     if not np.all(np.isfinite(values)):
         i, j = np.argwhere(~np.isfinite(values))[0]
         raise UserError(f"{source}: column {value_columns[j]!r} has an infinite value "
@@ -142,17 +155,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _parse_number(cell: str, source: str, column: str, line: int) -> float:
-    text = cell.strip()
-    if text.lower() in _MISSING:
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        hint = ""
-        if "," in text:
-            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
-        raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is not a "
-                        f"number{hint}") from None
+    value = number(cell, lambda: f"{source}: column {column!r}, line {line}")
     if math.isfinite(value) and abs(value) > FLOAT32_MAX:
         raise UserError(f"{source}: column {column!r}, line {line}: {cell!r} is outside "
                         f"float32's finite range (±{FLOAT32_MAX:.4g}), which the model "
@@ -160,49 +163,55 @@ def _parse_number(cell: str, source: str, column: str, line: int) -> float:
     return value
 
 
-def _check_time_increases(time: list[str], source: str, column: str, first_line: int) -> None:
-    previous = None
-    for i, text in enumerate(time):
-        try:
-            current = parse_time(text)
-        except ValueError:
-            raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
-                            f"{text!r} is neither a number nor an ISO date") from None
-        if previous is not None:
-            try:
-                increasing = current > previous
-            except TypeError:  # a number after a date, or the reverse
-                raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
-                                f"{text!r} mixes numbers and dates") from None
-            if not increasing:
-                word = "repeats" if current == previous else "goes back in time from"
-                raise UserError(f"{source}: time column {column!r}, line {first_line + i}: "
-                                f"{text!r} {word} {time[i - 1]!r}; rows must be in "
-                                "increasing time order")
-        previous = current
+def number(cell: str, where: Callable[[], str]) -> float:
+    """A cell's number (NaN for a missing one), or a one-line error starting with
+    `where()` (the file, series, column and line)."""
+    text = cell.strip()
+    if text.lower() in _MISSING:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        hint = ""
+        if "," in text:
+            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
+        raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
 
 
-def _handle_missing(values: np.ndarray, time: list[str] | None, columns: list[str],
-                    fill: str | None, source: str, first_line: int):
+def fill_missing(values: np.ndarray, offsets: np.ndarray, fill: str | None, source: str,
+                 where: Callable[[np.ndarray], str], column_of: Callable[[int, int], str]):
+    """Handle the missing values (NaN) of series stacked as a `Panel`'s (`offsets`; one
+    series: [0, rows]) by `fill`, series by series, never filling across two: (the
+    values, the mask of the rows "drop" keeps, else None).
+
+    Without `fill`, a one-line error saying `where(rows)` the first missing value is
+    (`rows`: those holding one); `column_of(i, j)` names series i's column j.
+    """
     missing = np.isnan(values)
     if not missing.any():
-        return values, time
-    count = int(missing.sum())
-    first_row = int(np.argwhere(missing.any(axis=1))[0][0])
+        return values, None
     if fill is None:
-        raise UserError(f"{source}: {count} missing value(s), the first at line "
-                        f"{first_line + first_row}; choose --fill interpolate, ffill or drop")
+        raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first "
+                        f"{where(np.flatnonzero(missing.any(axis=1)))}; choose --fill "
+                        "interpolate, ffill or drop")
     if fill not in FILL_METHODS:
         raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
     if fill == "drop":
         keep = ~missing.any(axis=1)
-        return values[keep], [t for t, k in zip(time, keep) if k] if time else None
-    filled = values.copy()
-    for j in range(values.shape[1]):
-        if missing[:, j].all():
-            raise UserError(f"{source}: column {columns[j]!r} has no values at all")
-        fill_gaps(filled[:, j], fill)
-    return filled, time
+        return values[keep], keep
+    values = values.copy()
+    series_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    for i in np.unique(series_of[missing.any(axis=1)]):
+        part = slice(int(offsets[i]), int(offsets[i + 1]))
+        for j in range(values.shape[1]):
+            column = values[part, j]  # a view: filled in place
+            gaps = np.isnan(column)
+            if gaps.all():
+                raise UserError(f"{source}: {column_of(i, j)} has no values at all to fill "
+                                "from")
+            if gaps.any():
+                fill_gaps(column, fill)
+    return values, None
 
 
 def fill_gaps(column: np.ndarray, fill: str) -> None:

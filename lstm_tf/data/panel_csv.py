@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import math
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,10 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .csv import (_MISSING, FILL_METHODS, FLOAT32_MAX, check_columns, decode, existing_file,
-                  fill_gaps)
+from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, existing_file, fill_missing,
+                  number, parse_header)
 from .panel import Panel
-from .timeaxis import format_time
+from .timeaxis import check_increasing, format_time, parse_times
 
 
 # --------------------------------------------------------------------- long CSV
@@ -110,8 +109,8 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
     time = None
     if time_column:
         time_codes, time_texts = table.texts[time_column]
-        time, time_rank = _parse_times(time_codes, time_texts, table, source, time_column,
-                                       lambda row: names[codes[row]])
+        time, time_rank = parse_times(time_codes, time_texts, table.line, source, time_column,
+                                      lambda row: names[codes[row]])
 
     # One int64 key, series then time: a stable argsort of it is the (series, time) order
     # (twice as fast as np.lexsort of the two).
@@ -177,16 +176,8 @@ def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | 
     times = None
     if time_column:
         time_codes, time_texts = table.texts[time_column]
-        times = _parse_times(time_codes, time_texts, table, source, time_column, None)[0]
-        key = times.view(np.int64) if times.dtype.kind == "M" else times
-        back = np.flatnonzero(np.diff(key) <= 0)
-        if len(back):
-            k = int(back[0])
-            word = "repeats" if key[k + 1] == key[k] else "goes back in time from"
-            raise UserError(f"{source}: time column {time_column!r}, line {table.line(k + 1)}: "
-                            f"{time_texts[time_codes[k + 1]]!r} {word} "
-                            f"{time_texts[time_codes[k]]!r}; rows must be in increasing "
-                            "time order")
+        times = parse_times(time_codes, time_texts, table.line, source, time_column)[0]
+        check_increasing(times, time_codes, time_texts, table.line, source, time_column)
 
     pieces, rows = [], []
     offsets = np.zeros(len(columns) + 1, dtype=np.int64)
@@ -221,14 +212,7 @@ def _header(path: Path, source: str) -> list[str]:
     except UnicodeDecodeError:
         decode(path, source)  # raises with the byte's position
         raise
-    cells = next(csv.reader([line]), [])
-    header = [cell.strip() for cell in cells]
-    if not any(header):
-        raise UserError(f"{source} is empty")
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise UserError(f"{source}: duplicate column name(s) {', '.join(duplicates)}")
-    return header
+    return parse_header(next(csv.reader([line]), []), source)
 
 
 @dataclass
@@ -371,7 +355,7 @@ def _read_careful(path: Path, source: str, header: list[str], numeric: list[str]
                 code = seen[k][cell] = len(seen[k])
             codes[k].append(code)
         for k, j in enumerate(number_at):
-            numbers[k].append(_number(row[j], lambda: _where(
+            numbers[k].append(number(row[j], lambda: _where(
                 source, row, header, series_column, numeric[k], line)))
         lines.append(line)
     lines_array = np.frombuffer(lines, dtype=np.int64) if len(lines) else np.empty(0, np.int64)
@@ -389,19 +373,6 @@ def _where(source: str, row: list[str], header: list[str], series_column: str | 
     if series_column is not None:
         series = f"series {row[header.index(series_column)].strip()!r}, "
     return f"{source}: {series}column {column!r}, line {line}"
-
-
-def _number(cell: str, where: Callable[[], str]) -> float:
-    text = cell.strip()
-    if text.lower() in _MISSING:
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        hint = ""
-        if "," in text:
-            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
-        raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
 
 
 def _check_finite(values: np.ndarray, rows: np.ndarray | None, table: _Table, source: str,
@@ -424,100 +395,29 @@ def _check_finite(values: np.ndarray, rows: np.ndarray | None, table: _Table, so
                     "(e.g. other units)")
 
 
-def _parse_times(codes: np.ndarray, texts: np.ndarray, table: _Table, source: str,
-                 column: str, series_of: Callable[[int], str] | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the time as float64 (all numbers) or datetime64[s] (all ISO dates), and
-    its rank among the distinct times (int64; equal times, equal ranks).
-
-    Only the distinct texts are parsed (a panel repeats the same timestamps in every
-    series), vectorised; a Python pass over them finds the culprit if that fails.
-    """
-    parsed = None
-    try:
-        parsed = np.array(texts, dtype=np.float64) if len(texts) else np.empty(0)
-        bad = ~np.isfinite(parsed)
-    except ValueError:
-        try:
-            parsed = np.array(texts, dtype="datetime64[s]")
-            bad = np.isnat(parsed)
-            # NumPy reads a bare year ("2020") as a date; among dates it is a number.
-            yearlike = np.char.find(texts.astype(str), "-", 1) < 0
-            if yearlike.any():
-                bad = bad | yearlike
-        except ValueError:
-            bad = None
-    if bad is None or bad.any():
-        _time_error(codes, texts, table, source, column, series_of)
-    rank = np.unique(parsed, return_inverse=True)[1].ravel().astype(np.int64)
-    return parsed[codes], rank[codes]
-
-
-def _time_error(codes, texts, table, source, column, series_of) -> None:
-    def kind(text: str) -> str:
-        try:
-            return "number" if math.isfinite(float(text)) else "bad"
-        except ValueError:
-            pass
-        try:
-            return "bad" if np.isnat(np.datetime64(text, "s")) else "date"
-        except ValueError:
-            return "bad"
-
-    kinds = np.array([kind(text) for text in texts])
-    row_kinds = kinds[codes]
-    bad_rows = np.flatnonzero(row_kinds == "bad")
-    mixed_rows = np.flatnonzero(row_kinds != row_kinds[0])
-    row = int(min(bad_rows[0] if len(bad_rows) else len(codes),
-                  mixed_rows[0] if len(mixed_rows) else len(codes)))
-    text = texts[codes[row]]
-    where = f"{source}: time column {column!r}, line {table.line(row)}"
-    if series_of is not None:
-        where += f" (series {series_of(row)!r})"
-    if row_kinds[row] == "bad":
-        problem = "is missing" if text == "" else "is neither a number nor an ISO date"
-        raise UserError(f"{where}: {text!r} {problem}")
-    raise UserError(f"{where}: {text!r} mixes numbers and dates")
-
-
 def _fill(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
-          rows: np.ndarray | None, table: _Table, source: str, names: list[str], columns: list[str], fill: str | None,
-          describe: Callable[[str, str], str]):
-    """Handle missing values series by series (`--fill`): never across two series."""
-    missing = np.isnan(values)
-    if not missing.any():
-        return values, time, offsets
+          rows: np.ndarray | None, table: _Table, source: str, names: list[str],
+          columns: list[str], fill: str | None, describe: Callable[[str, str], str]):
+    """`fill_missing` of a panel's series (`rows`: the file's data row of each row of
+    `values`, None: the same row): (values, time, offsets) once filled or dropped."""
+    def where(at: np.ndarray) -> str:  # the first missing value in the file
+        i = int(at[0] if rows is None else at[np.argmin(rows[at])])
+        column = columns[int(np.argmax(np.isnan(values[i])))]
+        name = names[int(np.searchsorted(offsets, i, side="right")) - 1]
+        return (f"in {describe(name, column)}, "
+                f"line {table.line(i if rows is None else int(rows[i]))}")
+
+    filled, keep = fill_missing(values, offsets, fill, source, where,
+                                lambda i, j: describe(names[i], columns[j]))
+    if keep is None:
+        return filled, time, offsets
+    if not keep.any():
+        raise UserError(f"{source}: every series is empty once the rows with missing "
+                        "values are dropped")
     series_of = np.repeat(np.arange(len(names)), np.diff(offsets))
-    if fill is None:
-        at = np.flatnonzero(missing.any(axis=1))
-        i = int(at[0] if rows is None else at[np.argmin(rows[at])])  # the first in the file
-        j = int(np.argmax(missing[i]))
-        raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first in "
-                        f"{describe(names[series_of[i]], columns[j])}, line "
-                        f"{table.line(i if rows is None else int(rows[i]))}; choose --fill "
-                        "interpolate, ffill or drop")
-    if fill not in FILL_METHODS:
-        raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
-    if fill == "drop":
-        keep = ~missing.any(axis=1)
-        if not keep.any():
-            raise UserError(f"{source}: every series is empty once the rows with missing "
-                            "values are dropped")
-        offsets = np.zeros_like(offsets)
-        np.cumsum(np.bincount(series_of[keep], minlength=len(names)), out=offsets[1:])
-        return values[keep], time[keep] if time is not None else None, offsets
-    values = values.copy()
-    for i in np.unique(series_of[missing.any(axis=1)]):
-        part = slice(int(offsets[i]), int(offsets[i + 1]))
-        for j in range(values.shape[1]):
-            column = values[part, j]  # a view: filled in place
-            gaps = np.isnan(column)
-            if gaps.all():
-                raise UserError(f"{source}: {describe(names[i], columns[j])} has no values "
-                                "at all to fill from")
-            if gaps.any():
-                fill_gaps(column, fill)
-    return values, time, offsets
+    offsets = np.zeros_like(offsets)
+    np.cumsum(np.bincount(series_of[keep], minlength=len(names)), out=offsets[1:])
+    return filled, time[keep] if time is not None else None, offsets
 
 
 def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:

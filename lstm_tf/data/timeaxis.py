@@ -4,6 +4,9 @@ series' times past its end and writing them back as text. NumPy only.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import UserError
@@ -16,6 +19,78 @@ def parse_time(text: str) -> float | np.datetime64:
         return float(text)
     except ValueError:
         return np.datetime64(text)
+
+
+def parse_times(codes: np.ndarray, texts: np.ndarray, line: Callable[[int], int], source: str,
+                column: str, series_of: Callable[[int], str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A time column's cells, row i being `texts[codes[i]]`: per row, the time as
+    float64 (all numbers) or datetime64[s] (all ISO dates), and its rank among the
+    distinct times (int64; equal times, equal ranks).
+
+    Only the distinct texts are parsed (a panel repeats the same timestamps in every
+    series), vectorised; a Python pass over them finds the culprit if that fails, for a
+    one-line error naming its `line(row)` (and `series_of(row)`, for a panel).
+    """
+    parsed = None
+    try:
+        parsed = np.array(texts, dtype=np.float64) if len(texts) else np.empty(0)
+        bad = ~np.isfinite(parsed)
+    except ValueError:
+        try:
+            parsed = np.array(texts, dtype="datetime64[s]")
+            bad = np.isnat(parsed)
+            # NumPy reads a bare year ("2020") as a date; among dates it is a number.
+            yearlike = np.char.find(texts.astype(str), "-", 1) < 0
+            if yearlike.any():
+                bad = bad | yearlike
+        except ValueError:
+            bad = None
+    if bad is None or bad.any():
+        _time_error(codes, texts, line, source, column, series_of)
+    rank = np.unique(parsed, return_inverse=True)[1].ravel().astype(np.int64)
+    return parsed[codes], rank[codes]
+
+
+def _time_error(codes, texts, line, source, column, series_of) -> None:
+    def kind(text: str) -> str:
+        try:
+            return "number" if math.isfinite(float(text)) else "bad"
+        except ValueError:
+            pass
+        try:
+            return "bad" if np.isnat(np.datetime64(text, "s")) else "date"
+        except ValueError:
+            return "bad"
+
+    kinds = np.array([kind(text) for text in texts])
+    row_kinds = kinds[codes]
+    bad_rows = np.flatnonzero(row_kinds == "bad")
+    mixed_rows = np.flatnonzero(row_kinds != row_kinds[0])
+    row = int(min(bad_rows[0] if len(bad_rows) else len(codes),
+                  mixed_rows[0] if len(mixed_rows) else len(codes)))
+    text = texts[codes[row]]
+    where = f"{source}: time column {column!r}, line {line(row)}"
+    if series_of is not None:
+        where += f" (series {series_of(row)!r})"
+    if row_kinds[row] == "bad":
+        problem = "is missing" if text == "" else "is neither a number nor an ISO date"
+        raise UserError(f"{where}: {text!r} {problem}")
+    raise UserError(f"{where}: {text!r} mixes numbers and dates")
+
+
+def check_increasing(times: np.ndarray, codes: np.ndarray, texts: np.ndarray,
+                     line: Callable[[int], int], source: str, column: str) -> None:
+    """One series' parsed `times` (`parse_times`) increase row by row, else a one-line
+    error naming the first row that repeats or goes back."""
+    key = times.view(np.int64) if times.dtype.kind == "M" else times
+    back = np.flatnonzero(np.diff(key) <= 0)
+    if len(back):
+        k = int(back[0])
+        word = "repeats" if key[k + 1] == key[k] else "goes back in time from"
+        raise UserError(f"{source}: time column {column!r}, line {line(k + 1)}: "
+                        f"{texts[codes[k + 1]]!r} {word} {texts[codes[k]]!r}; rows must be "
+                        "in increasing time order")
 
 
 # ------------------------------------------------------------------------- season
