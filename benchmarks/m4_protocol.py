@@ -16,7 +16,8 @@ Development data only (never R datasets or the Monash/M1 archives): lstm-tf's bu
 series and panel, statsmodels' datasets (nile, macrodata, fertility) and the synthetic
 panel generator.
 
-    python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [-- TRAIN OPTIONS]
+    python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [--keep-runs DIR]
+                                     [-- TRAIN OPTIONS]
     python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
 
 Options after `--` are passed to every `lstm-tf train` (to measure a change against the
@@ -352,6 +353,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick subset of the cases")
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--out", help="JSON file (default benchmarks/m4-protocol-<date>.json)")
+    parser.add_argument("--keep-runs", help="keep each case's run directory (and CSV) here, "
+                        "to study a run after the benchmark without training it again")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if (c.quick or not args.quick)
              and (not args.only or c.name in args.only.split(","))]
@@ -359,6 +362,9 @@ def main() -> None:
     out = Path(args.out or f"benchmarks/m4-protocol-{datetime.date.today()}{suffix}.json")
     results = []
     with tempfile.TemporaryDirectory() as scratch:
+        if args.keep_runs:
+            scratch = args.keep_runs
+            Path(scratch).mkdir(parents=True, exist_ok=True)
         for case in cases:
             results.append(evaluate_case(case, Path(scratch), extra))
             r = results[-1]
