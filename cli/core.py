@@ -266,8 +266,10 @@ def _summary(metrics: dict) -> str:
         return _panel_summary(metrics)
     model, naive = metrics["model"], metrics["naive"]
     verdict = "beats" if model["mae"] < naive["mae"] else "does NOT beat"
+    # (a constant test part: naive persistence is exact, no ratio to it)
+    ratio = f"{model['mae'] / naive['mae']:.2f}x; " if naive["mae"] > 0 else ""
     line = (f"test MAE {model['mae']:.4g} vs naive {naive['mae']:.4g} "
-            f"({model['mae'] / naive['mae']:.2f}x; model {verdict} persistence)")
+            f"({ratio}model {verdict} persistence)")
     if "seasonal_naive" in metrics:
         line += f", seasonal naive {metrics['seasonal_naive']['mae']:.4g}"
     line += f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"
