@@ -68,6 +68,9 @@ CASES = [
     Case("macrodata", "panel", "quarterly", 8, 4, True),
     Case("fertility", "panel", "yearly", 6, 1, True),
     Case("synthetic-monthly-150", "panel", "monthly", 18, 12, False),
+    # ~180 short yearly series (14-47 rows) as the yearly panel: most are shorter
+    # than a monthly window, and a global model must learn from them all
+    Case("synthetic-yearly-181", "panel", "yearly", 6, 1, False),
 ]
 
 
@@ -111,6 +114,11 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         return from_panel(load_builtin_panel("us-employment"))
     if name == "synthetic-monthly-150":
         return from_panel(synthetic_panel(150, 240, seed=7, periods=(12,)))
+    if name == "synthetic-yearly-181":
+        found = from_panel(synthetic_panel(181, 47, seed=7, periods=(1000,), min_length=14,
+                                           frequency=None))
+        return {n: ([str(int(float(t))) for t in times], values)  # step numbers: 0, 1, ...
+                for n, (times, values) in found.items()}
     if name == "synthetic-hourly":
         return from_panel(synthetic_panel(1, 24 * 60, seed=3, periods=(24,), frequency="hour"))
     raise KeyError(name)
