@@ -16,7 +16,8 @@ Development data only (never R datasets or the Monash/M1 archives): lstm-tf's bu
 series and panel, statsmodels' datasets (nile, macrodata, fertility) and the synthetic
 panel generator.
 
-    python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [-- TRAIN OPTIONS]
+    python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [--keep-runs DIR]
+                                     [-- TRAIN OPTIONS]
     python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
 
 Options after `--` are passed to every `lstm-tf train` (to measure a change against the
@@ -67,6 +68,9 @@ CASES = [
     Case("macrodata", "panel", "quarterly", 8, 4, True),
     Case("fertility", "panel", "yearly", 6, 1, True),
     Case("synthetic-monthly-150", "panel", "monthly", 18, 12, False),
+    # ~180 short yearly series (14-47 rows) as the issue's yearly panel: most are shorter
+    # than a monthly window, and a global model must learn from them all
+    Case("synthetic-yearly-181", "panel", "yearly", 6, 1, False),
 ]
 
 
@@ -110,6 +114,11 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         return from_panel(load_builtin_panel("us-employment"))
     if name == "synthetic-monthly-150":
         return from_panel(synthetic_panel(150, 240, seed=7, periods=(12,)))
+    if name == "synthetic-yearly-181":
+        found = from_panel(synthetic_panel(181, 47, seed=7, periods=(1000,), min_length=14,
+                                           frequency=None))
+        return {n: ([str(int(float(t))) for t in times], values)  # step numbers: 0, 1, ...
+                for n, (times, values) in found.items()}
     if name == "synthetic-hourly":
         return from_panel(synthetic_panel(1, 24 * 60, seed=3, periods=(24,), frequency="hour"))
     raise KeyError(name)
@@ -352,6 +361,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick subset of the cases")
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--out", help="JSON file (default benchmarks/m4-protocol-<date>.json)")
+    parser.add_argument("--keep-runs", help="keep each case's run directory (and CSV) here, "
+                        "to study a run after the benchmark without training it again")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if (c.quick or not args.quick)
              and (not args.only or c.name in args.only.split(","))]
@@ -359,6 +370,9 @@ def main() -> None:
     out = Path(args.out or f"benchmarks/m4-protocol-{datetime.date.today()}{suffix}.json")
     results = []
     with tempfile.TemporaryDirectory() as scratch:
+        if args.keep_runs:
+            scratch = args.keep_runs
+            Path(scratch).mkdir(parents=True, exist_ok=True)
         for case in cases:
             results.append(evaluate_case(case, Path(scratch), extra))
             r = results[-1]

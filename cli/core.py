@@ -77,15 +77,17 @@ def data_options(window: bool = True):
                      "naive baseline). Default: the dataset's, or from a date time column's "
                      "spacing (half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, "
                      "quarterly 4)."),
-        click.option("--anchor", type=click.Choice(["auto", "none", "last", "season",
-                                                    "season-level", "ar", "ar-level"]),
-                     default="auto", show_default=True,
+        click.option("--anchor", type=click.Choice(["auto", "network", "none", "last",
+                                                    "season", "season-level", "ar",
+                                                    "ar-level"]),
                      help="The linear forecast the network corrects, read off each window (the "
                      "network's inputs are then relative to the window's last value): the last "
                      "value, seasonal naive, seasonal naive keeping level and trend, a ridge "
                      "autoregression of the changes (ar) or of the values (ar-level); auto: per "
                      "step, the one with the lowest validation error; none: absolute z-scores "
-                     "(needed for export --step)."),
+                     "(needed for export --step); network: none, with auto's anchor as the "
+                     "fallback where it beats the network on validation. Default: auto for a "
+                     "single series, network for a panel."),
         click.option("--backtest-windows", type=positive,
                      help="Hold out a test part sized for `lstm-tf backtest --windows N`: "
                      "horizon + step x (N - 1) rows (instead of --test-fraction)."),
@@ -116,7 +118,7 @@ DATA_OPTIONS = ("data_path", "dataset", "target", "features", "time_column", "fi
 def data_config(data_path=None, dataset=None, target=None, features=None, time_column=None,
                 fill=None, series_column=None, columns_as_series=False, window=None,
                 horizon=1, stride=1, val_fraction=0.15, test_fraction=0.15, test_size=None,
-                val_size=None, scaling=None, season=None, anchor="auto", backtest_windows=None,
+                val_size=None, scaling=None, season=None, anchor=None, backtest_windows=None,
                 backtest_step=1):
     """The DataConfig of the `data_options` values (by name)."""
     from lstm_tf.config import DataConfig
@@ -176,6 +178,10 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
               "loss stalls for a third of --patience epochs.")
 @click.option("--init", "init_run", type=click.Path(), metavar="RUN", help="Start the network "
               "from another run's trained weights (same model, units, layers and horizon).")
+@click.option("--floor/--no-floor", default=True, show_default=True,
+              help="Forecast naive persistence, the seasonal naive forecast or (--anchor "
+              "network) the fitted anchor instead of the model when it beats the model on the "
+              "validation windows (not with --anchor none).")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),
@@ -211,7 +217,7 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
 def train(data, kind, calendar, known, series_embedding, units, layers,
           dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
-          lr_schedule, init_run, patience,
+          lr_schedule, init_run, floor, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
           resume_run, quiet) -> None:
@@ -251,7 +257,8 @@ def train(data, kind, calendar, known, series_embedding, units, layers,
                           strategy=strategy, mixed_precision=mixed_precision, xla=xla,
                           unroll=unroll, threads=threads,
                           cpu_devices=cpu_devices, calibrate_quantiles=calibrate,
-                          final=final, init=init_run, lr_schedule=lr_schedule))
+                          final=final, init=init_run, lr_schedule=lr_schedule,
+                          floor=floor))
     metrics = train_run(config, out, force=force, verbose=verbose, log=click.echo)
     _report(out, metrics)
 
@@ -266,8 +273,10 @@ def _summary(metrics: dict) -> str:
         return _panel_summary(metrics)
     model, naive = metrics["model"], metrics["naive"]
     verdict = "beats" if model["mae"] < naive["mae"] else "does NOT beat"
+    # (a constant test part: naive persistence is exact, no ratio to it)
+    ratio = f"{model['mae'] / naive['mae']:.2f}x; " if naive["mae"] > 0 else ""
     line = (f"test MAE {model['mae']:.4g} vs naive {naive['mae']:.4g} "
-            f"({model['mae'] / naive['mae']:.2f}x; model {verdict} persistence)")
+            f"({ratio}model {verdict} persistence)")
     if "seasonal_naive" in metrics:
         line += f", seasonal naive {metrics['seasonal_naive']['mae']:.4g}"
     line += f"; MASE {model['mase']:.3f}, RMSE {model['rmse']:.4g}"

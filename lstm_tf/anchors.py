@@ -25,6 +25,10 @@ for step k = 1..horizon after the window's last row T. The candidates:
     ar-level      a ridge regression of z_{T+k} on the window and a constant (an
                   autoregression that reverts to the training mean: for stationary series)
     none          0 (the network sees absolute z-scores, as before anchors)
+    network       none for training (the network alone), with `auto`'s anchor fitted
+                  beside it as a fallback: the run forecasts that anchor (or a naive
+                  forecast) instead when it beats the network on validation
+                  (`train.floor`); a panel's default
 
 `choose` fits the regressions on the training windows, scores every candidate on
 the validation windows and, for each target, averages the best (up to three, each
@@ -46,7 +50,7 @@ import numpy as np
 from .data import window_scaling
 from .errors import UserError
 
-CHOICES = ("auto", "none", "last", "season", "season-level", "ar", "ar-level")
+CHOICES = ("auto", "network", "none", "last", "season", "season-level", "ar", "ar-level")
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
 # Ridge penalties, relative to the inputs' mean square (so they do not depend on the
 # series' scale: the changes of a smooth series are tiny in z-scores); the one with
@@ -311,7 +315,7 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     """
     if choice not in CHOICES:
         raise UserError(f"unknown anchor {choice!r}; choose {', '.join(CHOICES)}")
-    if choice == "none":
+    if choice in ("none", "network"):  # (network's fallback: `choose` again with auto)
         return Anchor.none(horizon, n_targets), {}
     if choice in ("season", "season-level") and not any(
             name.startswith(choice) for name in _fixed_candidates(horizon, season, window)):
@@ -336,6 +340,19 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     used = np.flatnonzero(np.abs(weights).sum(axis=(0, 1)) > 0)
     reach = window - int(used[0]) if len(used) else 1
     return Anchor(weights[:, :, window - reach:], bias, chosen), report
+
+
+def naive_anchors(horizon: int, n_targets: int, season: int | None,
+                  window: int) -> dict[str, Anchor]:
+    """The naive forecasts as anchors, for the floor of a run (`train.floor`):
+    `last` (naive persistence) and, when there is a season the window holds, `season`
+    (seasonal naive). Parameter-free, so nothing is fitted and nothing can overfit."""
+    found = {}
+    for name, w in _fixed_candidates(horizon, season, window).items():
+        if name in ("last", "season"):
+            found[name] = Anchor(np.repeat(w[None], n_targets, axis=0),
+                                 np.zeros((n_targets, horizon)), [[name] for _ in range(n_targets)])
+    return found
 
 
 def of_run(config) -> Anchor:

@@ -36,7 +36,9 @@ class DataConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     season: int | None = None  # season length: seasonal anchors and the seasonal naive baseline
-    anchor: str = "auto"  # what the network corrects (lstm_tf/anchors.py): auto|none|last|...
+    # What the network corrects (lstm_tf/anchors.py): auto|network|none|last|...; None:
+    # network for a panel, auto for a single series (`data.prepare.anchor_choice`).
+    anchor: str | None = None
     # A test part sized for a backtest of this many forecast origins, `backtest_step`
     # rows apart: horizon + step * (windows - 1) rows (replaces test_fraction).
     backtest_windows: int | None = None
@@ -155,6 +157,10 @@ class TrainConfig:
     lr_schedule: str = "constant"
     # Start the network from another run's trained weights (lstm_tf/transfer.py).
     init: str | None = None
+    # After training, forecast naive persistence, the seasonal naive forecast or (anchor
+    # network) the fitted anchor instead of the model when one of them beats it on the
+    # validation windows (train.floor; not with anchor none).
+    floor: bool = True
 
     def validate(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size,

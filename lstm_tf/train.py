@@ -79,6 +79,11 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if not network_kept:
         log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
             "validation windows: its output is set to zero, the forecast is the anchor's")
+    floor_taken = floor(model, prepared, config)
+    if floor_taken:
+        network_kept = False
+        log(f"{FLOOR_NAMES[floor_taken]} beats the model on the validation windows: the run "
+            f"forecasts it (anchor {prepared.anchor.describe()}, network zeroed)")
     if config.train.final:  # the test part stays unseen (final_fit)
         epochs = final_epochs(config, tracker)
         log(f"final fit: {epochs} epochs on the training and validation windows")
@@ -88,7 +93,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     # an ordinary copy instead, which every worker holds whole.
     evaluated = local_copy(model) if config.train.strategy == "multiworker" else model
     evaluation = evaluate_model(evaluated, prepared, config)
-    metrics = {**evaluation.metrics, **training_metrics(config, tracker, seconds, network_kept)}
+    metrics = {**evaluation.metrics, **training_metrics(config, tracker, seconds, network_kept),
+               "floor": floor_taken}
     write_run(out, force, chief, model, config, tracker.history, metrics, evaluation)
     progress.discard(state)
     if not chief:
@@ -341,11 +347,18 @@ def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
     """MAE in original units of anchor + network and of the anchor alone over the
     windows starting at `starts` (every horizon step); for a panel, each series' errors
     in units of its in-sample naive MAE (MASE), so that no series outweighs the rest."""
+    return tuple(forecast_mae(prepared, predict, data, starts)
+                 for predict in (keras_predict(model), None))
+
+
+def forecast_mae(prepared: Prepared, predict, data: DataConfig, starts: np.ndarray) -> float:
+    """MAE of `prepared`'s forecast (its anchor + `predict`, or its anchor alone for None)
+    over the windows at `starts`, a panel's series each in MASE units
+    (`network_and_anchor_mae`)."""
     actual = prepared.actual(starts, data.window, data.horizon)
     scale = prepared.error_scale(starts)[:, None, None]  # a panel's series on one scale
-    return tuple(metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
-                                 / scale, actual / scale)
-                 for predict in (keras_predict(model), None))
+    return metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
+                           / scale, actual / scale)
 
 
 def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool:
@@ -364,6 +377,49 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig) -> bool
         return True
     zero_network(model, config)
     return False
+
+
+FLOOR_NAMES = {"last": "naive persistence", "season": "the seasonal naive forecast",
+               "anchor": "the fitted anchor alone"}
+
+
+def floor(model, prepared: Prepared, config: RunConfig) -> str | None:
+    """The floor under a trained model: when naive persistence (`last`), the seasonal
+    naive forecast (`season`, with a season the window holds) or, for anchor `network`,
+    the anchor `auto` fitted beside the network (`anchor`, `Prepared.fallback`) beats the
+    model (anchor + network, or the network alone) on the validation windows (MAE, a
+    panel's series each in MASE units), the run forecasts the best of them instead: it
+    becomes the run's anchor (in `prepared` and `config.anchor`) and the network is
+    zeroed. Returns the name of the forecast taken, or None when the model stays.
+
+    The anchor's choice already weighs `last` and `season`, but it averages the best
+    few candidates, fitted regressions among them, and the network is kept when it beats
+    that average; neither step compares the end result with a naive forecast. Chosen on
+    validation only: the test part stays unseen. For a panel it is one choice for all
+    series (one exported graph serves every series, also unseen ones). Not under anchor
+    `none`, asked for by name: the network alone and nothing else (`export --step`
+    needs a run without an anchor).
+    """
+    from dataclasses import replace
+
+    from .anchors import naive_anchors
+
+    if not config.train.floor or config.data.anchor == "none":
+        return None
+    data, starts = config.data, prepared.starts["val"]
+    model_mae = forecast_mae(prepared, keras_predict(model), data, starts)
+    candidates = naive_anchors(data.horizon, prepared.n_targets, data.season, data.window)
+    if prepared.fallback is not None:
+        candidates["anchor"] = prepared.fallback
+    scores = {name: forecast_mae(replace(prepared, anchor=anchor), None, data, starts)
+              for name, anchor in candidates.items()}
+    best = min(scores, key=scores.get)
+    if not scores[best] < model_mae:
+        return None
+    prepared.anchor = candidates[best]
+    config.anchor = candidates[best].to_dict()
+    zero_network(model, config)
+    return best
 
 
 def zero_network(model, config: RunConfig) -> None:

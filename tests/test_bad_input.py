@@ -244,6 +244,9 @@ CASES = [
     Case("seasonal anchor without a season", TRAIN + ["--target", "value", "--anchor", "season"],
          "--anchor season needs a season (--season) of which the window (4 rows) holds the "
          "anchor's reach", {"data.csv": SINE}),
+    Case("unknown anchor", TRAIN + ["--anchor", "networks"],
+         "Invalid value for '--anchor': 'networks' is not one of 'auto', 'network', 'none'",
+         {"data.csv": SINE}),
     Case("step model of a run with an anchor", ["export", "run", "--step", "--out", "m.onnx"],
          "forecasts relative to each window's last value (its anchor), which a model fed one row "
          "at a time cannot know in advance", needs="run"),

@@ -128,3 +128,93 @@ def test_plateau_schedule_acts_on_the_optimizer():
         rates.append(round(float(model.optimizer.learning_rate), 6))
     # patience 6 // 3 = 2 stalled epochs after the best (0.9) halve the rate, then again
     assert rates == [0.004, 0.004, 0.004, 0.002, 0.002, 0.001, 0.001]
+
+
+def test_naive_anchors_forecast_the_last_value_and_the_last_season():
+    from lstm_tf.anchors import naive_anchors
+
+    window = np.arange(24, dtype=float)[None, :, None] ** 1.5  # [1 window, 24 rows, 1 column]
+    found = naive_anchors(horizon=6, n_targets=1, season=4, window=24)
+    assert sorted(found) == ["last", "season"]
+    assert np.allclose(found["last"].forecast(window, 1)[0, :, 0], window[0, -1, 0])
+    # step k (1..6) repeats the row one season (4 rows) before it, two seasons for k > 4
+    expected = [window[0, 24 - 4 + k - 1 - (4 if k > 4 else 0), 0] for k in range(1, 7)]
+    assert np.allclose(found["season"].forecast(window, 1)[0, :, 0], expected)
+    assert sorted(naive_anchors(6, 1, season=30, window=24)) == ["last"]  # no room for it
+    assert sorted(naive_anchors(6, 1, season=None, window=24)) == ["last"]
+
+
+def _settling_series(path):
+    """A noisy sine for 150 rows, then constant at 5.0: every validation and test window
+    of a 12-row window lies in the constant part, where naive persistence is exact."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.sin(np.arange(150) / 3) + rng.normal(0, 0.3, 150),
+                             np.full(100, 5.0)])
+    path.write_text("value\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("options", [[], ["--no-floor"], ["--anchor", "none"]])
+def test_the_floor_forecasts_naive_where_it_beats_the_model_on_validation(tmp_path,
+                                                                          options):
+    csv = _settling_series(tmp_path / "settling.csv")
+    out = tmp_path / "run"
+    # ar-level: a regression of the values, which reverts towards the training rows'
+    # mean, so neither it nor the network alone is exactly constant
+    anchor = [] if "--anchor" in options else ["--anchor", "ar-level"]
+    done = run("train", "--data", csv, "--window", "12", "--horizon", "4", "--test-size", "12",
+               *anchor, "--epochs", "2", "--units", "8", "-q", "--out", out, *options)
+    assert done.exit_code == 0, done.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    if not options:
+        # naive persistence is exact on the constant validation windows: it takes over
+        assert "naive persistence beats the model" in done.output
+        assert metrics["floor"] == "last" and metrics["network_kept"] is False
+        assert config["anchor"]["parts"] == [["last"]]
+        assert metrics["model"]["mae"] < 1e-5  # the test part is constant too
+    else:  # turned off, or the network alone asked for by name
+        assert metrics["floor"] is None
+        assert config["anchor"]["parts"] == [["none" if anchor == [] else "ar-level"]]
+        assert config["train"]["floor"] is ("--no-floor" not in options)
+        assert metrics["model"]["mae"] > 1e-3
+
+
+def _ramps_csv(path):
+    """A panel of 6 straight lines of different levels and slopes: every window, scaled by
+    its own statistics, is the same ramp, which the fitted anchor continues exactly."""
+    lines = ["series,time,value"]
+    for i in range(6):
+        lines += [f"s{i},{t},{10 * (i + 1) + (i + 1) * 0.5 * t:.4f}" for t in range(60)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_panel_trains_the_network_alone_with_the_fitted_anchor_as_its_fallback(tmp_path):
+    from lstm_tf.data.prepare import load_prepared
+
+    csv = _ramps_csv(tmp_path / "ramps.csv")
+    options = dict(dataset=None, path=str(csv), series_column="series", time_column="time",
+                   horizon=3, test_size=3, window=8)
+    default = DataConfig(**options)
+    prepared, _ = load_prepared(default)
+    assert default.anchor == "network"  # the panel default, recorded as chosen
+    assert prepared.anchor.kind == "none" and prepared.fallback is not None
+    assert prepared.fallback.kind != "none"  # what auto chooses
+    chosen, _ = load_prepared(DataConfig(**options, anchor="auto"))
+    assert chosen.fallback is None
+    assert np.allclose(chosen.anchor.weights, prepared.fallback.weights)
+
+    out = tmp_path / "run"
+    done = run("train", "--data", csv, "--series-column", "series", "--time-column", "time",
+               "--window", "8", "--horizon", "3", "--test-size", "3", "--epochs", "2",
+               "--units", "8", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    # the network alone, two epochs in, is not exact; the anchor continues every ramp
+    assert metrics["floor"] == "anchor" and metrics["network_kept"] is False
+    assert config["data"]["anchor"] == "network"
+    assert config["anchor"]["weights"] == prepared.fallback.to_dict()["weights"]
+    assert "the fitted anchor alone beats the model" in done.output
+    assert metrics["model"]["mase"] < 1e-3
