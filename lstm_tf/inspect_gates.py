@@ -188,6 +188,7 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     """
     from . import runs
     from .data.prepare import evaluation_data
+    from .ensemble import member
 
     started = time_lib.perf_counter()
     config = runs.load_config(run)
@@ -201,7 +202,7 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     for path in paths.values():
         refuse_overwrite(path, force)
 
-    model = runs.load_model(run)
+    model = member(runs.load_model(run), 0)  # an ensemble's gates and forecast: member 0's
     scaled, undo = prepared.network_view(np.array([window.start]), config.data.window,
                                          config.data.horizon)
     n_targets = len(window.targets)
