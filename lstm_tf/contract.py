@@ -41,6 +41,10 @@ Future-known covariates (`covariates` in the metadata, `lstm-tf train --calendar
            cycle, data/covariates.py) then the known columns' values in raw units
            (`covariates.known`), in the order of `covariates.names`; the known columns
            are z-scored inside the graph.
+Ensembles (`ensemble` K > 1 in the metadata, `lstm-tf train --ensemble K`)
+    inputs and outputs as one network's; the graph holds K recurrent branches and the
+    forecast is their mean. A gate model of an ensemble traces member 0
+    (`ensemble_member`); there is no step model of an ensemble.
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.

@@ -1,0 +1,162 @@
+"""`lstm-tf train --ensemble K`: K networks in one model, trained in one fit, their mean
+the forecast; exported as one ONNX graph that passes parity and that `predict` runs;
+K = 1 is the single network of before, to the bit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from helpers import copy_run, run
+
+ENSEMBLE = ["--dataset", "sine", "--window", "8", "--units", "6", "--epochs", "4",
+            "--patience", "3", "--seed", "3", "--anchor", "none", "--ensemble", "3", "-q"]
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    """A 3-network ensemble on the built-in sine, without an anchor (so that the
+    networks are the whole forecast, never zeroed), exported. Read-only."""
+    root = tmp_path_factory.mktemp("ensemble")
+    out = root / "run"
+    result = run("train", *ENSEMBLE, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "an ensemble of 3" in result.output
+    onnx_path = root / "ensemble.onnx"
+    result = run("export", out, "--out", onnx_path)
+    assert result.exit_code == 0, result.output
+    return out, onnx_path
+
+
+def test_config_records_k_and_early_stopping_watches_the_mean(ensemble_run):
+    out, _ = ensemble_run
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["ensemble"] == 3
+    history = list(csv.DictReader(io.StringIO((out / "history.csv").read_text())))
+    combined = [float(row["val_forecast_loss"]) for row in history]
+    members = [float(row["val_loss"]) for row in history]
+    # By convexity the mean's MAE is at most the members' mean MAE, and below it once
+    # the members differ.
+    assert all(c <= m + 1e-7 for c, m in zip(combined, members))
+    assert any(c < m - 1e-6 for c, m in zip(combined, members))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_epoch"] == int(np.argmin(combined)) + 1
+
+
+def test_the_forecast_is_the_mean_of_distinct_members(ensemble_run):
+    from lstm_tf import ensemble, runs
+
+    out, _ = ensemble_run
+    model = runs.load_model(out)
+    assert ensemble.size(model) == 3
+    assert [layer.name for layer in ensemble.heads(model)] == ["head", "head_m1", "head_m2"]
+    x = np.random.default_rng(0).normal(size=(5, 8, 1)).astype(np.float32)
+    members = [np.asarray(ensemble.member(model, k)(x)) for k in range(3)]
+    assert np.abs(members[0] - members[1]).max() > 1e-4  # different initial weights
+    np.testing.assert_allclose(np.asarray(model(x)), np.mean(members, axis=0), atol=1e-6)
+
+
+def test_export_is_one_graph_that_passes_parity_and_predict_matches_keras(ensemble_run,
+                                                                         tmp_path):
+    import onnx
+
+    from lstm_tf import contract, runs
+    from lstm_tf.data.sources import load_builtin
+    from lstm_tf.forecaster import Forecaster
+
+    out, onnx_path = ensemble_run
+    model_proto = onnx.load(onnx_path)
+    assert sum(node.op_type == "LSTM" for node in model_proto.graph.node) == 3
+    meta = contract.read_metadata(model_proto, str(onnx_path))
+    assert meta["ensemble"] == 3 and meta["ensemble_member"] is None
+    assert meta["parity"]["passed"] and meta["parity"]["max_relative_error"] <= 1e-5
+    assert [o.name for o in model_proto.graph.output] == ["forecast"]
+
+    config = runs.load_config(out)
+    series = load_builtin("sine")
+    data = tmp_path / "sine.csv"
+    values = np.asarray(series.values[:, 0], np.float64)
+    data.write_text("value\n" + "".join(f"{float(v)!r}\n" for v in values))
+    result = run("predict", onnx_path, "--data", data)
+    assert result.exit_code == 0, result.output
+    predicted = np.array([float(line.split(",")[-1])
+                          for line in result.output.strip().splitlines()[1:]])
+    expected = Forecaster.of_run(config).forecast(
+        runs.load_model(out), values[-config.data.window:][None, :, None])[0, :, 0]
+    assert predicted.shape == expected.shape
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-5 * values.std())
+
+
+def test_gate_export_and_inspect_trace_member_0(ensemble_run, tmp_path):
+    import onnx
+
+    from lstm_tf import contract, ensemble, runs
+    from lstm_tf.inspect_gates import inspect_run
+
+    out, _ = ensemble_run
+    gates_path = tmp_path / "ensemble.gates.onnx"
+    result = run("export", out, "--gates", "--out", gates_path)
+    assert result.exit_code == 0, result.output
+    meta = contract.read_metadata(onnx.load(gates_path), str(gates_path))
+    assert meta["ensemble"] == 3 and meta["ensemble_member"] == 0
+    assert meta["parity"]["passed"]
+
+    inspected = inspect_run(copy_run(out, tmp_path / "run"), force=True).inspection
+    model = runs.load_model(out)
+    x = inspected.window.inputs[None].astype(np.float32)  # anchor none: global z-scores
+    config = runs.load_config(out)
+    from lstm_tf.forecaster import Forecaster
+
+    forecaster = Forecaster.of_run(config)
+    member_0 = forecaster.forecast(ensemble.member(model, 0), x)[0]
+    whole = forecaster.forecast(model, x)[0]
+    np.testing.assert_allclose(inspected.forecast, member_0, rtol=1e-5, atol=1e-6)
+    assert np.abs(member_0 - whole).max() > 1e-6  # it is member 0's, not the mean
+
+
+def test_step_model_of_an_ensemble_is_refused_in_one_line(ensemble_run, tmp_path):
+    out, _ = ensemble_run
+    result = run("export", out, "--step", "--out", tmp_path / "e.onnx")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: --step: the run {out} is an ensemble of 3 networks, whose states a step "
+        "model cannot carry yet; export the window model")
+
+
+def test_the_keep_rule_zeroes_every_member(tmp_path):
+    from lstm_tf.config import ModelConfig, RunConfig, DataConfig, TrainConfig
+    from lstm_tf.models import build_model
+    from lstm_tf.train import zero_network
+
+    config = RunConfig(DataConfig(), ModelConfig(units=4, ensemble=3), TrainConfig())
+    model = build_model(config.model, features=1, horizon=2, targets=1)
+    x = np.random.default_rng(1).normal(size=(4, 6, 1)).astype(np.float32)
+    assert np.abs(np.asarray(model(x))).max() > 1e-3
+    zero_network(model, config)
+    assert np.abs(np.asarray(model(x))).max() == 0.0
+
+
+def test_k_1_is_the_single_network_of_before_to_the_bit(sine_runs, tmp_path):
+    """`--ensemble 1` trains exactly the default run (the shared `lstm anchored` one)."""
+    from conftest import SINE_KINDS, SINE_KINDS_COMMON
+    from lstm_tf import runs
+
+    before = sine_runs["lstm anchored"]
+    out = tmp_path / "k1"
+    result = run("train", *SINE_KINDS_COMMON, *SINE_KINDS["lstm anchored"], "--ensemble", "1",
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    old, new = runs.load_model(before), runs.load_model(out)
+    assert type(new).__name__ == "Sequential"
+    assert [layer.name for layer in new.layers] == [layer.name for layer in old.layers]
+    for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    assert (out / "history.csv").read_text() == (before / "history.csv").read_text()
+    drop = lambda m: {k: v for k, v in m.items() if k != "train_seconds"}  # noqa: E731
+    assert drop(json.loads((out / "metrics.json").read_text())) == \
+        drop(json.loads((before / "metrics.json").read_text()))
+    assert runs.load_config(out).model.ensemble == 1
