@@ -160,3 +160,18 @@ def test_k_1_is_the_single_network_of_before_to_the_bit(sine_runs, tmp_path):
     assert drop(json.loads((out / "metrics.json").read_text())) == \
         drop(json.loads((before / "metrics.json").read_text()))
     assert runs.load_config(out).model.ensemble == 1
+
+
+def test_gate_page_shows_member_0(ensemble_run):
+    import base64
+
+    from lstm_tf import runs
+    from lstm_tf.gate_page import page_data
+
+    out, _ = ensemble_run
+    data = page_data(out)
+    model = runs.load_model(out)
+    assert len(data["layers"]) == 1  # member 0's one LSTM layer, not all three members'
+    kernel = np.frombuffer(base64.b64decode(data["head"]["kernel"]), "<f4")
+    np.testing.assert_array_equal(kernel, model.get_layer("head").get_weights()[0].ravel())
+    assert not np.array_equal(kernel, model.get_layer("head_m1").get_weights()[0].ravel())
