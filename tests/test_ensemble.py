@@ -175,3 +175,27 @@ def test_gate_page_shows_member_0(ensemble_run):
     kernel = np.frombuffer(base64.b64decode(data["head"]["kernel"]), "<f4")
     np.testing.assert_array_equal(kernel, model.get_layer("head").get_weights()[0].ravel())
     assert not np.array_equal(kernel, model.get_layer("head_m1").get_weights()[0].ravel())
+
+
+def test_node_consumer_reads_the_ensemble_unchanged(ensemble_run, tmp_path):
+    """exported/node/forecast.js, unchanged, forecasts with the ensemble's one graph as
+    `lstm-tf predict` does."""
+    import subprocess
+    from pathlib import Path
+
+    from lstm_tf.data.sources import load_builtin
+
+    _, onnx_path = ensemble_run
+    data = tmp_path / "sine.csv"
+    values = np.asarray(load_builtin("sine").values[:, 0], np.float64)
+    data.write_text("value\n" + "".join(f"{float(v)!r}\n" for v in values))
+    script = Path(__file__).resolve().parent.parent / "exported" / "node" / "forecast.js"
+    done = subprocess.run(["node", str(script), str(onnx_path), str(data), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    from_node = np.asarray(json.loads(done.stdout)["forecast"], np.float64)[:, 0]
+    result = run("predict", onnx_path, "--data", data)
+    assert result.exit_code == 0, result.output
+    from_python = np.array([float(line.split(",")[-1])
+                            for line in result.output.strip().splitlines()[1:]])
+    np.testing.assert_allclose(from_node, from_python, rtol=1e-6, atol=1e-6)
