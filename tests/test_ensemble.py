@@ -199,3 +199,26 @@ def test_node_consumer_reads_the_ensemble_unchanged(ensemble_run, tmp_path):
     from_python = np.array([float(line.split(",")[-1])
                             for line in result.output.strip().splitlines()[1:]])
     np.testing.assert_allclose(from_node, from_python, rtol=1e-6, atol=1e-6)
+
+
+def test_backtest_forecasts_with_the_ensemble(ensemble_run, tmp_path):
+    """`lstm-tf backtest` of an ensemble run: every cutoff's forecast is the mean of the
+    members', computed from the rows up to that cutoff."""
+    from lstm_tf import runs
+    from lstm_tf.data.sources import load_builtin
+    from lstm_tf.forecaster import Forecaster
+
+    out, _ = ensemble_run
+    copy = copy_run(out, tmp_path / "run")
+    result = run("backtest", copy, "--windows", "4")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO((copy / "backtest" / "backtest.csv").read_text())))
+    assert len(rows) == 4
+    config, model = runs.load_config(out), runs.load_model(out)
+    values = np.asarray(load_builtin("sine").values[:, 0], np.float64)
+    window = config.data.window
+    cutoffs = [int(row["cutoff"]) for row in rows]
+    raw = np.stack([values[c - window + 1:c + 1] for c in cutoffs])[..., None]
+    expected = Forecaster.of_run(config).forecast(model, raw)[:, 0, 0]
+    np.testing.assert_allclose([float(row["model"]) for row in rows], expected,
+                               rtol=1e-5, atol=1e-5)
