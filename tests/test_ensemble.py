@@ -128,7 +128,7 @@ def test_step_model_of_an_ensemble_is_refused_in_one_line(ensemble_run, tmp_path
 
 
 def test_the_keep_rule_zeroes_every_member(tmp_path):
-    from lstm_tf.config import ModelConfig, RunConfig, DataConfig, TrainConfig
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from lstm_tf.models import build_model
     from lstm_tf.train import zero_network
 
@@ -156,9 +156,11 @@ def test_k_1_is_the_single_network_of_before_to_the_bit(sine_runs, tmp_path):
     for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
         assert np.array_equal(a, b)
     assert (out / "history.csv").read_text() == (before / "history.csv").read_text()
-    drop = lambda m: {k: v for k, v in m.items() if k != "train_seconds"}  # noqa: E731
-    assert drop(json.loads((out / "metrics.json").read_text())) == \
-        drop(json.loads((before / "metrics.json").read_text()))
+    def metrics(run_dir):  # all but the wall-clock seconds
+        found = json.loads((run_dir / "metrics.json").read_text())
+        return {key: value for key, value in found.items() if key != "train_seconds"}
+
+    assert metrics(out) == metrics(before)
     assert runs.load_config(out).model.ensemble == 1
 
 
@@ -222,3 +224,34 @@ def test_backtest_forecasts_with_the_ensemble(ensemble_run, tmp_path):
     expected = Forecaster.of_run(config).forecast(model, raw)[:, 0, 0]
     np.testing.assert_allclose([float(row["model"]) for row in rows], expected,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_interrupted_ensemble_resumes_to_the_uninterrupted_result(ensemble_run, tmp_path):
+    """SIGTERM after epoch 2, `--resume`: the same epochs, best epoch, forecasts as the
+    fixture's uninterrupted run (the trainer's weights and optimizer are what is saved)."""
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import cli_signalled_after_epoch, ctrl_c_works
+
+    out, _ = ensemble_run
+    target = tmp_path / "run"
+    interrupted = subprocess.run(
+        [*cli_signalled_after_epoch(2, signal.SIGTERM), "train", *ENSEMBLE, "--out",
+         str(target)], capture_output=True, text=True, preexec_fn=ctrl_c_works, timeout=1800)
+    assert interrupted.returncode == 130, interrupted.stdout + interrupted.stderr
+    assert "interrupted after epoch 2 of 4" in interrupted.stdout + interrupted.stderr
+    resumed = subprocess.run([sys.executable, "-m", "lstm_tf_cli", "train", "--resume",
+                              str(target)], capture_output=True, text=True, timeout=1800)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming after epoch 2" in resumed.stdout
+    expected = json.loads((out / "metrics.json").read_text())
+    got = json.loads((target / "metrics.json").read_text())
+    assert (got["epochs_run"], got["best_epoch"]) == (expected["epochs_run"],
+                                                      expected["best_epoch"])
+    assert got["model"]["mae"] == pytest.approx(expected["model"]["mae"], rel=1e-5)
+    combined = [float(row["val_forecast_loss"]) for row in
+                csv.DictReader(io.StringIO((target / "history.csv").read_text()))]
+    assert combined == pytest.approx([float(row["val_forecast_loss"]) for row in csv.DictReader(
+        io.StringIO((out / "history.csv").read_text()))], rel=1e-5)
