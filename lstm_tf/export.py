@@ -40,7 +40,7 @@ from .anchors import of_run
 from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
-from .ensemble import member
+from .ensemble import member, member_0_note
 from .errors import UserError
 from .forecaster import Forecaster
 from .progress import Interrupted, interrupts_as_keyboard_interrupt
@@ -125,6 +125,8 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
         # exist only inside the cell's Loop body.
         # An ensemble's gates: member 0's (ensemble.member), its forecast that member's.
         network = gate_model_from_lstm(member(model, 0), unroll=not gates_loop)
+        if member_0_note(config.model.ensemble):
+            log(member_0_note(config.model.ensemble))
         fixed_time = None if gates_loop else config.data.window
         check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
         allow_loop = gates_loop

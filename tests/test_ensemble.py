@@ -101,11 +101,17 @@ def test_gate_export_and_inspect_trace_member_0(ensemble_run, tmp_path):
     gates_path = tmp_path / "ensemble.gates.onnx"
     result = run("export", out, "--gates", "--out", gates_path)
     assert result.exit_code == 0, result.output
+    assert ("an ensemble of 3 networks: the gates, and the forecast beside them, are member "
+            "0's; the run forecasts with the mean of all 3") in result.output
     meta = contract.read_metadata(onnx.load(gates_path), str(gates_path))
     assert meta["ensemble"] == 3 and meta["ensemble_member"] == 0
     assert meta["parity"]["passed"]
 
-    inspected = inspect_run(copy_run(out, tmp_path / "run"), force=True).inspection
+    copy = copy_run(out, tmp_path / "run")
+    result = run("inspect", copy, "--force")
+    assert result.exit_code == 0, result.output
+    assert "are member 0's; the run forecasts with the mean of all 3" in result.output
+    inspected = inspect_run(copy, force=True).inspection
     model = runs.load_model(out)
     x = inspected.window.inputs[None].astype(np.float32)  # anchor none: global z-scores
     config = runs.load_config(out)
