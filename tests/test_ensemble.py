@@ -261,3 +261,32 @@ def test_interrupted_ensemble_resumes_to_the_uninterrupted_result(ensemble_run, 
                 csv.DictReader(io.StringIO((target / "history.csv").read_text()))]
     assert combined == pytest.approx([float(row["val_forecast_loss"]) for row in csv.DictReader(
         io.StringIO((out / "history.csv").read_text()))], rel=1e-5)
+
+
+def test_ensemble_with_known_covariates_and_a_series_embedding_passes_parity(tmp_path):
+    """Every member takes the extra inputs (its own embedding and mixing layer); the one
+    graph still takes `window`, `known` and `series` and matches Keras."""
+    import onnx
+
+    from lstm_tf import contract, ensemble, runs
+
+    data = tmp_path / "panel.csv"
+    data.write_text("id,t,value,promo\n" + "".join(
+        f"{name},{i},{np.sin(i / 4 + k) * 3 + 5 + 2 * (i % 3 == 0):.3f},{int(i % 3 == 0)}\n"
+        for k, name in enumerate("abc") for i in range(60)))
+    out = tmp_path / "run"
+    result = run("train", "--data", data, "--series-column", "id", "--time-column", "t",
+                 "--target", "value", "--known", "promo", "--series-embedding", "2",
+                 "--ensemble", "2", "--window", "6", "--horizon", "2", "--epochs", "2",
+                 "--units", "4", "--anchor", "none", "-q", "--out", out)
+    assert result.exit_code == 0, result.output
+    model = runs.load_model(out)
+    assert ensemble.size(model) == 2
+    assert {"series_embedding", "series_embedding_m1", "mix", "mix_m1"} <= {
+        layer.name for layer in model.layers}
+    result = run("export", out, "--out", tmp_path / "e.onnx")
+    assert result.exit_code == 0, result.output
+    proto = onnx.load(tmp_path / "e.onnx")
+    meta = contract.read_metadata(proto, "e.onnx")
+    assert meta["ensemble"] == 2 and meta["parity"]["passed"]
+    assert [i.name for i in proto.graph.input] == ["window", "known", "series"]
