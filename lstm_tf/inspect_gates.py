@@ -123,11 +123,13 @@ def trace_window(model, scaled_inputs: np.ndarray):
 
     Returns (one `cells.GateTrace` per LSTM layer with arrays [time, units], the
     model's scaled forecast [horizon, targets]). The forecast is the gate model's,
-    which computes the same function as `model`.
+    which computes the same function as `model`. Of an ensemble (`--ensemble`): member
+    0's gates and forecast.
     """
     from . import cells
+    from .ensemble import member
 
-    gate_model = cells.gate_model_from_lstm(model)
+    gate_model = cells.gate_model_from_lstm(member(model, 0))
     x = np.asarray(scaled_inputs, np.float32)[None]
     # One window: a direct eager call is faster than predict(), which traces a function.
     *traces, forecast = gate_model(x, training=False)
@@ -188,7 +190,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     """
     from . import runs
     from .data.prepare import evaluation_data
-    from .ensemble import member
 
     started = time_lib.perf_counter()
     config = runs.load_config(run)
@@ -202,7 +203,7 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     for path in paths.values():
         refuse_overwrite(path, force)
 
-    model = member(runs.load_model(run), 0)  # an ensemble's gates and forecast: member 0's
+    model = runs.load_model(run)
     scaled, undo = prepared.network_view(np.array([window.start]), config.data.window,
                                          config.data.horizon)
     n_targets = len(window.targets)
