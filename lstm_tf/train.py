@@ -71,7 +71,7 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     write_json(state / runs.CONFIG_FILE, config.to_dict())
     tracker = progress.progress_callback(state, config.train.patience, monitor(config))
     train_set, val_set, steps_per_epoch = datasets(prepared, config, tracker.epochs_done)
-    model, trainer = build(prepared, config, strategy, policy, log)
+    model, trainer = build_trainer(prepared, config, strategy, policy, log)
     log_plan(prepared, config, tracker.epochs_done, log)
     seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state, out,
                   verbose, log)
@@ -169,6 +169,17 @@ def monitor(config: RunConfig) -> str:
 
 def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
           log: Callable[[str], None]):
+    """The compiled Keras model of one network, its variables on every replica of
+    `strategy` (an ensemble trains through its trainer: `build_trainer`)."""
+    model, trainer = build_trainer(prepared, config, strategy, policy, log)
+    if trainer is not model:
+        raise ValueError("an ensemble (--ensemble K > 1) is fitted through its trainer: "
+                         "use build_trainer")
+    return model
+
+
+def build_trainer(prepared: Prepared, config: RunConfig, strategy, policy: str,
+                  log: Callable[[str], None]):
     """(the Keras model, the compiled model that training fits), variables on every
     replica of `strategy`; the two are one model, except for an ensemble
     (`ensemble.trainer`: the same layers, the members' forecasts as the output)."""
@@ -281,7 +292,7 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
                          picks the best epoch E on the validation windows; the anchor is
                          chosen there, and whether the network beats it ("network kept")
         final fit      : a fresh network (same seed), built and fed as the first one
-                         (`build`, `datasets`), trained E epochs on the training AND
+                         (`build_trainer`, `datasets`), trained E epochs on the training AND
                          validation windows, no early stopping; zeroed like the first when
                          the first was not kept
 
@@ -303,7 +314,7 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
     config.train.epochs = epochs
     set_seed(config.train.seed, deterministic_ops=not config.train.xla)  # the first fit's start
     train_set, _, steps = datasets(final, config, 0)
-    model, trainer = build(final, config, strategy, policy, log=lambda line: None)
+    model, trainer = build_trainer(final, config, strategy, policy, log=lambda line: None)
     trainer.fit(train_set, epochs=epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
     if not network_kept and prepared.anchor.relative_inputs:
         zero_network(model, config)
