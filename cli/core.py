@@ -212,8 +212,8 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
               help="Continue the interrupted training of RUN (Ctrl-C or SIGTERM saved its state); "
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
-def train(data, kind, calendar, known, series_embedding, units, layers,
-          dropout, ensemble, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
+def train(data, kind, calendar, known, series_embedding, units, layers, ensemble,
+          dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
           lr_schedule, init_run, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
           unroll, threads, steps_per_execution, cpu_devices, out, name, force,
