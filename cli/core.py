@@ -156,6 +156,9 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("--layers", type=positive, default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
               show_default=True, help="Dropout between stacked layers.")
+@click.option("--ensemble", type=int, default=1, show_default=True, metavar="K",
+              help="Train K networks (different initial weights) side by side in one fit; the "
+              "forecast is their mean, kept or zeroed as a whole, exported as one ONNX graph.")
 @click.option("--epochs", type=positive, default=60, show_default=True)
 @click.option("--batch-size", type=positive, default=32, show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
@@ -215,7 +218,7 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
               help="Continue the interrupted training of RUN (Ctrl-C or SIGTERM saved its state); "
               "every other option is taken from the interrupted run.")
 @click.option("-q", "--quiet", is_flag=True, help="No Keras progress bar.")
-def train(data, kind, calendar, known, series_embedding, units, layers,
+def train(data, kind, calendar, known, series_embedding, units, layers, ensemble,
           dropout, epochs, batch_size, learning_rate, loss, quantile_levels, calibrate, final,
           lr_schedule, init_run, floor, patience,
           clipnorm, seed, device, strategy, mixed_precision, xla,
@@ -250,7 +253,8 @@ def train(data, kind, calendar, known, series_embedding, units, layers,
     config = RunConfig(
         data=data,
         model=ModelConfig(kind=kind, units=units, layers=layers, dropout=dropout,
-                          quantiles=levels, series_embedding=series_embedding or 0),
+                          quantiles=levels, series_embedding=series_embedding or 0,
+                          ensemble=ensemble),
         train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           loss=loss, patience=patience, clipnorm=clipnorm, seed=seed,
                           steps_per_execution=steps_per_execution, device=device,

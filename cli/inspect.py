@@ -40,6 +40,7 @@ def inspect(run, data_path, index, last, out, html, force) -> None:
         page = write_page(run, html, data_path, index, last, force)
         click.echo(f"wrote {page.path} ({page.bytes / 1e6:.2f} MB, {page.windows} windows, "
                    f"window {page.default} shown first; {page.seconds:.1f} s)")
+        _say_member_0(run)
         return
     from lstm_tf.inspect_gates import inspect_run, summary_lines
 
@@ -52,7 +53,18 @@ def inspect(run, data_path, index, last, out, html, force) -> None:
         click.echo(line)
     for path in result.paths.values():
         click.echo(f"wrote {path}")
+    _say_member_0(run)
     click.echo(f"({result.seconds:.1f} s)")
+
+
+def _say_member_0(run) -> None:
+    """An ensemble's gates are member 0's: say so."""
+    from lstm_tf import runs
+    from lstm_tf.ensemble import member_0_note
+
+    note = member_0_note(runs.load_config(run).model.ensemble)
+    if note:
+        click.echo(note)
 
 
 COMMANDS = [inspect]

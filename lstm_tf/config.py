@@ -108,8 +108,15 @@ class ModelConfig:
     # A panel's learned series embedding: each series index -> a vector of this size,
     # concatenated with the encoder's last state before the head (0: none).
     series_embedding: int = 0
+    # K networks (different initial weights) trained side by side in one fit, the
+    # forecast their mean, exported as one graph (lstm_tf/ensemble.py); 1: one network.
+    ensemble: int = 1
 
     def validate(self) -> None:
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) \
+                or self.ensemble <= 0:
+            raise UserError(f"--ensemble must be a positive integer (the number of networks), "
+                            f"got {self.ensemble}")
         if self.series_embedding < 0:
             raise UserError(f"--series-embedding must be >= 0, got {self.series_embedding}")
         if self.quantiles is not None:
@@ -212,6 +219,9 @@ class RunConfig:
         if self.model.quantiles and self.model.series_embedding:
             raise UserError("--quantiles cannot be combined with --series-embedding yet: a "
                             "model with a series embedding gives point forecasts")
+        if self.model.quantiles and self.model.ensemble > 1:
+            raise UserError("--quantiles cannot be combined with --ensemble yet: an ensemble "
+                            "gives point forecasts")
         if self.model.quantiles and self.train.loss != "pinball":
             raise UserError(f"--quantiles trains with the pinball (quantile) loss; --loss "
                             f"{self.train.loss} is for a point forecast: leave out --loss")

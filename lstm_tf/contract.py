@@ -41,6 +41,10 @@ Future-known covariates (`covariates` in the metadata, `lstm-tf train --calendar
            cycle, data/covariates.py) then the known columns' values in raw units
            (`covariates.known`), in the order of `covariates.names`; the known columns
            are z-scored inside the graph.
+Ensembles (`ensemble` K > 1 in the metadata, `lstm-tf train --ensemble K`)
+    inputs and outputs as one network's; the graph holds K recurrent branches and the
+    forecast is their mean. A gate model of an ensemble traces member 0
+    (`ensemble_member`); there is no step model of an ensemble.
 Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
 With `scaling == "none"` inputs and outputs are z-scores instead of original units:
     scaled = (raw - scaler.mean) / scaler.std, per column.
@@ -119,7 +123,7 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
                    opset: int, run: str, parity: dict | None = None,
                    panel: dict | None = None, fixed_time: int | None = None,
                    quantiles: list[float] | None = None,
-                   covariates: dict | None = None) -> dict:
+                   covariates: dict | None = None, ensemble: int = 1) -> dict:
     """The metadata JSON stored in every exported model.
 
     `panel`: a panel run's {"scaling", "series" (names in index order), "series_column",
@@ -127,7 +131,9 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
     per series). `fixed_time`: the only time length the graph takes (an unrolled gate
     model), written in place of `"time"` in the shapes of `inputs` and `outputs`.
     `covariates`: {"calendar", "known", "names"} of a model that takes future-known
-    covariates (the `known` input).
+    covariates (the `known` input). `ensemble`: K networks whose mean is the forecast
+    (`units` and `layers` are each network's); a gate model of an ensemble traces member
+    0 (`ensemble_member`), its `forecast` that member's.
     """
     columns = list(targets) + list(features)
     time = fixed_time or "time"
@@ -172,6 +178,9 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
         # Quantile levels of the `quantiles` output (increasing, the median among them);
         # null for a point forecaster.
         "quantiles": list(quantiles) if quantiles else None,
+        # K networks averaged (1: one network); the gates of a gate model are one member's.
+        "ensemble": ensemble,
+        "ensemble_member": 0 if gates and ensemble > 1 else None,
         "opset": opset, "run": run, "producer": versions,
         "parity": parity,
     }
@@ -202,8 +211,8 @@ def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
         raise bad("(root)", "is not an object")
     if meta.get("format") != FORMAT:
         raise bad("format", f"is {meta.get('format')!r}, expected {FORMAT!r}")
-    for field in ("window", "horizon", "units", "layers"):
-        value = meta.get(field)
+    for field in ("window", "horizon", "units", "layers", "ensemble"):
+        value = meta.get(field, 1 if field == "ensemble" else None)  # (older models: one)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_SIZE:
             raise bad(field, "must be a positive integer")
     for field in ("targets", "columns"):

@@ -40,6 +40,7 @@ from .anchors import of_run
 from .atomic import atomic_path, disk_full_as_user_error, exclusive, refuse_overwrite, write_json
 from .config import RunConfig, library_versions
 from .contract import parity_path_for, step_path_for
+from .ensemble import member, member_0_note
 from .errors import UserError
 from .forecaster import Forecaster
 from .progress import Interrupted, interrupts_as_keyboard_interrupt
@@ -122,7 +123,10 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
         # Unrolled over the window unless the Loop variant is asked for: then the gates
         # exist only inside the cell's Loop body.
-        network = gate_model_from_lstm(model, unroll=not gates_loop)
+        # An ensemble's gates: member 0's (ensemble.member), its forecast that member's.
+        network = gate_model_from_lstm(member(model, 0), unroll=not gates_loop)
+        if member_0_note(config.model.ensemble):
+            log(member_0_note(config.model.ensemble))
         fixed_time = None if gates_loop else config.data.window
         check_window = functools.partial(parity.check_gate_model, fixed_time=fixed_time)
         allow_loop = gates_loop
@@ -208,6 +212,10 @@ def _checked_request(run, out: Path, *, force, scaling, step, gates, gates_loop)
     if config.covariates and (step or gates or not scaling):
         raise UserError(f"the run {run} takes future-known covariates (a second input): export "
                         "its window model (without --step, --gates or --no-scaling)")
+    if step and config.model.ensemble > 1:
+        raise UserError(f"--step: the run {run} is an ensemble of {config.model.ensemble} "
+                        "networks, whose states a step model cannot carry yet; export the "
+                        "window model")
     if step and of_run(config).relative_inputs:
         raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
                         "(its anchor), which a model fed one row at a time cannot know in advance;"
@@ -366,7 +374,7 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
         gates=gates, fixed_time=fixed_time, time_column=config.data.time_column,
         versions=library_versions(), opset=opset, run=Path(run).resolve().name,
         parity=parity_report, panel=_panel_metadata(config),
-        quantiles=config.model.quantiles,
+        quantiles=config.model.quantiles, ensemble=config.model.ensemble,
         covariates=({key: config.covariates[key] for key in ("calendar", "known", "names")}
                     if config.covariates and not step else None))
     _name_axes(onnx_model.graph, meta)

@@ -140,6 +140,7 @@ def page_data(run, data_path: str | None = None, index: int | None = None,
     """Everything the page needs for RUN's windows (the JSON embedded in the page)."""
     from . import runs
     from .data.prepare import evaluation_data
+    from .ensemble import member
     from .inspect_gates import _time_labels
 
     config = runs.load_config(run)
@@ -148,7 +149,8 @@ def page_data(run, data_path: str | None = None, index: int | None = None,
     window, horizon = config.data.window, config.data.horizon
     starts, parts, default = choose_windows(prepared, part, index, last)
     inputs, anchor, slope = window_arrays(prepared, starts, window, horizon)
-    layers, head = network_weights(runs.load_model(run), config.model.quantiles)
+    # An ensemble (--ensemble K): member 0's gates, and its forecast.
+    layers, head = network_weights(member(runs.load_model(run), 0), config.model.quantiles)
     series = prepared.series
     n_targets = prepared.n_targets
     times = _time_labels(series.time, slice(0, len(series.values)))

@@ -123,11 +123,13 @@ def trace_window(model, scaled_inputs: np.ndarray):
 
     Returns (one `cells.GateTrace` per LSTM layer with arrays [time, units], the
     model's scaled forecast [horizon, targets]). The forecast is the gate model's,
-    which computes the same function as `model`.
+    which computes the same function as `model`. Of an ensemble (`--ensemble`): member
+    0's gates and forecast.
     """
     from . import cells
+    from .ensemble import member
 
-    gate_model = cells.gate_model_from_lstm(model)
+    gate_model = cells.gate_model_from_lstm(member(model, 0))
     x = np.asarray(scaled_inputs, np.float32)[None]
     # One window: a direct eager call is faster than predict(), which traces a function.
     *traces, forecast = gate_model(x, training=False)

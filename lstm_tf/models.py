@@ -19,6 +19,10 @@ forecast step and the series' learned vector, through one hidden ReLU layer (a
 covariate's effect need not be linear: a Sunday is one phase of the week's sine and
 cosine, which a linear head cannot single out).
 
+With `ModelConfig.ensemble` K > 1 the model holds K such networks side by side on the
+same inputs and outputs their mean (lstm_tf/ensemble.py); inputs and output stay those
+of one network.
+
 The tutorial's PyTorch `LSTMModel(input_size=1, hidden_size=10, num_layers=1,
 output_size=1)` is `build_model(ModelConfig("lstm", units=10, layers=1), features=1,
 horizon=1, targets=1)`: an LSTM, its last step, a linear layer.
@@ -57,6 +61,7 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     `covariates` K > 0 adds the input `known` [batch, horizon, K]; `series_count` > 0
     with `config.series_embedding` D > 0 adds the input `series` [batch] (int64) and an
     Embedding(series_count, D). Without either the model is the Sequential stack.
+    `config.ensemble` K > 1: K networks and their mean (`_ensemble`).
     """
     tensorflow()
     import keras
@@ -68,6 +73,9 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
     embedding = config.series_embedding if series_count else 0
+    if config.ensemble > 1:
+        return _ensemble(keras, layer_type, config, features, horizon, targets, dtype_policy,
+                         unroll_window, zero_head, covariates, series_count, embedding)
     if covariates or embedding:
         return _functional(keras, layer_type, config, features, horizon, targets, dtype_policy,
                            unroll_window, zero_head, covariates, series_count, embedding)
@@ -123,6 +131,53 @@ def _functional(keras, layer_type, config: ModelConfig, features: int, horizon: 
                            kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
     output = keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32")(x)
     return keras.Model(inputs, output, name=f"{config.kind}_forecaster")
+
+
+def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: int,
+              targets: int, dtype_policy: str, unroll_window: int | None, zero_head: bool,
+              covariates: int, series_count: int, embedding: int):
+    """`config.ensemble` networks side by side on the same inputs, the forecast their
+    mean (lstm_tf/ensemble.py)."""
+    from . import ensemble
+
+    window = keras.Input(shape=(unroll_window, features), name="window")
+    inputs, known, series = [window], None, None
+    if covariates:
+        known = keras.Input(shape=(horizon, covariates), name="known")
+        inputs.append(known)
+    if embedding:
+        series = keras.Input(shape=(), dtype="int64", name="series")
+        inputs.append(series)
+    members = []
+    for index in range(config.ensemble):
+        end = ensemble.suffix(index)
+        x = window
+        for layer in range(config.layers):
+            last = layer == config.layers - 1
+            x = layer_type(config.units, return_sequences=not last,
+                           name=f"{config.kind}_{layer}{end}", dtype=dtype_policy,
+                           unroll=unroll_window is not None)(x)
+            if config.dropout and not last:
+                x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}{end}",
+                                         dtype=dtype_policy)(x)
+        if known is not None or series is not None:  # as `_functional`, per member
+            parts = [x]
+            if known is not None:
+                parts.append(keras.layers.Flatten(name=f"known_flat{end}", dtype="float32")(known))
+            if series is not None:
+                parts.append(keras.layers.Embedding(series_count, embedding,
+                                                    name=f"series_embedding{end}",
+                                                    dtype="float32")(series))
+            x = keras.layers.Concatenate(name=f"with_covariates{end}", dtype="float32")(parts)
+            x = keras.layers.Dense(config.units, activation="relu", name=f"mix{end}",
+                                   dtype="float32")(x)
+        x = keras.layers.Dense(horizon * targets, name=f"head{end}", dtype="float32",
+                               kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
+        members.append(keras.layers.Reshape((horizon, targets), name=ensemble.member_name(index),
+                                            dtype="float32")(x))
+    output = keras.layers.Average(name="forecast", dtype="float32")(members)
+    return keras.Model(inputs if len(inputs) > 1 else window, output,
+                       name=f"{config.kind}_ensemble")
 
 
 def extra_inputs(model) -> dict:

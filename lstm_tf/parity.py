@@ -225,9 +225,10 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
     lengths are left out.
     """
     from .cells import gate_model_from_lstm
+    from .ensemble import member
 
     session = _session(onnx_model)
-    gate_model = gate_model_from_lstm(model)
+    gate_model = gate_model_from_lstm(member(model, 0))  # an ensemble's gate model: member 0
     target_std = np.asarray(config.scaler["std"][:len(config.data.targets)])
     names = contract.output_names(config.model.kind, gates_layers=config.model.layers,
                                   quantiles=config.model.quantiles)

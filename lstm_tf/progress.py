@@ -86,8 +86,9 @@ class Diverged(UserError):
     """The loss became NaN or infinite before any epoch gave usable weights."""
 
 
-def progress_callback(state: Path, patience: int):
-    """A `Progress` callback for a run whose state is kept in `state`."""
+def progress_callback(state: Path, patience: int, monitor: str = "val_loss"):
+    """A `Progress` callback for a run whose state is kept in `state`; early stopping
+    watches the logged value `monitor` (an ensemble's: its combined forecast's loss)."""
     import keras
 
     class Progress(keras.callbacks.Callback):
@@ -127,7 +128,7 @@ def progress_callback(state: Path, patience: int):
                 self.diverged_at = epoch + 1
                 self.model.stop_training = True
                 return
-            monitored = logs.get("val_loss", logs.get("loss"))
+            monitored = logs.get(monitor, logs.get("val_loss", logs.get("loss")))
             if monitored < self.best:
                 self.best, self.best_epoch, self.wait = monitored, epoch + 1, 0
                 with atomic_path(state / BEST_WEIGHTS, suffix=".weights.h5") as tmp:

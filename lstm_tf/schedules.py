@@ -13,12 +13,13 @@ from __future__ import annotations
 MIN_FACTOR = 1 / 32
 
 
-def schedule_callbacks(train) -> list:
-    """The callbacks of `train.lr_schedule` (a `config.TrainConfig`); [] for constant."""
+def schedule_callbacks(train, monitor: str = "val_loss") -> list:
+    """The callbacks of `train.lr_schedule` (a `config.TrainConfig`), watching the logged
+    value `monitor`; [] for constant."""
     if train.lr_schedule == "constant":
         return []
     import keras
 
     return [keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=max(2, train.patience // 3),
+        monitor=monitor, factor=0.5, patience=max(2, train.patience // 3),
         min_lr=train.learning_rate * MIN_FACTOR, verbose=0)]

@@ -69,11 +69,11 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     strategy, policy = start_tensorflow(config.train, config.data.window, config.model.layers)
     state.mkdir(parents=True, exist_ok=True)
     write_json(state / runs.CONFIG_FILE, config.to_dict())
-    tracker = progress.progress_callback(state, config.train.patience)
+    tracker = progress.progress_callback(state, config.train.patience, monitor(config))
     train_set, val_set, steps_per_epoch = datasets(prepared, config, tracker.epochs_done)
-    model = build(prepared, config, strategy, policy, log)
+    model, trainer = build_trainer(prepared, config, strategy, policy, log)
     log_plan(prepared, config, tracker.epochs_done, log)
-    seconds = fit(model, train_set, val_set, steps_per_epoch, config, tracker, state, out,
+    seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state, out,
                   verbose, log)
     network_kept = keep_network_if_better(model, prepared, config)
     if not network_kept:
@@ -165,10 +165,32 @@ def datasets(prepared: Prepared, config: RunConfig, done: int):
     return train_set, val_set, batches["train"]
 
 
+def monitor(config: RunConfig) -> str:
+    """What early stopping watches: the validation loss, or an ensemble's combined
+    forecast's (`ensemble.MONITOR`)."""
+    from .ensemble import MONITOR
+
+    return MONITOR if config.model.ensemble > 1 else "val_loss"
+
+
 def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
           log: Callable[[str], None]):
-    """The compiled Keras model, its variables on every replica of `strategy`."""
+    """The compiled Keras model of one network, its variables on every replica of
+    `strategy` (an ensemble trains through its trainer: `build_trainer`)."""
+    model, trainer = build_trainer(prepared, config, strategy, policy, log)
+    if trainer is not model:
+        raise ValueError("an ensemble (--ensemble K > 1) is fitted through its trainer: "
+                         "use build_trainer")
+    return model
+
+
+def build_trainer(prepared: Prepared, config: RunConfig, strategy, policy: str,
+                  log: Callable[[str], None]):
+    """(the Keras model, the compiled model that training fits), variables on every
+    replica of `strategy`; the two are one model, except for an ensemble
+    (`ensemble.trainer`: the same layers, the members' forecasts as the output)."""
     from .devices import run_report
+    from .ensemble import trainer as ensemble_trainer
     from .models import build_model
     from .tf_setup import set_op_determinism
 
@@ -185,13 +207,14 @@ def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
             from .transfer import start_from
 
             start_from(model, config.train.init)
-        compile_model(model, config.train, policy)
-    if config.train.xla and not model.jit_compile:  # a cuDNN layer refused XLA
+        trainer = ensemble_trainer(model)
+        compile_model(trainer, config.train, policy)
+    if config.train.xla and not trainer.jit_compile:  # a cuDNN layer refused XLA
         set_op_determinism(True)  # so keep TensorFlow's op determinism after all
-    for line in run_report(strategy, config.train.device, policy, model, config.train.xla,
+    for line in run_report(strategy, config.train.device, policy, trainer, config.train.xla,
                            config.train.threads):
         log(line)
-    return model
+    return model, trainer
 
 
 def log_plan(prepared: Prepared, config: RunConfig, done: int,
@@ -205,7 +228,9 @@ def log_plan(prepared: Prepared, config: RunConfig, done: int,
     if prepared.covariate_spec is not None:
         log(f"future-known covariates over the horizon: "
             f"{', '.join(prepared.covariate_spec.names)}")
-    log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units) on "
+    log(f"training {config.model.kind} ({config.model.layers} x {config.model.units} units"
+        + (f", an ensemble of {config.model.ensemble}" if config.model.ensemble > 1 else "")
+        + ") on "
         f"{prepared.series.source}, window {data.window}, anchor {prepared.anchor.describe()}: "
         f"{len(prepared.starts['train'])} train / "
         f"{len(prepared.starts['val'])} val / {len(prepared.starts['test'])} test windows"
@@ -224,7 +249,7 @@ def fit(model, train_set, val_set, steps_per_epoch: int, config: RunConfig, trac
     from .schedules import schedule_callbacks
 
     callbacks = [keras.callbacks.BackupAndRestore(str(state / "backup"), delete_checkpoint=False),
-                 tracker, *schedule_callbacks(config.train)]
+                 tracker, *schedule_callbacks(config.train, monitor(config))]
     started = time.perf_counter()
     tracker.set_model(model)
     if tracker.finished(config.train.epochs):
@@ -273,7 +298,7 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
                          picks the best epoch E on the validation windows; the anchor is
                          chosen there, and whether the network beats it ("network kept")
         final fit      : a fresh network (same seed), built and fed as the first one
-                         (`build`, `datasets`), trained E epochs on the training AND
+                         (`build_trainer`, `datasets`), trained E epochs on the training AND
                          validation windows, no early stopping; zeroed like the first when
                          the first was not kept
 
@@ -295,8 +320,8 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
     config.train.epochs = epochs
     set_seed(config.train.seed, deterministic_ops=not config.train.xla)  # the first fit's start
     train_set, _, steps = datasets(final, config, 0)
-    model = build(final, config, strategy, policy, log=lambda line: None)
-    model.fit(train_set, epochs=epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
+    model, trainer = build_trainer(final, config, strategy, policy, log=lambda line: None)
+    trainer.fit(train_set, epochs=epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
     if not network_kept and prepared.anchor.relative_inputs:
         zero_network(model, config)
     return model
@@ -423,13 +448,15 @@ def floor(model, prepared: Prepared, config: RunConfig) -> str | None:
 
 
 def zero_network(model, config: RunConfig) -> None:
-    """Zero the head's output, so the model forecasts its anchor (a quantile head: only
-    the median's correction, the interval stays)."""
-    head = model.get_layer("head")
-    if config.model.quantiles:
-        quantiles_lib.zero_median(head, config.model.quantiles)
-    else:
-        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    """Zero the head's output (every member's, an ensemble's), so the model forecasts its
+    anchor (a quantile head: only the median's correction, the interval stays)."""
+    from .ensemble import heads
+
+    for head in heads(model):
+        if config.model.quantiles:
+            quantiles_lib.zero_median(head, config.model.quantiles)
+        else:
+            head.set_weights([np.zeros_like(w) for w in head.get_weights()])
 
 
 def calibrate_quantiles(model, prepared: Prepared, config: RunConfig) -> dict | None:
@@ -503,6 +530,11 @@ def compile_model(model, train_config: TrainConfig, policy: str = "float32") -> 
     levels = quantiles_lib.levels_of(model)
     loss = quantiles_lib.pinball_loss(levels) if levels else \
         {"mse": "mse", "huber": keras.losses.Huber(), "mae": "mae"}[train_config.loss]
-    model.compile(optimizer=optimizer, loss=loss,
+    metrics = None
+    if len(model.outputs[0].shape) == 4 and not levels:  # an ensemble's trainer [..., K]
+        from .ensemble import losses
+
+        loss, metrics = losses(train_config.loss)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                   steps_per_execution=train_config.steps_per_execution,
                   jit_compile=train_config.xla)

@@ -40,11 +40,21 @@ GOOD = contract.build_metadata(
     ({"scaler": {"mean": [0.0, float("nan")], "std": [1.0, 1.0]}}, "'scaler.mean' must be 2 finite"),
     ({"format": "other/9"}, "'format' is 'other/9'"),
     ({"columns": ["y"] + ["c"] * 20000}, "'columns' must be a non-empty list"),
+    ({"ensemble": 0}, "'ensemble' must be a positive integer"),
+    ({"ensemble": "3"}, "'ensemble' must be a positive integer"),
 ])
 def test_metadata_is_validated(change, message):
     assert contract.parse_metadata(json.dumps(GOOD), "m.onnx")["window"] == 8
     with pytest.raises(UserError, match=message.replace("(", "\\(")):
         contract.parse_metadata(json.dumps({**GOOD, **change}), "m.onnx")
+
+
+def test_metadata_without_ensemble_is_one_network():
+    """Models exported before `--ensemble` have no `ensemble` field: read as one network."""
+    assert GOOD["ensemble"] == 1
+    older = {key: value for key, value in GOOD.items()
+             if key not in ("ensemble", "ensemble_member")}
+    assert "ensemble" not in contract.parse_metadata(json.dumps(older), "m.onnx")
 
 
 def test_metadata_that_is_not_json_or_too_large():
