@@ -110,11 +110,13 @@ class ModelConfig:
     series_embedding: int = 0
     # K networks (different initial weights) trained side by side in one fit, the
     # forecast their mean, exported as one graph (lstm_tf/ensemble.py); 1: one network.
-    ensemble: int = 1
+    # None: the default, chosen once the data is known (`ensemble.default_members`).
+    ensemble: int | None = None
 
     def validate(self) -> None:
-        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) \
-                or self.ensemble <= 0:
+        if self.ensemble is not None and (isinstance(self.ensemble, bool)
+                                          or not isinstance(self.ensemble, int)
+                                          or self.ensemble <= 0):
             raise UserError(f"--ensemble must be a positive integer (the number of networks), "
                             f"got {self.ensemble}")
         if self.series_embedding < 0:
@@ -219,7 +221,7 @@ class RunConfig:
         if self.model.quantiles and self.model.series_embedding:
             raise UserError("--quantiles cannot be combined with --series-embedding yet: a "
                             "model with a series embedding gives point forecasts")
-        if self.model.quantiles and self.model.ensemble > 1:
+        if self.model.quantiles and (self.model.ensemble or 1) > 1:
             raise UserError("--quantiles cannot be combined with --ensemble yet: an ensemble "
                             "gives point forecasts")
         if self.model.quantiles and self.train.loss != "pinball":
@@ -234,12 +236,17 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> "RunConfig":
         try:
-            return cls(data=_build(DataConfig, raw["data"]), model=_build(ModelConfig, raw["model"]),
-                       train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
-                       split=raw.get("split"), anchor=raw.get("anchor"), panel=raw.get("panel"),
-                       covariates=raw.get("covariates"), versions=raw.get("versions", {}))
+            config = cls(data=_build(DataConfig, raw["data"]),
+                         model=_build(ModelConfig, raw["model"]),
+                         train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
+                         split=raw.get("split"), anchor=raw.get("anchor"),
+                         panel=raw.get("panel"), covariates=raw.get("covariates"),
+                         versions=raw.get("versions", {}))
         except (KeyError, TypeError) as error:
             raise UserError(f"config.json is not an lstm-tf run configuration ({error})") from None
+        if config.model.ensemble is None and config.anchor is not None:
+            config.model.ensemble = 1  # a run saved before ensembles: one network
+        return config
 
 
 def _build(cls, raw: dict):

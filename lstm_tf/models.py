@@ -73,7 +73,7 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
     embedding = config.series_embedding if series_count else 0
-    if config.ensemble > 1:
+    if (config.ensemble or 1) > 1:  # None: not chosen yet, one network
         return _ensemble(keras, layer_type, config, features, horizon, targets, dtype_policy,
                          unroll_window, zero_head, covariates, series_count, embedding)
     if covariates or embedding:

@@ -133,6 +133,10 @@ def prepare_run(config: RunConfig) -> Prepared:
                     {"train_end": prepared.split.train_end, "val_end": prepared.split.val_end,
                      "rows": prepared.split.rows})
     config.anchor = prepared.anchor.to_dict()
+    if config.model.ensemble is None:
+        from .ensemble import default_members
+
+        config.model.ensemble = default_members(config, len(prepared.starts["train"]))
     config.versions = library_versions()
     return prepared
 
@@ -170,7 +174,7 @@ def monitor(config: RunConfig) -> str:
     forecast's (`ensemble.MONITOR`)."""
     from .ensemble import MONITOR
 
-    return MONITOR if config.model.ensemble > 1 else "val_loss"
+    return MONITOR if (config.model.ensemble or 1) > 1 else "val_loss"
 
 
 def build(prepared: Prepared, config: RunConfig, strategy, policy: str,

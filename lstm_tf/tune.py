@@ -176,7 +176,7 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     prepared, _ = prepare_any(series, data)
     config = RunConfig(
         data=data, model=ModelConfig(kind=base.model.kind, units=trial.units,
-                                     layers=trial.layers, dropout=trial.dropout),
+                                     layers=trial.layers, dropout=trial.dropout, ensemble=1),
         train=TrainConfig(epochs=trial.epochs, batch_size=tune.batch_size,
                           learning_rate=trial.learning_rate, patience=tune.patience,
                           seed=tune.seed, device=base.train.device))
