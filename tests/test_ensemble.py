@@ -290,3 +290,18 @@ def test_ensemble_with_known_covariates_and_a_series_embedding_passes_parity(tmp
     meta = contract.read_metadata(proto, "e.onnx")
     assert meta["ensemble"] == 2 and meta["parity"]["passed"]
     assert [i.name for i in proto.graph.input] == ["window", "known", "series"]
+
+
+def test_default_members_five_for_a_small_panel_one_otherwise():
+    """No --ensemble: 5 networks for a panel of up to PANEL_WINDOWS training windows, one for
+    a single series, a larger panel or a quantile forecaster."""
+    from lstm_tf.config import RunConfig
+    from lstm_tf.ensemble import PANEL_WINDOWS, default_members
+
+    panel, single, quantiles = RunConfig(), RunConfig(), RunConfig()
+    panel.panel, single.panel, quantiles.panel = True, False, True
+    quantiles.model.quantiles = [0.1, 0.5, 0.9]
+    assert default_members(panel, PANEL_WINDOWS) == 5
+    assert default_members(panel, PANEL_WINDOWS + 1) == 1
+    assert default_members(single, 100) == 1
+    assert default_members(quantiles, 100) == 1
