@@ -295,10 +295,11 @@ def test_ensemble_with_known_covariates_and_a_series_embedding_passes_parity(tmp
 def test_default_members_five_for_a_small_panel_one_otherwise():
     """No --ensemble: 5 networks for a panel of up to PANEL_WINDOWS training windows, one for
     a single series, a larger panel or a quantile forecaster."""
-    from lstm_tf.config import RunConfig
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from lstm_tf.ensemble import PANEL_WINDOWS, default_members
 
-    panel, single, quantiles = RunConfig(), RunConfig(), RunConfig()
+    panel, single, quantiles = (RunConfig(DataConfig(), ModelConfig(), TrainConfig())
+                                for _ in range(3))
     panel.panel, single.panel, quantiles.panel = True, False, True
     quantiles.model.quantiles = [0.1, 0.5, 0.9]
     assert default_members(panel, PANEL_WINDOWS) == 5
