@@ -91,12 +91,6 @@ class Prepared:
                  else future_cut(self.raw_covariates, starts, horizon))
         return raw, self.series_index(starts), known
 
-    def network_view(self, starts: np.ndarray, window: int, horizon: int):
-        """(z, undo): the windows at `starts` in the network's units (as the anchor sees
-        them) and the map of a forecast in those units back to original units."""
-        raw, series, _ = self.raw_inputs(starts, window, horizon)
-        return self.forecaster.to_network(raw, series)[:2]
-
     def network_units(self, starts: np.ndarray, window: int, horizon: int):
         """(z, actual): the windows at `starts` and their actual values, both in the
         network's units (what quantile calibration fits)."""
