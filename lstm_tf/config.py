@@ -113,6 +113,11 @@ class ModelConfig:
     # None: the default, chosen once the data is known (`ensemble.default_members`).
     ensemble: int | None = None
 
+    @property
+    def members(self) -> int:
+        """The networks the model holds: `ensemble`, or one while it is not chosen."""
+        return self.ensemble or 1
+
     def validate(self) -> None:
         if self.ensemble is not None and (isinstance(self.ensemble, bool)
                                           or not isinstance(self.ensemble, int)
@@ -221,7 +226,7 @@ class RunConfig:
         if self.model.quantiles and self.model.series_embedding:
             raise UserError("--quantiles cannot be combined with --series-embedding yet: a "
                             "model with a series embedding gives point forecasts")
-        if self.model.quantiles and (self.model.ensemble or 1) > 1:
+        if self.model.quantiles and self.model.members > 1:
             raise UserError("--quantiles cannot be combined with --ensemble yet: an ensemble "
                             "gives point forecasts")
         if self.model.quantiles and self.train.loss != "pinball":

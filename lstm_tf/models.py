@@ -73,7 +73,7 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
     embedding = config.series_embedding if series_count else 0
-    if (config.ensemble or 1) > 1:  # None: not chosen yet, one network
+    if config.members > 1:
         return _ensemble(keras, layer_type, config, features, horizon, targets, dtype_policy,
                          unroll_window, zero_head, covariates, series_count, embedding)
     if covariates or embedding:
@@ -149,7 +149,7 @@ def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: in
         series = keras.Input(shape=(), dtype="int64", name="series")
         inputs.append(series)
     members = []
-    for index in range(config.ensemble):
+    for index in range(config.members):
         end = ensemble.suffix(index)
         x = window
         for layer in range(config.layers):

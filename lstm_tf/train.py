@@ -174,7 +174,7 @@ def monitor(config: RunConfig) -> str:
     forecast's (`ensemble.MONITOR`)."""
     from .ensemble import MONITOR
 
-    return MONITOR if (config.model.ensemble or 1) > 1 else "val_loss"
+    return MONITOR if config.model.members > 1 else "val_loss"
 
 
 def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
