@@ -23,8 +23,6 @@ do.
 
 from __future__ import annotations
 
-import csv
-import io
 import time as time_lib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import contract
-from .atomic import atomic_path, refuse_overwrite, write_json, write_text
+from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
 from .errors import UserError
 from .figures import pyplot, save_figure
 
@@ -257,18 +255,14 @@ def write_npz(inspection: Inspection, path: Path) -> None:
 def write_csv(inspection: Inspection, path: Path) -> None:
     """One row per layer, step t (1-based) and unit; `time` is the time column's label."""
     times = inspection.window.input_times
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["layer", "t", "time", "unit", *FLOW_ORDER])
+    rows = [["layer", "t", "time", "unit", *FLOW_ORDER]]
     for number, trace in enumerate(inspection.layers):
         values = trace.as_dict()
         steps, units = trace.h.shape
-        for step in range(steps):
-            label = times[step] if times else ""
-            for unit in range(units):
-                writer.writerow([number, step + 1, label, unit] +
-                                [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER])
-    write_text(path, buffer.getvalue())
+        rows += [[number, step + 1, times[step] if times else "", unit]
+                 + [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER]
+                 for step in range(steps) for unit in range(units)]
+    write_text(path, csv_text(rows))
 
 
 def summary_json(inspection: Inspection) -> dict:

@@ -20,8 +20,6 @@ need them: importing this module is cheap.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import os
@@ -33,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..atomic import refuse_overwrite, write_json, write_text
+from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
 from ..errors import UserError
 from ..figures import pyplot, save_figure
@@ -715,9 +713,7 @@ def _json_num(value: float) -> float | str:
 
 
 def _write_csv(path: Path, rows: list[tuple]) -> Path:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    write_text(path, buffer.getvalue())
+    write_text(path, csv_text(rows))
     return path
 
 
