@@ -71,8 +71,7 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
             raise UserError(f"{source} has no column besides the series and time columns")
         targets = candidates[:1]
     targets = list(targets)
-    check_columns(source, header, targets, features,
-                         {"series": series_column, "time": time_column})
+    check_columns(source, header, targets, features, {"series": series_column, "time": time_column})
     text_columns = [series_column] + ([time_column] if time_column else [])
     table = _read_columns(path, source, header, targets + features, text_columns,
                           series_column=series_column)
