@@ -425,11 +425,15 @@ def run_report(strategy, device: str, policy: str, model, xla: bool,
         where = f"CPU ({os.cpu_count()} cores, {intra_op}); no GPU used"
         if device == "gpu":
             where += " (though --device gpu: TensorFlow placed no replica on a GPU)"
+    # Keras turns XLA off where a layer does not support it (cuDNN LSTM kernels).
+    xla_state = "on" if model.jit_compile else (
+        "off (requested, but a layer does not support it: cuDNN kernels are not XLA ops)"
+        if xla else "off")
     strategy_name = type(strategy).__name__
     if strategy_name == "_DefaultDistributionStrategy":
         strategy_name = "default strategy"
     lines = [f"device: {where}; {strategy_name}, {strategy.num_replicas_in_sync} replica(s) "
-             f"in sync; precision {policy}; XLA {_xla_state(model, xla)}; "
+             f"in sync; precision {policy}; XLA {xla_state}; "
              f"{model.steps_per_execution} step(s) per execution"]
     recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
     if any(layer.unroll for layer in recurrent):
@@ -444,11 +448,3 @@ def run_report(strategy, device: str, policy: str, model, xla: bool,
         for layer, (ok, reason) in zip(recurrent, verdicts):
             lines.append(f"cuDNN: {layer.name} {'eligible' if ok else 'not eligible'}: {reason}")
     return lines
-
-
-def _xla_state(model, requested: bool) -> str:
-    if model.jit_compile:
-        return "on"
-    if requested:  # Keras turned it off: a layer does not support it (cuDNN LSTM kernels)
-        return "off (requested, but a layer does not support it: cuDNN kernels are not XLA ops)"
-    return "off"
