@@ -3,22 +3,14 @@
     lstm-tf inspect RUN  →  RUN/inspect/window-<index>.{npz,csv,png,json}
 
 One input window (by default the last test window) goes through the run's model
-rebuilt with gate cells (`cells.gate_model_from_lstm`); for every LSTM layer and
-every step t of the window we keep the tutorial's six quantities
+rebuilt with gate cells (`cells.gate_model_from_lstm`); for every LSTM layer and step
+of it we keep f_t, i_t, o_t, C~_t, C_t and h_t (each [time, units]) and write them as
+NPZ (named as the gate model's outputs, `contract.gate_output_names`) and as a long CSV
+(a row per layer, step and unit), draw them as heatmaps under the window and its
+forecast, and summarise each layer in a few numbers. Steps are numbered t = 1..T (row
+t-1 of an NPZ array), as the tutorial's x_t; units from 0.
 
-    f_t forget gate, i_t input gate, o_t output gate, C~_t candidate,
-    C_t cell state, h_t hidden state                       (each [time, units])
-
-and write them as NPZ (one array per layer and quantity, named as the outputs of
-the exported gate model, `contract.gate_output_names`) and as a long CSV (one row
-per layer, step and unit), draw them as heatmaps under the input window and its
-forecast, and summarise each layer in a few numbers.
-
-Steps are numbered t = 1..T in the CSV, the figure and the summary (row t-1 of an
-NPZ array), as in the tutorial's x_t; units are numbered from 0.
-
-Importing this module does not import TensorFlow; `trace_window` and `inspect_run`
-do.
+Importing this module does not import TensorFlow; `trace_window` and `inspect_run` do.
 """
 
 from __future__ import annotations
@@ -170,14 +162,6 @@ def summary_lines(summary: list[dict]) -> list[str]:
     return lines
 
 
-def output_paths(out_dir: Path, window: Window, data_path: str | None) -> dict[str, Path]:
-    """window-<index>.* for the test part, <file stem>-window-<index>.* for a --data file."""
-    stem = f"window-{window.index}"
-    if data_path is not None:
-        stem = f"{Path(data_path).stem}-{stem}"
-    return {kind: Path(out_dir) / f"{stem}.{kind}" for kind in ("npz", "csv", "png", "json")}
-
-
 def inspect_run(run: str | Path, data_path: str | None = None, index: int | None = None,
                 out: str | Path | None = None, force: bool = False) -> InspectResult:
     """Trace one window of `run` and write NPZ, CSV, PNG and a JSON summary.
@@ -197,7 +181,11 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     check_inspectable(config.model.kind, run)
     prepared, part = evaluation_data(config, data_path)
     window = pick_window(prepared, part, config.data.window, config.data.horizon, index)
-    paths = output_paths(Path(out) if out else Path(run) / "inspect", window, data_path)
+    # window-<index>.* for the test part, <file stem>-window-<index>.* for a --data file
+    stem = f"window-{window.index}" if data_path is None else \
+        f"{Path(data_path).stem}-window-{window.index}"
+    paths = {kind: (Path(out) if out else Path(run) / "inspect") / f"{stem}.{kind}"
+             for kind in ("npz", "csv", "png", "json")}
     for path in paths.values():
         refuse_overwrite(path, force)
 
