@@ -217,12 +217,10 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
              predict: Callable | None = None) -> Backtest:
     """Backtest a saved run (see the module docstring); nothing is written.
 
-    A single series is a panel of one: N cutoffs at the end of every series (each
-    series' block is its last horizon + S (N - 1) rows), all forecast in one batched
-    prediction; baselines fitted series by series on the rows before its block (a
-    single series': before the run's test part). A single series is checked against,
-    and its MASE scaled by, the split the run recorded (with `--data` too); MASE is
-    scaled by the one-step naive for a single series, the seasonal one for a panel."""
+    A single series is a panel of one: N cutoffs at the end of every series, all forecast
+    in one batched prediction; baselines fitted series by series on the rows before its
+    block (a single series': before the run's test part, by the split the run recorded,
+    which also scales its MASE, by the one-step naive; a panel's by the seasonal one)."""
     from . import runs
     from .data.prepare import evaluation_data, naive_scales
     from .evaluate import keras_predict, panel_view
