@@ -553,23 +553,19 @@ def _inputs(model: Model, run, count: int) -> Inputs:
         raise UserError(f"{model.path} takes windows of {model.fixed_time} rows only, the "
                         f"run {run} has windows of {config.data.window}; is it this run's "
                         "model?")
-    source = f"{{}} test windows of the run {run}"
-    if config.panel or config.covariates:
-        # Windows of every series, their index, each series' training std, and the
-        # future-known covariates of each window when the run has them.
-        cases = parity.parity_cases(config)
-        (test, series, std, known), (timing, timing_series, _, timing_known) = \
-            cases["test windows"], cases["batch 256"]
-        given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}
-        timing_given = {contract.SERIES_INPUT: timing_series.astype(np.int64)}
-        if known is not None:
-            given[contract.KNOWN_INPUT] = known[-count:]
-            timing_given[contract.KNOWN_INPUT] = timing_known
-        return Inputs(test[-count:], timing, source.format(min(count, len(test))), given,
-                      timing_given, std[-count:] if config.panel else None)
-    cases = parity.test_windows(config)
-    test = cases["test windows"]
-    return Inputs(test[-count:], cases["batch 256"], source.format(min(count, len(test))))
+    # Windows of every series, their index, each series' training std, and the
+    # future-known covariates of each window when the run has them (a graph input the
+    # model lacks is not fed: `feeds_for`).
+    cases = parity.parity_cases(config)
+    (test, series, std, known), (timing, timing_series, _, timing_known) = \
+        cases["test windows"], cases["batch 256"]
+    given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}
+    timing_given = {contract.SERIES_INPUT: timing_series.astype(np.int64)}
+    if known is not None:
+        given[contract.KNOWN_INPUT] = known[-count:]
+        timing_given[contract.KNOWN_INPUT] = timing_known
+    return Inputs(test[-count:], timing, f"{min(count, len(test))} test windows of the run {run}",
+                  given, timing_given, std[-count:] if config.panel else None)
 
 
 def compare(model_path, run=None, names: list[str] | None = None, windows: int = 32,
