@@ -189,8 +189,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
 
         panel = panel_csv.read_long_csv(data_path, series_column, targets,
                                         read_columns(features, known_columns),
-                                     _present(data_path, time_column), allow_single=True,
-                                     keep_missing=bool(spec))
+                                        _present(data_path, time_column), allow_single=True,
+                                        keep_missing=bool(spec))
         panel = split_known(panel, features, known_columns)
     else:
         if known_columns:
