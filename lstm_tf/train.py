@@ -173,17 +173,6 @@ def monitor(config: RunConfig) -> str:
     return MONITOR if config.model.members > 1 else "val_loss"
 
 
-def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
-          log: Callable[[str], None]):
-    """The compiled Keras model of one network, its variables on every replica of
-    `strategy` (an ensemble trains through its trainer: `build_trainer`)."""
-    model, trainer = build_trainer(prepared, config, strategy, policy, log)
-    if trainer is not model:
-        raise ValueError("an ensemble (--ensemble K > 1) is fitted through its trainer: "
-                         "use build_trainer")
-    return model
-
-
 def build_trainer(prepared: Prepared, config: RunConfig, strategy, policy: str,
                   log: Callable[[str], None]):
     """(the Keras model, the compiled model that training fits), variables on every

@@ -166,7 +166,8 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     strategy, policy = train_lib.start_tensorflow(config.train, data.window, trial.layers)
     # The run's own pipelines (every replica gets windows in every batch) and model.
     train_set, val_set, steps = train_lib.datasets(prepared, config, 0)
-    model = train_lib.build(prepared, config, strategy, policy, log=lambda line: None)
+    # One network (ensemble 1): the trainer `build_trainer` returns is the model itself.
+    model, _ = train_lib.build_trainer(prepared, config, strategy, policy, log=lambda line: None)
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if tune.patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=tune.patience,
