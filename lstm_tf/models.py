@@ -39,20 +39,16 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
                 zero_head: bool = False, covariates: int = 0, series_count: int = 0):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
-    `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
-    LSTM layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not
-    unrolled), the conditions under which TensorFlow runs them on the cuDNN kernel
-    of a GPU; dropout goes between layers, not inside the recurrence, for the same
-    reason.
+    `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`). LSTM
+    layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not unrolled), so
+    that a GPU runs them on cuDNN; dropout goes between layers for the same reason.
 
     `dtype_policy` ("float32", "mixed_float16" or "mixed_bfloat16") applies to the
-    recurrent body; the head always computes in float32, so the forecast (and the
-    loss) keep float32's precision. Mixed policies keep the weights in float32.
+    recurrent body; the head (and so the forecast and the loss) computes in float32.
 
     `unroll_window` unrolls the recurrence over that fixed number of steps (the time
-    axis is then fixed too). On a CPU this lets TensorFlow run the layers' steps in a
-    wavefront on several cores; it is for training only: `float32_copy` rolls the
-    model back up with a dynamic time axis for export.
+    axis is then fixed too), for training on a CPU only: `float32_copy` rolls the model
+    back up with a dynamic time axis for export.
 
     `zero_head` starts the head at zero: a network that corrects an anchor
     (`anchors`) then starts out forecasting exactly the anchor (a quantile head: its
