@@ -6,15 +6,17 @@ A reader (or a crash) sees the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import fcntl
 import glob
+import io
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .errors import DiskFull, UserError
 
@@ -187,6 +189,13 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 
 def write_json(target: str | os.PathLike, obj) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def csv_text(rows: Iterable) -> str:
+    """`rows` (lists of cells) as CSV text, lines ending in "\\n"."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def refuse_overwrite(path: str | os.PathLike, force: bool, what: str = "file") -> None:

@@ -25,8 +25,6 @@ statsforecast's AutoETS and AutoARIMA (`baselines`).
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ import numpy as np
 from . import baselines as baselines_lib
 from . import data as data_lib
 from . import metrics as metrics_lib
+from .atomic import csv_text
 from .data.panel import Panel
 from .errors import UserError
 from .forecaster import Forecaster
@@ -143,16 +142,14 @@ def _labels(data, rows: np.ndarray, firsts: np.ndarray) -> np.ndarray:
 
         return np.asarray(format_time(data.time[rows])).astype(str)
     return np.asarray(data.time, dtype=object)[rows].astype(str)
+
+
 def _history_csv(series: data_lib.Series, end: int) -> str:
     """Rows [0, end) of a series as a CSV (time column first, when it has one)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     timed = bool(series.time and series.time_column)
-    writer.writerow(([series.time_column] if timed else []) + series.columns)
-    for row in range(end):
-        writer.writerow(([series.time[row]] if timed else [])
-                        + [repr(float(value)) for value in series.values[row]])
-    return buffer.getvalue()
+    return csv_text([([series.time_column] if timed else []) + series.columns] + [
+        ([series.time[row]] if timed else []) + [repr(float(value)) for value in series.values[row]]
+        for row in range(end)])
 
 
 def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
@@ -220,12 +217,10 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
              predict: Callable | None = None) -> Backtest:
     """Backtest a saved run (see the module docstring); nothing is written.
 
-    A single series is a panel of one: N cutoffs at the end of every series (each
-    series' block is its last horizon + S (N - 1) rows), all forecast in one batched
-    prediction; baselines fitted series by series on the rows before its block (a
-    single series': before the run's test part). A single series is checked against,
-    and its MASE scaled by, the split the run recorded (with `--data` too); MASE is
-    scaled by the one-step naive for a single series, the seasonal one for a panel."""
+    A single series is a panel of one: N cutoffs at the end of every series, all forecast
+    in one batched prediction; baselines fitted series by series on the rows before its
+    block (a single series': before the run's test part, by the split the run recorded,
+    which also scales its MASE, by the one-step naive; a panel's by the seasonal one)."""
     from . import runs
     from .data.prepare import evaluation_data, naive_scales
     from .evaluate import keras_predict, panel_view
@@ -372,34 +367,25 @@ def _number(value: float) -> str:
 def long_csv(result: Backtest) -> str:
     """series, cutoff, time, step, y, then one column per method; a row per target,
     cutoff and horizon step."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     methods = list(result.forecasts)
     levels = result.levels if result.quantiles is not None else []
-    writer.writerow(["series", "cutoff", "time", "step", "y"] + methods
-                    + [f"model_q{level:g}" for level in levels])
+    rows = [["series", "cutoff", "time", "step", "y"] + methods
+            + [f"model_q{level:g}" for level in levels]]
     for j, target in enumerate(result.targets):
         for i, cutoff in enumerate(result.cutoffs):
             name = target if result.series is None else (
                 result.series[i] if len(result.targets) == 1 else f"{result.series[i]}/{target}")
-            for k in range(result.horizon):
-                writer.writerow([name, cutoff, result.times[i][k], k + 1,
-                                 _number(result.actual[i, k, j])]
-                                + [_number(result.forecasts[m][i, k, j]) for m in methods]
-                                + [_number(result.quantiles[i, k, j, q])
-                                   for q in range(len(levels))])
-    return buffer.getvalue()
+            rows += [[name, cutoff, result.times[i][k], k + 1, _number(result.actual[i, k, j])]
+                     + [_number(result.forecasts[m][i, k, j]) for m in methods]
+                     + [_number(result.quantiles[i, k, j, q]) for q in range(len(levels))]
+                     for k in range(result.horizon)]
+    return csv_text(rows)
 
 
 def by_cutoff_csv(summary_: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["cutoff", "method"] + list(METRICS))
-    for entry in summary_["by_cutoff"]:
-        for name in summary_["methods"]:
-            writer.writerow([entry["cutoff"], name] + [_number(entry[name][key])
-                                                       for key in METRICS])
-    return buffer.getvalue()
+    return csv_text([["cutoff", "method"] + list(METRICS)] + [
+        [entry["cutoff"], name] + [_number(entry[name][key]) for key in METRICS]
+        for entry in summary_["by_cutoff"] for name in summary_["methods"]])
 
 
 def write(result: Backtest, out: str | Path, force: bool = False) -> dict:

@@ -1,34 +1,19 @@
 """An LSTM cell that shows its gates, and tools to look inside trained LSTMs.
 
-`GateLSTMCell` computes, step by step, exactly the LSTM equations of the
-project's tutorial ("RNN与LSTM教程:从基础到实践", section "LSTM门机制的数学解释"),
-with the weights laid out as in `keras.layers.LSTMCell`, so weights move between
-the two with `get_weights`/`set_weights` and the numbers agree to the last bit.
+`GateLSTMCell` computes, step by step, exactly the LSTM equations of the project's
+tutorial ("RNN与LSTM教程:从基础到实践", section "LSTM门机制的数学解释"), with the
+weights laid out as in `keras.layers.LSTMCell`, so weights move between the two with
+`get_weights`/`set_weights` and the numbers agree to the last bit. With
+`expose_gates=True` its output at each step is `[ h_t | f_t | i_t | o_t | C~_t | C_t ]`
+(`6 * units` wide, in the order of `GATE_OUTPUTS`), which `split_gates` cuts into a
+`GateTrace` of named NumPy arrays.
 
-Output layout
--------------
-With `expose_gates=False` (the default, for training forecasters) the cell's
-output at each step is h_t, shape `[batch, units]`, as for `LSTMCell`.
+`gate_model_from_lstm(model)` rebuilds a model of stacked LSTM layers with gate cells and
+the same weights, outputting one gate trace per recurrent layer and the prediction;
+`trace_gates` runs it and splits the traces.
 
-With `expose_gates=True` the output at each step is one tensor of width
-`6 * units`, the concatenation, in the order of `GATE_OUTPUTS`, of
-
-    [ h_t | f_t | i_t | o_t | C~_t | C_t ]
-      hidden state, forget gate, input gate, output gate, candidate, cell state
-
-so `keras.layers.RNN(cell, return_sequences=True)` gives `[batch, time, 6*units]`
-and block k (for k = 0..5) is `output[..., k*units:(k+1)*units]`.
-`split_gates` cuts it into a `GateTrace` of named NumPy arrays.
-
-Looking inside a trained model
-------------------------------
-`gate_model_from_lstm(model)` rebuilds a model made of stacked
-`keras.layers.LSTM` (or gate-cell RNN) layers with gate cells, copies every
-weight, and returns a model whose outputs are one gate trace per recurrent layer
-plus the original prediction; `trace_gates` runs it and splits the traces.
-
-Saving: the cell is registered as `lstm_tf>GateLSTMCell`; a `.keras` file that
-uses it loads with `safe_mode=True` once this module has been imported.
+The cell is registered as `lstm_tf>GateLSTMCell`: a `.keras` file that uses it loads with
+`safe_mode=True` once this module has been imported.
 """
 
 from __future__ import annotations
@@ -181,10 +166,9 @@ def gated_layer(units, return_sequences=False, expose_gates=False, name=None, un
                 **cell_kwargs):
     """`keras.layers.RNN(GateLSTMCell(units, ...))`: a drop-in for `keras.layers.LSTM`.
 
-    `cell_kwargs` go to the cell (initialisers, dropout, seed, dtype, ...); `unroll`
-    to the RNN layer. With
-    `expose_gates=False` the layer's output equals `keras.layers.LSTM(units,
-    return_sequences=...)` given the same weights.
+    `cell_kwargs` go to the cell (initialisers, dropout, seed, dtype, ...); `unroll` to
+    the RNN layer. With `expose_gates=False` the layer's output equals
+    `keras.layers.LSTM(units, return_sequences=...)` given the same weights.
     """
     cell = GateLSTMCell(units, expose_gates=expose_gates, **cell_kwargs)
     return keras.layers.RNN(cell, return_sequences=return_sequences, name=name, unroll=unroll,
@@ -330,11 +314,6 @@ def _chain_layers(model) -> list:
     return layers
 
 
-def _copy_layer(layer):
-    """A new layer with the same config, unbuilt (weights are set after calling it)."""
-    return type(layer).from_config(layer.get_config())
-
-
 def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
     """A model that outputs every gate of every LSTM layer of `model`.
 
@@ -348,9 +327,8 @@ def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
     model shares nothing with `model`.
 
     The returned model takes `model`'s input and outputs a list: one gate trace
-    `[batch, time, 6*units]` per recurrent layer (in order; see the module
-    docstring for the layout, `split_gates` to cut it), then `model`'s own
-    prediction. Where the original layer had `return_sequences=False`, the next
+    `[batch, time, 6*units]` per recurrent layer (in order; `split_gates` cuts it),
+    then `model`'s own prediction. Where the original layer had `return_sequences=False`, the next
     layer still gets only the last step, so the prediction is unchanged.
 
     With `unroll=True` the gate layers are unrolled (`keras.layers.RNN(unroll=True)`):
@@ -391,7 +369,7 @@ def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
             if not layer.return_sequences:
                 x = x[:, -1, :]
         else:
-            new_layer = _copy_layer(layer)
+            new_layer = type(layer).from_config(layer.get_config())  # weights set once built
             x = new_layer(x)
             new_layer.set_weights(layer.get_weights())
     return keras.Model(inputs, [*traces, x], name=f"{model.name}_gates")

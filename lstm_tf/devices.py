@@ -89,15 +89,10 @@ def precision_policy(mixed_precision: bool, device: str) -> str:
 
 @contextlib.contextmanager
 def full_float32():
-    """Inside the block, float32 matrix products (and cuDNN's recurrent kernels) run in
-    full float32; the previous setting is restored on exit.
-
-    On NVIDIA Ampere and newer GPUs (A100, H100, H200, ...) TensorFlow runs float32
-    matmuls as TensorFloat-32 by default: each input rounded to a 10-bit mantissa
-    (float32 has 23), so results are off by about 1e-4 to 1e-3 relative. Training
-    tolerates that (README: Devices); a reference that an exported model must match
-    within 1e-5 x std does not. No effect on CPUs.
-    """
+    """Inside the block, float32 matmuls (and cuDNN's recurrent kernels) run in full
+    float32, not as TensorFloat-32 (Ampere and newer GPUs' default: a 10-bit mantissa,
+    about 1e-4 relative off). Training tolerates that; a parity reference held to 1e-5 x
+    std does not. No effect on CPUs."""
     tf = tensorflow()
     enabled = tf.config.experimental.tensor_float_32_execution_enabled()
     tf.config.experimental.enable_tensor_float_32_execution(False)
@@ -110,14 +105,9 @@ def full_float32():
 def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
                    layers: int) -> bool:
     """Unroll the recurrence? None (auto): yes for stacked layers on a CPU, without XLA,
-    over short windows.
-
-    Measured on a 2-core CPU (docs/training.md): a `tf.while_loop` runs one step of
-    one layer at a time; unrolled, TensorFlow's executor runs layer 2's step t beside
-    layer 1's step t + 1, on both cores. A single layer has no such overlap and only
-    pays for building the bigger graph. On a GPU the cuDNN kernel (which needs a
-    rolled loop) is faster still, and XLA compiles unrolled graphs into slower code.
-    """
+    over short windows. Unrolled, layer 2's step t runs beside layer 1's step t + 1 on
+    another core (docs/training.md); one layer has no such overlap, a GPU's cuDNN kernel
+    needs a rolled loop and XLA compiles unrolled graphs into slower code."""
     from .config import UNROLL_MAX_WINDOW
 
     if unroll is None:
@@ -126,14 +116,9 @@ def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
 
 
 def resolve_threads(threads: int, unroll: bool, device: str) -> int:
-    """TensorFlow's intra-op threads; 0 (auto): 1 for an unrolled recurrence on a CPU,
-    else TensorFlow's default (0: one per core).
-
-    Measured on 2 cores (docs/training.md): unrolled, the executor already keeps the
-    cores busy with independent ops (layer 2's step t beside layer 1's step t + 1,
-    weight gradients beside the backward recurrence); splitting each small matmul
-    across threads as well only adds synchronisation.
-    """
+    """TensorFlow's intra-op threads; 0 (auto): 1 for an unrolled recurrence on a CPU
+    (its independent ops already keep the cores busy: splitting each small matmul too only
+    adds synchronisation, docs/training.md), else TensorFlow's default (0: one per core)."""
     if threads == 0 and unroll and device == "cpu":
         return 1
     return threads
@@ -299,18 +284,13 @@ def batches_per_epoch(windows: int, batch_size: int, replicas: int = 1) -> int:
 def even_shards(dataset, replicas: int, batches: int | None = None):
     """A batched (inputs, targets) pipeline in which every batch gives each of `replicas`
     replicas an equal, non-empty share; `batches`, when given, is how many batches are
-    left (`batches_per_epoch`), declared as the pipeline's length so that Keras knows
-    where a validation pass ends.
+    left (`batches_per_epoch`), declared as its length so that Keras knows where a
+    validation pass ends. With one replica the dataset is returned unchanged.
 
-    A multi-replica run splits each batch across its replicas, ceil(batch / replicas)
-    windows to each in turn until none are left. The last batch of an epoch holds
-    windows % batch_size windows and can be too small to share: over 2 replicas, a
-    last batch of 1 window is split [1, 0], and on GPUs the empty share reaches the
-    cuDNN kernel, which rejects a batch of 0. So every batch is trimmed to a multiple
-    of `replicas` (`check_batch_size` makes full batches one already): an epoch loses
-    at most replicas - 1 windows, in training different ones each epoch (the order is
-    shuffled per epoch), in validation the same ones. With one replica the dataset is
-    returned unchanged. `batches_per_epoch` counts what is left.
+    An epoch's last batch can be too small to share (over 2 replicas, 1 window splits
+    [1, 0], and cuDNN rejects a batch of 0), so every batch is trimmed to a multiple of
+    `replicas`: an epoch loses at most replicas - 1 windows (in training different ones
+    each epoch, the order being shuffled).
     """
     if replicas <= 1:
         return dataset
@@ -356,16 +336,10 @@ def predict_in_even_shards(model, x, batch_size: int = 256):
 
 
 def cudnn_eligibility(layer) -> tuple[bool, str]:
-    """Whether Keras 3 (TensorFlow backend) can run a recurrent layer on a GPU's cuDNN kernel.
-
-    Keras uses cuDNN for `keras.layers.LSTM` only when its cell is the standard one:
-    activation tanh, recurrent activation sigmoid, no recurrent dropout, not unrolled,
-    with a bias (and `use_cudnn` not False). Otherwise it falls back to its generic
-    loop, which is several times slower on a GPU. SimpleRNN and custom cells (such
-    as a gated cell in `keras.layers.RNN`) have no cuDNN kernel. (Masks are not
-    checked: cuDNN also needs right-padded masks, and our forecasters use none.)
-
-    Returns (eligible, reason); the reason says what breaks eligibility, or why it holds.
+    """(eligible, reason): whether Keras 3 (TensorFlow backend) can run a recurrent layer
+    on a GPU's cuDNN kernel (Keras' own LSTM or GRU with the standard cell, several times
+    faster than its generic loop), and what breaks eligibility or why it holds. Masks are
+    not checked: our forecasters use none.
     """
     tensorflow()
     import keras
@@ -451,11 +425,15 @@ def run_report(strategy, device: str, policy: str, model, xla: bool,
         where = f"CPU ({os.cpu_count()} cores, {intra_op}); no GPU used"
         if device == "gpu":
             where += " (though --device gpu: TensorFlow placed no replica on a GPU)"
+    # Keras turns XLA off where a layer does not support it (cuDNN LSTM kernels).
+    xla_state = "on" if model.jit_compile else (
+        "off (requested, but a layer does not support it: cuDNN kernels are not XLA ops)"
+        if xla else "off")
     strategy_name = type(strategy).__name__
     if strategy_name == "_DefaultDistributionStrategy":
         strategy_name = "default strategy"
     lines = [f"device: {where}; {strategy_name}, {strategy.num_replicas_in_sync} replica(s) "
-             f"in sync; precision {policy}; XLA {_xla_state(model, xla)}; "
+             f"in sync; precision {policy}; XLA {xla_state}; "
              f"{model.steps_per_execution} step(s) per execution"]
     recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
     if any(layer.unroll for layer in recurrent):
@@ -470,11 +448,3 @@ def run_report(strategy, device: str, policy: str, model, xla: bool,
         for layer, (ok, reason) in zip(recurrent, verdicts):
             lines.append(f"cuDNN: {layer.name} {'eligible' if ok else 'not eligible'}: {reason}")
     return lines
-
-
-def _xla_state(model, requested: bool) -> str:
-    if model.jit_compile:
-        return "on"
-    if requested:  # Keras turned it off: a layer does not support it (cuDNN LSTM kernels)
-        return "off (requested, but a layer does not support it: cuDNN kernels are not XLA ops)"
-    return "off"

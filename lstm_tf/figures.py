@@ -4,15 +4,13 @@ atomically)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
 from . import data as data_lib
-from .atomic import atomic_path
+from .atomic import atomic_path, csv_text
 
 
 def pyplot():
@@ -35,24 +33,18 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 110) -> Path:
 
 def history_csv(history: dict[str, list[float]]) -> str:
     """history.csv: epoch, then each metric Keras recorded."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     keys = list(history)
-    writer.writerow(["epoch"] + keys)
-    for epoch in range(len(history[keys[0]])):
-        writer.writerow([epoch + 1] + [f"{history[key][epoch]:.8g}" for key in keys])
-    return buffer.getvalue()
+    return csv_text([["epoch"] + keys] + [
+        [epoch + 1] + [f"{history[key][epoch]:.8g}" for key in keys]
+        for epoch in range(len(history[keys[0]]))])
 
 
 def per_series_csv(table: dict) -> str:
     """per_series.csv: one row per series, its metrics for each forecast."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     columns = [key for key in table if key != "series"]
-    writer.writerow(["series"] + columns)
-    for index, name in enumerate(table["series"]):
-        writer.writerow([name] + [f"{table[key][index]:.6g}" for key in columns])
-    return buffer.getvalue()
+    return csv_text([["series"] + columns] + [
+        [name] + [f"{table[key][index]:.6g}" for key in columns]
+        for index, name in enumerate(table["series"])])
 
 
 def plot_loss(history: dict[str, list[float]], path: Path) -> None:

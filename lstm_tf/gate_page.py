@@ -1,19 +1,13 @@
 """The gate explorer page: `lstm-tf inspect RUN --html FILE`, one self-contained HTML file.
 
-The page (exported/web/gates.js and the two modules it imports, inlined) computes every gate, the candidate, the cell
-state and h of every LSTM layer for any window of the run's data, with the tutorial's
-equations in plain JavaScript, from the weights embedded here as JSON. Why not the
-exported gate model in onnxruntime-web: its wasm is megabytes that would have to be
-inlined into every page, while the equations are twenty lines and a window of the
-default model takes well under a millisecond; the page's numbers are checked against
-`inspect`'s NPZ (the Keras gate model, the same function `export --gates` converts)
-in headless Chromium (tests/test_gate_page.py).
-
-What the page cannot compute without re-deriving lstm-tf's data pipeline is done here,
-once per window, by the run's own forecaster (`Prepared.forecast`, in `window_arrays`):
-the network's input (scaled, relative to the anchor), the anchor's forecast in original
-units, and the slope that takes the network's output to original units (the un-scaling
-is affine).
+The page (exported/web/gates.js and the two modules it imports, inlined) computes every
+gate, the candidate, the cell state and h of every LSTM layer for any window of the
+run's data with the tutorial's equations in plain JavaScript, from the weights embedded
+as JSON (onnxruntime-web's wasm would be megabytes in every page; the equations are
+twenty lines). tests/test_gate_page.py checks its numbers against `inspect`'s NPZ in
+headless Chromium. The run's own forecaster (`Prepared.forecast`, in `window_arrays`)
+gives, per window, the network's input, the anchor's forecast in original units and the
+slope of the (affine) un-scaling:
 
     forecast = anchor + slope * (head(h_T of the last layer))
 

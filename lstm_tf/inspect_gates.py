@@ -3,28 +3,18 @@
     lstm-tf inspect RUN  →  RUN/inspect/window-<index>.{npz,csv,png,json}
 
 One input window (by default the last test window) goes through the run's model
-rebuilt with gate cells (`cells.gate_model_from_lstm`); for every LSTM layer and
-every step t of the window we keep the tutorial's six quantities
+rebuilt with gate cells (`cells.gate_model_from_lstm`); for every LSTM layer and step
+of it we keep f_t, i_t, o_t, C~_t, C_t and h_t (each [time, units]) and write them as
+NPZ (named as the gate model's outputs, `contract.gate_output_names`) and as a long CSV
+(a row per layer, step and unit), draw them as heatmaps under the window and its
+forecast, and summarise each layer in a few numbers. Steps are numbered t = 1..T (row
+t-1 of an NPZ array), as the tutorial's x_t; units from 0.
 
-    f_t forget gate, i_t input gate, o_t output gate, C~_t candidate,
-    C_t cell state, h_t hidden state                       (each [time, units])
-
-and write them as NPZ (one array per layer and quantity, named as the outputs of
-the exported gate model, `contract.gate_output_names`) and as a long CSV (one row
-per layer, step and unit), draw them as heatmaps under the input window and its
-forecast, and summarise each layer in a few numbers.
-
-Steps are numbered t = 1..T in the CSV, the figure and the summary (row t-1 of an
-NPZ array), as in the tutorial's x_t; units are numbered from 0.
-
-Importing this module does not import TensorFlow; `trace_window` and `inspect_run`
-do.
+Importing this module does not import TensorFlow; `trace_window` and `inspect_run` do.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time as time_lib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import contract
-from .atomic import atomic_path, refuse_overwrite, write_json, write_text
+from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
 from .errors import UserError
 from .figures import pyplot, save_figure
 
@@ -172,14 +162,6 @@ def summary_lines(summary: list[dict]) -> list[str]:
     return lines
 
 
-def output_paths(out_dir: Path, window: Window, data_path: str | None) -> dict[str, Path]:
-    """window-<index>.* for the test part, <file stem>-window-<index>.* for a --data file."""
-    stem = f"window-{window.index}"
-    if data_path is not None:
-        stem = f"{Path(data_path).stem}-{stem}"
-    return {kind: Path(out_dir) / f"{stem}.{kind}" for kind in ("npz", "csv", "png", "json")}
-
-
 def inspect_run(run: str | Path, data_path: str | None = None, index: int | None = None,
                 out: str | Path | None = None, force: bool = False) -> InspectResult:
     """Trace one window of `run` and write NPZ, CSV, PNG and a JSON summary.
@@ -199,7 +181,11 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     check_inspectable(config.model.kind, run)
     prepared, part = evaluation_data(config, data_path)
     window = pick_window(prepared, part, config.data.window, config.data.horizon, index)
-    paths = output_paths(Path(out) if out else Path(run) / "inspect", window, data_path)
+    # window-<index>.* for the test part, <file stem>-window-<index>.* for a --data file
+    stem = f"window-{window.index}" if data_path is None else \
+        f"{Path(data_path).stem}-window-{window.index}"
+    paths = {kind: (Path(out) if out else Path(run) / "inspect") / f"{stem}.{kind}"
+             for kind in ("npz", "csv", "png", "json")}
     for path in paths.values():
         refuse_overwrite(path, force)
 
@@ -257,18 +243,14 @@ def write_npz(inspection: Inspection, path: Path) -> None:
 def write_csv(inspection: Inspection, path: Path) -> None:
     """One row per layer, step t (1-based) and unit; `time` is the time column's label."""
     times = inspection.window.input_times
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["layer", "t", "time", "unit", *FLOW_ORDER])
+    rows = [["layer", "t", "time", "unit", *FLOW_ORDER]]
     for number, trace in enumerate(inspection.layers):
         values = trace.as_dict()
         steps, units = trace.h.shape
-        for step in range(steps):
-            label = times[step] if times else ""
-            for unit in range(units):
-                writer.writerow([number, step + 1, label, unit] +
-                                [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER])
-    write_text(path, buffer.getvalue())
+        rows += [[number, step + 1, times[step] if times else "", unit]
+                 + [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER]
+                 for step in range(steps) for unit in range(units)]
+    write_text(path, csv_text(rows))
 
 
 def summary_json(inspection: Inspection) -> dict:

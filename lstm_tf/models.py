@@ -39,20 +39,16 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
                 zero_head: bool = False, covariates: int = 0, series_count: int = 0):
     """Build (not compile) a Keras forecaster. The time axis is left dynamic.
 
-    `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`).
-    LSTM layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not
-    unrolled), the conditions under which TensorFlow runs them on the cuDNN kernel
-    of a GPU; dropout goes between layers, not inside the recurrence, for the same
-    reason.
+    `kind` is lstm, rnn or gated (LSTM layers built from `cells.GateLSTMCell`). LSTM
+    layers keep Keras' defaults (tanh, sigmoid, no recurrent dropout, not unrolled), so
+    that a GPU runs them on cuDNN; dropout goes between layers for the same reason.
 
     `dtype_policy` ("float32", "mixed_float16" or "mixed_bfloat16") applies to the
-    recurrent body; the head always computes in float32, so the forecast (and the
-    loss) keep float32's precision. Mixed policies keep the weights in float32.
+    recurrent body; the head (and so the forecast and the loss) computes in float32.
 
     `unroll_window` unrolls the recurrence over that fixed number of steps (the time
-    axis is then fixed too). On a CPU this lets TensorFlow run the layers' steps in a
-    wavefront on several cores; it is for training only: `float32_copy` rolls the
-    model back up with a dynamic time axis for export.
+    axis is then fixed too), for training on a CPU only: `float32_copy` rolls the model
+    back up with a dynamic time axis for export.
 
     `zero_head` starts the head at zero: a network that corrects an anchor
     (`anchors`) then starts out forecasting exactly the anchor (a quantile head: its
@@ -61,7 +57,7 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     `covariates` K > 0 adds the input `known` [batch, horizon, K]; `series_count` > 0
     with `config.series_embedding` D > 0 adds the input `series` [batch] (int64) and an
     Embedding(series_count, D). Without either the model is the Sequential stack.
-    `config.ensemble` K > 1: K networks and their mean (`_ensemble`).
+    `config.ensemble` K > 1: K networks and their mean (`_functional`).
     """
     tensorflow()
     import keras
@@ -73,10 +69,7 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
     layer_type = {"lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN,
                   "gated": gated_layer}[config.kind]
     embedding = config.series_embedding if series_count else 0
-    if config.members > 1:
-        return _ensemble(keras, layer_type, config, features, horizon, targets, dtype_policy,
-                         unroll_window, zero_head, covariates, series_count, embedding)
-    if covariates or embedding:
+    if covariates or embedding or config.members > 1:
         return _functional(keras, layer_type, config, features, horizon, targets, dtype_policy,
                            unroll_window, zero_head, covariates, series_count, embedding)
     model = keras.Sequential(name=f"{config.kind}_forecaster")
@@ -102,42 +95,9 @@ def build_model(config: ModelConfig, features: int, horizon: int, targets: int,
 def _functional(keras, layer_type, config: ModelConfig, features: int, horizon: int,
                 targets: int, dtype_policy: str, unroll_window: int | None, zero_head: bool,
                 covariates: int, series_count: int, embedding: int):
-    """The forecaster with covariates and/or a series embedding (see the module docstring)."""
-    window = keras.Input(shape=(unroll_window, features), name="window")
-    inputs, x = [window], window
-    for index in range(config.layers):
-        last = index == config.layers - 1
-        x = layer_type(config.units, return_sequences=not last, name=f"{config.kind}_{index}",
-                       dtype=dtype_policy, unroll=unroll_window is not None)(x)
-        if config.dropout and not last:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{index}",
-                                     dtype=dtype_policy)(x)
-    parts = [x]  # (Concatenate computes in float32: a mixed-precision h_T is cast up)
-    if covariates:
-        known = keras.Input(shape=(horizon, covariates), name="known")
-        inputs.append(known)
-        parts.append(keras.layers.Flatten(name="known_flat", dtype="float32")(known))
-    if embedding:
-        series = keras.Input(shape=(), dtype="int64", name="series")
-        inputs.append(series)
-        vectors = keras.layers.Embedding(series_count, embedding, name="series_embedding",
-                                         dtype="float32")(series)
-        parts.append(vectors)
-    x = keras.layers.Concatenate(name="with_covariates", dtype="float32")(parts)
-    # One hidden layer: a covariate's effect need not be linear (a Sunday is one phase
-    # of the week's sine and cosine; a promotion may act with the season).
-    x = keras.layers.Dense(config.units, activation="relu", name="mix", dtype="float32")(x)
-    x = keras.layers.Dense(horizon * targets, name="head", dtype="float32",
-                           kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
-    output = keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32")(x)
-    return keras.Model(inputs, output, name=f"{config.kind}_forecaster")
-
-
-def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: int,
-              targets: int, dtype_policy: str, unroll_window: int | None, zero_head: bool,
-              covariates: int, series_count: int, embedding: int):
-    """`config.ensemble` networks side by side on the same inputs, the forecast their
-    mean (lstm_tf/ensemble.py)."""
+    """The forecaster with covariates and/or a series embedding (see the module docstring);
+    with `config.ensemble` K > 1, K such networks side by side on the same inputs, the
+    forecast their mean (lstm_tf/ensemble.py)."""
     from . import ensemble
 
     window = keras.Input(shape=(unroll_window, features), name="window")
@@ -150,7 +110,7 @@ def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: in
         inputs.append(series)
     members = []
     for index in range(config.members):
-        end = ensemble.suffix(index)
+        end = ensemble.suffix(index)  # "" for a single network
         x = window
         for layer in range(config.layers):
             last = layer == config.layers - 1
@@ -160,8 +120,8 @@ def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: in
             if config.dropout and not last:
                 x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}{end}",
                                          dtype=dtype_policy)(x)
-        if known is not None or series is not None:  # as `_functional`, per member
-            parts = [x]
+        if known is not None or series is not None:
+            parts = [x]  # (Concatenate computes in float32: a mixed-precision h_T is cast up)
             if known is not None:
                 parts.append(keras.layers.Flatten(name=f"known_flat{end}", dtype="float32")(known))
             if series is not None:
@@ -169,12 +129,19 @@ def _ensemble(keras, layer_type, config: ModelConfig, features: int, horizon: in
                                                     name=f"series_embedding{end}",
                                                     dtype="float32")(series))
             x = keras.layers.Concatenate(name=f"with_covariates{end}", dtype="float32")(parts)
+            # One hidden layer: a covariate's effect need not be linear (a Sunday is one
+            # phase of the week's sine and cosine; a promotion may act with the season).
             x = keras.layers.Dense(config.units, activation="relu", name=f"mix{end}",
                                    dtype="float32")(x)
         x = keras.layers.Dense(horizon * targets, name=f"head{end}", dtype="float32",
                                kernel_initializer="zeros" if zero_head else "glorot_uniform")(x)
-        members.append(keras.layers.Reshape((horizon, targets), name=ensemble.member_name(index),
-                                            dtype="float32")(x))
+        if config.members > 1:
+            x = keras.layers.Reshape((horizon, targets), name=ensemble.member_name(index),
+                                     dtype="float32")(x)
+        members.append(x)
+    if config.members == 1:
+        output = keras.layers.Reshape((horizon, targets), name="forecast", dtype="float32")(x)
+        return keras.Model(inputs, output, name=f"{config.kind}_forecaster")
     output = keras.layers.Average(name="forecast", dtype="float32")(members)
     return keras.Model(inputs if len(inputs) > 1 else window, output,
                        name=f"{config.kind}_ensemble")

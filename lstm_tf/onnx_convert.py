@@ -65,13 +65,6 @@ def _checked_opset(opset):
     return int(opset)
 
 
-def _recurrent_layers_with_cudnn(model):
-    # `_flatten_layers` also reaches layers nested in sub-models and wrappers such as
-    # Bidirectional, which `model.layers` does not.
-    return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
-            if hasattr(layer, "use_cudnn")]
-
-
 @contextlib.contextmanager
 def trace_without_cudnn(model):
     """Make the model's LSTM/GRU layers trace their generic kernel while inside the block.
@@ -82,7 +75,10 @@ def trace_without_cudnn(model):
     `tf.function` and call `convert`) inside the block: a function traced before
     keeps its cuDNN graph.
     """
-    layers = _recurrent_layers_with_cudnn(model)
+    # `_flatten_layers` also reaches layers nested in sub-models and wrappers such as
+    # Bidirectional, which `model.layers` does not.
+    layers = [layer for layer in model._flatten_layers(include_self=True, recursive=True)
+              if hasattr(layer, "use_cudnn")]
     saved = [layer.use_cudnn for layer in layers]
     try:
         for layer in layers:

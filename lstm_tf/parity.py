@@ -245,13 +245,12 @@ def check_gate_model(onnx_model, model, config: RunConfig, scaling: bool = True,
         relative = {}
         for name in names:
             error = np.abs(got[name] - expected[name])
+            absolute = float(error.max())
             if name in (contract.OUTPUT, contract.QUANTILES):  # original units: x std
                 per_target = error.max(axis=tuple(i for i in range(error.ndim) if i != 2))
                 forecast_errors[case] = np.maximum(forecast_errors.get(case, 0), per_target)
                 relative[name] = float(np.max(per_target / target_std))
-                absolute = float(error.max())
             else:
-                absolute = float(error.max())
                 relative[name] = absolute / max(1.0, float(np.abs(expected[name]).max()))
             worst = outputs.setdefault(name, {"max_abs_error": 0.0, "max_relative_error": 0.0})
             worst["max_abs_error"] = max(worst["max_abs_error"], absolute)

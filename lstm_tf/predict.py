@@ -7,13 +7,13 @@ lstm-tf metadata, so a model file and a CSV are all a user needs.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import contract, data, runtime
+from .atomic import csv_text
 from .errors import UserError
 
 
@@ -189,8 +189,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
 
         panel = panel_csv.read_long_csv(data_path, series_column, targets,
                                         read_columns(features, known_columns),
-                                     _present(data_path, time_column), allow_single=True,
-                                     keep_missing=bool(spec))
+                                        _present(data_path, time_column), allow_single=True,
+                                        keep_missing=bool(spec))
         panel = split_known(panel, features, known_columns)
     else:
         if known_columns:
@@ -277,26 +277,23 @@ def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) 
     Quantiles exist within the horizon only: a forecast rolled beyond it leaves those
     cells empty (the rolled steps are conditional on the median path, so its spread
     would understate theirs)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     targets = meta["targets"]
     levels = (meta.get("quantiles") or []) if result.quantiles is not None else []
     labels = ["series"] if series_column else []
     timed = result.times is not None
-    writer.writerow(labels + ([meta.get("time_column") or "time"] if timed else []) + ["step"]
-                    + targets + [f"{target}_q{level:g}" for target in targets for level in levels])
+    rows = [labels + ([meta.get("time_column") or "time"] if timed else []) + ["step"]
+            + targets + [f"{target}_q{level:g}" for target in targets for level in levels]]
     steps = result.values.shape[1]
-    for index, (name, rows) in enumerate(zip(result.names, result.values)):
+    for index, (name, values) in enumerate(zip(result.names, result.values)):
         for step in range(steps):
-            cells = [f"{value:.7g}" for value in rows[step]]
+            cells = [f"{value:.7g}" for value in values[step]]
             if levels:
                 inside = step < result.quantiles.shape[1]
                 cells += [f"{result.quantiles[index, step, t, q]:.7g}" if inside else ""
                           for t in range(len(targets)) for q in range(len(levels))]
-            writer.writerow(([name] if series_column else [])
-                            + ([result.times[index][step]] if timed else []) + [step + 1]
-                            + cells)
-    return buffer.getvalue()
+            rows.append(([name] if series_column else [])
+                        + ([result.times[index][step]] if timed else []) + [step + 1] + cells)
+    return csv_text(rows)
 
 
 def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray | None = None):

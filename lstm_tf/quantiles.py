@@ -2,28 +2,12 @@
 metrics (with the seasonal-naive reference); the Keras head whose quantiles never
 cross and the pinball loss are in `layers` (imported only when a model is built).
 
-A quantile model's network ends in `layers.QuantileHead`: for levels τ_1 < ... < τ_Q, with
-the median at index m, the Dense head's raw outputs r_1..r_Q become
-
-    q_m     = r_m
-    q_{j+1} = q_j + softplus(r_{j+1})        j >= m   (above the median)
-    q_{j-1} = q_j - softplus(r_{j-1})        j <= m   (below the median)
-
-so q_1 <= ... <= q_Q for ANY input: softplus >= 0, and each quantile is computed
-from its neighbour by one floating-point add (rounding is monotone, so a chain of
-adds of non-negative numbers never decreases, even in float32, even when an offset
-underflows to 0). The chain, not a matrix product, is deliberate: a sum computed
-in another order could come out one ulp lower than its neighbour's.
-
-The quantiles are computed in the network's scaled units (z-scores), the anchor's
-forecast is added to every one of them and they are mapped back to raw units by the
-point forecast's own affine un-scaling, `q * std + mean` with std > 0: both keep the
-order, so the raw quantiles never cross either (for a single series or a panel's
-per-series scaling alike). The point forecast is the median.
-
-Training minimises the pinball (quantile) loss, averaged over levels:
-
-    L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q))
+A quantile model's network ends in `layers.QuantileHead` (each quantile its neighbour
+plus or minus a softplus, outward from the median: they never cross) and trains with
+`layers.PinballLoss`, L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q)). The quantiles are
+computed in z-scores, the anchor's forecast is added to each and they are mapped back
+by the affine un-scaling `q * std + mean` (std > 0): both keep the order, so the raw
+quantiles never cross either. The point forecast is the median.
 
 Metrics (original units; arrays [windows, horizon, targets, Q]):
     scaled pinball   mean over levels and points of L_τ / s, with s the MASE scale

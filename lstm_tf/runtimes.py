@@ -2,21 +2,11 @@
 
     lstm-tf runtimes MODEL.onnx [RUN]
 
-Runtimes, each behind onnxruntime's own calling convention (`run(output_names, feed)`
-returns the outputs as NumPy arrays), so that the parity checks (`parity`) run
-unchanged in any of them:
-
-    onnxruntime  the reference every other runtime is measured against (Python, CPU)
-    openvino     Intel's OpenVINO, CPU plugin, with INFERENCE_PRECISION_HINT "f32": on a
-                 CPU with bf16 (AVX512-BF16, AMX) its default precision is bf16, which
-                 misses the tolerance by about 3 orders of magnitude
-    tract        Sonos' tract (the Python binding of the `tract-onnx` Rust crate); it plans
-                 for concrete shapes, so one plan per input shape is made and kept
-    reference    `onnx.reference.ReferenceEvaluator`: the standard's executable definition,
-                 NumPy, slow
-    node         onnxruntime-node, through `exported/node/serve.js` (one Node.js process per
-                 model, tensors as base64 over a pipe); present when `node` is on PATH and
-                 `npm ci` has run in exported/
+Runtimes, each behind onnxruntime's calling convention (`run(output_names, feed)`), so
+that the parity checks (`parity`) run unchanged in any of them: onnxruntime (the
+reference), OpenVINO (CPU plugin, f32: its bf16 default misses the tolerance), tract,
+`onnx.reference.ReferenceEvaluator` and onnxruntime-node (`exported/node/serve.js`, when
+`node` is on PATH and `npm ci` has run in exported/).
 
 Inputs come from the graph and the contract (`contract`), never from a fixed list: the
 `window` input gets real (or, without a run, synthetic) windows, a step model's `x_t` the
@@ -29,16 +19,11 @@ Errors are relative, as the parity check measures them: an output in the target'
 from the training part; a gate, cell or hidden state divided by max(1, its largest
 |value|). The tolerance is parity's, 1e-5.
 
-A model without lstm-tf metadata is refused (`contract.parse_metadata`'s error): the
-metadata gives the window length, the columns' scale for synthetic windows, the index
-ranges and the target's std the errors are measured in, none of which a bare graph has.
-
-Panel models (`panel` in the metadata) keep their statistics inside the graph. With the
-run, the windows are its test windows of every series with their `series` index, and
-errors are in each series' training std (as parity measures them). Without it, a
-window-scaled panel model gets synthetic windows at mean 0 and std 1 and errors in each
-window's own std of the target (what its graph divides by); a series-scaled one is
-refused (no series' level is known without the run).
+A model without lstm-tf metadata is refused: a bare graph has no window length, scale or
+target std. A panel model keeps its statistics inside the graph: with the run it gets
+its test windows of every series, errors in each series' training std; without, a
+window-scaled one gets windows at mean 0 and std 1, errors in each window's std, and a
+series-scaled one is refused (no series' level is known without the run).
 """
 
 from __future__ import annotations
@@ -568,23 +553,19 @@ def _inputs(model: Model, run, count: int) -> Inputs:
         raise UserError(f"{model.path} takes windows of {model.fixed_time} rows only, the "
                         f"run {run} has windows of {config.data.window}; is it this run's "
                         "model?")
-    source = f"{{}} test windows of the run {run}"
-    if config.panel or config.covariates:
-        # Windows of every series, their index, each series' training std, and the
-        # future-known covariates of each window when the run has them.
-        cases = parity.parity_cases(config)
-        (test, series, std, known), (timing, timing_series, _, timing_known) = \
-            cases["test windows"], cases["batch 256"]
-        given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}
-        timing_given = {contract.SERIES_INPUT: timing_series.astype(np.int64)}
-        if known is not None:
-            given[contract.KNOWN_INPUT] = known[-count:]
-            timing_given[contract.KNOWN_INPUT] = timing_known
-        return Inputs(test[-count:], timing, source.format(min(count, len(test))), given,
-                      timing_given, std[-count:] if config.panel else None)
-    cases = parity.test_windows(config)
-    test = cases["test windows"]
-    return Inputs(test[-count:], cases["batch 256"], source.format(min(count, len(test))))
+    # Windows of every series, their index, each series' training std, and the
+    # future-known covariates of each window when the run has them (a graph input the
+    # model lacks is not fed: `feeds_for`).
+    cases = parity.parity_cases(config)
+    (test, series, std, known), (timing, timing_series, _, timing_known) = \
+        cases["test windows"], cases["batch 256"]
+    given = {contract.SERIES_INPUT: series[-count:].astype(np.int64)}
+    timing_given = {contract.SERIES_INPUT: timing_series.astype(np.int64)}
+    if known is not None:
+        given[contract.KNOWN_INPUT] = known[-count:]
+        timing_given[contract.KNOWN_INPUT] = timing_known
+    return Inputs(test[-count:], timing, f"{min(count, len(test))} test windows of the run {run}",
+                  given, timing_given, std[-count:] if config.panel else None)
 
 
 def compare(model_path, run=None, names: list[str] | None = None, windows: int = 32,

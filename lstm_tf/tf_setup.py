@@ -27,15 +27,9 @@ def tensorflow():
 
 def environment_defaults() -> None:
     """TensorFlow settings read from the environment, set before it starts (a value the
-    user set is kept):
-
-    - TF_CPP_MIN_LOG_LEVEL=3: no C++ log lines;
-    - TF_FORCE_GPU_ALLOW_GROWTH=true: GPU memory is taken as it is needed. By default
-      TensorFlow maps nearly all the memory of every visible GPU when it starts, even
-      for a run that uses one GPU (`--strategy default`) or none (export, evaluate),
-      so two processes on one machine would compete for it. TensorFlow reads this
-      variable when it creates its GPU devices; `TF_FORCE_GPU_ALLOW_GROWTH=false`
-      restores its default.
+    user set is kept): TF_CPP_MIN_LOG_LEVEL=3, no C++ log lines; TF_FORCE_GPU_ALLOW_GROWTH
+    =true, GPU memory taken as needed (TensorFlow's default maps nearly all of every
+    visible GPU, even for a run that uses one or none, so two processes would compete).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

@@ -31,14 +31,10 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
           log: Callable[[str], None] = print, resume: bool = False) -> dict:
     """Train a forecaster and write a complete run directory at `out`. Returns its metrics.
 
-    An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (see
-    `progress`); `resume=True` continues it (use `resume_training`).
-
-    One writer at a time: a second `train` (or `--resume`) of the same `out` started
-    while this one runs stops at once with a one-line error (`atomic.exclusive`). A
-    disk that fills up stops it with a one-line error naming `out`; the earlier run
-    there is intact and nothing partial is left (not even the resumable state of a
-    fresh run).
+    An interrupted run (Ctrl-C, SIGTERM) leaves its state beside `out` (`progress`);
+    `resume=True` continues it (`resume_training`). One writer at a time
+    (`atomic.exclusive`); a full disk stops it with a one-line error naming `out`, the
+    earlier run there intact and nothing partial left (not even a fresh run's state).
     """
     from .devices import is_chief
 
@@ -177,17 +173,6 @@ def monitor(config: RunConfig) -> str:
     return MONITOR if config.model.members > 1 else "val_loss"
 
 
-def build(prepared: Prepared, config: RunConfig, strategy, policy: str,
-          log: Callable[[str], None]):
-    """The compiled Keras model of one network, its variables on every replica of
-    `strategy` (an ensemble trains through its trainer: `build_trainer`)."""
-    model, trainer = build_trainer(prepared, config, strategy, policy, log)
-    if trainer is not model:
-        raise ValueError("an ensemble (--ensemble K > 1) is fitted through its trainer: "
-                         "use build_trainer")
-    return model
-
-
 def build_trainer(prepared: Prepared, config: RunConfig, strategy, policy: str,
                   log: Callable[[str], None]):
     """(the Keras model, the compiled model that training fits), variables on every
@@ -295,24 +280,16 @@ def final_epochs(config: RunConfig, tracker) -> int:
 
 def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epochs: int,
               network_kept: bool, verbose: int = 0):
-    """The final fit (`--final`): once validation has chosen, train again on every row
-    before the test part.
+    """The final fit (`--final`): once validation has chosen the epochs E, the anchor and
+    whether the network beats it, a fresh network (same seed, built and fed as the first)
+    trains E epochs on the training AND validation windows, without early stopping, and is
+    zeroed like the first when the first was not kept.
 
-        validation run : the network trained on the training windows; early stopping
-                         picks the best epoch E on the validation windows; the anchor is
-                         chosen there, and whether the network beats it ("network kept")
-        final fit      : a fresh network (same seed), built and fed as the first one
-                         (`build_trainer`, `datasets`), trained E epochs on the training AND
-                         validation windows, no early stopping; zeroed like the first when
-                         the first was not kept
-
-    The anchor's regressions are already refitted on the training and validation windows
-    when it is chosen (anchors.choose), and a single series keeps its training rows'
-    scaler, so the network is the one thing refitted. The test part is never seen: its
-    windows' targets lie after every row the final fit reads, so a run's test metrics stay
-    held-out figures of the model it exports, which forecasts from the latest data. The
-    validation windows are in-sample for the final network (a quantile run's calibration
-    still uses them: slightly optimistic).
+    The anchor's regressions were refitted on those windows when it was chosen, and a
+    single series keeps its training rows' scaler: the network is the one thing refitted.
+    The test part stays unseen, so the test metrics stay held-out figures of the exported
+    model; the validation windows are in-sample for it (a quantile run's calibration still
+    uses them: slightly optimistic).
     """
     import copy
     from dataclasses import replace

@@ -8,20 +8,13 @@ The search space, around the data's default window (`data.default_window`):
     learning rate  log-uniform 1e-4 .. 1e-2
     dropout        0, 0.1, 0.2 (between the layers: only with 2 layers)
 
-A window changes the windows themselves and the anchor fitted on them, so every
-trial prepares its own data (`data.prepare.prepare` with that window), builds and compiles
-the network as `train` does (zero head on an anchor), and fits it on the training
-windows with early stopping on the validation windows.
-
-A trial's score is a backtest of the validation part: the MAE, in the data's
-original units, over every validation window (every rolling origin of the
-validation part, stride 1) and every horizon step, of anchor + network; when the
-network does not beat its anchor there, the anchor's MAE (the network would be
-zeroed, as `train.keep_network_if_better` does). The test part is never looked at.
-
-The best configuration is then trained as an ordinary run (`train.train`) and
-`tuning.json` (every trial, the best, the seconds) is written into it. KerasTuner's
-working directory is a temporary directory, deleted afterwards.
+Every trial prepares its own data (a window changes the windows and their anchor),
+builds and fits the network as `train` does, with early stopping on the validation
+windows. Its score is the MAE in original units of anchor + network over every
+validation window (stride 1) and horizon step, or the anchor's alone when the network
+does not beat it (`train.keep_network_if_better` would zero it); the test part is never
+looked at. The best configuration is trained as an ordinary run (`train.train`), with
+`tuning.json` (every trial, the best, the seconds) written into it.
 """
 
 from __future__ import annotations
@@ -140,17 +133,6 @@ def window_choices(data: DataConfig, rows: int) -> list[int]:
     return sorted({min(max(1, w), cap) for w in (default // 2, default, 2 * default)})
 
 
-def search_space(kt, windows: list[int]):
-    hp = kt.HyperParameters()
-    hp.Choice("window", windows)
-    hp.Choice("units", list(UNITS))
-    hp.Choice("layers", list(LAYERS))
-    hp.Float("learning_rate", LEARNING_RATES[0], LEARNING_RATES[1], sampling="log")
-    with hp.conditional_scope("layers", [2]):
-        hp.Choice("dropout", list(DROPOUTS))
-    return hp
-
-
 def validation_score(model, prepared, data: DataConfig) -> tuple[float, float]:
     """(anchor + network, anchor alone): MAE in original units over every validation
     window (stride 1) and horizon step."""
@@ -184,7 +166,8 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     strategy, policy = train_lib.start_tensorflow(config.train, data.window, trial.layers)
     # The run's own pipelines (every replica gets windows in every batch) and model.
     train_set, val_set, steps = train_lib.datasets(prepared, config, 0)
-    model = train_lib.build(prepared, config, strategy, policy, log=lambda line: None)
+    # One network (ensemble 1): the trainer `build_trainer` returns is the model itself.
+    model, _ = train_lib.build_trainer(prepared, config, strategy, policy, log=lambda line: None)
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if tune.patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=tune.patience,
@@ -235,7 +218,13 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
 def make_oracle(kt, tune_config: TuneConfig, windows: list[int]):
     """The KerasTuner oracle of `tune_config.algorithm` over the search space, capped at
     `tune_config.trials` trials."""
-    hp = search_space(kt, windows)
+    hp = kt.HyperParameters()
+    hp.Choice("window", windows)
+    hp.Choice("units", list(UNITS))
+    hp.Choice("layers", list(LAYERS))
+    hp.Float("learning_rate", LEARNING_RATES[0], LEARNING_RATES[1], sampling="log")
+    with hp.conditional_scope("layers", [2]):
+        hp.Choice("dropout", list(DROPOUTS))
     objective = kt.Objective("validation_mae", direction="min")
     if tune_config.algorithm == "bayesian":
         return kt.oracles.BayesianOptimizationOracle(

@@ -6,13 +6,11 @@ fed by the code `lstm-tf train` uses (`start_tensorflow`, `build_model`, `compil
 `make_dataset`), under the strategy `train` would pick and with the steps per execution
 it would run (one under several replicas), so what is measured here is what training runs.
 
-Two numbers, measured separately so that it is visible which one limits training:
-- training: samples per second of whole epochs, after a first epoch that traces and
-  compiles the step (excluded); the median over `repeats` epochs;
-- input pipeline: samples per second that `make_dataset` alone delivers, consumed
-  inside a TensorFlow graph as Keras does: the whole stream training reads (its
-  warm-up and timed epochs, one iterator, whose start-up is counted), timed `repeats`
-  times; the median. It must stay far above the training rate (20x or more).
+Two numbers, measured separately so that it is visible which one limits training: the
+median samples per second of `repeats` training epochs (after an untimed first epoch
+that traces and compiles the step), and of `repeats` passes of `make_dataset` alone over
+the same stream, consumed in a TensorFlow graph as Keras does; the pipeline must stay
+far above the training rate (20x or more).
 
 `benchmarks/torch_lstm.py` runs this and an equivalent PyTorch `nn.LSTM` model side by
 side, alternating processes, for the comparison in docs/training.md.

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
-from .timeaxis import continue_time
+from .timeaxis import continue_time, parse_time
 
 CALENDAR = ("month", "dayofweek", "dayofmonth", "dayofyear", "hour", "minute")
 
@@ -104,18 +104,10 @@ def as_datetimes(time, source: str, column: str | None) -> np.ndarray:
         return array.astype("datetime64[s]")
     numbers = UserError(f"--calendar needs a time column of dates; {source}'s time column "
                         f"{column!r} holds plain numbers")
-    if array.dtype.kind in "fiu" or (len(array) and _numeric(str(array[0]))):
+    if array.dtype.kind in "fiu" or (len(array) and isinstance(parse_time(str(array[0])), float)):
         raise numbers
     return np.array([np.datetime64(str(text), "s") for text in array],
                     dtype="datetime64[s]")
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -198,8 +190,7 @@ def split_future(values: np.ndarray, n_targets: int) -> int:
     return int(filled[-1]) + 1 if len(filled) else 0
 
 
-def future_known(known_rows: np.ndarray, known: list[str], horizon: int, source: str,
-                 where: str = "") -> np.ndarray:
+def future_known(known_rows: np.ndarray, known: list[str], horizon: int, source: str) -> np.ndarray:
     """The known columns' values over the horizon [horizon, len(known)] from the future
     rows (`split_future`); a one-line error naming the first column that lacks them."""
     for j, name in enumerate(known):
@@ -207,7 +198,7 @@ def future_known(known_rows: np.ndarray, known: list[str], horizon: int, source:
         count = int(np.sum(~np.isnan(column)))
         if count < horizon:
             raise UserError(
-                f"{source}: {where}known column {name!r} has {count} of the {horizon} future "
+                f"{source}: known column {name!r} has {count} of the {horizon} future "
                 f"value(s) the model needs: add {horizon} row(s) after the last target value, "
                 f"with the target empty and {name!r} filled")
     return known_rows[:horizon].astype(np.float64)
@@ -234,8 +225,7 @@ def split_known(data, features: list[str], known: list[str]):
 
 
 def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | None,
-                      horizon: int, source: str, time_column: str | None,
-                      where: str = "") -> np.ndarray:
+                      horizon: int, source: str, time_column: str | None) -> np.ndarray:
     """The raw covariates over the `horizon` steps after a history [horizon, K]: calendar
     features of the continued time column (`timeaxis.continue_time`), then the known
     columns' values from the future rows. `spec`: the model's `covariates` metadata."""
@@ -249,5 +239,5 @@ def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | 
     if spec["known"]:
         rows = (future_known_rows if future_known_rows is not None
                 else np.empty((0, len(spec["known"]))))
-        parts.append(future_known(rows, spec["known"], horizon, source, where))
+        parts.append(future_known(rows, spec["known"], horizon, source))
     return np.concatenate(parts, axis=1)

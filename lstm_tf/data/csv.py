@@ -252,13 +252,12 @@ def read_with_future(path, targets: list[str], features: list[str], known: list[
     if split == 0:
         raise UserError(f"{source} has no row with a value of {', '.join(targets)}")
     history = _select(source, header, rows[:split], list(targets), list(features),
-                                 time_column, None, first_line=2)
+                      time_column, None, first_line=2)
     future = np.full((len(rows) - split, len(known)), np.nan)
     for i, row in enumerate(rows[split:]):
         if len(row) != len(header):
             raise UserError(f"{source}: line {2 + split + i} has {len(row)} fields, the "
                             f"header has {len(header)}")
         for j, name in enumerate(known):
-            future[i, j] = _parse_number(row[header.index(name)], source, name,
-                                                    2 + split + i)
+            future[i, j] = _parse_number(row[header.index(name)], source, name, 2 + split + i)
     return history, future

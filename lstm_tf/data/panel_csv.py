@@ -38,7 +38,7 @@ from .timeaxis import check_increasing, format_time, parse_times
 def read_long_csv(path: str | Path, series_column: str, targets: list[str] | None = None,
                   features: list[str] | tuple[str, ...] = (), time_column: str | None = None,
                   fill: str | None = None, allow_single: bool = False,
-                  keep_missing: bool = False) -> Panel:
+                  keep_missing: bool = False, source: str | None = None) -> Panel:
     """Read a long CSV: one row per (series, time), e.g. `series,time,value,price`.
 
     Rows may come in any order: they are sorted by (series, time), stably, so without
@@ -53,18 +53,12 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     one series); otherwise it is an error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
     `keep_missing` leaves missing values as NaN (predict: the future rows of a model
-    with known covariates have empty targets).
+    with known covariates have empty targets). `source` names the file in errors (default
+    its path).
     """
     path = existing_file(path)
-    source = str(path)
-    header = _header(path, source)
-    return _read_long(path, source, header, series_column, targets, list(features),
-                      time_column, fill, allow_single, keep_missing)
-
-
-def _read_long(path: Path, source: str, header: list[str], series_column: str,
-               targets: list[str] | None, features: list[str], time_column: str | None,
-               fill: str | None, allow_single: bool, keep_missing: bool = False) -> Panel:
+    source = source or str(path)
+    header, features = _header(path, source), list(features)
     if series_column not in header:
         raise UserError(f"{source}: no series column {series_column!r}; "
                         f"available: {', '.join(header)}")
@@ -77,32 +71,13 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
             raise UserError(f"{source} has no column besides the series and time columns")
         targets = candidates[:1]
     targets = list(targets)
-    check_columns(source, header, targets, features,
-                         {"series": series_column, "time": time_column})
+    check_columns(source, header, targets, features, {"series": series_column, "time": time_column})
     text_columns = [series_column] + ([time_column] if time_column else [])
     table = _read_columns(path, source, header, targets + features, text_columns,
                           series_column=series_column)
     if table.rows == 0:
         raise UserError(f"{source} has a header but no data rows")
-
-    codes, uniques = table.texts[series_column]
-    blank = np.flatnonzero(uniques == "")
-    if len(blank):
-        row = int(np.argmax(codes == blank[0]))
-        raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
-                        f"{series_column!r}")
-    # Series in name order: renumber the codes by each name's rank.
-    by_name = np.argsort(uniques, kind="stable")
-    if (by_name != np.arange(len(uniques))).any():  # else first appearance is name order
-        rank = np.empty(len(uniques), dtype=np.int64)
-        rank[by_name] = np.arange(len(uniques))
-        codes = rank[codes]
-    names = [str(name) for name in uniques[by_name]]
-    if len(names) == 1 and not allow_single:
-        raise UserError(f"{source}: the series column {series_column!r} holds one series "
-                        f"only ({names[0]!r}); leave out --series-column to train on it as "
-                        "a single series")
-
+    codes, names = _series_in_name_order(table, series_column, source, allow_single)
     columns = targets + features
     values = (table.numbers[columns[0]][:, None] if len(columns) == 1
               else np.column_stack([table.numbers[name] for name in columns]))
@@ -141,25 +116,45 @@ def _read_long(path: Path, source: str, header: list[str], series_column: str,
                  series_column)
 
 
+def _series_in_name_order(table: _Table, series_column: str, source: str,
+                          allow_single: bool) -> tuple[np.ndarray, list[str]]:
+    """(each row's series index, the series names): series numbered in name order."""
+    codes, uniques = table.texts[series_column]
+    blank = np.flatnonzero(uniques == "")
+    if len(blank):
+        row = int(np.argmax(codes == blank[0]))
+        raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
+                        f"{series_column!r}")
+    by_name = np.argsort(uniques, kind="stable")
+    if (by_name != np.arange(len(uniques))).any():  # else first appearance is name order
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[by_name] = np.arange(len(uniques))
+        codes = rank[codes]
+    names = [str(name) for name in uniques[by_name]]
+    if len(names) == 1 and not allow_single:
+        raise UserError(f"{source}: the series column {series_column!r} holds one series "
+                        f"only ({names[0]!r}); leave out --series-column to train on it as "
+                        "a single series")
+    return codes, names
+
+
 # --------------------------------------------------------------------- wide CSV
 
 
 def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
-                       time_column: str | None = None, fill: str | None = None) -> Panel:
+                       time_column: str | None = None, fill: str | None = None,
+                       source: str | None = None) -> Panel:
     """Read a wide CSV as a panel: every selected column is its own series (`value`).
 
     The series share the time column, which must increase row by row. `columns`
     defaults to every column but the time column; each must hold numbers. A column's
     leading and trailing missing cells are not part of its series, so the series may
-    differ in length and start time; a gap inside a series needs `fill`.
+    differ in length and start time; a gap inside a series needs `fill`. `source` names
+    the file in errors (default its path).
     """
     path = existing_file(path)
-    source = str(path)
-    return _read_wide(path, source, _header(path, source), columns, time_column, fill)
-
-
-def _read_wide(path: Path, source: str, header: list[str], columns: list[str] | None,
-               time_column: str | None, fill: str | None) -> Panel:
+    source = source or str(path)
+    header = _header(path, source)
     if time_column is not None and time_column not in header:
         raise UserError(f"{source}: no time column {time_column!r}; "
                         f"available: {', '.join(header)}")

@@ -77,11 +77,6 @@ class Scaler:
         index = 0 if series is None else series
         return (values - self.mean[index]) / self.std[index]
 
-    def inverse_targets(self, scaled: np.ndarray, n_targets: int,
-                        series: np.ndarray | None = None) -> np.ndarray:
-        """Un-scale forecasts [..., targets] (first `n_targets` columns); with `series`
-        [n], forecasts [n, horizon, targets] of the windows of those series."""
-        if series is None:
-            return scaled * self.std[0, :n_targets] + self.mean[0, :n_targets]
-        return (scaled * self.std[series, None, :n_targets]
-                + self.mean[series, None, :n_targets])
+    def inverse_targets(self, scaled: np.ndarray, n_targets: int) -> np.ndarray:
+        """Un-scale the first series' forecasts [..., targets] (first `n_targets` columns)."""
+        return scaled * self.std[0, :n_targets] + self.mean[0, :n_targets]

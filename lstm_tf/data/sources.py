@@ -12,7 +12,7 @@ from ..errors import UserError
 from .covariates import read_columns, split_known
 from .csv import _select, parse_csv
 from .panel import Panel, Series
-from .panel_csv import _header, _read_long, _read_wide, read_long_csv, read_wide_as_panel
+from .panel_csv import read_long_csv, read_wide_as_panel
 
 
 @dataclass(frozen=True)
@@ -213,13 +213,10 @@ def load_builtin_panel(name: str, columns: list[str] | None = None,
         return synthetic_panel(**info.options)
     source = f"builtin:{name}"
     with resources.as_file(resources.files("lstm_tf").joinpath("datasets", info.file)) as path:
-        header = _header(path, source)
         if info.layout == "wide":
-            panel = _read_wide(path, source, header, columns, info.time_column, fill)
-        else:
-            panel = _read_long(path, source, header, info.series_column, columns, [],
-                               info.time_column, fill, allow_single=False)
-    return panel
+            return read_wide_as_panel(path, columns, info.time_column, fill, source)
+        return read_long_csv(path, info.series_column, columns, [], info.time_column, fill,
+                             source=source)
 
 
 # ------------------------------------------------------------ from a DataConfig

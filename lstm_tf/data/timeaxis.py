@@ -122,22 +122,15 @@ _CALENDAR_MONTHS = ((28, 31, 1), (89, 92, 3), (181, 184, 6), (365, 366, 12))
 
 
 def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
-    """The `steps` timestamps after one series' `times`, continuing its spacing.
+    """The `steps` timestamps (datetime64[s] or float64) after one series' increasing
+    `times` (datetime64 or float64, at least two), continuing its median spacing (a gap
+    in the history does not change it).
 
     Dates spaced by months, quarters, half-years or years continue by the calendar:
     month ends stay month ends (Jan 31, Feb 28, Mar 31), month starts stay month
     starts, any other day of the month is kept where the month has it (else its last
-    day), and so is the time of day. Any other spacing (weekly, daily, hourly,
-    half-hourly, ...) is fixed: `last + k * spacing`. Plain numbers (years, step
-    counts) continue by their step. The spacing is the median step, so a gap in the
-    history does not change it.
-
-    Args:
-        times: datetime64 or float64 [n >= 2], increasing.
-        steps: how many timestamps to return.
-
-    Returns:
-        datetime64[s] or float64 [steps].
+    day), and so is the time of day. Any other spacing (weekly, daily, hourly, ...) is
+    fixed: `last + k * spacing`; plain numbers (years, step counts) continue by their step.
     """
     times = np.asarray(times)
     if len(times) < 2:

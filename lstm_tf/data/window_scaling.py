@@ -59,14 +59,9 @@ def tf_standardise(windows, n_targets: int):
     scale = tf.where(scale > 0, scale, tf.ones_like(scale))
 
     def undo(forecast):  # [batch, horizon, targets], or quantiles [..., targets, Q]
-        if forecast.shape.rank == 4:
-            return undo_each(forecast)
-        return ((forecast * scale[..., :n_targets] + mean_change[..., :n_targets])
-                + last[..., :n_targets])
-
-    def undo_each(quantiles):  # the same arithmetic, with a trailing level axis
-        return ((quantiles * scale[..., :n_targets, None] + mean_change[..., :n_targets, None])
-                + last[..., :n_targets, None])
+        part = (lambda x: x[..., :n_targets, None]) if forecast.shape.rank == 4 else \
+            (lambda x: x[..., :n_targets])  # a quantile's trailing level axis
+        return (forecast * part(scale) + part(mean_change)) + part(last)
 
     def to_z(targets):
         return ((targets - last[..., :n_targets]) - mean_change[..., :n_targets]) \

@@ -20,8 +20,6 @@ need them: importing this module is cheap.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import os
@@ -33,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..atomic import refuse_overwrite, write_json, write_text
+from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
 from ..errors import UserError
 from ..figures import pyplot, save_figure
@@ -239,23 +237,19 @@ class TrainingCurve:
     xla: bool = False  # whether the steps were compiled with XLA (`use_xla`)
 
 
-def make_optimizer(name: str, learning_rate: float, clipnorm: float | None):
-    import keras
-
-    _check(name in OPTIMIZERS, f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    optimizer = keras.optimizers.Adam if name == "adam" else keras.optimizers.SGD
-    return optimizer(learning_rate, clipnorm=clipnorm)
-
-
 def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimizer: str,
                     learning_rate: float, clipnorm: float | None, data_seed: int,
                     test: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 0,
                     progress: Progress | None = None, label: str = "") -> TrainingCurve:
     """Train `model` for `steps` Adam/SGD steps on fresh adding-problem batches (MSE loss)."""
     _quiet_tensorflow()
+    import keras
     import tensorflow as tf
 
-    opt = make_optimizer(optimizer, learning_rate, clipnorm)
+    _check(optimizer in OPTIMIZERS,
+           f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+    opt = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(
+        learning_rate, clipnorm=clipnorm)
     variables = model.trainable_variables
     opt.build(variables)
     jit_compile = use_xla(model, steps)
@@ -715,9 +709,7 @@ def _json_num(value: float) -> float | str:
 
 
 def _write_csv(path: Path, rows: list[tuple]) -> Path:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    write_text(path, buffer.getvalue())
+    write_text(path, csv_text(rows))
     return path
 
 
