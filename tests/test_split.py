@@ -95,6 +95,24 @@ def test_a_refusal_states_the_true_minimum_of_rows():
             split_rows(need - 1, 0.15, 0.15, window, horizon, holdout, val_size)
 
 
+@pytest.mark.parametrize("horizon, season", [(6, None), (8, 4), (12, 12), (18, 12), (13, 52)])
+def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_horizons(
+        horizon, season):
+    """A single series with the competitions' horizons and --test-size h: the minimum
+    the refusal names is the first row count whose default window and split are
+    accepted, and every longer series is accepted too."""
+    with pytest.raises(UserError, match=r"need at least (\d+) rows") as refused:
+        default_window(horizon + 1, season, horizon, 0.15, 0.15, horizon)
+    need = int(refused.value.args[0].rsplit("need at least ", 1)[1].split()[0])
+    assert need == 3 * horizon + MIN_WINDOW + MIN_TRAIN_WINDOWS - 1  # (validation: h rows)
+    with pytest.raises(UserError, match=f"need at least {need} rows"):
+        default_window(need - 1, season, horizon, 0.15, 0.15, horizon)
+    for rows in range(need, need + 40):
+        window = default_window(rows, season, horizon, 0.15, 0.15, horizon)
+        split = split_rows(rows, 0.15, 0.15, window, horizon, horizon)
+        assert split.train_end - window - horizon + 1 >= MIN_TRAIN_WINDOWS
+
+
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
     for rows, horizon, window in [(72, 12, 12), (84, 18, 10), (72, 18, 6)]:
         path, time = builtin_slice(tmp_path, "elnino", 100, rows)
