@@ -71,6 +71,14 @@ def test_the_short_series_is_forecast_only_not_skipped(short_run):
     assert np.bincount(prepared.series_of["train"]).tolist() == [40 - 12 - WINDOW - 5] * 6
 
 
+def test_evaluate_says_it_is_forecast_only(short_run):
+    _, run, _ = short_run
+    output = invoke("evaluate", run)
+    assert "7 series, test mean MASE" in output
+    assert "; 1 series too short to train, forecast only" in output
+    assert "skipped" not in output
+
+
 def test_its_metrics_are_the_model_forecast_of_its_held_out_block(short_run):
     from lstm_tf import runs
     from lstm_tf.data.prepare import evaluation_data
