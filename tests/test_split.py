@@ -219,7 +219,7 @@ def test_in_a_panel_every_series_that_holds_a_window_trains():
     # 17 and 20 rows: no validation of their own, their rows before the test part train.
     assert kept.tolist() == [False, True, True, True, True, True, True, True, True]
     assert val.tolist() == [0, 0, 0, 0, 0, 6, 6, 6, 6]
-    assert forecast_only(lengths, val, test, kept, 5, 6).tolist() == [
+    assert (kept & forecast_only(lengths, val, test, 5, 6)).tolist() == [
         False, True, True, False, False, False, False, False, False]
     lengths = lengths[2:]  # 14, 17, 20, 30, 40, 47, 47
     # The window shrinks from the median series' (30 rows: 4) until `share` of the

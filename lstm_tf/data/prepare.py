@@ -345,8 +345,7 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
     untrained = forecast_only(panel.lengths, split.val_end - split.train_end,
-                              panel.offsets[1:] - split.val_end, np.ones(len(panel.names), bool),
-                              config.window, config.horizon)
+                              panel.offsets[1:] - split.val_end, config.window, config.horizon)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
     if single:
         for part, found in starts.items():

@@ -192,11 +192,11 @@ def panel_parts(lengths, window: int, horizon: int, val_fraction: float,
     return np.where(full, val, 0), test, kept
 
 
-def forecast_only(lengths, val: np.ndarray, test: np.ndarray, kept: np.ndarray, window: int,
+def forecast_only(lengths, val: np.ndarray, test: np.ndarray, window: int,
                   horizon: int) -> np.ndarray:
-    """Which kept series of `panel_parts` hold no training window: forecast, not trained."""
-    lengths = np.asarray(lengths, np.int64)
-    return kept & (lengths - val - test < window + horizon)
+    """Which series of `panel_parts`' parts hold no training window (kept, they are
+    forecast, not trained on)."""
+    return np.asarray(lengths, np.int64) - val - test < window + horizon
 
 
 def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
@@ -212,9 +212,9 @@ def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
                           test_fraction, holdout, val_size)
 
     def kept(window: int) -> int:  # the series that train (forecast-only ones do not)
-        val, test, kept = panel_parts(lengths, window, horizon, val_fraction, test_fraction,
+        val, test, keep = panel_parts(lengths, window, horizon, val_fraction, test_fraction,
                                       holdout, val_size)
-        return int((kept & ~forecast_only(lengths, val, test, kept, window, horizon)).sum())
+        return int((keep & ~forecast_only(lengths, val, test, window, horizon)).sum())
 
     able = kept(MIN_WINDOW)
     window = max(typical, MIN_WINDOW)
