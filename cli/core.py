@@ -322,6 +322,9 @@ def _panel_summary(metrics: dict) -> str:
             + ", ".join(f"{metrics[name]['smape']:.2f}%" for name in baselines) + "); model beats "
             + ", ".join(f"{name.replace('_', ' ')} on {metrics['beats_' + name]}/"
                         f"{metrics[name]['series']} series" for name in baselines))
+    if metrics.get("forecast_only_series"):  # counted above: forecast, never trained on
+        line += (f"; {metrics['forecast_only_series']} series too short to train, "
+                 "forecast only")
     if metrics.get("skipped_series"):
         line += f"; {metrics['skipped_series']} series too short, skipped"
     return line

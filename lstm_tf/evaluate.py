@@ -118,6 +118,8 @@ def evaluate_model(model, prepared: Prepared, config: RunConfig,
         result.update({"series": len(panel.names), "scaling": prepared.scaling,
                        "mase_scale": "seasonal naive" if season else "naive",
                        **metrics_lib.panel_summary(table, list(forecasts))})
+        if prepared.forecast_only:  # in the series above: forecast, never trained on
+            result["forecast_only_series"] = len(prepared.forecast_only)
     if "seasonal_naive" in forecasts or (season and not single):
         result["season"] = season
     plot = {"forecast": forecast, "actual": actual, "targets": panel.targets,

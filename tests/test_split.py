@@ -95,6 +95,24 @@ def test_a_refusal_states_the_true_minimum_of_rows():
             split_rows(need - 1, 0.15, 0.15, window, horizon, holdout, val_size)
 
 
+@pytest.mark.parametrize("horizon, season", [(6, None), (8, 4), (12, 12), (18, 12), (13, 52)])
+def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_horizons(
+        horizon, season):
+    """A single series with the competitions' horizons and --test-size h: the minimum
+    the refusal names is the first row count whose default window and split are
+    accepted, and every longer series is accepted too."""
+    with pytest.raises(UserError, match=r"need at least (\d+) rows") as refused:
+        default_window(horizon + 1, season, horizon, 0.15, 0.15, horizon)
+    need = int(refused.value.args[0].rsplit("need at least ", 1)[1].split()[0])
+    assert need == 3 * horizon + MIN_WINDOW + MIN_TRAIN_WINDOWS - 1  # (validation: h rows)
+    with pytest.raises(UserError, match=f"need at least {need} rows"):
+        default_window(need - 1, season, horizon, 0.15, 0.15, horizon)
+    for rows in range(need, need + 40):
+        window = default_window(rows, season, horizon, 0.15, 0.15, horizon)
+        split = split_rows(rows, 0.15, 0.15, window, horizon, horizon)
+        assert split.train_end - window - horizon + 1 >= MIN_TRAIN_WINDOWS
+
+
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
     for rows, horizon, window in [(72, 12, 12), (84, 18, 10), (72, 18, 6)]:
         path, time = builtin_slice(tmp_path, "elnino", 100, rows)
@@ -189,21 +207,27 @@ def test_short_series_train_end_to_end(tmp_path):
 
 
 def test_in_a_panel_every_series_that_holds_a_window_trains():
-    from lstm_tf.data.split import panel_parts, panel_window
+    from lstm_tf.data.split import forecast_only, panel_parts, panel_window
 
-    lengths = np.array([14, 17, 20, 30, 40, 47, 47])
+    lengths = np.array([10, 11, 14, 17, 20, 30, 40, 47, 47])
     # h = 6, 6 test rows; validation max(15%, 6) = 6 rows where the series holds it.
     val, test, kept = panel_parts(lengths, 5, 6, 0.15, 0.15, holdout=6)
-    assert test.tolist() == [6] * 7
-    # 14 rows: 8 before the test part, fewer than window + horizon = 11: not kept.
+    assert test.tolist() == [6] * 9
+    # 10 rows: 4 before the test part, fewer than the window (5): not kept.
+    # 11 and 14 rows: 5 and 8 before the test part, a window but not window + horizon =
+    # 11: kept, forecast only (no training window; the model forecasts their test part).
     # 17 and 20 rows: no validation of their own, their rows before the test part train.
-    assert kept.tolist() == [False, True, True, True, True, True, True]
-    assert val.tolist() == [6, 0, 0, 6, 6, 6, 6]
+    assert kept.tolist() == [False, True, True, True, True, True, True, True, True]
+    assert val.tolist() == [0, 0, 0, 0, 0, 6, 6, 6, 6]
+    assert (kept & forecast_only(lengths, val, test, 5, 6)).tolist() == [
+        False, True, True, False, False, False, False, False, False]
+    lengths = lengths[2:]  # 14, 17, 20, 30, 40, 47, 47
     # The window shrinks from the median series' (30 rows: 4) until `share` of the
     # series that can hold a window of MIN_WINDOW rows hold it (14 rows: window 2).
     assert default_window(30, None, 6, 0.15, 0.15, holdout=6) == 4
     assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=1.0) == 2
-    # Window 4 keeps 6 of the 7 (every series of 16 rows or more): enough for share 0.8.
+    # Window 4 trains 6 of the 7 (every series of 16 rows or more): enough for share
+    # 0.8; the window counts the series that train, not those only forecast.
     assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=0.8) == 4
     assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6) == 2  # 0.9 of 7 > 6
     # Without a series that holds validation, none is kept (the panel has no validation).
@@ -225,10 +249,13 @@ def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):
     assert config.window == window == 4
     too_short = panel.lengths < window + 6 + 6  # window, horizon and the test part
     assert 0 < too_short.sum() <= 0.1 * 60
-    assert recorded["skipped"] == [name for name, s in zip(panel.names, too_short) if s]
+    # Those too short to train are forecast only: none is skipped (each holds a window
+    # of 4 before its test part), each has its test window.
+    assert recorded["skipped"] == [] and panel.lengths.min() >= window + 6
+    assert recorded["forecast_only"] == [name for name, s in zip(panel.names, too_short) if s]
     kept = int((~too_short).sum())
     assert len(np.unique(found.series_of["train"])) == kept
-    assert len(np.unique(found.series_of["test"])) == kept
+    assert np.unique(found.series_of["test"]).tolist() == list(range(60))
     # Validation comes from the series long enough for it (6 + 6 + 4 + 6 rows or more);
     # the shorter ones train on every row before their test part.
     with_val = int((panel.lengths >= 22).sum())

@@ -23,7 +23,7 @@ from ..forecaster import Forecaster
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel, as_panel
 from .scaling import Scaler
-from .split import minimum_rows, panel_parts, panel_window
+from .split import forecast_only, minimum_rows, panel_parts, panel_window
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -57,6 +57,9 @@ class Prepared:
     # Whether the network takes the series index as an input (a learned embedding).
     series_input: bool = False
     skipped: list[str] = dataclasses.field(default_factory=list)  # a panel's too-short series
+    # A panel's series too short to train (no training window) but forecast and
+    # evaluated from the window before their test part (`split.panel_parts`).
+    forecast_only: list[str] = dataclasses.field(default_factory=list)
     # Anchor `network`: the anchor `auto` would have chosen, the floor's fallback
     # (`train.floor`); None otherwise.
     fallback: anchors_lib.Anchor | None = None
@@ -210,6 +213,7 @@ def prepare_any(data: data_lib.Series | Panel, config: DataConfig
     if not isinstance(data, Panel):
         return prepared, None
     return prepared, {"series": prepared.series.names, "skipped": prepared.skipped,
+                      "forecast_only": prepared.forecast_only,
                       "series_column": data.series_column, "scaling": config.scaling}
 
 
@@ -264,8 +268,9 @@ def run_scaler(config: RunConfig) -> Scaler | None:
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
     """Each series' split (the last `test_size` rows, or `test_fraction` of them, are its
     test part; validation before it) and which series are long enough to keep: a
-    training part of window + horizon rows, validation and test parts of horizon rows,
-    or, for a series too short for validation of its own, none (`split.panel_parts`)."""
+    training part of window + horizon rows, validation and test parts of horizon rows;
+    for a series too short for validation of its own, none; for one too short to train,
+    a window before its test part (forecast only; `split.panel_parts`)."""
     val, test, keep = panel_parts(panel.lengths, config.window, config.horizon,
                                   config.val_fraction, config.test_fraction, config.holdout,
                                   config.val_size)
@@ -310,9 +315,10 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
             anchor: anchors_lib.Anchor | None = None,
             covariates: Covariates | None = None) -> Prepared:
     """Split each series chronologically, drop those too short (a panel's, named in
-    `Prepared.skipped`), scale, find every window, and choose one anchor on the training
-    windows of all series (a saved run passes its own scaler, anchor and covariate
-    scaling).
+    `Prepared.skipped`; those too short to train but holding a window before their test
+    part are kept, forecast only: `Prepared.forecast_only`), scale, find every window,
+    and choose one anchor on the training windows of all series (a saved run passes its
+    own scaler, anchor and covariate scaling).
 
     A single series goes through here as a panel of one (`panel.as_panel`), scaled by
     its training rows' z-scores (a panel's `series` scaling with one series, recorded
@@ -338,6 +344,8 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
                         "use a smaller --window, --horizon or --test-size")
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
+    untrained = forecast_only(panel.lengths, split.val_end - split.train_end,
+                              panel.offsets[1:] - split.val_end, config.window, config.horizon)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
     if single:
         for part, found in starts.items():
@@ -373,7 +381,8 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
                             scaler, scaled, starts, anchor)
     else:
         prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling,
-                            skipped=skipped)
+                            skipped=skipped,
+                            forecast_only=[n for n, u in zip(panel.names, untrained) if u])
     prepared.fallback = fallback
     return with_covariates(prepared, config, train_rows, covariates)
 

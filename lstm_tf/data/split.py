@@ -11,10 +11,11 @@ The rules, one set for a single series and for every series of a panel (`part_ro
   `val_fraction` of the rows (of those before a fixed test part). A part sized by a
   fraction holds at least `horizon` rows (one forecast); a size given below the
   horizon is refused.
-- training: the rest. It must hold a window and its horizon; a default window
-  (`default_window`) shrinks with the training part (a third of it), and a series too
-  short for a window of `MIN_WINDOW` rows with `MIN_TRAIN_WINDOWS` training windows is
-  refused.
+- training: the rest. It must hold a window and its horizon (in a panel, a series too
+  short for that is still forecast from a window before its test part: `panel_parts`);
+  a default window (`default_window`) shrinks with the training part (a third of it),
+  and a single series too short for a window of `MIN_WINDOW` rows with
+  `MIN_TRAIN_WINDOWS` training windows is refused.
 """
 
 from __future__ import annotations
@@ -171,18 +172,31 @@ def panel_parts(lengths, window: int, horizon: int, val_fraction: float,
                 val_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each series' (validation rows, test rows, kept) in a panel (`part_rows`).
 
-    A series too short for a validation part of its own still trains the global model
-    when its rows before the test part hold a window and its horizon: they are all
-    training rows (validation is the panel's, held by the longer series). A series
-    without even that is not kept."""
+    Three kinds of kept series, as long as one series holds a validation part (the
+    panel's validation is held by the longer series):
+    - validated: its training part holds a window and its horizon, and its validation
+      and test parts the horizon each;
+    - training: too short for a validation part of its own, but its rows before the test
+      part hold a window and its horizon: they are all training rows;
+    - forecast only: its rows before the test part hold a window, not its horizon too:
+      it gives the global model no training window, yet the model forecasts its test
+      part (and `lstm-tf predict` its future) from its last window, so it is evaluated
+      like the others rather than left out (`forecast_only`).
+    A series whose rows before the test part hold no window is not kept."""
     lengths = np.asarray(lengths, np.int64)
     val, test = part_rows(lengths, horizon, val_fraction, test_fraction, holdout, val_size)
     full = lengths - val - test >= window + horizon
-    no_val = ~full & (lengths - test >= window + horizon)
-    if full.any():
-        val = np.where(no_val, 0, val)
-        return val, test, full | no_val
-    return val, test, full
+    if not full.any():
+        return val, test, full
+    kept = full | (lengths - test >= window)
+    return np.where(full, val, 0), test, kept
+
+
+def forecast_only(lengths, val: np.ndarray, test: np.ndarray, window: int,
+                  horizon: int) -> np.ndarray:
+    """Which series of `panel_parts`' parts hold no training window (kept, they are
+    forecast, not trained on)."""
+    return np.asarray(lengths, np.int64) - val - test < window + horizon
 
 
 def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
@@ -197,9 +211,10 @@ def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
     typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
                           test_fraction, holdout, val_size)
 
-    def kept(window: int) -> int:
-        return int(panel_parts(lengths, window, horizon, val_fraction, test_fraction,
-                               holdout, val_size)[2].sum())
+    def kept(window: int) -> int:  # the series that train (forecast-only ones do not)
+        val, test, keep = panel_parts(lengths, window, horizon, val_fraction, test_fraction,
+                                      holdout, val_size)
+        return int((keep & ~forecast_only(lengths, val, test, window, horizon)).sum())
 
     able = kept(MIN_WINDOW)
     window = max(typical, MIN_WINDOW)
