@@ -193,7 +193,8 @@ def store_panel(tmp_path_factory):
     trained = run("train", "--data", path, "--series-column", "store", "--time-column", "month",
                   "--target", "sales", "--known", "promo", "--calendar", "month",
                   "--series-embedding", "3", "--test-size", "4", "--epochs", "8", "--units", "8",
-                  "--window", "6", "--horizon", "2", "-q", "--out", folder / "run")
+                  "--window", "6", "--horizon", "2", "-q", "--out", folder / "run",
+                  "--ensemble", "1")  # one network: test_ensemble covers an embedding's K
     assert trained.exit_code == 0, trained.output
     exported = run("export", folder / "run", "--out", folder / "stores.onnx")
     assert exported.exit_code == 0, exported.output

@@ -14,6 +14,9 @@ from lstm_tf.data import panel_csv, sources
 from lstm_tf.data.panel import Panel
 
 SMALL = ["--epochs", "3", "--units", "8", "--horizon", "3", "--test-size", "3", "-q"]
+# One network, not the small-panel default of five (lstm_tf/ensemble.py): nothing here is
+# about the ensemble (tests/test_ensemble.py is), and five cost ~7 s more CPU per run.
+ONE_NETWORK = ["--ensemble", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,7 @@ def trained(long_csv, tmp_path_factory):
     for scaling in ("window", "series"):
         out = folder / scaling
         trained = run("train", "--data", path, "--series-column", "series", "--time-column", "time",
-                      "--scaling", scaling,
+                      "--scaling", scaling, *ONE_NETWORK,
                       "--window", "12", *SMALL, "--out", out)
         assert trained.exit_code == 0, trained.output
         exported = run("export", out, "--out", folder / f"{scaling}.onnx")
