@@ -213,13 +213,16 @@ def test_a_panel_trains_the_network_alone_with_the_fitted_anchor_as_its_fallback
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     # the network alone, two epochs in, is not exact; the anchor continues every ramp
-    first = metrics["first_training"]
-    assert first["floor"] == "anchor" and first["anchor"] == "network"
-    assert "the fitted anchor alone beats the model" in done.output
-    # so anchor + network trains as well (anchor auto: the same anchor), and its network,
-    # which cannot improve on an exact anchor, is zeroed: the run forecasts the anchor
-    assert "training the anchor + network as well" in done.output
-    assert config["data"]["anchor"] == "auto" and metrics["network_kept"] is False
-    assert metrics["floor"] is None
+    assert metrics["floor"] == "anchor" and metrics["network_kept"] is False
+    assert config["data"]["anchor"] == "network"
     assert config["anchor"]["weights"] == prepared.fallback.to_dict()["weights"]
+    assert "the fitted anchor alone beats the model" in done.output
     assert metrics["model"]["mase"] < 1e-3
+    assert metrics["floor_validation"]["anchor"] < metrics["floor_validation"]["model"]
+    # so anchor + network (anchor auto: the same anchor) trained as well; its network
+    # cannot improve on an exact anchor and is zeroed: no better, the first run stays
+    assert "training the anchor + network as well" in done.output
+    second = metrics["second_training"]
+    assert second["anchor"] == "auto" and second["network_kept"] is False
+    assert second["validation_mae"] == pytest.approx(metrics["floor_validation"]["anchor"])
+    assert not list(tmp_path.glob(".run.*"))  # nothing of it left beside the run
