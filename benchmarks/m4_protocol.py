@@ -279,6 +279,9 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str],
             "error": error, "train_seconds": round(seconds, 1),
             "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
             "floor": metrics.get("floor"), "members": run_members(run) if not error else None,
+            # anchor network's second training (anchor + network), when it ran
+            **{key: metrics[key] for key in ("first_training", "second_training")
+               if key in metrics},
             "validation_ratio": None if error else validation_ratio(run),
             "epochs_run": metrics.get("epochs_run"),
             "skipped_series": metrics.get("skipped_series", 0),

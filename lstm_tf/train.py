@@ -75,7 +75,8 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
     original = copy.deepcopy(config)
     metrics = _train(config, out, force, verbose, log, resume)
     scores = metrics.get("floor_validation") or {}
-    if config.data.anchor != "network" or not scores.get("anchor", np.inf) < scores["model"]:
+    if config.data.anchor != "network" or not scores.get("anchor", np.inf) < scores.get("model",
+                                                                                    -np.inf):
         return metrics
     log("the network alone lost to the fitted anchor on the validation windows: training the "
         "anchor + network as well (anchor auto)")
