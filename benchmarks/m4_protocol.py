@@ -17,11 +17,15 @@ series and panel, statsmodels' datasets (nile, macrodata, fertility) and the syn
 panel generator.
 
     python benchmarks/m4_protocol.py [--quick] [--only NAME,...] [--out FILE] [--keep-runs DIR]
-                                     [-- TRAIN OPTIONS]
+                                     [--stats-from FILE] [-- TRAIN OPTIONS]
     python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
 
 Options after `--` are passed to every `lstm-tf train` (to measure a change against the
 defaults). Writes benchmarks/m4-protocol-<date>[-quick].json and prints a table.
+`--stats-from` an earlier result file takes the statistical methods' (and naive's and
+the median's) per-series MASE of each case from there instead of fitting them again:
+the same data and deterministic fits give the same figures, and on a shared 2-core
+machine AutoARIMA on 150 seasonal series takes longer than training lstm-tf on them.
 Needs the `stats` extra (statsforecast) and statsmodels.
 """
 
@@ -207,6 +211,11 @@ def validation_ratio(run: Path) -> float:
     return both / anchor
 
 
+def run_members(run: Path) -> int:
+    """The networks the run trained (its ensemble size)."""
+    return json.loads((run / "config.json").read_text())["model"]["ensemble"]
+
+
 def run_lstm_tf(options: list[str], run: Path, extra: list[str]) -> tuple[float, dict, str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     started = time.perf_counter()
@@ -221,13 +230,21 @@ def run_lstm_tf(options: list[str], run: Path, extra: list[str]) -> tuple[float,
 # ------------------------------------------------------------------------- main
 
 
-def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
+STORED = ("naive", *METHODS, "median")  # what --stats-from reuses
+
+
+def evaluate_case(case: Case, scratch: Path, extra: list[str],
+                  stored: dict | None = None) -> dict:
+    """One case's result; `stored` an earlier result of the same case whose statistical
+    methods' MASE it reuses (`--stats-from`)."""
     data = load(case.name)
     options = write_csv(case, data, scratch / f"{case.name}.csv") + [
         "--horizon", str(case.horizon), "--test-size", str(case.horizon)]
     run = scratch / f"run-{case.name}"
     seconds, metrics, error = run_lstm_tf(options, run, extra)
-    forecasts = statistical(data, case.horizon, case.season)
+    if stored is not None and (stored["series"], stored["horizon"]) != (len(data), case.horizon):
+        raise SystemExit(f"--stats-from: its {case.name} has other series or horizon")
+    forecasts = {} if stored is not None else statistical(data, case.horizon, case.season)
     # naive persistence (the acceptance: never worse than it on any series)
     forecasts["naive"] = {name: np.full(case.horizon, values[-case.horizon - 1])
                           for name, (_, values) in data.items()}
@@ -235,7 +252,7 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
         for label, found in lstm_tf_forecasts(run).items():
             # (a single series' one forecast is keyed "_": give it the series' name)
             forecasts[label] = {list(data)[0]: found["_"]} if "_" in found else found
-    mase = {}
+    mase = {method: stored["mase"][method] for method in STORED} if stored is not None else {}
     names = list(data)
     for method, found in forecasts.items():
         scores = []
@@ -248,18 +265,23 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str]) -> dict:
             scores.append(float(np.mean(np.abs(forecast - actual)))
                           / mase_scale(history, case.season))
         mase[method] = scores
-    stack = np.array([forecasts[m][n] for m in METHODS for n in names]).reshape(
-        len(METHODS), len(names), case.horizon)
-    median = np.median(stack, axis=0)
-    mase["median"] = [float(np.mean(np.abs(median[i] - data[n][1][-case.horizon:])))
-                      / mase_scale(data[n][1][:-case.horizon], case.season)
-                      for i, n in enumerate(names)]
+    if stored is None:
+        stack = np.array([forecasts[m][n] for m in METHODS for n in names]).reshape(
+            len(METHODS), len(names), case.horizon)
+        median = np.median(stack, axis=0)
+        mase["median"] = [float(np.mean(np.abs(median[i] - data[n][1][-case.horizon:])))
+                          / mase_scale(data[n][1][:-case.horizon], case.season)
+                          for i, n in enumerate(names)]
     return {"case": case.name, "kind": case.kind, "frequency": case.frequency,
             "horizon": case.horizon, "season": case.season, "series": len(names),
             "lengths": [int(np.min([len(v) for _, v in data.values()])),
                         int(np.max([len(v) for _, v in data.values()]))],
             "error": error, "train_seconds": round(seconds, 1),
             "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
+            "floor": metrics.get("floor"), "members": run_members(run) if not error else None,
+            # anchor network's second training (anchor + network), when it ran
+            **{key: metrics[key] for key in ("first_training", "second_training")
+               if key in metrics},
             "validation_ratio": None if error else validation_ratio(run),
             "epochs_run": metrics.get("epochs_run"),
             "skipped_series": metrics.get("skipped_series", 0),
@@ -361,6 +383,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick subset of the cases")
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--out", help="JSON file (default benchmarks/m4-protocol-<date>.json)")
+    parser.add_argument("--stats-from", help="an earlier result file: reuse its statistical "
+                        "methods' MASE for the same cases instead of fitting them again")
     parser.add_argument("--keep-runs", help="keep each case's run directory (and CSV) here, "
                         "to study a run after the benchmark without training it again")
     args = parser.parse_args(argv)
@@ -368,19 +392,22 @@ def main() -> None:
              and (not args.only or c.name in args.only.split(","))]
     suffix = "-quick" if args.quick else ""
     out = Path(args.out or f"benchmarks/m4-protocol-{datetime.date.today()}{suffix}.json")
+    stored = ({r["case"]: r for r in json.loads(Path(args.stats_from).read_text())["results"]}
+              if args.stats_from else {})
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         if args.keep_runs:
             scratch = args.keep_runs
             Path(scratch).mkdir(parents=True, exist_ok=True)
         for case in cases:
-            results.append(evaluate_case(case, Path(scratch), extra))
+            results.append(evaluate_case(case, Path(scratch), extra, stored.get(case.name)))
             r = results[-1]
             print(f"{case.name}: " + ", ".join(f"{m} {v:.3f}" for m, v in r["mean_mase"].items())
                   + f"; kept {r['network_kept']}, best epoch {r['best_epoch']}, "
                   f"{r['train_seconds']} s {r['error']}", flush=True)
             out.write_text(json.dumps({"date": str(datetime.date.today()),
-                                       "train_options": extra, "results": results},
+                                       "train_options": extra, "stats_from": args.stats_from,
+                                       "results": results},
                                       indent=1) + "\n")  # after every case
     print(table(results))
 

@@ -30,6 +30,16 @@ for step k = 1..horizon after the window's last row T. The candidates:
                   forecast) instead when it beats the network on validation
                   (`train.floor`); a panel's default
 
+The floor (`train.floor`) may also make the run forecast the mean of the trained model
+and another forecast f (the fitted anchor, seasonal naive or naive persistence):
+
+    forecast = (anchor(z) + network(inputs)) / 2 + f(z) / 2
+             = [anchor/2 + f/2](z) + [network/2](inputs)
+
+which is still an anchor plus a network: `mean_with_model` gives the anchor in brackets
+(`model_anchor` says it is one, and keeps the network's inputs as they were trained),
+and the network's head is halved (`train.scale_network`).
+
 `choose` fits the regressions on the training windows, scores every candidate on
 the validation windows and, for each target, averages the best (up to three, each
 within 10% of the best one's error);
@@ -72,11 +82,18 @@ MAX_FIT_WINDOWS = 100_000
 @dataclass
 class Anchor:
     """weights [targets, horizon, reach], bias [targets, horizon]; `parts` names the
-    candidates averaged for each target."""
+    candidates averaged for each target.
+
+    `model_anchor`: None for an anchor as chosen. For the floor's mean of the trained
+    model and another forecast (`mean_with_model`): the description of the anchor the
+    network was trained with ("none" for the network alone, whose inputs then stay
+    absolute); `parts` then names the other forecast, and the weights hold half of each.
+    """
 
     weights: np.ndarray
     bias: np.ndarray
     parts: list[list[str]]
+    model_anchor: str | None = None
 
     @property
     def reach(self) -> int:
@@ -89,14 +106,18 @@ class Anchor:
 
     @property
     def kind(self) -> str:
-        """none, a candidate's name, or `mean` when candidates are averaged."""
+        """none, a candidate's name, `mean` when candidates are averaged, or `blend`: the
+        floor's mean of the model and another forecast (`mean_with_model`)."""
+        if self.model_anchor is not None:
+            return "blend"
         names = {name for target in self.parts for name in target}
         return names.pop() if len(names) == 1 else "mean"
 
     @property
     def relative_inputs(self) -> bool:
-        """Whether the network's inputs are relative to the window's last value."""
-        return self.kind != "none"
+        """Whether the network's inputs are relative to the window's last value: with an
+        anchor, unless the network was trained without one (a blend's `model_anchor`)."""
+        return (self.kind if self.model_anchor is None else self.model_anchor) != "none"
 
     @classmethod
     def none(cls, horizon: int, n_targets: int) -> "Anchor":
@@ -104,13 +125,21 @@ class Anchor:
                    [["none"] for _ in range(n_targets)])
 
     def describe(self) -> str:
-        return "; ".join("mean of " + " + ".join(names) if len(names) > 1 else names[0]
-                         for names in self.parts)
+        chosen = "; ".join("mean of " + " + ".join(names) if len(names) > 1 else names[0]
+                           for names in self.parts)
+        if self.model_anchor is None:
+            return chosen
+        model = ("the network" if self.model_anchor == "none"
+                 else f"the model ({self.model_anchor} + network)")
+        return f"mean of {model} and {chosen}"
 
     def summary(self) -> dict:
         """What an exported model's metadata says of its anchor (the weights are in the graph)."""
-        return {"kind": self.kind, "description": self.describe(), "reach": self.reach,
-                "parts": self.parts}
+        found = {"kind": self.kind, "description": self.describe(), "reach": self.reach,
+                 "parts": self.parts}
+        if self.model_anchor is not None:
+            found["model_anchor"] = self.model_anchor
+        return found
 
     def to_dict(self) -> dict:
         """Everything, for config.json."""
@@ -125,7 +154,7 @@ class Anchor:
         bias = np.asarray(saved["bias"], np.float64)
         if weights.ndim != 3 or bias.shape != weights.shape[:2]:
             raise UserError("config.json: the anchor's weights and bias have the wrong shapes")
-        return cls(weights, bias, saved["parts"])
+        return cls(weights, bias, saved["parts"], saved.get("model_anchor"))
 
     # ------------------------------------------------------------------- NumPy
 
@@ -353,6 +382,22 @@ def naive_anchors(horizon: int, n_targets: int, season: int | None,
             found[name] = Anchor(np.repeat(w[None], n_targets, axis=0),
                                  np.zeros((n_targets, horizon)), [[name] for _ in range(n_targets)])
     return found
+
+
+def mean_with_model(model: Anchor, other: Anchor) -> Anchor:
+    """The anchor of the mean of a trained model (anchor `model` + network) and the
+    forecast `other`: half of each anchor's weights and bias, over the longer reach. The
+    caller halves the network's output (`train.scale_network`); the network's inputs stay
+    what it was trained on (`Anchor.relative_inputs`)."""
+    reach = max(model.reach, other.reach)
+
+    def padded(anchor):  # zero weights for the older rows it does not read
+        weights = np.zeros((*anchor.weights.shape[:2], reach))
+        weights[:, :, reach - anchor.reach:] = anchor.weights
+        return weights
+
+    return Anchor(0.5 * (padded(model) + padded(other)), 0.5 * (model.bias + other.bias),
+                  [list(names) for names in other.parts], model.describe())
 
 
 def of_run(config) -> Anchor:

@@ -216,7 +216,7 @@ def _checked_request(run, out: Path, *, force, scaling, step, gates, gates_loop)
         raise UserError(f"--step: the run {run} is an ensemble of {config.model.ensemble} "
                         "networks, whose states a step model cannot carry yet; export the "
                         "window model")
-    if step and of_run(config).relative_inputs:
+    if step and of_run(config).kind != "none":  # (a blend's anchor too: a linear map of the window)
         raise UserError(f"--step: the run {run} forecasts relative to each window's last value "
                         "(its anchor), which a model fed one row at a time cannot know in advance;"
                         " export the window model, or train with --anchor none for a step model")

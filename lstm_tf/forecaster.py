@@ -200,7 +200,7 @@ class Forecaster:
         the traced network (`tf_network`)."""
         z, undo = self.tf_to_network(windows, series)
         output = network(self.anchor.tf_network_inputs(z, self.n_targets))
-        if self.anchor.relative_inputs:
+        if self.anchor.kind != "none":  # (none: a zero forecast, left out of the graph)
             anchored = self.anchor.tf_forecast(z, self.n_targets)
             output = (anchored[..., None] if output.shape.rank == 4 else anchored) + output
         return undo(output)

@@ -223,3 +223,11 @@ def test_a_panel_trains_the_network_alone_with_the_fitted_anchor_as_its_fallback
     assert config["anchor"]["weights"] == prepared.fallback.to_dict()["weights"]
     assert "the fitted anchor alone beats the model" in done.output
     assert metrics["model"]["mase"] < 1e-3
+    assert metrics["floor_validation"]["anchor"] < metrics["floor_validation"]["model"]
+    # so anchor + network (anchor auto: the same anchor) trained as well; its network
+    # cannot improve on an exact anchor and is zeroed: no better, the first run stays
+    assert "training the anchor + network as well" in done.output
+    second = metrics["second_training"]
+    assert second["anchor"] == "auto" and second["network_kept"] is False
+    assert second["validation_mae"] == pytest.approx(metrics["floor_validation"]["anchor"])
+    assert not list(tmp_path.glob(".run.*"))  # nothing of it left beside the run

@@ -1,0 +1,191 @@
+"""The floor's combinations (`train.floor`): the mean of the model and another forecast,
+chosen on validation, in one model and one exported graph (Keras, NumPy, ONNX, predict
+and Node give the same forecast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import run
+from lstm_tf import anchors
+from lstm_tf.anchors import Anchor, mean_with_model, naive_anchors
+
+ROOT = Path(__file__).resolve().parent.parent
+FORECAST_JS = ROOT / "exported" / "node" / "forecast.js"
+
+
+def test_the_mean_with_a_model_is_half_of_each_anchor_over_the_longer_reach():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 10, 2))  # 5 windows, 10 rows, 2 columns (1 target)
+    season = naive_anchors(3, 1, season=4, window=10)["season"]  # reach 4
+    last = naive_anchors(3, 1, season=None, window=10)["last"]  # reach 1
+    blend = mean_with_model(season, last)
+    assert blend.reach == 4 and blend.kind == "blend" and blend.relative_inputs
+    np.testing.assert_allclose(blend.forecast(z, 1),
+                               0.5 * (season.forecast(z, 1) + last.forecast(z, 1)))
+    assert blend.describe() == "mean of the model (season + network) and last"
+    # saved and read back (config.json), it is the same anchor
+    again = Anchor.from_dict(json.loads(json.dumps(blend.to_dict())))
+    assert again.model_anchor == "season" and again.kind == "blend"
+    np.testing.assert_allclose(again.forecast(z, 1), blend.forecast(z, 1))
+    # a network trained alone (anchor none) keeps its absolute inputs
+    alone = mean_with_model(Anchor.none(3, 1), last)
+    assert not alone.relative_inputs and alone.kind == "blend"
+    np.testing.assert_allclose(alone.network_inputs(z, 1), z)
+    np.testing.assert_allclose(alone.forecast(z, 1), 0.5 * last.forecast(z, 1))
+    assert alone.describe() == "mean of the network and last"
+
+
+@pytest.mark.parametrize("model_anchor", ["none", "season"])
+def test_a_blend_forecasts_the_same_in_numpy_and_tensorflow(model_anchor):
+    import tensorflow as tf
+
+    from lstm_tf.forecaster import Forecaster
+
+    horizon = 3
+    trained = (Anchor.none(horizon, 1) if model_anchor == "none"
+               else naive_anchors(horizon, 1, season=4, window=10)["season"])
+    other = naive_anchors(horizon, 1, season=None, window=10)["last"]
+    blend = mean_with_model(trained, other)
+    raw = np.random.default_rng(1).normal(3.0, 2.0, size=(4, 10, 2))
+
+    def network(inputs):  # any function of the inputs, the same in NumPy and TF
+        return 0.3 * inputs[:, -horizon:, :1] + 0.1 * inputs[:, :horizon, 1:]
+
+    def halved(inputs):  # the run's network once the floor has halved its head
+        return 0.5 * network(inputs)
+
+    for scaling in ("window", "global"):
+        mean, std = (None, None) if scaling == "window" else (np.array([1.0, -2.0]),
+                                                              np.array([2.0, 0.5]))
+        forecaster = Forecaster(scaling, blend, 1, mean, std)
+        numpy_side = forecaster.forecast(halved, raw)
+        tf_side = forecaster.tf_forecast(halved, tf.constant(raw, tf.float32)).numpy()
+        np.testing.assert_allclose(tf_side, numpy_side, rtol=1e-5, atol=1e-5)
+        # the mean of the trained model (its anchor + the network at full weight) and `other`
+        z, undo, _ = forecaster.to_network(raw)
+        model = trained.forecast(z, 1) + network(trained.network_inputs(z, 1))
+        expected = undo(0.5 * model + 0.5 * other.forecast(z, 1))
+        np.testing.assert_allclose(numpy_side, expected, rtol=1e-6, atol=1e-6)  # (float32 inputs)
+
+
+SLOPE, HORIZON, PUSH = 0.5, 3, 1.8
+
+
+def _line_csv(path: Path) -> Path:
+    """A straight line: naive persistence misses step k by SLOPE * k."""
+    path.write_text("value\n" + "".join(f"{10 + SLOPE * t:.6f}\n" for t in range(120)))
+    return path
+
+
+def test_the_floor_takes_the_mean_of_model_and_naive_where_it_wins_on_validation(
+        tmp_path, monkeypatch):
+    """Anchor `last` with a network that forecasts PUSH x the line's change: it misses
+    step k by (PUSH - 1) x SLOPE x k (kept: better than its anchor's SLOPE x k), the mean
+    of it and naive persistence by (1 - PUSH / 2) x SLOPE x k = 0.1 x SLOPE x k, so the
+    floor takes the mean; the run, its export, predict and Node all forecast
+    last + PUSH / 2 x SLOPE x k."""
+    from lstm_tf import train as train_lib
+
+    fit = train_lib.fit
+
+    def fit_then_push(model, train_set, val_set, steps, config, *rest, **kwargs):
+        seconds = fit(model, train_set, val_set, steps, config, *rest, **kwargs)
+        std = config.scaler["std"][0]  # the network's output is in training z-scores
+        head = model.get_layer("head")
+        kernel, _ = head.get_weights()
+        head.set_weights([np.zeros_like(kernel),
+                          (PUSH * SLOPE * np.arange(1, HORIZON + 1) / std).astype(np.float32)])
+        return seconds
+
+    monkeypatch.setattr(train_lib, "fit", fit_then_push)
+    csv = _line_csv(tmp_path / "line.csv")
+    out = tmp_path / "run"
+    done = run("train", "--data", csv, "--window", "12", "--horizon", HORIZON, "--anchor",
+               "last", "--epochs", "1", "--units", "4", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    # the constant missing part: (1 - PUSH / 2) x SLOPE x mean(k)
+    miss = (1 - PUSH / 2) * SLOPE * np.mean(np.arange(1, HORIZON + 1))
+    assert metrics["floor"] == "mean-last" and metrics["network_kept"] is True
+    assert "the mean of the model and naive persistence beats the model" in done.output
+    assert metrics["model"]["mae"] == pytest.approx(miss, rel=1e-3)
+    assert config["anchor"]["kind"] == "blend" and config["anchor"]["model_anchor"] == "last"
+
+    onnx_path = tmp_path / "line.onnx"
+    done = run("export", out, "--out", onnx_path)
+    assert done.exit_code == 0 and "parity PASSED" in done.output, done.output
+    last_value = 10 + SLOPE * 119
+    expected = last_value + PUSH / 2 * SLOPE * np.arange(1, HORIZON + 1)
+    done = run("predict", onnx_path, "--data", csv)
+    assert done.exit_code == 0, done.output
+    predicted = [float(line.split(",")[1]) for line in done.output.strip().splitlines()[1:]]
+    np.testing.assert_allclose(predicted, expected, atol=1e-3)
+    assert shutil.which("node"), "node is not on PATH"
+    node = subprocess.run(["node", str(FORECAST_JS), str(onnx_path), str(csv), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert node.returncode == 0, node.stderr
+    np.testing.assert_allclose(np.asarray(json.loads(node.stdout)["forecast"])[:, 0], expected,
+                               atol=1e-3)
+
+
+def _ramps_csv(path: Path) -> Path:
+    """6 straight lines of different levels and slopes, with a little noise."""
+    rng = np.random.default_rng(3)
+    lines = ["series,time,value"]
+    for i in range(6):
+        lines += [f"s{i},{t},{10 * (i + 1) + (i + 1) * 0.5 * t + rng.normal(0, 0.3):.4f}"
+                  for t in range(60)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_panel_blend_of_the_network_alone_and_its_fallback_exports_as_one_graph(tmp_path):
+    """Anchor `network`: the network alone, on absolute inputs, and the fitted anchor
+    beside it; their mean is one model whose export forecasts exactly that mean."""
+    from lstm_tf import runs, runtime
+    from lstm_tf.atomic import write_json
+    from lstm_tf.data.prepare import load_prepared
+    from lstm_tf.parity import keras_outputs
+    from lstm_tf.train import keras_predict, take_floor
+
+    csv = _ramps_csv(tmp_path / "ramps.csv")
+    out = tmp_path / "run"
+    done = run("train", "--data", csv, "--series-column", "series", "--time-column", "time",
+               "--window", "8", "--horizon", "3", "--test-size", "3", "--epochs", "2",
+               "--units", "8", "--ensemble", "2", "--no-floor", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    config = runs.load_config(out)
+    model = runs.load_model(out)
+    prepared, _ = load_prepared(config.data)  # as trained: the fallback is not saved
+    assert prepared.anchor.kind == "none" and prepared.fallback.kind != "none"
+    starts, d = prepared.starts["test"], config.data
+    raw, _, _ = prepared.raw_inputs(starts, d.window, d.horizon)
+    network_alone = prepared.forecast(keras_predict(model), starts, d.window, d.horizon)
+    fallback = replace(prepared, anchor=prepared.fallback).forecast(None, starts, d.window,
+                                                                     d.horizon)
+    assert np.abs(network_alone - fallback).max() > 1e-2  # two different forecasts
+
+    take_floor(model, prepared, config, "mean-anchor", prepared.fallback)
+    assert config.anchor["kind"] == "blend" and config.anchor["model_anchor"] == "none"
+    model.save(out / runs.MODEL_FILE)
+    write_json(out / runs.CONFIG_FILE, config.to_dict())
+
+    saved = runs.load_config(out)
+    expected = 0.5 * (network_alone + fallback)
+    keras_side, _ = keras_outputs(runs.load_model(out), raw, saved)
+    np.testing.assert_allclose(keras_side, expected, rtol=1e-5, atol=1e-4)
+    onnx_path = tmp_path / "ramps.onnx"
+    done = run("export", out, "--out", onnx_path)
+    assert done.exit_code == 0 and "parity PASSED" in done.output, done.output
+    (onnx_side,) = runtime.session(onnx_path).run(None, {"window": raw.astype(np.float32)})
+    np.testing.assert_allclose(onnx_side, expected, rtol=1e-4, atol=1e-3)
+    assert anchors.of_run(saved).describe().startswith("mean of the network and ")
