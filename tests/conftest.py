@@ -16,15 +16,19 @@ import numpy as np
 import pytest
 
 
-# The slowest files (pytest --durations, 2026-12-06), longest first, run before the others.
-# Each file runs whole on one xdist worker (--dist loadfile, --no-loadscope-reorder in
-# pyproject.toml) in the order collected: starting with the longest ones leaves the short
-# files to even out the two workers' ends (xdist's own order, most tests first, left a
-# worker alone on test_resume for a minute).
-SLOWEST_FIRST = ["test_resume.py", "test_reliability.py", "test_tune.py", "test_distribute.py",
-                 "test_export.py", "test_runtimes.py", "test_gate_page.py",
-                 "test_experiments.py", "test_embed.py", "test_training_defaults.py",
-                 "test_quantiles.py", "test_covariates.py", "test_panel_train.py"]
+# The slowest files (CPU seconds per file in one process, 2026-12-06), longest first, run
+# before the others. Each file runs whole on one xdist worker (--dist loadfile,
+# --no-loadscope-reorder in pyproject.toml) in the order collected: starting with the
+# longest ones leaves the short files to even out the two workers' ends (xdist's own order,
+# most tests first, left a worker alone on test_resume for a minute; test_accuracy and
+# test_ensemble, unlisted, started last).
+SLOWEST_FIRST = ["test_reliability.py", "test_distribute.py", "test_accuracy.py",
+                 "test_ensemble.py", "test_tune.py", "test_resume.py", "test_runtimes.py",
+                 "test_export.py", "test_training_defaults.py", "test_experiments.py",
+                 "test_embed.py", "test_backtest.py", "test_gate_page.py",
+                 "test_onnx_convert.py", "test_bad_input.py", "test_panel_train.py",
+                 "test_quantiles.py", "test_inspect.py", "test_core_cli.py",
+                 "test_covariates.py", "test_split.py", "test_cells.py"]
 
 
 def pytest_collection_modifyitems(items):
