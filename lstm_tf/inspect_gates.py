@@ -206,7 +206,8 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
                             summary=summarise(layers))
-    write_npz(inspection, paths["npz"])
+    with atomic_path(paths["npz"]) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **npz_arrays(inspection))  # a file: savez would add .npz to a name
     write_csv(inspection, paths["csv"])
     plot_inspection(inspection, paths["png"])
     write_json(paths["json"], summary_json(inspection))
@@ -232,12 +233,6 @@ def npz_arrays(inspection: Inspection) -> dict[str, np.ndarray]:
         arrays["input_times"] = np.array(window.input_times, dtype=str)
         arrays["forecast_times"] = np.array(window.forecast_times, dtype=str)
     return arrays
-
-
-def write_npz(inspection: Inspection, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a name
-            np.savez(handle, **npz_arrays(inspection))
 
 
 def write_csv(inspection: Inspection, path: Path) -> None:
