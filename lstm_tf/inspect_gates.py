@@ -210,7 +210,12 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
         np.savez(handle, **npz_arrays(inspection))  # a file: savez would add .npz to a name
     write_csv(inspection, paths["csv"])
     plot_inspection(inspection, paths["png"])
-    write_json(paths["json"], summary_json(inspection))
+    write_json(paths["json"], {
+        "run": inspection.run, "kind": inspection.kind, "part": window.part,
+        "index": window.index, "windows": window.count, "start_row": window.start,
+        "time_range": _time_range(window), "targets": window.targets,
+        "forecast": inspection.forecast.tolist(), "actual": window.actual.tolist(),
+        "layers": inspection.summary})
     return InspectResult(inspection, paths, time_lib.perf_counter() - started)
 
 
@@ -246,18 +251,6 @@ def write_csv(inspection: Inspection, path: Path) -> None:
                  + [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER]
                  for step in range(steps) for unit in range(units)]
     write_text(path, csv_text(rows))
-
-
-def summary_json(inspection: Inspection) -> dict:
-    window = inspection.window
-    return {
-        "run": inspection.run, "kind": inspection.kind, "part": window.part,
-        "index": window.index, "windows": window.count, "start_row": window.start,
-        "time_range": _time_range(window),
-        "targets": window.targets,
-        "forecast": inspection.forecast.tolist(), "actual": window.actual.tolist(),
-        "layers": inspection.summary,
-    }
 
 
 def _time_range(window: Window) -> list[str] | None:
