@@ -223,7 +223,7 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
     which also scales its MASE, by the one-step naive; a panel's by the seasonal one)."""
     from . import runs
     from .data.prepare import evaluation_data, naive_scales
-    from .evaluate import keras_predict, panel_view
+    from .evaluate import keras_network, keras_predict, panel_view
 
     baselines = list(baselines or [])
     if baselines:
@@ -264,14 +264,17 @@ def backtest(run: str | Path, windows: int | None = None, step: int | None = Non
                 "time_column": panel.time_column if prepared.series.time else None} if single
                else {"series_count": count,
                      "mase_scale_kind": "seasonal naive" if season else "naive"})}
-    result = Backtest(
+    quantiles = None  # a quantile run's, from every cutoff in one batched prediction
+    if config.model.quantiles and not refit:
+        quantiles = prepared.forecast(keras_network(model), starts, data.window, data.horizon)
+    return Backtest(
         targets=panel.targets, horizon=data.horizon, step=step, starts=starts,
         cutoffs=labels[:, 0].tolist(), times=labels[:, 1:].tolist(), actual=actual,
         forecasts=forecasts, scale=naive_scales(panel, split, season or 1)[series],
         refit=refit, notes=notes, info=info,
         series=None if single else [panel.names[i] for i in series],
-        cutoff_index=np.tile(np.arange(windows), count))
-    return result if refit else with_quantiles(result, model, prepared, config)
+        cutoff_index=np.tile(np.arange(windows), count), quantiles=quantiles,
+        levels=None if quantiles is None else list(config.model.quantiles))
 
 
 def fit_baselines(names: list[str], forecasts: dict, panel, split, starts: np.ndarray,
@@ -299,20 +302,6 @@ def fit_baselines(names: list[str], forecasts: dict, panel, split, starts: np.nd
                     data.season, refit)
         forecasts[name] = found
     return [note] if note else []
-
-
-def with_quantiles(result: Backtest, model, prepared, config) -> Backtest:
-    """A quantile run's backtest with its quantile forecasts from every cutoff (one
-    batched prediction, as the point forecasts)."""
-    if not config.model.quantiles:
-        return result
-    from .evaluate import keras_network
-
-    data = config.data
-    result.quantiles = prepared.forecast(keras_network(model), result.starts, data.window,
-                                         data.horizon)
-    result.levels = list(config.model.quantiles)
-    return result
 
 
 # ---------------------------------------------------------------------- metrics

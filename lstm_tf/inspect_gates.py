@@ -206,10 +206,16 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
                             summary=summarise(layers))
-    write_npz(inspection, paths["npz"])
+    with atomic_path(paths["npz"]) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **npz_arrays(inspection))  # a file: savez would add .npz to a name
     write_csv(inspection, paths["csv"])
     plot_inspection(inspection, paths["png"])
-    write_json(paths["json"], summary_json(inspection))
+    write_json(paths["json"], {
+        "run": inspection.run, "kind": inspection.kind, "part": window.part,
+        "index": window.index, "windows": window.count, "start_row": window.start,
+        "time_range": _time_range(window), "targets": window.targets,
+        "forecast": inspection.forecast.tolist(), "actual": window.actual.tolist(),
+        "layers": inspection.summary})
     return InspectResult(inspection, paths, time_lib.perf_counter() - started)
 
 
@@ -234,12 +240,6 @@ def npz_arrays(inspection: Inspection) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_npz(inspection: Inspection, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a name
-            np.savez(handle, **npz_arrays(inspection))
-
-
 def write_csv(inspection: Inspection, path: Path) -> None:
     """One row per layer, step t (1-based) and unit; `time` is the time column's label."""
     times = inspection.window.input_times
@@ -251,18 +251,6 @@ def write_csv(inspection: Inspection, path: Path) -> None:
                  + [f"{values[name][step, unit]:.7g}" for name in FLOW_ORDER]
                  for step in range(steps) for unit in range(units)]
     write_text(path, csv_text(rows))
-
-
-def summary_json(inspection: Inspection) -> dict:
-    window = inspection.window
-    return {
-        "run": inspection.run, "kind": inspection.kind, "part": window.part,
-        "index": window.index, "windows": window.count, "start_row": window.start,
-        "time_range": _time_range(window),
-        "targets": window.targets,
-        "forecast": inspection.forecast.tolist(), "actual": window.actual.tolist(),
-        "layers": inspection.summary,
-    }
 
 
 def _time_range(window: Window) -> list[str] | None:
