@@ -72,6 +72,8 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
     import copy
     import os
 
+    from .devices import is_chief
+
     original = copy.deepcopy(config)
     metrics = _train(config, out, force, verbose, log, resume)
     scores = metrics.get("floor_validation") or {}
@@ -84,13 +86,15 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
     again.data.anchor = "auto"
     first = {"anchor": "network", "floor": metrics["floor"], "network_kept":
              metrics["network_kept"], "best_epoch": metrics["best_epoch"],
-             "train_seconds": metrics["train_seconds"], "validation_mae": min(scores.values())}
+             "train_seconds": metrics["train_seconds"],
+             "validation_mae": scores[metrics["floor"] or "model"]}  # its chosen forecast's
     scratch = Path(tempfile.mkdtemp(prefix=f".{Path(out).name}.", suffix=".anchored",
                                     dir=Path(out).parent))
     try:
         second = _train(again, scratch / "run", True, verbose, log, False,
                         {"first_training": first})
-        second_mae = min(second["floor_validation"].values())
+        second_mae = second["floor_validation"][second["floor"] or "model"]
+        chief = is_chief(config.train.strategy)  # (a worker's runs are its temporaries)
         if not second_mae < first["validation_mae"]:
             log("anchor + network did not beat it on the validation windows: the run keeps the "
                 "first training")
@@ -98,11 +102,12 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
                 "anchor": "auto", "floor": second["floor"], "network_kept":
                 second["network_kept"], "best_epoch": second["best_epoch"],
                 "train_seconds": second["train_seconds"], "validation_mae": second_mae}
-            write_json(Path(out) / runs.METRICS_FILE, metrics)
+            if chief:
+                write_json(Path(out) / runs.METRICS_FILE, metrics)
             return metrics
-        # Two renames keep a complete run under `out` at every moment but one.
-        os.replace(out, scratch / "first")
-        os.replace(scratch / "run", out)
+        if chief:  # two renames keep a complete run under `out` at every moment but one
+            os.replace(out, scratch / "first")
+            os.replace(scratch / "run", out)
         return second
     except progress.Interrupted:
         raise progress.Interrupted(f"training interrupted in its second part (anchor + "
