@@ -218,3 +218,51 @@ def test_a_mean_does_not_unseat_a_model_that_beats_every_simple_forecast(tmp_pat
     assert metrics["floor"] is None and metrics["network_kept"] is True
     assert config["anchor"]["kind"] == "season"
     assert metrics["model"]["mae"] == pytest.approx(1.5 * SLOPE, rel=1e-3)
+
+
+@pytest.mark.parametrize("second_mae", [0.9, 1.0])
+def test_the_second_training_replaces_the_first_only_when_better_on_validation(
+        tmp_path, monkeypatch, second_mae):
+    """Anchor `network` whose network alone lost to the fitted anchor on validation
+    (model 2.0, anchor 1.0: the floor took the anchor) trains anchor + network as well;
+    the run at `out` is the second only when its chosen forecast is better there (0.9),
+    the first on a tie (1.0), the other's figures recorded either way. (`_train` replaced
+    by a stand-in that writes a run of two files: this is the choice and the files.)"""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        first = config.data.anchor is None  # the panel default, resolved by loading
+        config.data.anchor = "network" if first else config.data.anchor
+        scores = {"model": 2.0, "anchor": 1.0} if first else {"model": second_mae,
+                                                               "anchor": 1.0}
+        metrics = {"floor": "anchor" if first else None, "network_kept": not first,
+                   "best_epoch": 3 if first else 9, "train_seconds": 1.5,
+                   "floor_validation": scores, **(note or {})}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        (Path(out) / "anchor.txt").write_text(config.data.anchor)
+        trained.append(config.data.anchor)
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    out = tmp_path / "run"
+    lines = []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()), out,
+                              log=lines.append)
+    assert trained == ["network", "auto"]
+    assert any("training the anchor + network as well" in line for line in lines)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == metrics
+    if second_mae < 1.0:
+        assert (out / "anchor.txt").read_text() == "auto" and metrics["network_kept"] is True
+        assert metrics["first_training"] == {
+            "anchor": "network", "floor": "anchor", "network_kept": False, "best_epoch": 3,
+            "train_seconds": 1.5, "validation_mae": 1.0}
+    else:
+        assert (out / "anchor.txt").read_text() == "network" and metrics["floor"] == "anchor"
+        assert metrics["second_training"]["validation_mae"] == 1.0
+        assert metrics["second_training"]["best_epoch"] == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else left
