@@ -86,7 +86,8 @@ def data_options(window: bool = True):
                      "autoregression of the changes (ar) or of the values (ar-level); auto: per "
                      "step, the one with the lowest validation error; none: absolute z-scores "
                      "(needed for export --step); network: none, with auto's anchor as the "
-                     "fallback where it beats the network on validation. Default: auto for a "
+                     "fallback where it beats the network on validation (and then anchor auto + "
+                     "network trained as well, kept if better there). Default: auto for a "
                      "single series, network for a panel."),
         click.option("--backtest-windows", type=positive,
                      help="Hold out a test part sized for `lstm-tf backtest --windows N`: "
@@ -183,9 +184,9 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("--init", "init_run", type=click.Path(), metavar="RUN", help="Start the network "
               "from another run's trained weights (same model, units, layers and horizon).")
 @click.option("--floor/--no-floor", default=True, show_default=True,
-              help="Forecast naive persistence, the seasonal naive forecast or (--anchor "
-              "network) the fitted anchor instead of the model when it beats the model on the "
-              "validation windows (not with --anchor none).")
+              help="Forecast naive persistence, the seasonal naive forecast, the fitted anchor "
+              "or the mean of the model and one of them instead of the model when it beats the "
+              "model on the validation windows (not with --anchor none).")
 @click.option("--patience", type=click.IntRange(min=0), default=10, show_default=True,
               help="Early stopping on validation loss (restores the best weights); 0: off.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True),

@@ -76,22 +76,20 @@ def test_a_blend_forecasts_the_same_in_numpy_and_tensorflow(model_anchor):
         np.testing.assert_allclose(numpy_side, expected, rtol=1e-6, atol=1e-6)  # (float32 inputs)
 
 
-SLOPE, HORIZON, PUSH = 0.5, 3, 1.8
+SLOPE, HORIZON, SEASON, PUSH = 0.5, 3, 4, 6.5
 
 
 def _line_csv(path: Path) -> Path:
-    """A straight line: naive persistence misses step k by SLOPE * k."""
+    """A straight line: naive persistence misses step k by SLOPE x k, seasonal naive (a
+    season of 4) by 4 x SLOPE."""
     path.write_text("value\n" + "".join(f"{10 + SLOPE * t:.6f}\n" for t in range(120)))
     return path
 
 
-def test_the_floor_takes_the_mean_of_model_and_naive_where_it_wins_on_validation(
-        tmp_path, monkeypatch):
-    """Anchor `last` with a network that forecasts PUSH x the line's change: it misses
-    step k by (PUSH - 1) x SLOPE x k (kept: better than its anchor's SLOPE x k), the mean
-    of it and naive persistence by (1 - PUSH / 2) x SLOPE x k = 0.1 x SLOPE x k, so the
-    floor takes the mean; the run, its export, predict and Node all forecast
-    last + PUSH / 2 x SLOPE x k."""
+def _pushed_run(tmp_path: Path, monkeypatch, push: float):
+    """A run of anchor `season` on the straight line whose network, once trained, adds
+    `push` x SLOPE to the anchor at every step: (the CLI's output, metrics, config, run,
+    CSV)."""
     from lstm_tf import train as train_lib
 
     fit = train_lib.fit
@@ -100,31 +98,46 @@ def test_the_floor_takes_the_mean_of_model_and_naive_where_it_wins_on_validation
         seconds = fit(model, train_set, val_set, steps, config, *rest, **kwargs)
         std = config.scaler["std"][0]  # the network's output is in training z-scores
         head = model.get_layer("head")
-        kernel, _ = head.get_weights()
-        head.set_weights([np.zeros_like(kernel),
-                          (PUSH * SLOPE * np.arange(1, HORIZON + 1) / std).astype(np.float32)])
+        kernel, bias = head.get_weights()
+        head.set_weights([np.zeros_like(kernel), np.full_like(bias, push * SLOPE / std)])
         return seconds
 
     monkeypatch.setattr(train_lib, "fit", fit_then_push)
     csv = _line_csv(tmp_path / "line.csv")
     out = tmp_path / "run"
-    done = run("train", "--data", csv, "--window", "12", "--horizon", HORIZON, "--anchor",
-               "last", "--epochs", "1", "--units", "4", "-q", "--out", out)
+    done = run("train", "--data", csv, "--window", "12", "--horizon", HORIZON, "--season",
+               SEASON, "--anchor", "season", "--epochs", "1", "--units", "4", "-q", "--out", out)
     assert done.exit_code == 0, done.output
-    metrics = json.loads((out / "metrics.json").read_text())
-    config = json.loads((out / "config.json").read_text())
-    # the constant missing part: (1 - PUSH / 2) x SLOPE x mean(k)
-    miss = (1 - PUSH / 2) * SLOPE * np.mean(np.arange(1, HORIZON + 1))
+    return (done, json.loads((out / "metrics.json").read_text()),
+            json.loads((out / "config.json").read_text()), out, csv)
+
+
+def test_the_floor_takes_the_mean_of_model_and_naive_where_it_wins_on_validation(
+        tmp_path, monkeypatch):
+    """Anchor `season` on a straight line, with a network that adds PUSH x SLOPE to it:
+    the model overshoots step k by (PUSH - 4) x SLOPE = 2.5 x SLOPE (kept: better than its
+    anchor's 4 x SLOPE), naive persistence undershoots by k x SLOPE (2 x SLOPE on average:
+    better than the model, so the floor acts), and their mean misses by |k / 2 - 1.25| x
+    SLOPE (5 / 12 x SLOPE on average), the best on validation: the floor takes the mean.
+    The run, its export, predict and Node all forecast last + (k / 2 + 1.25) x SLOPE."""
+    done, metrics, config, out, csv = _pushed_run(tmp_path, monkeypatch, PUSH)
+    steps = np.arange(1, HORIZON + 1)
+    scores = metrics["floor_validation"]
+    assert scores["model"] == pytest.approx((PUSH - SEASON) * SLOPE, rel=1e-3)
+    assert scores["last"] == pytest.approx(SLOPE * steps.mean(), rel=1e-3)
+    assert scores["season"] == pytest.approx(SEASON * SLOPE, rel=1e-3)
+    miss = np.mean(np.abs(steps / 2 - 1.25)) * SLOPE
+    assert scores["mean-last"] == pytest.approx(miss, rel=1e-3)
     assert metrics["floor"] == "mean-last" and metrics["network_kept"] is True
     assert "the mean of the model and naive persistence beats the model" in done.output
-    assert metrics["model"]["mae"] == pytest.approx(miss, rel=1e-3)
-    assert config["anchor"]["kind"] == "blend" and config["anchor"]["model_anchor"] == "last"
+    assert metrics["model"]["mae"] == pytest.approx(miss, rel=1e-3)  # the line goes on
+    assert config["anchor"]["kind"] == "blend" and config["anchor"]["model_anchor"] == "season"
 
     onnx_path = tmp_path / "line.onnx"
     done = run("export", out, "--out", onnx_path)
     assert done.exit_code == 0 and "parity PASSED" in done.output, done.output
     last_value = 10 + SLOPE * 119
-    expected = last_value + PUSH / 2 * SLOPE * np.arange(1, HORIZON + 1)
+    expected = last_value + (steps / 2 + 1.25) * SLOPE
     done = run("predict", onnx_path, "--data", csv)
     assert done.exit_code == 0, done.output
     predicted = [float(line.split(",")[1]) for line in done.output.strip().splitlines()[1:]]
@@ -189,3 +202,67 @@ def test_a_panel_blend_of_the_network_alone_and_its_fallback_exports_as_one_grap
     (onnx_side,) = runtime.session(onnx_path).run(None, {"window": raw.astype(np.float32)})
     np.testing.assert_allclose(onnx_side, expected, rtol=1e-4, atol=1e-3)
     assert anchors.of_run(saved).describe().startswith("mean of the network and ")
+
+
+def test_a_mean_does_not_unseat_a_model_that_beats_every_simple_forecast(tmp_path,
+                                                                         monkeypatch):
+    """The network adds 5.5 x SLOPE: the model overshoots by 1.5 x SLOPE, better than
+    naive persistence (2 x SLOPE on average) and seasonal naive (4 x SLOPE); the mean of
+    it and naive would miss by |k - 1.5| / 2 x SLOPE (5 / 12 x SLOPE), better still, but
+    no simple forecast beats the model, so the floor leaves it."""
+    _, metrics, config, _, _ = _pushed_run(tmp_path, monkeypatch, 5.5)
+    scores = metrics["floor_validation"]
+    assert scores["mean-last"] == pytest.approx(5 / 12 * SLOPE, rel=1e-3)
+    assert scores["mean-last"] < scores["model"] == pytest.approx(1.5 * SLOPE, rel=1e-3)
+    assert scores["model"] < min(scores["last"], scores["season"])
+    assert metrics["floor"] is None and metrics["network_kept"] is True
+    assert config["anchor"]["kind"] == "season"
+    assert metrics["model"]["mae"] == pytest.approx(1.5 * SLOPE, rel=1e-3)
+
+
+@pytest.mark.parametrize("second_mae", [0.9, 1.0])
+def test_the_second_training_replaces_the_first_only_when_better_on_validation(
+        tmp_path, monkeypatch, second_mae):
+    """Anchor `network` whose network alone lost to the fitted anchor on validation
+    (model 2.0, anchor 1.0: the floor took the anchor) trains anchor + network as well;
+    the run at `out` is the second only when its chosen forecast is better there (0.9),
+    the first on a tie (1.0), the other's figures recorded either way. (`_train` replaced
+    by a stand-in that writes a run of two files: this is the choice and the files.)"""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        first = config.data.anchor is None  # the panel default, resolved by loading
+        config.data.anchor = "network" if first else config.data.anchor
+        scores = {"model": 2.0, "anchor": 1.0} if first else {"model": second_mae,
+                                                               "anchor": 1.0}
+        metrics = {"floor": "anchor" if first else None, "network_kept": not first,
+                   "best_epoch": 3 if first else 9, "train_seconds": 1.5,
+                   "floor_validation": scores, **(note or {})}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        (Path(out) / "anchor.txt").write_text(config.data.anchor)
+        trained.append(config.data.anchor)
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    out = tmp_path / "run"
+    lines = []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()), out,
+                              log=lines.append)
+    assert trained == ["network", "auto"]
+    assert any("training the anchor + network as well" in line for line in lines)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == metrics
+    if second_mae < 1.0:
+        assert (out / "anchor.txt").read_text() == "auto" and metrics["network_kept"] is True
+        assert metrics["first_training"] == {
+            "anchor": "network", "floor": "anchor", "network_kept": False, "best_epoch": 3,
+            "train_seconds": 1.5, "validation_mae": 1.0}
+    else:
+        assert (out / "anchor.txt").read_text() == "network" and metrics["floor"] == "anchor"
+        assert metrics["second_training"]["validation_mae"] == 1.0
+        assert metrics["second_training"]["best_epoch"] == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else left
