@@ -171,9 +171,9 @@ class TrainConfig:
     lr_schedule: str = "constant"
     # Start the network from another run's trained weights (lstm_tf/transfer.py).
     init: str | None = None
-    # After training, forecast naive persistence, the seasonal naive forecast or (anchor
-    # network) the fitted anchor instead of the model when one of them beats it on the
-    # validation windows (train.floor; not with anchor none).
+    # After training, when naive persistence, the seasonal naive forecast or (anchor
+    # network) the fitted anchor beats the model on the validation windows, forecast the
+    # best of them or of their means with the model (train.floor; not with anchor none).
     floor: bool = True
 
     def validate(self) -> None:
