@@ -231,20 +231,17 @@ def seasonal_weights(kind: str, horizon: int, season: int | None = None,
 
 
 THETA_ALPHA = 0.5  # theta's fixed smoothing weight (its SES level over the window)
-DAMPING = 0.8  # drift-damped: step i of the trend counts DAMPING**i
 
 
-def trend_weights(kind: str, horizon: int, reach: int, alpha: float = THETA_ALPHA,
-                  damping: float = DAMPING) -> np.ndarray:
-    """[horizon, reach] weights of drift, drift-damped or theta over the window's last
-    `reach` rows (see the docstring); each row sums to 1, the trend parts to 0."""
+def trend_weights(kind: str, horizon: int, reach: int,
+                  alpha: float = THETA_ALPHA) -> np.ndarray:
+    """[horizon, reach] weights of drift or theta over the window's last `reach` >= 2
+    rows (see the docstring); each row sums to 1, the trend parts to 0."""
     last, steps = reach - 1, np.arange(1, horizon + 1)
-    if kind in ("drift", "drift-damped"):
-        # z_T + g(k) (z_T - z_{T-reach+1}) / (reach - 1): the window's mean change
-        gain = steps if kind == "drift" else np.cumsum(damping ** steps)
+    if kind == "drift":  # z_T + k (z_T - z_{T-reach+1}) / (reach - 1): the mean change
         w = np.zeros((horizon, reach))
-        w[:, last] = 1.0 + gain / last
-        w[:, 0] = -gain / last
+        w[:, last] = 1.0 + steps / last
+        w[:, 0] = -steps / last
         return w
     # theta (theta = 2, Hyndman & Billah 2003): the SES level with a fixed alpha,
     # truncated to the window and renormalised, plus half the window's OLS slope times

@@ -60,9 +60,6 @@ def test_drift_follows_a_linear_trend_exactly_and_theta_is_the_theta_method():
     window, future = line[:20], line[20:26]
     for reach in (2, 4, 20):
         assert np.allclose(apply(trend_weights("drift", 6, reach), window), future, atol=1e-9)
-    # the damped drift adds less of the same slope each step: 0.8 + 0.64 + ... steps
-    damped = apply(trend_weights("drift-damped", 3, 4), window)
-    assert np.allclose(damped, window[-1] + 0.5 * np.array([0.8, 1.44, 1.952]))
     # theta by hand: SES with alpha 0.5 over the last 5 rows (renormalised weights
     # 16:8:4:2:1 from the last row back) plus half the OLS slope times k - 1 + (1 - 0.5^5) / 0.5
     rng = np.random.default_rng(4)
@@ -72,7 +69,7 @@ def test_drift_follows_a_linear_trend_exactly_and_theta_is_the_theta_method():
     slope = np.polyfit(np.arange(5), recent, 1)[0]
     expected = [level + 0.5 * slope * (k - 1 + (1 - 0.5 ** 5) / 0.5) for k in (1, 2, 3)]
     assert np.allclose(apply(trend_weights("theta", 3, 5), x), expected)
-    for kind in ("drift", "drift-damped", "theta"):
+    for kind in ("drift", "theta"):
         assert np.allclose(trend_weights(kind, 7, 6).sum(axis=1), 1.0)  # commutes with z-scores
     # auto weighs them when the window holds two rows; on a noisy trend drift's validation
     # error is that of the noise (MAE 0.04 of N(0, 0.05) plus its slope's), persistence's
