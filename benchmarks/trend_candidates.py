@@ -37,7 +37,7 @@ for name, (y, season, horizon) in series().items():
     mean, std = y[:first].mean(), y[:first].std()
     z = (y - mean) / std
     starts = np.arange(window, first - horizon + 1)
-    n_val = max(1, int(round(0.15 * len(starts))))
+    n_val = max(1, round(0.15 * len(starts)))
     test = np.arange(first, len(y) - horizon + 1)
     actual = y[test[:, None] + np.arange(horizon)]
     windows = z[test[:, None] + np.arange(-window, 0)]
