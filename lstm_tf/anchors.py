@@ -20,6 +20,11 @@ for step k = 1..horizon after the window's last row T. The candidates:
     season-level  z_T + mean_{j<J} (z_{T+k-b-jm} - z_{T-b-jm}): the last value plus the
                   change over the same k steps a season (J seasons) earlier; keeps the
                   level and the trend
+    drift         z_T + k (z_T - z_{T-W+1}) / (W - 1): persistence plus the window's
+                  mean change (the random walk with drift over the window of W rows)
+    theta         the theta method (theta = 2) made linear: the window's exponentially
+                  weighted level (alpha 0.5, truncated, renormalised) plus half its
+                  least-squares slope times (k - 1 + 1/alpha), as M3's winner
     ar            a ridge regression of z_{T+k} - z_T on the window relative to z_T
                   (an autoregression of the changes: trend-safe)
     ar-level      a ridge regression of z_{T+k} on the window and a constant (an
@@ -62,6 +67,7 @@ from .errors import UserError
 
 CHOICES = ("auto", "network", "none", "last", "season", "season-level", "ar", "ar-level")
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
+TRENDS = ("drift", "theta")  # the trend candidates `auto` weighs (docs/accuracy.md)
 # Ridge penalties, relative to the inputs' mean square (so they do not depend on the
 # series' scale: the changes of a smooth series are tiny in z-scores); the one with
 # the lowest validation error is used.
@@ -224,8 +230,35 @@ def seasonal_weights(kind: str, horizon: int, season: int | None = None,
     return w
 
 
+THETA_ALPHA = 0.5  # theta's fixed smoothing weight (its SES level over the window)
+
+
+def trend_weights(kind: str, horizon: int, reach: int,
+                  alpha: float = THETA_ALPHA) -> np.ndarray:
+    """[horizon, reach] weights of drift or theta over the window's last `reach` >= 2
+    rows (see the docstring); each row sums to 1, the trend parts to 0."""
+    last, steps = reach - 1, np.arange(1, horizon + 1)
+    if kind == "drift":  # z_T + k (z_T - z_{T-reach+1}) / (reach - 1): the mean change
+        w = np.zeros((horizon, reach))
+        w[:, last] = 1.0 + steps / last
+        w[:, 0] = -steps / last
+        return w
+    # theta (theta = 2, Hyndman & Billah 2003): the SES level with a fixed alpha,
+    # truncated to the window and renormalised, plus half the window's OLS slope times
+    # (k - 1) + (1 - (1 - alpha)^n) / alpha (the theta method's forecast function).
+    age = last - np.arange(reach)  # 0 for the last row
+    level = alpha * (1 - alpha) ** age
+    t = np.arange(reach) - last / 2
+    slope = t / np.sum(t * t)
+    gain = (steps - 1) + (1 - (1 - alpha) ** reach) / alpha
+    return level[None] / level.sum() + 0.5 * gain[:, None] * slope[None]
+
+
 def _fixed_candidates(horizon: int, season: int | None, window: int) -> dict[str, np.ndarray]:
     found = {"last": seasonal_weights("last", horizon)}
+    if window >= 2:  # the window's trend (linear in it: the exported graph is unchanged)
+        for kind in TRENDS:
+            found[kind] = trend_weights(kind, horizon, window)
     if season and season > 1:
         found["season"] = seasonal_weights("season", horizon, season)
         for seasons in range(1, MAX_SEASONS + 1):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lstm_tf import anchors
-from lstm_tf.anchors import Anchor, seasonal_weights
+from lstm_tf.anchors import Anchor, seasonal_weights, trend_weights
 
 
 def apply(weights, window):
@@ -52,6 +52,35 @@ def test_every_anchor_weight_row_sums_to_one():
     for kind, args in [("last", ()), ("season", (7,)), ("season-level", (7, 3))]:
         w = seasonal_weights(kind, 10, *args)
         assert np.allclose(w.sum(axis=1), 1.0)
+
+
+def test_drift_follows_a_linear_trend_exactly_and_theta_is_the_theta_method():
+    t = np.arange(30.0)
+    line = 3.0 + 0.5 * t
+    window, future = line[:20], line[20:26]
+    for reach in (2, 4, 20):
+        assert np.allclose(apply(trend_weights("drift", 6, reach), window), future, atol=1e-9)
+    # theta by hand: SES with alpha 0.5 over the last 5 rows (renormalised weights
+    # 16:8:4:2:1 from the last row back) plus half the OLS slope times k - 1 + (1 - 0.5^5) / 0.5
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=12).cumsum()
+    recent = x[-5:]
+    level = np.dot([1, 2, 4, 8, 16], recent) / 31
+    slope = np.polyfit(np.arange(5), recent, 1)[0]
+    expected = [level + 0.5 * slope * (k - 1 + (1 - 0.5 ** 5) / 0.5) for k in (1, 2, 3)]
+    assert np.allclose(apply(trend_weights("theta", 3, 5), x), expected)
+    for kind in ("drift", "theta"):
+        assert np.allclose(trend_weights(kind, 7, 6).sum(axis=1), 1.0)  # commutes with z-scores
+    # auto weighs them when the window holds two rows; on a noisy trend drift's validation
+    # error is that of the noise (MAE 0.04 of N(0, 0.05) plus its slope's), persistence's
+    # the trend's (0.3 x 3.5 steps on average)
+    assert {"drift", "theta"} <= set(anchors._fixed_candidates(6, None, 2))
+    assert set(anchors._fixed_candidates(6, None, 1)) == {"last"}
+    noisy = 0.3 * np.arange(400.0) + 0.05 * rng.normal(size=400)
+    starts = np.arange(10, 394)
+    _, report = anchors.choose(noisy[:, None], starts[:300], starts[300:], 6, 1, None, 10)
+    assert report["target 0"]["drift"] < 0.1
+    assert report["target 0"]["last"] > 10 * report["target 0"]["drift"]
 
 
 def test_ar_candidate_forecasts_an_autoregression_as_well_as_the_true_model():
