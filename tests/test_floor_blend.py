@@ -240,7 +240,7 @@ def test_the_second_training_replaces_the_first_only_when_better_on_validation(
                                                                "anchor": 1.0}
         metrics = {"floor": "anchor" if first else None, "network_kept": not first,
                    "best_epoch": 3 if first else 9, "train_seconds": 1.5,
-                   "floor_validation": scores, **(note or {})}
+                   "train_windows": 500, "floor_validation": scores, **(note or {})}
         Path(out).mkdir(parents=True, exist_ok=force)
         (Path(out) / "metrics.json").write_text(json.dumps(metrics))
         (Path(out) / "anchor.txt").write_text(config.data.anchor)
@@ -266,3 +266,33 @@ def test_the_second_training_replaces_the_first_only_when_better_on_validation(
         assert metrics["second_training"]["validation_mae"] == 1.0
         assert metrics["second_training"]["best_epoch"] == 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else left
+
+
+def test_no_second_training_on_a_panel_past_the_ensemble_window_limit(tmp_path, monkeypatch):
+    """The second training doubles the training time: past `ensemble.PANEL_WINDOWS`
+    training windows (the 150 x 300-month panel of the time budget) the first run stays,
+    the floor's choice as it was, and the log says why."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from lstm_tf.ensemble import PANEL_WINDOWS
+
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        config.data.anchor = "network"
+        trained.append(config.data.anchor)
+        metrics = {"floor": "anchor", "network_kept": False, "best_epoch": 3,
+                   "train_seconds": 1.5, "train_windows": PANEL_WINDOWS + 1,
+                   "floor_validation": {"model": 2.0, "anchor": 1.0}}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    lines = []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()),
+                              tmp_path / "run", log=lines.append)
+    assert trained == ["network"]
+    assert metrics["floor"] == "anchor" and "second_training" not in metrics
+    assert any(f"no second training (anchor + network) on more than {PANEL_WINDOWS}" in line
+               for line in lines)
