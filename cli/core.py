@@ -43,7 +43,8 @@ def data_options(window: bool = True):
         click.option("--target", help="Target column(s), comma-separated. Default: the "
                      "dataset's, or the first non-time column."),
         click.option("--features", help="Extra input feature columns, comma-separated."),
-        click.option("--time-column", help="Time column; must increase row by row."),
+        click.option("--time-column", help="Time column; must increase row by row. Default: "
+                     "the column named time, date, datetime, timestamp or ds, if one is."),
         click.option("--fill", type=click.Choice(["interpolate", "ffill", "drop"]),
                      help="How to handle missing values (default: refuse them); in a panel, "
                      "series by series."),

@@ -22,6 +22,45 @@ def test_default_target_is_first_non_time_column(csv_file):
     np.testing.assert_array_equal(series.values[:, 0], [1, 3])
 
 
+@pytest.mark.parametrize("header, time", [
+    ("date,x", "date"), ("x,Time", "Time"), ("ds,x", "ds"), ("timestamp,x", "timestamp"),
+    ("t,x", None),  # not a time column's name: t is the target
+    ("date,ds,x", None),  # two: neither is guessed (the first column is the target)
+])
+def test_a_column_named_like_time_is_the_time_column(csv_file, header, time):
+    """Without --time-column a column called time, date, datetime, timestamp or ds (any
+    case; statsforecast's `ds`) is the time column, as a pandas or statsforecast user's
+    file has it; none is guessed from other names or when two compete."""
+    names = header.split(",")
+    rows = "".join(",".join("2020-01-0%d" % (i + 1) if n.lower() in ("date", "time", "ds",
+                                                                   "timestamp") else str(i + 2)
+                            for n in names) + "\n" for i in range(3))
+    if time is None and names[0].lower() in ("date", "ds"):
+        with pytest.raises(UserError, match="is not a number"):
+            data.read_csv(csv_file(header + "\n" + rows))
+        return
+    series = data.read_csv(csv_file(header + "\n" + rows))
+    assert series.time_column == time
+    assert series.targets == ["x" if time else names[0]]
+    np.testing.assert_array_equal(series.values[:, 0], [2, 3, 4])
+    if time:
+        assert series.time == ["2020-01-01", "2020-01-02", "2020-01-03"]
+
+
+def test_a_long_panel_in_statsforecast_columns_reads_ds_as_time(tmp_path):
+    """unique_id, ds, y (statsforecast's long format) needs only --series-column."""
+    from lstm_tf.data.panel_csv import read_long_csv
+
+    path = tmp_path / "long.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(
+        f"{name},2020-0{month}-01,{value}\n" for name in ("a", "b")
+        for month, value in ((1, 1.0), (2, 2.0), (3, 4.0))))
+    panel = read_long_csv(path, "unique_id")
+    assert panel.time_column == "ds" and panel.targets == ["y"]
+    assert list(panel.names) == ["a", "b"]
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 4, 1, 2, 4])
+
+
 @pytest.mark.parametrize("text, kwargs, message", [
     ("", {}, "is empty"),
     ("a,b\n", {}, "no data rows"),

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from .panel import Series
-from .timeaxis import check_increasing, parse_times
+from .timeaxis import check_increasing, guess_time_column, parse_times
 
 
 FILL_METHODS = ("interpolate", "ffill", "drop")
@@ -27,7 +27,8 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
              fill: str | None = None) -> Series:
     """Read a CSV file with a header row.
 
-    `targets` defaults to the first column that is not the time column.
+    `targets` defaults to the first column that is not the time column. Without
+    `time_column`, a column named like one (`timeaxis.TIME_NAMES`: time, date, ds...) is.
     Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
     """
     path = existing_file(path)
@@ -78,6 +79,8 @@ def parse_csv(text: str, source: str, targets: list[str] | None = None,
     header, rows = _header_and_rows(text, source)
     if not rows:
         raise UserError(f"{source} has a header but no data rows")
+    if time_column is None:
+        time_column = guess_time_column(header, [*(targets or []), *(features or [])])
     if targets is None:
         candidates = [name for name in header if name != time_column]
         if not candidates:

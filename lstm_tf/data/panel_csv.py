@@ -29,7 +29,7 @@ from ..errors import UserError
 from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, existing_file, fill_missing,
                   number, parse_header)
 from .panel import Panel
-from .timeaxis import check_increasing, format_time, parse_times
+from .timeaxis import check_increasing, format_time, guess_time_column, parse_times
 
 
 # --------------------------------------------------------------------- long CSV
@@ -62,6 +62,8 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     if series_column not in header:
         raise UserError(f"{source}: no series column {series_column!r}; "
                         f"available: {', '.join(header)}")
+    if time_column is None:  # a column named like one (time, date, ds...)
+        time_column = guess_time_column(header, [series_column, *(targets or []), *features])
     if time_column is not None and time_column not in header:
         raise UserError(f"{source}: no time column {time_column!r}; "
                         f"available: {', '.join(header)}")
@@ -155,6 +157,8 @@ def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
     path = existing_file(path)
     source = source or str(path)
     header = _header(path, source)
+    if time_column is None:  # a column named like one (time, date, ds...)
+        time_column = guess_time_column(header, columns or [])
     if time_column is not None and time_column not in header:
         raise UserError(f"{source}: no time column {time_column!r}; "
                         f"available: {', '.join(header)}")

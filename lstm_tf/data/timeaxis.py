@@ -12,6 +12,18 @@ import numpy as np
 from ..errors import UserError
 from .panel import Panel
 
+# What a time column is called (case-insensitive) in the files users bring, pandas' and
+# statsforecast's (`ds`) among them: read as the time column when none is named.
+TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds")
+
+
+def guess_time_column(header: list[str], taken: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The time column of a file read without one named (`--time-column`): its one column
+    called as `TIME_NAMES` are that is not asked for as something else (`taken`: targets,
+    features, the series column); None when there is none, or more than one."""
+    found = [name for name in header if name.lower() in TIME_NAMES and name not in taken]
+    return found[0] if len(found) == 1 else None
+
 
 def parse_time(text: str) -> float | np.datetime64:
     """A time cell as a number (e.g. a year) or a NumPy datetime (ISO 8601)."""
