@@ -71,7 +71,6 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
     import os
 
     from .devices import is_chief
-
     from .ensemble import PANEL_WINDOWS
 
     original = copy.deepcopy(config)
@@ -88,24 +87,18 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
         "anchor + network as well (anchor auto)")
     again = original
     again.data.anchor = "auto"
-    first = {"anchor": "network", "floor": metrics["floor"], "network_kept":
-             metrics["network_kept"], "best_epoch": metrics["best_epoch"],
-             "train_seconds": metrics["train_seconds"],
-             "validation_mae": scores[metrics["floor"] or "model"]}  # its chosen forecast's
+    first = _training_summary("network", metrics)
     scratch = Path(tempfile.mkdtemp(prefix=f".{Path(out).name}.", suffix=".anchored",
                                     dir=Path(out).parent))
     try:
         second = _train(again, scratch / "run", True, verbose, log, False,
                         {"first_training": first})
-        second_mae = second["floor_validation"][second["floor"] or "model"]
+        second_mae = _training_summary("auto", second)["validation_mae"]
         chief = is_chief(config.train.strategy)  # (a worker's runs are its temporaries)
         if not second_mae < first["validation_mae"]:
             log("anchor + network did not beat it on the validation windows: the run keeps the "
                 "first training")
-            metrics["second_training"] = {
-                "anchor": "auto", "floor": second["floor"], "network_kept":
-                second["network_kept"], "best_epoch": second["best_epoch"],
-                "train_seconds": second["train_seconds"], "validation_mae": second_mae}
+            metrics["second_training"] = _training_summary("auto", second)
             if chief:
                 write_json(Path(out) / runs.METRICS_FILE, metrics)
             return metrics
@@ -119,6 +112,14 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
                                    f"{out}") from None
     finally:  # (the second training's resumable state lives in it too)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _training_summary(anchor: str, metrics: dict) -> dict:
+    """What the run kept records of the other training; `validation_mae` is its chosen
+    forecast's (the floor's pick, else the model's)."""
+    return {"anchor": anchor, "floor": metrics["floor"], "network_kept": metrics["network_kept"],
+            "best_epoch": metrics["best_epoch"], "train_seconds": metrics["train_seconds"],
+            "validation_mae": metrics["floor_validation"][metrics["floor"] or "model"]}
 
 
 def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
