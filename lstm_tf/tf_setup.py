@@ -20,9 +20,19 @@ def tensorflow():
         # before its logging can be configured; keep them off the user's terminal.
         with _stderr_silenced():
             import tensorflow  # noqa: F401
+        tensorflow.get_logger().addFilter(_not_retracing)
     import tensorflow as tf
 
     return tf
+
+
+def _not_retracing(record) -> bool:
+    """Drops TensorFlow's "N out of the last M calls ... triggered tf.function retracing"
+    warning: Keras' predict function retraces for each new batch shape (a last partial
+    batch, the floor's and the evaluation's window counts), a few tenths of a second
+    each, and the two paragraphs of advice on every `lstm-tf train` are not the user's
+    to act on."""
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 def environment_defaults() -> None:

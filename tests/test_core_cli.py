@@ -143,3 +143,28 @@ def test_help_of_every_command_imports_no_tensorflow():
     assert {"", "train", "evaluate", "backtest", "datasets", "export", "predict", "parity", "inspect",
             "bench", "serve-demo", "experiment gradients", "experiment memory"} <= set(shown), shown
     assert lines[-1] == "IMPORTED []"
+
+
+def test_tensorflow_retracing_advice_is_dropped_other_warnings_kept():
+    """Keras' predict retraces per batch shape; TensorFlow's two paragraphs of advice about
+    it are filtered off the user's terminal (tf_setup), every other warning still shows."""
+    import logging
+
+    from lstm_tf.tf_setup import tensorflow
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    logger = tensorflow().get_logger()
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function "
+                       "retracing. Tracing is expensive")
+        logger.warning("a warning the user should see")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["a warning the user should see"]
