@@ -20,9 +20,9 @@ def tensorflow():
         # before its logging can be configured; keep them off the user's terminal.
         with _stderr_silenced():
             import tensorflow  # noqa: F401
-        tensorflow.get_logger().addFilter(_not_retracing)
     import tensorflow as tf
 
+    tf.get_logger().addFilter(_not_retracing)  # (once: a filter is added only once)
     return tf
 
 
