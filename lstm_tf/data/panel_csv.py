@@ -88,7 +88,6 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
         time_codes, time_texts = table.texts[time_column]
         time, time_rank = parse_times(time_codes, time_texts, table.line, source, time_column,
                                       lambda row: names[codes[row]])
-
     # One int64 key, series then time: a stable argsort of it is the (series, time) order
     # (twice as fast as np.lexsort of the two).
     key = codes if time is None else codes * (int(time_rank.max()) + 1) + time_rank
