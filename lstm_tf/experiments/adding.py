@@ -20,7 +20,6 @@ need them: importing this module is cheap.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import platform
@@ -738,19 +737,12 @@ def machine_info() -> dict[str, object]:
 
 
 def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up lines off the terminal, as in `train`, and its "frequent
+    # retracing" warning dropped: every model gets its own tf.function (they close over
+    # the model), which the warning reports as a mistake.
     from ..tf_setup import tensorflow
 
-    tensorflow()  # its C++ start-up lines off the terminal, as in `train`
-    # Every model gets its own tf.function (they close over the model), which TF's
-    # "frequent retracing" heuristic reports as a mistake; drop that one message.
-    tf_logger = logging.getLogger("tensorflow")
-    if not any(isinstance(f, _RetracingFilter) for f in tf_logger.filters):
-        tf_logger.addFilter(_RetracingFilter())
-
-
-class _RetracingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
+    tensorflow()
 
 
 # ------------------------------------------------------------------------ plots
