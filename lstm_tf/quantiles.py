@@ -1,13 +1,8 @@
 """Probabilistic forecasts: quantile levels, the head's calibration, and the interval
-metrics (with the seasonal-naive reference); the Keras head whose quantiles never
-cross and the pinball loss are in `layers` (imported only when a model is built).
-
-A quantile model's network ends in `layers.QuantileHead` (each quantile its neighbour
-plus or minus a softplus, outward from the median: they never cross) and trains with
-`layers.PinballLoss`, L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q)). The quantiles are
-computed in z-scores, the anchor's forecast is added to each and they are mapped back
-by the affine un-scaling `q * std + mean` (std > 0): both keep the order, so the raw
-quantiles never cross either. The point forecast is the median.
+metrics (with the seasonal-naive reference). The head whose quantiles never cross and
+the pinball loss L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q)) are `layers.QuantileHead` and
+`layers.PinballLoss`; adding the anchor and un-scaling (q * std + mean, std > 0) keep
+their order, so the raw quantiles never cross either. The point forecast is the median.
 
 Metrics (original units; arrays [windows, horizon, targets, Q]):
     scaled pinball   mean over levels and points of L_τ / s, with s the MASE scale
