@@ -325,20 +325,14 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
             if units <= 12:
                 axis.set_yticks(range(units))
 
-    figure.suptitle(_figure_title(inspection), fontsize=13, fontweight="bold",
-                    y=1 - 0.12 / height, va="top")
-    save_figure(figure, path, dpi=dpi)
-
-
-def _figure_title(inspection: Inspection) -> str:
-    window = inspection.window
     where = "test window" if window.part == "test" else "window"
     title = (f"{inspection.run} ({inspection.kind}): gates for {where} {window.index} "
              f"(0-based, of {window.count})")
     time_range = _time_range(window)
     if time_range:
         title += f", {time_range[0]} to {time_range[1]}"
-    return title
+    figure.suptitle(title, fontsize=13, fontweight="bold", y=1 - 0.12 / height, va="top")
+    save_figure(figure, path, dpi=dpi)
 
 
 def _step_ticks(steps: int, most: int = 7) -> list[int]:
