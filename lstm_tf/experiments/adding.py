@@ -784,9 +784,7 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
             if len(profiles) > 1:
                 for profile in profiles:
                     ax.plot(steps, _positive(profile), color=color, lw=0.6, alpha=0.35)
-        ax.set_yscale("log")
-        ax.set_xlabel("input step t (prediction read at t = T)")
-        ax.set_title(title)
+        ax.set(yscale="log", xlabel="input step t (prediction read at t = T)", title=title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel("||d y_hat / d x_t||  (mean over sequences)")
@@ -821,11 +819,7 @@ def plot_clipnorm(result: GradientResult, path: str | os.PathLike) -> Path:
     axes[0].axhline(ADDING_BASELINE_MSE, color="gray", ls="--", lw=1,
                     label="predict the mean (MSE 0.167)")
     for ax, (_, ylabel, title, _) in zip(axes, panels):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("training step")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        ax.set(xscale="log", yscale="log", xlabel="training step", ylabel=ylabel, title=title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Exploding case: SimpleRNN recurrent kernel x{_g(config.recurrent_scale)}, "
@@ -852,9 +846,7 @@ def plot_memory(result: MemoryResult, path: str | os.PathLike) -> Path:
                    label="predict the mean")
         ax.axhline(config.target_mse, color="black", ls=":", lw=1,
                    label=f"target MSE {_g(config.target_mse)}")
-        ax.set_yscale("log")
-        ax.set_title(f"T = {length}")
-        ax.set_xlabel("training step")
+        ax.set(yscale="log", title=f"T = {length}", xlabel="training step")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel("test MSE")
     axes[0][0].legend(fontsize=8, loc="lower left")
