@@ -1,13 +1,11 @@
 """The gate explorer page: `lstm-tf inspect RUN --html FILE`, one self-contained HTML file.
 
-The page (exported/web/gates.js and the two modules it imports, inlined) computes every
-gate, the candidate, the cell state and h of every LSTM layer for any window of the
-run's data with the tutorial's equations in plain JavaScript, from the weights embedded
-as JSON (onnxruntime-web's wasm would be megabytes in every page; the equations are
-twenty lines). tests/test_gate_page.py checks its numbers against `inspect`'s NPZ in
-headless Chromium. The run's own forecaster (`Prepared.forecast`, in `window_arrays`)
-gives, per window, the network's input, the anchor's forecast in original units and the
-slope of the (affine) un-scaling:
+The page (exported/web/gates.js and the modules it imports, inlined) computes every gate,
+state and h of every LSTM layer for any window of the run's data with the tutorial's
+equations in plain JavaScript, from the weights embedded as JSON (onnxruntime-web's wasm
+would be megabytes in every page; the equations are twenty lines). The run's own
+forecaster (`window_arrays`) gives, per window, the network's input, the anchor's
+forecast in original units and the slope of the (affine) un-scaling:
 
     forecast = anchor + slope * (head(h_T of the last layer))
 

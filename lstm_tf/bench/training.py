@@ -7,10 +7,8 @@ fed by the code `lstm-tf train` uses (`start_tensorflow`, `build_model`, `compil
 it would run (one under several replicas), so what is measured here is what training runs.
 
 Two numbers, measured separately so that it is visible which one limits training: the
-median samples per second of `repeats` training epochs (after an untimed first epoch
-that traces and compiles the step), and of `repeats` passes of `make_dataset` alone over
-the same stream, consumed in a TensorFlow graph as Keras does; the pipeline must stay
-far above the training rate (20x or more).
+samples per second of training and of the input pipeline alone, which must stay far
+above the training rate (20x or more).
 
 `benchmarks/torch_lstm.py` runs this and an equivalent PyTorch `nn.LSTM` model side by
 side, alternating processes, for the comparison in docs/training.md.
