@@ -370,15 +370,14 @@ def _plot_window(axis, inspection: Inspection) -> None:
     if window.input_times is not None:
         labels = window.input_times + window.forecast_times
         axis.set_xticklabels([f"{t}\n{labels[t - 1]}" for t in ticks], fontsize=8)
-    axis.set_xlim(0.5, steps + horizon + 0.5)
     # Head room so that the legend never covers the series.
     shown = np.concatenate([window.inputs[:, :len(window.targets)].ravel(),
                             inspection.forecast.ravel(), window.actual.ravel()])
     low, high = float(shown.min()), float(shown.max())
     spread = max(high - low, 1e-9)
-    axis.set_ylim(low - 0.08 * spread, high + 0.35 * spread)
-    axis.set_xlabel("step t (and time)" if window.input_times is not None else "step t")
-    axis.set_ylabel(", ".join(window.targets) + " (original units)")
+    axis.set(xlim=(0.5, steps + horizon + 0.5), ylim=(low - 0.08 * spread, high + 0.35 * spread),
+             xlabel="step t (and time)" if window.input_times is not None else "step t",
+             ylabel=", ".join(window.targets) + " (original units)")
     axis.set_title("input window (fed to the first layer as $x_t$, scaled) and forecast",
                    fontsize=11)
     axis.grid(alpha=0.3)
