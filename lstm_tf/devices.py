@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 
-from .config import DEVICES, STRATEGIES
+from .config import DEVICES, STRATEGIES, UNROLL_MAX_WINDOW
 from .errors import UserError
 from .tf_setup import tensorflow
 
@@ -108,8 +108,6 @@ def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
     over short windows. Unrolled, layer 2's step t runs beside layer 1's step t + 1 on
     another core (docs/training.md); one layer has no such overlap, a GPU's cuDNN kernel
     needs a rolled loop and XLA compiles unrolled graphs into slower code."""
-    from .config import UNROLL_MAX_WINDOW
-
     if unroll is None:
         return device == "cpu" and not xla and layers >= 2 and window <= UNROLL_MAX_WINDOW
     return unroll

@@ -25,6 +25,7 @@ from . import contract
 from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
 from .errors import UserError
 from .figures import pyplot, save_figure
+from .quantiles import median_index
 
 # The order data flows through the cell; the figure's panels and the CSV's columns.
 FLOW_ORDER = ("forget_gate", "input_gate", "output_gate", "candidate", "cell_state", "h")
@@ -200,8 +201,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     forecast = prepared.forecast(network, np.array([window.start]), config.data.window,
                                  config.data.horizon)[0]
     if config.model.quantiles:  # the point forecast is the median
-        from .quantiles import median_index
-
         forecast = forecast[..., median_index(config.model.quantiles)]
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,

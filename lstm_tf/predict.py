@@ -14,6 +14,7 @@ import numpy as np
 
 from . import contract, data, runtime
 from .atomic import csv_text
+from .data import panel_csv, timeaxis
 from .errors import UserError
 
 
@@ -125,7 +126,6 @@ def predict_series(session, meta: dict, data_path: str | Path,
     file's last row (with known covariates: after its last row with a target value);
     what would skip a panel's series is an error, and its time column is continued only
     when the file has one."""
-    from .data import timeaxis
     from .data.covariates import future_covariates
     from .data.csv import read_with_future
     from .data.panel import as_panel
@@ -175,8 +175,6 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     A series shorter than the window, or (scaled by series) one the model never saw,
     is skipped with its reason; the others are still forecast.
     """
-    from .data import panel_csv, timeaxis
-
     panel_meta = meta["panel"]
     targets, window, horizon = meta["targets"], meta["window"], meta["horizon"]
     features = meta["columns"][len(targets):]

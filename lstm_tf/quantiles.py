@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from . import metrics as metrics_lib
 from .errors import UserError
 
 MEDIAN = 0.5
@@ -249,8 +250,6 @@ def residual_intervals(history: np.ndarray, train_end: int, starts: np.ndarray, 
     whose whole horizon lies in the training part. (None, name) when the training part
     holds no such origin or a start is too early to look a season back.
     """
-    from . import metrics as metrics_lib
-
     lag = season or 1
     reach = lag * ((horizon - 1) // lag + 1)  # rows before a start the forecast reads
     train_starts = np.arange(reach, train_end - horizon + 1)

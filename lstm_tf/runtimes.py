@@ -41,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import contract
+from . import contract, runtime
 from .errors import UserError
 
 RUNTIMES = ("onnxruntime", "openvino", "tract", "reference", "node")
@@ -283,8 +283,6 @@ class OnnxruntimeSession(Session):
 
     def __init__(self, model: Model, threads: int = 1):
         super().__init__(model, threads)
-        from . import runtime
-
         self.session = runtime.session(model.data, threads)
 
     def _run(self, feed):

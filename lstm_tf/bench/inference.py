@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import contract, runtime
+from ..errors import UserError
 
 
 @dataclass
@@ -76,8 +77,6 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
 
     config = runs.load_config(run)
     if config.covariates or config.model.series_embedding:
-        from ..errors import UserError
-
         raise UserError(f"{run} takes more inputs than its window (covariates or a series "
                         "index); export it and bench the model: lstm-tf bench MODEL.onnx")
     model = runs.load_model(run)

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..atomic import atomic_path, refuse_overwrite
 from ..errors import UserError
 from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, existing_file, fill_missing,
                   number, parse_header)
@@ -425,8 +426,6 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
-
-    from ..atomic import atomic_path, refuse_overwrite
 
     refuse_overwrite(path, force)
     series_column = panel.series_column or "series"
