@@ -34,6 +34,10 @@ from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
 from ..errors import UserError
 from ..figures import pyplot, save_figure
+# Every function that starts TensorFlow starts it through `tensorflow()`: its C++ start-up
+# lines off the terminal, as in `train`, and its "frequent retracing" warning dropped (every
+# model gets its own tf.function, closing over the model, which the warning calls a mistake).
+from ..tf_setup import tensorflow
 
 Progress = Callable[[str], None]
 
@@ -122,7 +126,7 @@ def _g(value: float) -> str:
 
 def build_model(spec: ModelSpec, length: int, units: int, seed: int):
     """Build the Keras model for `spec` with weights drawn from `seed`."""
-    _quiet_tensorflow()
+    tensorflow()
     import keras
 
     if spec.kind not in MODEL_KINDS:
@@ -157,7 +161,7 @@ def gradient_profile(model, x: np.ndarray) -> np.ndarray:
     its own inputs, so the gradient of the summed predictions gives every
     sequence's own gradient at once.
     """
-    _quiet_tensorflow()
+    tensorflow()
     import tensorflow as tf
 
     @tf.function  # a traced graph is ~3x faster than eager for one 100-step pass
@@ -241,7 +245,7 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
                     test: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 0,
                     progress: Progress | None = None, label: str = "") -> TrainingCurve:
     """Train `model` for `steps` Adam/SGD steps on fresh adding-problem batches (MSE loss)."""
-    _quiet_tensorflow()
+    tensorflow()
     import keras
     import tensorflow as tf
 
@@ -406,7 +410,7 @@ class GradientResult:
 
 def run_gradients(config: GradientConfig, progress: Progress | None = None) -> GradientResult:
     """Measure gradient profiles of every model of `config` for every seed."""
-    _quiet_tensorflow()
+    tensorflow()
     start = time.perf_counter()
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
@@ -523,7 +527,7 @@ class MemoryResult:
 
 def run_memory(config: MemoryConfig, progress: Progress | None = None) -> MemoryResult:
     """Train every model of `config` on the adding problem at every length."""
-    _quiet_tensorflow()
+    tensorflow()
     start = time.perf_counter()
     runs, baseline = [], {}
     for length in config.lengths:
@@ -734,15 +738,6 @@ def machine_info() -> dict[str, object]:
     except (OSError, StopIteration):
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count()}
-
-
-def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up lines off the terminal, as in `train`, and its "frequent
-    # retracing" warning dropped: every model gets its own tf.function (they close over
-    # the model), which the warning reports as a mistake.
-    from ..tf_setup import tensorflow
-
-    tensorflow()
 
 
 # ------------------------------------------------------------------------ plots
