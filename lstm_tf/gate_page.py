@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import runs
 from .atomic import refuse_overwrite, write_text
 from .errors import UserError
 from .inspect_gates import _time_labels, check_inspectable, pick_window
@@ -127,7 +128,6 @@ def choose_windows(prepared, part: str, index: int | None, last: bool = False
 def page_data(run, data_path: str | None = None, index: int | None = None,
               last: bool = False) -> dict:
     """Everything the page needs for RUN's windows (the JSON embedded in the page)."""
-    from . import runs
     from .data.prepare import evaluation_data
     from .ensemble import member
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import contract
+from . import contract, runs
 from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
+from .data.timeaxis import format_time
 from .errors import UserError
 from .figures import pyplot, save_figure
 from .quantiles import median_index
@@ -103,8 +104,6 @@ def _time_labels(times, rows: slice) -> list[str] | None:
     if times is None or len(times) == 0:
         return None
     if isinstance(times, np.ndarray):
-        from .data.timeaxis import format_time
-
         return [str(label) for label in format_time(times[rows])]
     return list(times[rows])
 
@@ -171,7 +170,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     window of `data_path`); None is the last. Output goes to `out` (default
     RUN/inspect/); existing files are replaced only with `force`.
     """
-    from . import runs
     from .data.prepare import evaluation_data
 
     started = time_lib.perf_counter()
