@@ -25,6 +25,7 @@ import numpy as np
 
 from . import runs
 from .atomic import refuse_overwrite, write_text
+from .data.prepare import evaluation_data
 from .errors import UserError
 from .inspect_gates import _time_labels, check_inspectable, pick_window
 from .quantiles import median_index
@@ -128,7 +129,6 @@ def choose_windows(prepared, part: str, index: int | None, last: bool = False
 def page_data(run, data_path: str | None = None, index: int | None = None,
               last: bool = False) -> dict:
     """Everything the page needs for RUN's windows (the JSON embedded in the page)."""
-    from .data.prepare import evaluation_data
     from .ensemble import member
 
     config = runs.load_config(run)

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import contract, runs
 from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
+from .data.prepare import evaluation_data
 from .data.timeaxis import format_time
 from .errors import UserError
 from .figures import pyplot, save_figure
@@ -170,8 +171,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     window of `data_path`); None is the last. Output goes to `out` (default
     RUN/inspect/); existing files are replaced only with `force`.
     """
-    from .data.prepare import evaluation_data
-
     started = time_lib.perf_counter()
     config = runs.load_config(run)
     if config.covariates or config.model.series_embedding:

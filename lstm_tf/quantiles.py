@@ -26,6 +26,7 @@ import numpy as np
 
 from . import metrics as metrics_lib
 from .errors import UserError
+from .forecaster import Forecaster
 
 MEDIAN = 0.5
 LAYER_NAME = "quantiles"  # the Keras layer; also the ONNX output's name (contract.QUANTILES)
@@ -114,8 +115,6 @@ def calibrate(model, network, inputs_z: np.ndarray, anchor, actual_z: np.ndarray
     layer = model.get_layer(LAYER_NAME)
     levels, m = layer.levels, layer.median
     layer.scale.assign(np.ones(layer.scale.shape, np.float32))
-    from .forecaster import Forecaster
-
     q = Forecaster("none", anchor, actual_z.shape[-1]).forecast(network, inputs_z)
     y = np.asarray(actual_z, np.float64)
     scales = np.ones(layer.scale.shape, np.float64)  # [targets, Q]

@@ -35,6 +35,7 @@ import numpy as np
 from . import data as data_lib
 from .atomic import refuse_overwrite, write_json
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .data.prepare import load_data, prepare_any, typical_length
 from .errors import UserError
 
 ALGORITHMS = ("bayesian", "hyperband")
@@ -139,7 +140,6 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     import keras
 
     from . import train as train_lib
-    from .data.prepare import prepare_any
 
     started = time.perf_counter()
     data = copy.deepcopy(base.data)
@@ -184,7 +184,6 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     searched); returns the tuning summary (what tuning.json holds)."""
     kt = keras_tuner(tune_config.algorithm)
     from . import train as train_lib
-    from .data.prepare import load_data, prepare_any, typical_length
 
     tune_config.validate()
     base.validate()
