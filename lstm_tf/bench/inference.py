@@ -34,10 +34,8 @@ class Timing:
 
 def time_interleaved(candidates: dict[str, Callable[[], object]], budget_seconds: float = 1.0,
                      rounds: int = 10) -> dict[str, tuple[float, float]]:
-    """(median, p90) seconds per call of each candidate, timed in interleaved rounds.
-
-    Each candidate gets about `budget_seconds` in total, split over `rounds` rounds.
-    """
+    """(median, p90) seconds per call of each candidate, timed in `rounds` interleaved
+    rounds, about `budget_seconds` in total each."""
     per_call = {}
     for name, call in candidates.items():  # warm up; first calls trace and allocate
         call()

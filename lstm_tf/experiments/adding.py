@@ -34,9 +34,8 @@ from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
 from ..errors import UserError
 from ..figures import pyplot, save_figure
-# Every function that starts TensorFlow starts it through `tensorflow()`: its C++ start-up
-# lines off the terminal, as in `train`, and its "frequent retracing" warning dropped (every
-# model gets its own tf.function, closing over the model, which the warning calls a mistake).
+# TensorFlow is started by `tensorflow()`: no C++ start-up lines, as in `train`, and no
+# "retracing" warning (every model gets its own tf.function, which it calls a mistake).
 from ..tf_setup import tensorflow
 
 Progress = Callable[[str], None]
