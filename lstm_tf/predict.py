@@ -41,13 +41,9 @@ def load(model_path: str | Path):
 
 def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
              source: str = "the data", known: np.ndarray | None = None) -> np.ndarray:
-    """Forecast `steps` rows (default: the horizon) after `history` [rows, columns], raw units.
-
-    Beyond the horizon the model is rolled forward: each forecast is appended to the
-    history and the window slides; only a univariate model (one target, no extra
-    features) can do that, since future feature values are unknown. `known`: the raw
-    future-known covariates over the horizon [horizon, K] of a model that takes them.
-    """
+    """Forecast `steps` rows (default: the horizon; beyond it a univariate model is rolled
+    forward, `run_windows`) after `history` [rows, columns], raw units. `known`: the raw
+    future-known covariates over the horizon [horizon, K] of a model that takes them."""
     return forecast_after(session, meta, history, steps, source, known)[0]
 
 
@@ -168,12 +164,9 @@ class PanelForecast:
 def predict_panel(session, meta: dict, data_path: str | Path,
                   series_column: str | None = None, steps: int | None = None) -> PanelForecast:
     """Forecast every series of a panel CSV (long, or wide when the model was trained on
-    columns as series) from its latest rows, all in ONE batched onnxruntime call per
-    horizon (more than one only when rolling past the horizon).
-
-    A series shorter than the window, or (scaled by series) one the model never saw,
-    is skipped with its reason; the others are still forecast.
-    """
+    columns as series) from its latest rows, all in one batched `run_windows`. A series
+    shorter than the window, or (scaled by series) one the model never saw, is skipped
+    with its reason; the others are still forecast."""
     panel_meta = meta["panel"]
     targets, window, horizon = meta["targets"], meta["window"], meta["horizon"]
     features = meta["columns"][len(targets):]
