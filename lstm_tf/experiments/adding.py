@@ -293,16 +293,10 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
 
 
 def use_xla(model, steps: int) -> bool:
-    """Compile `train_on_adding`'s steps with XLA? For runs of `XLA_MIN_STEPS` or more,
-    when every layer of `model` can be compiled.
-
-    XLA fuses the many small ops of each recurrent step (20-50% faster steps on this
-    CPU) but costs 2-5 s of compilation per model: only worth it for long runs. Where
-    a GPU is visible, Keras runs a standard `keras.layers.LSTM` on the cuDNN kernel,
-    which XLA cannot compile; Keras then marks the layer `supports_jit = False` and
-    turns XLA off in `Model.compile`, but not in a `tf.function` of ours. So we ask
-    the same question (the cuDNN kernel is the faster choice on a GPU anyway).
-    """
+    """Compile `train_on_adding`'s steps with XLA? For runs of `XLA_MIN_STEPS` or more (XLA
+    fuses each recurrent step's small ops, 20-50% faster here, but compiles 2-5 s per model)
+    when every layer of `model` supports it: a GPU's cuDNN LSTM kernel does not, and Keras
+    turns XLA off for it in `Model.compile` only, not in a `tf.function` of ours."""
     return steps >= XLA_MIN_STEPS and all(layer.supports_jit for layer in model._flatten_layers())
 
 
