@@ -40,7 +40,8 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     try:
         with disk_full_as_user_error(target):
             yield tmp_path
-            _fsync(tmp_path)
+            with open(tmp_path, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp_path, target)
         _remove_stale_temporaries(target, tmp_path.suffix)
     finally:
@@ -120,8 +121,10 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
         except OSError as error:  # read-only or not ours: say so on one line
+            existing = next((p for p in [path.parent, *path.parent.parents] if p.exists()),
+                            path.parent)
             raise UserError(f"cannot write {target}: {error.strerror or error} "
-                            f"({error.filename or _first_existing(path.parent)})") from None
+                            f"({error.filename or existing})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -151,10 +154,6 @@ def exclusive(target: str | os.PathLike, what: str = "file") -> Iterator[None]:
         for folder in created:  # a failed first write leaves no empty folders behind
             with contextlib.suppress(OSError):  # not empty: someone wrote there
                 folder.rmdir()
-
-
-def _first_existing(folder: Path) -> Path:
-    return next((p for p in [folder, *folder.parents] if p.exists()), folder)
 
 
 def _read_pid(fd: int) -> int | None:
@@ -219,8 +218,3 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())

@@ -1,16 +1,6 @@
-"""An LSTM cell that shows its gates, and tools to look inside trained LSTMs.
-
-`GateLSTMCell` computes, step by step, exactly the LSTM equations of the project's
-tutorial ("RNN与LSTM教程:从基础到实践", section "LSTM门机制的数学解释"), with the
-weights laid out as in `keras.layers.LSTMCell`, so weights move between the two with
-`get_weights`/`set_weights` and the numbers agree to the last bit. With
-`expose_gates=True` its output at each step is `[ h_t | f_t | i_t | o_t | C~_t | C_t ]`
-(`6 * units` wide, in the order of `GATE_OUTPUTS`), which `split_gates` cuts into a
-`GateTrace` of named NumPy arrays.
-
-`gate_model_from_lstm(model)` rebuilds a model of stacked LSTM layers with gate cells and
-the same weights, outputting one gate trace per recurrent layer and the prediction;
-`trace_gates` runs it and splits the traces.
+"""An LSTM cell that shows its gates (`GateLSTMCell`), and tools to look inside trained
+LSTMs: `gate_model_from_lstm` rebuilds a model with gate cells and the same weights,
+`split_gates` cuts a gate trace into named arrays, `numpy_lstm_reference` recomputes it.
 
 The cell is registered as `lstm_tf>GateLSTMCell`: a `.keras` file that uses it loads with
 `safe_mode=True` once this module has been imported.
@@ -53,10 +43,7 @@ class GateLSTMCell(keras.layers.LSTMCell):
         C_t  = f_t * C_{t-1} + i_t * C~_t           cell state    (细胞状态)
         h_t  = o_t * tanh(C_t)                      hidden state
 
-    (The tutorial writes the concatenation as [x_t, h_{t-1}]; the order only
-    permutes the columns of W and does not change the result. It states the
-    output gate's role in words; h_t = o_t * tanh(C_t) is the standard form it
-    describes and the one `keras.layers.LSTMCell` computes.)
+    (The tutorial writes [x_t, h_{t-1}]: the order only permutes the columns of W.)
 
     Weights are those of `keras.layers.LSTMCell`, which this class extends so
     that layout, initialisers (including the unit forget bias), dropout and
@@ -79,12 +66,8 @@ class GateLSTMCell(keras.layers.LSTMCell):
             exactly as `LSTMCell`: use this to train. If True, the output is
             `[batch, 6*units]`: h, forget gate, input gate, output gate,
             candidate, cell state, in the order of `GATE_OUTPUTS`.
-        **kwargs: Every argument of `keras.layers.LSTMCell` (activation,
-            recurrent_activation, use_bias, initialisers, regularisers,
-            constraints, unit_forget_bias, dropout, recurrent_dropout, seed).
-            The defaults (tanh, sigmoid) give the equations above; another
-            `activation` replaces tanh and another `recurrent_activation`
-            replaces sigma, as in `LSTMCell`.
+        **kwargs: Every argument of `keras.layers.LSTMCell`; another `activation`
+            replaces tanh and another `recurrent_activation` sigma, as there.
 
     Example:
 
@@ -164,12 +147,8 @@ class GateLSTMCell(keras.layers.LSTMCell):
 
 def gated_layer(units, return_sequences=False, expose_gates=False, name=None, unroll=False,
                 **cell_kwargs):
-    """`keras.layers.RNN(GateLSTMCell(units, ...))`: a drop-in for `keras.layers.LSTM`.
-
-    `cell_kwargs` go to the cell (initialisers, dropout, seed, dtype, ...); `unroll` to
-    the RNN layer. With `expose_gates=False` the layer's output equals
-    `keras.layers.LSTM(units, return_sequences=...)` given the same weights.
-    """
+    """`keras.layers.RNN(GateLSTMCell(units, **cell_kwargs))`: a drop-in for
+    `keras.layers.LSTM` (the same output given the same weights, without `expose_gates`)."""
     cell = GateLSTMCell(units, expose_gates=expose_gates, **cell_kwargs)
     return keras.layers.RNN(cell, return_sequences=return_sequences, name=name, unroll=unroll,
                             dtype=cell_kwargs.get("dtype"))
@@ -177,10 +156,7 @@ def gated_layer(units, return_sequences=False, expose_gates=False, name=None, un
 
 @dataclasses.dataclass
 class GateTrace:
-    """One LSTM layer's states and gates, each `[batch, time, units]`.
-
-    (Or `[batch, units]` when made from a single step's output.)
-    """
+    """One LSTM layer's states and gates, each `[batch, time, units]` (or `[batch, units]`)."""
 
     h: np.ndarray
     forget_gate: np.ndarray
@@ -219,13 +195,10 @@ def _sigmoid(z):
 
 def numpy_lstm_reference(x, kernel, recurrent_kernel, bias=None,
                          initial_h=None, initial_cell_state=None) -> GateTrace:
-    """The tutorial's equations in plain NumPy (float64), for checking and reading.
-
-    `x` is `[batch, time, features]`; `kernel`, `recurrent_kernel` and `bias`
-    are a Keras LSTM's weights (`layer.get_weights()`). Returns every gate and
-    state at every step, `[batch, time, units]`. States start at zero unless
-    given.
-    """
+    """The tutorial's equations in plain NumPy (float64), for checking and reading:
+    `x` [batch, time, features] through a Keras LSTM's weights (`layer.get_weights()`),
+    every gate and state at every step [batch, time, units]; states start at zero
+    unless given."""
     x = np.asarray(x, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
     recurrent_kernel = np.asarray(recurrent_kernel, dtype=np.float64)
@@ -317,24 +290,15 @@ def _chain_layers(model) -> list:
 def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
     """A model that outputs every gate of every LSTM layer of `model`.
 
-    `model` is a chain of layers (Sequential, or functional without branches)
-    whose recurrent layers are `keras.layers.LSTM` or
-    `keras.layers.RNN(GateLSTMCell(...))`, possibly stacked, with Dropout or
-    other layers between them and any head after them. Each recurrent layer is
-    rebuilt as `keras.layers.RNN(GateLSTMCell(..., expose_gates=True),
-    return_sequences=True)` with the same config and weights; the other layers
-    are rebuilt from their config and get their weights copied too, so the new
-    model shares nothing with `model`.
+    `model` is a chain of layers (Sequential, or functional without branches) whose
+    recurrent layers are `keras.layers.LSTM` or `keras.layers.RNN(GateLSTMCell(...))`.
+    Every layer is rebuilt from its config with its weights copied (the new model shares
+    nothing with `model`), each LSTM as a gate RNN with `return_sequences=True`. Outputs:
+    one gate trace `[batch, time, 6*units]` per LSTM layer (`split_gates` cuts it), then
+    `model`'s own prediction, unchanged.
 
-    The returned model takes `model`'s input and outputs a list: one gate trace
-    `[batch, time, 6*units]` per recurrent layer (in order; `split_gates` cuts it),
-    then `model`'s own prediction. Where the original layer had `return_sequences=False`, the next
-    layer still gets only the last step, so the prediction is unchanged.
-
-    With `unroll=True` the gate layers are unrolled (`keras.layers.RNN(unroll=True)`):
-    called on inputs of a static time length T they become T copies of the cell, a
-    straight graph with no while loop (what `export --gates` converts, so that the
-    ONNX model has no `Loop`). Same numbers; the time length must be static.
+    `unroll=True`: the gate layers unrolled over a static time length, a graph with no
+    while loop (what `export --gates` converts, so that the ONNX model has no `Loop`).
     """
     try:
         source_input = model.inputs[0]
@@ -376,11 +340,8 @@ def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
 
 
 def trace_gates(model, x, batch_size: int = 256):
-    """Run `model` on `x`; return (one `GateTrace` per LSTM layer, prediction).
-
-    Builds the gate model with `gate_model_from_lstm` on every call; to trace
-    many inputs, build it once and call `split_gates` on its outputs.
-    """
+    """Run `model` on `x`; return (one `GateTrace` per LSTM layer, prediction). Builds
+    the gate model on every call."""
     gate_model = gate_model_from_lstm(model)
     *trace_arrays, prediction = gate_model.predict(x, batch_size=batch_size, verbose=0)
     return [split_gates(trace) for trace in trace_arrays], prediction

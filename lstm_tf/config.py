@@ -65,18 +65,10 @@ class DataConfig:
     known: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        _positive(horizon=self.horizon, stride=self.stride)
-        if self.window is not None:
-            _positive(window=self.window)
-        _positive(backtest_step=self.backtest_step)
-        if self.backtest_windows is not None:
-            _positive(backtest_windows=self.backtest_windows)
-        if self.test_size is not None:
-            _positive(test_size=self.test_size)
-        if self.val_size is not None:
-            _positive(val_size=self.val_size)
-        if self.season is not None:
-            _positive(season=self.season)
+        _positive(horizon=self.horizon, stride=self.stride, backtest_step=self.backtest_step)
+        optional = {"window": self.window, "backtest_windows": self.backtest_windows,
+                    "test_size": self.test_size, "val_size": self.val_size, "season": self.season}
+        _positive(**{name: value for name, value in optional.items() if value is not None})
         if self.scaling not in (None, "window", "series"):
             raise UserError(f"unknown scaling {self.scaling!r}; choose window or series")
         from .data.covariates import check_calendar

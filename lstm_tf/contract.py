@@ -1,56 +1,18 @@
 """The contract of an exported model: names, shapes and metadata, defined once.
 
-The exporter writes models that follow it; `predict`, the parity check, the tests
-and the Node.js and browser consumers read it (the consumers read the JSON in the
-model's metadata; `exported/README.md` documents the same contract). Pure Python:
-no TensorFlow, no onnxruntime.
+The exporter writes models that follow it; `predict`, the parity check, the tests and
+the Node.js and browser consumers read it (the consumers read the JSON in the model's
+metadata, `metadata_props["lstm_tf"]`, built by `build_metadata`). Pure Python: no
+TensorFlow, no onnxruntime. `exported/README.md` documents it in full, in short:
 
-Window model (`<name>.onnx`)
-    input  `window`   float32 [batch, time, features]   raw values, original units
-    output `forecast` float32 [batch, horizon, targets] raw forecasts, original units
-Step model (`<name>.step.onnx`), one observation at a time
-    inputs  `x_t` float32 [batch, features], `h_in` float32 [layers, batch, units],
-            `c_in` float32 [layers, batch, units] (lstm and gated only)
-    outputs `forecast` [batch, horizon, targets], `h_out`, `c_out` (same layout as the inputs)
-    Start from zeros; feeding the `window` rows of a window one by one gives the window
-    model's forecast for it.
-Quantile models (`lstm-tf train --quantiles`): every model above also outputs, last,
-    `quantiles` float32 [batch, horizon, targets, Q] raw units, for the levels in the
-    metadata's `quantiles` (increasing; they never cross); `forecast` is their median.
-Gate model (`<name>.gates.onnx`, `lstm-tf export --gates`; lstm and gated runs)
-    input  `window` as the window model
-    outputs `forecast` as the window model, then for each LSTM layer l = 0, 1, ...
-            and each name g in `GATES`, `<g>_l<l>` float32 [batch, time, units]
-            (`gate_output_names`): the layer's h_t, forget, input and output gates,
-            candidate C~_t and cell state C_t at every step of the window.
-    The fused ONNX LSTM op does not output its gates: the cell is unrolled over the
-    run's window (`time` is then that number in the shapes, a straight graph), or with
-    `export --gates --loop` an ONNX Loop over any time length.
-Panel models (trained on many series, `panel` in the metadata)
-    Window scaling (`panel.scaling == "window"`, the default): inputs and outputs as the
-    window model; each window is standardised by its own statistics inside the graph
-    (lstm_tf/data/window_scaling.py), so any series can be forecast, seen or not.
-    Series scaling (`panel.scaling == "series"`): a second input
-        `series` int64 [batch]   the window's series index, `panel.series[index]` its name
-    selects that series' training statistics from a table inside the graph.
-    A learned series embedding (`panel.embedding` > 0) takes the same `series` input
-    (one input serves both when a model has both).
-Future-known covariates (`covariates` in the metadata, `lstm-tf train --calendar/--known`)
-    input  `known` float32 [batch, horizon, K]   for each forecast step, the calendar
-           features of its time (`covariates.calendar`, two per name: sin and cos of the
-           cycle, data/covariates.py) then the known columns' values in raw units
-           (`covariates.known`), in the order of `covariates.names`; the known columns
-           are z-scored inside the graph.
-Ensembles (`ensemble` K > 1 in the metadata, `lstm-tf train --ensemble K`)
-    inputs and outputs as one network's; the graph holds K recurrent branches and the
-    forecast is their mean. A gate model of an ensemble traces member 0
-    (`ensemble_member`); there is no step model of an ensemble.
-Metadata: `metadata_props["lstm_tf"]` holds a JSON object (see `build_metadata`).
-With `scaling == "none"` inputs and outputs are z-scores instead of original units:
-    scaled = (raw - scaler.mean) / scaler.std, per column.
-The anchor (`anchor` in the metadata, lstm_tf/anchors.py) is inside the graph either
-way: the network sees each window relative to its last value and corrects a fixed
-linear forecast read off the window's last `anchor.reach` rows.
+    window model  `window` [batch, time, features] (+ `known` [batch, horizon, K], + a
+                  panel's `series` [batch] int64) -> `forecast` [batch, horizon, targets]
+    step model    `x_t`, `h_in`, `c_in` -> `forecast`, `h_out`, `c_out`
+    gate model    `window` -> `forecast`, then `<gate>_l<layer>` [batch, time, units]
+    quantiles     every model above also outputs, last, `quantiles` [batch, horizon,
+                  targets, Q]; `forecast` is their median
+
+in raw units, or z-scores with `scaling == "none"`; the anchor is inside the graph either way.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 
-from .config import DEVICES, STRATEGIES
+from .config import DEVICES, STRATEGIES, UNROLL_MAX_WINDOW
 from .errors import UserError
 from .tf_setup import tensorflow
 
@@ -108,8 +108,6 @@ def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
     over short windows. Unrolled, layer 2's step t runs beside layer 1's step t + 1 on
     another core (docs/training.md); one layer has no such overlap, a GPU's cuDNN kernel
     needs a rolled loop and XLA compiles unrolled graphs into slower code."""
-    from .config import UNROLL_MAX_WINDOW
-
     if unroll is None:
         return device == "cpu" and not xla and layers >= 2 and window <= UNROLL_MAX_WINDOW
     return unroll
@@ -125,11 +123,8 @@ def resolve_threads(threads: int, unroll: bool, device: str) -> int:
 
 
 def use_threads(threads: int) -> int:
-    """Set TensorFlow's intra-op threads (0: its default); returns the number in effect.
-
-    Only possible before TensorFlow's runtime starts: a process that already ran
-    TensorFlow (several trainings in one test session) keeps its setting.
-    """
+    """Set TensorFlow's intra-op threads (0: its default) if its runtime has not started
+    (a process that already ran TensorFlow keeps its setting); the number in effect."""
     tf = tensorflow()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -219,12 +214,9 @@ def _reduce_nested(strategy):
 
 
 def is_chief(strategy: str) -> bool:
-    """Whether this process writes the run directory (checkpoints, model, metrics, plots).
-
-    Always, except under --strategy multiworker on a worker that is not the chief: the
-    task of type 'chief', or worker 0 when the cluster names no chief (TF_CONFIG).
-    Reads only the environment, so it can be asked before TensorFlow starts.
-    """
+    """Whether this process writes the run directory: always, except under --strategy
+    multiworker on a worker that is not the chief (the task of type 'chief', or worker 0
+    when TF_CONFIG names no chief). Reads only the environment."""
     if strategy != "multiworker":
         return True
     raw = tf_config()
@@ -236,12 +228,9 @@ def is_chief(strategy: str) -> bool:
 
 
 def with_data_sharding(dataset):
-    """Shard a tf.data pipeline by element across workers.
-
-    Our windows are cut from one in-memory series, not read from files, so the
-    default auto-shard policy (by file) would have to fall back with a warning; DATA
-    sharding has every worker keep a disjoint 1/N of the (identically shuffled) batches.
-    """
+    """Shard a tf.data pipeline by element across workers: our windows are cut from
+    arrays in memory, not read from files, so the default policy (by file) would fall back
+    with a warning; DATA has every worker keep a disjoint 1/N of the (same) batches."""
     tf = tensorflow()
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -282,16 +271,12 @@ def batches_per_epoch(windows: int, batch_size: int, replicas: int = 1) -> int:
 
 
 def even_shards(dataset, replicas: int, batches: int | None = None):
-    """A batched (inputs, targets) pipeline in which every batch gives each of `replicas`
-    replicas an equal, non-empty share; `batches`, when given, is how many batches are
-    left (`batches_per_epoch`), declared as its length so that Keras knows where a
-    validation pass ends. With one replica the dataset is returned unchanged.
-
-    An epoch's last batch can be too small to share (over 2 replicas, 1 window splits
-    [1, 0], and cuDNN rejects a batch of 0), so every batch is trimmed to a multiple of
-    `replicas`: an epoch loses at most replicas - 1 windows (in training different ones
-    each epoch, the order being shuffled).
-    """
+    """A batched (inputs, targets) pipeline whose every batch is trimmed to a multiple of
+    `replicas` (unchanged with one): an epoch's last batch can be too small to share (over
+    2 replicas, 1 window splits [1, 0], and cuDNN rejects a batch of 0), so an epoch loses
+    at most replicas - 1 windows, different ones each (shuffled) epoch. `batches`
+    (`batches_per_epoch`) is declared as its length, so that Keras knows where a
+    validation pass ends."""
     if replicas <= 1:
         return dataset
     tf = tensorflow()
@@ -307,13 +292,9 @@ def even_shards(dataset, replicas: int, batches: int | None = None):
 
 
 def predict_in_even_shards(model, x, batch_size: int = 256):
-    """`model.predict(x)` in batches that give each of the model's replicas windows.
-
-    Prediction cannot drop windows: under a strategy of N replicas, `x` is padded with
-    copies of its last window to a multiple of N and predicted in batches of a
-    multiple of N (the batch size rounded up), so every batch splits into equal,
-    non-empty shares; the padding's predictions are cut off again.
-    """
+    """`model.predict(x)` in batches that give each of the model's N replicas windows:
+    prediction cannot drop windows, so `x` is padded with copies of its last window to a
+    multiple of N, predicted in batches of a multiple of N, and the padding cut off."""
     import numpy as np
 
     strategy = getattr(model, "distribute_strategy", None)
@@ -380,9 +361,8 @@ def _name(function) -> str:
 
 
 def devices_in_use(strategy) -> list[str]:
-    """The devices the strategy's replicas run on in this process, e.g.
-    ['/job:localhost/replica:0/task:0/device:GPU:0', ...]. TensorFlow's default
-    strategy runs on the first visible GPU, or on the CPU when none is visible."""
+    """The devices the strategy's replicas run on in this process (the default strategy:
+    the first visible GPU, else the CPU)."""
     tf = tensorflow()
     try:
         return list(strategy.extended.worker_devices)
@@ -409,11 +389,8 @@ def gpu_names(devices: list[str]) -> list[str]:
 
 def run_report(strategy, device: str, policy: str, model, xla: bool,
                threads: int = 0) -> list[str]:
-    """Start-of-run lines: devices and replicas, threads, precision, XLA, cuDNN eligibility.
-
-    The devices named are the ones the strategy really runs on (`devices_in_use`),
-    not the ones installed: `--strategy default` on two GPUs uses one of them.
-    """
+    """Start-of-run lines: the devices the strategy really runs on (`--strategy default`
+    on two GPUs uses one), replicas, threads, precision, XLA, cuDNN eligibility."""
     gpus = gpu_names(devices_in_use(strategy))
     if gpus:
         where = f"GPU x{len(gpus)} ({', '.join(gpus)})"

@@ -1,13 +1,11 @@
 """The gate explorer page: `lstm-tf inspect RUN --html FILE`, one self-contained HTML file.
 
-The page (exported/web/gates.js and the two modules it imports, inlined) computes every
-gate, the candidate, the cell state and h of every LSTM layer for any window of the
-run's data with the tutorial's equations in plain JavaScript, from the weights embedded
-as JSON (onnxruntime-web's wasm would be megabytes in every page; the equations are
-twenty lines). tests/test_gate_page.py checks its numbers against `inspect`'s NPZ in
-headless Chromium. The run's own forecaster (`Prepared.forecast`, in `window_arrays`)
-gives, per window, the network's input, the anchor's forecast in original units and the
-slope of the (affine) un-scaling:
+The page (exported/web/gates.js and the modules it imports, inlined) computes every gate,
+state and h of every LSTM layer for any window of the run's data with the tutorial's
+equations in plain JavaScript, from the weights embedded as JSON (onnxruntime-web's wasm
+would be megabytes in every page; the equations are twenty lines). The run's own
+forecaster (`window_arrays`) gives, per window, the network's input, the anchor's
+forecast in original units and the slope of the (affine) un-scaling:
 
     forecast = anchor + slope * (head(h_T of the last layer))
 
@@ -25,8 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import runs
 from .atomic import refuse_overwrite, write_text
+from .data.prepare import evaluation_data
 from .errors import UserError
+from .inspect_gates import _time_labels, check_inspectable, pick_window
+from .quantiles import median_index
 
 FORMAT = "lstm-tf-gates/1"
 WEB = Path(__file__).resolve().parent.parent / "exported" / "web"
@@ -50,8 +52,6 @@ class PageResult:
 
 def check_servable(config, run) -> None:
     """Refuse, in one line, a run whose gates the gate model (`export --gates`) cannot serve."""
-    from .inspect_gates import check_inspectable
-
     check_inspectable(config.model.kind, run, "show")
     if config.panel:
         raise UserError(f"{run} is a panel run; the gate page, like the gate model "
@@ -83,8 +83,6 @@ def network_weights(model, quantiles: list[float] | None) -> tuple[list[dict], d
         elif layer.name == "head" and kind == "Dense":
             kernel, bias = layer.get_weights()
             if quantiles:  # the point forecast is the median: every Q-th column
-                from .quantiles import median_index
-
                 columns = np.arange(median_index(quantiles), kernel.shape[1], len(quantiles))
                 kernel, bias = kernel[:, columns], bias[columns]
             head = {"kernel": _b64(kernel, "f4"), "bias": _b64(bias, "f4")}
@@ -115,11 +113,10 @@ def choose_windows(prepared, part: str, index: int | None, last: bool = False
     """Every window of the run's data in time order (train, val, test; or the file's), the
     part of each, and the default one: window `index` of the evaluated part (None: its
     first; `last`: its last)."""
-    from .inspect_gates import pick_window  # the same range check and message as inspect
-
     parts = ["file"] if part == "file" else ["train", "val", "test"]
     starts = np.concatenate([prepared.starts[name] for name in parts])
     labels = [name for name in parts for _ in prepared.starts[name]]
+    # pick_window: the same range check and message as inspect
     chosen = pick_window(prepared, part, 1, 1, None if last else (index or 0)).index
     default = sum(len(prepared.starts[name]) for name in parts[:parts.index(part)]) + chosen
     if len(starts) > MAX_WINDOWS:  # keep a contiguous range around the default, late first
@@ -132,10 +129,7 @@ def choose_windows(prepared, part: str, index: int | None, last: bool = False
 def page_data(run, data_path: str | None = None, index: int | None = None,
               last: bool = False) -> dict:
     """Everything the page needs for RUN's windows (the JSON embedded in the page)."""
-    from . import runs
-    from .data.prepare import evaluation_data
     from .ensemble import member
-    from .inspect_gates import _time_labels
 
     config = runs.load_config(run)
     check_servable(config, run)

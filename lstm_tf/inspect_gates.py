@@ -21,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import contract
+from . import contract, runs
 from .atomic import atomic_path, csv_text, refuse_overwrite, write_json, write_text
+from .data.prepare import evaluation_data
+from .data.timeaxis import format_time
 from .errors import UserError
 from .figures import pyplot, save_figure
+from .quantiles import median_index
 
 # The order data flows through the cell; the figure's panels and the CSV's columns.
 FLOW_ORDER = ("forget_gate", "input_gate", "output_gate", "candidate", "cell_state", "h")
@@ -102,8 +105,6 @@ def _time_labels(times, rows: slice) -> list[str] | None:
     if times is None or len(times) == 0:
         return None
     if isinstance(times, np.ndarray):
-        from .data.timeaxis import format_time
-
         return [str(label) for label in format_time(times[rows])]
     return list(times[rows])
 
@@ -170,9 +171,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     window of `data_path`); None is the last. Output goes to `out` (default
     RUN/inspect/); existing files are replaced only with `force`.
     """
-    from . import runs
-    from .data.prepare import evaluation_data
-
     started = time_lib.perf_counter()
     config = runs.load_config(run)
     if config.covariates or config.model.series_embedding:
@@ -200,8 +198,6 @@ def inspect_run(run: str | Path, data_path: str | None = None, index: int | None
     forecast = prepared.forecast(network, np.array([window.start]), config.data.window,
                                  config.data.horizon)[0]
     if config.model.quantiles:  # the point forecast is the median
-        from .quantiles import median_index
-
         forecast = forecast[..., median_index(config.model.quantiles)]
     inspection = Inspection(run=Path(run).resolve().name, kind=config.model.kind,
                             window=window, layers=layers, forecast=forecast,
@@ -325,20 +321,14 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
             if units <= 12:
                 axis.set_yticks(range(units))
 
-    figure.suptitle(_figure_title(inspection), fontsize=13, fontweight="bold",
-                    y=1 - 0.12 / height, va="top")
-    save_figure(figure, path, dpi=dpi)
-
-
-def _figure_title(inspection: Inspection) -> str:
-    window = inspection.window
     where = "test window" if window.part == "test" else "window"
     title = (f"{inspection.run} ({inspection.kind}): gates for {where} {window.index} "
              f"(0-based, of {window.count})")
     time_range = _time_range(window)
     if time_range:
         title += f", {time_range[0]} to {time_range[1]}"
-    return title
+    figure.suptitle(title, fontsize=13, fontweight="bold", y=1 - 0.12 / height, va="top")
+    save_figure(figure, path, dpi=dpi)
 
 
 def _step_ticks(steps: int, most: int = 7) -> list[int]:
@@ -376,15 +366,14 @@ def _plot_window(axis, inspection: Inspection) -> None:
     if window.input_times is not None:
         labels = window.input_times + window.forecast_times
         axis.set_xticklabels([f"{t}\n{labels[t - 1]}" for t in ticks], fontsize=8)
-    axis.set_xlim(0.5, steps + horizon + 0.5)
     # Head room so that the legend never covers the series.
     shown = np.concatenate([window.inputs[:, :len(window.targets)].ravel(),
                             inspection.forecast.ravel(), window.actual.ravel()])
     low, high = float(shown.min()), float(shown.max())
     spread = max(high - low, 1e-9)
-    axis.set_ylim(low - 0.08 * spread, high + 0.35 * spread)
-    axis.set_xlabel("step t (and time)" if window.input_times is not None else "step t")
-    axis.set_ylabel(", ".join(window.targets) + " (original units)")
+    axis.set(xlim=(0.5, steps + horizon + 0.5), ylim=(low - 0.08 * spread, high + 0.35 * spread),
+             xlabel="step t (and time)" if window.input_times is not None else "step t",
+             ylabel=", ".join(window.targets) + " (original units)")
     axis.set_title("input window (fed to the first layer as $x_t$, scaled) and forecast",
                    fontsize=11)
     axis.grid(alpha=0.3)

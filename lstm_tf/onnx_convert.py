@@ -8,11 +8,7 @@ SimpleRNN. A `Loop` left in the graph means a layer was not fused; onnxruntime r
 such a loop several times slower, so `convert` refuses it unless asked not to.
 
 `reference_lstm_onnx` / `reference_rnn_onnx` build by hand the smallest ONNX graph
-computing the same forecast (one recurrent node per layer, then the Dense head), the
-bar a converted model's latency is measured against.
-
-TensorFlow is imported inside the functions that need it; `op_counts` and the
-reference builders work on ONNX protos and Keras weights only.
+computing the same forecast, the bar a converted model's latency is measured against.
 """
 
 import collections
@@ -67,13 +63,9 @@ def _checked_opset(opset):
 
 @contextlib.contextmanager
 def trace_without_cudnn(model):
-    """Make the model's LSTM/GRU layers trace their generic kernel while inside the block.
-
-    Where a GPU is visible, Keras traces LSTM and GRU as `CudnnRNNV3`, which tf2onnx
-    cannot convert. Inside this block every layer with a `use_cudnn` switch has it
-    set to False; the previous values are restored on exit. Trace (build the
-    `tf.function` and call `convert`) inside the block: a function traced before
-    keeps its cuDNN graph.
+    """Inside the block, every layer with a `use_cudnn` switch has it off (restored on
+    exit): where a GPU is visible, Keras traces LSTM and GRU as `CudnnRNNV3`, which tf2onnx
+    cannot convert. Trace inside the block: a function traced before keeps its cuDNN graph.
     """
     # `_flatten_layers` also reaches layers nested in sub-models and wrappers such as
     # Bidirectional, which `model.layers` does not.
@@ -393,12 +385,8 @@ def _reference_onnx(keras_model, opset, recurrent_type):
 
 
 def reference_lstm_onnx(keras_model, opset=None):
-    """The hand-built ONNX graph of a Keras LSTM forecaster: one `LSTM` node per layer.
-
-    Supports Sequential-style stacks of LSTM (return_sequences=True on all but the
-    last), Dropout, a linear Dense and Reshape; input `window` [batch, time,
-    features], output `forecast`.
-    """
+    """The hand-built ONNX graph of a Keras LSTM forecaster (a stack of LSTM, Dropout, a
+    linear Dense, Reshape): one `LSTM` node per layer; `window` in, `forecast` out."""
     return _reference_onnx(keras_model, opset, "LSTM")
 
 

@@ -22,7 +22,12 @@ from . import contract, runtime
 from . import quantiles as quantiles_lib
 from .anchors import of_run
 from .config import RunConfig
+from .data import windows
+from .data.covariates import future_cut
+from .data.prepare import evaluation_data
+from .devices import full_float32
 from .forecaster import Forecaster
+from .tf_setup import tensorflow
 
 DEFAULT_TOLERANCE = 1e-5  # x the target's standard deviation
 STEP_WINDOWS = 64  # windows replayed one step at a time in the step-model check
@@ -34,8 +39,6 @@ def in_full_float32(check):
     newer GPUs the Keras reference would otherwise be about 1e-4 off, above the tolerance."""
     @functools.wraps(check)
     def checked(*args, **kwargs):
-        from .devices import full_float32
-
         with full_float32():
             return check(*args, **kwargs)
 
@@ -56,8 +59,6 @@ def graph_model(model, features: int):
     with more inputs than the window (covariates, a series index) takes a dict keyed
     by their names.
     """
-    from .tf_setup import tensorflow
-
     tf = tensorflow()
     signature = [tf.TensorSpec([None, None, features], tf.float32)]
     if len(model.inputs) == 1:
@@ -118,10 +119,6 @@ def parity_cases(config: RunConfig) -> dict[str, tuple]:
 
     Its test windows (spread over the series of a large panel), batch 1, batch 256, and
     windows of half and twice the training length (at least the anchor's reach)."""
-    from .data import windows
-    from .data.covariates import future_cut
-    from .data.prepare import evaluation_data
-
     prepared, _ = evaluation_data(config)
     panel, split = prepared.series, prepared.split
     n_targets, window = prepared.n_targets, config.data.window

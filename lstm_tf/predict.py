@@ -14,6 +14,10 @@ import numpy as np
 
 from . import contract, data, runtime
 from .atomic import csv_text
+from .data import panel_csv, timeaxis
+from .data.covariates import future_covariates, read_columns, split_future, split_known
+from .data.csv import read_with_future
+from .data.panel import Panel, as_panel
 from .errors import UserError
 
 
@@ -37,13 +41,9 @@ def load(model_path: str | Path):
 
 def forecast(session, meta: dict, history: np.ndarray, steps: int | None = None,
              source: str = "the data", known: np.ndarray | None = None) -> np.ndarray:
-    """Forecast `steps` rows (default: the horizon) after `history` [rows, columns], raw units.
-
-    Beyond the horizon the model is rolled forward: each forecast is appended to the
-    history and the window slides; only a univariate model (one target, no extra
-    features) can do that, since future feature values are unknown. `known`: the raw
-    future-known covariates over the horizon [horizon, K] of a model that takes them.
-    """
+    """Forecast `steps` rows (default: the horizon; beyond it a univariate model is rolled
+    forward, `run_windows`) after `history` [rows, columns], raw units. `known`: the raw
+    future-known covariates over the horizon [horizon, K] of a model that takes them."""
     return forecast_after(session, meta, history, steps, source, known)[0]
 
 
@@ -125,11 +125,6 @@ def predict_series(session, meta: dict, data_path: str | Path,
     file's last row (with known covariates: after its last row with a target value);
     what would skip a panel's series is an error, and its time column is continued only
     when the file has one."""
-    from .data import timeaxis
-    from .data.covariates import future_covariates
-    from .data.csv import read_with_future
-    from .data.panel import as_panel
-
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
     spec = meta.get("covariates")
@@ -169,14 +164,9 @@ class PanelForecast:
 def predict_panel(session, meta: dict, data_path: str | Path,
                   series_column: str | None = None, steps: int | None = None) -> PanelForecast:
     """Forecast every series of a panel CSV (long, or wide when the model was trained on
-    columns as series) from its latest rows, all in ONE batched onnxruntime call per
-    horizon (more than one only when rolling past the horizon).
-
-    A series shorter than the window, or (scaled by series) one the model never saw,
-    is skipped with its reason; the others are still forecast.
-    """
-    from .data import panel_csv, timeaxis
-
+    columns as series) from its latest rows, all in one batched `run_windows`. A series
+    shorter than the window, or (scaled by series) one the model never saw, is skipped
+    with its reason; the others are still forecast."""
     panel_meta = meta["panel"]
     targets, window, horizon = meta["targets"], meta["window"], meta["horizon"]
     features = meta["columns"][len(targets):]
@@ -185,8 +175,6 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     spec = meta.get("covariates")
     known_columns = list(spec["known"]) if spec else []
     if series_column:
-        from .data.covariates import read_columns, split_known
-
         panel = panel_csv.read_long_csv(data_path, series_column, targets,
                                         read_columns(features, known_columns),
                                         _present(data_path, time_column), allow_single=True,
@@ -247,8 +235,6 @@ def predict_panel(session, meta: dict, data_path: str | Path,
 def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
     """(why it cannot be forecast or None, the end row of its history, its raw covariates
     over the horizon [horizon, K]) for series i of a panel read with missing values kept."""
-    from .data.covariates import future_covariates, split_future
-
     first = int(panel.offsets[i])
     rows = panel.values[panel.rows_of(i)]
     split = split_future(rows, n_targets)
@@ -300,8 +286,6 @@ def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray | None = None)
     """A panel of the last `rows` rows of each served series, or of the rows before
     `ends` (their histories' ends, when future rows follow); their times are all that
     continuing the time column needs: the whole panel may hold millions of rows."""
-    from .data.panel import Panel
-
     ends = panel.offsets[1:][served] if ends is None else ends
     take = (ends[:, None] + np.arange(-rows, 0)).ravel()
     return Panel(panel.source, [panel.names[i] for i in served],

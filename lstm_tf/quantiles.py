@@ -1,13 +1,8 @@
 """Probabilistic forecasts: quantile levels, the head's calibration, and the interval
-metrics (with the seasonal-naive reference); the Keras head whose quantiles never
-cross and the pinball loss are in `layers` (imported only when a model is built).
-
-A quantile model's network ends in `layers.QuantileHead` (each quantile its neighbour
-plus or minus a softplus, outward from the median: they never cross) and trains with
-`layers.PinballLoss`, L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q)). The quantiles are
-computed in z-scores, the anchor's forecast is added to each and they are mapped back
-by the affine un-scaling `q * std + mean` (std > 0): both keep the order, so the raw
-quantiles never cross either. The point forecast is the median.
+metrics (with the seasonal-naive reference). The head whose quantiles never cross and
+the pinball loss L_τ(y, q) = max(τ (y - q), (τ - 1)(y - q)) are `layers.QuantileHead` and
+`layers.PinballLoss`; adding the anchor and un-scaling (q * std + mean, std > 0) keep
+their order, so the raw quantiles never cross either. The point forecast is the median.
 
 Metrics (original units; arrays [windows, horizon, targets, Q]):
     scaled pinball   mean over levels and points of L_τ / s, with s the MASE scale
@@ -29,7 +24,9 @@ import math
 
 import numpy as np
 
+from . import metrics as metrics_lib
 from .errors import UserError
+from .forecaster import Forecaster
 
 MEDIAN = 0.5
 LAYER_NAME = "quantiles"  # the Keras layer; also the ONNX output's name (contract.QUANTILES)
@@ -118,8 +115,6 @@ def calibrate(model, network, inputs_z: np.ndarray, anchor, actual_z: np.ndarray
     layer = model.get_layer(LAYER_NAME)
     levels, m = layer.levels, layer.median
     layer.scale.assign(np.ones(layer.scale.shape, np.float32))
-    from .forecaster import Forecaster
-
     q = Forecaster("none", anchor, actual_z.shape[-1]).forecast(network, inputs_z)
     y = np.asarray(actual_z, np.float64)
     scales = np.ones(layer.scale.shape, np.float64)  # [targets, Q]
@@ -254,8 +249,6 @@ def residual_intervals(history: np.ndarray, train_end: int, starts: np.ndarray, 
     whose whole horizon lies in the training part. (None, name) when the training part
     holds no such origin or a start is too early to look a season back.
     """
-    from . import metrics as metrics_lib
-
     lag = season or 1
     reach = lag * ((horizon - 1) // lag + 1)  # rows before a start the forecast reads
     train_starts = np.arange(reach, train_end - horizon + 1)

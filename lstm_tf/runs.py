@@ -25,6 +25,7 @@ from typing import Iterator
 from .atomic import refuse_overwrite
 from .config import RunConfig
 from .errors import UserError
+from .tf_setup import tensorflow
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -82,8 +83,6 @@ def load_model(run: str | os.PathLike):
     The model computes in float32 over any time length, even when it was trained
     with mixed precision or unrolled (see `models.float32_copy`).
     """
-    from .tf_setup import tensorflow
-
     tensorflow()
     import keras
 

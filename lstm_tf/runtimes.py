@@ -41,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import contract
+from . import contract, runtime
 from .errors import UserError
 
 RUNTIMES = ("onnxruntime", "openvino", "tract", "reference", "node")
@@ -283,8 +283,6 @@ class OnnxruntimeSession(Session):
 
     def __init__(self, model: Model, threads: int = 1):
         super().__init__(model, threads)
-        from . import runtime
-
         self.session = runtime.session(model.data, threads)
 
     def _run(self, feed):
@@ -423,10 +421,8 @@ SESSIONS: dict[str, type[Session]] = {cls.name: cls for cls in (
 # --- comparing --------------------------------------------------------------------------
 
 def target_scale(model: Model, raw_windows: np.ndarray) -> np.ndarray:
-    """The target's std that errors are measured in, [1 or batch, targets]: the training
-    std from the metadata (1 for a model that returns z-scores); for a panel model, whose
-    metadata holds no statistics, each window's own std of the target (what window
-    scaling divides by; a panel run's parity check uses each series' training std)."""
+    """The target's std that errors are measured in (module docstring), [1 or batch,
+    targets]; 1 for a model that returns z-scores."""
     meta = model.meta
     n_targets = len(meta["targets"])
     training = _statistics(meta)

@@ -14,12 +14,9 @@ import sys
 
 
 def tensorflow():
-    environment_defaults()
-    if "tensorflow" not in sys.modules:
-        # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written to fd 2
-        # before its logging can be configured; keep them off the user's terminal.
-        with _stderr_silenced():
-            import tensorflow  # noqa: F401
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written to fd 2 before
+    # its logging can be configured: its first import is the quiet one.
+    quiet_tensorflow_imports()
     import tensorflow as tf
 
     tf.get_logger().addFilter(_not_retracing)  # (once: a filter is added only once)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import runs
 from .errors import UserError
 
 
 def start_from(model, run: str | Path) -> None:
     """Set `model`'s weights to those of the run at `run` (a one-line error when the run
     is missing or its network has another shape)."""
-    from . import runs
-
     if not (Path(run) / runs.MODEL_FILE).is_file():
         raise UserError(f"--init {run}: no trained run there ({runs.MODEL_FILE} not found)")
     source = runs.load_model(run)

@@ -35,6 +35,7 @@ import numpy as np
 from . import data as data_lib
 from .atomic import refuse_overwrite, write_json
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .data.prepare import load_data, prepare_any, typical_length
 from .errors import UserError
 
 ALGORITHMS = ("bayesian", "hyperband")
@@ -133,24 +134,12 @@ def window_choices(data: DataConfig, rows: int) -> list[int]:
     return sorted({min(max(1, w), cap) for w in (default // 2, default, 2 * default)})
 
 
-def validation_score(model, prepared, data: DataConfig) -> tuple[float, float]:
-    """(anchor + network, anchor alone): MAE in original units over every validation
-    window (stride 1) and horizon step."""
-    from .train import network_and_anchor_mae
-
-    if prepared.series_of is not None:  # a panel: every series' validation windows
-        return network_and_anchor_mae(model, prepared, data, prepared.starts["val"])
-    starts = data_lib.window_starts(*prepared.split.bounds("val"), data.window, data.horizon, 1)
-    return network_and_anchor_mae(model, prepared, data, starts)
-
-
 def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
     """Prepare the data for the trial's window, train the network, score it (see the
     module docstring)."""
     import keras
 
     from . import train as train_lib
-    from .data.prepare import prepare_any
 
     started = time.perf_counter()
     data = copy.deepcopy(base.data)
@@ -174,7 +163,11 @@ def run_trial(trial: Trial, series, base: RunConfig, tune: TuneConfig) -> Trial:
                                                        restore_best_weights=True))
     history = model.fit(train_set, validation_data=val_set, epochs=config.train.epochs,
                         steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
-    score, anchor = validation_score(model, prepared, data)
+    # MAE in original units over every validation window (a panel: of every series;
+    # stride 1) and horizon step, of anchor + network and of the anchor alone.
+    starts = (prepared.starts["val"] if prepared.series_of is not None else data_lib.window_starts(
+        *prepared.split.bounds("val"), data.window, data.horizon, 1))
+    score, anchor = train_lib.network_and_anchor_mae(model, prepared, data, starts)
     trial.epochs_run = len(history.history.get("loss", []))
     trial.anchor_score = anchor
     trial.network_kept = bool(np.isfinite(score) and score < anchor)
@@ -190,7 +183,7 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     `base` holds the data options (its window, model sizes and learning rate are
     searched); returns the tuning summary (what tuning.json holds)."""
     kt = keras_tuner(tune_config.algorithm)
-    from .data.prepare import load_data, prepare_any, typical_length
+    from . import train as train_lib
 
     tune_config.validate()
     base.validate()
@@ -205,7 +198,17 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     best = search.best
     log(f"best: trial {best.number}: {best.describe()} -> validation MAE {best.score:.4g}; "
         f"training it as {out}")
-    metrics = train_best(best, base, tune_config, out, force, log)
+    # The best configuration trained as an ordinary run, with the full epoch budget.
+    config = RunConfig(
+        data=copy.deepcopy(base.data),
+        model=ModelConfig(kind=base.model.kind, units=best.units, layers=best.layers,
+                          dropout=best.dropout),
+        train=TrainConfig(epochs=tune_config.epochs, batch_size=tune_config.batch_size,
+                          learning_rate=best.learning_rate, patience=tune_config.patience,
+                          seed=tune_config.seed, device=base.train.device))
+    config.data.window = best.window
+    with _quiet_tensorflow():
+        metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
     summary = tuning_summary(tune_config, windows, search, metrics)
     summary["search_seconds"] = round(search_seconds, 2)
     summary["final_train_seconds"] = metrics["train_seconds"]
@@ -297,24 +300,6 @@ def run_search(kt, series, base: RunConfig, tune_config: TuneConfig, windows: li
     if not search.trials:
         raise UserError("the search finished no trial")
     return search
-
-
-def train_best(best: Trial, base: RunConfig, tune_config: TuneConfig, out: str | Path,
-               force: bool, log: Callable[[str], None]) -> dict:
-    """Train the best trial's configuration as an ordinary run at `out` (`train.train`,
-    the full epoch budget); returns its metrics."""
-    from .train import train
-
-    config = RunConfig(
-        data=copy.deepcopy(base.data),
-        model=ModelConfig(kind=base.model.kind, units=best.units, layers=best.layers,
-                          dropout=best.dropout),
-        train=TrainConfig(epochs=tune_config.epochs, batch_size=tune_config.batch_size,
-                          learning_rate=best.learning_rate, patience=tune_config.patience,
-                          seed=tune_config.seed, device=base.train.device))
-    config.data.window = best.window
-    with _quiet_tensorflow():
-        return train(config, out, force=force, verbose=0, log=log)
 
 
 def tuning_summary(tune_config: TuneConfig, windows: list[int], search: Search,

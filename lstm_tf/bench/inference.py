@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import contract, runtime
+from ..errors import UserError
 
 
 @dataclass
@@ -33,10 +34,8 @@ class Timing:
 
 def time_interleaved(candidates: dict[str, Callable[[], object]], budget_seconds: float = 1.0,
                      rounds: int = 10) -> dict[str, tuple[float, float]]:
-    """(median, p90) seconds per call of each candidate, timed in interleaved rounds.
-
-    Each candidate gets about `budget_seconds` in total, split over `rounds` rounds.
-    """
+    """(median, p90) seconds per call of each candidate, timed in `rounds` interleaved
+    rounds, about `budget_seconds` in total each."""
     per_call = {}
     for name, call in candidates.items():  # warm up; first calls trace and allocate
         call()
@@ -76,8 +75,6 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
 
     config = runs.load_config(run)
     if config.covariates or config.model.series_embedding:
-        from ..errors import UserError
-
         raise UserError(f"{run} takes more inputs than its window (covariates or a series "
                         "index); export it and bench the model: lstm-tf bench MODEL.onnx")
     model = runs.load_model(run)

@@ -7,10 +7,8 @@ fed by the code `lstm-tf train` uses (`start_tensorflow`, `build_model`, `compil
 it would run (one under several replicas), so what is measured here is what training runs.
 
 Two numbers, measured separately so that it is visible which one limits training: the
-median samples per second of `repeats` training epochs (after an untimed first epoch
-that traces and compiles the step), and of `repeats` passes of `make_dataset` alone over
-the same stream, consumed in a TensorFlow graph as Keras does; the pipeline must stay
-far above the training rate (20x or more).
+samples per second of training and of the input pipeline alone, which must stay far
+above the training rate (20x or more).
 
 `benchmarks/torch_lstm.py` runs this and an equivalent PyTorch `nn.LSTM` model side by
 side, alternating processes, for the comparison in docs/training.md.
@@ -26,6 +24,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..config import ModelConfig, TrainConfig
+from ..data import make_dataset, synthetic_sine
+from ..devices import (batches_per_epoch, even_shards, kept_windows, precision_policy,
+                       with_data_sharding)
+from ..errors import UserError
+from ..tf_setup import tensorflow
 
 _DEFAULTS = TrainConfig()
 
@@ -61,8 +64,6 @@ class BenchConfig:
 
 def reference_series(config: BenchConfig) -> tuple[np.ndarray, np.ndarray]:
     """A scaled noisy sine long enough for `samples` windows, and the windows' start rows."""
-    from ..data import synthetic_sine
-
     rows = config.samples + config.window
     values = synthetic_sine(rows, seed=config.seed)
     scaled = ((values - values.mean()) / values.std())[:, None]
@@ -98,7 +99,6 @@ def run(config: BenchConfig) -> dict:
 def _start(config: BenchConfig):
     """Start TensorFlow as `lstm-tf train` does; record what "auto" resolved to (device,
     strategy, steps per execution, ...). Returns (tf, the strategy to train under)."""
-    from ..tf_setup import tensorflow
     from ..train import start_tensorflow
 
     train_config = config.train_config()
@@ -112,9 +112,6 @@ def _start(config: BenchConfig):
 
 def _dataset(config: BenchConfig, scaled: np.ndarray, starts: np.ndarray, epochs: int):
     """The training stream `lstm-tf train` uses: `epochs` shuffled passes."""
-    from ..data import make_dataset
-    from ..devices import even_shards, with_data_sharding
-
     return with_data_sharding(even_shards(make_dataset(
         scaled, starts, config.window, horizon=1, n_targets=1, batch_size=config.batch_size,
         shuffle=True, seed=config.seed, epochs=range(epochs)), config.replicas))
@@ -126,7 +123,6 @@ def measure_training(config: BenchConfig, dataset, strategy=None) -> dict:
     import keras
     import tensorflow as tf
 
-    from ..devices import precision_policy
     from ..models import build_model
     from ..train import compile_model
 
@@ -149,13 +145,10 @@ def measure_training(config: BenchConfig, dataset, strategy=None) -> dict:
             self.seconds.append(time.perf_counter() - self.started)
 
     timer = EpochTimer()
-    from ..devices import batches_per_epoch, kept_windows
     from ..train import largest_divisor
 
     steps = batches_per_epoch(config.samples, config.batch_size, config.replicas)
     if largest_divisor(steps, config.steps_per_execution) != config.steps_per_execution:
-        from ..errors import UserError
-
         raise UserError(f"--steps-per-execution {config.steps_per_execution} must divide the "
                         f"{steps} steps of an epoch (--samples / --batch-size)")
     model.fit(dataset, epochs=1 + config.repeats, steps_per_epoch=steps, callbacks=[timer],

@@ -18,14 +18,10 @@ Two kinds, known in advance for every future step:
   is served too); the exported graph does the same inside.
 
 Per row of the data, the covariates are one array `[rows, K]`: the calendar features
-first (two per name, `<name>_sin`, `<name>_cos`), then the known columns. A window
-forecasting from row t sees rows t .. t + horizon - 1 of it, cut by index like its
-targets.
-
-At predict time the calendar features of the future steps come from the time column
-continued (`timeaxis.continue_time`); the known columns' future values come from the CSV
-itself: the rows after the last target value whose target cells are empty and whose
-known cells are filled (`split_future`).
+first (`<name>_sin`, `<name>_cos`), then the known columns; a window forecasting from row t
+sees rows t .. t + horizon - 1 of it (`future_cut`). At predict time the future steps'
+calendar features come from the time column continued, the known columns' values from
+the CSV's rows after the last target value (`split_future`).
 
 NumPy only: the ONNX `predict` path uses it without TensorFlow.
 """

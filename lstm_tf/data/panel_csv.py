@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..atomic import atomic_path, refuse_overwrite
 from ..errors import UserError
 from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, existing_file, fill_missing,
                   number, parse_header)
@@ -38,7 +39,7 @@ from .timeaxis import check_increasing, format_time, guess_time_column, parse_ti
 def read_long_csv(path: str | Path, series_column: str, targets: list[str] | None = None,
                   features: list[str] | tuple[str, ...] = (), time_column: str | None = None,
                   fill: str | None = None, allow_single: bool = False,
-                  keep_missing: bool = False, source: str | None = None) -> Panel:
+                  keep_missing: bool = False) -> Panel:
     """Read a long CSV: one row per (series, time), e.g. `series,time,value,price`.
 
     Rows may come in any order: they are sorted by (series, time), stably, so without
@@ -53,11 +54,10 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     one series); otherwise it is an error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
     `keep_missing` leaves missing values as NaN (predict: the future rows of a model
-    with known covariates have empty targets). `source` names the file in errors (default
-    its path).
+    with known covariates have empty targets).
     """
     path = existing_file(path)
-    source = source or str(path)
+    source = str(path)
     header, features = _header(path, source), list(features)
     if series_column not in header:
         raise UserError(f"{source}: no series column {series_column!r}; "
@@ -426,8 +426,6 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
-
-    from ..atomic import atomic_path, refuse_overwrite
 
     refuse_overwrite(path, force)
     series_column = panel.series_column or "series"

@@ -178,10 +178,8 @@ class BuiltinPanel:
     series: int  # how many series it holds
     season: int | None  # for the seasonal naive baseline
     source: str
-    file: str | None = None  # a CSV in lstm_tf/datasets; None: made by `synthetic_panel`
-    layout: str = "wide"  # how the file is read: wide (one series per column) or long
+    file: str | None = None  # a wide CSV in lstm_tf/datasets; None: made by `synthetic_panel`
     time_column: str | None = None
-    series_column: str | None = None  # for layout long
     options: dict = field(default_factory=dict, hash=False)  # synthetic_panel's arguments
 
 
@@ -189,7 +187,7 @@ BUILTIN_PANELS: dict[str, BuiltinPanel] = {
     "us-employment": BuiltinPanel(
         "U.S. employment by BLS supersector and the nonfarm total (thousands), monthly "
         "2006-2015, seasonally adjusted, 120 months each (real, BLS)",
-        series=22, season=12, file="us-employment.csv", layout="wide", time_column="month",
+        series=22, season=12, file="us-employment.csv", time_column="month",
         source="U.S. Bureau of Labor Statistics, Current Employment Statistics; public "
         "domain (via vega_datasets)"),
     "synthetic": BuiltinPanel(
@@ -211,12 +209,8 @@ def load_builtin_panel(name: str, columns: list[str] | None = None,
         if columns not in (None, ["value"]):
             raise UserError(f"the {name} panel has one target, value; got {', '.join(columns)}")
         return synthetic_panel(**info.options)
-    source = f"builtin:{name}"
     with resources.as_file(resources.files("lstm_tf").joinpath("datasets", info.file)) as path:
-        if info.layout == "wide":
-            return read_wide_as_panel(path, columns, info.time_column, fill, source)
-        return read_long_csv(path, info.series_column, columns, [], info.time_column, fill,
-                             source=source)
+        return read_wide_as_panel(path, columns, info.time_column, fill, f"builtin:{name}")
 
 
 # ------------------------------------------------------------ from a DataConfig

@@ -265,12 +265,8 @@ def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
 
 
 def panel_season(panel: Panel) -> int | None:
-    """The season a date time column's spacing implies (as `infer_season` for one
-    series: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4), else None.
-
-    The spacing is the median step inside the series (never from one series' last row
-    to the next one's first).
-    """
+    """`infer_season` of a panel: from the median step inside its series (never from one
+    series' last row to the next one's first)."""
     if panel.time is None or panel.time.dtype.kind != "M":
         return None
     step = np.diff(panel.time.astype("datetime64[s]").astype(np.int64))

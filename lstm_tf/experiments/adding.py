@@ -20,7 +20,6 @@ need them: importing this module is cheap.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import platform
@@ -35,6 +34,9 @@ from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
 from ..errors import UserError
 from ..figures import pyplot, save_figure
+# TensorFlow is started by `tensorflow()`: no C++ start-up lines, as in `train`, and no
+# "retracing" warning (every model gets its own tf.function, which it calls a mistake).
+from ..tf_setup import tensorflow
 
 Progress = Callable[[str], None]
 
@@ -123,7 +125,7 @@ def _g(value: float) -> str:
 
 def build_model(spec: ModelSpec, length: int, units: int, seed: int):
     """Build the Keras model for `spec` with weights drawn from `seed`."""
-    _quiet_tensorflow()
+    tensorflow()
     import keras
 
     if spec.kind not in MODEL_KINDS:
@@ -158,7 +160,7 @@ def gradient_profile(model, x: np.ndarray) -> np.ndarray:
     its own inputs, so the gradient of the summed predictions gives every
     sequence's own gradient at once.
     """
-    _quiet_tensorflow()
+    tensorflow()
     import tensorflow as tf
 
     @tf.function  # a traced graph is ~3x faster than eager for one 100-step pass
@@ -242,7 +244,7 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
                     test: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 0,
                     progress: Progress | None = None, label: str = "") -> TrainingCurve:
     """Train `model` for `steps` Adam/SGD steps on fresh adding-problem batches (MSE loss)."""
-    _quiet_tensorflow()
+    tensorflow()
     import keras
     import tensorflow as tf
 
@@ -291,16 +293,10 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
 
 
 def use_xla(model, steps: int) -> bool:
-    """Compile `train_on_adding`'s steps with XLA? For runs of `XLA_MIN_STEPS` or more,
-    when every layer of `model` can be compiled.
-
-    XLA fuses the many small ops of each recurrent step (20-50% faster steps on this
-    CPU) but costs 2-5 s of compilation per model: only worth it for long runs. Where
-    a GPU is visible, Keras runs a standard `keras.layers.LSTM` on the cuDNN kernel,
-    which XLA cannot compile; Keras then marks the layer `supports_jit = False` and
-    turns XLA off in `Model.compile`, but not in a `tf.function` of ours. So we ask
-    the same question (the cuDNN kernel is the faster choice on a GPU anyway).
-    """
+    """Compile `train_on_adding`'s steps with XLA? For runs of `XLA_MIN_STEPS` or more (XLA
+    fuses each recurrent step's small ops, 20-50% faster here, but compiles 2-5 s per model)
+    when every layer of `model` supports it: a GPU's cuDNN LSTM kernel does not, and Keras
+    turns XLA off for it in `Model.compile` only, not in a `tf.function` of ours."""
     return steps >= XLA_MIN_STEPS and all(layer.supports_jit for layer in model._flatten_layers())
 
 
@@ -407,7 +403,7 @@ class GradientResult:
 
 def run_gradients(config: GradientConfig, progress: Progress | None = None) -> GradientResult:
     """Measure gradient profiles of every model of `config` for every seed."""
-    _quiet_tensorflow()
+    tensorflow()
     start = time.perf_counter()
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
@@ -524,7 +520,7 @@ class MemoryResult:
 
 def run_memory(config: MemoryConfig, progress: Progress | None = None) -> MemoryResult:
     """Train every model of `config` on the adding problem at every length."""
-    _quiet_tensorflow()
+    tensorflow()
     start = time.perf_counter()
     runs, baseline = [], {}
     for length in config.lengths:
@@ -737,22 +733,6 @@ def machine_info() -> dict[str, object]:
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count()}
 
 
-def _quiet_tensorflow() -> None:
-    from ..tf_setup import tensorflow
-
-    tensorflow()  # its C++ start-up lines off the terminal, as in `train`
-    # Every model gets its own tf.function (they close over the model), which TF's
-    # "frequent retracing" heuristic reports as a mistake; drop that one message.
-    tf_logger = logging.getLogger("tensorflow")
-    if not any(isinstance(f, _RetracingFilter) for f in tf_logger.filters):
-        tf_logger.addFilter(_RetracingFilter())
-
-
-class _RetracingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
 # ------------------------------------------------------------------------ plots
 
 
@@ -792,9 +772,7 @@ def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
             if len(profiles) > 1:
                 for profile in profiles:
                     ax.plot(steps, _positive(profile), color=color, lw=0.6, alpha=0.35)
-        ax.set_yscale("log")
-        ax.set_xlabel("input step t (prediction read at t = T)")
-        ax.set_title(title)
+        ax.set(yscale="log", xlabel="input step t (prediction read at t = T)", title=title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel("||d y_hat / d x_t||  (mean over sequences)")
@@ -829,11 +807,7 @@ def plot_clipnorm(result: GradientResult, path: str | os.PathLike) -> Path:
     axes[0].axhline(ADDING_BASELINE_MSE, color="gray", ls="--", lw=1,
                     label="predict the mean (MSE 0.167)")
     for ax, (_, ylabel, title, _) in zip(axes, panels):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("training step")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        ax.set(xscale="log", yscale="log", xlabel="training step", ylabel=ylabel, title=title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Exploding case: SimpleRNN recurrent kernel x{_g(config.recurrent_scale)}, "
@@ -860,9 +834,7 @@ def plot_memory(result: MemoryResult, path: str | os.PathLike) -> Path:
                    label="predict the mean")
         ax.axhline(config.target_mse, color="black", ls=":", lw=1,
                    label=f"target MSE {_g(config.target_mse)}")
-        ax.set_yscale("log")
-        ax.set_title(f"T = {length}")
-        ax.set_xlabel("training step")
+        ax.set(yscale="log", title=f"T = {length}", xlabel="training step")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel("test MSE")
     axes[0][0].legend(fontsize=8, loc="lower left")
