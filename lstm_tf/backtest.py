@@ -25,7 +25,6 @@ statsforecast's AutoETS and AutoARIMA (`baselines`).
 from __future__ import annotations
 
 import copy
-import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +179,6 @@ def refit_forecast(config, series: data_lib.Series, start: int, scratch: Path,
         raise UserError(f"--refit at the cutoff before row {start}: {error}") from None
     trained = runs.load_config(out)
     model = runs.load_model(out)
-    # A fresh model per cutoff retraces its predict function: expected, not a warning.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     history = series.values[None, start - data.window:start]
     log(f"refit at row {start}: trained on rows [0, {start})")
     return Forecaster.of_run(trained).forecast(keras_predict(model), history)[0]
