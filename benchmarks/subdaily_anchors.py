@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import m4_protocol  # noqa: E402
+import m4_protocol
 
 
 def anchor_scores(csv: Path, case, window: int | None, anchor: str = "auto") -> dict:
