@@ -1,0 +1,73 @@
+"""The keep rule's early-epoch clause (`train.early_best_epoch`): a single series' network
+whose best validation epoch was one of its first few, after which early stopping ran out
+of patience, is zeroed even where it beats its anchor on the validation windows
+(docs/accuracy.md, "Sub-daily and weekly series")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from helpers import run
+from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from lstm_tf.train import EARLY_EPOCHS, early_best_epoch
+
+
+def _config(panel: dict | None = None, patience: int = 10) -> RunConfig:
+    config = RunConfig(DataConfig(), ModelConfig(), TrainConfig(patience=patience))
+    config.panel = panel
+    return config
+
+
+@pytest.mark.parametrize(("best", "wait", "panel", "patience", "early"), [
+    (EARLY_EPOCHS, 10, None, 10, True),  # stopped early after an early best: zeroed
+    (1, 10, None, 10, True),
+    (EARLY_EPOCHS + 1, 10, None, 10, False),  # a later best epoch: the keep rule decides
+    (2, 3, None, 10, False),  # not stopped (the epochs ran out first)
+    (2, 10, {"series": ["a", "b"]}, 10, False),  # a panel: its validation spans many series
+    (2, 0, None, 0, False),  # no early stopping at all
+    (None, 10, None, 10, False),
+])
+def test_an_early_best_epoch_counts_only_for_a_single_series_stopped_early(best, wait, panel,
+                                                                            patience, early):
+    tracker = SimpleNamespace(best_epoch=best, wait=wait)
+    assert early_best_epoch(_config(panel, patience), tracker) is early
+
+
+SLOPE, HORIZON, SEASON = 0.5, 3, 4
+
+
+def test_a_network_better_on_validation_at_an_early_epoch_is_zeroed(tmp_path, monkeypatch):
+    """Anchor `season` on a straight line (it misses every step by 4 x SLOPE); the trained
+    network adds 5.5 x SLOPE, so anchor + network misses by 1.5 x SLOPE on validation and
+    would be kept. Told that its best epoch was 2 and that early stopping then ran out of
+    patience, training zeroes it: the run forecasts its anchor (MAE 4 x SLOPE) and says why."""
+    from lstm_tf import train as train_lib
+
+    fit = train_lib.fit
+
+    def fit_then_push(model, train_set, val_set, steps, config, tracker, *rest, **kwargs):
+        seconds = fit(model, train_set, val_set, steps, config, tracker, *rest, **kwargs)
+        std = config.scaler["std"][0]  # the network's output is in training z-scores
+        head = model.get_layer("head")
+        kernel, bias = head.get_weights()
+        head.set_weights([np.zeros_like(kernel), np.full_like(bias, 5.5 * SLOPE / std)])
+        tracker.best_epoch, tracker.wait = 2, config.train.patience
+        return seconds
+
+    monkeypatch.setattr(train_lib, "fit", fit_then_push)
+    csv = tmp_path / "line.csv"
+    csv.write_text("value\n" + "".join(f"{10 + SLOPE * t:.6f}\n" for t in range(120)))
+    out = tmp_path / "run"
+    done = run("train", "--data", csv, "--window", "12", "--horizon", HORIZON, "--season",
+               SEASON, "--anchor", "season", "--epochs", "1", "--units", "4", "--no-floor",
+               "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    metrics = json.loads((Path(out) / "metrics.json").read_text())
+    assert metrics["network_kept"] is False and metrics["best_epoch"] == 2
+    assert metrics["model"]["mae"] == pytest.approx(SEASON * SLOPE, rel=1e-3)
+    assert f"after its first {EARLY_EPOCHS} epochs" in done.output
