@@ -48,15 +48,12 @@ def anchor_scores(csv: Path, case, window: int | None, anchor: str = "auto") -> 
     _, report = anchors_lib.choose(prepared.scaled, prepared.starts["train"],
                                    prepared.starts["val"], config.horizon, 1, config.season,
                                    config.window, "auto")
-    candidates = {}
-    for name in report["target 0"]:
-        kind = name.split("/")[0]
-        if kind in ("drift", "theta"):
-            continue
-        found, _ = anchors_lib.choose(prepared.scaled, prepared.starts["train"],
-                                      prepared.starts["val"], config.horizon, 1,
-                                      config.season, config.window, kind)
-        candidates[kind] = mase(found)
+    options = anchors_lib.fit_candidates(prepared.scaled[:, 0], prepared.starts["train"],
+                                         prepared.starts["val"], config.horizon, config.season,
+                                         config.window)
+    candidates = {name: mase(anchors_lib.Anchor(w[None], b[None], [[name]]))
+                  for name, (w, b, _) in options.items()
+                  if name.split("/")[0] not in ("drift", "theta")}
     return {"window": config.window, "season": config.season,
             "train_windows": len(prepared.starts["train"]),
             "chosen": prepared.anchor.describe(), "mase": mase(prepared.anchor),
@@ -72,10 +69,13 @@ def main() -> None:
     parser.add_argument("--combine", default="",
                         help="comma-separated COMBINED:CLOSE pairs of auto's averaging to "
                         "compare (e.g. 3:1.1,5:2); empty: the library's")
+    parser.add_argument("--no-ar-season", action="store_true",
+                        help="auto without the ar-season candidate (as before it)")
     parser.add_argument("--out")
     args = parser.parse_args()
     from lstm_tf import anchors as anchors_lib
 
+    anchors_lib.AR_SEASON = not args.no_ar_season
     combines = [tuple(float(x) for x in pair.split(":")) for pair in args.combine.split(",")
                 if pair] or [(anchors_lib.COMBINED, anchors_lib.CLOSE)]
     windows = [int(w) for w in args.windows.split(",") if w] or [None]
