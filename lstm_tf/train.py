@@ -454,12 +454,12 @@ def forecast_mae(prepared: Prepared, predict, data: DataConfig, starts: np.ndarr
 
 # A single series' network whose validation loss was lowest in one of its first
 # EARLY_EPOCHS epochs, after which early stopping ran out of patience, is zeroed
-# (`early_best_epoch`). Measured on eleven single series whose network the keep rule
+# (`early_best_epoch`). Measured on twelve single series whose network the keep rule
 # kept (docs/accuracy.md, "Sub-daily and weekly series"): the five with a best epoch of
 # 1-5 were worse than their anchor alone on the held-out block on four (realgdp,
 # Seattle's hourly temperatures to 15 September, two weekly weather series: MASE
-# 0.80-2.45 against 0.70-2.22) and the same on one; of the six with a best epoch of
-# 7-42 three were better (co2, cpi, weekly precipitation), two the same, one worse.
+# 0.80-2.45 against 0.70-2.22) and the same on one; of the seven with a best epoch of
+# 7-42 three were better (co2, cpi, weekly precipitation), two the same, two worse.
 EARLY_EPOCHS = 5
 
 

@@ -71,3 +71,27 @@ def test_a_network_better_on_validation_at_an_early_epoch_is_zeroed(tmp_path, mo
     assert metrics["network_kept"] is False and metrics["best_epoch"] == 2
     assert metrics["model"]["mae"] == pytest.approx(SEASON * SLOPE, rel=1e-3)
     assert f"after its first {EARLY_EPOCHS} epochs" in done.output
+
+
+def test_ar_season_is_seasonal_naive_plus_what_it_misses_and_needs_two_seasons():
+    """On a season plus a trend (sin of period 4 + 0.01 t) the seasonal naive forecast
+    misses step k by 0.01 x 4 x ceil(k / 4); ar-season learns that from the window's
+    seasonal differences and forecasts exactly; `auto` weighs it only where the window
+    holds two seasons."""
+    from lstm_tf import anchors
+
+    season, window, horizon = 4, 12, 6
+    t = np.arange(400)
+    column = np.sin(2 * np.pi * t / season) + 0.01 * t
+    train, val = np.arange(window, 300), np.arange(300, 390)
+    options = anchors.fit_candidates(column, train, val, horizon, season, window)
+    weights, bias, error = options["ar-season"]
+    assert weights.shape == (horizon, window) and not bias.any()
+    assert error.max() < 1e-4  # validation MAE per step
+    missed = 0.01 * season * np.ceil(np.arange(1, horizon + 1) / season)
+    np.testing.assert_allclose(options["season"][2], missed, rtol=1e-6)
+    windows = column[val[:, None] + np.arange(-window, 0)]
+    future = column[val[:, None] + np.arange(horizon)]
+    np.testing.assert_allclose(windows @ weights.T, future, atol=1e-4)
+    assert "ar-season" not in anchors.fit_candidates(column, train, val, horizon, season,
+                                                     2 * season - 1)
