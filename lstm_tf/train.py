@@ -222,6 +222,13 @@ def prepare_run(config: RunConfig) -> Prepared:
     return prepared
 
 
+# A single series' epoch is a sample of at most this many of its training windows (a new
+# one every epoch): a year of hourly data has 7,285, of half-hourly data 14,658 (of 145
+# rows each), and an epoch of them all took 4 and 11 s. Measured (docs/accuracy.md,
+# "Sub-daily and weekly series"). Panels keep every window in every epoch.
+SERIES_EPOCH_WINDOWS = 4096
+
+
 def datasets(prepared: Prepared, config: RunConfig, done: int):
     """(training stream, validation set, steps per epoch): tf.data pipelines of the
     network's view of the windows, from epoch `done` on (> 0 when resuming)."""
@@ -231,8 +238,11 @@ def datasets(prepared: Prepared, config: RunConfig, done: int):
     # batch_size is the global batch: the strategy splits each batch across its replicas
     # (even_shards: every batch cut to a multiple of the replicas, so none gets 0 windows).
     replicas = config.train.replicas
-    batches = {part: batches_per_epoch(len(prepared.starts[part]), config.train.batch_size,
-                                       replicas) for part in ("train", "val")}
+    per_epoch = None if config.panel else SERIES_EPOCH_WINDOWS
+    batches = {part: batches_per_epoch(min(len(prepared.starts[part]), per_epoch or np.inf)
+                                       if part == "train" else len(prepared.starts[part]),
+                                       config.train.batch_size, replicas)
+               for part in ("train", "val")}
     train_set, val_set = (
         with_data_sharding(even_shards(data_lib.make_dataset(
             prepared.scaled, prepared.starts[part], data.window, data.horizon,
@@ -240,7 +250,8 @@ def datasets(prepared: Prepared, config: RunConfig, done: int):
             seed=config.train.seed, epochs=range(done, config.train.epochs),
             anchor=prepared.anchor, window_scaled=prepared.window_scaled,
             covariates=prepared.covariates,
-            row_series=series.series_index() if prepared.series_input else None),
+            row_series=series.series_index() if prepared.series_input else None,
+            per_epoch=per_epoch if part == "train" else None),
             replicas, batches=None if part == "train" else batches[part]))  # train: epochs
         for part in ("train", "val"))
     # Keras runs `steps_per_execution` steps per call even across an epoch's end; a

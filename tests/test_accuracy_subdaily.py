@@ -95,3 +95,40 @@ def test_ar_season_is_seasonal_naive_plus_what_it_misses_and_needs_two_seasons()
     np.testing.assert_allclose(windows @ weights.T, future, atol=1e-4)
     assert "ar-season" not in anchors.fit_candidates(column, train, val, horizon, season,
                                                      2 * season - 1)
+
+
+def test_a_capped_epoch_is_the_start_of_that_epochs_order_and_differs_by_epoch():
+    """`make_dataset(per_epoch=N)`: each training pass is the first N windows of the pass's
+    own order (drawn from (seed, epoch) alone, as without the cap), so epochs see
+    different samples and a resumed run the same ones."""
+    from lstm_tf.data import make_dataset
+
+    values = np.arange(200, dtype=np.float64)[:, None]  # a window's last input is t - 1
+    starts = np.arange(10, 190)
+
+    def last_inputs(per_epoch, epochs):
+        found = make_dataset(values, starts, 10, 1, 1, 8, shuffle=True, seed=3,
+                             epochs=epochs, per_epoch=per_epoch)
+        return np.concatenate([x.numpy()[:, -1, 0] for x, _ in found]).astype(int) + 1
+
+    full = last_inputs(None, range(0, 2))  # two passes of 180 windows
+    capped = last_inputs(40, range(0, 2))  # two passes of 40
+    assert len(capped) == 80 and len(set(capped[:40])) == 40
+    np.testing.assert_array_equal(capped[:40], full[:40])
+    np.testing.assert_array_equal(capped[40:], full[180:220])
+    assert set(capped[:40]) != set(capped[40:])
+    np.testing.assert_array_equal(last_inputs(40, range(1, 2)), capped[40:])  # resumed
+
+
+def test_a_single_series_epoch_holds_at_most_its_cap_of_training_windows(monkeypatch):
+    """`train.datasets`: steps per epoch of a single series follow SERIES_EPOCH_WINDOWS."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.data.prepare import load_prepared
+
+    monkeypatch.setattr(train_lib, "SERIES_EPOCH_WINDOWS", 64)
+    config = RunConfig(DataConfig(dataset="elnino", horizon=3, window=12), ModelConfig(),
+                       TrainConfig(batch_size=16))
+    prepared, config.panel = load_prepared(config.data)
+    assert len(prepared.starts["train"]) > 64
+    _, _, steps = train_lib.datasets(prepared, config, 0)
+    assert steps == 4
