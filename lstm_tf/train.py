@@ -224,7 +224,7 @@ def prepare_run(config: RunConfig) -> Prepared:
 
 # A single series' epoch is a sample of at most this many of its training windows (a new
 # one every epoch): a year of hourly data has 7,285, of half-hourly data 14,658 (of 145
-# rows each), and an epoch of them all took 4 and 11 s. Measured (docs/accuracy.md,
+# rows each), and an epoch of them all took 2.6 and 11 s. Measured (docs/accuracy.md,
 # "Sub-daily and weekly series"). Panels keep every window in every epoch.
 SERIES_EPOCH_WINDOWS = 4096
 

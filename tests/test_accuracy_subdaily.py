@@ -1,7 +1,6 @@
-"""The keep rule's early-epoch clause (`train.early_best_epoch`): a single series' network
-whose best validation epoch was one of its first few, after which early stopping ran out
-of patience, is zeroed even where it beats its anchor on the validation windows
-(docs/accuracy.md, "Sub-daily and weekly series")."""
+"""The defaults the sub-daily and weekly series measured (docs/accuracy.md, "Sub-daily and
+weekly series"): the keep rule's early-epoch clause (`train.early_best_epoch`), the
+ar-season anchor candidate and a single series' capped epoch (`SERIES_EPOCH_WINDOWS`)."""
 
 from __future__ import annotations
 
