@@ -42,7 +42,8 @@ def windows(values: np.ndarray, starts: np.ndarray, window: int, horizon: int,
 def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: int,
                  n_targets: int, batch_size: int, shuffle: bool = False, seed: int = 0,
                  epochs: range | None = None, anchor=None, window_scaled: bool = False,
-                 covariates: np.ndarray | None = None, row_series: np.ndarray | None = None):
+                 covariates: np.ndarray | None = None, row_series: np.ndarray | None = None,
+                 per_epoch: int | None = None):
     """A tf.data pipeline of (inputs, targets) windows, batched and prefetched.
 
     With an `anchor` (`anchors.Anchor`), the network's view of each window: inputs
@@ -61,6 +62,8 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     drawn from (seed, epoch) alone. The batches of an epoch never
     depend on how many passes came before, so a resumed run (`epochs` starting after
     the epochs already done) sees exactly the batches an uninterrupted run would.
+    `per_epoch`: each pass takes only the first `per_epoch` windows of its order (a
+    different sample every epoch, still drawn from (seed, epoch) alone).
 
     Long because one function is clearer here: the per-window and per-batch cutters
     below share the series tensors and the network's view of a window (scaling, anchor,
@@ -130,7 +133,8 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
             all_starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
         # Batches are sliced from the order tensor: slicing it element by element
         # and re-batching cost more than the gathers themselves.
-        first_rows = tf.data.Dataset.range(0, len(starts), batch_size)
+        first_rows = tf.data.Dataset.range(0, min(len(starts), per_epoch or len(starts)),
+                                           batch_size)
         return first_rows.map(lambda first: cut_batch(order[first:first + batch_size]),
                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
