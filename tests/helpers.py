@@ -118,11 +118,11 @@ def cli_signalled_after_epoch(after: int, signum: int) -> list[str]:
 @contextlib.contextmanager
 def interrupted_after_epoch(after: int):
     """Within the block, `lstm-tf train` in this process stops right after training epoch
-    `after` as a signal would stop it: a KeyboardInterrupt raised in the main thread during
-    fit, which is what SIGTERM's handler raises there (progress.interrupts_as_keyboard_
-    interrupt) and what Ctrl-C raises. The callback is last, so that the run's own
-    callbacks have saved that epoch first (as with cli_signalled_after_epoch, which tests
-    the signals themselves in a process of their own)."""
+    `after` as a signal would stop it: a KeyboardInterrupt raised during fit, which is what
+    Ctrl-C raises and what SIGTERM's handler raises there
+    (`progress.interrupts_as_keyboard_interrupt`). The callback is last, so that the run's
+    own callbacks have saved that epoch first, as with `cli_signalled_after_epoch` (which
+    sends the signals themselves, to a process of their own)."""
     import keras
 
     class InterruptAfterEpoch(keras.callbacks.Callback):
