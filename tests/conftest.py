@@ -16,19 +16,21 @@ import numpy as np
 import pytest
 
 
-# The slowest files (CPU seconds per file in one process, 2026-12-06), longest first, run
-# before the others. Each file runs whole on one xdist worker (--dist loadfile,
-# --no-loadscope-reorder in pyproject.toml) in the order collected: starting with the
-# longest ones leaves the short files to even out the two workers' ends (xdist's own order,
-# most tests first, left a worker alone on test_resume for a minute; test_accuracy and
-# test_ensemble, unlisted, started last).
-SLOWEST_FIRST = ["test_reliability.py", "test_distribute.py", "test_accuracy.py",
-                 "test_ensemble.py", "test_tune.py", "test_resume.py", "test_runtimes.py",
-                 "test_export.py", "test_training_defaults.py", "test_experiments.py",
-                 "test_embed.py", "test_backtest.py", "test_gate_page.py",
-                 "test_onnx_convert.py", "test_bad_input.py", "test_panel_train.py",
-                 "test_quantiles.py", "test_inspect.py", "test_core_cli.py",
-                 "test_covariates.py", "test_split.py", "test_cells.py"]
+# The slowest files (CPU seconds per file in one process, measured 2026-12-06 with the
+# session's later savings; test_gate_page's Chromium estimated from wall time), longest
+# first, run before the others. Each file runs whole on one xdist worker (--dist
+# loadfile, --no-loadscope-reorder in pyproject.toml) in the order collected: starting
+# with the longest ones leaves the short files to even out the two workers' ends (xdist's
+# own order, most tests first, left a worker alone on test_resume for a minute).
+SLOWEST_FIRST = ["test_reliability.py", "test_distribute.py", "test_tune.py",
+                 "test_runtimes.py", "test_accuracy.py", "test_ensemble.py",
+                 "test_gate_page.py", "test_export.py", "test_embed.py", "test_resume.py",
+                 "test_training_defaults.py", "test_experiments.py", "test_panel_train.py",
+                 "test_bad_input.py", "test_inspect.py", "test_backtest.py",
+                 "test_onnx_convert.py", "test_quantiles.py", "test_core_cli.py",
+                 "test_cells.py", "test_covariates.py", "test_floor_blend.py",
+                 "test_bench_train.py", "test_split.py", "test_bench.py",
+                 "test_metrics_by_hand.py", "test_short_series.py"]
 
 
 def pytest_collection_modifyitems(items):

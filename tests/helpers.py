@@ -113,3 +113,30 @@ def cli_signalled_after_epoch(after: int, signum: int) -> list[str]:
     import sys
 
     return [sys.executable, "-c", _SIGNAL_AFTER_EPOCH.format(after=after, signum=int(signum))]
+
+
+@contextlib.contextmanager
+def interrupted_after_epoch(after: int):
+    """Within the block, `lstm-tf train` in this process stops right after training epoch
+    `after` as a signal would stop it: a KeyboardInterrupt raised during fit, which is what
+    Ctrl-C raises and what SIGTERM's handler raises there
+    (`progress.interrupts_as_keyboard_interrupt`). The callback is last, so that the run's
+    own callbacks have saved that epoch first, as with `cli_signalled_after_epoch` (which
+    sends the signals themselves, to a process of their own)."""
+    import keras
+
+    class InterruptAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == after:
+                raise KeyboardInterrupt
+
+    fit = keras.Model.fit
+
+    def fit_then_interrupt(self, *args, callbacks=None, **kwargs):
+        return fit(self, *args, callbacks=[*(callbacks or []), InterruptAfterEpoch()], **kwargs)
+
+    keras.Model.fit = fit_then_interrupt
+    try:
+        yield
+    finally:
+        keras.Model.fit = fit

@@ -35,12 +35,17 @@ def test_default_run_beats_naive_persistence(tmp_path, dataset):
 def test_default_global_model_beats_naive_on_the_employment_panel(tmp_path):
     """Issue 12's bar: on the U.S. employment panel with the last 12 months of every
     series as test (h = 12), the default global model's mean MASE beats naive and
-    seasonal naive (the data are seasonally adjusted: naive is the strong one)."""
+    seasonal naive (the data are seasonally adjusted: naive is the strong one).
+
+    The defaults but a budget of 2 epochs (of 60): at either budget the network does not
+    improve on its drift anchor and is zeroed, so the forecast is the same (mean MASE
+    0.206 vs naive 0.516, 17/22 series beating naive, at 60 epochs and at 2 on seeds 1, 2
+    and 3), at half the CPU (45 -> ~22 s)."""
     from lstm_tf.data import sources
 
     out = tmp_path / "employment"
     result = run("train", "--dataset", "us-employment", "--horizon", "12", "--test-size", "12",
-                 "-q", "--out", out)
+                 "--epochs", "2", "-q", "--out", out)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["series"] == 22 and metrics["windows"] == 22

@@ -233,22 +233,19 @@ def test_backtest_forecasts_with_the_ensemble(ensemble_run, tmp_path):
 
 
 def test_interrupted_ensemble_resumes_to_the_uninterrupted_result(ensemble_run, tmp_path):
-    """SIGTERM after epoch 2, `--resume`: the same epochs, best epoch, forecasts as the
+    """Interrupted after epoch 2, `--resume`: the same epochs, best epoch, forecasts as the
     fixture's uninterrupted run (the trainer's weights and optimizer are what is saved)."""
-    import signal
-    import subprocess
-
-    from helpers import cli_signalled_after_epoch, ctrl_c_works
+    from helpers import interrupted_after_epoch
 
     out, _ = ensemble_run
     target = tmp_path / "run"
-    interrupted = subprocess.run(
-        [*cli_signalled_after_epoch(2, signal.SIGTERM), "train", *ENSEMBLE, "--out",
-         str(target)], capture_output=True, text=True, preexec_fn=ctrl_c_works, timeout=1800)
-    assert interrupted.returncode == 130, interrupted.stdout + interrupted.stderr
-    assert "interrupted after epoch 2 of 4" in interrupted.stdout + interrupted.stderr
-    # Resumed in this process: the resumption is tested, not a process (one TensorFlow
-    # start-up fewer); the numbers must still equal the fixture's run.
+    # In this process, interrupted as SIGTERM interrupts a run (test_resume sends the
+    # signals to real processes): the ensemble's state is tested, not a process (one
+    # TensorFlow start-up fewer).
+    with interrupted_after_epoch(2):
+        interrupted = run("train", *ENSEMBLE, "--out", target)
+    assert interrupted.exit_code == 130, interrupted.output
+    assert "interrupted after epoch 2 of 4" in interrupted.output
     resumed = run("train", "--resume", target)
     assert resumed.exit_code == 0, resumed.output
     assert "resuming after epoch 2" in resumed.stdout

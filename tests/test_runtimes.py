@@ -62,12 +62,15 @@ def panel_models(tmp_path_factory):
     panel_csv.write_long_csv(sources.synthetic_panel(series=4, length=60, seed=2), path)
     made = {}
     # The window-scaled run is an ensemble (of 2: the graph of the small-panel default of
-    # 5, at less CPU), the series-scaled one a single network.
-    for scaling, members in (("window", 2), ("series", 1)):
+    # 5, at less CPU), the series-scaled one a single network. The window-scaled run keeps
+    # a panel's default (the network alone, zeroed here: the fitted anchor as its floor);
+    # the series-scaled one is anchor + network (--anchor auto), the run its default would
+    # keep after a second training (the same config and seed), trained once.
+    for scaling, members, anchor in (("window", 2, []), ("series", 1, ["--anchor", "auto"])):
         result = run("train", "--data", path, "--series-column", "series", "--time-column",
                      "time", "--scaling", scaling, "--window", "8", "--units", "4",
                      "--epochs", "1", "--horizon", "2", "--test-size", "2", "-q",
-                     "--ensemble", members, "--out", root / scaling)
+                     "--ensemble", members, *anchor, "--out", root / scaling)
         assert result.exit_code == 0, result.output
         result = run("export", root / scaling, "--out", root / f"{scaling}.onnx", "--no-check")
         assert result.exit_code == 0, result.output

@@ -17,6 +17,10 @@ from lstm_tf.data import sources
 # (lstm_tf/ensemble.py): the options tested are not the ensemble's (tests/test_ensemble.py),
 # and five cost ~7 s more CPU per run.
 ONE_NETWORK = ["--ensemble", "1"]
+# Where the anchor is not what is tested: anchor + network, one training (a panel's
+# default, the network alone, loses to the fitted anchor in a few epochs and trains a
+# second time as anchor + network: test_a_panel_trains_the_network_alone_... tests it).
+ONE_TRAINING = ["--anchor", "auto"]
 
 
 def test_the_default_loss_is_mae_and_a_saved_config_keeps_its_own():
@@ -38,7 +42,7 @@ def test_panel_run_records_its_loss(panel_csv, tmp_path):
     out = tmp_path / "run"
     done = run("train", "--data", panel_csv, "--series-column", "series", "--time-column",
                "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--epochs", "2",
-               "--units", "8", *ONE_NETWORK, "-q", "--out", out)
+               "--units", "8", *ONE_NETWORK, *ONE_TRAINING, "-q", "--out", out)
     assert done.exit_code == 0, done.output
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["loss"] == "mae"
@@ -86,7 +90,7 @@ def test_init_starts_from_another_runs_weights(panel_csv, tmp_path):
 
     common = ["train", "--data", panel_csv, "--series-column", "series", "--time-column",
               "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--units", "8",
-              *ONE_NETWORK, "-q"]
+              *ONE_NETWORK, *ONE_TRAINING, "-q"]
     source, tuned = tmp_path / "source", tmp_path / "tuned"
     assert run(*common, "--epochs", "2", "--out", source).exit_code == 0
     # A learning rate too small to move anything: the tuned run keeps the source's weights.
