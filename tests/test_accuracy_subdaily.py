@@ -76,7 +76,7 @@ def test_ar_season_is_seasonal_naive_plus_what_it_misses_and_needs_two_seasons()
     """On a season plus a trend (sin of period 4 + 0.01 t) the seasonal naive forecast
     misses step k by 0.01 x 4 x ceil(k / 4); ar-season learns that from the window's
     seasonal differences and forecasts exactly; `auto` weighs it only where the window
-    holds two seasons."""
+    holds two seasons, and not in window-scaled units (a panel's default)."""
     from lstm_tf import anchors
 
     season, window, horizon = 4, 12, 6
@@ -94,6 +94,8 @@ def test_ar_season_is_seasonal_naive_plus_what_it_misses_and_needs_two_seasons()
     np.testing.assert_allclose(windows @ weights.T, future, atol=1e-4)
     assert "ar-season" not in anchors.fit_candidates(column, train, val, horizon, season,
                                                      2 * season - 1)
+    assert "ar-season" not in anchors.fit_candidates(column, train, val, horizon, season,
+                                                     window, window_scaled=True)
 
 
 def test_a_capped_epoch_is_the_start_of_that_epochs_order_and_differs_by_epoch():
