@@ -496,10 +496,11 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig,
     """
     if not prepared.anchor.relative_inputs:
         return True
-    with_network, anchor_only = network_and_anchor_mae(model, prepared, config.data,
-                                                       prepared.starts["val"])
-    if with_network < anchor_only and not early:
-        return True
+    if not early:  # (an early network is zeroed whatever it scores: no need to predict)
+        with_network, anchor_only = network_and_anchor_mae(model, prepared, config.data,
+                                                           prepared.starts["val"])
+        if with_network < anchor_only:
+            return True
     zero_network(model, config)
     return False
 
