@@ -25,7 +25,7 @@ def test_default_target_is_first_non_time_column(csv_file):
 @pytest.mark.parametrize("header, time", [
     ("date,x", "date"), ("x,Time", "Time"), ("ds,x", "ds"), ("timestamp,x", "timestamp"),
     ("t,x", None),  # not a time column's name: t is the target
-    ("date,ds,x", None),  # two: neither is guessed (the first column is the target)
+    ("date,ds,x", None),  # two: neither is guessed, nor a target (x is)
 ])
 def test_a_column_named_like_time_is_the_time_column(csv_file, header, time):
     """Without --time-column a column called time, date, datetime, timestamp or ds (any
@@ -35,16 +35,80 @@ def test_a_column_named_like_time_is_the_time_column(csv_file, header, time):
     rows = "".join(",".join("2020-01-0%d" % (i + 1) if n.lower() in ("date", "time", "ds",
                                                                    "timestamp") else str(i + 2)
                             for n in names) + "\n" for i in range(3))
-    if time is None and names[0].lower() in ("date", "ds"):
-        with pytest.raises(UserError, match="is not a number"):
-            data.read_csv(csv_file(header + "\n" + rows))
-        return
     series = data.read_csv(csv_file(header + "\n" + rows))
     assert series.time_column == time
-    assert series.targets == ["x" if time else names[0]]
+    assert series.targets == ["x" if time or "ds" in names else names[0]]
     np.testing.assert_array_equal(series.values[:, 0], [2, 3, 4])
     if time:
         assert series.time == ["2020-01-01", "2020-01-02", "2020-01-03"]
+
+
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+@pytest.mark.parametrize("name, header, time_of, season, first_time", [
+    # R's write.csv of a monthly ts (Rdatasets): row names, decimal years
+    ("R ts", '"rownames","time","value"', lambda i: f'"{i + 1}",{1990 + i / 12!r}', 12,
+     "1990.0"),
+    # pandas' to_csv with its index
+    ("pandas", ",date,value", lambda i: f"{i},{1990 + i // 12}-{i % 12 + 1:02d}-01", 12,
+     "1990-01-01"),
+    # statsforecast's columns, one series
+    ("statsforecast", "unique_id,ds,y", lambda i: f"A,{1990 + i // 12}-{i % 12 + 1:02d}-01",
+     12, "1990-01-01"),
+    # R's tsibble: yearmonth, yearquarter, yearweek
+    ("tsibble month", "Month,Value", lambda i: f"{1990 + i // 12} {MONTHS[i % 12]}", 12,
+     "1990-01-01"),
+    ("tsibble quarter", "Quarter,Trips", lambda i: f"{1990 + i // 4} Q{i % 4 + 1}", 4,
+     "1990-01-01"),
+    ("tsibble week", "Week,Sales", lambda i: f"2020 W{i + 1:02d}", 52, "2019-12-30"),
+    ("pandas quarter", "period,value", lambda i: f"{1990 + i // 4}Q{i % 4 + 1}", 4,
+     "1990-01-01"),
+    ("years", "year,value", lambda i: f"{1990 + i}", None, "1990"),
+])
+def test_files_as_r_pandas_and_statsforecast_write_them(csv_file, name, header, time_of,
+                                                         season, first_time):
+    """The default target is the measured column, never an index (R's rownames, pandas'
+    unnamed index, statsforecast's unique_id) nor a period column (`year`); period labels
+    read as the dates they start on, decimal years as numbers, and both give the season."""
+    values = [round(10 + i + 3 * np.sin(i), 3) for i in range(40)]
+    text = header + "\n" + "".join(f"{time_of(i)},{v}\n" for i, v in enumerate(values))
+    series = data.read_csv(csv_file(text))
+    assert series.targets == [header.replace('"', "").split(",")[-1]]
+    np.testing.assert_array_equal(series.values[:, 0], values)
+    assert series.time_column == header.replace('"', "").split(",")[-2]
+    assert repr(float(series.time[0])) == first_time if name == "R ts" else (
+        series.time[0] == first_time)
+    assert data.infer_season(series.time) == season
+
+
+def test_a_single_series_file_with_several_unique_ids_names_the_option(csv_file):
+    text = "unique_id,ds,y\n" + "".join(f"{s},2020-01-0{d},{d}\n" for s in "AB"
+                                        for d in (1, 2, 3))
+    with pytest.raises(UserError, match="column 'unique_id' names 2 series; train them as a "
+                                        "panel with --series-column unique_id"):
+        data.read_csv(csv_file(text))
+
+
+def test_a_file_of_nothing_but_times_and_indexes_has_no_target(csv_file):
+    with pytest.raises(UserError, match="has no column besides the time column to forecast; "
+                                        "available: rownames, year"):
+        data.read_csv(csv_file("rownames,year\n1,2000\n2,2001\n"))
+
+
+def test_a_long_panel_as_r_writes_it_reads_its_quarters_and_season(tmp_path):
+    """R's write.csv of a tsibble: row names, `1998 Q1` quarters, the measured column last."""
+    from lstm_tf.data.panel_csv import read_long_csv
+    from lstm_tf.data.timeaxis import panel_season
+
+    path = tmp_path / "tourism.csv"
+    path.write_text('"rownames","Quarter","Region","Trips"\n' + "".join(
+        f'"{k}","{1998 + q // 4} Q{q % 4 + 1}","{region}",{100 + q}\n'
+        for k, (region, q) in enumerate((r, q) for r in ("North", "South") for q in range(8))))
+    panel = read_long_csv(path, "Region")
+    assert panel.targets == ["Trips"] and panel.time_column == "Quarter"
+    assert str(panel.time[0])[:10] == "1998-01-01" and str(panel.time[5])[:10] == "1999-04-01"
+    assert panel_season(panel) == 4
 
 
 def test_a_long_panel_in_statsforecast_columns_reads_ds_as_time(tmp_path):
@@ -186,4 +250,10 @@ def test_season_is_read_off_a_date_columns_spacing():
     assert infer_season(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"]) == 4
     assert infer_season(dates("2020", (1, "Y"))) is None  # yearly: no season
     assert infer_season([str(year) for year in range(1700, 1720)]) is None  # numbers
+    # decimal years (R's ts): their fraction; other fractions and numbers: none
+    assert infer_season([repr(1990 + i / 12) for i in range(30)]) == 12
+    assert infer_season([repr(1990 + i / 4) for i in range(30)]) == 4
+    assert infer_season([repr(1990 + i / 52) for i in range(30)]) == 52
+    assert infer_season([repr(i / 12) for i in range(30)]) is None  # not years
+    assert infer_season([repr(1990 + i / 7) for i in range(30)]) is None
     assert infer_season(None) is None

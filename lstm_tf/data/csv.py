@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from .panel import Series
-from .timeaxis import check_increasing, guess_time_column, parse_times
+from .timeaxis import check_increasing, guess_time_column, is_time_like, iso_periods, parse_times
 
 
 FILL_METHODS = ("interpolate", "ffill", "drop")
@@ -27,8 +27,9 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
              fill: str | None = None) -> Series:
     """Read a CSV file with a header row.
 
-    `targets` defaults to the first column that is not the time column. Without
-    `time_column`, a column named like one (`timeaxis.TIME_NAMES`: time, date, ds...) is.
+    `targets` defaults to the first column that is not the time column, an index
+    (`INDEX_NAMES`: R's rownames...) or named like a time. Without `time_column`, a column
+    named like one (`timeaxis.TIME_NAMES`: time, date, ds...; else year, month...) is.
     Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
     """
     path = existing_file(path)
@@ -51,6 +52,37 @@ def check_columns(source: str, header: list[str], targets: list[str], features: 
         if name is not None and name in targets + features:
             raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
                             "feature")
+
+
+# Columns that number or name the rows rather than measure anything: R's `rownames`,
+# the index pandas writes (unnamed, or `Unnamed: 0`), statsforecast's `unique_id`.
+# Never a default target or series.
+INDEX_NAMES = ("", "rownames", "unnamed: 0", "index", "unique_id")
+
+
+def default_columns(source: str, header: list[str], taken: list[str | None],
+                    what: str) -> list[str]:
+    """The columns a file's targets (or a wide file's series) default to: every column
+    not `taken` (the time and series columns), nor an index (`INDEX_NAMES`), nor named
+    like a time (`timeaxis.is_time_like`: `year` beside `month`); a one-line error where
+    none is left. `what` names the taken columns in it."""
+    columns = [name for name in header if name not in taken
+               and name.lower() not in INDEX_NAMES and not is_time_like(name)]
+    if not columns:
+        raise UserError(f"{source} has no column besides {what} to forecast; "
+                        f"available: {', '.join(header)}")
+    return columns
+
+
+def _one_series(source: str, header: list[str], rows: list[list[str]]) -> None:
+    """A single series' file with statsforecast's `unique_id` column holds one series."""
+    column = next((i for i, name in enumerate(header) if name.lower() == "unique_id"), None)
+    if column is None:
+        return
+    names = {row[column].strip() for row in rows if len(row) > column}
+    if len(names) > 1:
+        raise UserError(f"{source}: column {header[column]!r} names {len(names)} series; "
+                        f"train them as a panel with --series-column {header[column]}")
 
 
 def existing_file(path: str | Path) -> Path:
@@ -82,10 +114,8 @@ def parse_csv(text: str, source: str, targets: list[str] | None = None,
     if time_column is None:
         time_column = guess_time_column(header, [*(targets or []), *(features or [])])
     if targets is None:
-        candidates = [name for name in header if name != time_column]
-        if not candidates:
-            raise UserError(f"{source} has no column besides the time column")
-        targets = [candidates[0]]
+        targets = default_columns(source, header, [time_column], "the time column")[:1]
+        _one_series(source, header, rows)
     return _select(source, header, rows, targets, features or [], time_column, fill,
                    first_line=2)
 
@@ -133,7 +163,7 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
             values[i, j] = _parse_number(row[index], source, name, first_line + i)
     time = None
     if time_column:
-        time = [row[header.index(time_column)].strip() for row in rows]
+        time = iso_periods([row[header.index(time_column)].strip() for row in rows])
         codes, texts = np.arange(len(time)), np.array(time, dtype=object)
         times = parse_times(codes, texts, lambda row: first_line + row, source, time_column)[0]
         check_increasing(times, codes, texts, lambda row: first_line + row, source, time_column)

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..atomic import atomic_path, refuse_overwrite
 from ..errors import UserError
-from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, existing_file, fill_missing,
-                  number, parse_header)
+from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, default_columns, existing_file,
+                  fill_missing, number, parse_header)
 from .panel import Panel
 from .timeaxis import check_increasing, format_time, guess_time_column, parse_times
 
@@ -48,7 +48,8 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     gives each series, never depend on how the file's rows were shuffled.
 
     `targets` defaults to the first column that is neither the series nor the time
-    column. `fill` (interpolate, ffill, drop) handles missing values series by series,
+    column, nor an index or named like a time (`csv.default_columns`). `fill`
+    (interpolate, ffill, drop) handles missing values series by series,
     never interpolating from one series into the next; without it a missing value is
     an error. With `allow_single` a file holding one series is accepted (`predict` of
     one series); otherwise it is an error (train it as a single series instead).
@@ -68,10 +69,8 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
         raise UserError(f"{source}: no time column {time_column!r}; "
                         f"available: {', '.join(header)}")
     if targets is None:
-        candidates = [name for name in header if name not in (series_column, time_column)]
-        if not candidates:
-            raise UserError(f"{source} has no column besides the series and time columns")
-        targets = candidates[:1]
+        targets = default_columns(source, header, [series_column, time_column],
+                                  "the series and time columns")[:1]
     targets = list(targets)
     check_columns(source, header, targets, features, {"series": series_column, "time": time_column})
     text_columns = [series_column] + ([time_column] if time_column else [])
@@ -162,9 +161,7 @@ def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
         raise UserError(f"{source}: no time column {time_column!r}; "
                         f"available: {', '.join(header)}")
     if columns is None:
-        columns = [name for name in header if name != time_column]
-        if not columns:
-            raise UserError(f"{source} has no column besides the time column")
+        columns = default_columns(source, header, [time_column], "the time column")
     columns = list(columns)
     check_columns(source, header, columns, [], {"time": time_column})
     table = _read_columns(path, source, header, columns,

@@ -4,7 +4,9 @@ series' times past its end and writing them back as text. NumPy only.
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -13,16 +15,65 @@ from ..errors import UserError
 from .panel import Panel
 
 # What a time column is called (case-insensitive) in the files users bring, pandas' and
-# statsforecast's (`ds`) among them: read as the time column when none is named.
+# statsforecast's (`ds`) among them: read as the time column when none is named. Failing
+# that, a column named after its period (`year,value`; `Month,Value` as R's tsibble
+# writes it).
 TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds")
+PERIOD_NAMES = ("year", "quarter", "month", "week", "day", "hour", "minute", "period")
 
 
 def guess_time_column(header: list[str], taken: list[str] | tuple[str, ...] = ()) -> str | None:
     """The time column of a file read without one named (`--time-column`): its one column
-    called as `TIME_NAMES` are that is not asked for as something else (`taken`: targets,
-    features, the series column); None when there is none, or more than one."""
-    found = [name for name in header if name.lower() in TIME_NAMES and name not in taken]
-    return found[0] if len(found) == 1 else None
+    called as `TIME_NAMES` are, else its one column called as `PERIOD_NAMES` are, that is
+    not asked for as something else (`taken`: targets, features, the series column); None
+    when there is none, or more than one (`year,month,value`)."""
+    for names in (TIME_NAMES, PERIOD_NAMES):
+        found = [name for name in header if name.lower() in names and name not in taken]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def is_time_like(name: str) -> bool:
+    """Whether a column's name says it holds times (never a default target)."""
+    return name.lower() in TIME_NAMES + PERIOD_NAMES
+
+
+# Period labels as R's tsibble and pandas print them: `1998 Q1`, `1998Q1`, `1998-Q1`,
+# `1949 Jan`, `1949 January`, `2020 W05` (ISO weeks). Read as the first day of the period
+# (an ISO week's Monday), so the spacing, the season and the continuation follow as for
+# dates; forecasts are labelled with ISO dates.
+_PERIOD = re.compile(r"^(\d{4})\s*-?\s*(?:Q([1-4])|W(\d{1,2})|([A-Za-z]{3,9}))$", re.IGNORECASE)
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "october", "november", "december")
+
+
+def iso_period(text: str) -> str:
+    """A period label (see `_PERIOD`) as the ISO date its period starts on; any other
+    text unchanged."""
+    match = _PERIOD.match(text.strip())
+    if match is None:
+        return text
+    year, quarter, week, month = match.groups()
+    if quarter:
+        return f"{year}-{3 * int(quarter) - 2:02d}-01"
+    if week:
+        try:
+            return datetime.date.fromisocalendar(int(year), int(week), 1).isoformat()
+        except ValueError:  # week 0 or 54
+            return text
+    month = month.lower()
+    number = next((i + 1 for i, name in enumerate(_MONTH_NAMES)
+                   if month in (name, name[:3])), None)
+    return text if number is None else f"{year}-{number:02d}-01"
+
+
+def iso_periods(texts: list[str]) -> list[str]:
+    """`iso_period` of every cell of a time column whose first cell is a period label;
+    any other column unchanged (the same list)."""
+    if not texts or iso_period(texts[0]) == texts[0]:
+        return texts
+    return [iso_period(text) for text in texts]
 
 
 def parse_time(text: str) -> float | np.datetime64:
@@ -45,6 +96,8 @@ def parse_times(codes: np.ndarray, texts: np.ndarray, line: Callable[[int], int]
     one-line error naming its `line(row)` (and `series_of(row)`, for a panel).
     """
     parsed = None
+    if len(texts) and iso_period(str(texts[0])) != texts[0]:
+        texts = np.array(iso_periods([str(text) for text in texts]), dtype=object)
     try:
         parsed = np.array(texts, dtype=np.float64) if len(texts) else np.empty(0)
         bad = ~np.isfinite(parsed)
@@ -111,19 +164,41 @@ def check_increasing(times: np.ndarray, codes: np.ndarray, texts: np.ndarray,
 # half-hourly and hourly data a day, daily a week, weekly, monthly and quarterly a year.
 _SEASONS = ((1800, 48), (3600, 24), (86400, 7), (7 * 86400, 52), (30.4 * 86400, 12),
             (91.3 * 86400, 4))
+# Decimal years, as R writes a monthly, quarterly or weekly `ts` (1949, 1949.0833, ...):
+# their spacing in years -> the season.
+_YEAR_SEASONS = ((1 / 52, 52), (1 / 12, 12), (1 / 4, 4))
+
+
+def _season_of(times: np.ndarray, steps: np.ndarray) -> int | None:
+    """The season of a time column (float64 numbers or datetime64) from the median of
+    its `steps` (differences of times inside one series)."""
+    if len(steps) == 0:
+        return None
+    if times.dtype.kind == "M":
+        spacing = float(np.median(steps.astype("timedelta64[s]").astype(np.float64)))
+        return next((season for seconds, season in _SEASONS
+                     if abs(spacing - seconds) <= 0.1 * seconds), None)
+    # Plain numbers (years, step counts) imply none, decimal years their fraction.
+    if _integral(times) or not ((times >= 1000) & (times <= 3000)).all():
+        return None
+    spacing = float(np.median(steps))
+    return next((season for years, season in _YEAR_SEASONS
+                 if abs(spacing - years) <= 0.1 * years), None)
 
 
 def infer_season(time: list[str] | None) -> int | None:
-    """The season implied by a date time column's spacing (see `_SEASONS`), else None.
-
-    Numbers (years, step counts) imply none: a yearly series has no season.
-    """
-    if not time or len(time) < 3 or any(isinstance(parse_time(text), float) for text in time):
+    """The season implied by a time column's spacing: dates by `_SEASONS` (a yearly
+    series has none), decimal years by `_YEAR_SEASONS`; else None."""
+    if not time or len(time) < 3:
         return None
-    stamps = np.array([np.datetime64(text, "s") for text in time])
-    spacing = float(np.median(np.diff(stamps).astype(np.float64)))
-    return next((season for seconds, season in _SEASONS
-                 if abs(spacing - seconds) <= 0.1 * seconds), None)
+    parsed = [parse_time(text) for text in iso_periods(list(time))]
+    if all(isinstance(value, float) for value in parsed):
+        times = np.array(parsed, dtype=np.float64)
+    elif any(isinstance(value, float) for value in parsed):
+        return None
+    else:
+        times = np.array(parsed, dtype="datetime64[s]")
+    return _season_of(times, np.diff(times))
 
 
 # ------------------------------------------------------------------------- time
@@ -267,14 +342,13 @@ def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
 def panel_season(panel: Panel) -> int | None:
     """`infer_season` of a panel: from the median step inside its series (never from one
     series' last row to the next one's first)."""
-    if panel.time is None or panel.time.dtype.kind != "M":
+    if panel.time is None:
         return None
-    step = np.diff(panel.time.astype("datetime64[s]").astype(np.int64))
+    times = panel.time.astype("datetime64[s]") if panel.time.dtype.kind == "M" else panel.time
+    step = np.diff(times)
     inside = np.ones(len(step), dtype=bool)
     ends = panel.offsets[1:-1] - 1  # the step from each series' last row to the next
     inside[ends[(ends >= 0) & (ends < len(step))]] = False
     if inside.sum() < 2:
         return None
-    spacing = float(np.median(step[inside]))
-    return next((season for seconds, season in _SEASONS
-                 if abs(spacing - seconds) <= 0.1 * seconds), None)
+    return _season_of(times, step[inside])
