@@ -127,6 +127,12 @@ CASES = [
          {"data.csv": "id,y\na,1\nb,2\nb,n/a?\n"}),
     Case("empty series name", TRAIN + ["--series-column", "id"],
          "data.csv: line 3: empty series name in column 'id'", {"data.csv": "id,y\na,1\n,2\n"}),
+    Case("a single series' file whose `unique_id` names several", TRAIN,
+         "data.csv: column 'unique_id' names 2 series; train them as a panel with "
+         "--series-column unique_id", {"data.csv": "unique_id,ds,y\na,1,1\nb,1,2\n"}),
+    Case("no column left to forecast", TRAIN,
+         "data.csv has no column besides the time column to forecast; available: rownames, year",
+         {"data.csv": "rownames,year\n1,2000\n2,2001\n"}),
     Case("series column of a file with one series", TRAIN + ["--series-column", "id"],
          "data.csv: the series column 'id' holds one series only ('a'); leave out "
          "--series-column to train on it as a single series", {"data.csv": "id,y\na,1\na,2\n"}),
