@@ -400,7 +400,8 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
 
 def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
            horizon: int, n_targets: int, season: int | None, window: int,
-           choice: str = "auto", window_scaled: bool = False) -> tuple[Anchor, dict]:
+           choice: str = "auto", window_scaled: bool = False,
+           fixed_only: bool = False) -> tuple[Anchor, dict]:
     """The anchor for a run (see the module docstring) and each candidate's validation
     MAE per target, in z-scores.
 
@@ -408,7 +409,9 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     for season-level); `auto` averages the `COMBINED` candidates with the lowest
     validation MAE that lie within `CLOSE` x the best, target by target.
     `window_scaled`: the anchor works in each window's own standardised units
-    (`data.window_scaling`, a panel's default), and is fitted there.
+    (`data.window_scaling`, a panel's default), and is fitted there. `fixed_only`: `auto`
+    weighs only the candidates that fit nothing (a series with no validation part scores
+    them on its training windows, where a fitted one would score its own fit).
     """
     if choice not in CHOICES:
         raise UserError(f"unknown anchor {choice!r}; choose {', '.join(CHOICES)}")
@@ -423,8 +426,10 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     chosen: list[list[str]] = []
     report = {}
     for target in range(n_targets):
+        names = [choice] if choice != "auto" else (
+            [*_fixed_candidates(horizon, season, window)] if fixed_only else None)
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
-                                 window, None if choice == "auto" else [choice], window_scaled)
+                                 window, names, window_scaled)
         error = {name: float(options[name][2].mean()) for name in options}
         ranked = sorted(options, key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]

@@ -24,6 +24,7 @@ from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exc
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
 from .data.prepare import Prepared, load_prepared, scaler_record
+from .data.split import NO_VALIDATION
 from .errors import DiskFull, UserError
 from .evaluate import Evaluation, evaluate_model, keras_network, keras_predict
 
@@ -141,8 +142,13 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state, out,
                   verbose, log)
     early = early_best_epoch(config, tracker)
-    network_kept = keep_network_if_better(model, prepared, config, early)
-    if not network_kept:
+    if config.data.val_size == NO_VALIDATION and not config.panel:
+        zero_network(model, config)  # nothing held out could show that it helps
+        network_kept = False
+        log(f"no validation part (too few rows for one of {config.data.horizon} after a "
+            f"training window): the anchor ({prepared.anchor.describe()}) was chosen on the "
+            "training windows and the network's output is set to zero")
+    elif not (network_kept := keep_network_if_better(model, prepared, config, early)):
         log(f"the network did not improve on its anchor ({prepared.anchor.describe()}) on the "
             "validation windows" + (f" after its first {EARLY_EPOCHS} epochs" if early else "")
             + ": its output is set to zero, the forecast is the anchor's")

@@ -97,7 +97,7 @@ CASES = [
          "too few rows (5) for window 4, horizon 1 and the train/validation/test split (val 0.15, test 0.15); need at least 7 rows", {"data.csv": "t,value\n" + "1,1\n" * 5}),
     Case("5 rows with the default window", ["train", "--data", "data.csv", "--epochs", "1", "-q"],
          "too few rows (5) for horizon 1 and the train/validation/test split (val 0.15, test "
-         "0.15); need at least 8 rows (a window of 2 rows and 4 training windows)",
+         "0.15); need at least 6 rows (a window of 2 rows and 3 training windows)",
          {"data.csv": "t,value\n" + "".join(f"{i},{i % 3}\n" for i in range(5))}),
     Case("too few rows for --test-size", TRAIN + ["--horizon", "12", "--test-size", "12"],
          "too few rows (30) for window 4, horizon 12 and a test part of 12 rows (validation "

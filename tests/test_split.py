@@ -12,8 +12,8 @@ import pytest
 from lstm_tf.config import DataConfig
 from lstm_tf.data import load_builtin
 from lstm_tf.data.prepare import load_data, prepare_any
-from lstm_tf.data.split import (MIN_TRAIN_WINDOWS, MIN_WINDOW, default_window, part_rows,
-                                split_rows)
+from lstm_tf.data.split import (IN_SAMPLE_WINDOWS, MIN_TRAIN_WINDOWS, MIN_WINDOW, NO_VALIDATION,
+                                default_window, part_rows, split_rows, too_short_to_validate)
 from lstm_tf.errors import UserError
 
 
@@ -77,12 +77,24 @@ def test_default_window_shrinks_for_a_short_series(rows, season, horizon, holdou
 
 
 def test_a_refusal_states_the_true_minimum_of_rows():
-    with pytest.raises(UserError, match=r"too few rows \(5\) for horizon 1 .* need at least 8 "
+    # A validation part needs 8 rows (a window of 2 rows and 4 training windows) ...
+    with pytest.raises(UserError, match=r"too few rows \(7\) for horizon 1 .* need at least 8 "
                                         r"rows \(a window of 2 rows and 4 training windows\)"):
-        default_window(5, None, 1, 0.15, 0.15)
-    with pytest.raises(UserError, match="need at least"):
-        default_window(7, None, 1, 0.15, 0.15)
+        default_window(7, None, 1, 0.15, 0.15, val_size=1)
     assert default_window(8, None, 1, 0.15, 0.15) == MIN_WINDOW
+    assert not too_short_to_validate(8, None, 1, 0.15, 0.15)
+    # ... a shorter series trains without one while it holds a window, its horizon, its
+    # test part (NO_VALIDATION); below that it is refused with that minimum.
+    # test part and `IN_SAMPLE_WINDOWS` training windows (NO_VALIDATION); below that it is
+    # refused with that minimum.
+    for rows in (6, 7):
+        assert too_short_to_validate(rows, None, 1, 0.15, 0.15)
+        assert default_window(rows, None, 1, 0.15, 0.15) == MIN_WINDOW
+        assert default_window(rows, None, 1, 0.15, 0.15, val_size=NO_VALIDATION) == MIN_WINDOW
+    with pytest.raises(UserError, match=r"too few rows \(5\) for horizon 1 .* need at least 6 "
+                                        r"rows \(a window of 2 rows and 3 training windows\)"):
+        default_window(5, None, 1, 0.15, 0.15)
+    assert not too_short_to_validate(5, None, 1, 0.15, 0.15)
     # With a window given, the minimum is the first row count the split accepts.
     for window, horizon, holdout, val_size in [(4, 1, None, None), (24, 12, 12, None),
                                                (13, 18, 18, 18), (40, 6, None, 10)]:
@@ -100,17 +112,27 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
         horizon, season):
     """A single series with the competitions' horizons and --test-size h: the minimum
     the refusal names is the first row count whose default window and split are
-    accepted, and every longer series is accepted too."""
+    accepted (a window, its horizon and the test part, `IN_SAMPLE_WINDOWS` windows), and every longer series is
+    accepted too: without a validation part up to the first count that holds one of h
+    rows after `MIN_TRAIN_WINDOWS` training windows, with one from there on."""
     with pytest.raises(UserError, match=r"need at least (\d+) rows") as refused:
         default_window(horizon + 1, season, horizon, 0.15, 0.15, horizon)
     need = int(refused.value.args[0].rsplit("need at least ", 1)[1].split()[0])
-    assert need == 3 * horizon + MIN_WINDOW + MIN_TRAIN_WINDOWS - 1  # (validation: h rows)
+    # a window, the horizon, the test part, IN_SAMPLE_WINDOWS training windows
+    assert need == 2 * horizon + MIN_WINDOW + IN_SAMPLE_WINDOWS - 1
     with pytest.raises(UserError, match=f"need at least {need} rows"):
         default_window(need - 1, season, horizon, 0.15, 0.15, horizon)
-    for rows in range(need, need + 40):
-        window = default_window(rows, season, horizon, 0.15, 0.15, horizon)
-        split = split_rows(rows, 0.15, 0.15, window, horizon, horizon)
-        assert split.train_end - window - horizon + 1 >= MIN_TRAIN_WINDOWS
+    validated = 3 * horizon + MIN_WINDOW + MIN_TRAIN_WINDOWS - 1  # (validation: h rows)
+    for rows in range(need, validated + 40):
+        short = too_short_to_validate(rows, season, horizon, 0.15, 0.15, horizon)
+        assert short == (rows < validated)
+        val_size = NO_VALIDATION if short else None
+        window = default_window(rows, season, horizon, 0.15, 0.15, horizon, val_size)
+        split = split_rows(rows, 0.15, 0.15, window, horizon, horizon, val_size)
+        assert split.train_end - window - horizon + 1 >= (IN_SAMPLE_WINDOWS if short else
+                                                          MIN_TRAIN_WINDOWS)
+        val = split.val_end - split.train_end
+        assert val == 0 if short else val >= horizon
 
 
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
@@ -204,6 +226,40 @@ def test_short_series_train_end_to_end(tmp_path):
         assert config["data"]["test_size"] == int(horizon)
         assert metrics["part"] == "test" and metrics["windows"] == test_windows
         assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
+
+
+def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
+    """48 months with h = 18 and --test-size 18 (M3's shortest monthly series; refused
+    before: 30 rows before the test part hold no validation part of 18 after a training
+    window): no validation part, the anchor chosen among the fixed candidates on the
+    training windows, the network zeroed; the held-out block is forecast from the rows
+    before it, and the exported model forecasts the same."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lstm_tf import anchors
+    from lstm_tf_cli.main import cli
+
+    path, time = builtin_slice(tmp_path, "elnino", 100, 48)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--data", path, "--time-column", time,
+                                      "--horizon", "18", "--test-size", "18", "--epochs", "2",
+                                      "--units", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no validation part" in result.output
+    config = json.loads((out / "config.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert config["data"]["val_size"] == NO_VALIDATION
+    assert config["split"] == {"train_end": 30, "val_end": 30, "rows": 48}
+    window = config["data"]["window"]
+    assert metrics["train_windows"] == 30 - window - 18 + 1 >= IN_SAMPLE_WINDOWS
+    assert metrics["network_kept"] is False and metrics["windows"] == 1
+    fixed = anchors._fixed_candidates(18, 12, window)
+    assert set(config["anchor"]["parts"][0]) <= set(fixed)
+    assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
+    if config["anchor"]["parts"][0] == ["last"]:  # naive persistence, to the last digit
+        assert metrics["model"]["mae"] == pytest.approx(metrics["naive"]["mae"], rel=1e-6)
 
 
 def test_in_a_panel_every_series_that_holds_a_window_trains():

@@ -23,7 +23,8 @@ from ..forecaster import Forecaster
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .panel import Panel, as_panel
 from .scaling import Scaler
-from .split import forecast_only, minimum_rows, panel_parts, panel_window
+from .split import (NO_VALIDATION, forecast_only, minimum_rows, panel_parts, panel_window,
+                    too_short_to_validate)
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
@@ -166,6 +167,10 @@ def load_series(config: DataConfig) -> data_lib.Series:
     config.targets, config.features = series.targets, series.features
     config.time_column = series.time_column
     if config.window is None:
+        if config.val_size is None and too_short_to_validate(
+                len(series.values), config.season, config.horizon, config.val_fraction,
+                config.test_fraction, config.holdout):
+            config.val_size = NO_VALIDATION
         config.window = data_lib.default_window(len(series.values), config.season,
                                                 config.horizon, config.val_fraction,
                                                 config.test_fraction, config.holdout,
@@ -347,6 +352,9 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     untrained = forecast_only(panel.lengths, split.val_end - split.train_end,
                               panel.offsets[1:] - split.val_end, config.window, config.horizon)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
+    in_sample = single and config.val_size == NO_VALIDATION
+    if in_sample:  # the anchor is chosen on the training windows, the network not kept
+        starts["val"] = starts["train"]
     if single:
         for part, found in starts.items():
             if len(found) == 0:
@@ -370,7 +378,8 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
         def fitted(choice):
             return anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                       len(panel.targets), config.season, config.window,
-                                      choice, window_scaled=scaling == "window")[0]
+                                      choice, window_scaled=scaling == "window",
+                                      fixed_only=in_sample)[0]
 
         anchor = fitted(choice)
         fallback = fitted("auto") if choice == "network" else None

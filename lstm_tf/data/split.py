@@ -13,9 +13,10 @@ The rules, one set for a single series and for every series of a panel (`part_ro
   horizon is refused.
 - training: the rest. It must hold a window and its horizon (in a panel, a series too
   short for that is still forecast from a window before its test part: `panel_parts`);
-  a default window (`default_window`) shrinks with the training part (a third of it),
-  and a single series too short for a window of `MIN_WINDOW` rows with
-  `MIN_TRAIN_WINDOWS` training windows is refused.
+  a default window (`default_window`) shrinks with the training part (a third of it).
+  A single series too short for a window of `MIN_WINDOW` rows with `MIN_TRAIN_WINDOWS`
+  training windows and its validation part trains without one (`NO_VALIDATION`) if its
+  rows before the test part hold a window and its horizon; a shorter one is refused.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ PANEL_WINDOW_SHARE = 0.9
 
 
 def check_sizes(horizon: int, holdout: int | None, val_size: int | None) -> None:
-    """A fixed validation or test part shorter than the horizon holds no forecast."""
+    """A fixed validation or test part shorter than the horizon holds no forecast (a
+    validation part of 0 rows is a short series' `NO_VALIDATION`)."""
     for option, size in (("--test-size", holdout), ("--val-size", val_size)):
-        if size is not None and size < horizon:
+        if size is not None and size < horizon and not (option == "--val-size" and size == 0):
             raise UserError(f"{option} {size} is shorter than the horizon ({horizon}): the part "
                             "would hold no forecast; give at least the horizon")
 
@@ -82,7 +84,28 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
     # this third (window 6), 2.25 with window 9 and 2.91 with a season and a step (13):
     # a short series needs training windows more than a full season of inputs.
     third = room // 3
+    if val_size == NO_VALIDATION:  # windows to choose the anchor on; no network is kept
+        return min(wanted, max(third, min(MIN_WINDOW, room - (IN_SAMPLE_WINDOWS - 1))))
     return min(wanted, max(third, min(MIN_WINDOW, room - (MIN_TRAIN_WINDOWS - 1))))
+
+
+# A single series too short for a validation part of `horizon` rows after its training
+# windows, yet holding `IN_SAMPLE_WINDOWS` windows and their horizon before its test part,
+# trains with no validation part (`val_size` 0): its anchor is chosen among the fixed
+# candidates on its training windows (they fit nothing there) and its network is not
+# kept (nothing held out shows that it helps). Such a series was refused before.
+NO_VALIDATION = 0
+IN_SAMPLE_WINDOWS = 3
+
+
+def too_short_to_validate(rows: int, season: int | None, horizon: int, val_fraction: float,
+                          test_fraction: float, holdout: int | None = None) -> bool:
+    """Whether a single series' default split is `NO_VALIDATION`'s: no default window
+    with a validation part, one without it."""
+    return (_window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
+                        None) < MIN_WINDOW
+            and _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
+                            NO_VALIDATION) >= MIN_WINDOW)
 
 
 def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,
@@ -96,14 +119,18 @@ def default_window(rows: int, season: int | None, horizon: int, val_fraction: fl
     _check_fractions(val_fraction, test_fraction)
     window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
                          val_size)
+    shortest = NO_VALIDATION if val_size is None else val_size
+    if window < MIN_WINDOW and val_size is None:  # trained without one (too_short_to_validate)
+        window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
+                             NO_VALIDATION)
     if window < MIN_WINDOW:
         need = next(n for n in itertools.count(rows + 1)  # the window grows with the rows
                     if _window_for(n, season, horizon, val_fraction, test_fraction, holdout,
-                                   val_size) >= MIN_WINDOW)
+                                   shortest) >= MIN_WINDOW)
+        what = MIN_TRAIN_WINDOWS if val_size else IN_SAMPLE_WINDOWS
         raise UserError(f"too few rows ({rows}) for horizon {horizon} and "
                         f"{_describe(val_fraction, test_fraction, holdout, val_size)}; need at "
-                        f"least {need} rows (a window of {MIN_WINDOW} rows and "
-                        f"{MIN_TRAIN_WINDOWS} training windows)")
+                        f"least {need} rows (a window of {MIN_WINDOW} rows and {what} training windows)")
     return window
 
 
