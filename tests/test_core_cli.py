@@ -60,12 +60,16 @@ def test_existing_run_is_refused_without_force(tiny_run):
     assert (out / "model.keras").read_bytes() == before
 
 
-def test_same_seed_same_numbers(tmp_path):
-    outs = []
-    for name in ("a", "b"):
-        result = run("train", "--dataset", "sine", "--out", tmp_path / name, "--seed", 7, *TINY)
-        assert result.exit_code == 0, result.output
-        outs.append(json.loads((tmp_path / name / "metrics.json").read_text())["model"]["mae"])
+def test_same_seed_same_numbers(tiny_run, tmp_path):
+    # The session's tiny run (the default seed, trained by whichever worker needed it
+    # first) trained again with the same options: one training instead of two.
+    csv, first, _ = tiny_run
+    outs = [json.loads((first / "metrics.json").read_text())["model"]["mae"]]
+    result = run("train", "--data", csv, "--time-column", "step", "--out", tmp_path / "b", *TINY)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["seed"] == \
+        json.loads((first / "config.json").read_text())["train"]["seed"]
+    outs.append(json.loads((tmp_path / "b" / "metrics.json").read_text())["model"]["mae"])
     assert outs[0] == outs[1]
 
 

@@ -138,33 +138,73 @@ def exported(trained, tmp_path_factory) -> Path:
     return folder
 
 
+# A TensorFlow start-up costs a process ~5 s of CPU, so each process of this section is
+# used twice: it is started without TF_CPP_MIN_LOG_LEVEL and first shows how TensorFlow
+# starts under the CLI (SIGTERM's: Keras imports it first; SIGINT's: `lstm-tf experiment`
+# does), the tests of TensorFlow's noise below, then runs the interrupted export.
+FIRST_IMPORT = {
+    signal.SIGTERM: "import lstm_tf_cli.main\n"
+                    "import keras, tensorflow as tf; print(tf.__version__)\n",
+    signal.SIGINT: "from lstm_tf_cli.main import cli\n"
+                   "cli(['experiment', 'gradients', '--quick', '--length', '5', '--seeds', '1',"
+                   " '--train-steps', '2', '--probe-size', '8', '--out', {g!r}],"
+                   " prog_name='lstm-tf', standalone_mode=False)\n"}
+EXPORT_MARK = "@@ export"  # on stdout and stderr between the start-up part and the export
+
+
+@pytest.fixture(scope="module")
+def interrupted_exports(trained, exported, tmp_path_factory) -> dict:
+    """signum -> (folder, digest of the folder before, exit code, {"start-up": (stdout,
+    stderr), "export": (stdout, stderr)}): `lstm-tf export --force` over the earlier
+    export in the folder, interrupted by `signum` during its parity check, in a new process
+    whose start-up part (FIRST_IMPORT) ran first; its output split at EXPORT_MARK."""
+    made = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        folder = tmp_path_factory.mktemp(f"interrupted-{signum.name}")
+        out = folder / "model.onnx"
+        for name in ("model.onnx", "model.parity.json"):  # the earlier export, one per module
+            shutil.copy(exported / name, folder / name)
+        assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "model.parity.json"]
+        before = digest(folder)
+        # A real `lstm-tf export --force` process whose parity check sends the signal to
+        # its own process as it starts: delivered inside the check on any machine, loaded
+        # or not (a signal sent from here on seeing the "checking parity" line could land
+        # after it).
+        start_up = FIRST_IMPORT[signum].format(g=str(tmp_path_factory.mktemp("g") / "g"))
+        code = (start_up + "import sys\n"
+                f"print({EXPORT_MARK!r}, flush=True)\n"
+                f"print({EXPORT_MARK!r}, file=sys.stderr, flush=True)\n"
+                "import os\nfrom lstm_tf import parity\n"
+                "real = parity.check_window_model\n"
+                "def check(*args, **kwargs):\n"
+                f"    os.kill(os.getpid(), {int(signum)})\n"
+                "    return real(*args, **kwargs)\n"
+                "parity.check_window_model = check\n"
+                "from lstm_tf_cli.main import cli\n"
+                f"cli(['export', {str(trained)!r}, '--out', {str(out)!r}, '--force'],"
+                " prog_name='lstm-tf')\n")
+        env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, timeout=HANG, preexec_fn=ctrl_c_works)
+        assert EXPORT_MARK in done.stdout and EXPORT_MARK in done.stderr, \
+            done.stdout + done.stderr[-3000:]  # the start-up part ended without an error
+        stdout, stderr = (text.split(EXPORT_MARK + "\n", 1) for text in (done.stdout,
+                                                                          done.stderr))
+        parts = {"start-up": (stdout[0], stderr[0]), "export": (stdout[1], stderr[1])}
+        made[signum] = folder, before, done.returncode, parts
+    return made
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_export_interrupted_during_parity_check_writes_nothing(trained, exported, tmp_path,
-                                                               signum):
-    out = tmp_path / "model.onnx"
-    for name in ("model.onnx", "model.parity.json"):  # the earlier export, one per module
-        shutil.copy(exported / name, tmp_path / name)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.parity.json"]
-    before = digest(tmp_path)
-    # A real `lstm-tf export --force` process whose parity check sends the signal to its
-    # own process as it starts: delivered inside the check on any machine, loaded or not
-    # (a signal sent from here on seeing the "checking parity" line could land after it).
-    code = ("import os\nfrom lstm_tf import parity\n"
-            "real = parity.check_window_model\n"
-            "def check(*args, **kwargs):\n"
-            f"    os.kill(os.getpid(), {int(signum)})\n"
-            "    return real(*args, **kwargs)\n"
-            "parity.check_window_model = check\n"
-            "from lstm_tf_cli.main import cli\n"
-            f"cli(['export', {str(trained)!r}, '--out', {str(out)!r}, '--force'],"
-            " prog_name='lstm-tf')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=HANG, preexec_fn=ctrl_c_works)
-    assert done.returncode == 130, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("checking parity against the Keras model")
-    assert one_line_error(done.stderr) == (f"Error: export interrupted; nothing was written to "
-                                           f"{out} (an earlier model there is intact)")
-    assert digest(tmp_path) == before  # the earlier model and report, and nothing else
+def test_export_interrupted_during_parity_check_writes_nothing(interrupted_exports, signum):
+    folder, before, returncode, parts = interrupted_exports[signum]
+    stdout, stderr = parts["export"]
+    out = folder / "model.onnx"
+    assert returncode == 130, stderr
+    assert stdout.splitlines()[-1].startswith("checking parity against the Keras model")
+    assert one_line_error(stderr) == (f"Error: export interrupted; nothing was written to "
+                                      f"{out} (an earlier model there is intact)")
+    assert digest(folder) == before  # the earlier model and report, and nothing else
 
 
 # ------------------------------------------------------------------- a full disk
@@ -225,28 +265,22 @@ def test_disk_full_is_recognised_through_wrapping_errors():
 NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cuda drivers", "cpu_feature_guard")
 
 
-def test_experiment_keeps_tensorflow_start_up_lines_off_the_terminal(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    process = cli("experiment", "gradients", "--quick", "--length", "5", "--seeds", "1",
-                  "--train-steps", "2", "--probe-size", "8", "--out", tmp_path / "g", env=env)
-    stdout, stderr = process.communicate(timeout=HANG)
-    assert process.returncode == 0, stderr
+def test_experiment_keeps_tensorflow_start_up_lines_off_the_terminal(interrupted_exports):
+    # `lstm-tf experiment gradients` started the process (FIRST_IMPORT) and ended without
+    # an error (the fixture asserts it: EXPORT_MARK printed after it).
+    stdout, stderr = interrupted_exports[signal.SIGINT][3]["start-up"]
     assert "wrote" in stdout
     for noise in NOISE:
         assert noise not in stderr and noise not in stdout, stderr
 
 
-def test_any_first_import_of_tensorflow_under_the_cli_is_quiet():
+def test_any_first_import_of_tensorflow_under_the_cli_is_quiet(interrupted_exports):
     """Keras importing TensorFlow (not our `tensorflow()`) is silenced too."""
-    code = ("import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
-            "import lstm_tf_cli.main\n"
-            "import keras, tensorflow as tf; print(tf.__version__)\n")
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=HANG)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()[:1].isdigit()
-    assert done.stderr == "", done.stderr
+    # The process imported lstm_tf_cli.main, then Keras and TensorFlow (FIRST_IMPORT),
+    # without an error (the fixture asserts it: EXPORT_MARK printed after it).
+    stdout, stderr = interrupted_exports[signal.SIGTERM][3]["start-up"]
+    assert stdout.strip()[:1].isdigit()
+    assert stderr == "", stderr
 
 
 # ------------------------------------------------------- the forecast's time axis

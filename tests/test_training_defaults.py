@@ -38,12 +38,25 @@ def panel_csv(tmp_path_factory):
     return path
 
 
-def test_panel_run_records_its_loss(panel_csv, tmp_path):
-    out = tmp_path / "run"
-    done = run("train", "--data", panel_csv, "--series-column", "series", "--time-column",
-               "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--epochs", "2",
-               "--units", "8", *ONE_NETWORK, *ONE_TRAINING, "-q", "--out", out)
+def panel_options(panel_csv) -> list:
+    """`lstm-tf train` options of the panel runs here: one network, anchor + network."""
+    return ["--data", panel_csv, "--series-column", "series", "--time-column", "time",
+            "--window", "12", "--horizon", "3", "--test-size", "3", "--units", "8",
+            *ONE_NETWORK, *ONE_TRAINING, "-q"]
+
+
+@pytest.fixture(scope="module")
+def panel_run(panel_csv, tmp_path_factory):
+    """The panel trained 2 epochs (panel_options): the run whose loss is recorded and the
+    source of --init, trained once. Read-only."""
+    out = tmp_path_factory.mktemp("panel-run") / "run"
+    done = run("train", *panel_options(panel_csv), "--epochs", "2", "--out", out)
     assert done.exit_code == 0, done.output
+    return out
+
+
+def test_panel_run_records_its_loss(panel_run):
+    out = panel_run
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["loss"] == "mae"
     history = (out / "history.csv").read_text().splitlines()
@@ -85,14 +98,11 @@ def test_final_fit_trains_the_best_epochs_on_every_row_before_the_test_part(tmp_
     assert metrics["final"]["model"]["mae"] == metrics["again"]["model"]["mae"]
 
 
-def test_init_starts_from_another_runs_weights(panel_csv, tmp_path):
+def test_init_starts_from_another_runs_weights(panel_csv, panel_run, tmp_path):
     import keras
 
-    common = ["train", "--data", panel_csv, "--series-column", "series", "--time-column",
-              "time", "--window", "12", "--horizon", "3", "--test-size", "3", "--units", "8",
-              *ONE_NETWORK, *ONE_TRAINING, "-q"]
-    source, tuned = tmp_path / "source", tmp_path / "tuned"
-    assert run(*common, "--epochs", "2", "--out", source).exit_code == 0
+    common = ["train", *panel_options(panel_csv)]
+    source, tuned = panel_run, tmp_path / "tuned"  # the source: trained --epochs 2
     # A learning rate too small to move anything: the tuned run keeps the source's weights.
     done = run(*common, "--epochs", "1", "--learning-rate", "1e-12", "--patience", "0",
                "--init", source, "--seed", "7", "--out", tuned)

@@ -88,13 +88,21 @@ def test_best_run_is_a_normal_run_with_the_best_hyperparameters(tuned):
     assert not list(run_dir.parent.glob("search*")) and not list(Path.cwd().glob("search*"))
 
 
-@needs_keras_tuner
-def test_same_seed_same_search(tuned, tmp_path):
-    run_dir, _ = tuned
-    result = tune_in(tmp_path, *TINY, "--algorithm", "bayesian", "--out", "again")
+@pytest.fixture(scope="module")
+def tuned_again(tmp_path_factory):
+    """(run folder, output): `tuned`'s search once more, quiet (-q): the search the same
+    seed must repeat, and the output -q must keep to the result."""
+    folder = tmp_path_factory.mktemp("again")
+    result = tune_in(folder, *TINY, "--algorithm", "bayesian", "-q", "--out", "again")
     assert result.exit_code == 0, result.output
+    return folder / "again", result.output
+
+
+@needs_keras_tuner
+def test_same_seed_same_search(tuned, tuned_again):
+    run_dir, _ = tuned
     first = json.loads((run_dir / "tuning.json").read_text())["results"]
-    second = json.loads((tmp_path / "again" / "tuning.json").read_text())["results"]
+    second = json.loads((tuned_again[0] / "tuning.json").read_text())["results"]
     keys = ("window", "units", "layers", "learning_rate", "dropout")
     assert [[r[k] for k in keys] for r in first] == [[r[k] for k in keys] for r in second]
     assert [r["validation_mae"] for r in first] == pytest.approx(
@@ -179,11 +187,10 @@ def test_tune_a_panel_scores_every_series_validation_windows(tmp_path):
 
 
 @needs_keras_tuner
-def test_quiet_prints_only_the_result(tmp_path):
-    result = tune_in(tmp_path, "--dataset", "sine", "--trials", "1", "--epochs", "1",
-                     "--patience", "0", "--algorithm", "hyperband", "-q", "--out", "q")
-    assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+def test_quiet_prints_only_the_result(tuned_again):
+    # (the quiet search is test_same_seed_same_search's second one: one search fewer)
+    run_dir, output = tuned_again
+    lines = output.strip().splitlines()
     assert not [line for line in lines if line.startswith(("trial ", "tuning on", "best:"))]
-    assert lines[0].startswith("run: q") and lines[-1].startswith("tuning: 1 trials in ")
-    assert json.loads((tmp_path / "q" / "tuning.json").read_text())["results"]
+    assert lines[0].startswith("run: again") and lines[-1].startswith("tuning: 2 trials in ")
+    assert json.loads((run_dir / "tuning.json").read_text())["results"]
