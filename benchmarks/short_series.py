@@ -22,6 +22,9 @@ import m4_protocol as m4  # noqa: E402
 
 # (group, source case, rows kept, horizon, season, how many series)
 GROUPS = [("monthly-48", "us-employment", 48, 18, 12, 8),
+          # seasonal: El Nino's sea temperatures and Mauna Loa's co2 (monthly means of the
+          # weekly series), 48 months ending in six and four different years
+          ("monthly-48-seasonal", "seasonal", 48, 18, 12, 10),
           ("monthly-60", "us-employment", 60, 18, 12, 8),
           ("quarterly-32", "macrodata", 32, 8, 4, 6),
           ("quarterly-24", "macrodata", 24, 8, 4, 6),
@@ -29,11 +32,32 @@ GROUPS = [("monthly-48", "us-employment", 48, 18, 12, 8),
           ("yearly-16", "fertility", 16, 6, 1, 8)]
 
 
+def seasonal_monthly() -> dict:
+    """48-month pieces of two seasonal monthly series, each its own case."""
+    from lstm_tf.data.sources import load_builtin
+
+    found = {}
+    elnino = load_builtin("elnino")
+    for end in (1960, 1970, 1980, 1990, 2000, 2010):
+        rows = [i for i, t in enumerate(elnino.time) if int(str(t)[:4]) < end]
+        found[f"elnino-{end}"] = ([elnino.time[i] for i in rows], elnino.values[rows, 0])
+    co2 = load_builtin("co2")
+    months = {}
+    for t, v in zip(co2.time, co2.values[:, 0]):
+        months.setdefault(str(t)[:7], []).append(v)
+    keys = sorted(months)
+    for end in ("1975", "1985", "1995", "2001"):
+        rows = [k for k in keys if k[:4] < end]
+        found[f"co2-{end}"] = ([k + "-01" for k in rows],
+                               np.array([np.mean(months[k]) for k in rows]))
+    return found
+
+
 def cases(groups=None):
     for group, source, rows, horizon, season, count in GROUPS:
         if groups and group not in groups:
             continue
-        data = m4.load(source)
+        data = seasonal_monthly() if source == "seasonal" else m4.load(source)
         for name in list(data)[:count]:
             times, values = data[name]
             yield group, name, (list(times)[-rows:], np.asarray(values)[-rows:]), horizon, season

@@ -89,7 +89,10 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
         # is kept). Measured on 30 real short series (docs/accuracy.md, "Short single
         # series"): geometric-mean MASE 0.738 with a third, 0.688 with half, 0.682 with the
         # longest window (worse than naive on 5, 6 and 7 of them).
-        return min(wanted, max(room // 2, MIN_WINDOW), room - (IN_SAMPLE_WINDOWS - 1))
+        window = min(wanted, max(room // 2, MIN_WINDOW), room - (IN_SAMPLE_WINDOWS - 1))
+        # A seasonal series' window holds its season where the room allows one such window
+        # (the seasonal candidates read a season back), even with fewer windows to choose on.
+        return season if season and window < season <= room else window
     return min(wanted, max(third, min(MIN_WINDOW, room - (MIN_TRAIN_WINDOWS - 1))))
 
 
