@@ -66,12 +66,8 @@ class Forecaster:
                     scaled: bool = True) -> "Forecaster":
         """From a `scaler` record as config.json keeps it (`scaler_record`); `scaled`
         False keeps the network's units (scaling `none`)."""
-        if not scaled:
-            scaling = "none"
-        elif scaler.get("per_window"):
-            scaling = "window"
-        else:
-            scaling = "series" if scaler.get("per_series") else "global"
+        scaling = ("none" if not scaled else "window" if scaler.get("per_window")
+                   else "series" if scaler.get("per_series") else "global")
         mean = std = None
         if scaling in ("global", "series", "none") and "mean" in scaler:
             mean = np.asarray(scaler["mean"], np.float64)
