@@ -81,23 +81,20 @@ def pick_window(prepared, part: str, window: int, horizon: int,
     """Window `index` (default: the last) of the prepared part, raw values and time labels."""
     starts = prepared.starts[part]
     count = len(starts)
-    if index is None:
-        index = count - 1
+    index = count - 1 if index is None else index
     if not 0 <= index < count:
         where = "test part" if part == "test" else "file"
         raise UserError(f"window index {index} is out of range: the {where} has {count} "
                         f"window(s), use --index 0..{count - 1} (or --last)")
     start = int(starts[index])
     series = prepared.series
-    n_targets = len(series.targets)
-    times = series.time
     return Window(
         part=part, index=index, count=count, start=start,
         inputs=series.values[start - window:start].copy(),
-        actual=series.values[start:start + horizon, :n_targets].copy(),
+        actual=series.values[start:start + horizon, :len(series.targets)].copy(),
         columns=list(series.columns), targets=list(series.targets),
-        input_times=_time_labels(times, slice(start - window, start)),
-        forecast_times=_time_labels(times, slice(start, start + horizon)))
+        input_times=_time_labels(series.time, slice(start - window, start)),
+        forecast_times=_time_labels(series.time, slice(start, start + horizon)))
 
 
 def _time_labels(times, rows: slice) -> list[str] | None:
@@ -309,8 +306,7 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
             image = axis.imshow(values[name].T, aspect="auto", origin="lower", cmap=cmap,
                                 vmin=low, vmax=high, interpolation="nearest",
                                 extent=(0.5, steps + 0.5, -0.5, units - 0.5))
-            colour_bar = figure.colorbar(image, ax=axis, fraction=0.08, pad=0.03)
-            colour_bar.ax.tick_params(labelsize=8)
+            figure.colorbar(image, ax=axis, fraction=0.08, pad=0.03).ax.tick_params(labelsize=8)
             title, equation = PANELS[name]
             axis.set_title(f"{title}\n{equation}", fontsize=10)
             axis.set_xticks(ticks)
