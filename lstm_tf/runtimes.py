@@ -80,10 +80,8 @@ class Model:
     @property
     def fixed_time(self) -> int | None:
         """The `window` input's time length when the graph takes only one (unrolled)."""
-        for graph_input in self.inputs:
-            if graph_input.name == contract.INPUT and isinstance(graph_input.dims[1], int):
-                return graph_input.dims[1]
-        return None
+        return next((item.dims[1] for item in self.inputs
+                     if item.name == contract.INPUT and isinstance(item.dims[1], int)), None)
 
 
 def load_model(path: str | os.PathLike) -> Model:
@@ -339,8 +337,8 @@ class TractSession(Session):
 
     def _run(self, feed):
         plan = self._plan(feed)
-        names = [graph_input.name for graph_input in self.model.inputs]
-        return [output.to_numpy() for output in plan.run([feed[name] for name in names])]
+        return [output.to_numpy() for output in plan.run([feed[graph_input.name]
+                                                          for graph_input in self.model.inputs])]
 
 
 class ReferenceSession(Session):
