@@ -209,11 +209,11 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     config.data.window = best.window
     with _quiet_tensorflow():
         metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
-    summary = tuning_summary(tune_config, windows, search, metrics)
-    summary["search_seconds"] = round(search_seconds, 2)
-    summary["final_train_seconds"] = metrics["train_seconds"]
-    summary["seconds"] = round(time.perf_counter() - started, 2)
-    summary["test"] = {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]}
+    summary = {**tuning_summary(tune_config, windows, search, metrics),
+               "search_seconds": round(search_seconds, 2),
+               "final_train_seconds": metrics["train_seconds"],
+               "seconds": round(time.perf_counter() - started, 2),
+               "test": {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]}}
     write_json(Path(out) / TUNING_FILE, summary)
     return {"summary": summary, "metrics": metrics}
 
@@ -268,9 +268,8 @@ def run_search(kt, series, base: RunConfig, tune_config: TuneConfig, windows: li
                 self.failure = error
                 raise kt.errors.FatalError(str(error)) from error
             search.trials.append(trial)
-            best = search.best
             log(f"trial {trial.number}/{total}: {trial.describe()} -> validation MAE "
-                f"{trial.score:.4g} (best {best.score:.4g})")
+                f"{trial.score:.4g} (best {search.best.score:.4g})")
             return trial.score
 
         def save_model(self, trial_id, model, step=0):
