@@ -35,7 +35,8 @@ import numpy as np
 from . import data as data_lib
 from .atomic import refuse_overwrite, write_json
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .data.prepare import load_data, prepare_any, typical_length
+from .data.panel import Panel
+from .data.prepare import load_data, prepare_any
 from .errors import UserError
 
 ALGORITHMS = ("bayesian", "hyperband")
@@ -192,7 +193,9 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     base.data.window = None
     series = load_data(base.data)  # fills in season, targets, default window (a panel too)
     prepare_any(series, base.data)  # data problems fail now, at the default window
-    windows = window_choices(base.data, typical_length(series))
+    # Rows of a series; a panel's median series length (its defaults are chosen by it).
+    rows = int(np.median(series.lengths)) if isinstance(series, Panel) else len(series.values)
+    windows = window_choices(base.data, rows)
     search = run_search(kt, series, base, tune_config, windows, log)
     search_seconds = time.perf_counter() - started
     best = search.best

@@ -216,11 +216,6 @@ def prepare_any(data: data_lib.Series | Panel, config: DataConfig
         "scaling": config.scaling})
 
 
-def typical_length(data: data_lib.Series | Panel) -> int:
-    """Rows of a series; a panel's median series length (its defaults are chosen by it)."""
-    return int(np.median(data.lengths)) if isinstance(data, Panel) else len(data.values)
-
-
 def with_covariates(prepared: Prepared, config: DataConfig, train_rows: np.ndarray,
                     saved: Covariates | None = None) -> Prepared:
     """`prepared` with its future-known covariates per row (`--calendar`, `--known`), the
