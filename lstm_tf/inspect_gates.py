@@ -149,15 +149,12 @@ def summarise(layers: list) -> list[dict]:
 
 def summary_lines(summary: list[dict]) -> list[str]:
     """The summary as short lines for a terminal."""
-    lines = []
-    for layer in summary:
-        units = ", ".join(f"{u['unit']} ({u['cell_state_change']:.2f})"
-                          for u in layer["most_changed_units"])
-        lines.append(f"layer {layer['layer']} ({layer['units']} units): mean forget gate "
-                     f"{layer['mean_forget_gate']:.2f}, input gate {layer['mean_input_gate']:.2f}, "
-                     f"output gate {layer['mean_output_gate']:.2f}; cell state changed most in "
-                     f"unit(s) {units}")
-    return lines
+    return [f"layer {layer['layer']} ({layer['units']} units): mean forget gate "
+            f"{layer['mean_forget_gate']:.2f}, input gate {layer['mean_input_gate']:.2f}, "
+            f"output gate {layer['mean_output_gate']:.2f}; cell state changed most in unit(s) "
+            + ", ".join(f"{u['unit']} ({u['cell_state_change']:.2f})"
+                        for u in layer["most_changed_units"])
+            for layer in summary]
 
 
 def inspect_run(run: str | Path, data_path: str | None = None, index: int | None = None,
