@@ -333,9 +333,8 @@ def _cut(column: np.ndarray, starts: np.ndarray, window: int, horizon: int,
 
 
 def _sample(starts: np.ndarray, seed: int = 0) -> np.ndarray:
-    if len(starts) <= MAX_FIT_WINDOWS:
-        return starts
-    return np.sort(np.random.default_rng(seed).choice(starts, MAX_FIT_WINDOWS, replace=False))
+    return (starts if len(starts) <= MAX_FIT_WINDOWS else
+            np.sort(np.random.default_rng(seed).choice(starts, MAX_FIT_WINDOWS, replace=False)))
 
 
 def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,

@@ -80,9 +80,8 @@ def precision_policy(mixed_precision: bool, device: str) -> str:
     float16 needs loss scaling (see `train.compile_model`); bfloat16 has float32's
     exponent range and does not.
     """
-    if not mixed_precision:
-        return "float32"
-    return "mixed_float16" if device == "gpu" else "mixed_bfloat16"
+    return ("float32" if not mixed_precision else
+            "mixed_float16" if device == "gpu" else "mixed_bfloat16")
 
 
 @contextlib.contextmanager

@@ -244,9 +244,8 @@ def write_csv(inspection: Inspection, path: Path) -> None:
 
 
 def _time_range(window: Window) -> list[str] | None:
-    if window.input_times is None:
-        return None
-    return [window.input_times[0], (window.forecast_times or window.input_times)[-1]]
+    return (None if window.input_times is None else
+            [window.input_times[0], (window.forecast_times or window.input_times)[-1]])
 
 
 # ------------------------------------------------------------------------ figure

@@ -80,9 +80,7 @@ def keras_outputs(model, raw_windows: np.ndarray, config: RunConfig,
     takes them."""
     whole = Forecaster.of_run(config).forecast(model, raw_windows, series, known)
     levels = config.model.quantiles
-    if not levels:
-        return whole, None
-    return whole[..., quantiles_lib.median_index(levels)], whole
+    return (whole[..., quantiles_lib.median_index(levels)], whole) if levels else (whole, None)
 
 
 def exported_units(raw: np.ndarray, config: RunConfig, scaling: bool = True):

@@ -197,9 +197,7 @@ def point_network(model, call=None):
 def with_median(quantiles, levels: list[float] | None) -> list:
     """[point forecast, quantiles] of a traced model's quantile output (the forecast is
     the median slice itself, so the two outputs agree exactly); [output] without levels."""
-    if levels is None:
-        return [quantiles]
-    return [quantiles[..., median_index(levels)], quantiles]
+    return [quantiles] if levels is None else [quantiles[..., median_index(levels)], quantiles]
 
 
 # ------------------------------------------------------------------------- NumPy

@@ -120,9 +120,8 @@ def _statistics(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """The columns' training (mean, std) from the metadata; None for a panel model, whose
     statistics are inside the graph (per window or per series)."""
     scaler = meta.get("scaler", {})
-    if "mean" in scaler and "std" in scaler:
-        return np.asarray(scaler["mean"], np.float64), np.asarray(scaler["std"], np.float64)
-    return None
+    return ((np.asarray(scaler["mean"], np.float64), np.asarray(scaler["std"], np.float64))
+            if "mean" in scaler and "std" in scaler else None)
 
 
 def synthetic_windows(meta: dict, count: int, time: int, seed: int = 0) -> np.ndarray:
@@ -206,9 +205,7 @@ def _node_paths() -> tuple[str, Path, Path] | None:
     node = shutil.which("node")
     script = EXPORTED / "node" / "serve.js"
     package = EXPORTED / "node_modules" / "onnxruntime-node" / "package.json"
-    if node and script.is_file() and package.is_file():
-        return node, script, package
-    return None
+    return (node, script, package) if node and script.is_file() and package.is_file() else None
 
 
 def installed() -> dict[str, str | None]:
@@ -637,9 +634,8 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
 
 
 def _micros(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f} µs" if value < 10_000 else f"{value / 1000:.1f} ms"
+    return ("-" if value is None else
+            f"{value:.0f} µs" if value < 10_000 else f"{value / 1000:.1f} ms")
 
 
 def table(report: Report) -> str:

@@ -249,9 +249,8 @@ def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray
 def scaler_record(prepared: Prepared) -> dict:
     """What config.json keeps of the scaling: the z-score statistics (per series for a
     panel scaled by series), or for window scaling only the columns."""
-    if prepared.scaler is None:
-        return {"columns": prepared.series.columns, "per_window": True}
-    return prepared.scaler.to_dict()
+    return ({"columns": prepared.series.columns, "per_window": True} if prepared.scaler is None
+            else prepared.scaler.to_dict())
 
 
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
