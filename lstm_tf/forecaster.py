@@ -103,10 +103,9 @@ class Forecaster:
             z = (raw - self.mean) / self.std
             level, scale = self.mean[:n], self.std[:n]
 
-        def undo(out):
-            if np.ndim(out) == 4:  # quantiles: the same map at every level
-                return out * scale[..., None] + level[..., None]
-            return out * scale + level
+        def undo(out):  # quantiles [..., targets, Q]: the same map at every level
+            return (out * scale[..., None] + level[..., None] if np.ndim(out) == 4
+                    else out * scale + level)
 
         return z, undo, lambda actual: (actual - level) / scale
 
@@ -162,9 +161,8 @@ class Forecaster:
             z, level, scale = (windows - mean) / std, mean[:n], std[:n]
 
         def undo(out):  # [batch, horizon, targets], or quantiles [..., targets, Q]
-            if out.shape.rank == 4:
-                return out * scale[..., None] + level[..., None]
-            return out * scale + level
+            return (out * scale[..., None] + level[..., None] if out.shape.rank == 4
+                    else out * scale + level)
 
         return z, undo
 
