@@ -736,9 +736,8 @@ def _color(spec: ModelSpec) -> str:
     # By role, so a model keeps its colour in every figure.
     if spec.kind == "lstm":
         return "tab:green" if spec.forget_bias is not None else "tab:blue"
-    if spec.recurrent_scale is None:
-        return "tab:red"
-    return "tab:purple" if spec.clipnorm is not None else "tab:orange"
+    return ("tab:red" if spec.recurrent_scale is None else
+            "tab:purple" if spec.clipnorm is not None else "tab:orange")
 
 
 def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
