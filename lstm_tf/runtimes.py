@@ -102,15 +102,11 @@ def load_model(path: str | os.PathLike) -> Model:
         raise UserError(f"{path} is not a valid ONNX model ({message})") from None
     meta = contract.read_metadata(proto, str(path))
     initializers = {tensor.name for tensor in proto.graph.initializer}
-    inputs = []
-    for value in proto.graph.input:
-        if value.name in initializers:
-            continue
-        tensor_type = value.type.tensor_type
-        dims = [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None)
-                for dim in tensor_type.shape.dim]
-        inputs.append(GraphInput(value.name, np.dtype(helper.tensor_dtype_to_np_dtype(
-            tensor_type.elem_type)), dims))
+    inputs = [GraphInput(
+        value.name, np.dtype(helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)),
+        [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None)
+         for dim in value.type.tensor_type.shape.dim])
+        for value in proto.graph.input if value.name not in initializers]
     return Model(path, data, inputs, [value.name for value in proto.graph.output], meta)
 
 
