@@ -51,9 +51,9 @@ and the network's head is halved (`train.scale_network`).
 
 `choose` fits the regressions on the training windows, scores every candidate on
 the validation windows and, for each target, averages the best (up to three, each
-within 10% of the best one's error);
-the regressions are then refitted on training and validation windows. The network trains on what the anchor leaves (`zero head`: it starts out
-forecasting the anchor), and training keeps it only if it helps on validation.
+within 10% of the best one's error); the regressions are then refitted on training and
+validation windows. The network trains on what the anchor leaves (`zero head`: it starts
+out forecasting the anchor), and training keeps it only if it helps on validation.
 
 The same arithmetic exists in NumPy (training data, evaluation, parity, backtests)
 and in TensorFlow (the exported graph): one einsum and an add. `forecaster.Forecaster`
@@ -287,28 +287,19 @@ def _ridge(inputs: np.ndarray, targets: np.ndarray, penalty: float) -> np.ndarra
     return np.linalg.solve(gram, inputs.T @ targets)
 
 
-def _ar_design(recent: np.ndarray, level: bool) -> np.ndarray:
-    """[n, reach] windows of one column -> the regression's inputs."""
-    if level:
-        return np.concatenate([recent, np.ones((len(recent), 1))], axis=1)
-    return recent[:, :-1] - recent[:, -1:]  # the window relative to its last value
-
-
-def _ar_to_linear(coef: np.ndarray, level: bool, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Regression coefficients -> (weights [horizon, reach], bias [horizon])."""
-    horizon = coef.shape[1]
-    if level:
+def _fit_ar(recent: np.ndarray, future: np.ndarray, level: bool, penalty: float):
+    """ar (`level` False) or ar-level on one column's windows [n, reach] and targets
+    [n, horizon] -> (weights [horizon, reach], bias [horizon])."""
+    if level:  # z_{T+k} on the window and a constant
+        coef = _ridge(np.concatenate([recent, np.ones((len(recent), 1))], axis=1), future,
+                      penalty)
         return coef[:-1].T, coef[-1]
-    weights = np.zeros((horizon, reach))
+    # z_{T+k} - z_T on the window relative to its last value
+    coef = _ridge(recent[:, :-1] - recent[:, -1:], future - recent[:, -1:], penalty)
+    weights = np.zeros((future.shape[1], recent.shape[1]))
     weights[:, :-1] = coef.T
     weights[:, -1] = 1.0 - coef.sum(axis=0)  # z_T + sum_r c_r (z_r - z_T)
-    return weights, np.zeros(horizon)
-
-
-def _fit_ar(recent: np.ndarray, future: np.ndarray, level: bool, penalty: float):
-    design = _ar_design(recent, level)
-    goal = future if level else future - recent[:, -1:]
-    return _ar_to_linear(_ridge(design, goal, penalty), level, recent.shape[1])
+    return weights, np.zeros(future.shape[1])
 
 
 def _fit_ar_season(recent: np.ndarray, future: np.ndarray, season: int, penalty: float):
@@ -342,9 +333,8 @@ def _cut(column: np.ndarray, starts: np.ndarray, window: int, horizon: int,
 
 
 def _sample(starts: np.ndarray, seed: int = 0) -> np.ndarray:
-    if len(starts) <= MAX_FIT_WINDOWS:
-        return starts
-    return np.sort(np.random.default_rng(seed).choice(starts, MAX_FIT_WINDOWS, replace=False))
+    return (starts if len(starts) <= MAX_FIT_WINDOWS else
+            np.sort(np.random.default_rng(seed).choice(starts, MAX_FIT_WINDOWS, replace=False)))
 
 
 def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
@@ -379,22 +369,19 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
             b = np.zeros(horizon)
             options[name] = (w, b, val_error(w, b))
             continue
-        level = name == "ar-level"
 
-        def fitted(x, y, penalty, name=name, level=level):
+        def fitted(x, y, penalty, name=name):
             if name == "ar-season":
                 return _fit_ar_season(x, y, season, penalty)
-            return _fit_ar(x, y, level, penalty)
+            return _fit_ar(x, y, name == "ar-level", penalty)
 
-        best = None
-        for penalty in RIDGE_PENALTIES:  # the penalty is chosen on validation too
-            error = val_error(*fitted(train_x, train_y, penalty))
-            if best is None or error.mean() < best[0].mean():
-                best = (error, penalty)
+        # The penalty is chosen on validation too (the first of the lowest).
+        errors = [val_error(*fitted(train_x, train_y, penalty)) for penalty in RIDGE_PENALTIES]
+        best = min(range(len(errors)), key=lambda i: errors[i].mean())
         # Refit on every window before the test part, with the chosen penalty.
         w, b = fitted(np.concatenate([train_x, val_x]), np.concatenate([train_y, val_y]),
-                      best[1])
-        options[name] = (w, b, best[0])
+                      RIDGE_PENALTIES[best])
+        options[name] = (w, b, errors[best])
     return options
 
 
@@ -449,12 +436,10 @@ def naive_anchors(horizon: int, n_targets: int, season: int | None,
     """The naive forecasts as anchors, for the floor of a run (`train.floor`):
     `last` (naive persistence) and, when there is a season the window holds, `season`
     (seasonal naive). Parameter-free, so nothing is fitted and nothing can overfit."""
-    found = {}
-    for name, w in _fixed_candidates(horizon, season, window).items():
-        if name in ("last", "season"):
-            found[name] = Anchor(np.repeat(w[None], n_targets, axis=0),
-                                 np.zeros((n_targets, horizon)), [[name] for _ in range(n_targets)])
-    return found
+    return {name: Anchor(np.repeat(w[None], n_targets, axis=0), np.zeros((n_targets, horizon)),
+                         [[name] for _ in range(n_targets)])
+            for name, w in _fixed_candidates(horizon, season, window).items()
+            if name in ("last", "season")}
 
 
 def mean_with_model(model: Anchor, other: Anchor) -> Anchor:

@@ -63,12 +63,9 @@ def is_disk_full(error: BaseException | None) -> bool:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, DiskFull):
-            return True
-        if getattr(error, "errno", None) in _NO_SPACE:
-            return True
         text = str(error)
-        if "No space left on device" in text or "Disk quota exceeded" in text:
+        if (isinstance(error, DiskFull) or getattr(error, "errno", None) in _NO_SPACE
+                or "No space left on device" in text or "Disk quota exceeded" in text):
             return True
         error = error.__cause__ or error.__context__
     return False

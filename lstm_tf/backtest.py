@@ -327,14 +327,11 @@ def summary(result: Backtest) -> dict:
     for values in overall.values():
         values["mae_vs_naive"] = values["mae"] / naive if naive > 0 else float("nan")
     single, windows = result.series is None, int(result.cutoff_index.max()) + 1
-    by_cutoff = []
-    for k in range(windows):
-        rows = result.cutoff_index == k
-        by_cutoff.append({**({"cutoff": result.cutoffs[k],
-                              "first_forecast_row": int(result.starts[k])} if single else
-                             {"cutoff": f"{k + 1} of {windows}"}),
-                          **{name: scores(forecast[rows], result.actual[rows], result.scale[rows])
-                             for name, forecast in result.forecasts.items()}})
+    rows = [result.cutoff_index == k for k in range(windows)]
+    by_cutoff = [{**({"cutoff": result.cutoffs[k], "first_forecast_row": int(result.starts[k])}
+                     if single else {"cutoff": f"{k + 1} of {windows}"}),
+                  **{name: scores(forecast[rows[k]], result.actual[rows[k]], result.scale[rows[k]])
+                     for name, forecast in result.forecasts.items()}} for k in range(windows)]
     first = {"first_forecast_row": int(result.starts[0]),
              "mase_scale": float(result.scale[0])} if single else {}
     return {**result.info, "targets": result.targets, "horizon": result.horizon,
@@ -392,11 +389,10 @@ def write(result: Backtest, out: str | Path, force: bool = False) -> dict:
 def table(summary_: dict) -> str:
     """The overall metrics, one line per method, with each MAE's ratio to naive."""
     lines = [f"{'method':16s} {'MAE':>10s} {'RMSE':>10s} {'MASE':>7s} {'sMAPE%':>7s} "
-             f"{'MAE/naive':>9s}"]
-    for name, values in summary_["overall"].items():
-        lines.append(f"{name:16s} {values['mae']:10.4g} {values['rmse']:10.4g} "
-                     f"{values['mase']:7.3f} {values['smape']:7.2f} "
-                     f"{values['mae_vs_naive']:9.3f}")
+             f"{'MAE/naive':>9s}"] + [
+        f"{name:16s} {values['mae']:10.4g} {values['rmse']:10.4g} {values['mase']:7.3f} "
+        f"{values['smape']:7.2f} {values['mae_vs_naive']:9.3f}"
+        for name, values in summary_["overall"].items()]
     quantiles = summary_["overall"]["model"].get("quantiles")
     if quantiles:
         lines.append(f"model quantiles: mean scaled pinball {quantiles['mean_scaled_pinball']:.4g}"

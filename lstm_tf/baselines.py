@@ -69,12 +69,9 @@ def forecasts(name: str, y: np.ndarray, starts: np.ndarray, horizon: int, fit_en
     try:
         fitted = None if refit else _model(name, m).fit(y[:fit_end])
         for i, start in enumerate(starts):
-            history = y[:int(start)]
-            if fitted is None:
-                result = _model(name, m).forecast(y=history, h=horizon)
-            else:
-                result = fitted.forward(y=history, h=horizon)
-            out[i] = np.asarray(result["mean"], np.float64)
+            # refit: a fresh model fitted on each history; else the one fitted model applied
+            call = _model(name, m).forecast if fitted is None else fitted.forward
+            out[i] = np.asarray(call(y=y[:int(start)], h=horizon)["mean"], np.float64)
     except Exception as error:  # statsforecast raises many types on series it cannot fit
         message = " ".join(str(error).split())[:200]
         rows = f"{fit_end} rows" if not refit else "the rows before a cutoff"

@@ -178,15 +178,13 @@ def split_gates(sequence_output, units: int | None = None) -> GateTrace:
     trace = np.asarray(sequence_output)
     width = trace.shape[-1]
     blocks = len(GATE_OUTPUTS)
-    if units is None:
-        units = width // blocks
+    units = width // blocks if units is None else units
     if width != blocks * units or units <= 0:
         raise ValueError(
             f"A gate trace has {blocks}*units = {blocks * units} values per step, "
             f"got {width}; was the cell built with expose_gates=True?")
-    parts = {name: trace[..., k * units:(k + 1) * units]
-             for k, name in enumerate(GATE_OUTPUTS)}
-    return GateTrace(**parts)
+    return GateTrace(**{name: trace[..., k * units:(k + 1) * units]
+                        for k, name in enumerate(GATE_OUTPUTS)})
 
 
 def _sigmoid(z):
@@ -203,8 +201,7 @@ def numpy_lstm_reference(x, kernel, recurrent_kernel, bias=None,
     kernel = np.asarray(kernel, dtype=np.float64)
     recurrent_kernel = np.asarray(recurrent_kernel, dtype=np.float64)
     units = recurrent_kernel.shape[0]
-    bias = (np.zeros(4 * units) if bias is None
-            else np.asarray(bias, dtype=np.float64))
+    bias = np.zeros(4 * units) if bias is None else np.asarray(bias, dtype=np.float64)
 
     # W_g acts on [h_{t-1}, x_t]: stack the recurrent rows on top of the input rows.
     def gate_block(name):
@@ -327,9 +324,7 @@ def gate_model_from_lstm(model, unroll: bool = False) -> keras.Model:
             gate_rnn.set_weights(layer.get_weights())
             traces.append(trace)
             # Feed the next layer what the original layer would have given it.
-            units = cell.units
-            passes_gates = _is_gate_rnn(layer) and cell.expose_gates
-            x = trace if passes_gates else trace[..., :units]
+            x = trace if _is_gate_rnn(layer) and cell.expose_gates else trace[..., :cell.units]
             if not layer.return_sequences:
                 x = x[:, -1, :]
         else:

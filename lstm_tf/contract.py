@@ -114,8 +114,7 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
     if gates:
         if step:
             raise ValueError("a gate model is a window model, not a step model")
-        for name in gate_output_names(layers):
-            outputs[name] = ["batch", time, units]
+        outputs.update({name: ["batch", time, units] for name in gate_output_names(layers)})
     if quantiles:
         outputs[QUANTILES] = ["batch", horizon, len(targets), len(quantiles)]
     return {

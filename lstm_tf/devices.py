@@ -47,9 +47,7 @@ def resolve_device(device: str) -> str:
                             "TensorFlow has started; run this training in a new process")
         raise UserError("--device gpu: TensorFlow sees no GPU on this machine (it needs an "
                         "NVIDIA driver and `pip install lstm-tf[gpu]`); use --device cpu or auto")
-    if device == "auto":
-        return "gpu" if visible else "cpu"
-    return device
+    return ("gpu" if visible else "cpu") if device == "auto" else device
 
 
 def use_devices(device: str, cpu_devices: int = 1) -> None:
@@ -82,9 +80,8 @@ def precision_policy(mixed_precision: bool, device: str) -> str:
     float16 needs loss scaling (see `train.compile_model`); bfloat16 has float32's
     exponent range and does not.
     """
-    if not mixed_precision:
-        return "float32"
-    return "mixed_float16" if device == "gpu" else "mixed_bfloat16"
+    return ("float32" if not mixed_precision else
+            "mixed_float16" if device == "gpu" else "mixed_bfloat16")
 
 
 @contextlib.contextmanager
@@ -108,18 +105,16 @@ def resolve_unroll(unroll: bool | None, device: str, xla: bool, window: int,
     over short windows. Unrolled, layer 2's step t runs beside layer 1's step t + 1 on
     another core (docs/training.md); one layer has no such overlap, a GPU's cuDNN kernel
     needs a rolled loop and XLA compiles unrolled graphs into slower code."""
-    if unroll is None:
-        return device == "cpu" and not xla and layers >= 2 and window <= UNROLL_MAX_WINDOW
-    return unroll
+    if unroll is not None:
+        return unroll
+    return device == "cpu" and not xla and layers >= 2 and window <= UNROLL_MAX_WINDOW
 
 
 def resolve_threads(threads: int, unroll: bool, device: str) -> int:
     """TensorFlow's intra-op threads; 0 (auto): 1 for an unrolled recurrence on a CPU
     (its independent ops already keep the cores busy: splitting each small matmul too only
     adds synchronisation, docs/training.md), else TensorFlow's default (0: one per core)."""
-    if threads == 0 and unroll and device == "cpu":
-        return 1
-    return threads
+    return 1 if threads == 0 and unroll and device == "cpu" else threads
 
 
 def use_threads(threads: int) -> int:
@@ -334,23 +329,17 @@ def cudnn_eligibility(layer) -> tuple[bool, str]:
         return False, f"{what} has no cuDNN kernel (only Keras' own LSTM and GRU cells do)"
     tanh = (keras.activations.tanh, keras.ops.tanh, tensorflow().tanh)
     sigmoid = (keras.activations.sigmoid, keras.ops.sigmoid, tensorflow().sigmoid)
-    problems = []
-    if layer.use_cudnn is False:
-        problems.append("use_cudnn=False")
-    if layer.activation not in tanh:
-        problems.append(f"activation {_name(layer.activation)} (cuDNN needs tanh)")
-    if layer.recurrent_activation not in sigmoid:
-        problems.append(f"recurrent activation {_name(layer.recurrent_activation)} "
-                        "(cuDNN needs sigmoid)")
-    if layer.recurrent_dropout:
-        problems.append(f"recurrent dropout {layer.recurrent_dropout:g} (cuDNN has none; "
-                        "use dropout between layers)")
-    if layer.unroll:
-        problems.append("unrolled")
-    if not layer.use_bias:
-        problems.append("no bias")
-    if isinstance(layer, keras.layers.GRU) and not layer.reset_after:
-        problems.append("reset_after=False")
+    problems = [problem for broken, problem in (
+        (layer.use_cudnn is False, "use_cudnn=False"),
+        (layer.activation not in tanh, f"activation {_name(layer.activation)} (cuDNN needs tanh)"),
+        (layer.recurrent_activation not in sigmoid,
+         f"recurrent activation {_name(layer.recurrent_activation)} (cuDNN needs sigmoid)"),
+        (layer.recurrent_dropout, f"recurrent dropout {layer.recurrent_dropout:g} (cuDNN has "
+                                  "none; use dropout between layers)"),
+        (layer.unroll, "unrolled"),
+        (not layer.use_bias, "no bias"),
+        (isinstance(layer, keras.layers.GRU) and not layer.reset_after, "reset_after=False"),
+    ) if broken]
     if problems:
         return False, "; ".join(problems)
     return True, "standard cell: tanh, sigmoid, no recurrent dropout, not unrolled, with bias"

@@ -81,10 +81,9 @@ def member(model, index: int = 0):
 def member_0_note(members: int) -> str | None:
     """What gate inspection, the gate page and the gate export say of an ensemble of
     `members` networks (they show member 0); None for one network."""
-    if members <= 1:
-        return None
-    return (f"an ensemble of {members} networks: the gates, and the forecast beside them, are "
-            f"member 0's; the run forecasts with the mean of all {members}")
+    return None if members <= 1 else (
+        f"an ensemble of {members} networks: the gates, and the forecast beside them, are "
+        f"member 0's; the run forecasts with the mean of all {members}")
 
 
 def heads(model) -> list:

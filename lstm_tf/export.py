@@ -5,11 +5,10 @@ or (`gates=True`) a gate model that also outputs every gate of every LSTM layer.
                                       └─ anchor (a fixed linear forecast) ───────(+)─(y * std + mean)─▶ raw forecast
 
 Scaling and the anchor (`anchors`) live inside the graph, so any onnxruntime can
-feed raw values. The network
-is traced as a `tf.function` with an explicit input signature and converted by
-tf2onnx (`onnx_convert`), which fuses the recurrent layers into ONNX LSTM/RNN nodes.
-The parity check (`parity`) runs before anything is written: a model that fails it
-never reaches the target path.
+feed raw values. The network is traced as a `tf.function` with an explicit input
+signature and converted by tf2onnx (`onnx_convert`), which fuses the recurrent layers
+into ONNX LSTM/RNN nodes. The parity check (`parity`) runs before anything is written: a
+model that fails it never reaches the target path.
 
 The gate model is converted from `cells.gate_model_from_lstm(model, unroll=True)`:
 its recurrent layers are Python cells that emit the gates (the fused ONNX LSTM op
@@ -32,7 +31,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-
 
 from . import contract, parity, runs
 from .quantiles import with_median
@@ -167,12 +165,10 @@ def _export_run(run, out: Path, *, force, opset, scaling, step, check, tolerance
 
     reports = {"gates" if gates else "window": report, "step": result.step_parity}
     failed = [name for name, rep in reports.items() if rep and not rep["passed"]]
-    files = {}
-    if check:
-        files[parity_path_for(out)] = (json.dumps({k: v for k, v in reports.items() if v},
-                                                  indent=2) + "\n").encode("utf-8")
+    made = {k: v for k, v in reports.items() if v}
+    files = {parity_path_for(out): (json.dumps(made, indent=2) + "\n").encode()} if check else {}
     if failed:
-        write_json(parity_path_for(out), {k: v for k, v in reports.items() if v})
+        write_json(parity_path_for(out), made)
         raise UserError(f"parity check FAILED for the {' and '.join(failed)} model "
                         f"({parity.verdict(reports[failed[0]])}); no model was written, "
                         f"details in {parity_path_for(out)}")
@@ -201,8 +197,7 @@ def _checked_request(run, out: Path, *, force, scaling, step, gates, gates_loop)
         raise UserError("--loop applies to the gate model only: add --gates")
     if out.suffix != ".onnx":
         raise UserError(f"output {out} must end in .onnx")
-    targets_to_write = [out, parity_path_for(out)] + ([step_path_for(out)] if step else [])
-    for path in targets_to_write:
+    for path in [out, parity_path_for(out)] + ([step_path_for(out)] if step else []):
         refuse_overwrite(path, force, "model" if path.suffix == ".onnx" else "file")
     config = runs.load_config(run)
     if config.panel and (step or gates or not scaling):
@@ -311,11 +306,6 @@ def gates_function(gate_model, config: RunConfig, scaling: bool, time: int | Non
     return gates_model, signature
 
 
-def recurrent_layers(model) -> list:
-    """The model's recurrent layers, in order (every layer that has an RNN cell)."""
-    return [layer for layer in model.layers if hasattr(layer, "cell")]
-
-
 def step_function(model, config: RunConfig, scaling: bool):
     """One observation in, the forecast and the next state out; explicit per-layer state.
 
@@ -329,7 +319,7 @@ def step_function(model, config: RunConfig, scaling: bool):
     horizon, n_targets = config.data.horizon, len(config.data.targets)
     # A panel's scaling needs the whole window (or the series): its network alone here.
     scale_rows = Forecaster.of_run(config, scaled=scaling and not config.panel).tf_to_network
-    recurrent = recurrent_layers(model)
+    recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]  # with an RNN cell
     head = model.get_layer("head")
     levels = config.model.quantiles
     quantile_head = model.get_layer(contract.QUANTILES) if levels else None
@@ -364,8 +354,6 @@ def step_function(model, config: RunConfig, scaling: bool):
 def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step: bool,
                      opset: int, parity_report: dict | None, gates: bool = False,
                      fixed_time: int | None = None) -> None:
-    import json
-
     meta = contract.build_metadata(
         kind=config.model.kind, units=config.model.units, layers=config.model.layers,
         window=config.data.window, horizon=config.data.horizon, targets=config.data.targets,

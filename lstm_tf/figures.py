@@ -66,11 +66,9 @@ def forecast_times(series: data_lib.Series, rows: np.ndarray) -> dict:
     if not series.time or not series.time_column:
         return {}
     values = [data_lib.parse_time(series.time[row]) for row in rows]
-    if any(isinstance(value, np.datetime64) for value in values):
-        times = np.array(values, dtype="datetime64")
-    else:
-        times = np.array(values, dtype=np.float64)
-    return {"time": times, "time_column": series.time_column}
+    dates = any(isinstance(value, np.datetime64) for value in values)
+    return {"time": np.array(values, dtype="datetime64" if dates else np.float64),
+            "time_column": series.time_column}
 
 
 def plot_forecast(plot: dict, path: Path) -> None:

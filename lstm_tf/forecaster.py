@@ -66,12 +66,8 @@ class Forecaster:
                     scaled: bool = True) -> "Forecaster":
         """From a `scaler` record as config.json keeps it (`scaler_record`); `scaled`
         False keeps the network's units (scaling `none`)."""
-        if not scaled:
-            scaling = "none"
-        elif scaler.get("per_window"):
-            scaling = "window"
-        else:
-            scaling = "series" if scaler.get("per_series") else "global"
+        scaling = ("none" if not scaled else "window" if scaler.get("per_window")
+                   else "series" if scaler.get("per_series") else "global")
         mean = std = None
         if scaling in ("global", "series", "none") and "mean" in scaler:
             mean = np.asarray(scaler["mean"], np.float64)
@@ -107,10 +103,9 @@ class Forecaster:
             z = (raw - self.mean) / self.std
             level, scale = self.mean[:n], self.std[:n]
 
-        def undo(out):
-            if np.ndim(out) == 4:  # quantiles: the same map at every level
-                return out * scale[..., None] + level[..., None]
-            return out * scale + level
+        def undo(out):  # quantiles [..., targets, Q]: the same map at every level
+            return (out * scale[..., None] + level[..., None] if np.ndim(out) == 4
+                    else out * scale + level)
 
         return z, undo, lambda actual: (actual - level) / scale
 
@@ -166,9 +161,8 @@ class Forecaster:
             z, level, scale = (windows - mean) / std, mean[:n], std[:n]
 
         def undo(out):  # [batch, horizon, targets], or quantiles [..., targets, Q]
-            if out.shape.rank == 4:
-                return out * scale[..., None] + level[..., None]
-            return out * scale + level
+            return (out * scale[..., None] + level[..., None] if out.shape.rank == 4
+                    else out * scale + level)
 
         return z, undo
 

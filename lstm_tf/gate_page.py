@@ -140,15 +140,14 @@ def page_data(run, data_path: str | None = None, index: int | None = None,
     # An ensemble (--ensemble K): member 0's gates, and its forecast.
     layers, head = network_weights(member(runs.load_model(run), 0), config.model.quantiles)
     series = prepared.series
-    n_targets = prepared.n_targets
-    times = _time_labels(series.time, slice(0, len(series.values)))
     return {
         "format": FORMAT, "run": Path(run).resolve().name, "kind": config.model.kind,
         "window": window, "horizon": horizon, "columns": list(series.columns),
         "targets": list(series.targets), "source": str(data_path) if data_path else "run",
         "anchor": {"kind": prepared.anchor.kind, "description": prepared.anchor.describe()},
-        "series": {"rows": len(series.values), "time": times,
-                   "values": _b64(series.values[:, :n_targets], "f8")},
+        "series": {"rows": len(series.values),
+                   "time": _time_labels(series.time, slice(0, len(series.values))),
+                   "values": _b64(series.values[:, :prepared.n_targets], "f8")},
         "windows": {"starts": [int(s) for s in starts], "parts": parts, "default": default,
                     "inputs": _b64(inputs, "f4"), "anchor": _b64(anchor, "f8"),
                     "slope": _b64(slope, "f8")},

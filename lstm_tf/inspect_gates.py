@@ -81,23 +81,20 @@ def pick_window(prepared, part: str, window: int, horizon: int,
     """Window `index` (default: the last) of the prepared part, raw values and time labels."""
     starts = prepared.starts[part]
     count = len(starts)
-    if index is None:
-        index = count - 1
+    index = count - 1 if index is None else index
     if not 0 <= index < count:
         where = "test part" if part == "test" else "file"
         raise UserError(f"window index {index} is out of range: the {where} has {count} "
                         f"window(s), use --index 0..{count - 1} (or --last)")
     start = int(starts[index])
     series = prepared.series
-    n_targets = len(series.targets)
-    times = series.time
     return Window(
         part=part, index=index, count=count, start=start,
         inputs=series.values[start - window:start].copy(),
-        actual=series.values[start:start + horizon, :n_targets].copy(),
+        actual=series.values[start:start + horizon, :len(series.targets)].copy(),
         columns=list(series.columns), targets=list(series.targets),
-        input_times=_time_labels(times, slice(start - window, start)),
-        forecast_times=_time_labels(times, slice(start, start + horizon)))
+        input_times=_time_labels(series.time, slice(start - window, start)),
+        forecast_times=_time_labels(series.time, slice(start, start + horizon)))
 
 
 def _time_labels(times, rows: slice) -> list[str] | None:
@@ -152,15 +149,12 @@ def summarise(layers: list) -> list[dict]:
 
 def summary_lines(summary: list[dict]) -> list[str]:
     """The summary as short lines for a terminal."""
-    lines = []
-    for layer in summary:
-        units = ", ".join(f"{u['unit']} ({u['cell_state_change']:.2f})"
-                          for u in layer["most_changed_units"])
-        lines.append(f"layer {layer['layer']} ({layer['units']} units): mean forget gate "
-                     f"{layer['mean_forget_gate']:.2f}, input gate {layer['mean_input_gate']:.2f}, "
-                     f"output gate {layer['mean_output_gate']:.2f}; cell state changed most in "
-                     f"unit(s) {units}")
-    return lines
+    return [f"layer {layer['layer']} ({layer['units']} units): mean forget gate "
+            f"{layer['mean_forget_gate']:.2f}, input gate {layer['mean_input_gate']:.2f}, "
+            f"output gate {layer['mean_output_gate']:.2f}; cell state changed most in unit(s) "
+            + ", ".join(f"{u['unit']} ({u['cell_state_change']:.2f})"
+                        for u in layer["most_changed_units"])
+            for layer in summary]
 
 
 def inspect_run(run: str | Path, data_path: str | None = None, index: int | None = None,
@@ -250,9 +244,8 @@ def write_csv(inspection: Inspection, path: Path) -> None:
 
 
 def _time_range(window: Window) -> list[str] | None:
-    if window.input_times is None:
-        return None
-    return [window.input_times[0], (window.forecast_times or window.input_times)[-1]]
+    return (None if window.input_times is None else
+            [window.input_times[0], (window.forecast_times or window.input_times)[-1]])
 
 
 # ------------------------------------------------------------------------ figure
@@ -309,8 +302,7 @@ def plot_inspection(inspection: Inspection, path: Path, dpi: int = 100) -> None:
             image = axis.imshow(values[name].T, aspect="auto", origin="lower", cmap=cmap,
                                 vmin=low, vmax=high, interpolation="nearest",
                                 extent=(0.5, steps + 0.5, -0.5, units - 0.5))
-            colour_bar = figure.colorbar(image, ax=axis, fraction=0.08, pad=0.03)
-            colour_bar.ax.tick_params(labelsize=8)
+            figure.colorbar(image, ax=axis, fraction=0.08, pad=0.03).ax.tick_params(labelsize=8)
             title, equation = PANELS[name]
             axis.set_title(f"{title}\n{equation}", fontsize=10)
             axis.set_xticks(ticks)

@@ -80,9 +80,7 @@ def keras_outputs(model, raw_windows: np.ndarray, config: RunConfig,
     takes them."""
     whole = Forecaster.of_run(config).forecast(model, raw_windows, series, known)
     levels = config.model.quantiles
-    if not levels:
-        return whole, None
-    return whole[..., quantiles_lib.median_index(levels)], whole
+    return (whole[..., quantiles_lib.median_index(levels)], whole) if levels else (whole, None)
 
 
 def exported_units(raw: np.ndarray, config: RunConfig, scaling: bool = True):
@@ -278,11 +276,9 @@ def run_step_model(session, raw_windows: np.ndarray, kind: str, layers: int, uni
     forecast = None
     for t in range(raw_windows.shape[1]):
         x_t = raw_windows[:, t, :]
-        if scaling_inputs is not None:
-            x_t = scaling_inputs(x_t)
-        feed = {contract.STEP_INPUT: x_t}
-        feed.update({contract.STEP_STATE_INPUTS[n]: states[n] for n in state_names})
-        outputs = session.run(None, feed)
+        outputs = session.run(None, {
+            contract.STEP_INPUT: x_t if scaling_inputs is None else scaling_inputs(x_t),
+            **{contract.STEP_STATE_INPUTS[n]: states[n] for n in state_names}})
         forecast = outputs[0]
         states = dict(zip(state_names, outputs[1:]))
     if outputs_at_end is not None:
@@ -306,8 +302,8 @@ def check_step_model(onnx_model, model, config: RunConfig, scaling: bool = True,
     error = np.abs(to_raw(got) - expected).max(axis=(0, 1))
     if quantiles is not None:
         error = np.maximum(error, np.abs(to_raw(last[-1]) - quantiles).max(axis=(0, 1, 3)))
-    errors = {"step through test windows": error}
-    report = _report(errors, {"step through test windows": raw.shape}, config, tolerance)
+    report = _report({"step through test windows": error},
+                     {"step through test windows": raw.shape}, config, tolerance)
     report["outputs_checked"] = [contract.OUTPUT] + (
         [contract.QUANTILES] if config.model.quantiles else [])
     return report

@@ -185,15 +185,12 @@ def predict_panel(session, meta: dict, data_path: str | Path,
             raise UserError(f"{data_path}: the model takes known columns "
                             f"({', '.join(known_columns)}): give a long CSV with --series-column")
         panel = panel_csv.read_wide_as_panel(data_path, None, _present(data_path, time_column))
-    skipped = {}
-    index = None
-    if contract.takes_series(panel_meta):
-        index = {name: i for i, name in enumerate(panel_meta["series"])}
+    index = ({name: i for i, name in enumerate(panel_meta["series"])}
+             if contract.takes_series(panel_meta) else None)
     # Where each series' history ends: its last row, or with covariates its last row
     # with a target value (the rows after it hold the known columns' future values).
     ends = panel.offsets[1:].copy()
-    future = {}
-    served = []
+    skipped, future, served = {}, {}, []
     for i, name in enumerate(panel.names):
         why = None
         if spec:
@@ -240,10 +237,9 @@ def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
     split = split_future(rows, n_targets)
     end = first + split
     if np.isnan(rows[:split]).any():
-        row = int(np.argwhere(np.isnan(rows[:split]))[0][0])
-        column = panel.columns[int(np.argwhere(np.isnan(rows[:split]))[0][1])]
-        return (f"a missing value in its history (column {column!r}, row {row + 1} of the "
-                "series)"), end, None
+        row, column = np.argwhere(np.isnan(rows[:split]))[0]
+        return (f"a missing value in its history (column {panel.columns[column]!r}, row "
+                f"{row + 1} of the series)"), end, None
     time = None if panel.time is None else panel.time[first:end]
     try:
         known = future_covariates(spec, time, panel.known[first + split:panel.offsets[i + 1]]
@@ -282,11 +278,10 @@ def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) 
     return csv_text(rows)
 
 
-def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray | None = None):
-    """A panel of the last `rows` rows of each served series, or of the rows before
-    `ends` (their histories' ends, when future rows follow); their times are all that
-    continuing the time column needs: the whole panel may hold millions of rows."""
-    ends = panel.offsets[1:][served] if ends is None else ends
+def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray):
+    """A panel of the `rows` rows before `ends` (the served series' histories' ends) of
+    each served series; their times are all that continuing the time column needs: the
+    whole panel may hold millions of rows."""
     take = (ends[:, None] + np.arange(-rows, 0)).ravel()
     return Panel(panel.source, [panel.names[i] for i in served],
                  np.arange(len(served) + 1, dtype=np.int64) * rows, panel.targets,

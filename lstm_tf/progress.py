@@ -41,9 +41,7 @@ def state_dir(out: str | os.PathLike) -> Path:
 
 def load_progress(state: Path) -> dict | None:
     path = state / PROGRESS_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text("utf-8"))
+    return json.loads(path.read_text("utf-8")) if path.is_file() else None
 
 
 def load_backup(model, backup: Path) -> None:

@@ -79,12 +79,9 @@ def label(level: float) -> str:
 def central_intervals(levels: list[float]) -> list[tuple[int, int, float]]:
     """(lower index, upper index, nominal coverage) of every central interval whose two
     ends are among the levels, widest first: 0.1, 0.5, 0.9 -> [(0, 2, 0.8)]."""
-    found = []
-    for i, low in enumerate(levels):
-        for j in range(len(levels) - 1, i, -1):
-            if low < MEDIAN and abs(levels[j] - (1 - low)) < 1e-9:
-                found.append((i, j, round(levels[j] - low, 9)))
-    return found
+    return [(i, j, round(levels[j] - low, 9)) for i, low in enumerate(levels)
+            for j in range(len(levels) - 1, i, -1)
+            if low < MEDIAN and abs(levels[j] - (1 - low)) < 1e-9]
 
 
 def interval_name(coverage: float) -> str:
@@ -170,10 +167,8 @@ def add_head(model, levels: list[float], horizon: int, targets: int, zero_head: 
 
 def levels_of(model) -> list[float] | None:
     """The quantile levels of a Keras forecaster, or None for a point forecaster."""
-    for layer in getattr(model, "layers", []):
-        if layer.name == LAYER_NAME and hasattr(layer, "levels"):
-            return list(layer.levels)
-    return None
+    return next((list(layer.levels) for layer in getattr(model, "layers", [])
+                 if layer.name == LAYER_NAME and hasattr(layer, "levels")), None)
 
 
 def zero_median(head, levels: list[float]) -> None:
@@ -202,9 +197,7 @@ def point_network(model, call=None):
 def with_median(quantiles, levels: list[float] | None) -> list:
     """[point forecast, quantiles] of a traced model's quantile output (the forecast is
     the median slice itself, so the two outputs agree exactly); [output] without levels."""
-    if levels is None:
-        return [quantiles]
-    return [quantiles[..., median_index(levels)], quantiles]
+    return [quantiles] if levels is None else [quantiles[..., median_index(levels)], quantiles]
 
 
 # ------------------------------------------------------------------------- NumPy

@@ -75,9 +75,7 @@ def _through_identities(node):
 def _graph_input_index(g, node):
     """Index of `node` among the graph inputs (= loop inputs), or None."""
     node = _through_identities(node)
-    if not node.is_graph_input():
-        return None
-    return g.input_names.index(node.output[0])
+    return g.input_names.index(node.output[0]) if node.is_graph_input() else None
 
 
 def _graph_output_index(g, tensor_name):

@@ -30,10 +30,8 @@ def session(model: str | os.PathLike | bytes, threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
     source = model if isinstance(model, bytes) else str(model)
-    if not isinstance(model, bytes):
-        path = Path(model)
-        if not path.is_file():
-            raise UserError(f"model file {path} does not exist")
+    if not isinstance(model, bytes) and not Path(model).is_file():
+        raise UserError(f"model file {Path(model)} does not exist")
     try:
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types

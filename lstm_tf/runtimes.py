@@ -80,10 +80,8 @@ class Model:
     @property
     def fixed_time(self) -> int | None:
         """The `window` input's time length when the graph takes only one (unrolled)."""
-        for graph_input in self.inputs:
-            if graph_input.name == contract.INPUT and isinstance(graph_input.dims[1], int):
-                return graph_input.dims[1]
-        return None
+        return next((item.dims[1] for item in self.inputs
+                     if item.name == contract.INPUT and isinstance(item.dims[1], int)), None)
 
 
 def load_model(path: str | os.PathLike) -> Model:
@@ -104,15 +102,11 @@ def load_model(path: str | os.PathLike) -> Model:
         raise UserError(f"{path} is not a valid ONNX model ({message})") from None
     meta = contract.read_metadata(proto, str(path))
     initializers = {tensor.name for tensor in proto.graph.initializer}
-    inputs = []
-    for value in proto.graph.input:
-        if value.name in initializers:
-            continue
-        tensor_type = value.type.tensor_type
-        dims = [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None)
-                for dim in tensor_type.shape.dim]
-        inputs.append(GraphInput(value.name, np.dtype(helper.tensor_dtype_to_np_dtype(
-            tensor_type.elem_type)), dims))
+    inputs = [GraphInput(
+        value.name, np.dtype(helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)),
+        [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None)
+         for dim in value.type.tensor_type.shape.dim])
+        for value in proto.graph.input if value.name not in initializers]
     return Model(path, data, inputs, [value.name for value in proto.graph.output], meta)
 
 
@@ -122,9 +116,8 @@ def _statistics(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """The columns' training (mean, std) from the metadata; None for a panel model, whose
     statistics are inside the graph (per window or per series)."""
     scaler = meta.get("scaler", {})
-    if "mean" in scaler and "std" in scaler:
-        return np.asarray(scaler["mean"], np.float64), np.asarray(scaler["std"], np.float64)
-    return None
+    return ((np.asarray(scaler["mean"], np.float64), np.asarray(scaler["std"], np.float64))
+            if "mean" in scaler and "std" in scaler else None)
 
 
 def synthetic_windows(meta: dict, count: int, time: int, seed: int = 0) -> np.ndarray:
@@ -208,9 +201,7 @@ def _node_paths() -> tuple[str, Path, Path] | None:
     node = shutil.which("node")
     script = EXPORTED / "node" / "serve.js"
     package = EXPORTED / "node_modules" / "onnxruntime-node" / "package.json"
-    if node and script.is_file() and package.is_file():
-        return node, script, package
-    return None
+    return (node, script, package) if node and script.is_file() and package.is_file() else None
 
 
 def installed() -> dict[str, str | None]:
@@ -339,8 +330,8 @@ class TractSession(Session):
 
     def _run(self, feed):
         plan = self._plan(feed)
-        names = [graph_input.name for graph_input in self.model.inputs]
-        return [output.to_numpy() for output in plan.run([feed[name] for name in names])]
+        return [output.to_numpy() for output in plan.run([feed[graph_input.name]
+                                                          for graph_input in self.model.inputs])]
 
 
 class ReferenceSession(Session):
@@ -639,9 +630,8 @@ def compare(model_path, run=None, names: list[str] | None = None, windows: int =
 
 
 def _micros(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f} µs" if value < 10_000 else f"{value / 1000:.1f} ms"
+    return ("-" if value is None else
+            f"{value:.0f} µs" if value < 10_000 else f"{value / 1000:.1f} ms")
 
 
 def table(report: Report) -> str:

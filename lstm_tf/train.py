@@ -74,7 +74,7 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
     from .devices import is_chief
     from .ensemble import PANEL_WINDOWS
 
-    original = copy.deepcopy(config)
+    again = copy.deepcopy(config)  # before `_train` fills it in
     metrics = _train(config, out, force, verbose, log, resume)
     scores = metrics.get("floor_validation") or {}
     if config.data.anchor != "network" or not scores.get("anchor", np.inf) < scores.get("model",
@@ -86,7 +86,6 @@ def _train_and_maybe_anchored(config: RunConfig, out: str | Path, force: bool, v
         return metrics
     log("the network alone lost to the fitted anchor on the validation windows: training the "
         "anchor + network as well (anchor auto)")
-    again = original
     again.data.anchor = "auto"
     first = _training_summary("network", metrics)
     scratch = Path(tempfile.mkdtemp(prefix=f".{Path(out).name}.", suffix=".anchored",
@@ -394,7 +393,6 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
     uses them: slightly optimistic).
     """
     import copy
-    from dataclasses import replace
 
     from .tf_setup import set_seed
 
@@ -412,13 +410,9 @@ def final_fit(config: RunConfig, prepared: Prepared, strategy, policy: str, epoc
 
 def training_metrics(config: RunConfig, tracker, seconds: float, network_kept: bool) -> dict:
     """What metrics.json says of the training itself, after the evaluation's metrics."""
-    metrics = {}
-    if config.panel:
-        metrics["skipped_series"] = len(config.panel["skipped"])
-    metrics["train_seconds"] = round(seconds, 2)
-    metrics["epochs_run"] = len(tracker.history["loss"])
-    metrics["best_epoch"] = tracker.best_epoch
-    metrics["network_kept"] = network_kept
+    metrics = {"skipped_series": len(config.panel["skipped"])} if config.panel else {}
+    metrics.update(train_seconds=round(seconds, 2), epochs_run=len(tracker.history["loss"]),
+                   best_epoch=tracker.best_epoch, network_kept=network_kept)
     if config.train.final:
         metrics["final_fit_epochs"] = final_epochs(config, tracker)
     if tracker.diverged_at is not None:
@@ -455,18 +449,11 @@ def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
     """MAE in original units of anchor + network and of the anchor alone over the
     windows starting at `starts` (every horizon step); for a panel, each series' errors
     in units of its in-sample naive MAE (MASE), so that no series outweighs the rest."""
-    return tuple(forecast_mae(prepared, predict, data, starts)
-                 for predict in (keras_predict(model), None))
-
-
-def forecast_mae(prepared: Prepared, predict, data: DataConfig, starts: np.ndarray) -> float:
-    """MAE of `prepared`'s forecast (its anchor + `predict`, or its anchor alone for None)
-    over the windows at `starts`, a panel's series each in MASE units
-    (`network_and_anchor_mae`)."""
     actual = prepared.actual(starts, data.window, data.horizon)
     scale = prepared.error_scale(starts)[:, None, None]  # a panel's series on one scale
-    return metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
-                           / scale, actual / scale)
+    return tuple(metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
+                                 / scale, actual / scale)
+                 for predict in (keras_predict(model), None))
 
 
 # A single series' network whose validation loss was lowest in one of its first

@@ -35,7 +35,8 @@ import numpy as np
 from . import data as data_lib
 from .atomic import refuse_overwrite, write_json
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .data.prepare import load_data, prepare_any, typical_length
+from .data.panel import Panel
+from .data.prepare import load_data, prepare_any
 from .errors import UserError
 
 ALGORITHMS = ("bayesian", "hyperband")
@@ -192,7 +193,9 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     base.data.window = None
     series = load_data(base.data)  # fills in season, targets, default window (a panel too)
     prepare_any(series, base.data)  # data problems fail now, at the default window
-    windows = window_choices(base.data, typical_length(series))
+    # Rows of a series; a panel's median series length (its defaults are chosen by it).
+    rows = int(np.median(series.lengths)) if isinstance(series, Panel) else len(series.values)
+    windows = window_choices(base.data, rows)
     search = run_search(kt, series, base, tune_config, windows, log)
     search_seconds = time.perf_counter() - started
     best = search.best
@@ -209,11 +212,11 @@ def tune(base: RunConfig, tune_config: TuneConfig, out: str | Path, force: bool 
     config.data.window = best.window
     with _quiet_tensorflow():
         metrics = train_lib.train(config, out, force=force, verbose=0, log=log)
-    summary = tuning_summary(tune_config, windows, search, metrics)
-    summary["search_seconds"] = round(search_seconds, 2)
-    summary["final_train_seconds"] = metrics["train_seconds"]
-    summary["seconds"] = round(time.perf_counter() - started, 2)
-    summary["test"] = {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]}
+    summary = {**tuning_summary(tune_config, windows, search, metrics),
+               "search_seconds": round(search_seconds, 2),
+               "final_train_seconds": metrics["train_seconds"],
+               "seconds": round(time.perf_counter() - started, 2),
+               "test": {"mae": metrics["model"]["mae"], "naive_mae": metrics["naive"]["mae"]}}
     write_json(Path(out) / TUNING_FILE, summary)
     return {"summary": summary, "metrics": metrics}
 
@@ -268,9 +271,8 @@ def run_search(kt, series, base: RunConfig, tune_config: TuneConfig, windows: li
                 self.failure = error
                 raise kt.errors.FatalError(str(error)) from error
             search.trials.append(trial)
-            best = search.best
             log(f"trial {trial.number}/{total}: {trial.describe()} -> validation MAE "
-                f"{trial.score:.4g} (best {best.score:.4g})")
+                f"{trial.score:.4g} (best {search.best.score:.4g})")
             return trial.score
 
         def save_model(self, trial_id, model, step=0):

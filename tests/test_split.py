@@ -129,8 +129,11 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
         val_size = NO_VALIDATION if short else None
         window = default_window(rows, season, horizon, 0.15, 0.15, horizon, val_size)
         split = split_rows(rows, 0.15, 0.15, window, horizon, horizon, val_size)
-        assert split.train_end - window - horizon + 1 >= (IN_SAMPLE_WINDOWS if short else
-                                                          MIN_TRAIN_WINDOWS)
+        windows = split.train_end - window - horizon + 1
+        if not short:
+            assert windows >= MIN_TRAIN_WINDOWS
+        else:  # a seasonal window where one fits, else IN_SAMPLE_WINDOWS to choose on
+            assert windows >= 1 if window == season else windows >= IN_SAMPLE_WINDOWS
         val = split.val_end - split.train_end
         assert val == 0 if short else val >= horizon
 
@@ -232,7 +235,8 @@ def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
     """48 months with h = 18 and --test-size 18 (M3's shortest monthly series; refused
     before: 30 rows before the test part hold no validation part of 18 after a training
     window): no validation part, the anchor chosen among the fixed candidates on the
-    training windows, the network zeroed; the held-out block is forecast from the rows
+    training windows (one, of its season: the seasonal candidates read it), the network
+    zeroed; the held-out block is forecast from the rows
     before it, and the exported model forecasts the same."""
     import json
 
@@ -253,7 +257,8 @@ def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
     assert config["data"]["val_size"] == NO_VALIDATION
     assert config["split"] == {"train_end": 30, "val_end": 30, "rows": 48}
     window = config["data"]["window"]
-    assert metrics["train_windows"] == 30 - window - 18 + 1 >= IN_SAMPLE_WINDOWS
+    assert window == 12  # its season: 30 rows hold one window of it and its horizon
+    assert metrics["train_windows"] == 30 - window - 18 + 1 == 1
     assert metrics["network_kept"] is False and metrics["windows"] == 1
     fixed = anchors._fixed_candidates(18, 12, window)
     assert set(config["anchor"]["parts"][0]) <= set(fixed)

@@ -108,8 +108,8 @@ def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) ->
             "onnxruntime, step model, per step": _step_call(
                 sessions["step"], x, kind, config.model.layers, config.model.units),
         }
-        for name, (median, p90) in time_interleaved(candidates, budget_seconds).items():
-            timings.append(Timing(name, batch, median * 1e6, p90 * 1e6))
+        timings += [Timing(name, batch, median * 1e6, p90 * 1e6) for name, (median, p90)
+                    in time_interleaved(candidates, budget_seconds).items()]
     return timings
 
 
@@ -134,8 +134,8 @@ def bench_model(model_path: str | Path, batches=(1, 256),
         if step is not None:
             candidates["onnxruntime, step model, per step"] = _step_call(
                 step, x, meta["kind"], meta["layers"], meta["units"])
-        for name, (median, p90) in time_interleaved(candidates, budget_seconds).items():
-            timings.append(Timing(name, batch, median * 1e6, p90 * 1e6))
+        timings += [Timing(name, batch, median * 1e6, p90 * 1e6) for name, (median, p90)
+                    in time_interleaved(candidates, budget_seconds).items()]
     return timings
 
 
@@ -164,12 +164,9 @@ def ratios(timings: list[Timing]) -> list[str]:
     """The bars: exported vs hand-built ONNX, and vs the compiled tf.function, at batch 1."""
     by_key = {(t.name, t.batch): t.median_us for t in timings}
     exported = by_key.get(("onnxruntime, exported model", 1))
-    lines = []
-    for other in ("onnxruntime, hand-built graph", "tf.function (graph)"):
-        if exported and (other, 1) in by_key:
-            lines.append(f"batch 1: exported / {other.split(', ')[-1]} = "
-                         f"{exported / by_key[(other, 1)]:.3f}x")
-    return lines
+    return [f"batch 1: exported / {other.split(', ')[-1]} = {exported / by_key[(other, 1)]:.3f}x"
+            for other in ("onnxruntime, hand-built graph", "tf.function (graph)")
+            if exported and (other, 1) in by_key]
 
 
 def _us(value: float) -> str:

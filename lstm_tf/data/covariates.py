@@ -181,8 +181,7 @@ def split_future(values: np.ndarray, n_targets: int) -> int:
     history is followed by the future rows, whose target (and feature) cells are empty
     and whose known columns hold the values over the forecast horizon.
     """
-    has_target = ~np.isnan(values[:, :n_targets]).all(axis=1)
-    filled = np.flatnonzero(has_target)
+    filled = np.flatnonzero(~np.isnan(values[:, :n_targets]).all(axis=1))  # has a target
     return int(filled[-1]) + 1 if len(filled) else 0
 
 
@@ -213,11 +212,10 @@ def split_known(data, features: list[str], known: list[str]):
     window inputs."""
     if not known:
         return data
-    columns = data.columns
     keep = len(data.targets) + len(features)
     return dataclasses.replace(
         data, features=list(features), values=np.ascontiguousarray(data.values[:, :keep]),
-        known=np.ascontiguousarray(data.values[:, [columns.index(name) for name in known]]))
+        known=np.ascontiguousarray(data.values[:, [data.columns.index(name) for name in known]]))
 
 
 def future_covariates(spec: dict, history_time, future_known_rows: np.ndarray | None,

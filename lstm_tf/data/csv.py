@@ -33,8 +33,7 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
     Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
     """
     path = existing_file(path)
-    text = decode(path, str(path))
-    return parse_csv(text, str(path), targets, features, time_column, fill)
+    return parse_csv(decode(path, str(path)), str(path), targets, features, time_column, fill)
 
 
 def check_columns(source: str, header: list[str], targets: list[str], features: list[str],
@@ -205,9 +204,8 @@ def number(cell: str, where: Callable[[], str]) -> float:
     try:
         return float(text)
     except ValueError:
-        hint = ""
-        if "," in text:
-            hint = " (thousands separators and decimal commas are not supported: use 1234.5)"
+        hint = (" (thousands separators and decimal commas are not supported: use 1234.5)"
+                if "," in text else "")
         raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
 
 

@@ -364,9 +364,8 @@ def _read_careful(path: Path, source: str, header: list[str], numeric: list[str]
 
 def _where(source: str, row: list[str], header: list[str], series_column: str | None,
            column: str, line: int) -> str:
-    series = ""
-    if series_column is not None:
-        series = f"series {row[header.index(series_column)].strip()!r}, "
+    series = ("" if series_column is None
+              else f"series {row[header.index(series_column)].strip()!r}, ")
     return f"{source}: {series}column {column!r}, line {line}"
 
 
@@ -429,8 +428,7 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
     columns = {series_column: np.repeat(np.asarray(panel.names, dtype=object), panel.lengths)}
     if panel.time is not None:
         columns[panel.time_column or "time"] = format_time(panel.time)
-    for j, name in enumerate(panel.columns):
-        columns[name] = panel.values[:, j]
+    columns.update({name: panel.values[:, j] for j, name in enumerate(panel.columns)})
     table = pa.table({name: pa.array(column) for name, column in columns.items()})
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(columns)

@@ -27,7 +27,7 @@ from .split import (NO_VALIDATION, forecast_only, minimum_rows, panel_parts, pan
                     too_short_to_validate)
 
 
-FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`  # a panel's scaling (a single series: the training rows' z-scores)
+FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`
 
 
 @dataclass
@@ -215,16 +215,10 @@ def prepare_any(data: data_lib.Series | Panel, config: DataConfig
     """`prepare` a series or a panel; for a panel also what the run records of it (see
     `load_prepared`)."""
     prepared = prepare(data, config)
-    if not isinstance(data, Panel):
-        return prepared, None
-    return prepared, {"series": prepared.series.names, "skipped": prepared.skipped,
-                      "forecast_only": prepared.forecast_only,
-                      "series_column": data.series_column, "scaling": config.scaling}
-
-
-def typical_length(data: data_lib.Series | Panel) -> int:
-    """Rows of a series; a panel's median series length (its defaults are chosen by it)."""
-    return int(np.median(data.lengths)) if isinstance(data, Panel) else len(data.values)
+    return prepared, (None if not isinstance(data, Panel) else {
+        "series": prepared.series.names, "skipped": prepared.skipped,
+        "forecast_only": prepared.forecast_only, "series_column": data.series_column,
+        "scaling": config.scaling})
 
 
 def with_covariates(prepared: Prepared, config: DataConfig, train_rows: np.ndarray,
@@ -260,14 +254,8 @@ def naive_scales(panel: Panel, split: PanelSplit, season: int = 1) -> np.ndarray
 def scaler_record(prepared: Prepared) -> dict:
     """What config.json keeps of the scaling: the z-score statistics (per series for a
     panel scaled by series), or for window scaling only the columns."""
-    if prepared.scaler is None:
-        return {"columns": prepared.series.columns, "per_window": True}
-    return prepared.scaler.to_dict()
-
-
-def run_scaler(config: RunConfig) -> Scaler | None:
-    """The scaler a run recorded: (per-series) z-scores, or None (window scaling)."""
-    return None if config.scaler.get("per_window") else Scaler.from_dict(config.scaler)
+    return ({"columns": prepared.series.columns, "per_window": True} if prepared.scaler is None
+            else prepared.scaler.to_dict())
 
 
 def split_panel(panel: Panel, config: DataConfig) -> tuple[PanelSplit, np.ndarray]:
@@ -355,12 +343,10 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     in_sample = single and config.val_size == NO_VALIDATION
     if in_sample:  # the anchor is chosen on the training windows, the network not kept
         starts["val"] = starts["train"]
-    if single:
-        for part, found in starts.items():
-            if len(found) == 0:
-                raise UserError(f"the {part} part holds no window of {config.window} + "
-                                f"{config.horizon} rows; use more data or a smaller "
-                                "window/stride")
+    empty = [part for part, found in starts.items() if len(found) == 0]
+    if single and empty:
+        raise UserError(f"the {empty[0]} part holds no window of {config.window} + "
+                        f"{config.horizon} rows; use more data or a smaller window/stride")
     scaling = "global" if single else config.scaling or "window"
     if scaling == "window":
         scaler, scaled = None, panel.values
@@ -410,7 +396,8 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
     Returns the prepared series (scaled with the run's scaler) and the part's key in
     `starts`: "test", or "file" for `data_path`.
     """
-    scaler = run_scaler(config)
+    # The scaler the run recorded: (per-series) z-scores, or None (window scaling).
+    scaler = None if config.scaler.get("per_window") else Scaler.from_dict(config.scaler)
     anchor = anchors_lib.of_run(config)
     covariates = Covariates.from_dict(config.covariates)
     series_input = bool(config.model.series_embedding)
@@ -424,8 +411,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
         prepared.series_input = series_input
         return prepared, "test"
     if data_path is None:
-        series = load_series(config.data)
-        return prepare(series, config.data, scaler, anchor, covariates), "test"
+        return prepare(load_series(config.data), config.data, scaler, anchor, covariates), "test"
     data = config.data
     series = data_lib.read_csv(data_path, data.targets, read_columns(data.features, data.known),
                                data.time_column if _has_column(data_path, data.time_column)

@@ -37,31 +37,22 @@ MIN_WINDOW = 2  # the shortest default window (one row leaves the AR anchors no 
 PANEL_WINDOW_SHARE = 0.9
 
 
-def check_sizes(horizon: int, holdout: int | None, val_size: int | None) -> None:
-    """A fixed validation or test part shorter than the horizon holds no forecast (a
-    validation part of 0 rows is a short series' `NO_VALIDATION`)."""
-    for option, size in (("--test-size", holdout), ("--val-size", val_size)):
-        if size is not None and size < horizon and not (option == "--val-size" and size == 0):
-            raise UserError(f"{option} {size} is shorter than the horizon ({horizon}): the part "
-                            "would hold no forecast; give at least the horizon")
-
-
 def part_rows(lengths, horizon: int, val_fraction: float, test_fraction: float,
               holdout: int | None = None, val_size: int | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the validation and test parts of series of `lengths` rows (int64 arrays
     like `lengths`): see the module's docstring."""
-    check_sizes(horizon, holdout, val_size)
+    for option, size in (("--test-size", holdout), ("--val-size", val_size)):
+        # a fixed part that holds no forecast (but a short series' NO_VALIDATION part)
+        if size is not None and size < horizon and (option, size) != ("--val-size", 0):
+            raise UserError(f"{option} {size} is shorter than the horizon ({horizon}): the part "
+                            "would hold no forecast; give at least the horizon")
     lengths = np.asarray(lengths, np.int64)
-    if holdout is not None:
-        test = np.full_like(lengths, holdout)
-    else:
-        test = np.maximum(np.round(lengths * test_fraction).astype(np.int64), horizon)
-    if val_size is not None:
-        val = np.full_like(lengths, val_size)
-    else:
-        before = lengths - test if holdout is not None else lengths
-        val = np.maximum(np.round(before * val_fraction).astype(np.int64), horizon)
+    test = (np.full_like(lengths, holdout) if holdout is not None
+            else np.maximum(np.round(lengths * test_fraction).astype(np.int64), horizon))
+    before = lengths - test if holdout is not None else lengths
+    val = (np.full_like(lengths, val_size) if val_size is not None
+           else np.maximum(np.round(before * val_fraction).astype(np.int64), horizon))
     return val, test
 
 
@@ -190,15 +181,11 @@ def minimum_rows(window: int, horizon: int, val_fraction: float, test_fraction: 
     """The fewest rows a series needs for `split_rows` with this window (None: none
     below a bound, the fractions leave too little)."""
     smallest = window + 3 * horizon
-    return next((n for n in range(smallest, 100 * smallest + 1000)
-                 if _fits(n, val_fraction, test_fraction, window, horizon, holdout, val_size)),
-                None)
-
-
-def _fits(rows: int, val_fraction: float, test_fraction: float, window: int,
-          horizon: int, holdout: int | None = None, val_size: int | None = None) -> bool:
-    val, test = part_rows([rows], horizon, val_fraction, test_fraction, holdout, val_size)
-    return rows - int(val[0]) - int(test[0]) >= window + horizon
+    for rows in range(smallest, 100 * smallest + 1000):
+        val, test = part_rows([rows], horizon, val_fraction, test_fraction, holdout, val_size)
+        if rows - int(val[0]) - int(test[0]) >= window + horizon:
+            return rows
+    return None
 
 
 def panel_parts(lengths, window: int, horizon: int, val_fraction: float,

@@ -248,8 +248,6 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     import keras
     import tensorflow as tf
 
-    _check(optimizer in OPTIMIZERS,
-           f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     opt = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(
         learning_rate, clipnorm=clipnorm)
     variables = model.trainable_variables
@@ -676,12 +674,10 @@ def write_memory_outputs(result: MemoryResult, out_dir: str | os.PathLike,
     check_outputs_free(out, MEMORY_FILES, force)
     config = result.config
     rows = [("length", "model", "final_test_mse", "baseline_mse", "steps_to_target",
-             "target_mse", "train_seconds")]
-    for run in result.runs:
-        rows.append((run.length, run.spec.label, _num(run.final_mse),
-                     _num(result.baseline_mse[run.length]),
-                     run.steps_to_target if run.steps_to_target else "not reached",
-                     _g(config.target_mse), f"{run.training.seconds:.2f}"))
+             "target_mse", "train_seconds")] + [
+        (run.length, run.spec.label, _num(run.final_mse), _num(result.baseline_mse[run.length]),
+         run.steps_to_target if run.steps_to_target else "not reached", _g(config.target_mse),
+         f"{run.training.seconds:.2f}") for run in result.runs]
     written = [_write_csv(out / "memory.csv", rows)]
     rows = [("length", "model", "step", "test_mse")]
     for run in result.runs:
@@ -740,9 +736,8 @@ def _color(spec: ModelSpec) -> str:
     # By role, so a model keeps its colour in every figure.
     if spec.kind == "lstm":
         return "tab:green" if spec.forget_bias is not None else "tab:blue"
-    if spec.recurrent_scale is None:
-        return "tab:red"
-    return "tab:purple" if spec.clipnorm is not None else "tab:orange"
+    return ("tab:red" if spec.recurrent_scale is None else
+            "tab:purple" if spec.clipnorm is not None else "tab:orange")
 
 
 def plot_gradients(result: GradientResult, path: str | os.PathLike) -> Path:
