@@ -6,7 +6,6 @@ lstm-tf metadata, so a model file and a CSV are all a user needs.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from . import contract, data, runtime
 from .atomic import csv_text
 from .data import panel_csv, timeaxis
 from .data.covariates import future_covariates, read_columns, split_future, split_known
-from .data.csv import read_with_future
+from .data.csv import column_if_present, read_with_future
 from .data.panel import Panel, as_panel
 from .errors import UserError
 
@@ -128,7 +127,7 @@ def predict_series(session, meta: dict, data_path: str | Path,
     targets = meta["targets"]
     features = meta["columns"][len(targets):]
     spec = meta.get("covariates")
-    time_column = _present(data_path, meta.get("time_column"))
+    time_column = column_if_present(data_path, meta.get("time_column"))
     known = None
     if spec:
         series, future = read_with_future(data_path, targets, features, spec["known"],
@@ -177,14 +176,15 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     if series_column:
         panel = panel_csv.read_long_csv(data_path, series_column, targets,
                                         read_columns(features, known_columns),
-                                        _present(data_path, time_column), allow_single=True,
-                                        keep_missing=bool(spec))
+                                        column_if_present(data_path, time_column),
+                                        allow_single=True, keep_missing=bool(spec))
         panel = split_known(panel, features, known_columns)
     else:
         if known_columns:
             raise UserError(f"{data_path}: the model takes known columns "
                             f"({', '.join(known_columns)}): give a long CSV with --series-column")
-        panel = panel_csv.read_wide_as_panel(data_path, None, _present(data_path, time_column))
+        panel = panel_csv.read_wide_as_panel(data_path, None,
+                                             column_if_present(data_path, time_column))
     index = ({name: i for i, name in enumerate(panel_meta["series"])}
              if contract.takes_series(panel_meta) else None)
     # Where each series' history ends: its last row, or with covariates its last row
@@ -289,13 +289,3 @@ def _tails(panel, served: np.ndarray, rows: int, ends: np.ndarray):
                  panel.series_column)
 
 
-def _present(path: str | Path, column: str | None) -> str | None:
-    """`column` if the CSV's header has it (a forecast can do without time labels)."""
-    if not column:
-        return None
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            header = next(csv.reader(handle), [])
-    except OSError:
-        return column  # the reader reports the problem
-    return column if column in [name.strip() for name in header] else None

@@ -203,6 +203,8 @@ CASES = [
          "cannot load run/model.keras:",
          {"run/model.keras": _zip({"weights.bin": "0000", "notes.txt": "not keras"})},
          needs="run"),
+    Case("evaluate --data of a missing file", ["evaluate", "run", "--data", "nope.csv"],
+         "file nope.csv does not exist", needs="run"),
     Case("ONNX file that is not ONNX", ["predict", "bad.onnx", "--data", "data.csv"],
          "bad.onnx is not a valid ONNX model", {"bad.onnx": "not a model", "data.csv": SINE}),
     Case("ONNX model without lstm-tf metadata", ["predict", "bare.onnx", "--data", "data.csv"],

@@ -84,6 +84,20 @@ def _one_series(source: str, header: list[str], rows: list[list[str]]) -> None:
                         f"train them as a panel with --series-column {header[column]}")
 
 
+def column_if_present(path: str | Path, column: str | None) -> str | None:
+    """`column` if the CSV's header has it (a run's time column is optional in the files
+    it forecasts or evaluates); `column` too when the file cannot be opened, for the
+    reader to report."""
+    if not column:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+    except OSError:
+        return column
+    return column if column in [name.strip() for name in header] else None
+
+
 def existing_file(path: str | Path) -> Path:
     """`path` as a Path, or a one-line error if it is missing or a directory."""
     path = Path(path)

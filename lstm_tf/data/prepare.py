@@ -9,7 +9,6 @@ parity, gate inspection, backtests and benchmarks all start here.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from ..errors import UserError
 from .. import data as data_lib  # the public data API (data/__init__.py)
 from ..forecaster import Forecaster
 from .covariates import Covariates, future_cut, read_columns, split_known
+from .csv import column_if_present
 from .panel import Panel, as_panel
 from .scaling import Scaler
 from .split import (NO_VALIDATION, forecast_only, minimum_rows, panel_parts, panel_window,
@@ -414,8 +414,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
         return prepare(load_series(config.data), config.data, scaler, anchor, covariates), "test"
     data = config.data
     series = data_lib.read_csv(data_path, data.targets, read_columns(data.features, data.known),
-                               data.time_column if _has_column(data_path, data.time_column)
-                               else None, data.fill)
+                               column_if_present(data_path, data.time_column), data.fill)
     series = split_known(series, list(data.features), list(data.known))
     rows = len(series.values)
     starts = data_lib.window_starts(0, rows, data.window, data.horizon, data.stride)
@@ -427,10 +426,3 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
                         scaler.transform(series.values), {"file": starts}, anchor)
     return with_covariates(prepared, data, np.ones(rows, bool), covariates), "file"
 
-
-def _has_column(path: str, column: str | None) -> bool:
-    if not column:
-        return False
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    return column in [name.strip() for name in header]
