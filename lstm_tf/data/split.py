@@ -16,7 +16,8 @@ The rules, one set for a single series and for every series of a panel (`part_ro
   a default window (`default_window`) shrinks with the training part (a third of it).
   A single series too short for a window of `MIN_WINDOW` rows with `MIN_TRAIN_WINDOWS`
   training windows and its validation part trains without one (`NO_VALIDATION`) if its
-  rows before the test part hold a window and its horizon; a shorter one is refused.
+  rows before the test part hold `IN_SAMPLE_WINDOWS` windows and their horizon (a seasonal
+  one's window is its season where one such window fits); a shorter one is refused.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def default_window(rows: int, season: int | None, horizon: int, val_fraction: fl
         what = MIN_TRAIN_WINDOWS if val_size else IN_SAMPLE_WINDOWS
         raise UserError(f"too few rows ({rows}) for horizon {horizon} and "
                         f"{_describe(val_fraction, test_fraction, holdout, val_size)}; need at "
-                        f"least {need} rows (a window of {MIN_WINDOW} rows and {what} training windows)")
+                        f"least {need} rows (a window of {MIN_WINDOW} rows and {what} training "
+                        "windows)")
     return window
 
 

@@ -96,8 +96,8 @@ def parse_times(codes: np.ndarray, texts: np.ndarray, line: Callable[[int], int]
     one-line error naming its `line(row)` (and `series_of(row)`, for a panel).
     """
     parsed = None
-    if len(texts) and iso_period(str(texts[0])) != texts[0]:
-        texts = np.array(iso_periods([str(text) for text in texts]), dtype=object)
+    if len(texts) and iso_period(str(texts[0])) != texts[0]:  # period labels: ISO dates
+        texts = np.array([iso_period(str(text)) for text in texts], dtype=object)
     try:
         parsed = np.array(texts, dtype=np.float64) if len(texts) else np.empty(0)
         bad = ~np.isfinite(parsed)
