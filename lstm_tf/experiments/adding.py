@@ -248,7 +248,8 @@ def train_on_adding(model, *, length: int, steps: int, batch_size: int, optimize
     import keras
     import tensorflow as tf
 
-    opt = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(
+    # (a KeyError, not a silent SGD, for a name outside OPTIMIZERS: callers validate it)
+    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[optimizer](
         learning_rate, clipnorm=clipnorm)
     variables = model.trainable_variables
     opt.build(variables)
