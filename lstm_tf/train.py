@@ -24,7 +24,6 @@ from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exc
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
 from .data.prepare import Prepared, load_prepared, scaler_record
-from .data.split import NO_VALIDATION
 from .errors import DiskFull, UserError
 from .evaluate import Evaluation, evaluate_model, keras_network, keras_predict
 
@@ -141,7 +140,7 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state, out,
                   verbose, log)
     early = early_best_epoch(config, tracker)
-    if config.data.val_size == NO_VALIDATION and not config.panel:
+    if prepared.in_sample:
         zero_network(model, config)  # nothing held out could show that it helps
         network_kept = False
         log(f"no validation part (too few rows for one of {config.data.horizon} after a "

@@ -291,8 +291,47 @@ def test_in_a_panel_every_series_that_holds_a_window_trains():
     # 0.8; the window counts the series that train, not those only forecast.
     assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6, share=0.8) == 4
     assert panel_window(lengths, None, 6, 0.15, 0.15, holdout=6) == 2  # 0.9 of 7 > 6
-    # Without a series that holds validation, none is kept (the panel has no validation).
-    assert not panel_parts(np.array([14, 17]), 5, 6, 0.15, 0.15, holdout=6)[2].any()
+    # Without a series that holds validation, the panel trains without a validation part
+    # (NO_VALIDATION): 17 rows train, 14 rows are forecast only ...
+    val, test, kept = panel_parts(np.array([14, 17]), 5, 6, 0.15, 0.15, holdout=6)
+    assert kept.tolist() == [True, True] and val.tolist() == [0, 0]
+    assert forecast_only(np.array([14, 17]), val, test, 5, 6).tolist() == [True, False]
+    # ... and without a series that holds a window and its horizon, none is kept.
+    assert not panel_parts(np.array([14, 16]), 5, 6, 0.15, 0.15, holdout=6)[2].any()
+
+
+def test_a_panel_with_no_series_long_enough_to_validate_trains_without_validation(tmp_path):
+    """30 monthly series of 40 rows with h = 12 and --test-size 12 (refused before: no
+    series holds a validation part after a training window): every series trains, the
+    anchor is chosen among the fixed candidates on the training windows (the panel's
+    default, the network alone, has no validation to fall back on), the network is
+    zeroed, and each held-out block is forecast."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lstm_tf import anchors
+    from lstm_tf.data.panel_csv import write_long_csv
+    from lstm_tf.data.sources import synthetic_panel
+    from lstm_tf_cli.main import cli
+
+    path = tmp_path / "short.csv"
+    write_long_csv(synthetic_panel(30, 40, seed=3, periods=(12,)), path)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, [
+        "train", "--data", str(path), "--series-column", "series", "--time-column", "time",
+        "--horizon", "12", "--test-size", "12", "--epochs", "2", "--units", "4",
+        "--ensemble", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no validation part" in result.output
+    config = json.loads((out / "config.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    window = config["data"]["window"]
+    assert window == 12  # its season: 28 rows before the test part hold one such window
+    assert metrics["network_kept"] is False
+    assert metrics["train_windows"] == 30 * (28 - window - 12 + 1)
+    assert set(config["anchor"]["parts"][0]) <= set(anchors._fixed_candidates(12, 12, window))
+    assert metrics["windows"] == 30 and np.isfinite(metrics["model"]["mase"])
 
 
 def test_a_yearly_panel_of_short_series_keeps_them(tmp_path):

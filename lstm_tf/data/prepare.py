@@ -61,6 +61,8 @@ class Prepared:
     # A panel's series too short to train (no training window) but forecast and
     # evaluated from the window before their test part (`split.panel_parts`).
     forecast_only: list[str] = dataclasses.field(default_factory=list)
+    # No validation part: the validation windows are the training ones (`prepare`).
+    in_sample: bool = False
     # Anchor `network`: the anchor `auto` would have chosen, the floor's fallback
     # (`train.floor`); None otherwise.
     fallback: anchors_lib.Anchor | None = None
@@ -340,9 +342,11 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     untrained = forecast_only(panel.lengths, split.val_end - split.train_end,
                               panel.offsets[1:] - split.val_end, config.window, config.horizon)
     starts, series_of = panel_starts(split, config.window, config.horizon, config.stride)
-    in_sample = single and config.val_size == NO_VALIDATION
-    if in_sample:  # the anchor is chosen on the training windows, the network not kept
-        starts["val"] = starts["train"]
+    # No validation part (a single series', or no series' of a panel): the anchor is
+    # chosen on the training windows and the network is not kept (`split.NO_VALIDATION`).
+    in_sample = bool((split.val_end == split.train_end).all())
+    if in_sample:
+        starts["val"], series_of["val"] = starts["train"], series_of["train"]
     empty = [part for part, found in starts.items() if len(found) == 0]
     if single and empty:
         raise UserError(f"the {empty[0]} part holds no window of {config.window} + "
@@ -360,6 +364,8 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     fallback = None
     if anchor is None:  # fitted on the training windows, chosen on the validation ones
         choice = anchor_choice(config, single)
+        if in_sample and choice == "network":  # no network kept: its fallback forecasts
+            choice = "auto"
 
         def fitted(choice):
             return anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
@@ -378,7 +384,7 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
         prepared = Prepared(panel, split, scaler, scaled, starts, anchor, series_of, scaling,
                             skipped=skipped,
                             forecast_only=[n for n, u in zip(panel.names, untrained) if u])
-    prepared.fallback = fallback
+    prepared.fallback, prepared.in_sample = fallback, in_sample
     return with_covariates(prepared, config, train_rows, covariates)
 
 

@@ -205,14 +205,18 @@ def panel_parts(lengths, window: int, horizon: int, val_fraction: float,
       it gives the global model no training window, yet the model forecasts its test
       part (and `lstm-tf predict` its future) from its last window, so it is evaluated
       like the others rather than left out (`forecast_only`).
-    A series whose rows before the test part hold no window is not kept."""
+    A series whose rows before the test part hold no window is not kept. Where no series
+    holds a validation part, every series whose rows before the test part hold a window and
+    its horizon trains (`NO_VALIDATION`, as a single series)."""
     lengths = np.asarray(lengths, np.int64)
     val, test = part_rows(lengths, horizon, val_fraction, test_fraction, holdout, val_size)
     full = lengths - val - test >= window + horizon
-    if not full.any():
-        return val, test, full
+    if not full.any():  # no series holds one: the panel trains without (NO_VALIDATION)
+        full = lengths - test >= window + horizon
+        if not full.any():
+            return val, test, full
     kept = full | (lengths - test >= window)
-    return np.where(full, val, 0), test, kept
+    return np.where(lengths - val - test >= window + horizon, val, 0), test, kept
 
 
 def forecast_only(lengths, val: np.ndarray, test: np.ndarray, window: int,
@@ -233,6 +237,9 @@ def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
     lengths = np.asarray(lengths, np.int64)
     typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
                           test_fraction, holdout, val_size)
+    if typical < MIN_WINDOW and val_size is None:  # as a single series': without validation
+        typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
+                              test_fraction, holdout, NO_VALIDATION)
 
     def kept(window: int) -> int:  # the series that train (forecast-only ones do not)
         val, test, keep = panel_parts(lengths, window, horizon, val_fraction, test_fraction,
