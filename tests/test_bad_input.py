@@ -315,7 +315,8 @@ CASES = [
          "Invalid value for '--trials'", {"data.csv": SINE}),
     # panels: training, export, predict
     Case("every series too short", TRAIN + ["--series-column", "id"],
-         "every one of the 2 series is too short for window 4 + horizon 1",
+         "every one of the 2 series is too short for window 4 + horizon 1 before its test part "
+         "(the longest has 5 rows; one series needs at least 6)",
          {"data.csv": SHORT_PANEL}),
     Case("export --step of a panel run", ["export", "prun", "--step", "--out", "p.onnx"],
          "the run prun is a panel run: export its window model", needs="panel"),

@@ -329,14 +329,14 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     panel = as_panel(dataclasses.replace(data, time=None)) if single else data
     split, keep = split_panel(panel, config)
     skipped = [name for name, k in zip(panel.names, keep) if not k]
-    if not keep.any():
+    if not keep.any():  # (without a validation part: `panel_parts`' NO_VALIDATION)
         need = minimum_rows(config.window, config.horizon, config.val_fraction,
-                            config.test_fraction, config.holdout, config.val_size)
+                            config.test_fraction, config.holdout,
+                            NO_VALIDATION if config.val_size is None else config.val_size)
         raise UserError(f"every one of the {len(panel.names)} series is too short for window "
-                        f"{config.window} + horizon {config.horizon} in its training part and "
-                        f"horizon {config.horizon} rows of validation and test (the longest has "
-                        f"{int(panel.lengths.max())} rows; one series needs at least {need}); "
-                        "use a smaller --window, --horizon or --test-size")
+                        f"{config.window} + horizon {config.horizon} before its test part (the "
+                        f"longest has {int(panel.lengths.max())} rows; one series needs at "
+                        f"least {need}); use a smaller --window, --horizon or --test-size")
     panel = keep_series(panel, keep)
     split, _ = split_panel(panel, config)
     untrained = forecast_only(panel.lengths, split.val_end - split.train_end,

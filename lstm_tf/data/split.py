@@ -182,7 +182,7 @@ def minimum_rows(window: int, horizon: int, val_fraction: float, test_fraction: 
                  holdout: int | None = None, val_size: int | None = None) -> int | None:
     """The fewest rows a series needs for `split_rows` with this window (None: none
     below a bound, the fractions leave too little)."""
-    smallest = window + 3 * horizon
+    smallest = window + 2 * horizon  # a training window and a test part (no validation)
     for rows in range(smallest, 100 * smallest + 1000):
         val, test = part_rows([rows], horizon, val_fraction, test_fraction, holdout, val_size)
         if rows - int(val[0]) - int(test[0]) >= window + horizon:
