@@ -322,7 +322,8 @@ def log_plan(prepared: Prepared, config: RunConfig, done: int,
         + ") on "
         f"{prepared.series.source}, window {data.window}, anchor {prepared.anchor.describe()}: "
         f"{len(prepared.starts['train'])} train / "
-        f"{len(prepared.starts['val'])} val / {len(prepared.starts['test'])} test windows"
+        + ("no" if prepared.in_sample else f"{len(prepared.starts['val'])}")
+        + f" val / {len(prepared.starts['test'])} test windows"
         + (f"; resuming after epoch {done}" if done else ""))
 
 

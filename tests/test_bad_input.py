@@ -94,14 +94,19 @@ CASES = [
     Case("infinite value", TRAIN + ["--target", "value"],
          "column 'value' has an infinite value at line 3", {"data.csv": "t,value\n1,1\n2,inf\n"}),
     Case("too few rows", TRAIN + ["--target", "value"],
-         "too few rows (5) for window 4, horizon 1 and the train/validation/test split (val 0.15, test 0.15); need at least 7 rows", {"data.csv": "t,value\n" + "1,1\n" * 5}),
+         "too few rows (5) for window 4, horizon 1 and the train/validation/test split (val 0.15, test 0.15); need at least 6 rows", {"data.csv": "t,value\n" + "1,1\n" * 5}),
     Case("5 rows with the default window", ["train", "--data", "data.csv", "--epochs", "1", "-q"],
          "too few rows (5) for horizon 1 and the train/validation/test split (val 0.15, test "
          "0.15); need at least 6 rows (a window of 2 rows and 3 training windows)",
          {"data.csv": "t,value\n" + "".join(f"{i},{i % 3}\n" for i in range(5))}),
     Case("too few rows for --test-size", TRAIN + ["--horizon", "12", "--test-size", "12"],
+         "too few rows (27) for window 4, horizon 12 and a test part of 12 rows (validation "
+         "0.15); need at least 28 rows",
+         {"data.csv": "t,value\n" + "".join(f"{i},{i % 5}\n" for i in range(27))}),
+    Case("too few rows for --val-size", TRAIN + ["--horizon", "12", "--test-size", "12",
+                                                 "--val-size", "12"],
          "too few rows (30) for window 4, horizon 12 and a test part of 12 rows (validation "
-         "0.15); need at least 40 rows",
+         "12 rows); need at least 40 rows",
          {"data.csv": "t,value\n" + "".join(f"{i},{i % 5}\n" for i in range(30))}),
     Case("--val-size below the horizon", TRAIN + ["--horizon", "6", "--val-size", "3"],
          "--val-size 3 is shorter than the horizon (6): the part would hold no forecast",

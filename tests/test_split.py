@@ -393,3 +393,24 @@ def test_a_single_series_splits_as_a_panel_of_one(options):
         np.testing.assert_array_equal(starts[part], window_starts(
             *split.bounds(part), config.window, config.horizon, config.stride))
         assert (series_of[part] == 0).all()
+
+
+def test_a_single_series_splits_as_a_panel_of_one_with_a_window_given():
+    """48 months, h = 18, --test-size 18 and --window 6 (refused before: the default window
+    trained without a validation part, a window given did not): the same parts as a panel
+    of such series, no validation part; a --val-size given is kept or refused."""
+    from lstm_tf.data.split import panel_parts
+
+    split = split_rows(48, 0.15, 0.15, window=6, horizon=18, holdout=18)
+    assert (split.train_end, split.val_end, split.rows) == (30, 30, 48)
+    val, test, kept = panel_parts([48, 48], 6, 18, 0.15, 0.15, holdout=18)
+    assert val.tolist() == [0, 0] and test.tolist() == [18, 18] and kept.all()
+    # 42 rows hold a window and its horizon before the test part, 41 do not
+    assert split_rows(42, 0.15, 0.15, window=6, horizon=18, holdout=18).train_end == 24
+    with pytest.raises(UserError, match=r"too few rows \(41\) .* need at least 42 rows"):
+        split_rows(41, 0.15, 0.15, window=6, horizon=18, holdout=18)
+    with pytest.raises(UserError, match=r"\(validation 18 rows\); need at least 60 rows"):
+        split_rows(48, 0.15, 0.15, window=6, horizon=18, holdout=18, val_size=18)
+    assert not panel_parts([48], 6, 18, 0.15, 0.15, holdout=18, val_size=18)[0].any()
+    split = split_rows(60, 0.15, 0.15, window=6, horizon=18, holdout=18, val_size=18)
+    assert (split.train_end, split.val_end) == (24, 42)

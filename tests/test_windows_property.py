@@ -23,9 +23,11 @@ def layouts(draw):
     window, horizon = draw(st.integers(1, 40)), draw(st.integers(1, 10))
     val = draw(st.floats(0.01, 0.6))
     test = draw(st.floats(0.01, min(0.6, 0.95 - val)))
-    # The fewest rows split_rows accepts (what a search calling `fits` from window +
-    # 3 * horizon up would find, without a refusal, which computes this minimum, per row).
-    smallest = data.split.minimum_rows(window, horizon, val, test)
+    # The fewest rows split_rows accepts, without a validation part (what a search calling
+    # `fits` from window + 2 * horizon up would find, without a refusal, which computes
+    # this minimum, per row); longer series have one where it leaves a training window.
+    smallest = data.split.minimum_rows(window, horizon, val, test,
+                                       val_size=data.split.NO_VALIDATION)
     assume(smallest is not None)
     rows = draw(st.integers(smallest, max(smallest, 400)))
     assume(fits(rows, val, test, window, horizon))  # rounding makes a rare gap above smallest
@@ -40,12 +42,19 @@ def test_windows_are_slices_inside_their_split(layout, stride, columns, targets)
     targets = min(targets, columns)
     values = np.random.default_rng(rows).standard_normal((rows, columns))
     split = data.split_rows(rows, val, test, window, horizon)
-    assert 0 < split.train_end < split.val_end < split.rows == rows
+    assert 0 < split.train_end <= split.val_end < split.rows == rows
+    # No validation part only where one of the fractions' size leaves no training window
+    # (the fallback a panel of such series has too: `split.panel_parts`).
+    validated = split.val_end > split.train_end
+    if not validated:
+        val_rows, test_rows = (int(n[0]) for n in data.split.part_rows([rows], horizon, val,
+                                                                      test))
+        assert rows - val_rows - test_rows < window + horizon
     seen_targets = set()
-    for part in ("train", "val", "test"):
+    for part in ("train", "val", "test")[:: 1 if validated else 2]:
         start, end = split.bounds(part)
         starts = data.window_starts(start, end, window, horizon, stride)
-        assert len(starts) >= 1  # split_rows guarantees every part a window
+        assert len(starts) >= 1  # split_rows guarantees every part it keeps a window
         inputs, outputs = data.windows(values, starts, window, horizon, targets)
         for t, x, y in zip(starts, inputs, outputs):
             assert start <= t and t + horizon <= end  # targets inside the split

@@ -12,8 +12,10 @@ The rules, one set for a single series and for every series of a panel (`part_ro
   fraction holds at least `horizon` rows (one forecast); a size given below the
   horizon is refused.
 - training: the rest. It must hold a window and its horizon (in a panel, a series too
-  short for that is still forecast from a window before its test part: `panel_parts`);
-  a default window (`default_window`) shrinks with the training part (a third of it).
+  short for that is still forecast from a window before its test part), or, where no
+  series holds one once a validation part of the fractions' size is taken, there is none
+  (`panel_parts`; `split_rows` is its panel of one); a default window (`default_window`)
+  shrinks with the training part (a third of it).
   A single series too short for a window of `MIN_WINDOW` rows with `MIN_TRAIN_WINDOWS`
   training windows and its validation part trains without one (`NO_VALIDATION`) if its
   rows before the test part hold `IN_SAMPLE_WINDOWS` windows and their horizon (a seasonal
@@ -161,21 +163,23 @@ class Split:
 
 def split_rows(rows: int, val_fraction: float, test_fraction: float, window: int,
                horizon: int, holdout: int | None = None, val_size: int | None = None) -> Split:
-    """Split `rows` chronologically (`part_rows`); every part must hold at least one
-    window: the training part `window + horizon` rows for its first window, validation
-    and test `horizon` rows each (their inputs look back into earlier rows). A refusal
-    names the true minimum of rows."""
+    """Split `rows` chronologically: `panel_parts` for a panel of one, refused where it
+    keeps no training window. The training part holds `window + horizon` rows for its
+    first window, the test part `horizon` rows, the validation part `horizon` rows or none
+    (a series too short for one, unless `val_size` asks for it). A refusal names the true
+    minimum of rows."""
     _check_fractions(val_fraction, test_fraction)
-    val, test = (int(n[0]) for n in part_rows([rows], horizon, val_fraction, test_fraction,
-                                               holdout, val_size))
-    val_end = rows - test
-    train_end = val_end - val
-    if train_end < window + horizon:
-        need = minimum_rows(window, horizon, val_fraction, test_fraction, holdout, val_size)
+    val, test, kept = (int(n[0]) for n in panel_parts([rows], window, horizon, val_fraction,
+                                                       test_fraction, holdout, val_size))
+    # (one series is never kept forecast only, and loses no validation part it asked for)
+    if not (kept and rows - val - test >= window + horizon
+            and (val > 0 or val_size in (None, NO_VALIDATION))):
+        need = minimum_rows(window, horizon, val_fraction, test_fraction, holdout,
+                            NO_VALIDATION if val_size is None else val_size)
         hint = f"need at least {need} rows" if need else "use more rows or smaller fractions"
         raise UserError(f"too few rows ({rows}) for window {window}, horizon {horizon} and "
                         f"{_describe(val_fraction, test_fraction, holdout, val_size)}; {hint}")
-    return Split(train_end, val_end, rows)
+    return Split(rows - test - val, rows - test, rows)
 
 
 def minimum_rows(window: int, horizon: int, val_fraction: float, test_fraction: float,
@@ -206,12 +210,12 @@ def panel_parts(lengths, window: int, horizon: int, val_fraction: float,
       part (and `lstm-tf predict` its future) from its last window, so it is evaluated
       like the others rather than left out (`forecast_only`).
     A series whose rows before the test part hold no window is not kept. Where no series
-    holds a validation part, every series whose rows before the test part hold a window and
-    its horizon trains (`NO_VALIDATION`, as a single series)."""
+    holds a validation part (and `val_size` asks for none), every series whose rows before
+    the test part hold a window and its horizon trains (`NO_VALIDATION`)."""
     lengths = np.asarray(lengths, np.int64)
     val, test = part_rows(lengths, horizon, val_fraction, test_fraction, holdout, val_size)
     full = lengths - val - test >= window + horizon
-    if not full.any():  # no series holds one: the panel trains without (NO_VALIDATION)
+    if not full.any() and val_size is None:  # none holds one: trained without (NO_VALIDATION)
         full = lengths - test >= window + horizon
         if not full.any():
             return val, test, full
