@@ -347,6 +347,7 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str],
                         int(np.max([len(v) for _, v in data.values()]))],
             "error": error, "train_seconds": round(seconds, 1),
             "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
+            "keep_statistic": metrics.get("keep_statistic"),  # (train.KEEP_T)
             "floor": metrics.get("floor"), "members": run_members(run) if not error else None,
             # anchor network's second training (anchor + network), when it ran
             **{key: metrics[key] for key in ("first_training", "second_training")

@@ -92,3 +92,27 @@ def panel_summary(table: dict[str, np.ndarray], names: list[str]) -> dict:
         summary[f"beats_{name}"] = int(np.sum(
             table[f"{names[0]}_mase"][both] < table[f"{name}_mase"][both]))
     return summary
+
+
+def diebold_mariano(differences: np.ndarray, series: np.ndarray, lag: int) -> float:
+    """Diebold and Mariano's (1995) statistic of a mean loss difference: mean(d) over its
+    standard error, the variance by Newey and West (Bartlett weights up to `lag`, taken
+    within each series: the windows of one series overlap, those of two do not).
+
+    `differences` [n]: per forecast, loss A - loss B in time order within each series
+    (`series` [n], the series of each). Below -1.645, A is better at the one-sided 5%
+    level; -inf or inf when every difference is the same nonzero value, 0 when all are 0.
+    """
+    d = np.asarray(differences, np.float64)
+    if np.ptp(d) == 0:  # no spread: a sure sign, or none
+        return 0.0 if d[0] == 0 else float(np.sign(d[0]) * np.inf)
+    centred = d - d.mean()
+    variance = 0.0
+    for s in np.unique(series):
+        x = centred[series == s]
+        variance += float(x @ x)
+        for k in range(1, min(lag, len(x) - 1) + 1):
+            variance += 2 * (1 - k / (lag + 1)) * float(x[k:] @ x[:-k])
+    if variance <= 0:  # (Bartlett weights keep it positive but for rounding)
+        return float(np.sign(d.mean()) * np.inf)
+    return float(d.mean() / np.sqrt(variance / len(d) ** 2))

@@ -91,3 +91,60 @@ def test_model_metrics_are_those_of_its_own_forecast(tiny):
     assert metrics["model"]["rmse"] == pytest.approx(rmse, rel=1e-5)
     assert metrics["model"]["mase"] == pytest.approx(mae / scale(y), rel=1e-5)
     assert metrics["model"]["mae"] != pytest.approx(metrics["naive"]["mae"], rel=1e-3)
+
+
+def test_diebold_mariano_by_hand():
+    """The keep rule's statistic (`train.KEEP_T`): d = 1, 2, 3, 4 with lag 1: mean 2.5,
+    centred -1.5 -0.5 0.5 1.5, sum of squares 5, lag-1 products 1.25 weighted 1/2: a
+    variance of the mean of (5 + 2 * 0.5 * 1.25) / 4^2, standard error 0.625, t = 4."""
+    from lstm_tf.metrics import diebold_mariano
+
+    one = np.zeros(4, np.int64)
+    assert diebold_mariano(np.array([1.0, 2, 3, 4]), one, lag=1) == pytest.approx(4.0)
+    assert diebold_mariano(-np.array([1.0, 2, 3, 4]), one, lag=1) == pytest.approx(-4.0)
+    # lag 0: the plain t statistic of the mean (standard error sqrt(5) / 4)
+    assert diebold_mariano(np.array([1.0, 2, 3, 4]), one, lag=0) == pytest.approx(
+        2.5 / (np.sqrt(5) / 4))
+    # Two series: no product across them. Series 0 holds 1, 2 (centred on the mean of all
+    # four, 2.5: -1.5, -0.5, lag-1 product 0.75), series 1 holds 3, 4 (0.5, 1.5: 0.75):
+    # variance (5 + 2 * 0.5 * (0.75 + 0.75)) / 16, t = 2.5 / sqrt(6.5 / 16).
+    two = np.array([0, 0, 1, 1])
+    assert diebold_mariano(np.array([1.0, 2, 3, 4]), two, lag=1) == pytest.approx(
+        2.5 / np.sqrt(6.5 / 16))
+    assert diebold_mariano(np.zeros(5), np.zeros(5, np.int64), lag=2) == 0.0
+    assert diebold_mariano(np.full(3, -0.1), np.zeros(3, np.int64), lag=1) == -np.inf
+
+
+def test_the_keep_rule_reads_the_statistic_of_the_per_window_mae_differences(monkeypatch):
+    """`train.network_beats_anchor` on four validation windows of horizon 2 (lag 1) whose
+    anchor misses every step by 1 and whose anchor + network misses by 1 - d/10, d = 1..4:
+    per-window differences -0.1 .. -0.4, the statistic of the by-hand test above with its
+    sign turned: -4. Kept (below -KEEP_T); a network that only matches the anchor, or
+    that is better on average but not window by window, is not."""
+    from types import SimpleNamespace
+
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig
+
+    gain = np.array([0.1, 0.2, 0.3, 0.4])
+    network = object()
+    monkeypatch.setattr(train_lib, "keras_predict", lambda model: network)
+
+    def prepared(with_network):
+        return SimpleNamespace(
+            starts={"val": np.arange(10, 14)},
+            actual=lambda starts, window, horizon: np.zeros((4, horizon, 1)),
+            error_scale=lambda starts: np.ones(4),
+            series_index=lambda starts: np.zeros(4, np.int64),
+            forecast=lambda predict, starts, window, horizon: np.ones((4, horizon, 1)) - (
+                with_network[:, None, None] if predict is network else 0))
+
+    data = DataConfig(window=3, horizon=2)
+    statistic = train_lib.network_beats_anchor(None, prepared(gain), data)
+    assert statistic == pytest.approx(-4.0)
+    assert statistic < -train_lib.KEEP_T
+    assert train_lib.network_beats_anchor(None, prepared(0 * gain), data) == 0.0
+    # Better on average (by 0.0125) but worse on two windows of four: no clear edge.
+    noisy = train_lib.network_beats_anchor(None, prepared(np.array([0.3, -0.25, 0.2, -0.2])),
+                                           data)
+    assert -train_lib.KEEP_T < noisy < 0
