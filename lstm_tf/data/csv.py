@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, check_choice
 from .panel import Series
 from .timeaxis import check_increasing, guess_time_column, is_time_like, iso_periods, parse_times
 
@@ -239,8 +239,7 @@ def fill_missing(values: np.ndarray, offsets: np.ndarray, fill: str | None, sour
         raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first "
                         f"{where(np.flatnonzero(missing.any(axis=1)))}; choose --fill "
                         "interpolate, ffill or drop")
-    if fill not in FILL_METHODS:
-        raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
+    check_choice("fill method", fill, FILL_METHODS)
     if fill == "drop":
         keep = ~missing.any(axis=1)
         return values[keep], keep

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
-from ..errors import UserError
+from ..errors import UserError, check_choice
 from ..figures import pyplot, save_figure
 # TensorFlow is started by `tensorflow()`: no C++ start-up lines, as in `train`, and no
 # "retracing" warning (every model gets its own tf.function, which it calls a mistake).
@@ -128,8 +128,7 @@ def build_model(spec: ModelSpec, length: int, units: int, seed: int):
     tensorflow()
     import keras
 
-    if spec.kind not in MODEL_KINDS:
-        raise UserError(f"unknown model kind {spec.kind!r}; choose from {', '.join(MODEL_KINDS)}")
+    check_choice("model kind", spec.kind, MODEL_KINDS, "choose from")
     keras.utils.set_random_seed(seed)
     if spec.kind == "simple_rnn":
         recurrent = keras.layers.SimpleRNN(units, name="simple_rnn")
@@ -858,9 +857,7 @@ def _configure(config, quick: dict, overrides: dict):
             raise UserError("give at least one sequence length")
         if len(set(config.lengths)) != len(config.lengths):
             raise UserError(f"sequence lengths repeat: {','.join(map(str, config.lengths))}")
-    if config.optimizer not in OPTIMIZERS:
-        raise UserError(f"unknown optimizer {config.optimizer!r}; choose from "
-                        f"{', '.join(OPTIMIZERS)}")
+    check_choice("optimizer", config.optimizer, OPTIMIZERS, "choose from")
     for name, (label, lowest) in LIMITS.items():
         for value in getattr(config, name, ()) if name == "lengths" else [
                 getattr(config, name, None)]:
