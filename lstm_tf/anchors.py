@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import window_scaling
-from .errors import UserError
+from .errors import UserError, check_choice
 
 CHOICES = ("auto", "network", "none", "last", "season", "season-level", "ar", "ar-level")
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
@@ -400,8 +400,7 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     weighs only the candidates that fit nothing (a series with no validation part scores
     them on its training windows, where a fitted one would score its own fit).
     """
-    if choice not in CHOICES:
-        raise UserError(f"unknown anchor {choice!r}; choose {', '.join(CHOICES)}")
+    check_choice("anchor", choice, CHOICES)
     if choice in ("none", "network"):  # (network's fallback: `choose` again with auto)
         return Anchor.none(horizon, n_targets), {}
     if choice in ("season", "season-level") and not any(

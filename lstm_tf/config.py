@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 
-from .errors import UserError
+from .errors import UserError, check_choice
 
 MODEL_KINDS = ("lstm", "rnn", "gated")
 LOSSES = ("mse", "huber", "mae", "pinball")  # pinball: the loss of a quantile model, and only of it
@@ -65,10 +65,10 @@ class DataConfig:
     known: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        _positive(horizon=self.horizon, stride=self.stride, backtest_step=self.backtest_step)
+        check_positive(horizon=self.horizon, stride=self.stride, backtest_step=self.backtest_step)
         optional = {"window": self.window, "backtest_windows": self.backtest_windows,
                     "test_size": self.test_size, "val_size": self.val_size, "season": self.season}
-        _positive(**{name: value for name, value in optional.items() if value is not None})
+        check_positive(**{name: value for name, value in optional.items() if value is not None})
         if self.scaling not in (None, "window", "series"):
             raise UserError(f"unknown scaling {self.scaling!r}; choose window or series")
         from .data.covariates import check_calendar
@@ -116,15 +116,13 @@ class ModelConfig:
                                           or self.ensemble <= 0):
             raise UserError(f"--ensemble must be a positive integer (the number of networks), "
                             f"got {self.ensemble}")
-        if self.series_embedding < 0:
-            raise UserError(f"--series-embedding must be >= 0, got {self.series_embedding}")
+        _bounded(">= 0", series_embedding=self.series_embedding)
         if self.quantiles is not None:
             from .quantiles import parse_levels
 
             self.quantiles = parse_levels(self.quantiles)
-        if self.kind not in MODEL_KINDS:
-            raise UserError(f"unknown model kind {self.kind!r}; choose {', '.join(MODEL_KINDS)}")
-        _positive(units=self.units, layers=self.layers)
+        check_choice("model kind", self.kind, MODEL_KINDS)
+        check_positive(units=self.units, layers=self.layers)
         if not 0 <= self.dropout < 1:
             raise UserError(f"--dropout must be in [0, 1), got {self.dropout}")
 
@@ -169,25 +167,16 @@ class TrainConfig:
     floor: bool = True
 
     def validate(self) -> None:
-        _positive(epochs=self.epochs, batch_size=self.batch_size,
+        check_positive(epochs=self.epochs, batch_size=self.batch_size,
                   steps_per_execution=self.steps_per_execution, cpu_devices=self.cpu_devices)
-        if self.threads < 0:
-            raise UserError(f"--threads must be >= 0, got {self.threads}")
-        if self.device not in DEVICES:
-            raise UserError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"unknown strategy {self.strategy!r}; choose {', '.join(STRATEGIES)}")
-        if not self.learning_rate > 0:
-            raise UserError(f"--learning-rate must be > 0, got {self.learning_rate}")
-        if self.loss not in LOSSES:
-            raise UserError(f"unknown loss {self.loss!r}; choose {', '.join(LOSSES)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise UserError(f"unknown --lr-schedule {self.lr_schedule!r}; choose "
-                            f"{', '.join(LR_SCHEDULES)}")
-        if self.patience < 0:
-            raise UserError(f"--patience must be >= 0, got {self.patience}")
-        if self.clipnorm is not None and not self.clipnorm > 0:
-            raise UserError(f"--clipnorm must be > 0, got {self.clipnorm}")
+        _bounded(">= 0", threads=self.threads)
+        check_choice("device", self.device, DEVICES)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        _bounded("> 0", learning_rate=self.learning_rate)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("--lr-schedule", self.lr_schedule, LR_SCHEDULES)
+        _bounded(">= 0", patience=self.patience)
+        _bounded("> 0", clipnorm=self.clipnorm)
 
 
 @dataclass
@@ -251,10 +240,17 @@ def _build(cls, raw: dict):
     return cls(**{key: value for key, value in raw.items() if key in known})
 
 
-def _positive(**values: int) -> None:
+def check_positive(**values: int) -> None:
     for name, value in values.items():
         if value is None or value <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+
+
+def _bounded(bound: str, **values: float | None) -> None:
+    """Each option `value` (None: not given) is `bound` (">= 0" or "> 0")."""
+    for name, value in values.items():
+        if value is not None and not (value >= 0 if bound == ">= 0" else value > 0):
+            raise UserError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
 
 
 def library_versions() -> dict[str, str]:

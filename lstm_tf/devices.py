@@ -22,7 +22,7 @@ import json
 import os
 
 from .config import DEVICES, STRATEGIES, UNROLL_MAX_WINDOW
-from .errors import UserError
+from .errors import UserError, check_choice
 from .tf_setup import tensorflow
 
 
@@ -36,8 +36,7 @@ def resolve_device(device: str) -> str:
     earlier `--device cpu` run in the same process hid them (`use_devices`), and they
     cannot be shown again once TensorFlow has started.
     """
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
+    check_choice("device", device, DEVICES)
     tf = tensorflow()
     visible = tf.config.get_visible_devices("GPU")
     if device == "gpu" and not visible:
@@ -156,8 +155,7 @@ def cluster_workers() -> int:
 def resolve_strategy(strategy: str, device: str) -> str:
     """'auto' is multiworker when TF_CONFIG names several machines, mirrored on several
     GPUs, otherwise the default (one device)."""
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {strategy!r}; choose {', '.join(STRATEGIES)}")
+    check_choice("strategy", strategy, STRATEGIES)
     if strategy != "auto":
         return strategy
     if cluster_workers() > 1:

@@ -12,3 +12,9 @@ class UserError(ValueError):
 
 class DiskFull(UserError):
     """A write failed for lack of space (ENOSPC, or EDQUOT: over the disk quota)."""
+
+
+def check_choice(what: str, value, choices, choose: str = "choose") -> None:
+    """`UserError` "unknown <what> 'value'; choose a, b, c" unless `value` is a choice."""
+    if value not in choices:
+        raise UserError(f"unknown {what} {value!r}; {choose} {', '.join(choices)}")

@@ -236,12 +236,11 @@ def parse_names(text: str | None) -> list[str]:
 
 
 class Session:
-    """A model loaded in one runtime, called as an onnxruntime session is."""
+    """A model loaded in one runtime, called as an onnxruntime session is; `call` maps a
+    feed to every output, in graph order."""
 
-    name = ""
-
-    def __init__(self, model: Model, threads: int = 1):
-        self.model, self.threads = model, threads
+    def __init__(self, model: Model, call: Callable[[dict], list] | None = None):
+        self.model, self._call = model, call
 
     def get_inputs(self) -> list:
         """The graph's inputs (`.name`, `.shape`), as onnxruntime's session lists them."""
@@ -252,7 +251,7 @@ class Session:
         return [outputs[name] for name in (output_names or self.model.outputs)]
 
     def _run(self, feed: dict) -> list[np.ndarray]:  # every output, in graph order
-        raise NotImplementedError
+        return self._call(feed)
 
     def time(self, feed: dict, seconds: float) -> list[float]:
         """Per-call microseconds of about `seconds` of calls (at least 3), after a warm-up."""
@@ -269,91 +268,64 @@ class Session:
         pass
 
 
-class OnnxruntimeSession(Session):
-    name = "onnxruntime"
-
-    def __init__(self, model: Model, threads: int = 1):
-        super().__init__(model, threads)
-        self.session = runtime.session(model.data, threads)
-
-    def _run(self, feed):
-        return self.session.run(None, feed)
+def _onnxruntime(model: Model, threads: int = 1) -> Session:
+    runner = runtime.session(model.data, threads)
+    return Session(model, lambda feed: runner.run(None, feed))
 
 
-class OpenVINOSession(Session):
+def _openvino(model: Model, threads: int = 1,
+              precision: str | None = OPENVINO_PRECISION) -> Session:
     """OpenVINO's CPU plugin. `precision` is INFERENCE_PRECISION_HINT ("f32"); None keeps
     the plugin's default, bf16 on a CPU that has it (shown by the tests to miss)."""
+    import openvino
 
-    name = "openvino"
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    core = openvino.Core()
+    compiled = core.compile_model(core.read_model(str(model.path)), "CPU", config)
+    request = compiled.create_infer_request()
 
-    def __init__(self, model: Model, threads: int = 1, precision: str | None = OPENVINO_PRECISION):
-        super().__init__(model, threads)
-        import openvino
-
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
-        if precision:
-            config["INFERENCE_PRECISION_HINT"] = precision
-        core = openvino.Core()
-        compiled = core.compile_model(core.read_model(str(model.path)), "CPU", config)
-        self.request = compiled.create_infer_request()
-        self.outputs = compiled.outputs  # graph order
-
-    def _run(self, feed):
-        results = self.request.infer(feed)
-        return [np.array(results[output]) for output in self.outputs]
+    def call(feed):
+        results = request.infer(feed)
+        return [np.array(results[output]) for output in compiled.outputs]  # graph order
+    return Session(model, call)
 
 
-class TractSession(Session):
+def _tract(model: Model, threads: int = 1) -> Session:
     """tract plans a model for concrete input shapes: one runnable per feed's shapes."""
+    import tract
 
-    name = "tract"
-    DTYPES = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32"}
+    dtypes = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32"}
+    plans = {}
 
-    def __init__(self, model: Model, threads: int = 1):
-        super().__init__(model, threads)
-        import tract
-
-        self.tract = tract
-        self.plans = {}
-
-    def _plan(self, feed):
+    def call(feed):
         key = tuple((name, value.shape, value.dtype.str) for name, value in feed.items())
-        if key not in self.plans:
-            inference = self.tract.onnx().load(str(self.model.path))
+        if key not in plans:
+            inference = tract.onnx().load(str(model.path))
             for index in range(inference.input_count()):
                 value = feed[inference.input_name(index)]
                 # Concrete shapes only: a symbolic one can abort the process inside tract.
                 inference.set_input_fact(index, ",".join(
-                    [str(d) for d in value.shape] + [self.DTYPES[value.dtype.name]]))
-            self.plans[key] = inference.into_model().into_runnable()
-        return self.plans[key]
-
-    def _run(self, feed):
-        plan = self._plan(feed)
-        return [output.to_numpy() for output in plan.run([feed[graph_input.name]
-                                                          for graph_input in self.model.inputs])]
+                    [str(d) for d in value.shape] + [dtypes[value.dtype.name]]))
+            plans[key] = inference.into_model().into_runnable()
+        return [output.to_numpy() for output in plans[key].run(
+            [feed[graph_input.name] for graph_input in model.inputs])]
+    return Session(model, call)
 
 
-class ReferenceSession(Session):
-    name = "reference"
+def _reference(model: Model, threads: int = 1) -> Session:
+    from onnx.reference import ReferenceEvaluator
 
-    def __init__(self, model: Model, threads: int = 1):
-        super().__init__(model, threads)
-        from onnx.reference import ReferenceEvaluator
-
-        self.evaluator = ReferenceEvaluator(model.data)
-
-    def _run(self, feed):
-        return [np.asarray(output) for output in self.evaluator.run(None, feed)]
+    evaluator = ReferenceEvaluator(model.data)
+    return Session(model, lambda feed: [np.asarray(out) for out in evaluator.run(None, feed)])
 
 
 class NodeSession(Session):
     """onnxruntime-node in a child process (`exported/node/serve.js`), JSON lines."""
 
-    name = "node"
-
     def __init__(self, model: Model, threads: int = 1):
-        super().__init__(model, threads)
+        super().__init__(model)
         node, script, _ = _node_paths()
         self.process = subprocess.Popen([node, str(script), str(model.path), "--threads",
                                          str(threads)], stdin=subprocess.PIPE,
@@ -405,8 +377,9 @@ class NodeSession(Session):
                 self.process.wait()
 
 
-SESSIONS: dict[str, type[Session]] = {cls.name: cls for cls in (
-    OnnxruntimeSession, OpenVINOSession, TractSession, ReferenceSession, NodeSession)}
+SESSIONS: dict[str, Callable[..., Session]] = {
+    "onnxruntime": _onnxruntime, "openvino": _openvino, "tract": _tract,
+    "reference": _reference, "node": NodeSession}
 
 
 # --- comparing --------------------------------------------------------------------------

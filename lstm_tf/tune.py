@@ -34,10 +34,10 @@ import numpy as np
 
 from . import data as data_lib
 from .atomic import refuse_overwrite, write_json
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, check_positive
 from .data.panel import Panel
 from .data.prepare import load_data, prepare_any
-from .errors import UserError
+from .errors import UserError, check_choice
 
 ALGORITHMS = ("bayesian", "hyperband")
 UNITS = (16, 32, 64)
@@ -80,15 +80,9 @@ class TuneConfig:
     hyperband_factor: int = 3
 
     def validate(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise UserError(f"unknown algorithm {self.algorithm!r}; choose "
-                            f"{', '.join(ALGORITHMS)}")
-        for name in ("trials", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got "
-                                f"{getattr(self, name)}")
-        if self.max_epochs is not None and self.max_epochs < 1:
-            raise UserError(f"--max-epochs must be a positive integer, got {self.max_epochs}")
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_positive(trials=self.trials, epochs=self.epochs, batch_size=self.batch_size,
+                       **({} if self.max_epochs is None else {"max_epochs": self.max_epochs}))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, check_choice
 from .panel import Series
 from .timeaxis import check_increasing, guess_time_column, is_time_like, iso_periods, parse_times
 
@@ -40,9 +40,7 @@ def check_columns(source: str, header: list[str], targets: list[str], features: 
                   roles: dict[str, str | None]) -> None:
     """Every target and feature is a column of `header`, none is both, and none is a
     column with another role (`roles`: e.g. {"time": "month", "series": "store"})."""
-    for name in targets + features:
-        if name not in header:
-            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    check_present(source, header, targets + features)
     overlap = set(targets) & set(features)
     if overlap:
         raise UserError(f"{source}: column(s) {', '.join(sorted(overlap))} given as both "
@@ -51,6 +49,13 @@ def check_columns(source: str, header: list[str], targets: list[str], features: 
         if name is not None and name in targets + features:
             raise UserError(f"{source}: the {role} column {name!r} cannot be a target or "
                             "feature")
+
+
+def check_present(source: str, header: list[str], names, role: str = "") -> None:
+    """Each of `names` (None: not given) is a column of `header`; `role` ("time ") in the error."""
+    for name in names:
+        if name is not None and name not in header:
+            raise UserError(f"{source}: no {role}column {name!r}; available: {', '.join(header)}")
 
 
 # Columns that number or name the rows rather than measure anything: R's `rownames`,
@@ -160,8 +165,7 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
             first_line: int) -> Series:
     """Pick the target, feature and time columns out of text rows and parse them."""
     check_columns(source, header, list(targets), list(features), {"time": time_column})
-    if time_column and time_column not in header:
-        raise UserError(f"{source}: no column {time_column!r}; available: {', '.join(header)}")
+    check_present(source, header, [time_column or None])
     # A blank line is a row of missing values (in a one-column file, one missing value).
     rows = [row if row else [""] * len(header) for row in rows]
     for offset, row in enumerate(rows):
@@ -239,8 +243,7 @@ def fill_missing(values: np.ndarray, offsets: np.ndarray, fill: str | None, sour
         raise UserError(f"{source}: {int(missing.sum())} missing value(s), the first "
                         f"{where(np.flatnonzero(missing.any(axis=1)))}; choose --fill "
                         "interpolate, ffill or drop")
-    if fill not in FILL_METHODS:
-        raise UserError(f"unknown fill method {fill!r}; choose {', '.join(FILL_METHODS)}")
+    check_choice("fill method", fill, FILL_METHODS)
     if fill == "drop":
         keep = ~missing.any(axis=1)
         return values[keep], keep
@@ -284,9 +287,7 @@ def read_with_future(path, targets: list[str], features: list[str], known: list[
     path = existing_file(path)
     source = str(path)
     header, rows = _header_and_rows(decode(path, source), source)
-    for name in list(targets) + list(known):
-        if name not in header:
-            raise UserError(f"{source}: no column {name!r}; available: {', '.join(header)}")
+    check_present(source, header, list(targets) + list(known))
     columns = [header.index(name) for name in targets]
 
     def has_target(row: list[str]) -> bool:

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..atomic import atomic_path, refuse_overwrite
 from ..errors import UserError
-from .csv import (_MISSING, FLOAT32_MAX, check_columns, decode, default_columns, existing_file,
-                  fill_missing, number, parse_header)
+from .csv import (_MISSING, FLOAT32_MAX, check_columns, check_present, decode, default_columns,
+                  existing_file, fill_missing, number, parse_header)
 from .panel import Panel
 from .timeaxis import check_increasing, format_time, guess_time_column, parse_times
 
@@ -60,14 +60,10 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     path = existing_file(path)
     source = str(path)
     header, features = _header(path, source), list(features)
-    if series_column not in header:
-        raise UserError(f"{source}: no series column {series_column!r}; "
-                        f"available: {', '.join(header)}")
+    check_present(source, header, [series_column], "series ")
     if time_column is None:  # a column named like one (time, date, ds...)
         time_column = guess_time_column(header, [series_column, *(targets or []), *features])
-    if time_column is not None and time_column not in header:
-        raise UserError(f"{source}: no time column {time_column!r}; "
-                        f"available: {', '.join(header)}")
+    check_present(source, header, [time_column], "time ")
     if targets is None:
         targets = default_columns(source, header, [series_column, time_column],
                                   "the series and time columns")[:1]
@@ -157,9 +153,7 @@ def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
     header = _header(path, source)
     if time_column is None:  # a column named like one (time, date, ds...)
         time_column = guess_time_column(header, columns or [])
-    if time_column is not None and time_column not in header:
-        raise UserError(f"{source}: no time column {time_column!r}; "
-                        f"available: {', '.join(header)}")
+    check_present(source, header, [time_column], "time ")
     if columns is None:
         columns = default_columns(source, header, [time_column], "the time column")
     columns = list(columns)

@@ -64,68 +64,18 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
     the epochs already done) sees exactly the batches an uninterrupted run would.
     `per_epoch`: each pass takes only the first `per_epoch` windows of its order (a
     different sample every epoch, still drawn from (seed, epoch) alone).
-
-    Long because one function is clearer here: the per-window and per-batch cutters
-    below share the series tensors and the network's view of a window (scaling, anchor,
-    extra inputs); apart, they would pass all of these around.
     """
     import tensorflow as tf
 
-    series = tf.constant(scaled, dtype=tf.float32)
-    target_series = series[:, :n_targets]
-    known = None if covariates is None else tf.constant(covariates, dtype=tf.float32)
-    index = None if row_series is None else tf.constant(row_series, dtype=tf.int64)
-
-    def with_extras(inputs, t, known_rows):
-        """inputs, or {window, known, series} when the network takes more than the window."""
-        if known is None and index is None:
-            return inputs
-        packed = {"window": inputs}
-        if known is not None:
-            packed["known"] = known_rows
-        if index is not None:
-            packed["series"] = tf.gather(index, t - 1)  # the window's last row's series
-        return packed
-
-    def for_network(inputs, targets):  # [batch, window, columns], [batch, horizon, targets]
-        if window_scaled:
-            from .window_scaling import tf_standardise
-
-            inputs, _, to_z = tf_standardise(inputs, n_targets)
-            targets = to_z(targets)
-        if anchor is None:
-            return inputs, targets
-        return (anchor.tf_network_inputs(inputs, n_targets),
-                targets - anchor.tf_forecast(inputs, n_targets))
-
-    def cut(t):
-        # Static shapes: Keras and XLA then know the window length when they trace.
-        inputs, targets = for_network(series[None, t - window:t], target_series[None, t:t + horizon])
-        known_rows = None if known is None else tf.ensure_shape(
-            known[t:t + horizon], (horizon, covariates.shape[1]))
-        return (with_extras(tf.ensure_shape(inputs[0], (window, scaled.shape[1])), t,
-                            known_rows),
-                tf.ensure_shape(targets[0], (horizon, n_targets)))
-
+    cut_batch = _batch_cutter(scaled, window, horizon, n_targets, anchor, window_scaled,
+                              covariates, row_series)
     if not shuffle:
-        dataset = tf.data.Dataset.from_tensor_slices(starts)
-        dataset = dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return dataset.cache().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, np.int64))
+        dataset = dataset.batch(batch_size).map(cut_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                                                deterministic=True)
+        return dataset.cache().prefetch(tf.data.AUTOTUNE)
     epochs = epochs if epochs is not None else range(1)
     all_starts = tf.constant(starts, dtype=tf.int64)
-
-    input_steps = tf.range(-window, 0, dtype=tf.int64)
-    target_steps = tf.range(horizon, dtype=tf.int64)
-
-    def cut_batch(t):
-        # One gather per batch: [batch] start rows -> [batch, window, columns] windows.
-        inputs, targets = for_network(tf.gather(series, t[:, None] + input_steps),
-                                      tf.gather(target_series, t[:, None] + target_steps))
-        known_rows = None if known is None else tf.ensure_shape(
-            tf.gather(known, t[:, None] + target_steps), (None, horizon, covariates.shape[1]))
-        return (with_extras(tf.ensure_shape(inputs, (None, window, scaled.shape[1])), t,
-                            known_rows),
-                tf.ensure_shape(targets, (None, horizon, n_targets)))
 
     def one_epoch(epoch):
         # A stateless shuffle: the order is a function of (seed, epoch) alone.
@@ -140,3 +90,41 @@ def make_dataset(scaled: np.ndarray, starts: np.ndarray, window: int, horizon: i
 
     passes = tf.data.Dataset.range(epochs.start, epochs.stop)
     return passes.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def _batch_cutter(scaled, window, horizon, n_targets, anchor, window_scaled, covariates,
+                  row_series):
+    """`make_dataset`'s cutter: [batch] start rows -> the network's view of their windows
+    (scaling, anchor, extra inputs), one gather per batch from the series tensors."""
+    import tensorflow as tf
+
+    series = tf.constant(scaled, dtype=tf.float32)
+    target_series = series[:, :n_targets]
+    known = None if covariates is None else tf.constant(covariates, dtype=tf.float32)
+    index = None if row_series is None else tf.constant(row_series, dtype=tf.int64)
+    input_steps = tf.range(-window, 0, dtype=tf.int64)
+    target_steps = tf.range(horizon, dtype=tf.int64)
+
+    def cut_batch(t):
+        inputs = tf.gather(series, t[:, None] + input_steps)  # [batch, window, columns]
+        targets = tf.gather(target_series, t[:, None] + target_steps)
+        if window_scaled:
+            from .window_scaling import tf_standardise
+
+            inputs, _, to_z = tf_standardise(inputs, n_targets)
+            targets = to_z(targets)
+        if anchor is not None:
+            inputs, targets = (anchor.tf_network_inputs(inputs, n_targets),
+                               targets - anchor.tf_forecast(inputs, n_targets))
+        # Static shapes: Keras and XLA then know the window length when they trace.
+        inputs = tf.ensure_shape(inputs, (None, window, scaled.shape[1]))
+        if known is not None or index is not None:  # {window, known, series}
+            inputs = {"window": inputs}
+            if known is not None:
+                inputs["known"] = tf.ensure_shape(tf.gather(known, t[:, None] + target_steps),
+                                                  (None, horizon, covariates.shape[1]))
+            if index is not None:
+                inputs["series"] = tf.gather(index, t - 1)  # the window's last row's series
+        return inputs, tf.ensure_shape(targets, (None, horizon, n_targets))
+
+    return cut_batch

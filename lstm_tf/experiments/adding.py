@@ -32,7 +32,7 @@ import numpy as np
 
 from ..atomic import csv_text, refuse_overwrite, write_json, write_text
 from ..config import library_versions
-from ..errors import UserError
+from ..errors import UserError, check_choice
 from ..figures import pyplot, save_figure
 # TensorFlow is started by `tensorflow()`: no C++ start-up lines, as in `train`, and no
 # "retracing" warning (every model gets its own tf.function, which it calls a mistake).
@@ -128,8 +128,7 @@ def build_model(spec: ModelSpec, length: int, units: int, seed: int):
     tensorflow()
     import keras
 
-    if spec.kind not in MODEL_KINDS:
-        raise UserError(f"unknown model kind {spec.kind!r}; choose from {', '.join(MODEL_KINDS)}")
+    check_choice("model kind", spec.kind, MODEL_KINDS, "choose from")
     keras.utils.set_random_seed(seed)
     if spec.kind == "simple_rnn":
         recurrent = keras.layers.SimpleRNN(units, name="simple_rnn")
@@ -350,17 +349,7 @@ QUICK_GRADIENTS = {"seeds": 1, "train_steps": 200}
 
 def gradient_config(quick: bool = False, **overrides) -> GradientConfig:
     """The default (or `--quick`) configuration, with `overrides` (None = keep) applied."""
-    base = replace(GradientConfig(), **QUICK_GRADIENTS) if quick else GradientConfig()
-    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    _validate_common(config.units, config.batch_size, config.optimizer, config.learning_rate)
-    _check(config.length >= 2, f"sequence length must be >= 2, got {config.length}")
-    _check(config.seeds >= 1, f"seeds must be >= 1, got {config.seeds}")
-    _check(config.probe_size >= 1, f"probe size must be >= 1, got {config.probe_size}")
-    _check(config.train_steps >= 1, f"train steps must be >= 1, got {config.train_steps}")
-    _check(config.clipnorm > 0, f"clipnorm must be > 0, got {config.clipnorm}")
-    _check(config.recurrent_scale is None or config.recurrent_scale > 0,
-           f"recurrent scale must be > 0, got {config.recurrent_scale}")
-    return config
+    return _configure(GradientConfig(), QUICK_GRADIENTS if quick else {}, overrides)
 
 
 @dataclass
@@ -470,20 +459,7 @@ QUICK_MEMORY = {"lengths": (10, 50), "steps": 1000, "test_size": 500}
 
 def memory_config(quick: bool = False, **overrides) -> MemoryConfig:
     """The default (or `--quick`) configuration, with `overrides` (None = keep) applied."""
-    base = replace(MemoryConfig(), **QUICK_MEMORY) if quick else MemoryConfig()
-    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    config = replace(config, lengths=tuple(int(n) for n in config.lengths))
-    _validate_common(config.units, config.batch_size, config.optimizer, config.learning_rate)
-    _check(len(config.lengths) >= 1, "give at least one sequence length")
-    _check(len(set(config.lengths)) == len(config.lengths),
-           f"sequence lengths repeat: {','.join(map(str, config.lengths))}")
-    for length in config.lengths:
-        _check(length >= 2, f"sequence length must be >= 2, got {length}")
-    _check(config.steps >= 1, f"steps must be >= 1, got {config.steps}")
-    _check(config.eval_every >= 1, f"eval-every must be >= 1, got {config.eval_every}")
-    _check(config.test_size >= 1, f"test size must be >= 1, got {config.test_size}")
-    _check(config.target_mse > 0, f"target MSE must be > 0, got {config.target_mse}")
-    return config
+    return _configure(MemoryConfig(), QUICK_MEMORY if quick else {}, overrides)
 
 
 @dataclass
@@ -861,14 +837,31 @@ def _running_mean(values: np.ndarray, window: int, geometric: bool = False) -> n
 # -------------------------------------------------------------------- helpers
 
 
-def _validate_common(units: int, batch_size: int, optimizer: str, learning_rate: float) -> None:
-    _check(units >= 1, f"units must be >= 1, got {units}")
-    _check(batch_size >= 1, f"batch size must be >= 1, got {batch_size}")
-    _check(optimizer in OPTIMIZERS,
-           f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    _check(learning_rate > 0, f"learning rate must be > 0, got {learning_rate}")
+#: Each numeric setting's name in messages and its lowest value (None: above 0).
+LIMITS = {"units": ("units", 1), "batch_size": ("batch size", 1),
+          "learning_rate": ("learning rate", None), "length": ("sequence length", 2),
+          "lengths": ("sequence length", 2), "seeds": ("seeds", 1),
+          "probe_size": ("probe size", 1), "train_steps": ("train steps", 1),
+          "clipnorm": ("clipnorm", None), "recurrent_scale": ("recurrent scale", None),
+          "steps": ("steps", 1), "eval_every": ("eval-every", 1),
+          "test_size": ("test size", 1), "target_mse": ("target MSE", None)}
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise UserError(message)
+def _configure(config, quick: dict, overrides: dict):
+    """`config` with the `--quick` settings and `overrides` (None = keep) applied, checked
+    (UserError) against `LIMITS`."""
+    config = replace(config, **{**quick, **{k: v for k, v in overrides.items() if v is not None}})
+    if hasattr(config, "lengths"):
+        config = replace(config, lengths=tuple(int(n) for n in config.lengths))
+        if not config.lengths:
+            raise UserError("give at least one sequence length")
+        if len(set(config.lengths)) != len(config.lengths):
+            raise UserError(f"sequence lengths repeat: {','.join(map(str, config.lengths))}")
+    check_choice("optimizer", config.optimizer, OPTIMIZERS, "choose from")
+    for name, (label, lowest) in LIMITS.items():
+        for value in getattr(config, name, ()) if name == "lengths" else [
+                getattr(config, name, None)]:
+            if value is not None and not (value > 0 if lowest is None else value >= lowest):
+                raise UserError(f"{label} must be {'> 0' if lowest is None else f'>= {lowest}'}"
+                                f", got {value}")
+    return config
