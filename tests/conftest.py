@@ -147,3 +147,61 @@ class _RunsByKind:
 def sine_runs(tmp_path_factory):
     """Runs of every model kind on the built-in sine data (SINE_KINDS). Read-only."""
     return _RunsByKind(_shared_folder(tmp_path_factory, "sine-kinds"))
+
+
+# ------------------------------------------------- one new process with two CPU devices
+#
+# TensorFlow's devices (--cpu-devices: the CPU split into logical devices) and threads are
+# fixed when it starts, so the checks that need them run in a new process; one process
+# hosts all of them (one TensorFlow start-up, ~5.5 s of CPU, instead of one per check):
+# test_distribute's runs (its first, the stacked run, sets the threads and splits the CPU
+# in two for the others) and test_bad_input's batch size refused for two replicas.
+# Modules register their part (`host_in_fresh_process`) when they are imported; under
+# xdist every worker imports every module, and the first worker to need the process runs
+# it for both (under a file lock). (test_bench_train's mirrored bench keeps a process of
+# its own: after the mirrored runs here, or before them, its all-reduce and theirs met in
+# one collective instance, "Shape mismatch in the collective instance 100".)
+
+_FRESH_PARTS = {}  # name -> (place, code of the part given the process's folder)
+FRESH_MARK = "@@ part: "  # on stdout and stderr before each part's output
+
+
+def host_in_fresh_process(name: str, place: int, code):
+    """Run `code(folder)` (Python source) as part `name` of the fresh process, in the order
+    of `place`; `fresh_process` then gives its stdout and stderr."""
+    _FRESH_PARTS[name] = (place, code)
+
+
+@pytest.fixture(scope="session")
+def fresh_process(tmp_path_factory):
+    """(folder, {name: (stdout, stderr)}): every registered part, run in order in one new
+    Python process (`host_in_fresh_process`), which must exit with status 0."""
+    import json
+    import subprocess
+    import sys
+
+    root = _shared_folder(tmp_path_factory, "fresh-process")
+    done = root / "parts.json"
+    with _locked(root.parent / "fresh-process.lock"):
+        if not done.exists():
+            code = "import sys\n" + "".join(
+                f"print({FRESH_MARK + name!r}, flush=True)\n"
+                f"print({FRESH_MARK + name!r}, file=sys.stderr, flush=True)\n"
+                + part(root) + "\n"
+                for name, (_, part) in sorted(_FRESH_PARTS.items(), key=lambda p: p[1][0]))
+            tests = Path(__file__).resolve().parent
+            path = os.pathsep.join([str(tests.parent), str(tests.parent / ".dev"),
+                                    os.environ.get("PYTHONPATH", "")])
+            result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, timeout=1800, env={
+                                        **os.environ, "PYTHONPATH": path,
+                                        "TF_CPP_MIN_LOG_LEVEL": "3"})
+            assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+
+            def parts(stream):
+                split = stream.split(FRESH_MARK)[1:]
+                return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in split}
+
+            out, err = parts(result.stdout), parts(result.stderr)
+            done.write_text(json.dumps({name: [out[name], err[name]] for name in out}))
+        return root, {name: tuple(pair) for name, pair in json.loads(done.read_text()).items()}

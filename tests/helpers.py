@@ -106,13 +106,28 @@ cli(prog_name="lstm-tf")
 """
 
 
-def cli_signalled_after_epoch(after: int, signum: int) -> list[str]:
-    """The command line (before the CLI's arguments) of `lstm-tf` that sends itself
-    `signum` (SIGINT: Ctrl-C; SIGTERM) right after training epoch `after`: an interruption
-    at a known epoch, instead of a signal from outside racing the run."""
+RUN_MARK = "@@ run "  # `cli_signalled_runs`: before each run's output, with its signal
+EXIT_MARK = "@@ exit status "  # and after it, with its exit status
+
+
+def cli_signalled_runs(after: int, runs) -> list[str]:
+    """The command line of one new process that runs `lstm-tf ARGS` once per (signum,
+    ARGS) of `runs`, in turn, each run sending itself its signal (SIGINT: Ctrl-C; SIGTERM)
+    right after training epoch `after`: an interruption at a known epoch, instead of a
+    signal from outside racing the run; one TensorFlow start-up for them all. Before each
+    run's output a line RUN_MARK + its signal's number, after it EXIT_MARK + the exit
+    status it ended with."""
     import sys
 
-    return [sys.executable, "-c", _SIGNAL_AFTER_EPOCH.format(after=after, signum=int(signum))]
+    code = _SIGNAL_AFTER_EPOCH.format(after=after, signum=0).replace(
+        'cli(prog_name="lstm-tf")\n', "")
+    for signum, args in runs:
+        code += (f"SIGNUM = {int(signum)}\n"  # what the callback sends, read as it fires
+                 f"print({RUN_MARK!r} + '{int(signum)}', flush=True)\n"
+                 f"try:\n    cli({[str(a) for a in args]!r}, prog_name='lstm-tf')\n"
+                 f"except SystemExit as stop:\n"
+                 f"    print({EXIT_MARK!r} + str(stop.code), flush=True)\n")
+    return [sys.executable, "-u", "-c", code]
 
 
 @contextlib.contextmanager
@@ -121,7 +136,7 @@ def interrupted_after_epoch(after: int):
     `after` as a signal would stop it: a KeyboardInterrupt raised during fit, which is what
     Ctrl-C raises and what SIGTERM's handler raises there
     (`progress.interrupts_as_keyboard_interrupt`). The callback is last, so that the run's
-    own callbacks have saved that epoch first, as with `cli_signalled_after_epoch` (which
+    own callbacks have saved that epoch first, as with `cli_signalled_runs` (which
     sends the signals themselves, to a process of their own)."""
     import keras
 

@@ -20,6 +20,7 @@ from unittest import mock
 import pytest
 from click.testing import CliRunner
 
+from conftest import host_in_fresh_process
 from helpers import fill, small_tmpfs
 from lstm_tf.atomic import exclusive
 from lstm_tf_cli.main import cli
@@ -411,8 +412,10 @@ def build_artefacts(root: Path) -> Path:
     return root
 
 
-def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str]:
-    """Lay out the case's files in `folder`, run it there; (exit code, output)."""
+def run_case(case: Case, folder: Path, artefacts: Path | None,
+             hosted=None) -> tuple[int, str]:
+    """Lay out the case's files in `folder`, run it there; (exit code, output). A `fresh`
+    case runs in a new process: `hosted(case)`'s, if given, else one of its own."""
     if case.needs in ("run", "fixed"):
         shutil.copytree(artefacts / "run", folder / "run")
     elif case.needs in ("onnx", "onnx2", "onnx-known"):
@@ -439,7 +442,7 @@ def run_case(case: Case, folder: Path, artefacts: Path | None) -> tuple[int, str
             if case.hidden:  # `import statsforecast` fails as if it were not installed
                 stack.enter_context(mock.patch.dict(sys.modules, dict.fromkeys(case.hidden)))
             if case.fresh:
-                return _run_in_new_process(case.args)
+                return hosted(case) if hosted else _run_in_new_process(case.args)
             result = CliRunner().invoke(cli, case.args)
     finally:
         os.chdir(previous)
@@ -457,11 +460,49 @@ def _run_in_new_process(args: list[str]) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+EXIT_MARK = "@@ exit status "  # on stderr, last, in a fresh case's part of the fresh process
+
+
+def _fresh_case_code(case: Case):
+    """The code of `case` (a `fresh` one) as a part of the session's new process
+    (tests/conftest.py: `fresh_process`), given that process's folder: `lstm-tf ARGS` run
+    as the command line runs it, in a folder of its own holding the case's files."""
+    def code(root: Path) -> str:
+        folder = root / f"bad-input-{CASES.index(case)}"
+        folder.mkdir(exist_ok=True)
+        for name, content in case.files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return ("import os, sys\nfrom lstm_tf_cli.main import cli\n"
+                f"os.chdir({str(folder)!r})\n"
+                f"try:\n    cli({case.args!r}, prog_name='lstm-tf')\n"
+                "except SystemExit as stop:\n"
+                f"    print({EXIT_MARK!r} + str(stop.code), file=sys.stderr, flush=True)\n")
+    return code
+
+
+# (after test_distribute's runs, whose first one splits the CPU in two devices)
+for _case in CASES:
+    if _case.fresh:
+        host_in_fresh_process(f"bad input: {_case.what}", 10, _fresh_case_code(_case))
+
+
+def _hosted(fresh_process):
+    """`run_case`'s runner of a `fresh` case: its part of the session's new process."""
+    def output_of(case: Case) -> tuple[int, str]:
+        stdout, stderr = fresh_process[1][f"bad input: {case.what}"]
+        stderr, code = stderr.rsplit(EXIT_MARK, 1)
+        return int(code), stdout + stderr
+    return output_of
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.what for case in CASES])
-def test_bad_input_gets_one_line_error(case, artefacts, tmp_path):
+def test_bad_input_gets_one_line_error(case, artefacts, tmp_path, request):
     if case.full_disk and os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root (CI runs as root and runs this case)")
-    code, output = run_case(case, tmp_path, artefacts)
+    hosted = _hosted(request.getfixturevalue("fresh_process")) if case.fresh else None
+    code, output = run_case(case, tmp_path, artefacts, hosted)
     lines = output.strip().splitlines()
     assert code in (1, 2), output
     assert "Traceback" not in output

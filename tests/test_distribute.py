@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import host_in_fresh_process
 from helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,9 +281,9 @@ def test_xla_train_step_is_compiled_and_reproducible(tmp_path):
 def stacked(fresh_process):
     """(run folder, stdout): `train --layers 2` (unrolled by default here) in a fresh
     process: threads are fixed when TensorFlow starts, as in `lstm-tf train`. The
-    process is `fresh_process`'s, whose first run this is."""
+    process is `fresh_process`'s (tests/conftest.py), whose first run this is."""
     root, outputs = fresh_process
-    return root / "stacked", outputs["stacked"]
+    return root / "stacked", outputs["stacked"][0]
 
 
 def test_unrolled_training_and_its_rolled_up_float32_copy(stacked):
@@ -310,32 +311,25 @@ def test_unrolled_training_and_its_rolled_up_float32_copy(stacked):
 # ----------------------------------------------------------------------- strategies
 
 
-@pytest.fixture(scope="module")
-def fresh_process(tmp_path_factory):
-    """(root, stdout of each run by name): the runs that need TensorFlow configured as it
-    starts, in one new process (one TensorFlow start-up): first `stacked` (its threads
-    are set as TensorFlow starts; the CPU split in two logical devices for the runs
-    after it), then the same run on one device and mirrored across two logical CPU
-    devices, and the runs and checks of
-    `test_no_replica_gets_an_empty_share_of_a_last_batch`, every LSTM refusing empty
-    batches as cuDNN does."""
-    root = tmp_path_factory.mktemp("mirrored")
+def _fresh_runs(root: Path) -> dict:
+    """The runs that need TensorFlow configured as it starts, hosted by the session's one
+    new process (`fresh_process`, tests/conftest.py): first `stacked` (its threads are set
+    as TensorFlow starts; the CPU split in two logical devices for the runs after it), then
+    the same run on one device and mirrored across two logical CPU devices, and the runs
+    and checks of `test_no_replica_gets_an_empty_share_of_a_last_batch`, every LSTM
+    refusing empty batches as cuDNN does."""
     common = [*TINY, "--cpu-devices", "2", "--seed", "5"]
-    runs = {"stacked": ["train", "--layers", 2, "--cpu-devices", 2, "--out", root / "stacked",
+    return {"stacked": ["train", "--layers", 2, "--cpu-devices", 2, "--out", root / "stacked",
                         *TINY],
             "one": ["train", "--strategy", "default", "--out", root / "one", *common],
             "two": ["train", "--strategy", "mirrored", "--out", root / "two", *common],
             "last-batches-of-one": last_batches_of_one(root)}
-    code = EMPTY_SHARE_GUARD + "".join(
-        f"print({RUN_MARK + name!r})\n" + cli_code(argv) for name, argv in runs.items()) + SHARES
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=subprocess_env(), timeout=HANG)
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    parts = result.stdout.split(RUN_MARK)[1:]
-    return root, {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
 
 
-RUN_MARK = "@@ run: "  # a line before each run's output in `fresh_process`
+host_in_fresh_process("empty share guard", 0, lambda root: EMPTY_SHARE_GUARD)
+for _place, _name in enumerate(["stacked", "one", "two", "last-batches-of-one"], start=1):
+    host_in_fresh_process(_name, _place, lambda root, name=_name: cli_code(
+        _fresh_runs(root)[name]) + (SHARES if name == "last-batches-of-one" else ""))
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +337,7 @@ def one_and_two_replicas(fresh_process):
     """(root, stdout): the same run on one device and mirrored across two logical CPU
     devices, and the last-batch runs and checks (`fresh_process`), their output in order."""
     root, outputs = fresh_process
-    return root, "".join(outputs[name] for name in ("one", "two", "last-batches-of-one"))
+    return root, "".join(outputs[name][0] for name in ("one", "two", "last-batches-of-one"))
 
 
 def test_mirrored_over_two_cpu_devices_reaches_the_same_loss(one_and_two_replicas):

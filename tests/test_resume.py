@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from helpers import cli_signalled_after_epoch, ctrl_c_works
+from helpers import EXIT_MARK, RUN_MARK, cli_signalled_runs, ctrl_c_works
 from lstm_tf import progress
 from lstm_tf_cli.main import cli
 
@@ -38,35 +38,54 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(tmp_path, signum,
+SIGNALS = [signal.SIGTERM, signal.SIGINT]
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """{signum: (run folder, output, exit status)}: `lstm-tf train ARGS` sending itself
+    each signal right after its third epoch (a callback added in the child process: the
+    interruption lands at a known epoch, however busy the machine, while the run, early
+    stopping at epoch 11, still has epochs to go), both runs in one new process, in turn
+    (one TensorFlow start-up fewer than a process each)."""
+    root = tmp_path_factory.mktemp("interrupted")
+    runs = [(signum, ["train", *ARGS, "--out", root / signum.name / "run"])
+            for signum in SIGNALS]
+    process = lstm_tf(command=cli_signalled_runs(3, runs))
+    output = process.communicate(timeout=HANG)[0]
+    assert process.returncode == 0, output
+    parts = {}
+    for part in output.split(RUN_MARK)[1:]:
+        number, rest = part.split("\n", 1)
+        said, status = rest.rsplit(EXIT_MARK, 1)
+        parts[int(number)] = (said, int(status))
+    return {signum: (root / signum.name / "run", *parts[int(signum)]) for signum in SIGNALS}
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=["SIGTERM", "SIGINT"])
+def test_signal_saves_state_and_resume_ends_like_an_uninterrupted_run(signum, interrupted,
                                                                       uninterrupted):
-    # The interrupted run sends itself the signal right after its third epoch (a callback
-    # added in the child process): the interruption lands at a known epoch, however busy
-    # the machine, while the run (early stopping at epoch 11) still has epochs to go.
     full_dir = uninterrupted
-    interrupted = lstm_tf("train", *ARGS, "--out", tmp_path / "run",
-                          command=cli_signalled_after_epoch(3, signum))
-    state = progress.state_dir(tmp_path / "run")
-    output = interrupted.communicate(timeout=HANG)[0]
-    assert interrupted.returncode == 130, output
+    run_dir, output, status = interrupted[signum]
+    assert status == 130, output
     assert "Error: training interrupted after epoch" in output
-    assert f"resume with `lstm-tf train --resume {tmp_path / 'run'}`" in output
-    assert not (tmp_path / "run").exists() and (state / "backup" / "latest.weights.h5").is_file()
+    assert f"resume with `lstm-tf train --resume {run_dir}`" in output
+    state = progress.state_dir(run_dir)
+    assert not run_dir.exists() and (state / "backup" / "latest.weights.h5").is_file()
     stopped_after = len(progress.load_progress(state)["history"]["loss"])
     assert stopped_after == 3 and "interrupted after epoch 3 of 60" in output
 
     # Resumed in this process: resuming is what is tested, not a process (one TensorFlow
     # start-up fewer); the numbers must still equal the uninterrupted process's.
-    resumed = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run")])
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(run_dir)])
     assert resumed.exit_code == 0, resumed.output
     assert f"resuming after epoch {stopped_after}" in resumed.output
     expected = json.loads((full_dir / "metrics.json").read_text())
-    got = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    got = json.loads((run_dir / "metrics.json").read_text())
     assert got["epochs_run"] == expected["epochs_run"] > stopped_after
     assert got["best_epoch"] == expected["best_epoch"]
     assert got["model"]["mae"] == pytest.approx(expected["model"]["mae"], rel=1e-5)
-    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    history = (run_dir / "history.csv").read_text().splitlines()
     assert len(history) == expected["epochs_run"] + 1
     assert not state.exists()  # the state is gone once the run is complete
 
