@@ -22,6 +22,9 @@ for step k = 1..horizon after the window's last row T. The candidates:
                   level and the trend
     drift         z_T + k (z_T - z_{T-W+1}) / (W - 1): persistence plus the window's
                   mean change (the random walk with drift over the window of W rows)
+    damped        z_T + (phi + phi^2 + ... + phi^k) (z_T - z_{T-W+1}) / (W - 1): drift
+                  whose trend fades (phi 0.9), as the damped-trend exponential smoothing
+                  that is a robust benchmark of the M3 and M4 competitions
     theta         the theta method (theta = 2) made linear: the window's exponentially
                   weighted level (alpha 0.5, truncated, renormalised) plus half its
                   least-squares slope times (k - 1 + 1/alpha), as M3's winner
@@ -71,7 +74,8 @@ from .errors import UserError, check_choice
 
 CHOICES = ("auto", "network", "none", "last", "season", "season-level", "ar", "ar-level")
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
-TRENDS = ("drift", "theta")  # the trend candidates `auto` weighs (docs/accuracy.md)
+TRENDS = ("drift", "damped", "theta")  # the trend candidates `auto` weighs (docs/accuracy.md)
+DAMPING = 0.9  # damped's phi: the trend's weight falls by a tenth per step
 # `auto` weighs ar-season too. Measured on nine real hourly series (docs/accuracy.md,
 # "Sub-daily and weekly series"; anchors alone): geometric-mean MASE 0.872 -> 0.829.
 # Not in window-scaled units (a panel's default): there it changed the fitted anchor
@@ -248,10 +252,12 @@ def trend_weights(kind: str, horizon: int, reach: int,
     """[horizon, reach] weights of drift or theta over the window's last `reach` >= 2
     rows (see the docstring); each row sums to 1, the trend parts to 0."""
     last, steps = reach - 1, np.arange(1, horizon + 1)
-    if kind == "drift":  # z_T + k (z_T - z_{T-reach+1}) / (reach - 1): the mean change
+    if kind in ("drift", "damped"):  # z_T + k (z_T - z_{T-reach+1}) / (reach - 1): the
+        # mean change; damped: its k-th step weighs phi + ... + phi^k, not k
+        gain = steps if kind == "drift" else np.cumsum(DAMPING ** steps)
         w = np.zeros((horizon, reach))
-        w[:, last] = 1.0 + steps / last
-        w[:, 0] = -steps / last
+        w[:, last] = 1.0 + gain / last
+        w[:, 0] = -gain / last
         return w
     # theta (theta = 2, Hyndman & Billah 2003): the SES level with a fixed alpha,
     # truncated to the window and renormalised, plus half the window's OLS slope times

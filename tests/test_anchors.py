@@ -69,12 +69,17 @@ def test_drift_follows_a_linear_trend_exactly_and_theta_is_the_theta_method():
     slope = np.polyfit(np.arange(5), recent, 1)[0]
     expected = [level + 0.5 * slope * (k - 1 + (1 - 0.5 ** 5) / 0.5) for k in (1, 2, 3)]
     assert np.allclose(apply(trend_weights("theta", 3, 5), x), expected)
-    for kind in ("drift", "theta"):
+    # damped by hand: on the line, step k adds the slope times 0.9 + ... + 0.9^k, not k
+    for reach in (2, 4, 20):
+        damped = [window[-1] + 0.5 * sum(0.9 ** j for j in range(1, k + 1)) for k in range(1, 7)]
+        assert np.allclose(apply(trend_weights("damped", 6, reach), window), damped, atol=1e-9)
+    assert anchors.DAMPING == 0.9
+    for kind in ("drift", "damped", "theta"):
         assert np.allclose(trend_weights(kind, 7, 6).sum(axis=1), 1.0)  # commutes with z-scores
     # auto weighs them when the window holds two rows; on a noisy trend drift's validation
     # error is that of the noise (MAE 0.04 of N(0, 0.05) plus its slope's), persistence's
     # the trend's (0.3 x 3.5 steps on average)
-    assert {"drift", "theta"} <= set(anchors._fixed_candidates(6, None, 2))
+    assert {"drift", "damped", "theta"} <= set(anchors._fixed_candidates(6, None, 2))
     assert set(anchors._fixed_candidates(6, None, 1)) == {"last"}
     noisy = 0.3 * np.arange(400.0) + 0.05 * rng.normal(size=400)
     starts = np.arange(10, 394)
