@@ -106,13 +106,12 @@ def diebold_mariano(differences: np.ndarray, series: np.ndarray, lag: int) -> fl
     d = np.asarray(differences, np.float64)
     if np.ptp(d) == 0:  # no spread: a sure sign, or none
         return 0.0 if d[0] == 0 else float(np.sign(d[0]) * np.inf)
-    centred = d - d.mean()
-    variance = 0.0
-    for s in np.unique(series):
-        x = centred[series == s]
-        variance += float(x @ x)
-        for k in range(1, min(lag, len(x) - 1) + 1):
-            variance += 2 * (1 - k / (lag + 1)) * float(x[k:] @ x[:-k])
+    order = np.argsort(series, kind="stable")  # each series' forecasts together, in order
+    centred, series = (d - d.mean())[order], np.asarray(series)[order]
+    variance = float(centred @ centred)
+    for k in range(1, min(lag, len(d) - 1) + 1):  # products of one series' pairs k apart
+        same = series[k:] == series[:-k]
+        variance += 2 * (1 - k / (lag + 1)) * float(centred[k:][same] @ centred[:-k][same])
     if variance <= 0:  # (Bartlett weights keep it positive but for rounding)
         return float(np.sign(d.mean()) * np.inf)
     return float(d.mean() / np.sqrt(variance / len(d) ** 2))
