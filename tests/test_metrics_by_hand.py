@@ -148,3 +148,14 @@ def test_the_keep_rule_reads_the_statistic_of_the_per_window_mae_differences(mon
     noisy = train_lib.network_beats_anchor(None, prepared(np.array([0.3, -0.25, 0.2, -0.2])),
                                            data)
     assert -train_lib.KEEP_T < noisy < 0
+
+
+def test_metrics_record_the_keep_statistic_that_decided(tiny):
+    """The tiny run's network: kept exactly where its recorded statistic is below -KEEP_T
+    (a finite number here: its validation windows differ from one another)."""
+    from lstm_tf.train import KEEP_T
+
+    _, metrics, _ = tiny
+    statistic = metrics["keep_statistic"]
+    assert isinstance(statistic, float) and np.isfinite(statistic)
+    assert metrics["network_kept"] == (statistic < -KEEP_T)
