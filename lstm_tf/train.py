@@ -449,16 +449,26 @@ def write_run(out: str | Path, force: bool, chief: bool, model, config: RunConfi
             shutil.rmtree(target.parent, ignore_errors=True)
 
 
-def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
-                           starts: np.ndarray) -> tuple[float, float]:
-    """MAE in original units of anchor + network and of the anchor alone over the
-    windows starting at `starts` (every horizon step); for a panel, each series' errors
-    in units of its in-sample naive MAE (MASE), so that no series outweighs the rest."""
+def network_and_anchor_errors(model, prepared: Prepared, data: DataConfig,
+                              starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute errors [windows, horizon, targets] in original units of anchor + network
+    and of the anchor alone over the windows starting at `starts`; for a panel, each
+    series' errors in units of its in-sample naive MAE (MASE), so that no series
+    outweighs the rest."""
     actual = prepared.actual(starts, data.window, data.horizon)
     scale = prepared.error_scale(starts)[:, None, None]  # a panel's series on one scale
-    return tuple(metrics_lib.mae(prepared.forecast(predict, starts, data.window, data.horizon)
-                                 / scale, actual / scale)
-                 for predict in (keras_predict(model), None))
+    with_network, anchor_only = (
+        np.abs(prepared.forecast(predict, starts, data.window, data.horizon) / scale
+               - actual / scale)  # (as metrics.mae of the scaled arrays, to the last bit)
+        for predict in (keras_predict(model), None))
+    return with_network, anchor_only
+
+
+def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
+                           starts: np.ndarray) -> tuple[float, float]:
+    """The mean of `network_and_anchor_errors`: MAE of anchor + network and of the anchor."""
+    return tuple(float(np.mean(errors)) for errors in
+                 network_and_anchor_errors(model, prepared, data, starts))
 
 
 # A single series' network whose validation loss was lowest in one of its first
@@ -499,11 +509,8 @@ def network_beats_anchor(model, prepared: Prepared, data: DataConfig) -> float:
     original units (a panel's series each in MASE units); overlapping windows (within
     `horizon` rows of each other) are correlated, uncorrelated beyond."""
     starts = prepared.starts["val"]
-    actual = prepared.actual(starts, data.window, data.horizon)
-    scale = prepared.error_scale(starts)[:, None, None]
-    errors = [np.abs(prepared.forecast(predict, starts, data.window, data.horizon) - actual)
-              / scale for predict in (keras_predict(model), None)]
-    differences = (errors[0] - errors[1]).reshape(len(starts), -1).mean(axis=1)
+    with_network, anchor_only = network_and_anchor_errors(model, prepared, data, starts)
+    differences = (with_network - anchor_only).reshape(len(starts), -1).mean(axis=1)
     lag = -(-data.horizon // data.stride) - 1
     return metrics_lib.diebold_mariano(differences, prepared.series_index(starts), lag)
 
