@@ -54,7 +54,10 @@ def plot_loss(history: dict[str, list[float]], path: Path) -> None:
     axis.plot(epochs, history["loss"], label="training loss")
     if "val_loss" in history:
         axis.plot(epochs, history["val_loss"], label="validation loss")
-    axis.set(xlabel="epoch", ylabel="loss (scaled units)", yscale="log", title="Loss curves")
+    losses = np.concatenate([history["loss"], history.get("val_loss", [])])
+    # (a log scale needs a positive loss: a constant series' is 0 from the first epoch)
+    axis.set(xlabel="epoch", ylabel="loss (scaled units)", title="Loss curves",
+             yscale="log" if (losses > 0).any() else "linear")
     axis.legend()
     figure.tight_layout()
     save_figure(figure, path)

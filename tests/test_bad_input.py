@@ -121,6 +121,11 @@ CASES = [
     Case("constant column", TRAIN + ["--target", "value", "--features", "flat"],
          "column 'flat' is constant in the training part",
          {"data.csv": "value,flat\n" + "".join(f"{i % 7},3\n" for i in range(60))}),
+    Case("constant feature in every series", TRAIN + ["--series-column", "id", "--target", "y",
+                                                     "--features", "k"],
+         "column 'k' is constant in the training part of every series",
+         {"data.csv": "id,y,k\n" + "".join(f"{s},{i % 7 + j},3\n" for j, s in enumerate("ab")
+                                           for i in range(60))}),
     # panels: the long (--series-column) and wide (--columns-as-series) readers
     Case("missing series column", TRAIN + ["--series-column", "store"],
          "data.csv: no series column 'store'; available: id, t, y",

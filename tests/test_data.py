@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lstm_tf import data
+from lstm_tf.data.scaling import check_features_vary
 from lstm_tf.errors import UserError
 
 
@@ -210,14 +211,32 @@ def test_windows_match_hand_computed_slices():
     np.testing.assert_array_equal(targets[-1], [[36], [38]])
 
 
-def test_scaler_is_fitted_on_training_rows_and_refuses_constant_columns():
+def test_scaler_is_fitted_on_training_rows_and_refuses_constant_features():
     values = np.array([[1.0, 5.0], [3.0, 7.0], [100.0, 9.0]])
     scaler = data.Scaler.fit(values[:2], ["a", "b"])
     assert scaler.to_dict() == {"columns": ["a", "b"], "mean": [2.0, 6.0], "std": [1.0, 1.0]}
     np.testing.assert_allclose(scaler.transform(values)[2], [98.0, 3.0])
     np.testing.assert_allclose(scaler.inverse_targets(np.array([[1.0]]), 1), [[3.0]])
-    with pytest.raises(UserError, match="column 'k' is constant"):
-        data.Scaler.fit(np.array([[2.0], [2.0]]), ["k"])
+    with pytest.raises(UserError, match="column 'k' is constant in the training part; it"):
+        check_features_vary(np.array([[1.0, 2.0], [3.0, 2.0]]), ["y", "k"], 1, [(0, 2)])
+    # A constant target is forecast, not refused: std 1, its mean as the level.
+    check_features_vary(np.array([[2.0], [2.0]]), ["y"], 1, [(0, 2)])
+    flat = data.Scaler.fit(np.array([[2.0], [2.0]]), ["y"])
+    assert flat.to_dict() == {"columns": ["y"], "mean": [2.0], "std": [1.0]}
+
+
+def test_a_panel_refuses_a_feature_only_when_every_series_holds_it_constant():
+    values = np.array([[1.0, 4.0], [3.0, 4.0], [9.0, 4.0],    # series 0: k constant
+                       [5.0, 1.0], [5.0, 5.0], [5.0, 0.0]])   # series 1: y constant
+    parts = [(0, 2), (3, 5)]
+    check_features_vary(values, ["y", "k"], 1, parts)
+    scaler = data.Scaler.fit(values, ["y", "k"], parts)
+    np.testing.assert_allclose(scaler.mean, [[2.0, 4.0], [5.0, 3.0]])
+    np.testing.assert_allclose(scaler.std, [[1.0, 1.0], [1.0, 2.0]])  # the two flat ones: 1
+    values[3:, 1] = 4.0
+    with pytest.raises(UserError, match="column 'k' is constant in the training part of every "
+                                        "series"):
+        check_features_vary(values, ["y", "k"], 1, parts)
 
 
 def test_tf_dataset_yields_exact_windows_and_shuffles_only_training():

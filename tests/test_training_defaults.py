@@ -245,3 +245,19 @@ def test_a_panel_trains_the_network_alone_with_the_fitted_anchor_as_its_fallback
     assert second["anchor"] == "auto" and second["network_kept"] is False
     assert second["validation_mae"] == pytest.approx(metrics["floor_validation"]["anchor"])
     assert not list(tmp_path.glob(".run.*"))  # nothing of it left beside the run
+
+
+def test_a_constant_series_is_forecast_not_refused(tmp_path):
+    """A series constant before its test part holds windows, a horizon and a held-out
+    block: it trains (std 1 in place of its zero spread, as a panel's constant series
+    always did) and forecasts its value; a constant feature is still refused."""
+    csv = tmp_path / "flat.csv"
+    csv.write_text("value\n" + "7.25\n" * 60)
+    out = tmp_path / "run"
+    done = run("train", "--data", csv, "--horizon", "6", "--test-size", "6", "--epochs", "2",
+               "--units", "4", "-q", "--out", out)
+    assert done.exit_code == 0, done.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["scaler"] == {"columns": ["value"], "mean": [7.25], "std": [1.0]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["mae"] < 1e-6 and metrics["naive"]["mae"] == 0.0

@@ -22,7 +22,7 @@ from ..forecaster import Forecaster
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .csv import column_if_present
 from .panel import Panel, as_panel
-from .scaling import Scaler
+from .scaling import Scaler, check_features_vary
 from .split import (NO_VALIDATION, forecast_only, minimum_rows, panel_parts, panel_window,
                     too_short_to_validate)
 
@@ -351,6 +351,9 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
     if single and empty:
         raise UserError(f"the {empty[0]} part holds no window of {config.window} + "
                         f"{config.horizon} rows; use more data or a smaller window/stride")
+    training_parts = list(zip(split.offsets[:-1], split.train_end))
+    if anchor is None:  # training (a saved run's evaluation reads what it was given)
+        check_features_vary(panel.values, panel.columns, len(panel.targets), training_parts)
     scaling = "global" if single else config.scaling or "window"
     if scaling == "window":
         scaler, scaled = None, panel.values
@@ -358,8 +361,7 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
         if scaler is None:
             train = int(split.train_end[0])
             scaler = (Scaler.fit(panel.values[:train], panel.columns) if single else
-                      Scaler.fit(panel.values, panel.columns,
-                                 list(zip(split.offsets[:-1], split.train_end))))
+                      Scaler.fit(panel.values, panel.columns, training_parts))
         scaled = scaler.transform(panel.values, panel.series_index())
     fallback = None
     if anchor is None:  # fitted on the training windows, chosen on the validation ones

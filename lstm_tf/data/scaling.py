@@ -23,9 +23,9 @@ class Scaler:
             lists), False for a single series (flat lists; a run's one series' statistics
             are constants of its exported model).
 
-    A single series refuses a column constant in its training part (it carries nothing
-    to learn from); in a panel such a column gets std 1 in that series (the run still
-    learns from the other series).
+    A column constant in a series' training part gets std 1 there (a constant target is
+    still forecast: the anchor's forecast, in the same units); `check_features_vary`
+    refuses a feature that is constant in every series.
     """
 
     mean: np.ndarray
@@ -38,20 +38,8 @@ class Scaler:
             parts: list[tuple[int, int]] | None = None) -> "Scaler":
         """Fitted on `values[start:end]` for each series' (start, end) in `parts`, or,
         without `parts`, on all of `values` as one series' training rows."""
-        if parts is None:
-            mean, std = values.mean(axis=0), values.std(axis=0)
-            for name, spread in zip(columns, std):
-                if not spread > 1e-12 * max(1.0, float(np.abs(values).max())):
-                    raise UserError(f"column {name!r} is constant in the training part; "
-                                    "it carries no information to scale or learn from")
-            return cls(mean[None], std[None], list(columns))
-        mean = np.empty((len(parts), len(columns)))
-        std = np.empty_like(mean)
-        for i, (start, end) in enumerate(parts):
-            rows = values[start:end]
-            mean[i], std[i] = rows.mean(axis=0), rows.std(axis=0)
-        std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-        return cls(mean, std, list(columns), per_series=True)
+        mean, std, flat = _statistics(values, parts)
+        return cls(mean, np.where(flat, 1.0, std), list(columns), per_series=parts is not None)
 
     def to_dict(self) -> dict:
         """The `scaler` record of config.json."""
@@ -80,3 +68,23 @@ class Scaler:
     def inverse_targets(self, scaled: np.ndarray, n_targets: int) -> np.ndarray:
         """Un-scale the first series' forecasts [..., targets] (first `n_targets` columns)."""
         return scaled * self.std[0, :n_targets] + self.mean[0, :n_targets]
+
+
+def _statistics(values: np.ndarray, parts: list[tuple[int, int]] | None):
+    """Mean and std [series, columns] of each part's rows, and where the std is ~0."""
+    rows = [values[start:end] for start, end in parts or [(0, len(values))]]
+    mean = np.array([r.mean(axis=0) for r in rows])
+    std = np.array([r.std(axis=0) for r in rows])
+    return mean, std, ~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))
+
+
+def check_features_vary(values: np.ndarray, columns: list[str], n_targets: int,
+                        parts: list[tuple[int, int]]) -> None:
+    """Refuse a feature (a column after the first `n_targets`) constant in the training
+    rows `values[start:end]` of every series: it carries nothing to learn from. (A
+    constant target is forecast: its series still has a future to forecast.)"""
+    flat = _statistics(values, parts)[2].all(axis=0)
+    for column in np.flatnonzero(flat[n_targets:]) + n_targets:
+        raise UserError(f"column {columns[column]!r} is constant in the training part"
+                        f"{' of every series' if len(parts) > 1 else ''}; it carries no "
+                        f"information to scale or learn from")
