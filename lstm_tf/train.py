@@ -137,15 +137,19 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     train_set, val_set, steps_per_epoch = datasets(prepared, config, tracker.epochs_done)
     model, trainer = build_trainer(prepared, config, strategy, policy, log)
     log_plan(prepared, config, tracker.epochs_done, log)
-    seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state, out,
-                  verbose, log)
+    if prepared.in_sample:  # nothing held out could show that the network helps: no fit
+        seconds = 0.0
+        tracker.history.setdefault("loss", [])
+    else:
+        seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state,
+                      out, verbose, log)
     early = early_best_epoch(config, tracker)
     if prepared.in_sample:
-        zero_network(model, config)  # nothing held out could show that it helps
+        zero_network(model, config)
         network_kept, keep_statistic = False, None
         log(f"no validation part (too few rows for one of {config.data.horizon} after a "
             f"training window): the anchor ({prepared.anchor.describe()}) was chosen on the "
-            "training windows and the network's output is set to zero")
+            "training windows and the network is not trained (its output is zero)")
     else:
         network_kept, keep_statistic = keep_network_if_better(model, prepared, config, early)
         if not network_kept:
@@ -164,7 +168,7 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
         network_kept = False
         log(f"{FLOOR_NAMES[floor_taken]} beats the model on the validation windows: the run "
             f"forecasts it (anchor {prepared.anchor.describe()}, network zeroed)")
-    if config.train.final:  # the test part stays unseen (final_fit)
+    if config.train.final and not prepared.in_sample:  # the test part stays unseen (final_fit)
         epochs = final_epochs(config, tracker)
         log(f"final fit: {epochs} epochs on the training and validation windows")
         # A blend's network is trained on its own anchor, then halved as the first one.

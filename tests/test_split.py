@@ -260,6 +260,9 @@ def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
     assert window == 12  # its season: 30 rows hold one window of it and its horizon
     assert metrics["train_windows"] == 30 - window - 18 + 1 == 1
     assert metrics["network_kept"] is False and metrics["windows"] == 1
+    # nothing held out could keep the network: it is not trained at all
+    assert "the network is not trained" in result.output
+    assert metrics["epochs_run"] == 0 and metrics["best_epoch"] is None
     fixed = anchors._fixed_candidates(18, 12, window)
     assert set(config["anchor"]["parts"][0]) <= set(fixed)
     assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0
@@ -328,7 +331,7 @@ def test_a_panel_with_no_series_long_enough_to_validate_trains_without_validatio
     metrics = json.loads((out / "metrics.json").read_text())
     window = config["data"]["window"]
     assert window == 12  # its season: 28 rows before the test part hold one such window
-    assert metrics["network_kept"] is False
+    assert metrics["network_kept"] is False and metrics["epochs_run"] == 0
     assert metrics["train_windows"] == 30 * (28 - window - 12 + 1)
     assert set(config["anchor"]["parts"][0]) <= set(anchors._fixed_candidates(12, 12, window))
     assert metrics["windows"] == 30 and np.isfinite(metrics["model"]["mase"])
