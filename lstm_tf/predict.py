@@ -141,7 +141,8 @@ def predict_series(session, meta: dict, data_path: str | Path,
     times = None
     if series.time is not None and len(series.time) >= 2:  # continued as a panel's are
         times = [list(timeaxis.format_time(timeaxis.continue_time(as_panel(series).time,
-                                                                  len(rows))))]
+                                                                  len(rows)),
+                                           like=series.time_format))]
     return PanelForecast([series.targets[0]], times, rows[None], {},
                          None if quantiles is None else quantiles[None])
 
@@ -223,7 +224,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
     names = [panel.names[i] for i in served]
     if panel.time is not None:  # every series' future times in one vectorised pass
         times = list(timeaxis.format_time(timeaxis.continue_panel_time(
-            _tails(panel, served, window, ends[served]), steps)))
+            _tails(panel, served, window, ends[served]), steps), like=panel.time_format))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
     return PanelForecast(names, times, values, skipped, quantiles)

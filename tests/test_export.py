@@ -129,6 +129,20 @@ def test_predict_writes_out_file_and_refuses_overwrite(exported, tmp_path):
     assert result.exit_code == 1 and "already exists; pass --force" in result.output
 
 
+@pytest.mark.parametrize("written, future", [
+    (lambda i: f"{1990 + i // 4}Q{i % 4 + 1}", ["1995Q1", "1995Q2", "1995Q3"]),
+    (lambda i: f"{2000 + i // 12}-{i % 12 + 1:02d}", ["2001-09", "2001-10", "2001-11"])])
+def test_predict_writes_future_times_as_the_file_writes_its_own(exported, tmp_path, written,
+                                                               future):
+    csv = tmp_path / "d.csv"
+    csv.write_text("date,value\n" + "".join(f"{written(i)},{np.sin(i / 3):.5f}\n"
+                                            for i in range(20)))
+    result = run("predict", exported["rnn"], "--data", csv, "--steps", 3)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "time,step,value" and [line.split(",")[0] for line in lines[1:]] == future
+
+
 def test_predict_errors(exported, tmp_path):
     not_onnx = tmp_path / "x.onnx"
     not_onnx.write_text("hello")

@@ -217,6 +217,13 @@ def test_format_time_follows_an_example_cell():
     assert format_time(stamps, like="2020-01-01 13:30").tolist() == ["1950-01-01 00:00",
                                                                      "1950-02-01 00:00"]
     assert format_time(np.array([3.0, 4.25])).tolist() == ["3.0", "4.25"]
+    # period labels, the reverse of iso_period: quarters, ISO weeks, month names
+    assert format_time(stamps, like="1949 Q4").tolist() == ["1950 Q1", "1950 Q1"]
+    assert format_time(_dates("1950-12-31", "2021-01-04"), like="1949-W05").tolist() == [
+        "1950-W52", "2021-W01"]
+    assert format_time(stamps, like="1949-DECEMBER").tolist() == ["1950-JANUARY",
+                                                                  "1950-FEBRUARY"]
+    assert format_time(stamps, like="1949 dec").tolist() == ["1950 jan", "1950 feb"]
 
 
 def test_synthetic_panel_is_seeded_and_varied():

@@ -352,8 +352,9 @@ export function continueTime(seconds, steps) {
  * The `steps` time cells after a time column's text `time` (oldest first), as
  * `lstm-tf predict` writes them (lstm_tf/data/timeaxis.py continue_time, format_time):
  * numbers continue by their median step (integral ones stay integral), dates by the
- * calendar or their fixed spacing; dates at midnight print as YYYY-MM-DD, others as
- * YYYY-MM-DDTHH:MM:SS.
+ * calendar or their fixed spacing, written as the column's last cell is (its precision:
+ * `2010-12` gives months; a space for the T); else dates at midnight as YYYY-MM-DD,
+ * others as YYYY-MM-DDTHH:MM:SS.
  */
 export function futureTimes(time, steps, source = 'the CSV') {
   if (time.every((text) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))) {
@@ -374,8 +375,13 @@ export function futureTimes(time, steps, source = 'the CSV') {
     return values.map((value) => (whole || !Number.isInteger(value) ? String(value) : `${value}.0`));
   }
   const future = continueTime(time.map((text) => parseTime(text, source)), steps);
+  const iso = (seconds) => new Date(seconds * 1000).toISOString();
+  const like = time[time.length - 1].trim();
+  if (/^\d{4}-\d\d(-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?)?$/.test(like)) {
+    return future.map((seconds) => iso(seconds).slice(0, like.length).replace('T', like.includes(' ') ? ' ' : 'T'));
+  }
   const midnight = future.every((seconds) => seconds % DAY === 0);
-  return future.map((seconds) => new Date(seconds * 1000).toISOString().slice(0, midnight ? 10 : 19));
+  return future.map((seconds) => iso(seconds).slice(0, midnight ? 10 : 19));
 }
 
 /** The phase in [0, 1) of a time (seconds, UTC) in a calendar cycle (see covariates.py). */

@@ -178,8 +178,9 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
         index = header.index(name)
         for i, row in enumerate(rows):
             values[i, j] = _parse_number(row[index], source, name, first_line + i)
-    time = None
+    time = time_format = None
     if time_column:
+        time_format = rows[-1][header.index(time_column)].strip() if rows else None
         time = iso_periods([row[header.index(time_column)].strip() for row in rows])
         codes, texts = np.arange(len(time)), np.array(time, dtype=object)
         times = parse_times(codes, texts, lambda row: first_line + row, source, time_column)[0]
@@ -193,7 +194,8 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
         i, j = np.argwhere(~np.isfinite(values))[0]
         raise UserError(f"{source}: column {value_columns[j]!r} has an infinite value "
                         f"at line {first_line + i}")
-    return Series(source, list(targets), list(features), values, time, time_column)
+    return Series(source, list(targets), list(features), values, time, time_column,
+                  time_format=time_format)
 
 
 _MISSING = {"", "na", "nan", "null", "none", "n/a", "-"}

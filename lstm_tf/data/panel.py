@@ -29,6 +29,9 @@ class Series:
     time_column: str | None = None
     # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
     known: np.ndarray | None = None
+    # A time cell as the file writes it ("2006-08", "1990Q1"): forecasts continue in its
+    # style (`timeaxis.format_time`).
+    time_format: str | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -52,6 +55,7 @@ class Panel:
     series_column: str | None = None  # None when the columns were the series (wide CSV)
     # Future-known columns (`--known`), raw [rows, len(known)]: not window inputs.
     known: np.ndarray | None = None
+    time_format: str | None = None  # a time cell as written (`Series.time_format`)
 
     @property
     def columns(self) -> list[str]:
@@ -82,4 +86,4 @@ def as_panel(series: Series, name: str | None = None) -> Panel:
     return Panel(series.source, [name or series.targets[0]],
                  np.array([0, len(series.values)], dtype=np.int64), list(series.targets),
                  list(series.features), series.values, time, series.time_column, None,
-                 series.known)
+                 series.known, series.time_format)

@@ -109,7 +109,7 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
                                       columns, fill,
                                       lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
-                 series_column)
+                 series_column, time_format=None if time is None else time_texts[-1].strip())
 
 
 def _series_in_name_order(table: _Table, series_column: str, source: str,
@@ -187,7 +187,8 @@ def read_wide_as_panel(path: str | Path, columns: list[str] | None = None,
     _check_finite(values, rows, table, source, ["value"], lambda i: columns[series_of[i]])
     values, time, offsets = _fill(values, time, offsets, rows, table, source, columns,
                                   ["value"], fill, lambda name, column: f"column {name!r}")
-    return Panel(source, columns, offsets, ["value"], [], values, time, time_column, None)
+    return Panel(source, columns, offsets, ["value"], [], values, time, time_column, None,
+                 time_format=None if times is None else time_texts[-1].strip())
 
 
 # ----------------------------------------------------------------- shared steps

@@ -315,6 +315,28 @@ def _integral(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)))
 
 
+def _period_labels(stamps: np.ndarray, like: str) -> np.ndarray:
+    """Dates as period labels in the style of `like` ("1990Q1", "2010-W05", "2010 Jan":
+    `_PERIOD`), the reverse of `iso_period`."""
+    year, quarter, week, month = _PERIOD.match(like).groups()
+    rest = like[len(year):]
+    separator = rest[:len(rest) - len(rest.lstrip(" -"))]
+    mark = rest.lstrip(" -")[:1]  # Q or W as the file writes it
+    labels = []
+    for day in stamps.astype("datetime64[D]").astype(datetime.date).ravel():
+        if quarter:
+            labels.append(f"{day.year}{separator}{mark}{(day.month - 1) // 3 + 1}")
+        elif week:
+            iso_year, iso_week, _ = day.isocalendar()
+            labels.append(f"{iso_year}{separator}{mark}{iso_week:0{len(week)}d}")
+        else:
+            name = _MONTH_NAMES[day.month - 1][:3 if len(month) == 3 else None]
+            name = (name.upper() if month.isupper() else name if month.islower()
+                    else name.title())
+            labels.append(f"{day.year}{separator}{name}")
+    return np.array(labels).reshape(stamps.shape)
+
+
 def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
     """Times as text, the way a CSV writes them: an array of str.
 
@@ -322,11 +344,14 @@ def format_time(values: np.ndarray, like: str | None = None) -> np.ndarray:
     (`2016-01-31T13:30:00`), integral numbers without a spurious `.0` (`2016`), other
     numbers in their shortest round-trip form. `like`, a time cell of the input,
     makes dates follow its precision and separator (`1950-01` gives months,
-    `2020-01-01 13:30` minutes with a space).
+    `2020-01-01 13:30` minutes with a space) or its period labels (`1990Q1`, `2010-W05`,
+    `2010 Jan`).
     """
     values = np.asarray(values)
     if values.dtype.kind == "M":
         stamps = values.astype("datetime64[s]")
+        if like is not None and _PERIOD.match(like.strip()):
+            return _period_labels(stamps, like.strip())
         if like is not None:
             unit = np.datetime_data(np.datetime64(like.strip()).dtype)[0]
             text = np.datetime_as_string(stamps, unit=unit)
