@@ -23,6 +23,8 @@ from . import runs
 from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
+from .data import timeaxis
+from .data.panel import as_panel
 from .data.prepare import Prepared, load_prepared, scaler_record
 from .errors import DiskFull, UserError
 from .evaluate import Evaluation, evaluate_model, keras_network, keras_predict
@@ -319,6 +321,9 @@ def log_plan(prepared: Prepared, config: RunConfig, done: int,
              log: Callable[[str], None]) -> None:
     """What is about to be trained, on what."""
     data = config.data
+    skips = timeaxis.skipped_steps(prepared.series if config.panel else as_panel(prepared.series))
+    if skips:
+        log(f"note: {skips}")
     if config.panel:
         log(f"panel of {len(config.panel['series'])} series, scaling {data.scaling}"
             + (f"; {len(config.panel['skipped'])} series too short, skipped"

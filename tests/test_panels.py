@@ -226,6 +226,34 @@ def test_format_time_follows_an_example_cell():
     assert format_time(stamps, like="1949 dec").tolist() == ["1950 jan", "1950 feb"]
 
 
+def _timed_panel(time, lengths):
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return Panel("t", [f"s{i}" for i in range(len(lengths))], offsets, ["y"], [],
+                 np.zeros((len(time), 1)), time)
+
+
+def test_a_time_column_that_skips_steps_gets_a_note():
+    months = np.arange("2020-01", "2021-01", dtype="datetime64[M]").astype("datetime64[s]")
+    assert timeaxis.skipped_steps(_timed_panel(months, [12])) is None
+    note = timeaxis.skipped_steps(_timed_panel(np.delete(months, [4, 8]), [10]))
+    assert note.startswith("the time column skips steps in 2 place(s), the first after "
+                           "2020-04-01 (61 days where the usual spacing is 31 days); the "
+                           "windows treat the rows as consecutive")
+    # two series of six months each: the step from one to the next is no skip
+    assert timeaxis.skipped_steps(_timed_panel(np.concatenate([months[6:], months[:6]]),
+                                               [6, 6])) is None
+    # business days skip weekends and holidays: no note; a missing week is one
+    days = np.arange("2020-01-06", "2020-03-01", dtype="datetime64[D]")
+    weekdays = days[np.is_busday(days)].astype("datetime64[s]")
+    assert timeaxis.skipped_steps(_timed_panel(weekdays, [len(weekdays)])) is None
+    assert "1 place(s), the first after 2020-01-10 (10 days where the usual spacing is 1 day)" \
+        in timeaxis.skipped_steps(
+        _timed_panel(np.delete(weekdays, range(5, 10)), [len(weekdays) - 5]))
+    years = np.array([2001.0, 2002, 2003, 2005, 2006])
+    assert "the first after 2003 (2 where the usual spacing is 1)" in timeaxis.skipped_steps(
+        _timed_panel(years, [5]))
+
+
 def test_synthetic_panel_is_seeded_and_varied():
     panel = synthetic_panel(40, 60, seed=3)
     again = synthetic_panel(40, 60, seed=3)

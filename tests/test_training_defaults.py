@@ -261,3 +261,15 @@ def test_a_constant_series_is_forecast_not_refused(tmp_path):
     assert config["scaler"] == {"columns": ["value"], "mean": [7.25], "std": [1.0]}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"]["mae"] < 1e-6 and metrics["naive"]["mae"] == 0.0
+
+
+def test_train_notes_a_time_column_that_skips_a_month(tmp_path):
+    months = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in range(61) if i != 30]
+    csv = tmp_path / "gap.csv"
+    csv.write_text("date,value\n" + "".join(f"{m},{np.sin(i / 2):.5f}\n"
+                                            for i, m in enumerate(months)))
+    done = run("train", "--data", csv, "--horizon", "3", "--test-size", "3", "--epochs", "1",
+               "--units", "4", "--out", tmp_path / "run")
+    assert done.exit_code == 0, done.output
+    assert ("note: the time column skips steps in 1 place(s), the first after 2002-06-01 "
+            "(61 days where the usual spacing is 31 days)") in done.output

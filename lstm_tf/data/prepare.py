@@ -352,19 +352,17 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
         raise UserError(f"the {empty[0]} part holds no window of {config.window} + "
                         f"{config.horizon} rows; use more data or a smaller window/stride")
     training_parts = list(zip(split.offsets[:-1], split.train_end))
-    if anchor is None:  # training (a saved run's evaluation reads what it was given)
-        check_features_vary(panel.values, panel.columns, len(panel.targets), training_parts)
     scaling = "global" if single else config.scaling or "window"
     if scaling == "window":
         scaler, scaled = None, panel.values
     else:
         if scaler is None:
-            train = int(split.train_end[0])
-            scaler = (Scaler.fit(panel.values[:train], panel.columns) if single else
-                      Scaler.fit(panel.values, panel.columns, training_parts))
+            scaler = (Scaler.fit(panel.values[:int(split.train_end[0])], panel.columns)
+                      if single else Scaler.fit(panel.values, panel.columns, training_parts))
         scaled = scaler.transform(panel.values, panel.series_index())
     fallback = None
     if anchor is None:  # fitted on the training windows, chosen on the validation ones
+        check_features_vary(panel.values, panel.columns, len(panel.targets), training_parts)
         choice = anchor_choice(config, single)
         if in_sample and choice == "network":  # no network kept: its fallback forecasts
             choice = "auto"

@@ -158,6 +158,40 @@ def check_increasing(times: np.ndarray, codes: np.ndarray, texts: np.ndarray,
                         "in increasing time order")
 
 
+def skipped_steps(panel: Panel) -> str | None:
+    """A note when a time column skips steps: a spacing inside a series over 1.5x the
+    median spacing (a missing month, a missing day of hourly data). Business days are
+    not a skip (a daily median with gaps of at most 4 days: weekends and holidays). The
+    windows treat rows as consecutive whatever the time column says; None when none skip."""
+    if panel.time is None or len(panel.time) < 3:
+        return None
+    dated = panel.time.dtype.kind == "M"
+    key = panel.time.astype("datetime64[s]").astype(np.float64) if dated else panel.time
+    inside = np.ones(len(key) - 1, bool)
+    inside[panel.offsets[1:-1] - 1] = False  # a step from one series to the next
+    steps = np.diff(key)[inside]
+    if len(steps) == 0:
+        return None
+    spacing = float(np.median(steps))
+    business_days = dated and spacing == 86400  # (weekends and holidays are no skip)
+    skips = np.flatnonzero(inside)[steps > (4 * 86400 if business_days else 1.5 * spacing)]
+    if not len(skips):
+        return None
+    first = int(skips[0])
+    unit, size = (("day", 86400.0) if spacing >= 86400 else ("hour", 3600.0) if spacing >= 3600
+                  else ("minute", 60.0)) if dated else ("", 1.0)
+
+    def span(seconds: float) -> str:
+        count = seconds / size
+        return f"{count:g}" + (f" {unit}{'' if count == 1 else 's'}" if unit else "")
+
+    after = format_time(panel.time[first:first + 1])[0]
+    return (f"the time column skips steps in {len(skips)} place(s), the first after {after} "
+            f"({span(key[first + 1] - key[first])} where the usual spacing is {span(spacing)}); "
+            f"the windows treat the rows as consecutive (to fill them: add the missing rows "
+            f"with empty values and choose --fill)")
+
+
 # ------------------------------------------------------------------------- season
 
 # Median spacing of a date column (seconds) -> the season a forecaster would assume:
