@@ -240,8 +240,12 @@ def prepare_run(config: RunConfig) -> Prepared:
 # A single series' epoch is a sample of at most this many of its training windows (a new
 # one every epoch): a year of hourly data has 7,285, of half-hourly data 14,658 (of 145
 # rows each), and an epoch of them all took 2.6 and 11 s. Measured (docs/accuracy.md,
-# "Sub-daily and weekly series"). Panels keep every window in every epoch.
+# "Sub-daily and weekly series").
 SERIES_EPOCH_WINDOWS = 4096
+# A panel's epoch likewise: every window of a panel up to this many, else a sample of
+# them (a new one every epoch). 100 hourly series of 1,000 rows have 68,900 windows (of
+# 121 rows): an epoch of them all took 40-50 s, 60 epochs would take most of an hour.
+PANEL_EPOCH_WINDOWS = 16_384
 
 
 def datasets(prepared: Prepared, config: RunConfig, done: int):
@@ -253,7 +257,7 @@ def datasets(prepared: Prepared, config: RunConfig, done: int):
     # batch_size is the global batch: the strategy splits each batch across its replicas
     # (even_shards: every batch cut to a multiple of the replicas, so none gets 0 windows).
     replicas = config.train.replicas
-    per_epoch = None if config.panel else SERIES_EPOCH_WINDOWS
+    per_epoch = PANEL_EPOCH_WINDOWS if config.panel else SERIES_EPOCH_WINDOWS
     batches = {part: batches_per_epoch(min(len(prepared.starts[part]), per_epoch or np.inf)
                                        if part == "train" else len(prepared.starts[part]),
                                        config.train.batch_size, replicas)

@@ -133,3 +133,19 @@ def test_a_single_series_epoch_holds_at_most_its_cap_of_training_windows(monkeyp
     assert len(prepared.starts["train"]) > 64
     _, _, steps = train_lib.datasets(prepared, config, 0)
     assert steps == 4
+
+
+def test_a_panel_epoch_holds_at_most_its_cap_of_training_windows(monkeypatch):
+    """`train.datasets`: steps per epoch of a panel follow PANEL_EPOCH_WINDOWS (every
+    window below it)."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.data.prepare import load_prepared
+
+    config = RunConfig(DataConfig(dataset="us-employment", horizon=6, window=12),
+                       ModelConfig(), TrainConfig(batch_size=16))
+    prepared, config.panel = load_prepared(config.data)
+    windows = len(prepared.starts["train"])
+    assert windows > 64 and config.panel
+    assert train_lib.datasets(prepared, config, 0)[2] == -(-windows // 16)  # all of them
+    monkeypatch.setattr(train_lib, "PANEL_EPOCH_WINDOWS", 64)
+    assert train_lib.datasets(prepared, config, 0)[2] == 4
