@@ -29,7 +29,11 @@ GROUPS = [("monthly-48", "us-employment", 48, 18, 12, 8),
           ("quarterly-32", "macrodata", 32, 8, 4, 6),
           ("quarterly-24", "macrodata", 24, 8, 4, 6),
           ("yearly-20", "fertility", 20, 6, 1, 8),
-          ("yearly-16", "fertility", 16, 6, 1, 8)]
+          ("yearly-16", "fertility", 16, 6, 1, 8),
+          # the shortest a single series trains with (one training window: M1's shortest
+          # yearly and quarterly series, 15 and 18 rows, hold one more)
+          ("yearly-14", "fertility", 14, 6, 1, 8),
+          ("quarterly-18", "macrodata", 18, 8, 4, 6)]
 
 
 def seasonal_monthly() -> dict:

@@ -142,6 +142,8 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     if prepared.in_sample:  # nothing held out could show that the network helps: no fit
         seconds = 0.0
         tracker.history.setdefault("loss", [])
+        if getattr(model, "optimizer", None) is not None:  # (as fit would: its slots saved)
+            model.optimizer.build(model.trainable_variables)
     else:
         seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state,
                       out, verbose, log)

@@ -12,8 +12,9 @@ import pytest
 from lstm_tf.config import DataConfig
 from lstm_tf.data import load_builtin
 from lstm_tf.data.prepare import load_data, prepare_any
-from lstm_tf.data.split import (IN_SAMPLE_WINDOWS, MIN_TRAIN_WINDOWS, MIN_WINDOW, NO_VALIDATION,
-                                default_window, part_rows, split_rows, too_short_to_validate)
+from lstm_tf.data.split import (MIN_TRAIN_WINDOWS, MIN_WINDOW, NO_VALIDATION,
+                                default_window, in_sample_windows, part_rows, split_rows,
+                                too_short_to_validate)
 from lstm_tf.errors import UserError
 
 
@@ -84,8 +85,7 @@ def test_a_refusal_states_the_true_minimum_of_rows():
     assert default_window(8, None, 1, 0.15, 0.15) == MIN_WINDOW
     assert not too_short_to_validate(8, None, 1, 0.15, 0.15)
     # ... a shorter series trains without one while it holds a window, its horizon, its
-    # test part (NO_VALIDATION); below that it is refused with that minimum.
-    # test part and `IN_SAMPLE_WINDOWS` training windows (NO_VALIDATION); below that it is
+    # test part and `in_sample_windows` (NO_VALIDATION: 3 of horizon 1); below that it is
     # refused with that minimum.
     for rows in (6, 7):
         assert too_short_to_validate(rows, None, 1, 0.15, 0.15)
@@ -94,6 +94,7 @@ def test_a_refusal_states_the_true_minimum_of_rows():
     with pytest.raises(UserError, match=r"too few rows \(5\) for horizon 1 .* need at least 6 "
                                         r"rows \(a window of 2 rows and 3 training windows\)"):
         default_window(5, None, 1, 0.15, 0.15)
+    assert [in_sample_windows(h) for h in (1, 2, 3, 6)] == [3, 2, 1, 1]  # 3 steps or more
     assert not too_short_to_validate(5, None, 1, 0.15, 0.15)
     # With a window given, the minimum is the first row count the split accepts.
     for window, horizon, holdout, val_size in [(4, 1, None, None), (24, 12, 12, None),
@@ -112,14 +113,17 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
         horizon, season):
     """A single series with the competitions' horizons and --test-size h: the minimum
     the refusal names is the first row count whose default window and split are
-    accepted (a window, its horizon and the test part, `IN_SAMPLE_WINDOWS` windows), and every longer series is
+    accepted (a window, its horizon and the test part: one window, the 3 forecast steps of
+    `in_sample_windows`), and every longer series is
     accepted too: without a validation part up to the first count that holds one of h
     rows after `MIN_TRAIN_WINDOWS` training windows, with one from there on."""
     with pytest.raises(UserError, match=r"need at least (\d+) rows") as refused:
         default_window(horizon + 1, season, horizon, 0.15, 0.15, horizon)
     need = int(refused.value.args[0].rsplit("need at least ", 1)[1].split()[0])
-    # a window, the horizon, the test part, IN_SAMPLE_WINDOWS training windows
-    assert need == 2 * horizon + MIN_WINDOW + IN_SAMPLE_WINDOWS - 1
+    # a window, the horizon, the test part: one training window (14 yearly rows with h 6,
+    # 18 quarterly with h 8: M1's shortest series train)
+    assert in_sample_windows(horizon) == 1
+    assert need == 2 * horizon + MIN_WINDOW
     with pytest.raises(UserError, match=f"need at least {need} rows"):
         default_window(need - 1, season, horizon, 0.15, 0.15, horizon)
     validated = 3 * horizon + MIN_WINDOW + MIN_TRAIN_WINDOWS - 1  # (validation: h rows)
@@ -132,8 +136,8 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
         windows = split.train_end - window - horizon + 1
         if not short:
             assert windows >= MIN_TRAIN_WINDOWS
-        else:  # a seasonal window where one fits, else IN_SAMPLE_WINDOWS to choose on
-            assert windows >= 1 if window == season else windows >= IN_SAMPLE_WINDOWS
+        else:  # a seasonal window where one fits, else in_sample_windows to choose on
+            assert windows >= in_sample_windows(horizon)
         val = split.val_end - split.train_end
         assert val == 0 if short else val >= horizon
 
@@ -263,6 +267,13 @@ def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
     # nothing held out could keep the network: it is not trained at all
     assert "the network is not trained" in result.output
     assert metrics["epochs_run"] == 0 and metrics["best_epoch"] is None
+    import warnings
+
+    from lstm_tf.runs import load_model
+    with warnings.catch_warnings(record=True) as caught:  # its optimizer saved whole
+        warnings.simplefilter("always")
+        load_model(out)
+    assert not [w for w in caught if "optimizer" in str(w.message)]
     fixed = anchors._fixed_candidates(18, 12, window)
     assert set(config["anchor"]["parts"][0]) <= set(fixed)
     assert np.isfinite(metrics["model"]["mae"]) and metrics["model"]["mae"] > 0

@@ -18,7 +18,7 @@ The rules, one set for a single series and for every series of a panel (`part_ro
   shrinks with the training part (a third of it).
   A single series too short for a window of `MIN_WINDOW` rows with `MIN_TRAIN_WINDOWS`
   training windows and its validation part trains without one (`NO_VALIDATION`) if its
-  rows before the test part hold `IN_SAMPLE_WINDOWS` windows and their horizon (a seasonal
+  rows before the test part hold `in_sample_windows` and their horizon (a seasonal
   one's window is its season where one such window fits); a shorter one is refused.
 """
 
@@ -79,11 +79,11 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
     # a short series needs training windows more than a full season of inputs.
     third = room // 3
     if val_size == NO_VALIDATION:
-        # Half of it, leaving IN_SAMPLE_WINDOWS windows to choose the anchor on (no network
-        # is kept). Measured on 30 real short series (docs/accuracy.md, "Short single
+        # Half of it, leaving `in_sample_windows` to choose the anchor on (no network is
+        # trained). Measured on 30 real short series (docs/accuracy.md, "Short single
         # series"): geometric-mean MASE 0.738 with a third, 0.688 with half, 0.682 with the
         # longest window (worse than naive on 5, 6 and 7 of them).
-        window = min(wanted, max(room // 2, MIN_WINDOW), room - (IN_SAMPLE_WINDOWS - 1))
+        window = min(wanted, max(room // 2, MIN_WINDOW), room - (in_sample_windows(horizon) - 1))
         # A seasonal series' window holds its season where the room allows one such window
         # (the seasonal candidates read a season back), even with fewer windows to choose on.
         return season if season and window < season <= room else window
@@ -91,12 +91,24 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
 
 
 # A single series too short for a validation part of `horizon` rows after its training
-# windows, yet holding `IN_SAMPLE_WINDOWS` windows and their horizon before its test part,
-# trains with no validation part (`val_size` 0): its anchor is chosen among the fixed
-# candidates on its training windows (they fit nothing there) and its network is not
-# kept (nothing held out shows that it helps). Such a series was refused before.
+# windows, yet holding `in_sample_windows(horizon)` windows and their horizon before its
+# test part, trains with no validation part (`val_size` 0): its anchor is chosen among the
+# fixed candidates on its training windows (they fit nothing there) and its network is not
+# trained (nothing held out could show that it helps). Such a series was refused before.
 NO_VALIDATION = 0
-IN_SAMPLE_WINDOWS = 3
+# The anchor is chosen on at least this many forecast steps: 3 windows of horizon 1, one
+# of horizon 3 or more. One window with the competitions' horizons lets the shortest
+# series of M1 train (14 yearly rows with h = 6, 18 quarterly with h = 8: they were
+# refused for want of 3 windows); measured (docs/accuracy.md, "Short single series"):
+# 8 yearly series of 14 rows 0.785 geometric-mean MASE (naive 2.387, AutoARIMA 0.575), 6
+# quarterly of 18 rows 1.531 (naive 0.988, AutoARIMA 1.775).
+IN_SAMPLE_STEPS = 3
+
+
+def in_sample_windows(horizon: int) -> int:
+    """The training windows a series without a validation part needs: IN_SAMPLE_STEPS
+    forecast steps to choose its anchor on."""
+    return -(-IN_SAMPLE_STEPS // horizon)
 
 
 def too_short_to_validate(rows: int, season: int | None, horizon: int, val_fraction: float,
@@ -128,11 +140,11 @@ def default_window(rows: int, season: int | None, horizon: int, val_fraction: fl
         need = next(n for n in itertools.count(rows + 1)  # the window grows with the rows
                     if _window_for(n, season, horizon, val_fraction, test_fraction, holdout,
                                    shortest) >= MIN_WINDOW)
-        what = MIN_TRAIN_WINDOWS if val_size else IN_SAMPLE_WINDOWS
+        what = MIN_TRAIN_WINDOWS if val_size else in_sample_windows(horizon)
         raise UserError(f"too few rows ({rows}) for horizon {horizon} and "
                         f"{_describe(val_fraction, test_fraction, holdout, val_size)}; need at "
                         f"least {need} rows (a window of {MIN_WINDOW} rows and {what} training "
-                        "windows)")
+                        f"window{'s' if what > 1 else ''})")
     return window
 
 
