@@ -158,6 +158,26 @@ def sine_runs(tmp_path_factory):
     return _RunsByKind(_shared_folder(tmp_path_factory, "sine-kinds"))
 
 
+class _DefaultRuns:
+    """`runs[dataset]`: the run folder of `lstm-tf train --dataset DATASET -q` (every
+    default), trained on first use."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __getitem__(self, dataset):
+        out = self.root / dataset
+        _train_once(out, "--dataset", dataset, "-q")
+        return out
+
+
+@pytest.fixture(scope="session")
+def default_runs(tmp_path_factory):
+    """Runs of the defaults on a built-in dataset: test_accuracy's benchmarks, and the
+    default-sized El Niño model of test_gate_page (one training for both). Read-only."""
+    return _DefaultRuns(_shared_folder(tmp_path_factory, "defaults"))
+
+
 # ------------------------------------------------- one new process with two CPU devices
 #
 # TensorFlow's devices (--cpu-devices: the CPU split into logical devices) and threads are
