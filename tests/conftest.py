@@ -74,11 +74,16 @@ TINY_SINE = ["--window", "6", "--units", "4", "--epochs", "2", "--batch-size", "
 # The built-in sine data in 2 layers of 6 units, window 8, one epoch, seed 3, for the
 # model kinds that export, inspect and runtimes check: lstm and rnn without an anchor (so
 # that they have step models), lstm and gated with the default anchor (trained from the
-# same config but the kind: test_inspect compares them).
+# same config but the kind: test_inspect compares them), and an lstm in mixed precision
+# (bfloat16 on the CPU) without an anchor (so that its network is the forecast, never
+# zeroed): test_distribute checks its dtypes, test_export exports it (one training for
+# both).
 SINE_KINDS = {"lstm": ["--model", "lstm", "--anchor", "none"],
               "rnn": ["--model", "rnn", "--anchor", "none"],
               "lstm anchored": ["--model", "lstm"],
-              "gated": ["--model", "gated"]}
+              "gated": ["--model", "gated"],
+              "lstm mixed": ["--model", "lstm", "--anchor", "none", "--mixed-precision",
+                             "--device", "cpu"]}
 SINE_KINDS_COMMON = ["--dataset", "sine", "--window", "8", "--units", "6", "--layers", "2",
                      "--epochs", "1", "--patience", "0", "--seed", "3", "-q"]
 
@@ -138,15 +143,39 @@ class _RunsByKind:
         self.root = root
 
     def __getitem__(self, name):
-        out = self.root / name.replace(" ", "-")
-        _train_once(out, *SINE_KINDS_COMMON, *SINE_KINDS[name])
-        return out
+        self.output(name)
+        return self.root / name.replace(" ", "-")
+
+    def output(self, name) -> str:
+        """Train's output for the run of SINE_KINDS[name] (trained on first use)."""
+        return _train_once(self.root / name.replace(" ", "-"), *SINE_KINDS_COMMON,
+                           *SINE_KINDS[name])
 
 
 @pytest.fixture(scope="session")
 def sine_runs(tmp_path_factory):
     """Runs of every model kind on the built-in sine data (SINE_KINDS). Read-only."""
     return _RunsByKind(_shared_folder(tmp_path_factory, "sine-kinds"))
+
+
+class _DefaultRuns:
+    """`runs[dataset]`: the run folder of `lstm-tf train --dataset DATASET -q` (every
+    default), trained on first use."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __getitem__(self, dataset):
+        out = self.root / dataset
+        _train_once(out, "--dataset", dataset, "-q")
+        return out
+
+
+@pytest.fixture(scope="session")
+def default_runs(tmp_path_factory):
+    """Runs of the defaults on a built-in dataset: test_accuracy's benchmarks, and the
+    default-sized El Niño model of test_gate_page (one training for both). Read-only."""
+    return _DefaultRuns(_shared_folder(tmp_path_factory, "defaults"))
 
 
 # ------------------------------------------------- one new process with two CPU devices

@@ -17,10 +17,8 @@ pytestmark = pytest.mark.slow  # full-size default trainings (pyproject.toml: ma
 
 
 @pytest.mark.parametrize("dataset", ["elnino", "sunspots", "co2"])
-def test_default_run_beats_naive_persistence(tmp_path, dataset):
-    out = tmp_path / dataset
-    result = run("train", "--dataset", dataset, "-q", "--out", out)
-    assert result.exit_code == 0, result.output
+def test_default_run_beats_naive_persistence(default_runs, dataset):
+    out = default_runs[dataset]  # `train --dataset DATASET -q`, shared (tests/conftest.py)
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     assert metrics["model"]["mae"] < metrics["naive"]["mae"], metrics

@@ -229,14 +229,13 @@ def test_gpu_memory_is_taken_as_needed_unless_the_user_says_otherwise(monkeypatc
     assert not hasattr(tf_setup, "device_report")  # it claimed cuDNN whenever a GPU existed
 
 
-def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(tmp_path):
-    out = tmp_path / "mixed"
-    # Without an anchor: the network's own output is the forecast, never zeroed for not
-    # beating an anchor (train.keep_network_if_better), so bfloat16 shows in it.
-    result = run("train", "--mixed-precision", "--device", "cpu", "--anchor", "none",
-                 "--out", out, *TINY)
-    assert result.exit_code == 0, result.output
-    assert "precision mixed_bfloat16" in result.output
+def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(sine_runs):
+    # The session's mixed-precision run (tests/conftest.py: sine, window 8, 2 x 6 units,
+    # --mixed-precision --device cpu, one epoch), which test_export exports. Without an
+    # anchor: the network's own output is the forecast, never zeroed for not beating an
+    # anchor (train.keep_network_if_better), so bfloat16 shows in it.
+    out = sine_runs["lstm mixed"]
+    assert "precision mixed_bfloat16" in sine_runs.output("lstm mixed")
     config = json.loads((out / "config.json").read_text())["train"]
     assert (config["device"], config["strategy"], config["precision"],
             config["mixed_precision"]) == ("cpu", "default", "mixed_bfloat16", True)
@@ -254,7 +253,7 @@ def test_mixed_bfloat16_on_cpu_trains_with_a_float32_head(tmp_path):
     assert {layer.dtype_policy.name for layer in load_model(out).layers} == {"float32"}
     assert model.layers[-1].dtype_policy.name == "float32"
     assert {w.dtype for w in model.weights} == {"float32"}  # mixed keeps float32 weights
-    inputs = np.random.default_rng(0).standard_normal((5, 6, 1)).astype(np.float32)
+    inputs = np.random.default_rng(0).standard_normal((5, 8, 1)).astype(np.float32)
     assert model(inputs).dtype == "float32"
 
     copy = float32_copy(model)

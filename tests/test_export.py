@@ -222,13 +222,12 @@ def test_gated_run_exports_as_fused_lstm(sine_runs, tmp_path):
     assert contract.read_metadata(model, "gated")["kind"] == "gated"
 
 
-def test_mixed_precision_run_exports_fused_and_passes_parity(tmp_path):
+def test_mixed_precision_run_exports_fused_and_passes_parity(sine_runs, tmp_path):
     import json as json_lib
 
-    out = tmp_path / "mixed"
-    result = run("train", "--dataset", "sine", "--mixed-precision", "--device", "cpu",
-                 "--out", out, *TINY)
-    assert result.exit_code == 0, result.output
+    # The session's mixed-precision run (tests/conftest.py: sine, window 8, 2 x 6 units,
+    # one epoch, no anchor), whose dtypes test_distribute checks.
+    out = sine_runs["lstm mixed"]
     assert json_lib.loads((out / "config.json").read_text())["train"]["precision"] == "mixed_bfloat16"
     result = run("export", out, "--out", tmp_path / "mixed.onnx")
     assert result.exit_code == 0 and "parity PASSED" in result.output, result.output
