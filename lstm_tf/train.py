@@ -140,21 +140,18 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
     model, trainer = build_trainer(prepared, config, strategy, policy, log)
     log_plan(prepared, config, tracker.epochs_done, log)
     if prepared.in_sample:  # nothing held out could show that the network helps: no fit
-        seconds = 0.0
+        seconds, network_kept, keep_statistic = 0.0, False, None
         tracker.history.setdefault("loss", [])
         if getattr(model, "optimizer", None) is not None:  # (as fit would: its slots saved)
             model.optimizer.build(model.trainable_variables)
-    else:
-        seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state,
-                      out, verbose, log)
-    early = early_best_epoch(config, tracker)
-    if prepared.in_sample:
         zero_network(model, config)
-        network_kept, keep_statistic = False, None
         log(f"no validation part (too few rows for one of {config.data.horizon} after a "
             f"training window): the anchor ({prepared.anchor.describe()}) was chosen on the "
             "training windows and the network is not trained (its output is zero)")
     else:
+        seconds = fit(trainer, train_set, val_set, steps_per_epoch, config, tracker, state,
+                      out, verbose, log)
+        early = early_best_epoch(config, tracker)
         network_kept, keep_statistic = keep_network_if_better(model, prepared, config, early)
         if not network_kept:
             log(f"the network did not clearly improve on its anchor "
