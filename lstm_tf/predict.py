@@ -144,7 +144,7 @@ def predict_series(session, meta: dict, data_path: str | Path,
                                                                   len(rows)),
                                            like=series.time_format))]
     return PanelForecast([series.targets[0]], times, rows[None], {},
-                         None if quantiles is None else quantiles[None])
+                         None if quantiles is None else quantiles[None], series.time_column)
 
 
 # -------------------------------------------------------------------------- panels
@@ -159,6 +159,7 @@ class PanelForecast:
     values: np.ndarray  # [series, steps, targets], raw units
     skipped: dict[str, str]  # series name -> the reason
     quantiles: np.ndarray | None = None  # a quantile model's [series, horizon, targets, Q]
+    time_column: str | None = None  # the file's time column, named as the file names it
 
 
 def predict_panel(session, meta: dict, data_path: str | Path,
@@ -227,7 +228,7 @@ def predict_panel(session, meta: dict, data_path: str | Path,
             _tails(panel, served, window, ends[served]), steps), like=panel.time_format))
     else:
         times = [[str(step) for step in range(1, steps + 1)] for _ in served]
-    return PanelForecast(names, times, values, skipped, quantiles)
+    return PanelForecast(names, times, values, skipped, quantiles, panel.time_column)
 
 
 def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
@@ -253,8 +254,8 @@ def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
 
 def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) -> str:
     """The forecast CSV: `series` (a panel's; not for a single series), the time column
-    continued (a panel's `time`, or the step, when the data has none; a single series'
-    only when it has one), `step`, each target's forecast (a quantile model's median),
+    continued under the file's name for it (a panel's `time`, or the step, when the data
+    has none; a single series' only when it has one), `step`, each target's forecast (a quantile model's median),
     then one column per target and level, `<target>_q<level>` (e.g. sst_q0.1).
 
     Quantiles exist within the horizon only: a forecast rolled beyond it leaves those
@@ -264,7 +265,8 @@ def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) 
     levels = (meta.get("quantiles") or []) if result.quantiles is not None else []
     labels = ["series"] if series_column else []
     timed = result.times is not None
-    rows = [labels + ([meta.get("time_column") or "time"] if timed else []) + ["step"]
+    time_name = result.time_column or meta.get("time_column") or "time"
+    rows = [labels + ([time_name] if timed else []) + ["step"]
             + targets + [f"{target}_q{level:g}" for target in targets for level in levels]]
     steps = result.values.shape[1]
     for index, (name, values) in enumerate(zip(result.names, result.values)):
