@@ -190,6 +190,32 @@ def test_js_metadata_reader_matches_onnx(models, tmp_path):
     assert out[1] == "g.onnx is not a valid ONNX model (wire type 3)"
 
 
+PERIOD_COLUMNS = [["1990Q3", "1990Q4"], ["1990 Q3", "1990 Q4"], ["1990-q3", "1990-q4"],
+                  ["2020 W51", "2020 W52", "2020 W53"], ["2010-W01", "2010-W02"],
+                  ["1949 Nov", "1949 Dec"], ["1949 NOVEMBER", "1949 DECEMBER"],
+                  ["1949 nov", "1949 dec"], ["2010-12-31", "2011-01-31"]]
+
+
+def test_js_future_times_of_period_labels_are_predicts():
+    # Quarters, ISO weeks (2020 has 53) and month names continue in the file's own style,
+    # in Node as in `lstm-tf predict` (lstm_tf/data/timeaxis.py).
+    from lstm_tf.data import timeaxis
+
+    code = (f"import {{ futureTimes }} from {LIB_JS.as_uri()!r};\n"
+            "for (const time of JSON.parse(process.argv[1]))"
+            " console.log(JSON.stringify(futureTimes(time, 3)));")
+    out = node("--input-type=module", "-e", code, json.dumps(PERIOD_COLUMNS)).stdout
+    expected = []
+    for time in PERIOD_COLUMNS:
+        dates = np.array([timeaxis.iso_period(text) for text in time], dtype="datetime64[s]")
+        expected.append([str(label) for label in timeaxis.format_time(
+            timeaxis.continue_time(dates, 3), like=time[-1])])
+    assert [json.loads(line) for line in out.splitlines()] == expected
+    assert expected[0] == ["1991Q1", "1991Q2", "1991Q3"]
+    assert expected[3] == ["2021 W01", "2021 W02", "2021 W03"]
+    assert expected[5] == ["1950 Jan", "1950 Feb", "1950 Mar"]
+
+
 def test_node_errors_are_one_line(models, tmp_path):
     bare = tmp_path / "bare.onnx"
     model = onnx.load(models / "lstm.onnx")

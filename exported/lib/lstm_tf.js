@@ -310,9 +310,66 @@ export function readCsv(text, meta, source = 'the CSV') {
 const DAY = 86400;
 const CALENDAR_MONTHS = [[28, 31, 1], [89, 92, 3], [181, 184, 6], [365, 366, 12]];
 
+// Period labels as R's tsibble and pandas print them (lstm_tf/data/timeaxis.py `_PERIOD`):
+// `1998 Q1`, `1998Q1`, `1998-Q1`, `1949 Jan`, `1949 January`, `2020 W05` (ISO weeks), read
+// as the first day of the period (an ISO week's Monday) and written back in their style.
+const PERIOD = /^(\d{4})\s*-?\s*(?:Q([1-4])|W(\d{1,2})|([A-Za-z]{3,9}))$/i;
+const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august',
+  'september', 'october', 'november', 'december'];
+const pad = (value, width) => String(value).padStart(width, '0');
+
+/** The ISO (year, week) of a UTC date: the week of its Thursday. */
+function isoWeek(date) {
+  const thursday = new Date(date.getTime() + (3 - ((date.getUTCDay() + 6) % 7)) * DAY * 1000);
+  const year = thursday.getUTCFullYear();
+  return [year, 1 + Math.floor((thursday - Date.UTC(year, 0, 1)) / (7 * DAY * 1000))];
+}
+
+/** A period label as the ISO date its period starts on; any other text unchanged. */
+export function isoPeriod(text) {
+  const match = PERIOD.exec(text.trim());
+  if (!match) return text;
+  const [, year, quarter, week, month] = match;
+  if (quarter) return `${year}-${pad(3 * Number(quarter) - 2, 2)}-01`;
+  if (week) {
+    const january4 = Date.UTC(Number(year), 0, 4);
+    const monday = new Date(january4 - ((new Date(january4).getUTCDay() + 6) % 7) * DAY * 1000
+      + (Number(week) - 1) * 7 * DAY * 1000);
+    const [isoYear, isoNumber] = isoWeek(monday);
+    return isoYear === Number(year) && isoNumber === Number(week)  // not week 0 or 54
+      ? monday.toISOString().slice(0, 10) : text;
+  }
+  const lower = month.toLowerCase();
+  const number = MONTH_NAMES.findIndex((name) => lower === name || lower === name.slice(0, 3));
+  return number < 0 ? text : `${year}-${pad(number + 1, 2)}-01`;
+}
+
+/** Times (seconds, UTC) as period labels in the style of `like` (the reverse of isoPeriod). */
+function periodLabels(seconds, like) {
+  const [, year, quarter, week, month] = PERIOD.exec(like);
+  const rest = like.slice(year.length);
+  const label = rest.replace(/^[ -]+/, '');
+  const separator = rest.slice(0, rest.length - label.length);
+  const mark = label.slice(0, 1);  // Q or W as the file writes it
+  return seconds.map((value) => {
+    const date = new Date(value * 1000);
+    if (quarter) return `${date.getUTCFullYear()}${separator}${mark}${Math.floor(date.getUTCMonth() / 3) + 1}`;
+    if (week) {
+      const [isoYear, number] = isoWeek(date);
+      return `${isoYear}${separator}${mark}${pad(number, week.length)}`;
+    }
+    const full = MONTH_NAMES[date.getUTCMonth()];
+    const name = month.length === 3 ? full.slice(0, 3) : full;
+    const cased = month === month.toUpperCase() ? name.toUpperCase()
+      : month === month.toLowerCase() ? name : name[0].toUpperCase() + name.slice(1);
+    return `${date.getUTCFullYear()}${separator}${cased}`;
+  });
+}
+
 function parseTime(text, source) {
-  // ISO dates and datetimes as UTC (NumPy's datetime64 has no time zone either).
-  const iso = text.replace(' ', 'T');
+  // ISO dates and datetimes as UTC (NumPy's datetime64 has no time zone either); a period
+  // label as the date its period starts on.
+  const iso = isoPeriod(text).replace(' ', 'T');
   const milliseconds = Date.parse(/T/.test(iso) && !/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? `${iso}Z` : iso);
   if (!Number.isFinite(milliseconds) || /^[+-]?\d+(\.\d*)?$/.test(text)) {
     throw new LstmTfError(`${source}: the model's calendar features need dates in its time column, got '${text}'`);
@@ -353,7 +410,8 @@ export function continueTime(seconds, steps) {
  * `lstm-tf predict` writes them (lstm_tf/data/timeaxis.py continue_time, format_time):
  * numbers continue by their median step (integral ones stay integral), dates by the
  * calendar or their fixed spacing, written as the column's last cell is (its precision:
- * `2010-12` gives months; a space for the T); else dates at midnight as YYYY-MM-DD,
+ * `2010-12` gives months; a space for the T; period labels: `1990Q4` gives `1991Q1`);
+ * else dates at midnight as YYYY-MM-DD,
  * others as YYYY-MM-DDTHH:MM:SS.
  */
 export function futureTimes(time, steps, source = 'the CSV') {
@@ -377,6 +435,7 @@ export function futureTimes(time, steps, source = 'the CSV') {
   const future = continueTime(time.map((text) => parseTime(text, source)), steps);
   const iso = (seconds) => new Date(seconds * 1000).toISOString();
   const like = time[time.length - 1].trim();
+  if (PERIOD.test(like) && isoPeriod(like) !== like) return periodLabels(future, like);
   if (/^\d{4}-\d\d(-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?)?$/.test(like)) {
     return future.map((seconds) => iso(seconds).slice(0, like.length).replace('T', like.includes(' ') ? ' ' : 'T'));
   }
