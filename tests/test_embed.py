@@ -190,6 +190,30 @@ def test_js_metadata_reader_matches_onnx(models, tmp_path):
     assert out[1] == "g.onnx is not a valid ONNX model (wire type 3)"
 
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@pytest.mark.parametrize("name, label, future", [
+    ("date", lambda month: month, ["2011-01", "2011-02", "2011-03"]),
+    ("period", lambda month: f"{month[:4]} {MONTHS[int(month[5:7]) - 1]}",
+     ["2011 Jan", "2011 Feb", "2011 Mar"])])
+def test_node_continues_the_files_own_time_column_as_predict_does(models, tmp_path, name,
+                                                                  label, future):
+    # The model's time column is `month`; a file that names it otherwise (and writes
+    # month names) is forecast under its own name and in its own style, in Node as in
+    # `lstm-tf predict`.
+    model = models / "lstm.onnx"
+    lines = (models / "tail.csv").read_text().splitlines()
+    rows = [line.rsplit(",", 2) for line in lines[1:]]
+    csv = tmp_path / f"{name}.csv"
+    csv.write_text(f"note,{name},sst\n" + "".join(f"{note},{label(month)},{sst}\n"
+                                                  for note, month, sst in rows))
+    python_csv = CliRunner().invoke(cli, ["predict", str(model), "--data", str(csv)]).output
+    assert python_csv.splitlines()[0] == f"{name},step,sst"
+    assert [line.split(",")[0] for line in python_csv.splitlines()[1:]] == future
+    assert node(FORECAST_JS, model, csv).stdout == python_csv
+
+
 PERIOD_COLUMNS = [["1990Q3", "1990Q4"], ["1990 Q3", "1990 Q4"], ["1990-q3", "1990-q4"],
                   ["2020 W51", "2020 W52", "2020 W53"], ["2010-W01", "2010-W02"],
                   ["1949 Nov", "1949 Dec"], ["1949 NOVEMBER", "1949 DECEMBER"],

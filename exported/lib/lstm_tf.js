@@ -243,13 +243,28 @@ function parseCell(cell, column, line, source) {
   return Number(cell);
 }
 
+// A file's time column when the model's is not in it, as lstm_tf/data/timeaxis.py
+// `guess_time_column` finds it: its one column named as a time, else its one column named
+// as a period, that is not one of the model's columns.
+const TIME_NAMES = ['time', 'date', 'datetime', 'timestamp', 'ds'];
+const PERIOD_NAMES = ['year', 'quarter', 'month', 'week', 'day', 'hour', 'minute', 'period'];
+
+function guessTimeColumn(header, taken) {
+  for (const names of [TIME_NAMES, PERIOD_NAMES]) {
+    const found = header.filter((name) => names.includes(name.toLowerCase()) && !taken.includes(name));
+    if (found.length) return found.length === 1 ? found[0] : null;
+  }
+  return null;
+}
+
 /**
  * The model's columns read from CSV text: { values: number[][] (rows x columns, the
  * model's column order), time: string[] | null (the time column's text, if present),
- * known: number[][] | null }. Like `lstm-tf predict`, a missing or non-numeric cell is
- * an error naming its line. For a model with future-known covariates, the rows after
- * the last target value (target cells empty) are the future rows: `known` holds the
- * covariates over the horizon (`knownRows`).
+ * timeColumn: its name (the model's, else `guessTimeColumn`'s) | null, known: number[][]
+ * | null }. Like `lstm-tf predict`, a missing or non-numeric cell is an error naming its
+ * line. For a model with future-known covariates, the rows after the last target value
+ * (target cells empty) are the future rows: `known` holds the covariates over the horizon
+ * (`knownRows`).
  */
 export function readCsv(text, meta, source = 'the CSV') {
   const lines = splitCsv(text);
@@ -287,9 +302,11 @@ export function readCsv(text, meta, source = 'the CSV') {
       return parseCell(cell, meta.columns[j], line, source);
     });
   });
-  const timeIndex = meta.time_column ? header.indexOf(meta.time_column) : -1;
+  const timeColumn = header.includes(meta.time_column) ? meta.time_column
+    : guessTimeColumn(header, meta.columns);
+  const timeIndex = timeColumn ? header.indexOf(timeColumn) : -1;
   const time = timeIndex >= 0 ? rows.map((row) => row[timeIndex].trim()) : null;
-  if (!meta.covariates) return { values, time, known: null };
+  if (!meta.covariates) return { values, time, timeColumn, known: null };
   const futureKnown = meta.covariates.known.map((name) => {
     const index = header.indexOf(name);
     if (index < 0) throw new LstmTfError(`${source}: no column '${name}'; available: ${header.join(', ')}`);
@@ -298,7 +315,7 @@ export function readCsv(text, meta, source = 'the CSV') {
       return MISSING.has(cell.toLowerCase()) ? NaN : parseCell(cell, name, rows.length + offset + 2, source);
     });
   });
-  return { values, time, known: knownRows(meta, time, futureKnown, source) };
+  return { values, time, timeColumn, known: knownRows(meta, time, futureKnown, source) };
 }
 
 // ------------------------------------------------------------------ covariates

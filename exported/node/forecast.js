@@ -63,7 +63,7 @@ async function main() {
   const { session, meta } = await loadModel(ort, readFile(modelPath, 'model file'), modelPath,
     { intraOpNumThreads: options.threads, interOpNumThreads: 1 });
   // (A model with future-known covariates: `known` from the CSV's future rows and time column.)
-  const { values, time, known } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
+  const { values, time, timeColumn, known } = readCsv(readFile(csvPath, 'file').toString('utf-8'), meta, csvPath);
   const onStep = options.each && meta.model === 'step'
     ? (index, rows) => console.error(`observation ${index + 1}/${meta.window}: ${rows.map((r) => r.map(short).join(' ')).join(' | ')}`)
     : null;
@@ -74,9 +74,10 @@ async function main() {
       targets: meta.targets, forecast: rows,
       ...(quantiles ? { levels: meta.quantiles, quantiles } : {}) }));
   } else {
-    // The data's time column, continued (as `lstm-tf predict` does), when it has one.
+    // The data's time column, continued under its own name (as `lstm-tf predict` does),
+    // when it has one.
     const times = time && time.length >= 2 ? futureTimes(time, rows.length, csvPath) : null;
-    console.log([...(times ? [meta.time_column] : []), 'step', ...meta.targets,
+    console.log([...(times ? [timeColumn] : []), 'step', ...meta.targets,
       ...quantileColumns(meta)].join(','));
     rows.forEach((row, step) => console.log([...(times ? [times[step]] : []), step + 1,
       ...row.map(short), ...(quantiles ? quantiles[step].flat().map(short) : [])].join(',')));

@@ -87,7 +87,7 @@ function widestInterval(levels) {
 async function run({ modelBytes, modelName, csvText, csvName, units }) {
   setStatus('loading', `Running ${modelName} on ${csvName}…`);
   const { session, meta } = await loadModel(ort, modelBytes, modelName, { executionProviders: ['wasm'] });
-  const { values, time, known } = readCsv(csvText, meta, csvName);
+  const { values, time, timeColumn, known } = readCsv(csvText, meta, csvName);
   const started = performance.now();
   const { forecast: rows, quantiles } = await predict(ort, session, meta, values, null, null, known);
   const seconds = (performance.now() - started) / 1000;
@@ -107,7 +107,7 @@ async function run({ modelBytes, modelName, csvText, csvName, units }) {
       subtitle: `${modelName}: ${meta.kind} ${meta.layers} x ${meta.units}, window ${meta.window}, `
         + `${meta.model === 'step' ? 'step model fed one observation at a time' : 'window model'}; onnxruntime-web (wasm)`,
       yLabel: `${target} (${unit})`,
-      xLabel: time ? meta.time_column : 'CSV line',
+      xLabel: time ? timeColumn : 'CSV line',
       labels, window: meta.window,
       history: values.slice(first).map((row) => row[k]),
       forecast: rows.map((row) => row[k]),
