@@ -427,9 +427,8 @@ export function continueTime(seconds, steps) {
  * `lstm-tf predict` writes them (lstm_tf/data/timeaxis.py continue_time, format_time):
  * numbers continue by their median step (integral ones stay integral), dates by the
  * calendar or their fixed spacing, written as the column's last cell is (its precision:
- * `2010-12` gives months; a space for the T; period labels: `1990Q4` gives `1991Q1`);
- * else dates at midnight as YYYY-MM-DD,
- * others as YYYY-MM-DDTHH:MM:SS.
+ * `2010-12` gives months; a space for the T; a period label its style: `1990Q4` gives
+ * `1991Q1`); else dates at midnight as YYYY-MM-DD, others as YYYY-MM-DDTHH:MM:SS.
  */
 export function futureTimes(time, steps, source = 'the CSV') {
   if (time.every((text) => /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))) {
@@ -452,7 +451,7 @@ export function futureTimes(time, steps, source = 'the CSV') {
   const future = continueTime(time.map((text) => parseTime(text, source)), steps);
   const iso = (seconds) => new Date(seconds * 1000).toISOString();
   const like = time[time.length - 1].trim();
-  if (PERIOD.test(like) && isoPeriod(like) !== like) return periodLabels(future, like);
+  if (isoPeriod(like) !== like) return periodLabels(future, like);
   if (/^\d{4}-\d\d(-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?)?$/.test(like)) {
     return future.map((seconds) => iso(seconds).slice(0, like.length).replace('T', like.includes(' ') ? ' ' : 'T'));
   }
