@@ -255,8 +255,9 @@ def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
 def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) -> str:
     """The forecast CSV: `series` (a panel's; not for a single series), the time column
     continued under the file's name for it (a panel's `time`, or the step, when the data
-    has none; a single series' only when it has one), `step`, each target's forecast (a quantile model's median),
-    then one column per target and level, `<target>_q<level>` (e.g. sst_q0.1).
+    has none; a single series' only when it has one), `step`, each target's forecast (a
+    quantile model's median), then one column per target and level, `<target>_q<level>`
+    (e.g. sst_q0.1).
 
     Quantiles exist within the horizon only: a forecast rolled beyond it leaves those
     cells empty (the rolled steps are conditional on the median path, so its spread

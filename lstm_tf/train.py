@@ -257,7 +257,7 @@ def datasets(prepared: Prepared, config: RunConfig, done: int):
     # (even_shards: every batch cut to a multiple of the replicas, so none gets 0 windows).
     replicas = config.train.replicas
     per_epoch = PANEL_EPOCH_WINDOWS if config.panel else SERIES_EPOCH_WINDOWS
-    batches = {part: batches_per_epoch(min(len(prepared.starts[part]), per_epoch or np.inf)
+    batches = {part: batches_per_epoch(min(len(prepared.starts[part]), per_epoch)
                                        if part == "train" else len(prepared.starts[part]),
                                        config.train.batch_size, replicas)
                for part in ("train", "val")}
