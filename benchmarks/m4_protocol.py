@@ -306,6 +306,8 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str],
                   stored: dict | None = None) -> dict:
     """One case's result; `stored` an earlier result of the same case whose statistical
     methods' MASE it reuses (`--stats-from`)."""
+    from lstm_tf.train import TRAINING_RECORDS
+
     data = load(case.name)
     options = write_csv(case, data, scratch / f"{case.name}.csv") + [
         "--horizon", str(case.horizon), "--test-size", str(case.horizon)]
@@ -349,9 +351,8 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str],
             "network_kept": metrics.get("network_kept"), "best_epoch": metrics.get("best_epoch"),
             "keep_statistic": metrics.get("keep_statistic"),  # (train.KEEP_T)
             "floor": metrics.get("floor"), "members": run_members(run) if not error else None,
-            # anchor network's second training (anchor + network), when it ran
-            **{key: metrics[key] for key in ("first_training", "second_training")
-               if key in metrics},
+            # the trainings the run was chosen over (anchor + network, series scaling)
+            **{key: metrics[key] for key in TRAINING_RECORDS if key in metrics},
             "validation_ratio": None if error else validation_ratio(run),
             "epochs_run": metrics.get("epochs_run"),
             "skipped_series": metrics.get("skipped_series", 0),

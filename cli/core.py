@@ -71,9 +71,11 @@ def data_options(window: bool = True):
         click.option("--val-size", type=positive, metavar="N", help="The N steps before the "
                      "test part are validation (instead of --val-fraction)."),
         click.option("--scaling", type=click.Choice(["window", "series"]), help="A panel's "
-                     "scaling inside the model: window (default; each window by its own mean "
-                     "and std: serves series never seen) or series (each series' training "
-                     "statistics, chosen by a series index input)."),
+                     "scaling inside the model: window (each window by its own mean and std: "
+                     "serves series never seen) or series (each series' training statistics, "
+                     "chosen by a series index input). Default: window, and on a panel of up "
+                     "to 20,000 training windows series as well (anchor auto), kept if 2% "
+                     "better on validation."),
         click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal "
                      "naive baseline). Default: the dataset's, or from a date time column's "
                      "spacing (half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, "

@@ -299,3 +299,79 @@ def test_no_second_training_on_a_panel_past_the_ensemble_window_limit(tmp_path, 
     assert metrics["floor"] == "anchor" and "second_training" not in metrics
     assert any(f"no second training (anchor + network) on more than {PANEL_WINDOWS}" in line
                for line in lines)
+
+
+@pytest.mark.parametrize("series_mae", [0.97, 0.99])
+def test_series_scaling_replaces_window_scaling_only_when_clearly_better_on_validation(
+        tmp_path, monkeypatch, series_mae):
+    """A panel trained without --scaling trains under series scaling (anchor auto) as
+    well; that run replaces the first only when its chosen forecast's validation MAE is
+    lower by `SERIES_SCALING_EDGE` (2%: 0.97 against 1.0 is, 0.99 is not), since it
+    forecasts only the series it saw. Each run records the other's figures. (`_train`
+    replaced by a stand-in that writes a run of two files: this is the choice and the
+    files.)"""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    assert train_lib.SERIES_SCALING_EDGE == 0.02
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        first = config.data.scaling is None
+        config.data.scaling = config.data.scaling or "window"
+        config.data.anchor = config.data.anchor or "network"
+        config.panel = {"series": ["a", "b"]}
+        scores = {"model": 1.0 if first else series_mae, "anchor": 1.5}
+        metrics = {"floor": None, "network_kept": True, "best_epoch": 4 if first else 7,
+                   "train_seconds": 2.0, "epochs_run": 9, "train_windows": 800,
+                   "floor_validation": scores, **(note or {})}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        (Path(out) / "scaling.txt").write_text(config.data.scaling)
+        trained.append((config.data.scaling, config.data.anchor))
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    out = tmp_path / "run"
+    lines = []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()), out,
+                              log=lines.append)
+    assert trained == [("window", "network"), ("series", "auto")]
+    assert any("scaled by its own statistics as well" in line for line in lines)
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    if series_mae < 0.98:
+        assert (out / "scaling.txt").read_text() == "series"
+        assert metrics["window_scaling_training"] == {
+            "scaling": "window", "floor": None, "network_kept": True, "best_epoch": 4,
+            "train_seconds": 2.0, "validation_mae": 1.0}
+    else:
+        assert (out / "scaling.txt").read_text() == "window"
+        assert metrics["series_scaling_training"]["validation_mae"] == 0.99
+        assert metrics["series_scaling_training"]["best_epoch"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else left
+
+
+@pytest.mark.parametrize("asked", [{"scaling": "window"}, {"scaling": "series"}])
+def test_no_series_scaling_training_when_the_scaling_is_asked_for(tmp_path, monkeypatch,
+                                                                 asked):
+    """`--scaling` given (either) is the run's: nothing is trained beside it."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        config.data.anchor, config.panel = "network", {"series": ["a", "b"]}
+        trained.append(config.data.scaling)
+        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
+                   "epochs_run": 9, "train_windows": 800,
+                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    metrics = train_lib.train(RunConfig(DataConfig(**asked), ModelConfig(), TrainConfig()),
+                              tmp_path / "run", log=lambda line: None)
+    assert trained == [asked["scaling"]]
+    assert not any(key.endswith("_scaling_training") for key in metrics)
