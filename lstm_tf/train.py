@@ -137,8 +137,15 @@ def _challenge(challenger: RunConfig, out: str | Path, metrics: dict, held: tupl
                                     dir=Path(out).parent))
     try:
         earlier = {key: metrics[key] for key in TRAINING_RECORDS if key in metrics}
-        other = _train(challenger, scratch / "run", True, verbose, log, False,
-                       {**earlier, held[1]: held_summary})
+        try:
+            other = _train(challenger, scratch / "run", True, verbose, log, False,
+                           {**earlier, held[1]: held_summary})
+        except DiskFull:
+            raise
+        except UserError as error:  # what the data allows one way it may refuse the other
+            log(f"{CHALLENGERS[challenging[0]]} could not train ({error}): the run keeps "
+                "the first")
+            return metrics
         other_summary = _training_summary(challenging[0], other)
         chief = is_chief(challenger.train.strategy)  # (a worker's runs are its temporaries)
         if not other_summary["validation_mae"] < held_summary["validation_mae"] * (1 - edge):

@@ -375,3 +375,33 @@ def test_no_series_scaling_training_when_the_scaling_is_asked_for(tmp_path, monk
                               tmp_path / "run", log=lambda line: None)
     assert trained == [asked["scaling"]]
     assert not any(key.endswith("_scaling_training") for key in metrics)
+
+
+def test_a_challenger_the_data_refuses_leaves_the_first_run(tmp_path, monkeypatch):
+    """A second training that ends in a user error (what one scaling allows the other
+    may refuse) leaves the first run at `out` as it was, and says why."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from lstm_tf.errors import UserError
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        if config.data.scaling == "series":
+            raise UserError("series s3 has no training rows")
+        config.data.scaling, config.data.anchor = "window", "network"
+        config.panel = {"series": ["a", "b"]}
+        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
+                   "epochs_run": 9, "train_windows": 800,
+                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    out, lines = tmp_path / "run", []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()), out,
+                              log=lines.append)
+    assert metrics["best_epoch"] == 4 and "series_scaling_training" not in metrics
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert any("series scaling could not train (series s3 has no training rows)" in line
+               for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
