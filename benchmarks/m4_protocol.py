@@ -90,6 +90,14 @@ CASES = [
     # dates each, so one odd block does not decide; one full year to time a long series;
     # weekly co2 (statsmodels' Mauna Loa, the built-in `co2`), 1,040 weeks (20 years)
     # before 13 held out, cut at three years' ends.
+    # Two small real panels first measured in the ninth session, after the defaults they
+    # check were set: five stocks' monthly closing prices of 2000-10 (vega_datasets; GOOG
+    # from 2004) and Grunfeld's investment of 11 US firms, 1935-54 (statsmodels).
+    Case("stocks", "panel", "monthly", 18, 12, False),
+    Case("grunfeld", "panel", "yearly", 6, 1, False),
+    # fertility's 192 series cut to their last 20 years: a panel of short yearly series
+    # none of which holds a validation part (14 rows before the held-out 6)
+    Case("fertility-last20", "panel", "yearly", 6, 1, False),
     *[Case(f"{city}-hourly-{month}", "series", "hourly", 48, 24, False)
       for city in ("seattle", "sf") for month in SUBDAILY_CUTS],
     Case("seattle-hourly-year", "series", "hourly", 48, 24, False),
@@ -151,8 +159,21 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         data = data.dropna(subset=years)
         return {code: (years, values) for code, values in
                 zip(data["Country Code"], data[years].to_numpy(float))}
+    if name == "fertility-last20":
+        return {code: (years[-20:], values[-20:]) for code, (years, values)
+                in load("fertility").items()}
     if name == "us-employment":
         return from_panel(load_builtin_panel("us-employment"))
+    if name == "stocks":
+        from vega_datasets import local_data
+
+        prices = local_data.stocks()
+        return {symbol: ([str(t.date()) for t in rows["date"]], rows["price"].to_numpy(float))
+                for symbol, rows in prices.groupby("symbol")}
+    if name == "grunfeld":
+        data = sm.datasets.grunfeld.load_pandas().data
+        return {firm: ([str(int(y)) for y in rows["year"]], rows["invest"].to_numpy(float))
+                for firm, rows in data.groupby("firm", sort=False)}
     if name == "synthetic-monthly-150":
         return from_panel(synthetic_panel(150, 240, seed=7, periods=(12,)))
     if name == "synthetic-yearly-181":
