@@ -13,9 +13,9 @@ seasonal naive forecast (season m; naive when m = 1) over all rows before the he
 block, as M4 does.
 
 Development data only (never R datasets or the Monash/M1 archives): lstm-tf's built-in
-series and panel, statsmodels' datasets (nile, macrodata, fertility), the synthetic
-panel generator and (`--subdaily`: real hourly and weekly series) vega_datasets' local
-files (the `bench` extra).
+series and panel, statsmodels' datasets (nile, macrodata, fertility, grunfeld), the
+synthetic panel generator and vega_datasets' local files (the `bench` extra: the stocks
+panel and, `--subdaily`, real hourly and weekly series).
 
     python benchmarks/m4_protocol.py [--quick | --subdaily] [--only NAME,...] [--out FILE]
                                      [--keep-runs DIR]
