@@ -59,14 +59,15 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 # A panel run under series scaling forecasts only the series it was trained on (their
 # statistics are in the graph): it must beat window scaling on validation by this much.
 SERIES_SCALING_EDGE = 0.02
-# Where metrics.json records the trainings a run was chosen over (`_challenge`).
+# The second trainings (`_challenge`), by what they change, and where metrics.json
+# records the trainings a run was chosen over.
 CHALLENGERS = {"auto": "anchor + network", "series": "series scaling"}
 TRAINING_RECORDS = ("first_training", "second_training", "window_scaling_training",
                     "series_scaling_training")
 
 
 def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbose: int,
-                              log: Callable[[str], None], resume: bool) -> dict:
+                          log: Callable[[str], None], resume: bool) -> dict:
     """`_train`; then the trainings that validation may prefer to it, each kept at `out`
     only when its chosen forecast (the floor's pick) has the lower validation MAE (the
     run already there wins ties), its metrics.json naming the other's figures:
@@ -95,6 +96,7 @@ def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbo
     scores = metrics.get("floor_validation") or {}
     anchored = config.data.anchor == "network" and scores.get("anchor", np.inf) < scores.get(
         "model", -np.inf)
+    # (epochs run: a validation part to choose on; none and the network is not trained)
     series_scaled = (bool(config.panel) and bool(scores) and metrics["epochs_run"] > 0
                      and asked.data.scaling is None and asked.train.init is None)
     if metrics["train_windows"] > PANEL_WINDOWS:  # a second fit would double a large panel's time
