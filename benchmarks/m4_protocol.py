@@ -98,6 +98,11 @@ CASES = [
     # fertility's 192 series cut to their last 20 years: a panel of short yearly series
     # none of which holds a validation part (14 rows before the held-out 6)
     Case("fertility-last20", "panel", "yearly", 6, 1, False),
+    # weekly and hourly panels (judging has both): Seattle's four daily weather columns as
+    # weekly series of 2012-15, and Seattle's and San Francisco's hourly temperatures of
+    # the 12 weeks up to 2010-12-31 (the same held-out block for both series)
+    Case("weekly-weather-panel", "panel", "weekly", 13, 52, False),
+    Case("hourly-temperatures-panel", "panel", "hourly", 48, 24, False),
     *[Case(f"{city}-hourly-{month}", "series", "hourly", 48, 24, False)
       for city in ("seattle", "sf") for month in SUBDAILY_CUTS],
     Case("seattle-hourly-year", "series", "hourly", 48, 24, False),
@@ -108,9 +113,10 @@ CASES = [
     *[Case(f"seattle-{column}-weekly-{year}", "series", "weekly", 13, 52, False)
       for column in ("temp_max", "precipitation", "wind") for year in (2014, 2015)],
 ]
-SUBDAILY = [c.name for c in CASES if c.frequency == "hourly" and "synthetic" not in c.name
-            or c.name.startswith("co2-weekly-") and c.name != "co2-weekly-last520"
-            or c.name.startswith("seattle-") and c.frequency == "weekly"]
+SUBDAILY = [c.name for c in CASES if c.kind == "series" and (
+    c.frequency == "hourly" and "synthetic" not in c.name
+    or c.name.startswith("co2-weekly-") and c.name != "co2-weekly-last520"
+    or c.name.startswith("seattle-") and c.frequency == "weekly")]
 
 
 # ------------------------------------------------------------------------- data
@@ -159,6 +165,11 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         data = data.dropna(subset=years)
         return {code: (years, values) for code, values in
                 zip(data["Country Code"], data[years].to_numpy(float))}
+    if name == "weekly-weather-panel":
+        return {column: weekly_weather(f"seattle-{column}-weekly-2015")
+                for column in ("temp_max", "temp_min", "precipitation", "wind")}
+    if name == "hourly-temperatures-panel":
+        return {city: hourly_temperatures(f"{city}-hourly-dec") for city in ("seattle", "sf")}
     if name == "fertility-last20":
         return {code: (years[-20:], values[-20:]) for code, (years, values)
                 in load("fertility").items()}

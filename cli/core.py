@@ -73,9 +73,9 @@ def data_options(window: bool = True):
         click.option("--scaling", type=click.Choice(["window", "series"]), help="A panel's "
                      "scaling inside the model: window (each window by its own mean and std: "
                      "serves series never seen) or series (each series' training statistics, "
-                     "chosen by a series index input). Default: window, and on a panel of up "
-                     "to 20,000 training windows series as well (anchor auto), kept if 2% "
-                     "better on validation."),
+                     "chosen by a series index input). Default: window, and on a small panel "
+                     "(up to 20,000 training windows and 100,000 window steps) series as "
+                     "well (anchor auto), kept if 2% better on validation."),
         click.option("--season", type=positive, help="Season length (seasonal anchors, seasonal "
                      "naive baseline). Default: the dataset's, or from a date time column's "
                      "spacing (half-hourly 48, hourly 24, daily 7, weekly 52, monthly 12, "

@@ -320,7 +320,7 @@ def test_series_scaling_replaces_window_scaling_only_when_clearly_better_on_vali
         first = config.data.scaling is None
         config.data.scaling = config.data.scaling or "window"
         config.data.anchor = config.data.anchor or "network"
-        config.panel = {"series": ["a", "b"]}
+        config.panel, config.data.window = {"series": ["a", "b"]}, 12
         scores = {"model": 1.0 if first else series_mae, "anchor": 1.5}
         metrics = {"floor": None, "network_kept": True, "best_epoch": 4 if first else 7,
                    "train_seconds": 2.0, "epochs_run": 9, "train_windows": 800,
@@ -388,7 +388,7 @@ def test_a_challenger_the_data_refuses_leaves_the_first_run(tmp_path, monkeypatc
         if config.data.scaling == "series":
             raise UserError("series s3 has no training rows")
         config.data.scaling, config.data.anchor = "window", "network"
-        config.panel = {"series": ["a", "b"]}
+        config.panel, config.data.window = {"series": ["a", "b"]}, 12
         metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
                    "epochs_run": 9, "train_windows": 800,
                    "floor_validation": {"model": 1.0, "anchor": 1.5}}
@@ -405,3 +405,32 @@ def test_a_challenger_the_data_refuses_leaves_the_first_run(tmp_path, monkeypatc
     assert any("series scaling could not train (series s3 has no training rows)" in line
                for line in lines)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_no_series_scaling_training_past_its_window_steps(tmp_path, monkeypatch):
+    """Past `SERIES_SCALING_STEPS` window steps (training windows x window: two hourly
+    series of 12 weeks have 232,724) the first run stays, and the log says why."""
+    from lstm_tf import train as train_lib
+    from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    trained = []
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        config.data.scaling, config.data.anchor = "window", "network"
+        config.panel, config.data.window = {"series": ["a", "b"]}, 73
+        trained.append(config.data.scaling)
+        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
+                   "epochs_run": 9, "train_windows": 3188,
+                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(train_lib, "_train", stand_in)
+    lines = []
+    metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()),
+                              tmp_path / "run", log=lines.append)
+    assert train_lib.SERIES_SCALING_STEPS == 100_000 < 3188 * 73
+    assert trained == ["window"] and "series_scaling_training" not in metrics
+    assert any("no second training under series scaling on more than 100,000 window steps "
+               "(3,188 training windows x window 73)" in line for line in lines)
