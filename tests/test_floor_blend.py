@@ -351,6 +351,29 @@ def test_series_scaling_replaces_window_scaling_only_when_clearly_better_on_vali
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else left
 
 
+def _panel_stand_in(trained: list, window: int = 12, train_windows: int = 800):
+    """A stand-in for `train._train` that "trains" a panel run whose model beats its
+    anchor on validation (1.0 against 1.5), writes its metrics.json and records each
+    training's scaling in `trained`; series scaling is refused with a user error when
+    `window` is 0."""
+    from lstm_tf.errors import UserError
+
+    def stand_in(config, out, force, verbose, log, resume, note=None):
+        if config.data.scaling == "series" and not window:
+            raise UserError("series s3 has no training rows")
+        trained.append(config.data.scaling or "window")
+        config.data.scaling, config.data.anchor = trained[-1], "network"
+        config.panel, config.data.window = {"series": ["a", "b"]}, window or 12
+        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
+                   "epochs_run": 9, "train_windows": train_windows,
+                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
+        Path(out).mkdir(parents=True, exist_ok=force)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    return stand_in
+
+
 @pytest.mark.parametrize("asked", [{"scaling": "window"}, {"scaling": "series"}])
 def test_no_series_scaling_training_when_the_scaling_is_asked_for(tmp_path, monkeypatch,
                                                                  asked):
@@ -359,18 +382,7 @@ def test_no_series_scaling_training_when_the_scaling_is_asked_for(tmp_path, monk
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     trained = []
-
-    def stand_in(config, out, force, verbose, log, resume, note=None):
-        config.data.anchor, config.panel = "network", {"series": ["a", "b"]}
-        trained.append(config.data.scaling)
-        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
-                   "epochs_run": 9, "train_windows": 800,
-                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
-        Path(out).mkdir(parents=True, exist_ok=force)
-        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
-        return metrics
-
-    monkeypatch.setattr(train_lib, "_train", stand_in)
+    monkeypatch.setattr(train_lib, "_train", _panel_stand_in(trained))
     metrics = train_lib.train(RunConfig(DataConfig(**asked), ModelConfig(), TrainConfig()),
                               tmp_path / "run", log=lambda line: None)
     assert trained == [asked["scaling"]]
@@ -382,24 +394,13 @@ def test_a_challenger_the_data_refuses_leaves_the_first_run(tmp_path, monkeypatc
     may refuse) leaves the first run at `out` as it was, and says why."""
     from lstm_tf import train as train_lib
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from lstm_tf.errors import UserError
 
-    def stand_in(config, out, force, verbose, log, resume, note=None):
-        if config.data.scaling == "series":
-            raise UserError("series s3 has no training rows")
-        config.data.scaling, config.data.anchor = "window", "network"
-        config.panel, config.data.window = {"series": ["a", "b"]}, 12
-        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
-                   "epochs_run": 9, "train_windows": 800,
-                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
-        Path(out).mkdir(parents=True, exist_ok=force)
-        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
-        return metrics
-
-    monkeypatch.setattr(train_lib, "_train", stand_in)
+    trained = []
+    monkeypatch.setattr(train_lib, "_train", _panel_stand_in(trained, window=0))
     out, lines = tmp_path / "run", []
     metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()), out,
                               log=lines.append)
+    assert trained == ["window"]
     assert metrics["best_epoch"] == 4 and "series_scaling_training" not in metrics
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert any("series scaling could not train (series s3 has no training rows)" in line
@@ -414,19 +415,7 @@ def test_no_series_scaling_training_past_its_window_steps(tmp_path, monkeypatch)
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     trained = []
-
-    def stand_in(config, out, force, verbose, log, resume, note=None):
-        config.data.scaling, config.data.anchor = "window", "network"
-        config.panel, config.data.window = {"series": ["a", "b"]}, 73
-        trained.append(config.data.scaling)
-        metrics = {"floor": None, "network_kept": True, "best_epoch": 4, "train_seconds": 2.0,
-                   "epochs_run": 9, "train_windows": 3188,
-                   "floor_validation": {"model": 1.0, "anchor": 1.5}}
-        Path(out).mkdir(parents=True, exist_ok=force)
-        (Path(out) / "metrics.json").write_text(json.dumps(metrics))
-        return metrics
-
-    monkeypatch.setattr(train_lib, "_train", stand_in)
+    monkeypatch.setattr(train_lib, "_train", _panel_stand_in(trained, 73, 3188))
     lines = []
     metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()),
                               tmp_path / "run", log=lines.append)
