@@ -60,13 +60,7 @@ def study(run: Path, case: m4_protocol.Case) -> dict:
     held_out = {}
     for name, forecast in floor_forecasts(model, prepared, config, candidates, test).items():
         found = {names[s]: forecast[i, :, 0] for i, s in enumerate(of)}
-        scores = []
-        for key, (_, values) in series.items():
-            history, block = values[:-case.horizon], values[-case.horizon:]
-            f = found.get(key, np.full(case.horizon, history[-1]))  # skipped: naive
-            scores.append(float(np.mean(np.abs(f - block)))
-                          / m4_protocol.mase_scale(history, case.season))
-        held_out[name] = float(np.mean(scores))
+        held_out[name] = m4_protocol.held_out_mase(found, series, case)
     return {"case": case.name, "members": config.model.members, "validation": validation,
             "held_out": held_out, "chosen": chosen}
 

@@ -249,6 +249,17 @@ def mase_scale(history: np.ndarray, season: int) -> float:
     return scale if scale > 0 else 1.0
 
 
+def held_out_mase(found: dict[str, np.ndarray], data: dict, case: Case) -> float:
+    """The mean MASE over the case's series of the forecasts `found` ({series: [h]}) of
+    each one's held-out block; a series without one (skipped by a run) gets naive's."""
+    scores = []
+    for name, (_, values) in data.items():
+        history, block = values[:-case.horizon], values[-case.horizon:]
+        forecast = found.get(name, np.full(case.horizon, history[-1]))
+        scores.append(float(np.mean(np.abs(forecast - block))) / mase_scale(history, case.season))
+    return float(np.mean(scores))
+
+
 def statistical(data: dict, horizon: int, season: int) -> dict[str, dict[str, np.ndarray]]:
     """method -> {series: forecast [h]} fitted on each series' rows before the last h."""
     import pandas as pd

@@ -53,13 +53,7 @@ def study(window_run: Path, series_run: Path, case: m4_protocol.Case) -> dict:
     for label, f in (("window", w), ("series", s), ("mean", {p: (w[p] + s[p]) / 2 for p in w})):
         result["validation"][label] = float(np.mean(np.abs(f["val"] - actual) / scale))
         found = {names[i]: f["test"][k] for k, i in enumerate(of)}
-        scores = []
-        for key, (_, values) in series.items():
-            history, block = values[:-case.horizon], values[-case.horizon:]
-            forecast = found.get(key, np.full(case.horizon, history[-1]))  # skipped: naive
-            scores.append(float(np.mean(np.abs(forecast - block)))
-                          / m4_protocol.mase_scale(history, case.season))
-        result["held_out"][label] = float(np.mean(scores))
+        result["held_out"][label] = m4_protocol.held_out_mase(found, series, case)
     return result
 
 
