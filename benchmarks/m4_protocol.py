@@ -249,15 +249,20 @@ def mase_scale(history: np.ndarray, season: int) -> float:
     return scale if scale > 0 else 1.0
 
 
-def held_out_mase(found: dict[str, np.ndarray], data: dict, case: Case) -> float:
-    """The mean MASE over the case's series of the forecasts `found` ({series: [h]}) of
-    each one's held-out block; a series without one (skipped by a run) gets naive's."""
+def series_mase(found: dict[str, np.ndarray], data: dict, case: Case) -> list[float]:
+    """Each series' MASE (in `data`'s order) of the forecasts `found` ({series: [h]}) of
+    its held-out block; a series without one (skipped by a run) gets naive's."""
     scores = []
     for name, (_, values) in data.items():
         history, block = values[:-case.horizon], values[-case.horizon:]
         forecast = found.get(name, np.full(case.horizon, history[-1]))
         scores.append(float(np.mean(np.abs(forecast - block))) / mase_scale(history, case.season))
-    return float(np.mean(scores))
+    return scores
+
+
+def held_out_mase(found: dict[str, np.ndarray], data: dict, case: Case) -> float:
+    """The mean of `series_mase` over the case's series."""
+    return float(np.mean(series_mase(found, data, case)))
 
 
 def statistical(data: dict, horizon: int, season: int) -> dict[str, dict[str, np.ndarray]]:
@@ -368,24 +373,13 @@ def evaluate_case(case: Case, scratch: Path, extra: list[str],
             forecasts[label] = {list(data)[0]: found["_"]} if "_" in found else found
     mase = {method: stored["mase"][method] for method in STORED} if stored is not None else {}
     names = list(data)
-    for method, found in forecasts.items():
-        scores = []
-        for name in names:
-            _, values = data[name]
-            actual, history = values[-case.horizon:], values[:-case.horizon]
-            forecast = found.get(name)
-            if forecast is None:  # a series the run skipped: the naive forecast stands in
-                forecast = np.full(case.horizon, history[-1])
-            scores.append(float(np.mean(np.abs(forecast - actual)))
-                          / mase_scale(history, case.season))
-        mase[method] = scores
+    for method, found in forecasts.items():  # (a series the run skipped: naive's forecast)
+        mase[method] = series_mase(found, data, case)
     if stored is None:
         stack = np.array([forecasts[m][n] for m in METHODS for n in names]).reshape(
             len(METHODS), len(names), case.horizon)
         median = np.median(stack, axis=0)
-        mase["median"] = [float(np.mean(np.abs(median[i] - data[n][1][-case.horizon:])))
-                          / mase_scale(data[n][1][:-case.horizon], case.season)
-                          for i, n in enumerate(names)]
+        mase["median"] = series_mase(dict(zip(names, median)), data, case)
     return {"case": case.name, "kind": case.kind, "frequency": case.frequency,
             "horizon": case.horizon, "season": case.season, "series": len(names),
             "lengths": [int(np.min([len(v) for _, v in data.values()])),
