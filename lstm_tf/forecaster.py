@@ -87,25 +87,28 @@ class Forecaster:
         """(z, undo, to_z): windows [n, time, columns] in the network's units (float64);
         undo(forecast) takes a forecast [n, horizon, targets] (or quantiles [..., Q])
         back to original units, to_z(actual) takes actual values [n, horizon, targets]
-        into the forecast's units (its inverse)."""
+        into the forecast's units (its inverse, but for an all-zero window, which undo
+        forecasts zero: `data.window_scaling`)."""
         raw = np.asarray(raw_windows, np.float64)
         n = self.n_targets
         if self.scaling == "none":
             return raw, (lambda out: out), (lambda actual: actual)
         if self.scaling == "window":
-            z, level, scale = window_scaling.standardise(raw)
-            level, scale = level[..., :n], scale[..., :n]  # [n, 1, targets]
+            z, level, scale, spread = window_scaling.standardise(raw)
+            level, scale, spread = (a[..., :n] for a in (level, scale, spread))  # [n, 1, targets]
         elif self.scaling == "series":
             level, scale = self.mean[series, None], self.std[series, None]
             z = (raw - level) / scale
             level, scale = level[..., :n], scale[..., :n]
+            spread = scale
         else:
             z = (raw - self.mean) / self.std
             level, scale = self.mean[:n], self.std[:n]
+            spread = scale
 
         def undo(out):  # quantiles [..., targets, Q]: the same map at every level
-            return (out * scale[..., None] + level[..., None] if np.ndim(out) == 4
-                    else out * scale + level)
+            return (out * spread[..., None] + level[..., None] if np.ndim(out) == 4
+                    else out * spread + level)
 
         return z, undo, lambda actual: (actual - level) / scale
 

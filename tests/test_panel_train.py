@@ -134,6 +134,21 @@ def test_window_scaling_serves_a_series_it_never_saw(trained):
     (base,) = session.run(None, {"window": window})
     (moved,) = session.run(None, {"window": (1000 * window + 5e4).astype(np.float32)})
     np.testing.assert_allclose(moved, 1000 * base + 5e4, rtol=2e-5, atol=2e-2)
+    # An all-zero window has no scale to give the network's output: it is forecast zero.
+    zero = np.zeros((2, 12, 1), np.float32)
+    zero[1] = window[0]
+    (got,) = session.run(None, {"window": zero})
+    assert np.all(got[0] == 0) and np.abs(got[1]).max() > 0.01
+    np.testing.assert_allclose(got[1], base[0], rtol=1e-6, atol=1e-6)
+    out = trained["window"][0]  # and so does the NumPy side (evaluation, parity)
+    from lstm_tf import runs
+    from lstm_tf.forecaster import Forecaster
+    from lstm_tf.parity import graph_model
+
+    numpy_side = Forecaster.of_run(runs.load_config(out)).forecast(
+        graph_model(runs.load_model(out), 1), zero)
+    assert np.all(numpy_side[0] == 0)
+    np.testing.assert_allclose(numpy_side[1], got[1], rtol=1e-5, atol=1e-5)
 
 
 def test_series_scaling_takes_a_series_index_and_skips_unknown_series(trained, long_csv,

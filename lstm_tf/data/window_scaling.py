@@ -3,17 +3,22 @@
 For a window x [time, columns], per column:
 
     level  m = mean_t x_t
-    scale  s = max(std_t x_t, FLOOR * mean_t |x_t|), or 1 where that is 0 (an all-zero column)
-    network space  z = (x - m) / s,      forecast = m + s * z_forecast   (target columns)
+    spread s0 = max(std_t x_t, FLOOR * mean_t |x_t|)   (0 only for an all-zero column)
+    scale  s = s0, or 1 where s0 is 0
+    network space  z = (x - m) / s,      forecast = m + s0 * z_forecast   (target columns)
+
+An all-zero window is forecast zero whatever the network says: its scale of 1 is no
+scale of the series (its units are unknown), so a network output there would be an
+error in arbitrary units (a zero series of a panel got forecasts of +-0.02).
 
 A global model then sees every series on one scale whatever its level and units, and
 it serves a series it never saw: the statistics come from the window itself, inside
 the exported graph, so nothing per series is stored. The floor keeps a (nearly)
-constant window finite; it is a continuous function of the window, so float32
-rounding cannot flip it between two runtimes the way a threshold would.
+constant window finite; s0 is a continuous function of the window, so float32
+rounding cannot flip the forecast between two runtimes the way a threshold would.
 
-NumPy here (training data, evaluation, parity); `tf_stats` is the same arithmetic on
-tensors (the training pipeline and the exported graph).
+NumPy here (training data, evaluation, parity); `tf_standardise` is the same arithmetic
+on tensors (the training pipeline and the exported graph).
 """
 
 from __future__ import annotations
@@ -25,17 +30,25 @@ FLOOR = 1e-4  # x the window's mean absolute value
 
 def stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(level, scale), each [n, 1, columns], of windows [n, time, columns] (float64)."""
+    level, spread = _level_spread(windows)
+    return level, np.where(spread > 0, spread, 1.0)
+
+
+def _level_spread(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level m, spread s0) of the module's docstring."""
     windows = np.asarray(windows, np.float64)
     level = windows.mean(axis=1, keepdims=True)
     spread = np.sqrt(np.mean((windows - level) ** 2, axis=1, keepdims=True))
-    scale = np.maximum(spread, FLOOR * np.mean(np.abs(windows), axis=1, keepdims=True))
-    return level, np.where(scale > 0, scale, 1.0)
+    return level, np.maximum(spread, FLOOR * np.mean(np.abs(windows), axis=1, keepdims=True))
 
 
-def standardise(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z, level, scale): windows in network space and the statistics to undo it."""
-    level, scale = stats(windows)
-    return (np.asarray(windows, np.float64) - level) / scale, level, scale
+def standardise(windows: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(z, level, scale, spread): windows in network space, the statistics that took them
+    there, and the spread that undoes a forecast (`scale`, but 0 for an all-zero column)."""
+    level, spread = _level_spread(windows)
+    scale = np.where(spread > 0, spread, 1.0)
+    return (np.asarray(windows, np.float64) - level) / scale, level, scale, spread
 
 
 def tf_standardise(windows, n_targets: int):
@@ -55,13 +68,13 @@ def tf_standardise(windows, n_targets: int):
     mean_change = tf.reduce_mean(change, axis=1, keepdims=True)
     centred = change - mean_change
     spread = tf.sqrt(tf.reduce_mean(tf.square(centred), axis=1, keepdims=True))
-    scale = tf.maximum(spread, FLOOR * tf.reduce_mean(tf.abs(windows), axis=1, keepdims=True))
-    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+    spread = tf.maximum(spread, FLOOR * tf.reduce_mean(tf.abs(windows), axis=1, keepdims=True))
+    scale = tf.where(spread > 0, spread, tf.ones_like(spread))  # spread 0: all zero
 
     def undo(forecast):  # [batch, horizon, targets], or quantiles [..., targets, Q]
         part = (lambda x: x[..., :n_targets, None]) if forecast.shape.rank == 4 else \
             (lambda x: x[..., :n_targets])  # a quantile's trailing level axis
-        return (forecast * part(scale) + part(mean_change)) + part(last)
+        return (forecast * part(spread) + part(mean_change)) + part(last)
 
     def to_z(targets):
         return ((targets - last[..., :n_targets]) - mean_change[..., :n_targets]) \
