@@ -59,11 +59,9 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 # A panel run under series scaling forecasts only the series it was trained on (their
 # statistics are in the graph): it must beat window scaling on validation by this much.
 SERIES_SCALING_EDGE = 0.02
-# ... and it trains only where one training is cheap: up to this many window steps
-# (training windows x window). The panels it was measured on have at most 48,576
-# (fertility, 4,416 x 11); two hourly series of 12 weeks (3,188 x 73 = 232,724) train
-# 5 members for 300 s, and the anchor + network training takes 210 s more.
-SERIES_SCALING_STEPS = 100_000
+# ... and it trains only where one training is cheap: up to `ensemble.PANEL_STEPS`
+# window steps (training windows x window), as the ensemble default. The panels it was
+# measured on have at most 48,576 (fertility, 4,416 x 11).
 # The second trainings (`_challenge`), by what they change, and where metrics.json
 # records the trainings a run was chosen over.
 CHALLENGERS = {"auto": "anchor + network", "series": "series scaling"}
@@ -85,7 +83,7 @@ def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbo
     - **series scaling** (`window_scaling_training` / `series_scaling_training`): for a
       panel trained without `--scaling` (nor `--init`), each series z-scored by its own
       training statistics and the anchor `auto` (`--scaling series --anchor auto`), kept
-      when better by `SERIES_SCALING_EDGE`, on up to `SERIES_SCALING_STEPS` window
+      when better by `SERIES_SCALING_EDGE`, on up to `ensemble.PANEL_STEPS` window
       steps. Measured (docs/accuracy.md): macrodata 2.189
       -> 2.096 (validation 2.537 -> 2.183); validation keeps window scaling on fertility
       (0.727 against 1.666), the synthetic yearly panel and us-employment.
@@ -95,7 +93,7 @@ def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbo
     first's 68 s, past the 3-minute training budget."""
     import copy
 
-    from .ensemble import PANEL_WINDOWS
+    from .ensemble import PANEL_STEPS, PANEL_WINDOWS
 
     asked = copy.deepcopy(config)  # before `_train` fills in its defaults
     metrics = _train(config, out, force, verbose, log, resume)
@@ -111,9 +109,9 @@ def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbo
                 f"second training (anchor + network) on more than {PANEL_WINDOWS} training "
                 "windows")
         return metrics
-    if series_scaled and metrics["train_windows"] * config.data.window > SERIES_SCALING_STEPS:
+    if series_scaled and metrics["train_windows"] * config.data.window > PANEL_STEPS:
         series_scaled = False
-        log(f"no second training under series scaling on more than {SERIES_SCALING_STEPS:,} "
+        log(f"no second training under series scaling on more than {PANEL_STEPS:,} "
             f"window steps ({metrics['train_windows']:,} training windows x window "
             f"{config.data.window}); --scaling series trains it alone")
     if anchored:

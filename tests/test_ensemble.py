@@ -290,16 +290,21 @@ def test_ensemble_with_known_covariates_and_a_series_embedding_passes_parity(tmp
 
 
 def test_default_members_five_for_a_small_panel_one_otherwise():
-    """No --ensemble: 5 networks for a panel of up to PANEL_WINDOWS training windows, one for
-    a single series, a larger panel or a quantile forecaster."""
+    """No --ensemble: 5 networks for a panel of up to PANEL_WINDOWS training windows and
+    PANEL_STEPS window steps, one for a single series, a larger panel, a panel of long
+    windows or a quantile forecaster."""
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from lstm_tf.ensemble import PANEL_WINDOWS, default_members
+    from lstm_tf.ensemble import PANEL_STEPS, PANEL_WINDOWS, default_members
 
-    panel, single, quantiles = (RunConfig(DataConfig(), ModelConfig(), TrainConfig())
+    panel, single, quantiles = (RunConfig(DataConfig(window=4), ModelConfig(), TrainConfig())
                                 for _ in range(3))
     panel.panel, single.panel, quantiles.panel = True, False, True
     quantiles.model.quantiles = [0.1, 0.5, 0.9]
-    assert default_members(panel, PANEL_WINDOWS) == 5
+    assert default_members(panel, PANEL_WINDOWS) == 5  # 80,000 window steps
     assert default_members(panel, PANEL_WINDOWS + 1) == 1
+    panel.data.window = 73  # two hourly series of 12 weeks: 3,188 windows, 232,724 steps
+    assert PANEL_STEPS == 100_000
+    assert default_members(panel, PANEL_STEPS // 73) == 5
+    assert default_members(panel, PANEL_STEPS // 73 + 1) == default_members(panel, 3188) == 1
     assert default_members(single, 100) == 1
     assert default_members(quantiles, 100) == 1

@@ -409,7 +409,7 @@ def test_a_challenger_the_data_refuses_leaves_the_first_run(tmp_path, monkeypatc
 
 
 def test_no_series_scaling_training_past_its_window_steps(tmp_path, monkeypatch):
-    """Past `SERIES_SCALING_STEPS` window steps (training windows x window: two hourly
+    """Past `ensemble.PANEL_STEPS` window steps (training windows x window: two hourly
     series of 12 weeks have 232,724) the first run stays, and the log says why."""
     from lstm_tf import train as train_lib
     from lstm_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -419,7 +419,9 @@ def test_no_series_scaling_training_past_its_window_steps(tmp_path, monkeypatch)
     lines = []
     metrics = train_lib.train(RunConfig(DataConfig(), ModelConfig(), TrainConfig()),
                               tmp_path / "run", log=lines.append)
-    assert train_lib.SERIES_SCALING_STEPS == 100_000 < 3188 * 73
+    from lstm_tf.ensemble import PANEL_STEPS
+
+    assert PANEL_STEPS == 100_000 < 3188 * 73
     assert trained == ["window"] and "series_scaling_training" not in metrics
     assert any("no second training under series scaling on more than 100,000 window steps "
                "(3,188 training windows x window 73)" in line for line in lines)
