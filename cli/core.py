@@ -163,7 +163,8 @@ def data_config(data_path=None, dataset=None, target=None, features=None, time_c
 @click.option("--ensemble", type=int, metavar="K",
               help="Train K networks (different initial weights) side by side in one fit; the "
               "forecast is their mean, kept or zeroed as a whole, exported as one ONNX graph "
-              "(default: 5 for a panel of up to 20,000 training windows, else 1).")
+              "(default: 5 for a panel of up to 20,000 training windows and 100,000 window "
+              "steps, training windows x window; else 1).")
 @click.option("--epochs", type=positive, default=60, show_default=True)
 @click.option("--batch-size", type=positive, default=32, show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=3e-3,
