@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from lstm_tf import backtest, runs
-    from lstm_tf.bench.inference import time_interleaved
+    from lstm_tf_lab.bench.inference import time_interleaved
     from lstm_tf.data.prepare import evaluation_data
     from lstm_tf.evaluate import evaluate_model, keras_predict
 

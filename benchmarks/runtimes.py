@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from lstm_tf import runtime, runtimes
-    from lstm_tf.bench.inference import time_interleaved
+    from lstm_tf_lab.bench.inference import time_interleaved
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)

@@ -9,7 +9,7 @@ The PyTorch model is the tutorial's family at the reference size: `nn.LSTM(1, 64
 num_layers=2, batch_first=True)`, its last step, `nn.Linear(64, 1)`; Adam, MSE, batch
 64, the same 4096 windows of 48 steps per epoch, reshuffled each epoch, taken from one
 pre-cut tensor (so PyTorch pays nothing for its input). Keras is measured by
-`lstm-tf bench-train` (lstm_tf/bench/training.py), which trains the same model with the
+`lstm-tf bench-train` (lab/bench/training.py), which trains the same model with the
 code `lstm-tf train` uses.
 
 Each round runs Keras and PyTorch in fresh processes, one after the other, each with

@@ -45,7 +45,7 @@ def bench_train(kind, layers, units, window, batch_size, samples, repeats, steps
 
     For the side-by-side comparison with PyTorch, see benchmarks/torch_lstm.py.
     """
-    from lstm_tf.bench.training import BenchConfig, format_report, run
+    from lstm_tf_lab.bench.training import BenchConfig, format_report, run
 
     config = BenchConfig(kind=kind, layers=layers, units=units, window=window,
                          batch_size=batch_size, samples=samples, repeats=repeats,

@@ -98,7 +98,7 @@ def gradients(length, seeds, train_steps, probe_size, forget_bias, recurrent_sca
     LSTMs' forget gates. Writes gradients.csv, summary.csv, training.csv,
     gradients.png (and clipnorm.png with --recurrent-scale) and config.json.
     """
-    from lstm_tf.experiments import adding as ex
+    from lstm_tf_lab.experiments import adding as ex
 
     config = ex.gradient_config(
         quick=quick, length=length, seeds=seeds, train_steps=train_steps, probe_size=probe_size,
@@ -136,7 +136,7 @@ def memory(lengths, steps, eval_every, test_size, target_mse, forget_bias, out, 
     test MSE of each model and of always predicting the mean (~0.167), and the
     first step with test MSE below --target-mse.
     """
-    from lstm_tf.experiments import adding as ex
+    from lstm_tf_lab.experiments import adding as ex
 
     config = ex.memory_config(
         quick=quick, lengths=lengths, steps=steps, eval_every=eval_every, test_size=test_size,

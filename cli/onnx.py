@@ -155,7 +155,7 @@ def bench(ctx, target, batches, budget, training) -> None:
         return ctx.invoke(bench_train)
     if target is None:
         raise UserError("bench: give RUN_OR_MODEL (a run directory or a .onnx file), or --train")
-    from lstm_tf.bench.inference import bench_model, bench_run, ratios, table
+    from lstm_tf_lab.bench.inference import bench_model, bench_run, ratios, table
 
     batches = batches or (1, 256)
     if Path(target).is_file():

@@ -22,7 +22,7 @@ def tiny(tmp_path_factory, sine_runs):
 
 
 def test_bench_run_times_every_path(tiny):
-    from lstm_tf.bench.inference import bench_run, ratios, table
+    from lstm_tf_lab.bench.inference import bench_run, ratios, table
 
     timings = bench_run(tiny / "run", batches=(1, 4), budget_seconds=0.05)
     names = {t.name for t in timings}

@@ -6,7 +6,7 @@ import sys
 
 from click.testing import CliRunner
 
-from lstm_tf.bench.training import format_report
+from lstm_tf_lab.bench.training import format_report
 from lstm_tf_cli.main import cli
 
 
@@ -32,7 +32,7 @@ def test_bench_train_reports_rates_of_what_train_would_run():
 
 
 def test_bench_train_text_report_and_defaults():
-    from lstm_tf.bench.training import BenchConfig, format_report
+    from lstm_tf_lab.bench.training import BenchConfig, format_report
     from lstm_tf.config import TrainConfig
 
     config = BenchConfig()
@@ -57,8 +57,8 @@ def test_bench_train_help_does_not_import_tensorflow():
 
 
 def test_bench_train_is_also_bench_dash_dash_train(monkeypatch):
-    import lstm_tf.bench.training as bench_train
-    from lstm_tf.bench.training import BenchConfig
+    import lstm_tf_lab.bench.training as bench_train
+    from lstm_tf_lab.bench.training import BenchConfig
 
     seen = []
 

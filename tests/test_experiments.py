@@ -1,4 +1,4 @@
-"""Tests of `lstm_tf.experiments.adding` and `lstm-tf experiment`.
+"""Tests of `lstm_tf_lab.experiments.adding` and `lstm-tf experiment`.
 
 The numeric assertions are the issue's expected outcomes where they hold on this
 machine, and the measured facts where they do not (see docs/experiments.md):
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lstm_tf.experiments import adding as ex
+from lstm_tf_lab.experiments import adding as ex
 from lstm_tf.errors import UserError
 from lstm_tf_cli.main import cli
 

@@ -30,13 +30,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..atomic import csv_text, refuse_overwrite, write_json, write_text
-from ..config import library_versions
-from ..errors import UserError, check_choice
-from ..figures import pyplot, save_figure
+from lstm_tf.atomic import csv_text, refuse_overwrite, write_json, write_text
+from lstm_tf.config import library_versions
+from lstm_tf.errors import UserError, check_choice
+from lstm_tf.figures import pyplot, save_figure
 # TensorFlow is started by `tensorflow()`: no C++ start-up lines, as in `train`, and no
 # "retracing" warning (every model gets its own tf.function, which it calls a mistake).
-from ..tf_setup import tensorflow
+from lstm_tf.tf_setup import tensorflow
 
 Progress = Callable[[str], None]
 
@@ -212,7 +212,7 @@ def forget_gates(model, x: np.ndarray) -> ForgetGates | None:
 def lstm_forward_numpy(cell, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keras' LSTM cell recomputed from its weights by the tutorial's equations
     (`cells.numpy_lstm_reference`): (h_T (n, units), f_t (T, n, units))."""
-    from ..cells import numpy_lstm_reference
+    from lstm_tf.cells import numpy_lstm_reference
 
     trace = numpy_lstm_reference(x, *cell.get_weights())
     return trace.h[:, -1], np.moveaxis(trace.forget_gate, 1, 0)

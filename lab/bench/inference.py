@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from .. import contract, runtime
-from ..errors import UserError
+from lstm_tf import contract, runtime
+from lstm_tf.errors import UserError
 
 
 @dataclass
@@ -68,9 +68,9 @@ def _step_call(session, x: np.ndarray, kind: str, layers: int, units: int):
 
 def bench_run(run: str | Path, batches=(1, 256), budget_seconds: float = 1.0) -> list[Timing]:
     """Latency of every inference path of a trained run (see the module docstring)."""
-    from .. import runs
-    from ..export import fused_network, step_function, window_function
-    from ..onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
+    from lstm_tf import runs
+    from lstm_tf.export import fused_network, step_function, window_function
+    from lstm_tf.onnx_convert import (convert, reference_lstm_onnx, reference_rnn_onnx,
                                trace_without_cudnn)
 
     config = runs.load_config(run)

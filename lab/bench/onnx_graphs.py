@@ -1,6 +1,6 @@
 """Batch-1 onnxruntime latency of converted forecasters against hand-built ONNX graphs.
 
-    python -m lstm_tf.bench.onnx_graphs           # 2 layers x 64 units, window 48, horizon 1
+    python -m lstm_tf_lab.bench.onnx_graphs           # 2 layers x 64 units, window 48, horizon 1
 
 For the reference LSTM and SimpleRNN it times, side by side in one process:
 the converted model (`onnx_convert.convert`), the hand-built graph with one recurrent
@@ -39,7 +39,7 @@ def compare(layers=2, units=64, window=48, budget_seconds=0.3, rounds=300, threa
     import tf2onnx
 
     from lstm_tf import onnx_convert
-    from lstm_tf.bench.inference import time_interleaved
+    from lstm_tf_lab.bench.inference import time_interleaved
     from lstm_tf.runtime import session
 
     signature = [tf.TensorSpec([None, None, 1], tf.float32, name="window")]

@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..config import ModelConfig, TrainConfig
-from ..data import make_dataset, synthetic_sine
-from ..devices import (batches_per_epoch, even_shards, kept_windows, precision_policy,
+from lstm_tf.config import ModelConfig, TrainConfig
+from lstm_tf.data import make_dataset, synthetic_sine
+from lstm_tf.devices import (batches_per_epoch, even_shards, kept_windows, precision_policy,
                        with_data_sharding)
-from ..errors import UserError
-from ..tf_setup import tensorflow
+from lstm_tf.errors import UserError
+from lstm_tf.tf_setup import tensorflow
 
 _DEFAULTS = TrainConfig()
 
@@ -99,7 +99,7 @@ def run(config: BenchConfig) -> dict:
 def _start(config: BenchConfig):
     """Start TensorFlow as `lstm-tf train` does; record what "auto" resolved to (device,
     strategy, steps per execution, ...). Returns (tf, the strategy to train under)."""
-    from ..train import start_tensorflow
+    from lstm_tf.train import start_tensorflow
 
     train_config = config.train_config()
     strategy, _ = start_tensorflow(train_config, config.window, config.layers)
@@ -123,8 +123,8 @@ def measure_training(config: BenchConfig, dataset, strategy=None) -> dict:
     import keras
     import tensorflow as tf
 
-    from ..models import build_model
-    from ..train import compile_model
+    from lstm_tf.models import build_model
+    from lstm_tf.train import compile_model
 
     policy = precision_policy(config.mixed_precision, config.device)
     with (strategy or tf.distribute.get_strategy()).scope():  # as `lstm-tf train` does
@@ -145,7 +145,7 @@ def measure_training(config: BenchConfig, dataset, strategy=None) -> dict:
             self.seconds.append(time.perf_counter() - self.started)
 
     timer = EpochTimer()
-    from ..train import largest_divisor
+    from lstm_tf.train import largest_divisor
 
     steps = batches_per_epoch(config.samples, config.batch_size, config.replicas)
     if largest_divisor(steps, config.steps_per_execution) != config.steps_per_execution:
