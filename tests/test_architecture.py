@@ -143,3 +143,17 @@ def test_the_length_check_counts_lines_and_reads_the_reason(tmp_path):
         ' share state."""\n' + body.replace("    ", "        ") + "        return 1\n")
     assert long_functions(package) == [("lstm_tf/a.py:81 long", 81, False),
                                        ("lstm_tf/a.py:163 method", 82, True)]
+
+
+def test_the_library_never_imports_the_cli_or_the_lab():
+    outside = {"lstm_tf_cli", "lstm_tf_lab", "cli", "lab"}
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] in outside]
+    assert len(list(ROOT.rglob("*.py"))) > 40 and found == []
+    lab = ROOT.parent / "lab"
+    assert any("from lstm_tf." in path.read_text(encoding="utf-8") for path in lab.rglob("*.py"))
