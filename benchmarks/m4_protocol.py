@@ -17,7 +17,7 @@ series and panel, statsmodels' datasets (nile, macrodata, fertility, grunfeld), 
 synthetic panel generator and vega_datasets' local files (the `bench` extra: the stocks
 panel and, `--subdaily`, real hourly and weekly series).
 
-    python benchmarks/m4_protocol.py [--quick | --subdaily] [--only NAME,...] [--out FILE]
+    python benchmarks/m4_protocol.py [--quick | --subdaily | --monthly] [--only NAME,...] [--out FILE]
                                      [--keep-runs DIR]
                                      [--stats-from FILE] [-- TRAIN OPTIONS]
     python benchmarks/m4_protocol.py --compare BEFORE.json AFTER.json [AFTER2.json ...]
@@ -65,7 +65,10 @@ class Case:
 SUBDAILY_CUTS = {"mar": "2010-03-31", "jun": "2010-06-30", "sep": "2010-09-15",
                  "dec": "2010-12-31"}
 WEEKLY_CUTS = (1989, 1994, 1999)
-HOURLY_HISTORY, WEEKLY_HISTORY = 2016, 1040
+HOURLY_HISTORY, WEEKLY_HISTORY, MONTHLY_HISTORY = 2016, 1040, 240
+EMPLOYMENT_SECTORS = ("construction", "retail_trade", "leisure_and_hospitality",
+                      "education_and_health_services", "government", "manufacturing")
+MONTHLY_CUTS = (1985, 1993, 2001)
 
 CASES = [
     Case("elnino", "series", "monthly", 18, 12, True),
@@ -112,7 +115,15 @@ CASES = [
     # 156 and 208 weeks ending at the last full week of 2014 and of 2015.
     *[Case(f"seattle-{column}-weekly-{year}", "series", "weekly", 13, 52, False)
       for column in ("temp_max", "precipitation", "wind") for year in (2014, 2015)],
+    # Single monthly series with a season (most of the judging's monthly series have one;
+    # elnino was the only monthly single): six sectors of the US employment panel alone
+    # (120 months, not seasonally adjusted), and statsmodels' Mauna Loa co2 as monthly
+    # means, 240 months before the 18 held out, cut at three years' ends.
+    *[Case(f"employment-{sector}", "series", "monthly", 18, 12, False)
+      for sector in EMPLOYMENT_SECTORS],
+    *[Case(f"co2-monthly-{year}", "series", "monthly", 18, 12, False) for year in MONTHLY_CUTS],
 ]
+MONTHLY = [c.name for c in CASES if c.name.startswith(("employment-", "co2-monthly-"))]
 SUBDAILY = [c.name for c in CASES if c.kind == "series" and (
     c.frequency == "hourly" and "synthetic" not in c.name
     or c.name.startswith("co2-weekly-") and c.name != "co2-weekly-last520"
@@ -145,6 +156,17 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         end = max(i for i, t in enumerate(series.time) if str(t)[:4] == str(year)) + 1
         start = end - WEEKLY_HISTORY - 13
         return {name: (list(series.time)[start:end], series.values[start:end, 0])}
+    if name.startswith("employment-"):
+        return {name: from_panel(load_builtin_panel("us-employment"))[name.split("-", 1)[1]]}
+    if name.startswith("co2-monthly-"):
+        import pandas as pd
+
+        series = load_builtin("co2")
+        weekly = pd.Series(series.values[:, 0], index=pd.to_datetime(list(series.time)))
+        monthly = weekly.resample("MS").mean().interpolate()
+        monthly = monthly[monthly.index.year <= int(name.rsplit("-", 1)[1])]
+        monthly = monthly.iloc[-MONTHLY_HISTORY - 18:]
+        return {name: ([str(t.date()) for t in monthly.index], monthly.to_numpy(float))}
     if name == "co2-weekly-last520":
         series = load_builtin("co2")
         return {name: (list(series.time)[-520:], series.values[-520:, 0])}
@@ -492,6 +514,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--subdaily", action="store_true",
                         help="the real hourly and weekly cases (not in --quick)")
+    parser.add_argument("--monthly", action="store_true",
+                        help="the seasonal monthly single series (not in --quick)")
     parser.add_argument("--out", help="JSON file (default benchmarks/m4-protocol-<date>.json)")
     parser.add_argument("--stats-from", help="an earlier result file: reuse its statistical "
                         "methods' MASE for the same cases instead of fitting them again")
@@ -500,8 +524,10 @@ def main() -> None:
     args = parser.parse_args(argv)
     cases = [c for c in CASES if (c.quick or not args.quick)
              and (not args.only or c.name in args.only.split(","))
-             and (not args.subdaily or c.name in SUBDAILY)]
-    suffix = "-quick" if args.quick else "-subdaily" if args.subdaily else ""
+             and (not args.subdaily or c.name in SUBDAILY)
+             and (not args.monthly or c.name in MONTHLY)]
+    suffix = ("-quick" if args.quick else "-subdaily" if args.subdaily
+              else "-monthly" if args.monthly else "")
     out = Path(args.out or f"benchmarks/m4-protocol-{datetime.date.today()}{suffix}.json")
     stored = ({r["case"]: r for r in json.loads(Path(args.stats_from).read_text())["results"]}
               if args.stats_from else {})
