@@ -101,9 +101,12 @@ def diebold_mariano(differences: np.ndarray, series: np.ndarray, lag: int) -> fl
 
     `differences` [n]: per forecast, loss A - loss B in time order within each series
     (`series` [n], the series of each). Below -1.645, A is better at the one-sided 5%
-    level; -inf or inf when every difference is the same nonzero value, 0 when all are 0.
+    level; -inf or inf when every difference is the same nonzero value, 0 when all are 0;
+    NaN for a single forecast (no standard error: one window shows no clear edge).
     """
     d = np.asarray(differences, np.float64)
+    if len(d) < 2:
+        return float("nan")
     if np.ptp(d) == 0:  # no spread: a sure sign, or none
         return 0.0 if d[0] == 0 else float(np.sign(d[0]) * np.inf)
     order = np.argsort(series, kind="stable")  # each series' forecasts together, in order

@@ -225,7 +225,10 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
             log(f"the network did not clearly improve on its anchor "
                 f"({prepared.anchor.describe()}) on the validation windows"
                 + (f" after its first {EARLY_EPOCHS} epochs" if early else
-                   f" (Diebold-Mariano {keep_statistic}, kept below -{KEEP_T})")
+                   f" (Diebold-Mariano {keep_statistic}, kept below -{KEEP_T})"
+                   if keep_statistic is not None else
+                   " (one validation window: no standard error to show a clear edge)"
+                   if len(prepared.starts["val"]) < 2 else "")
                 + ": its output is set to zero, the forecast is the anchor's")
     trained_anchor = prepared.anchor
     floor_taken, floor_scores = floor(model, prepared, config)

@@ -113,6 +113,10 @@ def test_diebold_mariano_by_hand():
         2.5 / np.sqrt(6.5 / 16))
     assert diebold_mariano(np.zeros(5), np.zeros(5, np.int64), lag=2) == 0.0
     assert diebold_mariano(np.full(3, -0.1), np.zeros(3, np.int64), lag=1) == -np.inf
+    # One forecast (a single series whose validation part holds one window): no standard
+    # error, no statistic, so the keep rule (`< -KEEP_T`) keeps no network on it.
+    one_window = diebold_mariano(np.array([-0.1]), np.zeros(1, np.int64), lag=17)
+    assert np.isnan(one_window) and not one_window < -0.5
 
 
 def test_the_keep_rule_reads_the_statistic_of_the_per_window_mae_differences(monkeypatch):
