@@ -136,3 +136,41 @@ def test_numpy_and_tensorflow_anchor_agree_and_round_trip():
     inputs = anchor.tf_network_inputs(tf.constant(windows, tf.float32), 1).numpy()
     assert np.allclose(inputs, anchor.network_inputs(windows, 1), atol=1e-5)
     assert np.all(inputs[:, -1, 0] == 0) and np.allclose(inputs[:, :, 1], windows[:, :, 1])
+
+
+def test_arima_is_an_iterated_autoregression_of_the_changes():
+    """arima: an AR(p) of the one-step changes, least squares over every step of the
+    training windows, iterated h steps onto the last value: on an ARI(2,1) process the
+    coefficients are found, and the weights forecast exactly what the recursion with the
+    coefficients fitted independently (NumPy's lstsq) forecasts."""
+    rng = np.random.default_rng(5)
+    changes = np.zeros(4000)
+    for t in range(2, len(changes)):
+        changes[t] = 0.5 * changes[t - 1] - 0.2 * changes[t - 2] + 0.1 * rng.normal()
+    x = np.cumsum(changes)
+    window, horizon = 10, 5
+    starts = np.arange(window, len(x) - horizon)
+    recent = x[starts[:, None] + np.arange(-window, 0)]
+    future = x[starts[:, None] + np.arange(horizon)]
+    weights, bias = anchors._fit_arima(recent, future, 2, 1e-12)
+    assert np.allclose(bias, 0) and np.allclose(weights.sum(axis=1), 1.0)  # z-score safe
+    assert weights.shape == (horizon, window) and not weights[:, :-3].any()  # reach p + 1
+    steps = np.diff(np.concatenate([recent, future], axis=1), axis=1)
+    lagged = np.stack([steps[:, 0:-2], steps[:, 1:-1]], axis=-1).reshape(-1, 2)
+    (older, newer), *_ = np.linalg.lstsq(lagged, steps[:, 2:].reshape(-1), rcond=None)
+    assert newer == pytest.approx(0.5, abs=0.05) and older == pytest.approx(-0.2, abs=0.05)
+    last = x[-window:]
+    history, level, expected = list(np.diff(last)), last[-1], []
+    for _ in range(horizon):
+        history.append(newer * history[-1] + older * history[-2])
+        level += history[-1]
+        expected.append(level)
+    assert np.allclose(weights @ last, expected, atol=1e-9)
+    # auto weighs it, its order chosen on validation, in a run's z-scores, not in
+    # window-scaled units (a panel's)
+    val = starts[3000:]
+    options = anchors.fit_candidates(x, starts[:3000], val, horizon, None, window)
+    assert "arima" in options
+    assert options["arima"][2].mean() < options["last"][2].mean()
+    assert "arima" not in anchors.fit_candidates(x, starts[:3000], val, horizon, None, window,
+                                                 window_scaled=True)
