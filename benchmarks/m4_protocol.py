@@ -122,8 +122,12 @@ CASES = [
     *[Case(f"employment-{sector}", "series", "monthly", 18, 12, False)
       for sector in EMPLOYMENT_SECTORS],
     *[Case(f"co2-monthly-{year}", "series", "monthly", 18, 12, False) for year in MONTHLY_CUTS],
+    # M-style lengths (150 months: a validation part of 20 rows, 3 windows of 18 that
+    # overlap): co2 by month and El Nino, each cut at three years' ends
+    *[Case(f"{name}-150-{year}", "series", "monthly", 18, 12, False)
+      for name in ("co2-monthly", "elnino") for year in MONTHLY_CUTS],
 ]
-MONTHLY = [c.name for c in CASES if c.name.startswith(("employment-", "co2-monthly-"))]
+MONTHLY = [c.name for c in CASES if c.name.startswith(("employment-", "co2-monthly-", "elnino-"))]
 SUBDAILY = [c.name for c in CASES if c.kind == "series" and (
     c.frequency == "hourly" and "synthetic" not in c.name
     or c.name.startswith("co2-weekly-") and c.name != "co2-weekly-last520"
@@ -143,6 +147,11 @@ def load(name: str) -> dict[str, tuple[list[str], np.ndarray]]:
         return {n: ([str(t)[:19] for t in panel.time[panel.rows_of(i)]],
                     panel.values[panel.rows_of(i), 0]) for i, n in enumerate(panel.names)}
 
+    if "-150-" in name:  # the last 150 months up to the end of a year
+        times, values = next(iter(load(name.replace("-150-", "-") if name.startswith("co2")
+                                       else "elnino").values()))
+        end = max(i for i, t in enumerate(times) if str(t)[:4] == name[-4:]) + 1
+        return {name: (list(times)[end - 150:end], np.asarray(values)[end - 150:end])}
     if name in ("elnino", "sunspots"):
         series = load_builtin(name)
         return {name: (list(series.time), series.values[:, 0])}
