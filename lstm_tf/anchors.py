@@ -41,6 +41,14 @@ for step k = 1..horizon after the window's last row T. The candidates:
                   regression per horizon step as ar), iterated h steps and summed onto
                   z_T; p in 1, 2, 3 and, for a season m <= 12, m and m + 1, chosen on
                   validation (`auto` only; not in window-scaled units)
+    arima-trend   one series' ARIMA(p,1,0) with a drift, fitted by least squares on all
+                  its rows before the part it is scored on (not on windows), p in 0..3
+                  and the drift chosen by AICc as AutoARIMA does; its forecast iterated h
+                  steps (the drift is the bias); a single series only (`auto` only)
+    arima-curve   the same with two differences and no drift: a curving trend continued
+    arima-season  the same with one seasonal difference (1 - B^m) and no other: seasonal
+                  naive plus a drift and an AR(p) of the seasonal changes (a partner
+                  only, below)
     none          0 (the network sees absolute z-scores, as before anchors)
     network       none for training (the network alone), with `auto`'s anchor fitted
                   beside it as a fallback: the run forecasts that anchor (or a naive
@@ -60,8 +68,12 @@ and the network's head is halved (`train.scale_network`).
 `choose` fits the regressions on the training windows, scores every candidate on
 the validation windows and, for each target, averages the best (up to three, each
 within 10% of the best one's error); the regressions are then refitted on training and
-validation windows. The network trains on what the anchor leaves (`zero head`: it starts
-out forecasting the anchor), and training keeps it only if it helps on validation.
+validation windows. A single series with fewer validation windows than the horizon
+(one, or none: its training windows stand in) averages that choice with a partner
+whose order rests on every row: arima-season where they hold 8 seasons, else
+arima-trend (`PARTNER_SEASONS`). The network trains on what the anchor leaves (`zero
+head`: it starts out forecasting the anchor), and training keeps it only if it helps on
+validation.
 
 The same arithmetic exists in NumPy (training data, evaluation, parity, backtests)
 and in TensorFlow (the exported graph): one einsum and an add. `forecaster.Forecaster`
@@ -107,6 +119,19 @@ CLOSE = 1.1
 # and 0.910 -> 0.985 where the short orders change nothing; no quarterly series moved.
 ARIMA_ORDERS = (1, 2, 3)
 ARIMA_SEASON_MAX = 12
+# One series' ARIMAs fitted on all its rows, their order by AICc (`_history_arima`):
+# name -> (differences d, the seasonal difference too, a drift allowed).
+HISTORY_ARIMAS = {"arima-trend": (1, False, True), "arima-curve": (2, False, False),
+                  "arima-season": (0, True, True)}
+HISTORY_ORDERS_MAX = 3
+# Fewer validation windows than the horizon (one, or none: the training windows stand in)
+# are too few to choose on alone: the choice is averaged with a partner fitted on every
+# row, arima-season where those rows hold PARTNER_SEASONS seasons, else arima-trend.
+# arima-season is a partner only (as a candidate it cost the hourly series 1%). Measured
+# with benchmarks/anchors_alone.py on 110 real series (anchors alone; docs/accuracy.md,
+# "Twelfth session"): geometric-mean MASE 0.645 -> 0.527.
+PARTNER_SEASONS = 8
+PARTNER_ONLY = ("arima-season",)
 # A panel may hold millions of windows; a linear anchor is fitted as well on a seeded
 # sample of this many (the training and validation windows each).
 MAX_FIT_WINDOWS = 100_000
@@ -371,6 +396,48 @@ def _fit_arima(recent: np.ndarray, future: np.ndarray, order: int, penalty: floa
     return weights, np.zeros(horizon)
 
 
+def _history_arima(history: np.ndarray, d: int, drift: bool, window: int, horizon: int,
+                   lag: int = 0):
+    """An ARIMA(p, d, 0) fitted by conditional least squares on every row of `history`
+    (not on windows: one series' rows before its forecast), p in 0..HISTORY_ORDERS_MAX
+    and, where `drift`, a constant chosen by AICc as AutoARIMA chooses within one
+    differencing; its forecast iterated `horizon` steps as weights over the window's
+    last p + d rows -> (weights [horizon, window], bias [horizon]: the drift), or None
+    where the history is too short for any order."""
+    difference = np.array([1.0])
+    for _ in range(d):
+        difference = np.convolve(difference, [1.0, -1.0])
+    if lag:
+        difference = np.convolve(difference, np.r_[1.0, np.zeros(lag - 1), -1.0])
+    w = np.convolve(history, difference, mode="valid")  # the differenced series
+    most = min(HISTORY_ORDERS_MAX, window - (len(difference) - 1))
+    if most < 0:
+        return None
+    y, best = w[most:], None
+    for p in range(most + 1):
+        for constant in (False, True) if drift else (False,):
+            k = p + constant + 1  # parameters, the variance among them
+            if len(y) - k - 1 <= 0:
+                continue
+            x = np.array([w[most - i - 1:len(w) - i - 1] for i in range(p)]
+                         + [np.ones(len(y))] * constant).reshape(-1, len(y)).T
+            coef = _ridge(x, y[:, None], 1e-6)[:, 0]
+            sse = float(np.sum((y - x @ coef) ** 2)) + 1e-12 * len(y)
+            aicc = len(y) * np.log(sse / len(y)) + 2 * k + 2 * k * (k + 1) / (len(y) - k - 1)
+            if best is None or aicc < best[0]:
+                best = (aicc, coef[:p], coef[p] if constant else 0.0)
+    if best is None:
+        return None
+    _, phi, c = best
+    full = np.convolve(np.r_[1.0, -phi], difference)  # (1 - sum phi_i B^i)(1 - B)^d y_t = c
+    g, reach = -full[1:], len(full) - 1
+    rows, bias = list(np.eye(window)[window - reach:]), [0.0] * reach
+    for _ in range(horizon):  # y_t = c + sum_j g_j y_{t-j}, each y as weights over the window
+        rows.append(sum(g[j] * rows[-1 - j] for j in range(reach)))
+        bias.append(c + sum(g[j] * bias[-1 - j] for j in range(reach)))
+    return np.array(rows[reach:]), np.array(bias[reach:])
+
+
 # ------------------------------------------------------------------- choosing
 
 
@@ -393,7 +460,7 @@ def _sample(starts: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
                    horizon: int, season: int | None, window: int, names: list[str] | None = None,
-                   window_scaled: bool = False
+                   window_scaled: bool = False, history: bool = False
                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every candidate for one scaled column: name -> (weights [horizon, window],
     bias [horizon], validation MAE per step [horizon]).
@@ -416,6 +483,17 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
                 and window >= 2 * season else [])
     # (arima not in window-scaled units, as ar-season: measured on singles only)
     arima = ["arima"] if not window_scaled and window >= 2 else []
+    first = int(train_starts.min()) - window  # one series' first row (`history`)
+    for name, (d, seasonal_difference, drift) in HISTORY_ARIMAS.items() if history else ():
+        lag = season if seasonal_difference and season and season > 1 else 0
+        if names is not None and name not in names or seasonal_difference and not lag:
+            continue
+        fit = _history_arima(column[first:int(train_starts.max()) + horizon], d, drift,
+                             window, horizon, lag)
+        if fit is not None:  # refitted on every row before the test part, as the others
+            last = int(max(train_starts.max(), val_starts.max())) + horizon
+            options[name] = (*_history_arima(column[first:last], d, drift, window, horizon, lag),
+                             val_error(*fit))
     for name in [*fixed, "ar", "ar-level", *seasonal, *arima]:
         if names is not None and name.split("/")[0] not in names:
             continue
@@ -447,7 +525,7 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
 def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
            horizon: int, n_targets: int, season: int | None, window: int,
            choice: str = "auto", window_scaled: bool = False,
-           fixed_only: bool = False) -> tuple[Anchor, dict]:
+           fixed_only: bool = False, history: bool = False) -> tuple[Anchor, dict]:
     """The anchor for a run (see the module docstring) and each candidate's validation
     MAE per target, in z-scores.
 
@@ -466,27 +544,41 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
             name.startswith(choice) for name in _fixed_candidates(horizon, season, window)):
         raise UserError(f"--anchor {choice} needs a season (--season) of which the window "
                         f"({window} rows) holds the anchor's reach")
+    few = fixed_only or len(val_starts) < horizon  # (PARTNER_SEASONS)
+    rows = int(train_starts.max()) + horizon - int(train_starts.min()) + window
     weights = np.zeros((n_targets, horizon, window))
     bias = np.zeros((n_targets, horizon))
     chosen: list[list[str]] = []
     report = {}
     for target in range(n_targets):
         names = [choice] if choice != "auto" else (
-            [*_fixed_candidates(horizon, season, window)] if fixed_only else None)
+            [*_fixed_candidates(horizon, season, window), *HISTORY_ARIMAS] if fixed_only
+            else None)
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
-                                 window, names, window_scaled)
+                                 window, names, window_scaled, history)
         error = {name: float(options[name][2].mean()) for name in options}
-        ranked = sorted(options, key=error.get)
+        partner = _partner(options, season, rows) if few and choice == "auto" else None
+        ranked = sorted((name for name in options if name != partner
+                         and name not in PARTNER_ONLY), key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]
-                  if error[name] <= CLOSE * error[ranked[0]]]
+                  if error[name] <= CLOSE * error[ranked[0]]] + ([partner] if partner else [])
         weights[target] = np.mean([options[name][0] for name in picked], axis=0)
         bias[target] = np.mean([options[name][1] for name in picked], axis=0)
         chosen.append(picked)
-        report[f"target {target}"] = {name: error[name] for name in ranked}
+        report[f"target {target}"] = {name: error[name]
+                                      for name in sorted(options, key=error.get)}
     # Trim the rows no step reads, so the anchor's reach is as short as it can be.
     used = np.flatnonzero(np.abs(weights).sum(axis=(0, 1)) > 0)
     reach = window - int(used[0]) if len(used) else 1
     return Anchor(weights[:, :, window - reach:], bias, chosen), report
+
+
+def _partner(options: dict, season: int | None, rows: int) -> str | None:
+    """The history ARIMA a choice made on few validation windows is averaged with
+    (PARTNER_SEASONS), None where there is none (a panel)."""
+    if season and season > 1 and rows >= PARTNER_SEASONS * season and "arima-season" in options:
+        return "arima-season"
+    return "arima-trend" if "arima-trend" in options else None
 
 
 def naive_anchors(horizon: int, n_targets: int, season: int | None,

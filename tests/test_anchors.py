@@ -138,6 +138,89 @@ def test_numpy_and_tensorflow_anchor_agree_and_round_trip():
     assert np.all(inputs[:, -1, 0] == 0) and np.allclose(inputs[:, :, 1], windows[:, :, 1])
 
 
+def test_history_arima_fits_every_row_and_chooses_its_order_by_aicc():
+    """arima-trend: an ARIMA(p,1,0) with a drift, fitted by least squares on every row of
+    the series (not on windows), p and the drift chosen by AICc; its weights and bias
+    forecast what the recursion with independently fitted coefficients forecasts. On an
+    ARI(1,1) with drift the order and both coefficients are found; on a random walk
+    without drift AICc keeps no coefficient (naive persistence). arima-curve (d = 2)
+    continues a quadratic, arima-season (a seasonal difference) a seasonal walk's drift."""
+    rng = np.random.default_rng(3)
+    changes = np.zeros(600)
+    for t in range(1, len(changes)):
+        changes[t] = 0.4 + 0.6 * (changes[t - 1] - 1.0) + 0.6 + 0.05 * rng.normal()
+    x = np.cumsum(changes)  # changes revert to their mean 1.0: phi 0.6, constant 0.4
+    window, horizon = 6, 4
+    weights, bias = anchors._history_arima(x, 1, True, window, horizon)
+    dx = np.diff(x)
+    (phi, c), *_ = np.linalg.lstsq(np.stack([dx[2:-1], np.ones(len(dx) - 3)], axis=1),
+                                   dx[3:], rcond=None)  # (the sample AICc fitted: lags 1..3)
+    assert phi == pytest.approx(0.6, abs=0.05) and c == pytest.approx(0.4, abs=0.05)
+    level, change, expected = x[-1], x[-1] - x[-2], []
+    for _ in range(horizon):
+        change = c + phi * change
+        level += change
+        expected.append(level)
+    assert weights.shape == (horizon, window) and not weights[:, :-2].any()  # reach p + d
+    assert np.allclose(apply(weights, x) + bias, expected, atol=1e-6)
+    walk = np.cumsum(rng.normal(size=400))
+    weights, bias = anchors._history_arima(walk, 1, True, window, horizon)
+    assert np.allclose(weights, seasonal_weights("last", horizon)[:, -1:] * np.eye(window)[-1])
+    assert np.allclose(bias, 0)
+    t = np.arange(30.0)
+    weights, bias = anchors._history_arima(0.1 * t ** 2, 2, False, window, horizon)
+    assert np.allclose(apply(weights, 0.1 * t ** 2) + bias, 0.1 * (30 + np.arange(horizon)) ** 2)
+    assert anchors._history_arima(x[:4], 1, True, window, horizon) is None  # too short
+    # arima-season: y_t = y_{t-m} + c (a seasonal random walk with drift) continued
+    m, c = 4, 0.3
+    seasonal = np.zeros(200)
+    seasonal[:m] = [0.0, 2.0, -1.0, 1.0]
+    for t in range(m, len(seasonal)):
+        seasonal[t] = seasonal[t - m] + c + 1e-3 * rng.normal()
+    weights, bias = anchors._history_arima(seasonal, 0, True, window, horizon, m)
+    expected = [seasonal[len(seasonal) - m + k % m] + c * (k // m + 1) for k in range(horizon)]
+    assert np.allclose(apply(weights, seasonal) + bias, expected, atol=0.01)
+
+
+def test_few_validation_windows_average_the_choice_with_a_history_arima():
+    """A single series chosen on fewer validation windows than the horizon (one here; or
+    none: its training windows) forecasts the mean of what they chose and a partner whose
+    order rests on every row: arima-trend, or arima-season where the rows hold 8 seasons.
+    With more windows arima-trend is one candidate among the others, arima-season none."""
+    rng = np.random.default_rng(0)
+    x = np.cumsum(0.5 + rng.normal(size=80))
+    window, horizon = 8, 6
+    starts = np.arange(window, len(x) - horizon + 1)
+    train, one = starts[:50], starts[-1:]
+    anchor, _ = anchors.choose(x[:, None], train, one, horizon, 1, None, window, history=True)
+    parts = anchor.parts[0]
+    assert parts[-1] == "arima-trend" and len(parts) >= 2
+    options = anchors.fit_candidates(x, train, one, horizon, None, window, history=True)
+    mean = np.mean([options[name][0] for name in parts], axis=0)
+    assert np.allclose(anchor.weights[0], mean[:, window - anchor.reach:])
+    assert np.allclose(anchor.bias[0], np.mean([options[name][1] for name in parts], axis=0))
+    several, report = anchors.choose(x[:, None], train, starts[50:], horizon, 1, None, window,
+                                     history=True)
+    errors = report["target 0"]
+    ranked = sorted(errors, key=errors.get)
+    assert "arima-trend" in errors and len(starts[50:]) >= horizon
+    assert several.parts[0] == [name for name in ranked[:anchors.COMBINED]
+                                if errors[name] <= anchors.CLOSE * errors[ranked[0]]]
+    # a season of 4 and 20 seasons of rows: arima-season, never a candidate of its own
+    m = 4
+    seasonal = np.tile([0.0, 2.0, -1.0, 1.0], 20) + 0.05 * np.arange(80) + 0.1 * rng.normal(
+        size=80)
+    few, report = anchors.choose(seasonal[:, None], train, starts[-3:], horizon, 1, m, window,
+                                 history=True)
+    assert few.parts[0][-1] == "arima-season" and "arima-season" in report["target 0"]
+    many, _ = anchors.choose(seasonal[:, None], train, starts[50:], horizon, 1, m, window,
+                             history=True)
+    assert "arima-season" not in many.parts[0]
+    # a panel (no one series' rows): no history ARIMA
+    assert not set(anchors.HISTORY_ARIMAS) & set(
+        anchors.fit_candidates(x, train, one, horizon, None, window))
+
+
 def test_arima_is_an_iterated_autoregression_of_the_changes():
     """arima: an AR(p) of the one-step changes, least squares over every step of the
     training windows, iterated h steps onto the last value: on an ARI(2,1) process the

@@ -371,7 +371,7 @@ def prepare(data: data_lib.Series | Panel, config: DataConfig, scaler: Scaler | 
             return anchors_lib.choose(scaled, starts["train"], starts["val"], config.horizon,
                                       len(panel.targets), config.season, config.window,
                                       choice, window_scaled=scaling == "window",
-                                      fixed_only=in_sample)[0]
+                                      fixed_only=in_sample, history=single)[0]
 
         anchor = fitted(choice)
         fallback = fitted("auto") if choice == "network" else None
