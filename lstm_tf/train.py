@@ -657,11 +657,12 @@ def floor(model, prepared: Prepared, config: RunConfig) -> tuple[str | None, dic
     validation only: the test part stays unseen. For a panel it is one choice for all
     series (one exported graph serves every series, also unseen ones). Not under anchor
     `none`, asked for by name: the network alone and nothing else (`export --step`
-    needs a run without an anchor).
+    needs a run without an anchor); nor on a single series with fewer validation windows
+    than the horizon (`few_windows`).
     """
-    if not config.train.floor or config.data.anchor == "none":
-        return None, {}
     data, starts = config.data, prepared.starts["val"]
+    if not config.train.floor or data.anchor == "none" or few_windows(prepared, data.horizon):
+        return None, {}
     candidates = floor_candidates(prepared, config)
     forecasts = floor_forecasts(model, prepared, config, candidates, starts)
     actual = prepared.actual(starts, data.window, data.horizon)
@@ -677,6 +678,16 @@ def floor(model, prepared: Prepared, config: RunConfig) -> tuple[str | None, dic
     best = min(scores, key=scores.get)
     take_floor(model, prepared, config, best, candidates[BLENDS.get(best, best)])
     return best, scores
+
+
+def few_windows(prepared: Prepared, horizon: int) -> bool:
+    """Whether a single series' validation part holds fewer windows than the horizon (or
+    none: `Prepared.in_sample`). Its anchor already averages what they chose with an
+    ARIMA fitted on every row (`anchors.PARTNER_SEASONS`), and the floor is not applied:
+    on so few windows it undid that average for what they favoured (48-month seasonal
+    series: seasonal naive taken on one window on 7 of 10; docs/accuracy.md)."""
+    return prepared.series_of is None and (prepared.in_sample
+                                           or len(prepared.starts["val"]) < horizon)
 
 
 def take_floor(model, prepared: Prepared, config: RunConfig, name: str, forecast) -> None:
