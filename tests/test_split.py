@@ -87,10 +87,12 @@ def test_a_refusal_states_the_true_minimum_of_rows():
     # ... a shorter series trains without one while it holds a window, its horizon, its
     # test part and `in_sample_windows` (NO_VALIDATION: 3 of horizon 1); below that it is
     # refused with that minimum.
-    for rows in (6, 7):
+    # (the window: three quarters of the rows before the test part and the horizon, the
+    # 3 training windows left)
+    for rows, window in ((6, MIN_WINDOW), (7, 3)):
         assert too_short_to_validate(rows, None, 1, 0.15, 0.15)
-        assert default_window(rows, None, 1, 0.15, 0.15) == MIN_WINDOW
-        assert default_window(rows, None, 1, 0.15, 0.15, val_size=NO_VALIDATION) == MIN_WINDOW
+        assert default_window(rows, None, 1, 0.15, 0.15) == window
+        assert default_window(rows, None, 1, 0.15, 0.15, val_size=NO_VALIDATION) == window
     with pytest.raises(UserError, match=r"too few rows \(5\) for horizon 1 .* need at least 6 "
                                         r"rows \(a window of 2 rows and 3 training windows\)"):
         default_window(5, None, 1, 0.15, 0.15)
