@@ -544,7 +544,7 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
             name.startswith(choice) for name in _fixed_candidates(horizon, season, window)):
         raise UserError(f"--anchor {choice} needs a season (--season) of which the window "
                         f"({window} rows) holds the anchor's reach")
-    few = fixed_only or len(val_starts) < horizon  # (PARTNER_SEASONS)
+    few = too_few_to_choose(len(val_starts), horizon, fixed_only)
     rows = int(train_starts.max()) + horizon - int(train_starts.min()) + window
     weights = np.zeros((n_targets, horizon, window))
     bias = np.zeros((n_targets, horizon))
@@ -571,6 +571,13 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     used = np.flatnonzero(np.abs(weights).sum(axis=(0, 1)) > 0)
     reach = window - int(used[0]) if len(used) else 1
     return Anchor(weights[:, :, window - reach:], bias, chosen), report
+
+
+def too_few_to_choose(val_windows: int, horizon: int, in_sample: bool) -> bool:
+    """Fewer validation windows than the horizon, or none (`in_sample`: the training
+    windows stand in): too few for a single series' anchor to be chosen on alone (its
+    choice gets a partner, `PARTNER_SEASONS`) or for the floor (`train.few_windows`)."""
+    return in_sample or val_windows < horizon
 
 
 def _partner(options: dict, season: int | None, rows: int) -> str | None:

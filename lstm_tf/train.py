@@ -682,12 +682,14 @@ def floor(model, prepared: Prepared, config: RunConfig) -> tuple[str | None, dic
 
 def few_windows(prepared: Prepared, horizon: int) -> bool:
     """Whether a single series' validation part holds fewer windows than the horizon (or
-    none: `Prepared.in_sample`). Its anchor already averages what they chose with an
-    ARIMA fitted on every row (`anchors.PARTNER_SEASONS`), and the floor is not applied:
-    on so few windows it undid that average for what they favoured (48-month seasonal
-    series: seasonal naive taken on one window on 7 of 10; docs/accuracy.md)."""
-    return prepared.series_of is None and (prepared.in_sample
-                                           or len(prepared.starts["val"]) < horizon)
+    none: `anchors.too_few_to_choose`). Its anchor already averages what they chose with
+    an ARIMA fitted on every row (`anchors.PARTNER_SEASONS`), and the floor is not
+    applied: on so few windows it undid that average for what they favoured (48-month
+    seasonal series: seasonal naive taken on one window on 7 of 10; docs/accuracy.md)."""
+    from .anchors import too_few_to_choose
+
+    return prepared.series_of is None and too_few_to_choose(
+        len(prepared.starts["val"]), horizon, prepared.in_sample)
 
 
 def take_floor(model, prepared: Prepared, config: RunConfig, name: str, forecast) -> None:
