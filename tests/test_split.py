@@ -242,8 +242,8 @@ def test_a_series_too_short_for_a_validation_part_trains_without_one(tmp_path):
     before: 30 rows before the test part hold no validation part of 18 after a training
     window): no validation part, the anchor chosen among the fixed candidates and the
     history ARIMAs on the training windows (one, of its season: the seasonal candidates
-    read it) and averaged with arima-trend, the network not trained; the held-out block is forecast from the rows
-    before it, and the exported model forecasts the same."""
+    read it) and averaged with arima-trend, the network not trained; the held-out block
+    is forecast from the rows before it, and the exported model forecasts the same."""
     import json
 
     from click.testing import CliRunner
