@@ -112,6 +112,40 @@ def test_a_long_panel_as_r_writes_it_reads_its_quarters_and_season(tmp_path):
     assert panel_season(panel) == 4
 
 
+def test_a_long_panel_as_fpp3_writes_us_employment_skips_titles_and_late_starts(tmp_path):
+    """`Month,Series_ID,Title,Employed`: the text column `Title` is no default target, and
+    a series written with missing values before it starts begins at its first value (its
+    line numbers still name the file's lines)."""
+    from lstm_tf.data.panel_csv import read_long_csv
+
+    path = tmp_path / "employment.csv"
+    months = ["2001 Jan", "2001 Feb", "2001 Mar", "2001 Apr"]
+    late = ["NA", "", "7", "8"]  # starts in March
+    path.write_text("Month,Series_ID,Title,Employed\n" + "".join(
+        f"{month},{name},{title},{value}\n" for name, title, values in
+        (("A", "Mining", ["1", "2", "3", "4"]), ("B", "Retail trade", late))
+        for month, value in zip(months, values)))
+    panel = read_long_csv(path, "Series_ID")
+    assert panel.targets == ["Employed"] and panel.time_column == "Month"
+    np.testing.assert_array_equal(panel.offsets, [0, 4, 6])
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 4, 7, 8])
+    assert str(panel.time[4])[:10] == "2001-03-01"
+    path.write_text(path.read_text().replace("2001 Feb,B,Retail trade,", "2001 Feb,B,x,5")
+                    .replace("2001 Mar,B,Retail trade,7", "2001 Mar,B,x,NA"))
+    with pytest.raises(UserError, match="1 missing value.*series 'B', column 'Employed', "
+                                        "line 8"):  # a gap after its start is still a gap
+        read_long_csv(path, "Series_ID")
+
+
+def test_a_single_series_starts_at_its_first_value_and_skips_text_columns(csv_file):
+    series = data.read_csv(csv_file("time,name,value\n1,x,\n2,x,NA\n3,x,5\n4,x,6\n"))
+    assert series.targets == ["value"] and series.time_column == "time"
+    np.testing.assert_array_equal(series.values[:, 0], [5, 6])
+    assert list(series.time) == ["3", "4"]
+    with pytest.raises(UserError, match="1 missing value.*at line 5"):  # a gap is no start
+        data.read_csv(csv_file("time,value\n1,\n2,1\n3,2\n4,\n5,3\n"))
+
+
 def test_a_long_panel_in_statsforecast_columns_reads_ds_as_time(tmp_path):
     """unique_id, ds, y (statsforecast's long format) needs only --series-column."""
     from lstm_tf.data.panel_csv import read_long_csv

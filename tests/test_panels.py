@@ -128,16 +128,17 @@ def test_non_utf8_long_csv(tmp_path):
 
 
 @pytest.mark.parametrize("fill, expected", [
-    # a: 1, gap, 3 | b: gap, 10, gap -- nothing flows from a into b or back.
-    ("interpolate", [1, 2, 3, 10, 10, 10]),
-    ("ffill", [1, 1, 3, 10, 10, 10]),
-    ("drop", [1, 3, 10]),
+    # a: 1, gap, 3 | b: (not started), 10, gap, 12, gap -- nothing flows from a into b
+    # or back; b starts at its first value, a trailing gap is held at the last one.
+    ("interpolate", [1, 2, 3, 10, 11, 12, 12]),
+    ("ffill", [1, 1, 3, 10, 10, 12, 12]),
+    ("drop", [1, 3, 10, 12]),
 ])
 def test_fill_works_per_series(csv_file, reader, fill, expected):
-    text = "id,y\na,1\na,\na,3\nb,NA\nb,10\nb,nan\n"
+    text = "id,y\na,1\na,\na,3\nb,NA\nb,10\nb,nan\nb,12\nb,\n"
     panel = read_long_csv(csv_file(text), "id", fill=fill)
     np.testing.assert_array_equal(panel.values[:, 0], expected)
-    assert panel.offsets.tolist() == ([0, 2, 3] if fill == "drop" else [0, 3, 6])
+    assert panel.offsets.tolist() == ([0, 2, 4] if fill == "drop" else [0, 3, 7])
 
 
 WIDE = ("month,a,b,c\n"

@@ -30,7 +30,8 @@ def read_csv(path: str | Path, targets: list[str] | None = None,
     `targets` defaults to the first column that is not the time column, an index
     (`INDEX_NAMES`: R's rownames...) or named like a time. Without `time_column`, a column
     named like one (`timeaxis.TIME_NAMES`: time, date, ds...; else year, month...) is.
-    Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them.
+    Missing cells (empty, NA, NaN) are refused unless `fill` says how to handle them;
+    rows before the first target value are not part of the series (it starts there).
     """
     path = existing_file(path)
     return parse_csv(decode(path, str(path)), str(path), targets, features, time_column, fill)
@@ -63,19 +64,42 @@ def check_present(source: str, header: list[str], names, role: str = "") -> None
 # Never a default target or series.
 INDEX_NAMES = ("", "rownames", "unnamed: 0", "index", "unique_id")
 
+# The rows `label_columns` reads to tell text columns from numbers (a long file's first
+# series may start with hundreds of missing values: its labels are text from row one).
+LABEL_SAMPLE = 1000
+
 
 def default_columns(source: str, header: list[str], taken: list[str | None],
-                    what: str) -> list[str]:
+                    what: str, labels: set[str] = frozenset()) -> list[str]:
     """The columns a file's targets (or a wide file's series) default to: every column
     not `taken` (the time and series columns), nor an index (`INDEX_NAMES`), nor named
     like a time (`timeaxis.is_time_like`: `year` beside `month`); a one-line error where
-    none is left. `what` names the taken columns in it."""
+    none is left. `what` names the taken columns in it. `labels` (`label_columns`: text
+    such as a series' title) come last, so a default target is a column of numbers
+    where the file has one."""
     columns = [name for name in header if name not in taken
                and name.lower() not in INDEX_NAMES and not is_time_like(name)]
     if not columns:
         raise UserError(f"{source} has no column besides {what} to forecast; "
                         f"available: {', '.join(header)}")
-    return columns
+    return ([name for name in columns if name not in labels]
+            + [name for name in columns if name in labels])
+
+
+def label_columns(header: list[str], rows: list[list[str]]) -> set[str]:
+    """The columns of `header` holding text in `rows` (a sample of the file's first rows):
+    a cell that is neither missing nor a number, as the `Title` or `State` of a series in
+    a long file."""
+    labels = set()
+    for row in rows:
+        for name, cell in zip(header, row):
+            if name in labels or cell.strip().lower() in _MISSING:
+                continue
+            try:
+                float(cell)
+            except ValueError:
+                labels.add(name)
+    return labels
 
 
 def _one_series(source: str, header: list[str], rows: list[list[str]]) -> None:
@@ -132,7 +156,8 @@ def parse_csv(text: str, source: str, targets: list[str] | None = None,
     if time_column is None:
         time_column = guess_time_column(header, [*(targets or []), *(features or [])])
     if targets is None:
-        targets = default_columns(source, header, [time_column], "the time column")[:1]
+        targets = default_columns(source, header, [time_column], "the time column",
+                                  label_columns(header, rows[:LABEL_SAMPLE]))[:1]
         _one_series(source, header, rows)
     return _select(source, header, rows, targets, features or [], time_column, fill,
                    first_line=2)
@@ -178,6 +203,9 @@ def _select(source: str, header: list[str], rows: list[list[str]], targets: list
         index = header.index(name)
         for i, row in enumerate(rows):
             values[i, j] = _parse_number(row[index], source, name, first_line + i)
+    start = series_start(values[:, :len(targets)])
+    if start:  # the series starts at its first value (read_long_csv's rule per series)
+        values, rows, first_line = values[start:], rows[start:], first_line + start
     time = time_format = None
     if time_column:
         time_format = rows[-1][header.index(time_column)].strip() if rows else None
@@ -227,6 +255,14 @@ def number(cell: str, where: Callable[[], str]) -> float:
         hint = (" (thousands separators and decimal commas are not supported: use 1234.5)"
                 if "," in text else "")
         raise UserError(f"{where()}: {cell!r} is not a number{hint}") from None
+
+
+def series_start(targets: np.ndarray) -> int:
+    """The first row holding a target value: the rows before it (every target missing)
+    are not part of the series, which starts later than the file. 0 where no row holds
+    one (the missing values are then reported as such)."""
+    present = ~np.isnan(targets).all(axis=1)
+    return int(np.argmax(present)) if present.any() else 0
 
 
 def fill_missing(values: np.ndarray, offsets: np.ndarray, fill: str | None, source: str,

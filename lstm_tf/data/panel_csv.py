@@ -27,8 +27,9 @@ import numpy as np
 
 from ..atomic import atomic_path, refuse_overwrite
 from ..errors import UserError
-from .csv import (_MISSING, FLOAT32_MAX, check_columns, check_present, decode, default_columns,
-                  existing_file, fill_missing, number, parse_header)
+from .csv import (_MISSING, FLOAT32_MAX, LABEL_SAMPLE, check_columns, check_present, decode,
+                  default_columns, existing_file, fill_missing, label_columns, number,
+                  parse_header, series_start)
 from .panel import Panel
 from .timeaxis import check_increasing, format_time, guess_time_column, parse_times
 
@@ -51,8 +52,10 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     column, nor an index or named like a time (`csv.default_columns`). `fill`
     (interpolate, ffill, drop) handles missing values series by series,
     never interpolating from one series into the next; without it a missing value is
-    an error. With `allow_single` a file holding one series is accepted (`predict` of
-    one series); otherwise it is an error (train it as a single series instead).
+    an error. A series starts at its first target value (series that start at different
+    times may be written with missing values before each start). With `allow_single` a
+    file holding one series is accepted (`predict` of one series); otherwise it is an
+    error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
     `keep_missing` leaves missing values as NaN (predict: the future rows of a model
     with known covariates have empty targets).
@@ -66,7 +69,8 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     check_present(source, header, [time_column], "time ")
     if targets is None:
         targets = default_columns(source, header, [series_column, time_column],
-                                  "the series and time columns")[:1]
+                                  "the series and time columns",
+                                  label_columns(header, _first_rows(path, LABEL_SAMPLE)))[:1]
     targets = list(targets)
     check_columns(source, header, targets, features, {"series": series_column, "time": time_column})
     text_columns = [series_column] + ([time_column] if time_column else [])
@@ -105,11 +109,30 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     np.cumsum(np.bincount(codes, minlength=len(names)), out=offsets[1:])
     _check_finite(values, rows, table, source, columns, lambda i: names[codes[i]])
     if not keep_missing:
+        values, time, offsets, rows = _from_first_values(values, time, offsets, rows,
+                                                         len(targets))
         values, time, offsets = _fill(values, time, offsets, rows, table, source, names,
                                       columns, fill,
                                       lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column, time_format=None if time is None else time_texts[-1].strip())
+
+
+def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
+                       rows: np.ndarray | None, n_targets: int):
+    """Each series from its first target value on (`csv.series_start`): a long file
+    of series that start at different times, written with missing values before each
+    start, is read as the wide reader reads its leading missing cells. (values, time,
+    offsets, rows: the file's data row of each row kept)."""
+    starts = [int(offsets[i]) + series_start(values[offsets[i]:offsets[i + 1], :n_targets])
+              for i in range(len(offsets) - 1)]
+    if all(start == int(begin) for start, begin in zip(starts, offsets[:-1])):
+        return values, time, offsets, rows
+    keep = np.concatenate([np.arange(start, int(end)) for start, end in zip(starts, offsets[1:])])
+    lengths = [int(end) - start for start, end in zip(starts, offsets[1:])]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = keep if rows is None else rows[keep]
+    return values[keep], None if time is None else time[keep], offsets, rows
 
 
 def _series_in_name_order(table: _Table, series_column: str, source: str,
@@ -203,6 +226,13 @@ def _header(path: Path, source: str) -> list[str]:
         decode(path, source)  # raises with the byte's position
         raise
     return parse_header(next(csv.reader([line]), []), source)
+
+
+def _first_rows(path: Path, count: int) -> list[list[str]]:
+    """The first `count` data rows of a CSV file as text cells (bytes that are not UTF-8
+    replaced: the reader reports them)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return list(itertools.islice(csv.reader(handle), 1, count + 1))
 
 
 @dataclass
