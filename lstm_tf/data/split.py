@@ -67,8 +67,10 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float,
-                test_fraction: float, holdout: int | None, val_size: int | None) -> int:
-    """`default_window` before its refusal (possibly below `MIN_WINDOW`)."""
+                test_fraction: float, holdout: int | None, val_size: int | None,
+                panel: bool = False) -> int:
+    """`default_window` before its refusal (possibly below `MIN_WINDOW`); `panel`: the
+    window of a panel's typical series (`panel_window`)."""
     wanted = 3 * season + 1 if season else 24
     val, test = (int(n[0]) for n in part_rows([rows], horizon, val_fraction, test_fraction,
                                                holdout, val_size))
@@ -79,14 +81,17 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
     # a short series needs training windows more than a full season of inputs.
     third = room // 3
     if val_size == NO_VALIDATION:
-        # Three quarters of it, leaving `in_sample_windows` to choose the anchor on (no
-        # network is trained): room for the order of one series' ARIMAs
+        # One series: three quarters of it, leaving `in_sample_windows` to choose the
+        # anchor on (no network is trained): room for the order of one series' ARIMAs
         # (`anchors.HISTORY_ARIMAS`). Measured (docs/accuracy.md, "Twelfth session"; anchors
         # alone): 73 real yearly series of 14-20 rows, geometric-mean MASE 1.29 with half
         # the room, 1.06 with three quarters (AutoARIMA 1.13); 6 quarterly macro series of
         # 24 rows 1.37 -> 1.44. (Before those ARIMAs, on 30 short series: 0.738 with a
-        # third, 0.688 with half, 0.682 with the longest window.)
-        window = min(wanted, max(room * 3 // 4, MIN_WINDOW),
+        # third, 0.688 with half, 0.682 with the longest window.) A panel, whose anchor has
+        # no one series' ARIMA: half (fertility's 192 series of 20 years, mean MASE 1.293
+        # with half, 1.556 with three quarters; Grunfeld's 11 firms 2.512 and 2.374).
+        share = 2 if panel else 3
+        window = min(wanted, max(room * share // 4, MIN_WINDOW),
                      room - (in_sample_windows(horizon) - 1))
         # A seasonal series' window holds its season where the room allows one such window
         # (the seasonal candidates read a season back), even with fewer windows to choose on.
@@ -256,10 +261,10 @@ def panel_window(lengths, season: int | None, horizon: int, val_fraction: float,
     series train the global model too."""
     lengths = np.asarray(lengths, np.int64)
     typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
-                          test_fraction, holdout, val_size)
+                          test_fraction, holdout, val_size, panel=True)
     if typical < MIN_WINDOW and val_size is None:  # as a single series': without validation
         typical = _window_for(int(np.median(lengths)), season, horizon, val_fraction,
-                              test_fraction, holdout, NO_VALIDATION)
+                              test_fraction, holdout, NO_VALIDATION, panel=True)
 
     def kept(window: int) -> int:  # the series that train (forecast-only ones do not)
         val, test, keep = panel_parts(lengths, window, horizon, val_fraction, test_fraction,
