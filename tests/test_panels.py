@@ -212,6 +212,26 @@ def test_continue_time_uses_the_median_step_and_needs_two_times():
         continue_time(_dates("2020-01-01"), 3)
 
 
+def test_business_days_have_a_season_of_5_and_continue_past_the_weekend():
+    """Daily dates with no Saturday or Sunday over a week or more (stock prices): a week
+    is 5 rows, and the forecast's dates are the next business days, for one series and
+    in a panel."""
+    weekdays = np.busday_offset(np.datetime64("2024-01-02"), np.arange(12)).astype(
+        "datetime64[s]")  # Tue 2 Jan .. Wed 17 Jan
+    assert timeaxis.infer_season([str(t)[:10] for t in weekdays]) == 5
+    assert format_time(continue_time(weekdays, 4)).tolist() == [
+        "2024-01-18", "2024-01-19", "2024-01-22", "2024-01-23"]
+    every_day = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-13")).astype(
+        "datetime64[s]")
+    assert timeaxis.infer_season([str(t)[:10] for t in every_day]) == 7
+    assert format_time(continue_time(every_day, 2)).tolist() == ["2024-01-13", "2024-01-14"]
+    panel = Panel("p", ["a", "b"], np.array([0, 12, 24]), ["y"], [], np.ones((24, 1)),
+                  np.concatenate([weekdays, weekdays]), "date", "id")
+    assert timeaxis.panel_season(panel) == 5
+    assert format_time(timeaxis.continue_panel_time(panel, 2)[1]).tolist() == [
+        "2024-01-18", "2024-01-19"]
+
+
 def test_format_time_follows_an_example_cell():
     stamps = _dates("1950-01-01", "1950-02-01")
     assert format_time(stamps, like="1949-12").tolist() == ["1950-01", "1950-02"]

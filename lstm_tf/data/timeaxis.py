@@ -210,6 +210,8 @@ def _season_of(times: np.ndarray, steps: np.ndarray) -> int | None:
         return None
     if times.dtype.kind == "M":
         spacing = float(np.median(steps.astype("timedelta64[s]").astype(np.float64)))
+        if spacing == 86400 and business_days(times):
+            return 5  # a week of trading or working days
         return next((season for seconds, season in _SEASONS
                      if abs(spacing - seconds) <= 0.1 * seconds), None)
     # Plain numbers (years, step counts) imply none, decimal years their fraction.
@@ -218,6 +220,14 @@ def _season_of(times: np.ndarray, steps: np.ndarray) -> int | None:
     spacing = float(np.median(steps))
     return next((season for years, season in _YEAR_SEASONS
                  if abs(spacing - years) <= 0.1 * years), None)
+
+
+def business_days(times: np.ndarray) -> bool:
+    """Whether daily dates (datetime64) are business days: spanning a week or more, none
+    on a Saturday or Sunday (stock prices, a working day's counts)."""
+    days = np.asarray(times).astype("datetime64[D]").astype(np.int64)
+    return bool(len(days) and days.max() - days.min() >= 7
+                and ((days + 3) % 7 < 5).all())  # 1970-01-01 was a Thursday (3)
 
 
 def infer_season(time: list[str] | None) -> int | None:
@@ -267,6 +277,10 @@ def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
     spacing = float(np.median(np.diff(stamps).astype(np.int64)))
     if not spacing > 0:
         raise UserError("cannot continue a time column that does not increase")
+    if spacing == 86400 and business_days(stamps):  # the next business days
+        time_of_day = stamps[-1] - stamps[-1].astype("datetime64[D]")
+        days = np.busday_offset(stamps[-1].astype("datetime64[D]"), np.arange(1, steps + 1))
+        return days.astype("datetime64[s]") + time_of_day
     month_ends = bool(_is_month_end(stamps).all())
     return _continue_dates(stamps[-1:], spacing, np.array([month_ends]), steps)[0]
 
