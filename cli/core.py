@@ -49,7 +49,9 @@ def data_options(window: bool = True):
                      help="How to handle missing values (default: refuse them); in a panel, "
                      "series by series."),
         click.option("--series-column", metavar="ID", help="A panel in a long CSV: the column "
-                     "naming each row's series (rows in any order; sorted by series and time)."),
+                     "naming each row's series (rows in any order; sorted by series and time); "
+                     "several comma-separated for a key of several columns (State,Purpose: "
+                     "series NSW/Business)."),
         click.option("--columns-as-series", is_flag=True, help="A panel in a wide CSV: every "
                      "target column (default all but the time column) is its own series."),
     ]

@@ -102,6 +102,31 @@ def test_long_csv_errors_are_one_line_and_exact(csv_file, reader, text, kwargs, 
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_key_of_several_columns_names_each_series_and_round_trips(csv_file, reader, tmp_path):
+    """`--series-column State,Purpose` (a tsibble's key): one series per pair of cells,
+    named `NSW/Business`, in name order; `write_long_csv` writes the key's columns back."""
+    text = ("Quarter,State,Purpose,Trips\n"
+            "1998 Q1,NSW,Holiday,3\n1998 Q1,NSW,Business,1\n1998 Q1,VIC,Business,5\n"
+            "1998 Q2,NSW,Holiday,4\n1998 Q2,NSW,Business,2\n1998 Q2,VIC,Business,6\n")
+    panel = read_long_csv(csv_file(text), "State,Purpose")
+    assert list(panel.names) == ["NSW/Business", "NSW/Holiday", "VIC/Business"]
+    assert panel.targets == ["Trips"] and panel.time_column == "Quarter"
+    np.testing.assert_array_equal(panel.values[:, 0], [1, 2, 3, 4, 5, 6])
+    out = tmp_path / "back.csv"
+    write_long_csv(panel, out)
+    assert out.read_text().splitlines()[:2] == ["State,Purpose,Quarter,Trips",
+                                                "NSW,Business,1998-01-01,1"]
+    again = read_long_csv(out, "State,Purpose")
+    assert list(again.names) == list(panel.names)
+    np.testing.assert_array_equal(again.values, panel.values)
+    with pytest.raises(UserError, match="no series column 'Region'"):
+        read_long_csv(csv_file(text), "State,Region")
+    with pytest.raises(UserError, match="the series column 'State' cannot be a target"):
+        read_long_csv(csv_file(text), "State,Purpose", targets=["State"])
+    with pytest.raises(UserError, match="line 3: empty series name in column 'Purpose'"):
+        read_long_csv(csv_file(text.replace("NSW,Business,1", "NSW,,1")), "State,Purpose")
+
+
 def test_the_same_time_written_two_ways_is_a_duplicate(csv_file, reader):
     text = "id,t,y\na,2020-01-01,1\nb,2020-01-01,1\na,2020-01-01T00:00,2\n"
     with pytest.raises(UserError, match="series 'a' has time '2020-01-01' twice, at lines 2 and 4"):

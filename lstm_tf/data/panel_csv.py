@@ -63,21 +63,15 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     path = existing_file(path)
     source = str(path)
     header, features = _header(path, source), list(features)
-    check_present(source, header, [series_column], "series ")
-    if time_column is None:  # a column named like one (time, date, ds...)
-        time_column = guess_time_column(header, [series_column, *(targets or []), *features])
-    check_present(source, header, [time_column], "time ")
-    if targets is None:
-        targets = default_columns(source, header, [series_column, time_column],
-                                  "the series and time columns",
-                                  label_columns(header, _first_rows(path, LABEL_SAMPLE)))[:1]
-    targets = list(targets)
-    check_columns(source, header, targets, features, {"series": series_column, "time": time_column})
-    text_columns = [series_column] + ([time_column] if time_column else [])
+    keys, targets, time_column = _long_columns(path, source, header, series_column, targets,
+                                               features, time_column)
+    text_columns = keys + ([time_column] if time_column else [])
     table = _read_columns(path, source, header, targets + features, text_columns,
-                          series_column=series_column)
+                          series_column=keys[0] if len(keys) == 1 else None)
     if table.rows == 0:
         raise UserError(f"{source} has a header but no data rows")
+    if len(keys) > 1:
+        table.texts[series_column] = _joined_key(table, keys, source)
     codes, names = _series_in_name_order(table, series_column, source, allow_single)
     columns = targets + features
     values = (table.numbers[columns[0]][:, None] if len(columns) == 1
@@ -116,6 +110,55 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
                                       lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column, time_format=None if time is None else time_texts[-1].strip())
+
+
+def _long_columns(path: Path, source: str, header: list[str], series_column: str,
+                  targets: list[str] | None, features: list[str], time_column: str | None):
+    """A long file's (key columns, targets, time column), checked against its header;
+    the defaults as `read_long_csv` says."""
+    keys = key_columns(series_column, header)
+    check_present(source, header, keys, "series ")
+    if time_column is None:  # a column named like one (time, date, ds...)
+        time_column = guess_time_column(header, [*keys, *(targets or []), *features])
+    check_present(source, header, [time_column], "time ")
+    if targets is None:
+        targets = default_columns(source, header, [*keys, time_column],
+                                  "the series and time columns",
+                                  label_columns(header, _first_rows(path, LABEL_SAMPLE)))[:1]
+    targets = list(targets)
+    for key in keys:
+        check_columns(source, header, targets, features, {"series": key, "time": time_column})
+    return keys, targets, time_column
+
+
+# A series named by several columns (`--series-column State,Purpose`, as a tsibble's key):
+# its name is their cells joined by this, e.g. `NSW/Business`.
+KEY_SEPARATOR = "/"
+
+
+def key_columns(series_column: str, header: list[str]) -> list[str]:
+    """The columns naming a series: `series_column` itself where the header has it, else
+    its comma-separated names (a key of several columns)."""
+    if series_column in header or "," not in series_column:
+        return [series_column]
+    return [name.strip() for name in series_column.split(",")]
+
+
+def _joined_key(table: _Table, keys: list[str], source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (codes, uniques) of a key of several text columns: each row's cells joined by
+    `KEY_SEPARATOR`."""
+    parts = [table.texts[key] for key in keys]
+    for key, (codes, uniques) in zip(keys, parts):
+        blank = np.flatnonzero(uniques == "")
+        if len(blank):
+            row = int(np.argmax(codes == blank[0]))
+            raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
+                            f"{key!r}")
+    combined, codes = np.unique(np.column_stack([codes for codes, _ in parts]), axis=0,
+                                return_inverse=True)
+    names = np.array([KEY_SEPARATOR.join(str(uniques[c]) for (_, uniques), c in zip(parts, row))
+                      for row in combined], dtype=object)
+    return codes.reshape(-1), names
 
 
 def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
@@ -450,7 +493,14 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
 
     refuse_overwrite(path, force)
     series_column = panel.series_column or "series"
-    columns = {series_column: np.repeat(np.asarray(panel.names, dtype=object), panel.lengths)}
+    names = np.repeat(np.asarray(panel.names, dtype=object), panel.lengths)
+    keys = [name.strip() for name in series_column.split(",")]
+    parts = [str(name).split(KEY_SEPARATOR) for name in panel.names]
+    if len(keys) > 1 and all(len(part) == len(keys) for part in parts):  # a joined key
+        columns = {key: np.repeat(np.array([part[j] for part in parts], dtype=object),
+                                  panel.lengths) for j, key in enumerate(keys)}
+    else:
+        columns = {series_column: names}
     if panel.time is not None:
         columns[panel.time_column or "time"] = format_time(panel.time)
     columns.update({name: panel.values[:, j] for j, name in enumerate(panel.columns)})
