@@ -133,6 +133,11 @@ CASES = [
     Case("duplicate (series, time)", TRAIN + ["--series-column", "id", "--time-column", "t"],
          "data.csv: series 'a' has time '1' twice, at lines 2 and 5; keep one row per series "
          "and time", {"data.csv": "id,t,y\na,1,1\nb,1,1\na,2,2\na,1,3\n"}),
+    Case("duplicate (series, time): a key of two columns", TRAIN + ["--series-column", "id",
+                                                                     "--time-column", "t"],
+         "data.csv: series 'a' has time '1' twice, at lines 2 and 3; keep one row per series "
+         "and time (or name each series by several columns: --series-column id,kind)",
+         {"data.csv": "id,kind,t,y\na,x,1,1\na,z,1,2\nb,x,1,3\nb,z,1,4\n"}),
     Case("non-numeric cell in a panel", TRAIN + ["--series-column", "id"],
          "data.csv: series 'b', column 'y', line 4: 'n/a?' is not a number",
          {"data.csv": "id,y\na,1\nb,2\nb,n/a?\n"}),

@@ -97,8 +97,10 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
             file_rows = (k, k + 1) if rows is None else (int(rows[k]), int(rows[k + 1]))
             first, second = sorted(table.line(row) for row in file_rows)
             text = time_texts[time_codes[file_rows[0]]]
+            hint = _key_hint(path, header, text_columns, file_rows, series_column)
             raise UserError(f"{source}: series {names[codes[k]]!r} has time {text!r} twice, "
-                            f"at lines {first} and {second}; keep one row per series and time")
+                            f"at lines {first} and {second}; keep one row per series and time"
+                            + hint)
     offsets = np.zeros(len(names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=len(names)), out=offsets[1:])
     _check_finite(values, rows, table, source, columns, lambda i: names[codes[i]])
@@ -110,6 +112,18 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
                                       lambda name, column: f"series {name!r}, column {column!r}")
     return Panel(source, names, offsets, targets, list(features), values, time, time_column,
                  series_column, time_format=None if time is None else time_texts[-1].strip())
+
+
+def _key_hint(path: Path, header: list[str], taken: list[str], file_rows: tuple[int, int],
+              series_column: str) -> str:
+    """For two rows of one series and time: the column telling them apart, as an option
+    (`--series-column Region,Purpose`), or "" where no text column does."""
+    rows = _first_rows(path, max(file_rows) + 1)
+    one, two = (rows[row] if row < len(rows) else [] for row in file_rows)
+    apart = [j for j, name in enumerate(header) if name not in taken and j < min(len(one), len(two))
+             and one[j].strip() != two[j].strip() and name in label_columns(header, [one, two])]
+    return (f" (or name each series by several columns: --series-column "
+            f"{series_column},{header[apart[0]]})" if apart else "")
 
 
 def _long_columns(path: Path, source: str, header: list[str], series_column: str,
@@ -272,10 +286,13 @@ def _header(path: Path, source: str) -> list[str]:
 
 
 def _first_rows(path: Path, count: int) -> list[list[str]]:
-    """The first `count` data rows of a CSV file as text cells (bytes that are not UTF-8
-    replaced: the reader reports them)."""
+    """The first `count` data rows of a CSV file as text cells, blank lines skipped (bytes
+    that are not UTF-8 replaced: the reader reports them)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        return list(itertools.islice(csv.reader(handle), 1, count + 1))
+        reader = csv.reader(handle)
+        next(reader, None)  # the header
+        # (blank lines are no data rows, as for the readers)
+        return list(itertools.islice((row for row in reader if any(map(str.strip, row))), count))
 
 
 @dataclass
