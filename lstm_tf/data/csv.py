@@ -64,8 +64,7 @@ def check_present(source: str, header: list[str], names, role: str = "") -> None
 # Never a default target or series.
 INDEX_NAMES = ("", "rownames", "unnamed: 0", "index", "unique_id")
 
-# The rows `label_columns` reads to tell text columns from numbers (a long file's first
-# series may start with hundreds of missing values: its labels are text from row one).
+# The rows `label_columns` reads (a long file's series may start with hundreds of NA).
 LABEL_SAMPLE = 1000
 
 
@@ -90,16 +89,16 @@ def label_columns(header: list[str], rows: list[list[str]]) -> set[str]:
     """The columns of `header` holding text in `rows` (a sample of the file's first rows):
     a cell that is neither missing nor a number, as the `Title` or `State` of a series in
     a long file."""
-    labels = set()
-    for row in rows:
-        for name, cell in zip(header, row):
-            if name in labels or cell.strip().lower() in _MISSING:
-                continue
-            try:
-                float(cell)
-            except ValueError:
-                labels.add(name)
-    return labels
+    return {name for row in rows for name, cell in zip(header, row)
+            if cell.strip().lower() not in _MISSING and not _is_number(cell)}
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_series(source: str, header: list[str], rows: list[list[str]]) -> None:
@@ -258,9 +257,8 @@ def number(cell: str, where: Callable[[], str]) -> float:
 
 
 def series_start(targets: np.ndarray) -> int:
-    """The first row holding a target value: the rows before it (every target missing)
-    are not part of the series, which starts later than the file. 0 where no row holds
-    one (the missing values are then reported as such)."""
+    """The first row holding a target value, where the series starts (the rows before it
+    are not part of it); 0 where none does (its missing values are reported as such)."""
     present = ~np.isnan(targets).all(axis=1)
     return int(np.argmax(present)) if present.any() else 0
 

@@ -52,10 +52,9 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
     column, nor an index or named like a time (`csv.default_columns`). `fill`
     (interpolate, ffill, drop) handles missing values series by series,
     never interpolating from one series into the next; without it a missing value is
-    an error. A series starts at its first target value (series that start at different
-    times may be written with missing values before each start). With `allow_single` a
-    file holding one series is accepted (`predict` of one series); otherwise it is an
-    error (train it as a single series instead).
+    an error; a series starts at its first target value (missing values may precede it).
+    With `allow_single` a file holding one series is accepted (`predict` of one series);
+    otherwise it is an error (train it as a single series instead).
     A series that `fill="drop"` empties stays in the panel with no rows.
     `keep_missing` leaves missing values as NaN (predict: the future rows of a model
     with known covariates have empty targets).
@@ -70,9 +69,7 @@ def read_long_csv(path: str | Path, series_column: str, targets: list[str] | Non
                           series_column=keys[0] if len(keys) == 1 else None)
     if table.rows == 0:
         raise UserError(f"{source} has a header but no data rows")
-    if len(keys) > 1:
-        table.texts[series_column] = _joined_key(table, keys, source)
-    codes, names = _series_in_name_order(table, series_column, source, allow_single)
+    codes, names = _series_in_name_order(table, keys, series_column, source, allow_single)
     columns = targets + features
     values = (table.numbers[columns[0]][:, None] if len(columns) == 1
               else np.column_stack([table.numbers[name] for name in columns]))
@@ -158,23 +155,6 @@ def key_columns(series_column: str, header: list[str]) -> list[str]:
     return [name.strip() for name in series_column.split(",")]
 
 
-def _joined_key(table: _Table, keys: list[str], source: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (codes, uniques) of a key of several text columns: each row's cells joined by
-    `KEY_SEPARATOR`."""
-    parts = [table.texts[key] for key in keys]
-    for key, (codes, uniques) in zip(keys, parts):
-        blank = np.flatnonzero(uniques == "")
-        if len(blank):
-            row = int(np.argmax(codes == blank[0]))
-            raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
-                            f"{key!r}")
-    combined, codes = np.unique(np.column_stack([codes for codes, _ in parts]), axis=0,
-                                return_inverse=True)
-    names = np.array([KEY_SEPARATOR.join(str(uniques[c]) for (_, uniques), c in zip(parts, row))
-                      for row in combined], dtype=object)
-    return codes.reshape(-1), names
-
-
 def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
                        rows: np.ndarray | None, n_targets: int):
     """Each series from its first target value on (`csv.series_start`): a long file
@@ -183,24 +163,32 @@ def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.
     offsets, rows: the file's data row of each row kept)."""
     starts = [int(offsets[i]) + series_start(values[offsets[i]:offsets[i + 1], :n_targets])
               for i in range(len(offsets) - 1)]
-    if all(start == int(begin) for start, begin in zip(starts, offsets[:-1])):
+    if starts == list(offsets[:-1]):
         return values, time, offsets, rows
     keep = np.concatenate([np.arange(start, int(end)) for start, end in zip(starts, offsets[1:])])
-    lengths = [int(end) - start for start, end in zip(starts, offsets[1:])]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets = np.r_[0, np.cumsum(offsets[1:] - starts)].astype(np.int64)
     rows = keep if rows is None else rows[keep]
     return values[keep], None if time is None else time[keep], offsets, rows
 
 
-def _series_in_name_order(table: _Table, series_column: str, source: str,
+def _series_in_name_order(table: _Table, keys: list[str], series_column: str, source: str,
                           allow_single: bool) -> tuple[np.ndarray, list[str]]:
-    """(each row's series index, the series names): series numbered in name order."""
-    codes, uniques = table.texts[series_column]
-    blank = np.flatnonzero(uniques == "")
-    if len(blank):
-        row = int(np.argmax(codes == blank[0]))
-        raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
-                        f"{series_column!r}")
+    """(each row's series index, the series names): series numbered in name order; a key
+    of several columns names a series by its cells joined by `KEY_SEPARATOR`."""
+    for key in keys:
+        codes, uniques = table.texts[key]
+        blank = np.flatnonzero(uniques == "")
+        if len(blank):
+            row = int(np.argmax(codes == blank[0]))
+            raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
+                            f"{key!r}")
+    if len(keys) > 1:
+        parts = [table.texts[key] for key in keys]
+        combined, codes = np.unique(np.column_stack([codes for codes, _ in parts]), axis=0,
+                                    return_inverse=True)
+        codes, uniques = codes.reshape(-1), np.array(
+            [KEY_SEPARATOR.join(str(part[1][c]) for part, c in zip(parts, row))
+             for row in combined], dtype=object)
     by_name = np.argsort(uniques, kind="stable")
     if (by_name != np.arange(len(uniques))).any():  # else first appearance is name order
         rank = np.empty(len(uniques), dtype=np.int64)
@@ -286,12 +274,10 @@ def _header(path: Path, source: str) -> list[str]:
 
 
 def _first_rows(path: Path, count: int) -> list[list[str]]:
-    """The first `count` data rows of a CSV file as text cells, blank lines skipped (bytes
-    that are not UTF-8 replaced: the reader reports them)."""
+    """The first `count` data rows of a CSV file as text cells, blank lines skipped."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)  # the header
-        # (blank lines are no data rows, as for the readers)
         return list(itertools.islice((row for row in reader if any(map(str.strip, row))), count))
 
 
@@ -510,14 +496,12 @@ def write_long_csv(panel: Panel, path: str | Path, force: bool = False) -> None:
 
     refuse_overwrite(path, force)
     series_column = panel.series_column or "series"
-    names = np.repeat(np.asarray(panel.names, dtype=object), panel.lengths)
-    keys = [name.strip() for name in series_column.split(",")]
+    keys = [name.strip() for name in series_column.split(",")]  # a joined key: its columns
     parts = [str(name).split(KEY_SEPARATOR) for name in panel.names]
-    if len(keys) > 1 and all(len(part) == len(keys) for part in parts):  # a joined key
-        columns = {key: np.repeat(np.array([part[j] for part in parts], dtype=object),
-                                  panel.lengths) for j, key in enumerate(keys)}
-    else:
-        columns = {series_column: names}
+    if len(keys) == 1 or any(len(part) != len(keys) for part in parts):
+        keys, parts = [series_column], [[str(name)] for name in panel.names]
+    columns = {key: np.repeat(np.array([part[j] for part in parts], dtype=object), panel.lengths)
+               for j, key in enumerate(keys)}
     if panel.time is not None:
         columns[panel.time_column or "time"] = format_time(panel.time)
     columns.update({name: panel.values[:, j] for j, name in enumerate(panel.columns)})

@@ -277,10 +277,10 @@ def continue_time(times: np.ndarray, steps: int) -> np.ndarray:
     spacing = float(np.median(np.diff(stamps).astype(np.int64)))
     if not spacing > 0:
         raise UserError("cannot continue a time column that does not increase")
-    if spacing == 86400 and business_days(stamps):  # the next business days
-        time_of_day = stamps[-1] - stamps[-1].astype("datetime64[D]")
-        days = np.busday_offset(stamps[-1].astype("datetime64[D]"), np.arange(1, steps + 1))
-        return days.astype("datetime64[s]") + time_of_day
+    if spacing == 86400 and business_days(stamps):  # the next business days, same time
+        day = stamps[-1].astype("datetime64[D]")
+        return np.busday_offset(day, np.arange(1, steps + 1)).astype("datetime64[s]") + (
+            stamps[-1] - day)
     month_ends = bool(_is_month_end(stamps).all())
     return _continue_dates(stamps[-1:], spacing, np.array([month_ends]), steps)[0]
 
