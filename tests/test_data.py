@@ -144,6 +144,9 @@ def test_a_single_series_starts_at_its_first_value_and_skips_text_columns(csv_fi
     assert list(series.time) == ["3", "4"]
     with pytest.raises(UserError, match="1 missing value.*at line 5"):  # a gap is no start
         data.read_csv(csv_file("time,value\n1,\n2,1\n3,2\n4,\n5,3\n"))
+    # a column of numbers with a typo is no text column: reported, not passed over
+    with pytest.raises(UserError, match="column 'value', line 3: 'n/a[?]' is not a number"):
+        data.read_csv(csv_file("time,value,other\n1,5,1\n2,n/a?,2\n3,6,3\n"))
 
 
 def test_a_long_panel_in_statsforecast_columns_reads_ds_as_time(tmp_path):

@@ -86,11 +86,14 @@ def default_columns(source: str, header: list[str], taken: list[str | None],
 
 
 def label_columns(header: list[str], rows: list[list[str]]) -> set[str]:
-    """The columns of `header` holding text in `rows` (a sample of the file's first rows):
-    a cell that is neither missing nor a number, as the `Title` or `State` of a series in
-    a long file."""
-    return {name for row in rows for name, cell in zip(header, row)
-            if cell.strip().lower() not in _MISSING and not _is_number(cell)}
+    """The columns holding only text in `rows` (the file's first rows): a series' `Title`
+    or `State`; not a column of numbers with a typo (the reader reports that)."""
+    kinds = {}  # name -> whether its cells that are not missing are numbers
+    for row in rows:
+        for name, cell in zip(header, row):
+            if cell.strip().lower() not in _MISSING:
+                kinds.setdefault(name, set()).add(_is_number(cell))
+    return {name for name, found in kinds.items() if found == {False}}
 
 
 def _is_number(cell: str) -> bool:

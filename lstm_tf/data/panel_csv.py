@@ -142,8 +142,7 @@ def _long_columns(path: Path, source: str, header: list[str], series_column: str
     return keys, targets, time_column
 
 
-# A series named by several columns (`--series-column State,Purpose`, as a tsibble's key):
-# its name is their cells joined by this, e.g. `NSW/Business`.
+# A key of several columns (`--series-column State,Purpose`) joins its cells: NSW/Business.
 KEY_SEPARATOR = "/"
 
 
@@ -157,10 +156,8 @@ def key_columns(series_column: str, header: list[str]) -> list[str]:
 
 def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
                        rows: np.ndarray | None, n_targets: int):
-    """Each series from its first target value on (`csv.series_start`): a long file
-    of series that start at different times, written with missing values before each
-    start, is read as the wide reader reads its leading missing cells. (values, time,
-    offsets, rows: the file's data row of each row kept)."""
+    """Each series from its first target value on (`csv.series_start`), as the wide reader
+    reads leading missing cells: (values, time, offsets, rows: each kept row's file row)."""
     starts = [int(offsets[i]) + series_start(values[offsets[i]:offsets[i + 1], :n_targets])
               for i in range(len(offsets) - 1)]
     if starts == list(offsets[:-1]):
