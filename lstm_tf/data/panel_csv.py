@@ -127,7 +127,8 @@ def _long_columns(path: Path, source: str, header: list[str], series_column: str
                   targets: list[str] | None, features: list[str], time_column: str | None):
     """A long file's (key columns, targets, time column), checked against its header;
     the defaults as `read_long_csv` says."""
-    keys = key_columns(series_column, header)
+    keys = ([series_column] if series_column in header  # else a key of several columns
+            else [name.strip() for name in series_column.split(",")])
     check_present(source, header, keys, "series ")
     if time_column is None:  # a column named like one (time, date, ds...)
         time_column = guess_time_column(header, [*keys, *(targets or []), *features])
@@ -146,23 +147,19 @@ def _long_columns(path: Path, source: str, header: list[str], series_column: str
 KEY_SEPARATOR = "/"
 
 
-def key_columns(series_column: str, header: list[str]) -> list[str]:
-    """The columns naming a series: `series_column` itself where the header has it, else
-    its comma-separated names (a key of several columns)."""
-    if series_column in header or "," not in series_column:
-        return [series_column]
-    return [name.strip() for name in series_column.split(",")]
-
-
 def _from_first_values(values: np.ndarray, time: np.ndarray | None, offsets: np.ndarray,
                        rows: np.ndarray | None, n_targets: int):
     """Each series from its first target value on (`csv.series_start`), as the wide reader
     reads leading missing cells: (values, time, offsets, rows: each kept row's file row)."""
-    starts = [int(offsets[i]) + series_start(values[offsets[i]:offsets[i + 1], :n_targets])
-              for i in range(len(offsets) - 1)]
-    if starts == list(offsets[:-1]):
+    late = np.flatnonzero((np.diff(offsets) > 0) & np.isnan(  # (a last series may be empty)
+        values[np.minimum(offsets[:-1], len(values) - 1), :n_targets]).all(axis=1))
+    if not len(late):  # (no series' first row is missing: the usual file, one pass)
         return values, time, offsets, rows
-    keep = np.concatenate([np.arange(start, int(end)) for start, end in zip(starts, offsets[1:])])
+    starts, keep = offsets[:-1].copy(), np.ones(len(values), dtype=bool)
+    for i in late:
+        starts[i] += series_start(values[offsets[i]:offsets[i + 1], :n_targets])
+        keep[offsets[i]:starts[i]] = False
+    keep = np.flatnonzero(keep)
     offsets = np.r_[0, np.cumsum(offsets[1:] - starts)].astype(np.int64)
     rows = keep if rows is None else rows[keep]
     return values[keep], None if time is None else time[keep], offsets, rows
