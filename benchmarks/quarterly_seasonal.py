@@ -1,0 +1,106 @@
+"""Seasonal quarterly single series under the competition protocol (h = 8, season 4).
+
+Every quarterly development series of `m4_protocol.py` and `short_series.py` is statsmodels'
+seasonally adjusted macro data; the judging's quarterly series mostly have a season. These
+20 are real and seasonal or trending: statsmodels' Danish money-demand data (lrm, lry, lpy,
+ibo, ide; 55 quarters and their first 40), German inflation and interest rate
+(`interest_inflation`: Dp, R; 107 quarters and the last 48) and the built-in Mauna Loa co2
+as quarterly means (48 and 80 quarters to the ends of 1975, 1985, 1995).
+
+    python benchmarks/quarterly_seasonal.py [--anchors] [--out FILE]
+
+Default: `lstm-tf train --horizon 8 --test-size 8` on each (`m4_protocol.evaluate_case`:
+statsforecast's methods fitted on the rows before the held-out block, MASE by the in-sample
+seasonal naive). `--anchors`: the anchor alone under the default split
+(`anchors_alone.anchor_alone`, seconds, no TensorFlow). Prints each series and the
+geometric means; writes the results as JSON with `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+import m4_protocol as m4  # noqa: E402
+
+HORIZON, SEASON = 8, 4
+
+
+def series() -> dict[str, tuple[list[str], np.ndarray]]:
+    """name -> (quarter start dates, values)."""
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from lstm_tf.data import load_builtin
+
+    found = {}
+    danish = sm.datasets.danish_data.load_pandas().data
+    quarters = [str(t)[:10] for t in danish.index]
+    for column in ("lrm", "lry", "lpy", "ibo", "ide"):
+        values = danish[column].to_numpy(float)
+        found[f"danish-{column}"] = (quarters, values)
+        found[f"danish-{column}-40"] = (quarters[:40], values[:40])
+    german = sm.datasets.interest_inflation.load_pandas().data
+    quarters = [f"{int(y)}-{3 * int(q) - 2:02d}-01" for y, q in zip(german.year, german.quarter)]
+    for column in ("Dp", "R"):
+        values = german[column].to_numpy(float)
+        found[f"germany-{column}"] = (quarters, values)
+        found[f"germany-{column}-48"] = (quarters[-48:], values[-48:])
+    co2 = load_builtin("co2")
+    weekly = pd.Series(co2.values[:, 0], index=pd.to_datetime(list(co2.time)))
+    by_quarter = weekly.resample("QS").mean().interpolate()
+    for end in (1975, 1985, 1995):
+        for length in (48, 80):
+            part = by_quarter[by_quarter.index.year <= end].iloc[-length:]
+            found[f"co2-quarterly-{end}-{length}"] = ([str(t.date()) for t in part.index],
+                                                      part.to_numpy(float))
+    return found
+
+
+def gmean(values) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(values, 1e-9)))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--anchors", action="store_true", help="the anchor alone (seconds)")
+    parser.add_argument("--out", help="write the results as JSON")
+    args = parser.parse_args()
+    data = series()
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.anchors:
+            from anchors_alone import anchor_alone
+
+            fitted = m4.statistical(data, HORIZON, SEASON)
+            for name, (times, values) in data.items():
+                mase, anchor, _ = anchor_alone(times, values, HORIZON, SEASON, Path(scratch))
+                y, scale = values[-HORIZON:], m4.mase_scale(values[:-HORIZON], SEASON)
+                scores = {method: float(np.mean(np.abs(fitted[method][name] - y))) / scale
+                          for method in m4.METHODS}
+                results.append({"case": name, "anchor": anchor,
+                                "mean_mase": {"lstm_tf": mase, **scores}})
+        else:
+            m4.load = lambda name: {name: data[name]}  # the cases are these series
+            for name in data:
+                case = m4.Case(name, "series", "quarterly", HORIZON, SEASON, False)
+                results.append(m4.evaluate_case(case, Path(scratch), []))
+    for result in results:
+        print(result["case"], {k: round(v, 3) for k, v in result["mean_mase"].items()})
+    means = {method: gmean([r["mean_mase"][method] for r in results])
+             for method in results[0]["mean_mase"]}
+    print("geometric-mean MASE", {k: round(v, 3) for k, v in means.items()})
+    if args.out:
+        Path(args.out).write_text(json.dumps({"results": results, "gmean": means}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
