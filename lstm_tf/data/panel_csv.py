@@ -117,8 +117,9 @@ def _key_hint(path: Path, header: list[str], taken: list[str], file_rows: tuple[
     (`--series-column Region,Purpose`), or "" where no text column does."""
     rows = _first_rows(path, max(file_rows) + 1)
     one, two = (rows[row] if row < len(rows) else [] for row in file_rows)
-    apart = [j for j, name in enumerate(header) if name not in taken and j < min(len(one), len(two))
-             and one[j].strip() != two[j].strip() and name in label_columns(header, [one, two])]
+    labels = label_columns(header, [one, two])
+    apart = [j for j, name in enumerate(header) if name in labels and name not in taken
+             and j < min(len(one), len(two)) and one[j].strip() != two[j].strip()]
     return (f" (or name each series by several columns: --series-column "
             f"{series_column},{header[apart[0]]})" if apart else "")
 
@@ -176,6 +177,7 @@ def _series_in_name_order(table: _Table, keys: list[str], series_column: str, so
             row = int(np.argmax(codes == blank[0]))
             raise UserError(f"{source}: line {table.line(row)}: empty series name in column "
                             f"{key!r}")
+    codes, uniques = table.texts[keys[0]]
     if len(keys) > 1:
         parts = [table.texts[key] for key in keys]
         combined, codes = np.unique(np.column_stack([codes for codes, _ in parts]), axis=0,
