@@ -43,7 +43,8 @@ for step k = 1..horizon after the window's last row T. The candidates:
                   validation (`auto` only; not in window-scaled units)
     arima-trend   one series' ARIMA(p,1,0) with a drift, fitted by least squares on all
                   its rows before the part it is scored on (not on windows), p in 0..3
-                  and the drift chosen by AICc as AutoARIMA does; its forecast iterated h
+                  (for a season m <= 4, each also with the lag m: a seasonal AR(1)) and
+                  the drift chosen by AICc as AutoARIMA does; its forecast iterated h
                   steps (the drift is the bias); a single series only (`auto` only)
     arima-curve   the same with two differences and no drift: a curving trend continued
     arima-season  the same with one seasonal difference (1 - B^m) and no other: seasonal
@@ -124,6 +125,10 @@ ARIMA_SEASON_MAX = 12
 HISTORY_ARIMAS = {"arima-trend": (1, False, True), "arima-curve": (2, False, False),
                   "arima-season": (0, True, True)}
 HISTORY_ORDERS_MAX = 3
+# ... each also with the season's lag m (a seasonal AR(1)) for m <= SEASONAL_LAG_MAX. Measured
+# (docs/accuracy.md, "Fourteenth session"; anchors alone): 20 seasonal quarterly series 0.576
+# -> 0.516, the 110 of anchors_alone.py 0.474 -> 0.473; with m = 12 too 0.501.
+SEASONAL_LAG_MAX = 4
 # Fewer validation windows than the horizon (one, or none: the training windows stand in)
 # are too few to choose on alone: the choice is averaged with a partner fitted on every
 # row, arima-season where those rows hold PARTNER_SEASONS seasons, else arima-trend.
@@ -397,13 +402,14 @@ def _fit_arima(recent: np.ndarray, future: np.ndarray, order: int, penalty: floa
 
 
 def _history_arima(history: np.ndarray, d: int, drift: bool, window: int, horizon: int,
-                   lag: int = 0):
+                   lag: int = 0, season: int | None = None):
     """An ARIMA(p, d, 0) fitted by conditional least squares on every row of `history`
     (not on windows: one series' rows before its forecast), p in 0..HISTORY_ORDERS_MAX
     and, where `drift`, a constant chosen by AICc as AutoARIMA chooses within one
-    differencing; its forecast iterated `horizon` steps as weights over the window's
-    last p + d rows -> (weights [horizon, window], bias [horizon]: the drift), or None
-    where the history is too short for any order."""
+    differencing; with a `season` m of up to SEASONAL_LAG_MAX beyond those orders that the
+    window holds, each order also with the lag m (a seasonal AR(1)); its forecast iterated
+    `horizon` steps as weights over the window's last rows -> (weights [horizon, window],
+    bias [horizon]: the drift), or None where the history is too short for any order."""
     difference = np.array([1.0])
     for _ in range(d):
         difference = np.convolve(difference, [1.0, -1.0])
@@ -413,19 +419,25 @@ def _history_arima(history: np.ndarray, d: int, drift: bool, window: int, horizo
     most = min(HISTORY_ORDERS_MAX, window - (len(difference) - 1))
     if most < 0:
         return None
-    y, best = w[most:], None
-    for p in range(most + 1):
+    lag_sets = [list(range(1, p + 1)) for p in range(most + 1)]
+    if season and most < season <= SEASONAL_LAG_MAX and season + len(difference) - 1 <= window:
+        lag_sets += [lags + [season] for lags in lag_sets]
+    start = max(lags[-1] if lags else 0 for lags in lag_sets)
+    y, best = w[start:], None
+    for lags in lag_sets:
         for constant in (False, True) if drift else (False,):
-            k = p + constant + 1  # parameters, the variance among them
+            k = len(lags) + constant + 1  # parameters, the variance among them
             if len(y) - k - 1 <= 0:
                 continue
-            x = np.array([w[most - i - 1:len(w) - i - 1] for i in range(p)]
+            x = np.array([w[start - i:len(w) - i] for i in lags]
                          + [np.ones(len(y))] * constant).reshape(-1, len(y)).T
             coef = _ridge(x, y[:, None], 1e-6)[:, 0]
             sse = float(np.sum((y - x @ coef) ** 2)) + 1e-12 * len(y)
             aicc = len(y) * np.log(sse / len(y)) + 2 * k + 2 * k * (k + 1) / (len(y) - k - 1)
             if best is None or aicc < best[0]:
-                best = (aicc, coef[:p], coef[p] if constant else 0.0)
+                phi = np.zeros(lags[-1] if lags else 0)
+                phi[np.array(lags, int) - 1] = coef[:len(lags)]
+                best = (aicc, phi, coef[len(lags)] if constant else 0.0)
     if best is None:
         return None
     _, phi, c = best
@@ -489,10 +501,11 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
         if names is not None and name not in names or seasonal_difference and not lag:
             continue
         fit = _history_arima(column[first:int(train_starts.max()) + horizon], d, drift,
-                             window, horizon, lag)
+                             window, horizon, lag, season)
         if fit is not None:  # refitted on every row before the test part, as the others
             last = int(max(train_starts.max(), val_starts.max())) + horizon
-            options[name] = (*_history_arima(column[first:last], d, drift, window, horizon, lag),
+            options[name] = (*_history_arima(column[first:last], d, drift, window, horizon, lag,
+                                             season),
                              val_error(*fit))
     for name in [*fixed, "ar", "ar-level", *seasonal, *arima]:
         if names is not None and name.split("/")[0] not in names:

@@ -257,3 +257,39 @@ def test_arima_is_an_iterated_autoregression_of_the_changes():
     assert options["arima"][2].mean() < options["last"][2].mean()
     assert "arima" not in anchors.fit_candidates(x, starts[:3000], val, horizon, None, window,
                                                  window_scaled=True)
+
+
+def test_history_arima_adds_the_seasonal_lag_of_a_quarterly_season():
+    """For a season of up to SEASONAL_LAG_MAX (quarters) that the window holds, each
+    history ARIMA order is also tried with the seasonal lag m (AICc chooses): on a
+    series whose changes repeat a quarter's change (an ARIMA(0,1,0)(1,0,0)_4 with a drift)
+    arima-trend finds the seasonal coefficient and forecasts what the recursion forecasts;
+    without the season, or with a monthly one, its reach stays p + d rows."""
+    rng = np.random.default_rng(5)
+    m, phi, c = 4, 0.8, 0.2
+    changes = np.zeros(400)
+    changes[:m] = [1.0, -2.0, 3.0, -1.0]
+    for t in range(m, len(changes)):
+        changes[t] = c + phi * changes[t - m] + 0.05 * rng.normal()
+    x = np.cumsum(changes)
+    window, horizon = 8, 6
+    weights, bias = anchors._history_arima(x, 1, True, window, horizon, season=m)
+    dx = np.diff(x)
+    (fitted_phi, fitted_c), *_ = np.linalg.lstsq(  # the lag m and a constant
+        np.stack([dx[:-m], np.ones(len(dx) - m)], axis=1), dx[m:], rcond=None)
+    assert fitted_phi == pytest.approx(phi, abs=0.02)
+    level, recent, expected = x[-1], list(dx[-m:]), []
+    for _ in range(horizon):  # the recursion with the least-squares coefficients
+        recent.append(fitted_c + fitted_phi * recent[-m])
+        level += recent[-1]
+        expected.append(level)
+    assert weights[:, :-(m + 1)].sum() == 0 and np.abs(weights[:, -(m + 1)]).sum() > 0.5
+    assert np.allclose(apply(weights, x) + bias, expected, atol=0.05)
+    errors = {}
+    for season in (m, None, 12):
+        weights, bias = anchors._history_arima(x[:-horizon], 1, True, window, horizon,
+                                               season=season)
+        if season != m:  # reach p + d at most (p <= 3)
+            assert not weights[:, :window - (anchors.HISTORY_ORDERS_MAX + 1)].any()
+        errors[season] = np.mean(np.abs(apply(weights, x[:-horizon]) + bias - x[-horizon:]))
+    assert errors[m] < 0.5 * errors[None]
