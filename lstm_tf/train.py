@@ -14,12 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import data as data_lib
-from . import figures
-from . import metrics as metrics_lib
-from . import progress
+from . import data as data_lib, figures, metrics as metrics_lib, progress, runs
 from . import quantiles as quantiles_lib
-from . import runs
 from .atomic import atomic_path, disk_full_as_user_error, disk_full_message, exclusive, \
     refuse_overwrite, write_json, write_text
 from .config import DataConfig, RunConfig, TrainConfig, library_versions
@@ -76,21 +72,13 @@ def _train_then_challenge(config: RunConfig, out: str | Path, force: bool, verbo
     run already there wins ties), its metrics.json naming the other's figures:
 
     - **anchor + network** (`first_training` / `second_training`): when anchor
-      `network`'s network alone lost to the fitted anchor on the validation windows,
-      anchor `auto` (the same anchor, which the network then corrects). Measured
-      (docs/accuracy.md): the synthetic monthly panel 0.692 -> 0.687; on us-employment
-      the second network was zeroed (0.362 both).
+      `network`'s network alone lost to the fitted anchor on validation, anchor `auto`.
     - **series scaling** (`window_scaling_training` / `series_scaling_training`): for a
       panel trained without `--scaling` (nor `--init`), each series z-scored by its own
-      training statistics and the anchor `auto` (`--scaling series --anchor auto`), kept
-      when better by `SERIES_SCALING_EDGE`, on up to `ensemble.PANEL_STEPS` window
-      steps. Measured (docs/accuracy.md): macrodata 2.189
-      -> 2.096 (validation 2.537 -> 2.183); validation keeps window scaling on fertility
-      (0.727 against 1.666), the synthetic yearly panel and us-employment.
-
-    Only on up to `ensemble.PANEL_WINDOWS` training windows (as the ensemble default): on
-    the 150 x 300-month panel (~35,000 windows) a second training took 143 s after the
-    first's 68 s, past the 3-minute training budget."""
+      training statistics and the anchor `auto`, kept when better by
+      `SERIES_SCALING_EDGE`, on up to `ensemble.PANEL_STEPS` window steps.
+    Neither beyond `ensemble.PANEL_WINDOWS` training windows (it would double a large
+    panel's time). What each bought: docs/accuracy.md."""
     import copy
 
     from .ensemble import PANEL_STEPS, PANEL_WINDOWS
@@ -159,17 +147,17 @@ def _challenge(challenger: RunConfig, out: str | Path, metrics: dict, held: tupl
             return metrics
         other_summary = _training_summary(challenging[0], other)
         chief = is_chief(challenger.train.strategy)  # (a worker's runs are its temporaries)
+        scores = (f"(MAE {other_summary['validation_mae']:.6g} against "
+                  f"{held_summary['validation_mae']:.6g})")
         if not other_summary["validation_mae"] < held_summary["validation_mae"] * (1 - edge):
             log(f"{CHALLENGERS[challenging[0]]} did not beat the run on the validation "
-                f"windows (MAE {other_summary['validation_mae']:.6g} against "
-                f"{held_summary['validation_mae']:.6g}): the run keeps the first")
+                f"windows {scores}: the run keeps the first")
             metrics[challenging[1]] = other_summary
             if chief:
                 write_json(Path(out) / runs.METRICS_FILE, metrics)
             return metrics
-        log(f"{CHALLENGERS[challenging[0]]} beat the run on the validation windows (MAE "
-            f"{other_summary['validation_mae']:.6g} against "
-            f"{held_summary['validation_mae']:.6g}): the run is this training")
+        log(f"{CHALLENGERS[challenging[0]]} beat the run on the validation windows {scores}: "
+            "the run is this training")
         if chief:  # two renames keep a complete run under `out` at every moment but one
             os.replace(out, scratch / "first")
             os.replace(scratch / "run", out)
