@@ -184,11 +184,19 @@ def quarterly_panel(tmp_path, series: int = 6, quarters: int = 48):
 
 
 def test_a_48_quarter_panel_prepares_with_horizon_8(tmp_path):
+    """A quarterly panel windows three seasons and a step (13), not a third of its room
+    (8), where its series keep MIN_TRAIN_WINDOWS training windows; a monthly panel keeps
+    the third (split.PANEL_FULL_SEASONS_MAX), as does one quarterly series."""
+    from lstm_tf.data.split import panel_window
+
     config, found, panel = prepared(path=quarterly_panel(tmp_path), series_column="id",
                                     time_column="quarter", horizon=8, test_size=8)
-    assert config.season == 4 and config.window == 8 and panel["skipped"] == []
-    # Each series: 8 test, 8 validation, 32 training rows -> 32 - 8 - 8 + 1 windows.
-    assert np.bincount(found.series_of["train"]).tolist() == [17] * 6
+    assert config.season == 4 and config.window == 13 and panel["skipped"] == []
+    # Each series: 8 test, 8 validation, 32 training rows -> 32 - 13 - 8 + 1 windows.
+    assert np.bincount(found.series_of["train"]).tolist() == [12] * 6
+    assert default_window(48, 4, 8, 0.15, 0.15, holdout=8) == 8
+    assert panel_window([120] * 22, 12, 18, 0.15, 0.15, holdout=18) == 22  # a third of 66
+    assert panel_window([30] * 10, 4, 8, 0.15, 0.15, holdout=8) == 2  # 13 > room 6 - 3
     assert len(found.starts["val"]) == 6 and len(found.starts["test"]) == 6
 
 

@@ -38,6 +38,10 @@ MIN_WINDOW = 2  # the shortest default window (one row leaves the AR anchors no 
 # h = 6: shrinking the window until every series trains (window 2) gave a mean MASE of
 # 0.961 on the 169 series that window 5 keeps, against 0.880 with window 5.
 PANEL_WINDOW_SHARE = 0.9
+# A panel with a season of up to this many rows (quarters) windows three seasons and a step
+# where its typical series keeps MIN_TRAIN_WINDOWS training windows, not a third of its room
+# (its windows come from every series). Measured: docs/accuracy.md, "Fourteenth session".
+PANEL_FULL_SEASONS_MAX = 4
 
 
 def part_rows(lengths, horizon: int, val_fraction: float, test_fraction: float,
@@ -75,28 +79,24 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
     val, test = (int(n[0]) for n in part_rows([rows], horizon, val_fraction, test_fraction,
                                                holdout, val_size))
     room = rows - val - test - horizon  # the longest window the training part holds
-    # A third of it, so that the training windows number about twice the window. Measured
-    # on six real 72-month series with h = 18 (2026-12-06): geometric-mean MASE 1.88 with
-    # this third (window 6), 2.25 with window 9 and 2.91 with a season and a step (13):
-    # a short series needs training windows more than a full season of inputs.
+    # A third of it, so that the training windows number about twice the window: a short
+    # series needs windows more than a season of inputs (six 72-month series with h = 18:
+    # geometric-mean MASE 1.88 with window 6, 2.25 with 9, 2.91 with 13).
     third = room // 3
     if val_size == NO_VALIDATION:
-        # One series: three quarters of it, leaving `in_sample_windows` to choose the
-        # anchor on (no network is trained): room for the order of one series' ARIMAs
-        # (`anchors.HISTORY_ARIMAS`). Measured (docs/accuracy.md, "Twelfth session"; anchors
-        # alone): 73 real yearly series of 14-20 rows, geometric-mean MASE 1.29 with half
-        # the room, 1.06 with three quarters (AutoARIMA 1.13); 6 quarterly macro series of
-        # 24 rows 1.37 -> 1.44. (Before those ARIMAs, on 30 short series: 0.738 with a
-        # third, 0.688 with half, 0.682 with the longest window.) A panel, whose anchor has
-        # no one series' ARIMA: half (fertility's 192 series of 20 years, mean MASE 1.293
-        # with half, 1.556 with three quarters; Grunfeld's 11 firms 2.512 and 2.374).
+        # One series: three quarters, leaving `in_sample_windows` to choose the anchor on (no
+        # network is trained), room for the order of its `anchors.HISTORY_ARIMAS` (73 yearly
+        # series 1.29 -> 1.06, docs/accuracy.md); a panel, whose anchor has none: half
+        # (fertility's last 20 years 1.293 with half, 1.556 with three quarters).
         share = 2 if panel else 3
         window = min(wanted, max(room * share // 4, MIN_WINDOW),
                      room - (in_sample_windows(horizon) - 1))
-        # A seasonal series' window holds its season where the room allows one such window
-        # (the seasonal candidates read a season back), even with fewer windows to choose on.
+        # A seasonal window holds its season where the room allows (seasonal candidates need it).
         return season if season and window < season <= room else window
-    return min(wanted, max(third, min(MIN_WINDOW, room - (MIN_TRAIN_WINDOWS - 1))))
+    longest = room - (MIN_TRAIN_WINDOWS - 1)
+    if panel and season and season <= PANEL_FULL_SEASONS_MAX and wanted <= longest:
+        return wanted
+    return min(wanted, max(third, min(MIN_WINDOW, longest)))
 
 
 # A single series too short for a validation part of `horizon` rows after its training
