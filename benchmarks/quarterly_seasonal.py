@@ -16,9 +16,9 @@ seasonal naive). `--anchors`: the anchor alone under the default split
 geometric means; writes the results as JSON with `--out`.
 
 `--panel`: the series that do not overlap (Danish 55 quarters, German 107, co2 by quarter cut
-into pieces of 44, and pmdarima's Australian beer production and wool production cut into
-pieces of 44 where pmdarima is installed) as one panel, the default global model against
-the same methods per series (mean MASE, as the panels of `m4_protocol.py`).
+into four pieces of 44) as one panel, the default global model against the same methods per
+series (mean MASE, as the panels of `m4_protocol.py`). (pmdarima's quarterly series, Australian
+beer and wool production, are R's `fpp2` and `forecast` data, kept for judging: not used.)
 """
 
 from __future__ import annotations
@@ -83,15 +83,6 @@ def panel_series() -> dict[str, tuple[list[str], np.ndarray]]:
     weekly = pd.Series(co2.values[:, 0], index=pd.to_datetime(list(co2.time)))
     quarterly = weekly.resample("QS").mean().interpolate()
     pieces = [("co2", quarterly)]
-    try:
-        import pmdarima.datasets as pm
-    except ImportError:
-        pm = None
-    if pm is not None:  # (quarterly from 1956 Q1 and 1965 Q1)
-        pieces += [(name, pd.Series(np.asarray(values, float), index=pd.date_range(
-            start, periods=len(values), freq="QS")).dropna())  # (ausbeer ends in one NaN)
-                   for name, values, start in (("ausbeer", pm.load_ausbeer(), "1956-01-01"),
-                                               ("woolyrnq", pm.load_woolyrnq(), "1965-01-01"))]
     for name, quarters in pieces:
         count = len(quarters) // 44  # the last count x 44 quarters
         for piece in range(count):
