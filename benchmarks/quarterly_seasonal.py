@@ -41,10 +41,7 @@ HORIZON, SEASON = 8, 4
 
 def series() -> dict[str, tuple[list[str], np.ndarray]]:
     """name -> (quarter start dates, values)."""
-    import pandas as pd
     import statsmodels.api as sm
-
-    from lstm_tf.data import load_builtin
 
     found = {}
     danish = sm.datasets.danish_data.load_pandas().data
@@ -59,9 +56,7 @@ def series() -> dict[str, tuple[list[str], np.ndarray]]:
         values = german[column].to_numpy(float)
         found[f"germany-{column}"] = (quarters, values)
         found[f"germany-{column}-48"] = (quarters[-48:], values[-48:])
-    co2 = load_builtin("co2")
-    weekly = pd.Series(co2.values[:, 0], index=pd.to_datetime(list(co2.time)))
-    by_quarter = weekly.resample("QS").mean().interpolate()
+    by_quarter = co2_by_quarter()
     for end in (1975, 1985, 1995):
         for length in (48, 80):
             part = by_quarter[by_quarter.index.year <= end].iloc[-length:]
@@ -70,24 +65,27 @@ def series() -> dict[str, tuple[list[str], np.ndarray]]:
     return found
 
 
-def panel_series() -> dict[str, tuple[list[str], np.ndarray]]:
-    """Non-overlapping seasonal quarterly series (no series' held-out block lies in
-    another's rows): name -> (quarter start dates, values)."""
+def co2_by_quarter():
+    """The built-in Mauna Loa co2 (weekly) as quarterly means, a pandas Series by quarter."""
     import pandas as pd
 
     from lstm_tf.data import load_builtin
 
-    found = {name: data for name, data in series().items()
-             if name.startswith(("danish-", "germany-")) and name[-3:] not in ("-40", "-48")}
     co2 = load_builtin("co2")
     weekly = pd.Series(co2.values[:, 0], index=pd.to_datetime(list(co2.time)))
-    quarterly = weekly.resample("QS").mean().interpolate()
-    pieces = [("co2", quarterly)]
-    for name, quarters in pieces:
-        count = len(quarters) // 44  # the last count x 44 quarters
-        for piece in range(count):
-            part = quarters.iloc[len(quarters) - (count - piece) * 44:][:44]
-            found[f"{name}-{piece}"] = ([str(t.date()) for t in part.index], part.to_numpy(float))
+    return weekly.resample("QS").mean().interpolate()
+
+
+def panel_series() -> dict[str, tuple[list[str], np.ndarray]]:
+    """Non-overlapping seasonal quarterly series (no series' held-out block lies in
+    another's rows): name -> (quarter start dates, values)."""
+    found = {name: data for name, data in series().items()
+             if name.startswith(("danish-", "germany-")) and name[-3:] not in ("-40", "-48")}
+    quarters = co2_by_quarter()
+    count = len(quarters) // 44  # the last count x 44 quarters, in pieces of 44
+    for piece in range(count):
+        part = quarters.iloc[len(quarters) - (count - piece) * 44:][:44]
+        found[f"co2-{piece}"] = ([str(t.date()) for t in part.index], part.to_numpy(float))
     return found
 
 
