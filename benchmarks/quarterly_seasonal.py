@@ -93,8 +93,10 @@ def gmean(values) -> float:
     return float(np.exp(np.mean(np.log(np.maximum(values, 1e-9)))))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(series=series, panel_series=panel_series, horizon: int = HORIZON,
+         season: int = SEASON, frequency: str = "quarterly", doc: str = __doc__) -> None:
+    """The command line, for these series or (monthly_seasonal.py) others."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--anchors", action="store_true", help="the anchor alone (seconds)")
     parser.add_argument("--panel", action="store_true", help="one panel of the series that "
                         "do not overlap")
@@ -105,7 +107,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         if args.panel:
             m4.load = lambda name: data
-            case = m4.Case("quarterly-seasonal-panel", "panel", "quarterly", HORIZON, SEASON, False)
+            case = m4.Case(f"{frequency}-seasonal-panel", "panel", frequency, horizon, season,
+                           False)
             result = m4.evaluate_case(case, Path(scratch), [])
             print({k: v for k, v in result.items() if k not in ("mase", "gmean_mase")})
             if args.out:
@@ -114,10 +117,10 @@ def main() -> None:
         if args.anchors:
             from anchors_alone import anchor_alone
 
-            fitted = m4.statistical(data, HORIZON, SEASON)
+            fitted = m4.statistical(data, horizon, season)
             for name, (times, values) in data.items():
-                mase, anchor, _ = anchor_alone(times, values, HORIZON, SEASON, Path(scratch))
-                y, scale = values[-HORIZON:], m4.mase_scale(values[:-HORIZON], SEASON)
+                mase, anchor, _ = anchor_alone(times, values, horizon, season, Path(scratch))
+                y, scale = values[-horizon:], m4.mase_scale(values[:-horizon], season)
                 scores = {method: float(np.mean(np.abs(fitted[method][name] - y))) / scale
                           for method in m4.METHODS}
                 results.append({"case": name, "anchor": anchor,
@@ -125,7 +128,7 @@ def main() -> None:
         else:
             m4.load = lambda name: {name: data[name]}  # the cases are these series
             for name in data:
-                case = m4.Case(name, "series", "quarterly", HORIZON, SEASON, False)
+                case = m4.Case(name, "series", frequency, horizon, season, False)
                 results.append(m4.evaluate_case(case, Path(scratch), []))
     for result in results:
         print(result["case"], {k: round(v, 3) for k, v in result["mean_mase"].items()})
