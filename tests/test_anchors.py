@@ -221,6 +221,25 @@ def test_few_validation_windows_average_the_choice_with_a_history_arima():
         anchors.fit_candidates(x, train, one, horizon, None, window))
 
 
+def test_a_seasonal_series_partners_with_arima_season_before_8_seasons():
+    """Fewer than PARTNER_SEASONS seasons of rows take arima-season as the partner where
+    their changes are seasonal (`is_seasonal`: the autocorrelation at the season's lag above
+    Bartlett's 90% limit), arima-trend where they trend without a season."""
+    rng = np.random.default_rng(1)
+    t = np.arange(84)  # 7 seasons of 12
+    seasonal = 0.1 * t + np.sin(2 * np.pi * t / 12) + 0.2 * rng.normal(size=84)
+    trending = np.cumsum(0.1 + rng.normal(size=84))
+    assert anchors.is_seasonal(seasonal, 12) and not anchors.is_seasonal(trending, 12)
+    assert not anchors.is_seasonal(0.1 * t, 12)  # a straight line: no change varies
+    assert not anchors.is_seasonal(seasonal[:13], 12)  # too few changes to tell
+    window, horizon = 24, 12
+    starts = np.arange(window, 84 - horizon + 1)
+    for values, partner in ((seasonal, "arima-season"), (trending, "arima-trend")):
+        anchor, _ = anchors.choose(values[:, None], starts[:-1], starts[-1:], horizon, 1, 12,
+                                   window, history=True)
+        assert anchor.parts[0][-1] == partner
+
+
 def test_arima_is_an_iterated_autoregression_of_the_changes():
     """arima: an AR(p) of the one-step changes, least squares over every step of the
     training windows, iterated h steps onto the last value: on an ARI(2,1) process the
