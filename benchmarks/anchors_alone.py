@@ -28,7 +28,6 @@ import short_series  # noqa: E402
 
 from lstm_tf.config import DataConfig  # noqa: E402
 from lstm_tf.data.prepare import load_data, prepare  # noqa: E402
-from lstm_tf.data.split import default_window  # noqa: E402
 
 METHODS = ("seasonal_naive", "ets", "theta", "arima")
 # The statistical methods' MASE per case, from full runs on the same rows.
@@ -48,10 +47,7 @@ def anchor_alone(times, values, horizon: int, season: int, scratch: Path):
                                              for t, v in zip(times, values)))
     config = DataConfig(dataset=None, path=str(path), time_column="time", horizon=horizon,
                         test_size=horizon, season=season if season > 1 else None)
-    data = load_data(config)
-    config.window = default_window(len(data.values), config.season, horizon,
-                                   config.val_fraction, config.test_fraction,
-                                   config.holdout, config.val_size)
+    data = load_data(config)  # (with the default window, as `lstm-tf train` chooses it)
     prepared = prepare(data, config)
     forecast = prepared.forecast(None, prepared.starts["test"], config.window, horizon)[-1, :, 0]
     y = np.asarray(values, float)

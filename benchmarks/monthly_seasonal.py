@@ -7,6 +7,7 @@ El Nino sea surface temperatures cut into six pieces of 120 months (1951-2010) a
 co2 as monthly means in four (1962-2001).
 
     python benchmarks/monthly_seasonal.py [--anchors | --panel] [--out FILE]
+    MONTHS=72 python benchmarks/monthly_seasonal.py ...   (pieces of 72 months: 17 series)
 
 As `quarterly_seasonal.py` (its `main`): the default `lstm-tf train --horizon 18
 --test-size 18` on each series against statsforecast's methods on the same rows; `--anchors`
@@ -15,6 +16,7 @@ the anchor alone (seconds); `--panel` the ten as one panel.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quarterly_seasonal  # noqa: E402
 
-HORIZON, SEASON, LENGTH = 18, 12, 120
+HORIZON, SEASON = 18, 12
+LENGTH = int(os.environ.get("MONTHS", 120))  # each piece's months
 
 
 def series() -> dict[str, tuple[list[str], np.ndarray]]:

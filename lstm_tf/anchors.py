@@ -117,17 +117,14 @@ ARIMA_SEASON_MAX = 12
 HISTORY_ARIMAS = {"arima-trend": (1, False, True), "arima-curve": (2, False, False),
                   "arima-season": (0, True, True)}
 HISTORY_ORDERS_MAX = 3
-# ... each also with the season's lag m (a seasonal AR(1)) for m <= SEASONAL_LAG_MAX. Measured
-# (docs/accuracy.md, "Fourteenth session"; anchors alone): 20 seasonal quarterly series 0.576
-# -> 0.516, the 110 of anchors_alone.py 0.474 -> 0.473; with m = 12 too 0.501.
+# ... each also with the season's lag m (a seasonal AR(1)) for m <= SEASONAL_LAG_MAX
+# (docs/accuracy.md, "Fourteenth session": quarterly 0.576 -> 0.516; monthly too lost).
 SEASONAL_LAG_MAX = 4
 # Fewer validation windows than the horizon (one, or none: the training windows stand in)
 # are too few to choose on alone: the choice is averaged with a partner fitted on every
 # row, arima-season where those rows hold PARTNER_SEASONS seasons or pass `is_seasonal`,
-# else arima-trend. arima-season is a partner only (as a candidate it cost the hourly
-# series 1%). Measured (anchors alone; docs/accuracy.md, "Twelfth session" and "Fifteenth
-# session"): the 110 of anchors_alone.py 0.645 -> 0.527; by the test too, 10 seasonal
-# series of 120 months (monthly_seasonal.py) 0.729 -> 0.415, the 110 unchanged.
+# else arima-trend; arima-season is a partner only (docs/accuracy.md, "Twelfth session":
+# 0.645 -> 0.527; "Fifteenth session": the test, 10 seasonal monthly 0.729 -> 0.415).
 PARTNER_SEASONS = 8
 PARTNER_ONLY = ("arima-season",)
 # A panel may hold millions of windows; a linear anchor is fitted as well on a seeded

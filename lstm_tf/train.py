@@ -56,8 +56,7 @@ def train(config: RunConfig, out: str | Path, force: bool = False, verbose: int 
 # statistics are in the graph): it must beat window scaling on validation by this much.
 SERIES_SCALING_EDGE = 0.02
 # ... and it trains only where one training is cheap: up to `ensemble.PANEL_STEPS`
-# window steps (training windows x window), as the ensemble default. The panels it was
-# measured on have at most 48,576 (fertility, 4,416 x 11).
+# window steps (training windows x window), as the ensemble default.
 # The second trainings (`_challenge`), by what they change, and where metrics.json
 # records the trainings a run was chosen over.
 CHALLENGERS = {"auto": "anchor + network", "series": "series scaling"}
@@ -296,9 +295,7 @@ def prepare_run(config: RunConfig) -> Prepared:
 
 
 # A single series' epoch is a sample of at most this many of its training windows (a new
-# one every epoch): a year of hourly data has 7,285, of half-hourly data 14,658 (of 145
-# rows each), and an epoch of them all took 2.6 and 11 s. Measured (docs/accuracy.md,
-# "Sub-daily and weekly series").
+# one every epoch): an epoch of a year of half-hourly data (14,658 windows) took 11 s.
 SERIES_EPOCH_WINDOWS = 4096
 # A panel's epoch likewise: every window of a panel up to this many, else a sample of
 # them (a new one every epoch). 100 hourly series of 1,000 rows have 68,900 windows (of

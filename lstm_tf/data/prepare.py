@@ -24,7 +24,7 @@ from .csv import column_if_present
 from .panel import Panel, as_panel
 from .scaling import Scaler, check_features_vary
 from .split import (NO_VALIDATION, forecast_only, minimum_rows, panel_parts, panel_window,
-                    too_short_to_validate)
+                    part_rows, too_short_to_validate)
 
 
 FORECAST_BLOCK = 65_536  # windows materialised at a time by `Prepared.forecast`
@@ -173,10 +173,14 @@ def load_series(config: DataConfig) -> data_lib.Series:
                 len(series.values), config.season, config.horizon, config.val_fraction,
                 config.test_fraction, config.holdout):
             config.val_size = NO_VALIDATION
-        config.window = data_lib.default_window(len(series.values), config.season,
-                                                config.horizon, config.val_fraction,
-                                                config.test_fraction, config.holdout,
-                                                config.val_size)
+        val, test = (int(n[0]) for n in part_rows([len(series.values)], config.horizon,
+                                                   config.val_fraction, config.test_fraction,
+                                                   config.holdout, config.val_size))
+        training = series.values[:len(series.values) - val - test, 0]
+        config.window = data_lib.default_window(
+            len(series.values), config.season, config.horizon, config.val_fraction,
+            config.test_fraction, config.holdout, config.val_size,
+            seasonal=bool(config.season) and anchors_lib.is_seasonal(training, config.season))
     return series
 
 

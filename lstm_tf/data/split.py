@@ -34,14 +34,14 @@ from ..errors import UserError
 MIN_TRAIN_WINDOWS = 4  # a default window leaves at least this many training windows
 MIN_WINDOW = 2  # the shortest default window (one row leaves the AR anchors no input)
 # A panel's default window keeps this share of the series that can train at all
-# (`panel_window`). Measured on a synthetic yearly panel of 181 series of 14-47 rows,
-# h = 6: shrinking the window until every series trains (window 2) gave a mean MASE of
-# 0.961 on the 169 series that window 5 keeps, against 0.880 with window 5.
+# (`panel_window`; a synthetic yearly panel of 181 series, h = 6: window 2, where every
+# series trains, 0.961 mean MASE on the 169 that window 5 keeps, against 0.880).
 PANEL_WINDOW_SHARE = 0.9
 # A panel with a season of up to this many rows (quarters) windows three seasons and a step
 # where its typical series keeps MIN_TRAIN_WINDOWS training windows, not a third of its room
 # (its windows come from every series). Measured: docs/accuracy.md, "Fourteenth session".
 PANEL_FULL_SEASONS_MAX = 4
+SEASON_WINDOW_MAX = 12  # one seasonal series' window holds its season (docs/accuracy.md)
 
 
 def part_rows(lengths, horizon: int, val_fraction: float, test_fraction: float,
@@ -72,9 +72,10 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float,
                 test_fraction: float, holdout: int | None, val_size: int | None,
-                panel: bool = False) -> int:
+                panel: bool = False, seasonal: bool = False) -> int:
     """`default_window` before its refusal (possibly below `MIN_WINDOW`); `panel`: the
-    window of a panel's typical series (`panel_window`)."""
+    window of a panel's typical series (`panel_window`); `seasonal`: one series' training
+    rows have a season (`anchors.is_seasonal`)."""
     wanted = 3 * season + 1 if season else 24
     val, test = (int(n[0]) for n in part_rows([rows], horizon, val_fraction, test_fraction,
                                                holdout, val_size))
@@ -96,21 +97,20 @@ def _window_for(rows: int, season: int | None, horizon: int, val_fraction: float
     longest = room - (MIN_TRAIN_WINDOWS - 1)
     if panel and season and season <= PANEL_FULL_SEASONS_MAX and wanted <= longest:
         return wanted
-    return min(wanted, max(third, min(MIN_WINDOW, longest)))
+    window = min(wanted, max(third, min(MIN_WINDOW, longest)))
+    # (a seasonal series' window holds its season: its seasonal anchors read a season back)
+    fits = seasonal and not panel and season and season <= min(longest, SEASON_WINDOW_MAX)
+    return max(window, season) if fits else window
 
 
 # A single series too short for a validation part of `horizon` rows after its training
 # windows, yet holding `in_sample_windows(horizon)` windows and their horizon before its
 # test part, trains with no validation part (`val_size` 0): its anchor is chosen among the
-# fixed candidates on its training windows (they fit nothing there) and its network is not
-# trained (nothing held out could show that it helps). Such a series was refused before.
+# fixed candidates on its training windows and its network is not trained.
 NO_VALIDATION = 0
 # The anchor is chosen on at least this many forecast steps: 3 windows of horizon 1, one
-# of horizon 3 or more. One window with the competitions' horizons lets the shortest
-# series of M1 train (14 yearly rows with h = 6, 18 quarterly with h = 8: they were
-# refused for want of 3 windows); measured (docs/accuracy.md, "Short single series"):
-# 8 yearly series of 14 rows 0.785 geometric-mean MASE (naive 2.387, AutoARIMA 0.575), 6
-# quarterly of 18 rows 1.531 (naive 0.988, AutoARIMA 1.775).
+# of horizon 3 or more, so that 14 yearly rows with h = 6 and 18 quarterly with h = 8 train
+# (docs/accuracy.md, "Short single series": 8 yearly series of 14 rows 0.785, naive 2.387).
 IN_SAMPLE_STEPS = 3
 
 
@@ -132,15 +132,16 @@ def too_short_to_validate(rows: int, season: int | None, horizon: int, val_fract
 
 def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,
                    test_fraction: float, holdout: int | None = None,
-                   val_size: int | None = None) -> int:
+                   val_size: int | None = None, seasonal: bool = False) -> int:
     """Three seasons and a step (room for every seasonal anchor), or 24 without a
     season; at most a third of the training rows after the horizon, so that a short
-    series keeps windows to learn from; at least `MIN_WINDOW` rows, with
+    series keeps windows to learn from (a `seasonal` one's its season, where it keeps them
+    as many); at least `MIN_WINDOW` rows, with
     `MIN_TRAIN_WINDOWS` training windows. A series too short for that is refused, with
     the true minimum of rows."""
     _check_fractions(val_fraction, test_fraction)
     window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
-                         val_size)
+                         val_size, seasonal=seasonal)
     shortest = NO_VALIDATION if val_size is None else val_size
     if window < MIN_WINDOW and val_size is None:  # trained without one (too_short_to_validate)
         window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
