@@ -135,8 +135,8 @@ def default_window(rows: int, season: int | None, horizon: int, val_fraction: fl
                    val_size: int | None = None, seasonal: bool = False) -> int:
     """Three seasons and a step (room for every seasonal anchor), or 24 without a
     season; at most a third of the training rows after the horizon, so that a short
-    series keeps windows to learn from (a `seasonal` one's its season, where it keeps them
-    as many); at least `MIN_WINDOW` rows, with
+    series keeps windows to learn from (a `seasonal` one at least its season of up to
+    SEASON_WINDOW_MAX rows where as many remain); at least `MIN_WINDOW` rows, with
     `MIN_TRAIN_WINDOWS` training windows. A series too short for that is refused, with
     the true minimum of rows."""
     _check_fractions(val_fraction, test_fraction)
