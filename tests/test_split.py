@@ -80,8 +80,8 @@ def test_default_window_shrinks_for_a_short_series(rows, season, horizon, holdou
 def test_a_seasonal_series_window_holds_its_season(tmp_path):
     """A single series whose training rows have a season (`anchors.is_seasonal`) windows
     that season where the training part keeps MIN_TRAIN_WINDOWS windows (84 and 72 months,
-    h = 18: 12 rows, not 10 and 6); one without a season, a weekly season (52 rows) and a
-    panel keep the third of the room."""
+    h = 18: 12 rows, not 10 and 6); one without a season and a weekly season (52 rows) keep
+    the third of the room."""
     for rows, third in ((84, 10), (72, 6)):
         assert default_window(rows, 12, 18, 0.15, 0.15, 18) == third
         assert default_window(rows, 12, 18, 0.15, 0.15, 18, seasonal=True) == 12
