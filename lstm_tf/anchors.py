@@ -599,9 +599,11 @@ def is_seasonal(values: np.ndarray, season: int) -> bool:
     statsforecast's and R's Theta test their values (the changes, so that a trend does not
     pass for a season)."""
     changes = np.diff(values)
+    if len(changes) <= season + 1:  # (before the mean: an empty one warns)
+        return False
     changes = changes - changes.mean()
     total = float(changes @ changes)
-    if len(changes) <= season + 1 or total == 0:
+    if total == 0:
         return False
     acf = [float(changes[:-lag] @ changes[lag:]) / total for lag in range(1, season + 1)]
     limit = 1.645 * np.sqrt((1 + 2 * np.sum(np.square(acf[:-1]))) / len(changes))

@@ -5,6 +5,8 @@ TensorFlow graph agree; the auto choice finds the right structure on series wher
 the answer is known.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -232,6 +234,9 @@ def test_a_seasonal_series_partners_with_arima_season_before_8_seasons():
     assert anchors.is_seasonal(seasonal, 12) and not anchors.is_seasonal(trending, 12)
     assert not anchors.is_seasonal(0.1 * t, 12)  # a straight line: no change varies
     assert not anchors.is_seasonal(seasonal[:13], 12)  # too few changes to tell
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no rows at all: no "Mean of empty slice" either
+        assert not anchors.is_seasonal(np.array([]), 12)
     window, horizon = 24, 12
     starts = np.arange(window, 84 - horizon + 1)
     for values, partner in ((seasonal, "arima-season"), (trending, "arima-trend")):

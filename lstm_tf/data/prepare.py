@@ -176,7 +176,7 @@ def load_series(config: DataConfig) -> data_lib.Series:
         val, test = (int(n[0]) for n in part_rows([len(series.values)], config.horizon,
                                                    config.val_fraction, config.test_fraction,
                                                    config.holdout, config.val_size))
-        training = series.values[:len(series.values) - val - test, 0]
+        training = series.values[:max(len(series.values) - val - test, 0), 0]
         config.window = data_lib.default_window(
             len(series.values), config.season, config.horizon, config.val_fraction,
             config.test_fraction, config.holdout, config.val_size,

@@ -133,12 +133,11 @@ def too_short_to_validate(rows: int, season: int | None, horizon: int, val_fract
 def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,
                    test_fraction: float, holdout: int | None = None,
                    val_size: int | None = None, seasonal: bool = False) -> int:
-    """Three seasons and a step (room for every seasonal anchor), or 24 without a
-    season; at most a third of the training rows after the horizon, so that a short
-    series keeps windows to learn from (a `seasonal` one at least its season of up to
-    SEASON_WINDOW_MAX rows where as many remain); at least `MIN_WINDOW` rows, with
-    `MIN_TRAIN_WINDOWS` training windows. A series too short for that is refused, with
-    the true minimum of rows."""
+    """Three seasons and a step (room for every seasonal anchor), or 24 without a season;
+    at most a third of the training rows after the horizon, so that a short series keeps
+    windows to learn from (a `seasonal` one at least its season of up to SEASON_WINDOW_MAX
+    rows where as many remain); at least `MIN_WINDOW` rows, with `MIN_TRAIN_WINDOWS`
+    training windows. A series too short for that is refused, with the true minimum."""
     _check_fractions(val_fraction, test_fraction)
     window = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
                          val_size, seasonal=seasonal)
