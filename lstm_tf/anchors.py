@@ -50,6 +50,9 @@ for step k = 1..horizon after the window's last row T. The candidates:
     arima-season  the same with one seasonal difference (1 - B^m) and no other: seasonal
                   naive plus a drift and an AR(p) of the seasonal changes (a partner
                   only, below)
+    sarima        a seasonal ARIMA(p,d,q)(0,1,Q)m with the moving averages AutoARIMA
+                  has and the others lack, for a season of 5..12 (`seasonal_arima`):
+                  its best linear predictor from the window (a partner only, below)
     none          0 (the network sees absolute z-scores, as before anchors)
     network       none for training (the network alone), with `auto`'s anchor fitted
                   beside it as a fallback: the run forecasts that anchor (or a naive
@@ -71,7 +74,8 @@ the validation windows and, for each target, averages the best (up to three, eac
 within 10% of the best one's error); the regressions are then refitted on training and
 validation windows. A single series with fewer validation windows than the horizon
 (one, or none: its training windows stand in) averages that choice with a partner
-whose order rests on every row: arima-season where they hold 8 seasons or are seasonal,
+whose order rests on every row: sarima where they are seasonal with a season of 5..12
+(two thirds of the mean), else arima-season where they hold 8 seasons or are seasonal,
 else arima-trend (`PARTNER_SEASONS`). The network trains on what the anchor leaves (`zero
 head`: it starts out forecasting the anchor), and training keeps it only if it helps on
 validation.
@@ -87,6 +91,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import seasonal_arima
 from .data import window_scaling
 from .errors import UserError, check_choice
 
@@ -126,7 +131,11 @@ SEASONAL_LAG_MAX = 4
 # else arima-trend; arima-season is a partner only (docs/accuracy.md, "Twelfth session":
 # 0.645 -> 0.527; "Fifteenth session": the test, 10 seasonal monthly 0.729 -> 0.415).
 PARTNER_SEASONS = 8
-PARTNER_ONLY = ("arima-season",)
+PARTNER_ONLY = ("arima-season", "sarima")
+# sarima, a partner, weighs two thirds of the mean ("Sixteenth session": ten seasonal
+# 120-month series 0.415 -> 0.358 (alone 0.344); the six of 150 months 0.339 -> 0.326, where
+# alone it lost one, 0.343 -> 1.058); the others one share of it, as the picks.
+PARTNER_SHARES = {"sarima": 2 / 3}
 # A panel may hold millions of windows; a linear anchor is fitted as well on a seeded
 # sample of this many (the training and validation windows each).
 MAX_FIT_WINDOWS = 100_000
@@ -486,16 +495,14 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
     # (arima not in window-scaled units, as ar-season: measured on singles only)
     arima = ["arima"] if not window_scaled and window >= 2 else []
     first = int(train_starts.min()) - window  # one series' first row (`history`)
-    for name, (d, seasonal_difference, drift) in HISTORY_ARIMAS.items() if history else ():
-        lag = season if seasonal_difference and season and season > 1 else 0
-        if names is not None and name not in names or seasonal_difference and not lag:
+    last = int(max(train_starts.max(), val_starts.max())) + horizon
+    for name in _history_names(season, window) if history else ():
+        if names is not None and name not in names:
             continue
-        fit = _history_arima(column[first:int(train_starts.max()) + horizon], d, drift,
-                             window, horizon, lag, season)
+        fit = _history_fit(name, column[first:int(train_starts.max()) + horizon], season,
+                           window, horizon)
         if fit is not None:  # refitted on every row before the test part, as the others
-            last = int(max(train_starts.max(), val_starts.max())) + horizon
-            options[name] = (*_history_arima(column[first:last], d, drift, window, horizon, lag,
-                                             season),
+            options[name] = (*_history_fit(name, column[first:last], season, window, horizon),
                              val_error(*fit))
     for name in [*fixed, "ar", "ar-level", *seasonal, *arima]:
         if names is not None and name.split("/")[0] not in names:
@@ -523,6 +530,27 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
                       settings[best])
         options[name] = (w, b, errors[best])
     return options
+
+
+def _history_names(season: int | None, window: int) -> list[str]:
+    """The candidates fitted on one series' rows: `HISTORY_ARIMAS` (arima-season with a
+    season) and sarima (a season of `seasonal_arima.SEASONS` and a window past it)."""
+    seasonal = bool(season and season > 1)
+    return ([name for name, (_, difference, _) in HISTORY_ARIMAS.items()
+             if seasonal or not difference]
+            + ["sarima"] * (season in seasonal_arima.SEASONS and window >= season + 2))
+
+
+def _history_fit(name: str, rows: np.ndarray, season: int | None, window: int, horizon: int):
+    """(weights [horizon, window], bias [horizon]) of the history candidate `name` fitted
+    on `rows` (one series' rows before the part it is scored on), or None where they are
+    too few: sarima needs more than three seasons of them."""
+    if name == "sarima":
+        model = seasonal_arima.fit(rows, season) if len(rows) > 3 * season else None
+        return None if model is None else seasonal_arima.forecast_weights(model, window, horizon)
+    d, seasonal_difference, drift = HISTORY_ARIMAS[name]
+    return _history_arima(rows, d, drift, window, horizon, season if seasonal_difference else 0,
+                          season)
 
 
 def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
@@ -555,7 +583,8 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
     report = {}
     for target in range(n_targets):
         names = [choice] if choice != "auto" else (
-            [*_fixed_candidates(horizon, season, window), *HISTORY_ARIMAS] if fixed_only
+            [*_fixed_candidates(horizon, season, window), *_history_names(season, window)]
+            if fixed_only
             else None)
         options = fit_candidates(scaled[:, target], train_starts, val_starts, horizon, season,
                                  window, names, window_scaled, history)
@@ -566,8 +595,11 @@ def choose(scaled: np.ndarray, train_starts: np.ndarray, val_starts: np.ndarray,
                          and name not in PARTNER_ONLY), key=error.get)
         picked = [name for name in ranked[:COMBINED if choice == "auto" else 1]
                   if error[name] <= CLOSE * error[ranked[0]]] + ([partner] if partner else [])
-        weights[target] = np.mean([options[name][0] for name in picked], axis=0)
-        bias[target] = np.mean([options[name][1] for name in picked], axis=0)
+        share = PARTNER_SHARES.get(partner) if len(picked) > 1 else None
+        for i, part in enumerate((weights, bias)):  # the mean, or the partner's share of it
+            fits = [options[name][i] for name in picked]
+            part[target] = (np.mean(fits, axis=0) if share is None
+                            else (1 - share) * np.mean(fits[:-1], axis=0) + share * fits[-1])
         chosen.append(picked)
         report[f"target {target}"] = {name: error[name]
                                       for name in sorted(options, key=error.get)}
@@ -587,6 +619,8 @@ def too_few_to_choose(val_windows: int, horizon: int, in_sample: bool) -> bool:
 def _partner(options: dict, season: int | None, history: np.ndarray) -> str | None:
     """The history ARIMA a choice made on few validation windows is averaged with
     (PARTNER_SEASONS), None where there is none (a panel)."""
+    if "sarima" in options and is_seasonal(history, season):
+        return "sarima"
     if (season and season > 1 and "arima-season" in options
             and (len(history) >= PARTNER_SEASONS * season or is_seasonal(history, season))):
         return "arima-season"

@@ -223,10 +223,11 @@ def test_few_validation_windows_average_the_choice_with_a_history_arima():
         anchors.fit_candidates(x, train, one, horizon, None, window))
 
 
-def test_a_seasonal_series_partners_with_arima_season_before_8_seasons():
-    """Fewer than PARTNER_SEASONS seasons of rows take arima-season as the partner where
-    their changes are seasonal (`is_seasonal`: the autocorrelation at the season's lag above
-    Bartlett's 90% limit), arima-trend where they trend without a season."""
+def test_a_seasonal_series_partners_with_a_seasonal_arima_before_8_seasons():
+    """Fewer than PARTNER_SEASONS seasons of rows take a seasonal partner where their
+    changes are seasonal (`is_seasonal`: the autocorrelation at the season's lag above
+    Bartlett's 90% limit): sarima for a monthly season (`seasonal_arima.SEASONS`),
+    arima-season for a quarterly one; arima-trend where they trend without a season."""
     rng = np.random.default_rng(1)
     t = np.arange(84)  # 7 seasons of 12
     seasonal = 0.1 * t + np.sin(2 * np.pi * t / 12) + 0.2 * rng.normal(size=84)
@@ -239,10 +240,15 @@ def test_a_seasonal_series_partners_with_arima_season_before_8_seasons():
         assert not anchors.is_seasonal(np.array([]), 12)
     window, horizon = 24, 12
     starts = np.arange(window, 84 - horizon + 1)
-    for values, partner in ((seasonal, "arima-season"), (trending, "arima-trend")):
+    for values, partner in ((seasonal, "sarima"), (trending, "arima-trend")):
         anchor, _ = anchors.choose(values[:, None], starts[:-1], starts[-1:], horizon, 1, 12,
                                    window, history=True)
         assert anchor.parts[0][-1] == partner
+    quarterly = 0.1 * t[:28] + np.sin(np.pi * t[:28] / 2) + 0.1 * rng.normal(size=28)
+    starts = np.arange(8, 28 - 4 + 1)  # 7 seasons of 4, window 8, horizon 4
+    anchor, _ = anchors.choose(quarterly[:, None], starts[:-1], starts[-1:], 4, 1, 4, 8,
+                               history=True)
+    assert anchor.parts[0][-1] == "arima-season"
 
 
 def test_arima_is_an_iterated_autoregression_of_the_changes():

@@ -79,19 +79,24 @@ def test_default_window_shrinks_for_a_short_series(rows, season, horizon, holdou
 
 def test_a_seasonal_series_window_holds_its_season(tmp_path):
     """A single series whose training rows have a season (`anchors.is_seasonal`) windows
-    that season where the training part keeps MIN_TRAIN_WINDOWS windows (84 and 72 months,
-    h = 18: 12 rows, not 10 and 6); one without a season and a weekly season (52 rows) keep
-    the third of the room."""
-    for rows, third in ((84, 10), (72, 6)):
+    that season where the training part keeps MIN_TRAIN_WINDOWS windows (72 months, h = 18:
+    12 rows, not 6) and, with fewer validation windows than the horizon (its anchor's
+    partner is then sarima), four seasons where more than two fit (120 months: 48 rows, not
+    22; 84: the 27 that leave 4 training windows, not 10); with as many validation windows
+    as the horizon it keeps its window (300 months: 37); one without a season and a weekly
+    season (52 rows) keep the third of the room."""
+    for rows, third, seasonal in ((120, 22, 48), (84, 10, 27), (72, 6, 12), (300, 37, 37)):
         assert default_window(rows, 12, 18, 0.15, 0.15, 18) == third
-        assert default_window(rows, 12, 18, 0.15, 0.15, 18, seasonal=True) == 12
+        assert default_window(rows, 12, 18, 0.15, 0.15, 18, seasonal=True) == seasonal
+    assert default_window(84, 4, 8, 0.15, 0.15, 8, seasonal=True) == default_window(
+        84, 4, 8, 0.15, 0.15, 8)  # (a quarterly season has no sarima partner)
     assert default_window(200, 52, 13, 0.15, 0.15, 13, seasonal=True) == default_window(
         200, 52, 13, 0.15, 0.15, 13) == 48  # (a third of 146 rows; 52 would keep 95 windows)
     t = np.arange(84)
     rng = np.random.default_rng(2)
     profile = np.tile(rng.normal(size=12), 7)  # each month its own level, as real seasons
     for name, values, window in (
-            ("seasonal", 0.1 * t + profile + 0.2 * rng.normal(size=84), 12),
+            ("seasonal", 0.1 * t + profile + 0.2 * rng.normal(size=84), 27),
             ("walk", np.cumsum(0.1 + rng.normal(size=84)), 10)):
         path = tmp_path / f"{name}.csv"
         path.write_text("month,value\n" + "".join(
@@ -170,9 +175,10 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
 
 
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
-    # (84 months of El Nino are seasonal by `anchors.is_seasonal`: the window holds the season;
-    # its 36 training rows of 72 are too few to tell)
-    for rows, horizon, window in [(72, 12, 12), (84, 18, 12), (72, 18, 6)]:
+    # (84 months of El Nino, and 72 with h = 12, are seasonal by `anchors.is_seasonal`, with
+    # one validation window: the window holds up to four seasons, as many as leave four
+    # training windows, for the sarima partner; 36 training rows of 72 are too few to tell)
+    for rows, horizon, window in [(72, 12, 33), (84, 18, 27), (72, 18, 6)]:
         path, time = builtin_slice(tmp_path, "elnino", 100, rows)
         config, found, panel = prepared(path=path, time_column=time, horizon=horizon,
                                         test_size=horizon)
@@ -182,8 +188,8 @@ def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
         train_rows = rows - 2 * horizon
         assert {part: len(s) for part, s in found.starts.items()} == {
             "train": train_rows - window - horizon + 1, "val": 1, "test": 1}
-        # a third of the room leaves twice the window in training windows; a season, four
-        least = MIN_TRAIN_WINDOWS if (rows, horizon) == (84, 18) else 2 * window
+        # a third of the room leaves twice the window in training windows; seasons, four
+        least = MIN_TRAIN_WINDOWS if (rows, horizon) != (72, 18) else 2 * window
         assert train_rows - window - horizon + 1 >= least
 
 
