@@ -175,10 +175,11 @@ def test_the_default_window_refusal_states_the_true_minimum_at_the_protocol_hori
 
 
 def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
-    # (84 months of El Nino, and 72 with h = 12, are seasonal by `anchors.is_seasonal`, with
-    # one validation window: the window holds up to four seasons, as many as leave four
-    # training windows, for the sarima partner; 36 training rows of 72 are too few to tell)
-    for rows, horizon, window in [(72, 12, 33), (84, 18, 27), (72, 18, 6)]:
+    # (El Nino's rows before the test part are seasonal by `anchors.is_seasonal`; with one
+    # validation window the window holds up to four seasons, as many as leave four training
+    # windows, for the sarima partner (84 months; 72 with h = 12); 72 with h = 18 leave room
+    # for the season alone)
+    for rows, horizon, window in [(72, 12, 33), (84, 18, 27), (72, 18, 12)]:
         path, time = builtin_slice(tmp_path, "elnino", 100, rows)
         config, found, panel = prepared(path=path, time_column=time, horizon=horizon,
                                         test_size=horizon)
@@ -188,9 +189,23 @@ def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
         train_rows = rows - 2 * horizon
         assert {part: len(s) for part, s in found.starts.items()} == {
             "train": train_rows - window - horizon + 1, "val": 1, "test": 1}
-        # a third of the room leaves twice the window in training windows; seasons, four
-        least = MIN_TRAIN_WINDOWS if (rows, horizon) != (72, 18) else 2 * window
-        assert train_rows - window - horizon + 1 >= least
+        assert train_rows - window - horizon + 1 >= MIN_TRAIN_WINDOWS
+
+
+def test_a_seasonal_series_gives_up_validation_for_a_window_of_its_season(tmp_path):
+    """A seasonal series whose window with a validation part would be shorter than its
+    season (60 months, h = 18: 2 rows) trains without one where that window holds the
+    season (18 rows); with room for the season beside a validation part (72 months) it
+    keeps the part, as does a series without a season."""
+    assert not too_short_to_validate(60, 12, 18, 0.15, 0.15, 18)
+    assert too_short_to_validate(60, 12, 18, 0.15, 0.15, 18, seasonal=True)
+    assert default_window(60, 12, 18, 0.15, 0.15, 18, NO_VALIDATION, seasonal=True) == 18
+    assert not too_short_to_validate(72, 12, 18, 0.15, 0.15, 18, seasonal=True)
+    path, time = builtin_slice(tmp_path, "elnino", 96, 60)  # (1958-62: seasonal by the test)
+    config, found, _ = prepared(path=path, time_column=time, horizon=18, test_size=18)
+    assert (config.val_size, config.window) == (NO_VALIDATION, 18)
+    assert found.in_sample and found.anchor.parts[0][-1] == "sarima"
+    assert found.split.rows - found.split.val_end == 18  # the held-out block, unseen
 
 
 def test_short_yearly_series_prepare(tmp_path):

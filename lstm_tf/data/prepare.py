@@ -169,18 +169,20 @@ def load_series(config: DataConfig) -> data_lib.Series:
     config.targets, config.features = series.targets, series.features
     config.time_column = series.time_column
     if config.window is None:
+        # Whether the rows before the test part (never the test part) have a season: it
+        # shapes the split and the window (`split.default_window`).
+        _, test = (int(n[0]) for n in part_rows([len(series.values)], config.horizon,
+                                                 config.val_fraction, config.test_fraction,
+                                                 config.holdout, config.val_size))
+        seasonal = bool(config.season) and anchors_lib.is_seasonal(
+            series.values[:max(len(series.values) - test, 0), 0], config.season)
         if config.val_size is None and too_short_to_validate(
                 len(series.values), config.season, config.horizon, config.val_fraction,
-                config.test_fraction, config.holdout):
+                config.test_fraction, config.holdout, seasonal):
             config.val_size = NO_VALIDATION
-        val, test = (int(n[0]) for n in part_rows([len(series.values)], config.horizon,
-                                                   config.val_fraction, config.test_fraction,
-                                                   config.holdout, config.val_size))
-        training = series.values[:max(len(series.values) - val - test, 0), 0]
         config.window = data_lib.default_window(
             len(series.values), config.season, config.horizon, config.val_fraction,
-            config.test_fraction, config.holdout, config.val_size,
-            seasonal=bool(config.season) and anchors_lib.is_seasonal(training, config.season))
+            config.test_fraction, config.holdout, config.val_size, seasonal=seasonal)
     return series
 
 
