@@ -9,6 +9,7 @@ import csv
 import numpy as np
 import pytest
 
+from lstm_tf.anchors import is_seasonal
 from lstm_tf.config import DataConfig
 from lstm_tf.data import load_builtin
 from lstm_tf.data.prepare import load_data, prepare_any
@@ -190,6 +191,12 @@ def test_short_monthly_series_prepare_with_the_protocol_horizons(tmp_path):
         assert {part: len(s) for part, s in found.starts.items()} == {
             "train": train_rows - window - horizon + 1, "val": 1, "test": 1}
         assert train_rows - window - horizon + 1 >= MIN_TRAIN_WINDOWS
+        # the partner of its choice on one window is seasonal: sarima, or where too few rows
+        # fit it (36 before validation) arima-season, by the test on the rows before the
+        # test part (the 36 training rows alone do not pass it)
+        assert found.anchor.parts[0][-1] == ("arima-season" if (rows, horizon) == (72, 18)
+                                             else "sarima")
+    assert not is_seasonal(found.series.values[:36, 0], 12)
 
 
 def test_a_seasonal_series_gives_up_validation_for_a_window_of_its_season(tmp_path):
