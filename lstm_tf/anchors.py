@@ -127,9 +127,10 @@ HISTORY_ORDERS_MAX = 3
 SEASONAL_LAG_MAX = 4
 # Fewer validation windows than the horizon (one, or none: the training windows stand in)
 # are too few to choose on alone: the choice is averaged with a partner fitted on every
-# row, arima-season where those rows hold PARTNER_SEASONS seasons or pass `is_seasonal`,
-# else arima-trend; arima-season is a partner only (docs/accuracy.md, "Twelfth session":
-# 0.645 -> 0.527; "Fifteenth session": the test, 10 seasonal monthly 0.729 -> 0.415).
+# row, sarima where the rows before the test part pass `is_seasonal` (a season of 5..12),
+# else arima-season where they pass it or the training rows hold PARTNER_SEASONS seasons,
+# else arima-trend; both seasonal ones are partners only (docs/accuracy.md, "Twelfth
+# session": 0.645 -> 0.527; "Fifteenth session": the test, 10 seasonal monthly 0.729 -> 0.415).
 PARTNER_SEASONS = 8
 PARTNER_ONLY = ("arima-season", "sarima")
 # sarima, a partner, weighs two thirds of the mean ("Sixteenth session": ten seasonal
