@@ -208,6 +208,10 @@ def test_a_seasonal_series_gives_up_validation_for_a_window_of_its_season(tmp_pa
     assert too_short_to_validate(60, 12, 18, 0.15, 0.15, 18, seasonal=True)
     assert default_window(60, 12, 18, 0.15, 0.15, 18, NO_VALIDATION, seasonal=True) == 18
     assert not too_short_to_validate(72, 12, 18, 0.15, 0.15, 18, seasonal=True)
+    for rows in range(38, 69):  # (one too short for any window beside a validation part
+        # trains without one, seasonal or not, as before)
+        assert too_short_to_validate(rows, 12, 18, 0.15, 0.15, 18, seasonal=True)
+        assert too_short_to_validate(rows, 12, 18, 0.15, 0.15, 18) == (rows < 59)
     path, time = builtin_slice(tmp_path, "elnino", 96, 60)  # (1958-62: seasonal by the test)
     config, found, _ = prepared(path=path, time_column=time, horizon=18, test_size=18)
     assert (config.val_size, config.window) == (NO_VALIDATION, 18)

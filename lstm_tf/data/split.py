@@ -137,14 +137,14 @@ def too_short_to_validate(rows: int, season: int | None, horizon: int, val_fract
     with a validation part, one without it; or, for a `seasonal` series (a season up to
     SEASON_WINDOW_MAX), a window with a validation part shorter than its season where one
     without it holds the season (docs/accuracy.md, "Sixteenth session": 60 months, h = 18,
-    window 2 with a validation part, 12 without; 20 seasonal series 1.217 -> 0.618)."""
+    window 2 with a validation part, 18 without; 20 seasonal series 1.217 -> 0.618)."""
     validated = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
                             None, seasonal=seasonal)
     unvalidated = _window_for(rows, season, horizon, val_fraction, test_fraction, holdout,
                               NO_VALIDATION)
-    if seasonal and season and 1 < season <= SEASON_WINDOW_MAX and validated < season:
-        return season <= unvalidated
-    return validated < MIN_WINDOW <= unvalidated
+    return validated < MIN_WINDOW <= unvalidated or bool(
+        seasonal and season and 1 < season <= SEASON_WINDOW_MAX
+        and validated < season <= unvalidated)
 
 
 def default_window(rows: int, season: int | None, horizon: int, val_fraction: float,
