@@ -189,6 +189,9 @@ class RunConfig:
     # The anchor used (anchors.Anchor.to_dict), filled in by training; None: a run from
     # before anchors, whose network saw absolute z-scores (anchor "none").
     anchor: dict | None = None
+    # A panel run's anchor per series (series_anchors.SeriesAnchor.to_dict) when the floor
+    # took it (train.floor); None otherwise.
+    series_anchor: dict | None = None
     # A panel run: the series names in index order, the skipped ones, the series column
     # and the scaling (filled in by training); None for a single series.
     panel: dict | None = None
@@ -226,6 +229,7 @@ class RunConfig:
                          model=_build(ModelConfig, raw["model"]),
                          train=_build(TrainConfig, raw["train"]), scaler=raw.get("scaler"),
                          split=raw.get("split"), anchor=raw.get("anchor"),
+                         series_anchor=raw.get("series_anchor"),
                          panel=raw.get("panel"), covariates=raw.get("covariates"),
                          versions=raw.get("versions", {}))
         except (KeyError, TypeError) as error:

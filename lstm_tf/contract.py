@@ -89,7 +89,7 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
     """The metadata JSON stored in every exported model.
 
     `panel`: a panel run's {"scaling", "series" (names in index order), "series_column",
-    "embedding"}; the scaler's statistics are then inside the graph only (per window or
+    "embedding", "series_anchor" (null, or its share, reach and candidates)}; the scaler's statistics are then inside the graph only (per window or
     per series). `fixed_time`: the only time length the graph takes (an unrolled gate
     model), written in place of `"time"` in the shapes of `inputs` and `outputs`.
     `covariates`: {"calendar", "known", "names"} of a model that takes future-known
@@ -149,8 +149,10 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
 
 def takes_series(panel: dict | None) -> bool:
     """Whether a panel model takes the `series` index input: to select its series'
-    statistics (series scaling) and/or its learned embedding."""
-    return bool(panel) and (panel.get("scaling") == "series" or bool(panel.get("embedding")))
+    statistics (series scaling), its learned embedding and/or its own anchor
+    (`series_anchors`)."""
+    return bool(panel) and (panel.get("scaling") == "series" or bool(panel.get("embedding"))
+                            or bool(panel.get("series_anchor")))
 
 
 def parse_metadata(raw: str | None, source: str) -> dict[str, Any]:
@@ -229,6 +231,11 @@ def _check_panel(panel, bad) -> None:
     embedding = panel.get("embedding", 0)
     if not isinstance(embedding, int) or isinstance(embedding, bool) or embedding < 0:
         raise bad("panel.embedding", "must be a non-negative integer")
+    own = panel.get("series_anchor")
+    if own is not None and not (isinstance(own, dict) and isinstance(own.get("share"), float)
+                                and 0 < own["share"] <= 1):
+        raise bad("panel.series_anchor", "must be null or {share, reach, candidates} with a "
+                  "share in (0, 1]")
     if takes_series(panel) and not names:
         raise bad("panel.series", "must name the series of a model that takes the series index")
 

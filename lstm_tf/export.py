@@ -384,14 +384,18 @@ def _attach_metadata(onnx_model, config: RunConfig, run, *, scaling: bool, step:
 
 def _panel_metadata(config: RunConfig) -> dict | None:
     """What an exported panel model says of its panel: the scaling, and when it selects
-    statistics by series index, the series names in index order."""
+    statistics, a learned vector or an anchor by series index, the series names in index
+    order."""
     if not config.panel:
         return None
     scaling = config.panel["scaling"]
     embedding = config.model.series_embedding
+    own = config.series_anchor  # each series' own anchor, chosen by the floor
     return {"scaling": scaling, "series_column": config.panel.get("series_column"),
             "trained_series": len(config.panel["series"]), "embedding": embedding,
-            "series": config.panel["series"] if scaling == "series" or embedding else []}
+            "series_anchor": {key: own[key] for key in ("share", "reach", "candidates")}
+            if own else None,
+            "series": config.panel["series"] if scaling == "series" or embedding or own else []}
 
 
 def _name_axes(graph, meta: dict) -> None:

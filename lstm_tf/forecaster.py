@@ -6,6 +6,10 @@ backtests, gate inspection, the parity check, the exported graph), is
     z        = scale(window)                     the run's scaling, below
     forecast = unscale(anchor(z) + network(anchor.network_inputs(z), extras))
 
+and for a panel whose floor took its series anchors (`series_anchors`, raw units):
+
+    forecast = (1 - share) * forecast + share * series_anchor[series](window)
+
 with one of three scalings (`config.json`'s `scaler` record):
 
     global   z = (x - mean) / std, per column, fitted on a single series' training rows
@@ -33,6 +37,7 @@ import numpy as np
 
 from . import anchors as anchors_lib
 from .data import window_scaling
+from .series_anchors import SeriesAnchor
 from .data.covariates import Covariates
 
 SCALINGS = ("global", "series", "window", "none")
@@ -50,6 +55,8 @@ class Forecaster:
             (series); None otherwise.
         covariates: the scaling of the raw future-known covariates, or None.
         series_input: whether the network takes the series index (an embedding).
+        series_anchor: a panel's anchors per series and their share of the forecast
+            (`series_anchors`), or None.
     """
 
     scaling: str
@@ -59,11 +66,13 @@ class Forecaster:
     std: np.ndarray | None = None
     covariates: Covariates | None = None
     series_input: bool = False
+    series_anchor: SeriesAnchor | None = None
 
     @classmethod
     def from_record(cls, scaler: dict, anchor: anchors_lib.Anchor, n_targets: int,
                     covariates: Covariates | None = None, series_input: bool = False,
-                    scaled: bool = True) -> "Forecaster":
+                    scaled: bool = True, series_anchor: SeriesAnchor | None = None
+                    ) -> "Forecaster":
         """From a `scaler` record as config.json keeps it (`scaler_record`); `scaled`
         False keeps the network's units (scaling `none`)."""
         scaling = ("none" if not scaled else "window" if scaler.get("per_window")
@@ -72,14 +81,21 @@ class Forecaster:
         if scaling in ("global", "series", "none") and "mean" in scaler:
             mean = np.asarray(scaler["mean"], np.float64)
             std = np.asarray(scaler["std"], np.float64)
-        return cls(scaling, anchor, n_targets, mean, std, covariates, series_input)
+        return cls(scaling, anchor, n_targets, mean, std, covariates, series_input,
+                   series_anchor)
 
     @classmethod
     def of_run(cls, config, scaled: bool = True) -> "Forecaster":
         """The forecaster of a saved run (`config.RunConfig`)."""
         return cls.from_record(config.scaler, anchors_lib.of_run(config),
                                len(config.data.targets), Covariates.from_dict(config.covariates),
-                               bool(config.model.series_embedding), scaled)
+                               bool(config.model.series_embedding), scaled,
+                               SeriesAnchor.from_dict(config.series_anchor))
+
+    @property
+    def reach(self) -> int:
+        """The shortest window it forecasts from: the rows its anchors read."""
+        return max(self.anchor.reach, self.series_anchor.reach if self.series_anchor else 0)
 
     # ------------------------------------------------------------------- NumPy
 
@@ -134,12 +150,21 @@ class Forecaster:
         z, undo, _ = self.to_network(raw_windows, series)
         anchored = self.anchor.forecast(z, self.n_targets)
         if network is None:
-            return undo(anchored)
+            return self._with_series_anchor(undo(anchored), raw_windows, series)
         extras = self.network_extras(series, known)
         inputs = self.anchor.network_inputs(z, self.n_targets).astype(np.float32)
         output = np.asarray(network({"window": inputs, **extras} if extras else inputs),
                             np.float64)
-        return undo((anchored[..., None] if output.ndim == 4 else anchored) + output)
+        return self._with_series_anchor(
+            undo((anchored[..., None] if output.ndim == 4 else anchored) + output),
+            raw_windows, series)
+
+    def _with_series_anchor(self, forecast: np.ndarray, raw_windows, series) -> np.ndarray:
+        """The forecast blended with the series anchors (point forecasts only)."""
+        if self.series_anchor is None:
+            return forecast
+        share = self.series_anchor.share
+        return (1 - share) * forecast + share * self.series_anchor.forecast(raw_windows, series)
 
     # -------------------------------------------------------------- TensorFlow
 
@@ -200,4 +225,8 @@ class Forecaster:
         if self.anchor.kind != "none":  # (none: a zero forecast, left out of the graph)
             anchored = self.anchor.tf_forecast(z, self.n_targets)
             output = (anchored[..., None] if output.shape.rank == 4 else anchored) + output
-        return undo(output)
+        if self.series_anchor is None:
+            return undo(output)
+        share = self.series_anchor.share
+        return ((1 - share) * undo(output)
+                + share * self.series_anchor.tf_forecast(windows, series))

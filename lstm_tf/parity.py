@@ -20,7 +20,6 @@ import numpy as np
 
 from . import contract, runtime
 from . import quantiles as quantiles_lib
-from .anchors import of_run
 from .config import RunConfig
 from .data import windows
 from .data.covariates import future_cut
@@ -133,7 +132,7 @@ def parity_cases(config: RunConfig) -> dict[str, tuple]:
     if len(test) > PANEL_WINDOWS:  # a large panel: windows spread over all its series
         test = test[np.linspace(0, len(test) - 1, PANEL_WINDOWS).astype(np.int64)]
     every = np.concatenate([prepared.starts[p] for p in ("train", "val", "test")])
-    short = max(1, window // 2, of_run(config).reach)
+    short = max(1, window // 2, Forecaster.of_run(config).reach)
     chosen = {"test windows": (test, window), "batch 1": (test[-1:], window),
               "batch 256": (np.resize(every, 256), window), f"time {short}": (test, short)}
     long = test[test - 2 * window >= offsets[prepared.series_index(test)]]

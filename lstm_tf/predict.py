@@ -204,7 +204,8 @@ def predict_panel(session, meta: dict, data_path: str | Path,
             why = ("not among the series the model was trained on (it "
                    + ("selects each series' statistics by name; a window-scaled model serves "
                       "any)" if panel_meta["scaling"] == "series" else
-                      "learned a vector for each series it saw)"))
+                      "learned a vector for each series it saw)" if panel_meta.get("embedding")
+                      else "forecasts each series it saw with that series' own anchor)"))
         if why is None:
             served.append(i)
         else:

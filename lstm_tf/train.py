@@ -219,22 +219,18 @@ def _train(config: RunConfig, out: str | Path, force: bool, verbose: int,
                 + ": its output is set to zero, the forecast is the anchor's")
     trained_anchor = prepared.anchor
     floor_taken, floor_scores = floor(model, prepared, config)
-    if floor_taken in BLENDS:
-        log(f"the mean of the model and {FLOOR_NAMES[BLENDS[floor_taken]]} beats the model on "
-            f"the validation windows: the run forecasts it (anchor {prepared.anchor.describe()}, "
-            "the network's head halved)")
-    elif floor_taken:
-        network_kept = False
-        log(f"{FLOOR_NAMES[floor_taken]} beats the model on the validation windows: the run "
-            f"forecasts it (anchor {prepared.anchor.describe()}, network zeroed)")
+    halved = floor_taken in BLENDS and floor_taken != "mean-series"  # (its network stays whole)
+    if floor_taken:
+        log(floor_message(floor_taken, prepared))
+        network_kept = network_kept and floor_taken in BLENDS
     if config.train.final and not prepared.in_sample:  # the test part stays unseen (final_fit)
         epochs = final_epochs(config, tracker)
         log(f"final fit: {epochs} epochs on the training and validation windows")
         # A blend's network is trained on its own anchor, then halved as the first one.
         model = final_fit(config, replace(prepared, anchor=trained_anchor)
-                          if floor_taken in BLENDS else prepared,
+                          if halved else prepared,
                           strategy, policy, epochs, network_kept, verbose)
-        if floor_taken in BLENDS:
+        if halved:
             scale_network(model, config, 0.5)
     calibrate_quantiles(model, prepared, config)
     # Across machines each worker would predict only its shard of the windows: evaluate
@@ -603,7 +599,7 @@ def keep_network_if_better(model, prepared: Prepared, config: RunConfig,
 
 
 FLOOR_NAMES = {"last": "naive persistence", "season": "the seasonal naive forecast",
-               "anchor": "the fitted anchor alone"}
+               "anchor": "the fitted anchor alone", "series": "each series' own anchor"}
 # The floor's combinations: the mean of the model and one of the forecasts above.
 BLENDS = {f"mean-{name}": name for name in FLOOR_NAMES}
 
@@ -627,6 +623,13 @@ def floor(model, prepared: Prepared, config: RunConfig) -> tuple[str | None, dic
     combinations are M4's robust lesson: the mean of two forecasts whose errors differ
     is often better than either (not for quantile runs, whose head would halve the
     intervals: they choose among the model and the forecasts alone).
+
+    A panel's floor also weighs each series' own anchor (`series`, `mean-series`;
+    `series_anchors`: the single-series choice per series, fitted on each series' rows
+    before its validation part for this comparison and on every row before its test part
+    when taken), for point forecasts of a panel small enough (`series_anchors.fits`);
+    taken, the graph selects them by the `series` input and the mean keeps the model
+    whole (the anchors' share is half the forecast).
 
     The anchor's choice already weighs `last` and `season`, but it averages the best
     few candidates, fitted regressions among them, and the network is kept when it beats
@@ -657,6 +660,20 @@ def floor(model, prepared: Prepared, config: RunConfig) -> tuple[str | None, dic
     return best, scores
 
 
+def floor_message(taken: str, prepared: Prepared) -> str:
+    """What the log says of the floor's choice `taken` (`floor`)."""
+    if taken == "mean-series":
+        return ("the mean of the model and each series' own anchor beats the model on the "
+                "validation windows: the run forecasts it")
+    if taken in BLENDS:
+        return (f"the mean of the model and {FLOOR_NAMES[BLENDS[taken]]} beats the model on "
+                f"the validation windows: the run forecasts it (anchor "
+                f"{prepared.anchor.describe()}, the network's head halved)")
+    return (f"{FLOOR_NAMES[taken]} beats the model on the validation windows: the run "
+            "forecasts it (" + ("" if taken == "series" else
+                                f"anchor {prepared.anchor.describe()}, ") + "network zeroed)")
+
+
 def few_windows(prepared: Prepared, horizon: int) -> bool:
     """Whether a single series' validation part holds fewer windows than the horizon (or
     none: `anchors.too_few_to_choose`). Its anchor already averages what they chose with
@@ -672,8 +689,18 @@ def few_windows(prepared: Prepared, horizon: int) -> bool:
 def take_floor(model, prepared: Prepared, config: RunConfig, name: str, forecast) -> None:
     """Make the run forecast the floor's choice `name`: `forecast` (an anchor) itself, or
     for a `mean-...` the mean of the model and `forecast` (see `floor`)."""
+    from . import series_anchors
     from .anchors import mean_with_model
 
+    if BLENDS.get(name, name) == "series":  # refitted on every row before the test part
+        data, panel = config.data, prepared.series
+        refitted = series_anchors.fit(panel.values, panel.offsets, prepared.split.val_end,
+                                      prepared.n_targets, data.season, data.window, data.horizon)
+        prepared.series_anchor = refitted.with_share(series_anchors.SHARES[name])
+        config.series_anchor = prepared.series_anchor.to_dict()
+        if name == "series":
+            zero_network(model, config)
+        return
     if name in BLENDS:
         prepared.anchor = mean_with_model(prepared.anchor, forecast)
         scale_network(model, config, 0.5)
@@ -685,7 +712,9 @@ def take_floor(model, prepared: Prepared, config: RunConfig, name: str, forecast
 
 def floor_candidates(prepared: Prepared, config: RunConfig) -> dict:
     """The forecasts the floor weighs against the model, as anchors (`floor`): `last`,
-    `season` (when the window holds a season) and the fitted `anchor`."""
+    `season` (when the window holds a season), the fitted `anchor` and a panel's `series`
+    anchors, fitted on the rows before each series' validation part."""
+    from . import series_anchors
     from .anchors import naive_anchors
 
     data = config.data
@@ -693,6 +722,13 @@ def floor_candidates(prepared: Prepared, config: RunConfig) -> dict:
     fitted = prepared.fallback if prepared.fallback is not None else prepared.anchor
     if fitted.kind != "none":
         candidates["anchor"] = fitted
+    panel = prepared.series
+    if (prepared.series_of is not None and not config.model.quantiles
+            and series_anchors.fits(len(panel.names), prepared.n_targets, data.horizon,
+                                    data.window)):
+        candidates["series"] = series_anchors.fit(
+            panel.values, panel.offsets, prepared.split.train_end, prepared.n_targets,
+            data.season, data.window, data.horizon)
     return candidates
 
 
@@ -701,12 +737,15 @@ def floor_forecasts(model, prepared: Prepared, config: RunConfig, candidates: di
     """name -> forecast in original units [n, horizon, targets] of the windows at
     `starts`: the model's, each candidate's and (point forecasts) the mean of the model
     and each candidate (`mean-<name>`)."""
+    from .series_anchors import SeriesAnchor
+
     data = config.data
     forecasts = {"model": prepared.forecast(keras_predict(model), starts, data.window,
                                             data.horizon)}
     for name, anchor in candidates.items():
-        forecasts[name] = replace(prepared, anchor=anchor).forecast(None, starts, data.window,
-                                                                     data.horizon)
+        own = isinstance(anchor, SeriesAnchor)  # (share 1: the model's forecast weighs 0)
+        forecasts[name] = replace(prepared, **{"series_anchor" if own else "anchor": anchor}
+                                  ).forecast(None, starts, data.window, data.horizon)
     if not config.model.quantiles:
         for name in candidates:
             forecasts[f"mean-{name}"] = 0.5 * (forecasts["model"] + forecasts[name])

@@ -19,6 +19,7 @@ from ..config import DataConfig, RunConfig
 from ..errors import UserError
 from .. import data as data_lib  # the public data API (data/__init__.py)
 from ..forecaster import Forecaster
+from ..series_anchors import SeriesAnchor
 from .covariates import Covariates, future_cut, read_columns, split_known
 from .csv import column_if_present
 from .panel import Panel, as_panel
@@ -66,6 +67,8 @@ class Prepared:
     # Anchor `network`: the anchor `auto` would have chosen, the floor's fallback
     # (`train.floor`); None otherwise.
     fallback: anchors_lib.Anchor | None = None
+    # A panel's anchors per series when the floor took them (`series_anchors`); None otherwise.
+    series_anchor: SeriesAnchor | None = None
 
     @property
     def window_scaled(self) -> bool:
@@ -80,7 +83,8 @@ class Prepared:
         """Its scaling, anchor and the network's extra inputs: raw windows in, raw
         forecasts out (`forecaster.Forecaster`)."""
         return Forecaster.from_record(scaler_record(self), self.anchor, self.n_targets,
-                                      self.covariate_spec, self.series_input)
+                                      self.covariate_spec, self.series_input,
+                                      series_anchor=self.series_anchor)
 
     def series_index(self, starts: np.ndarray) -> np.ndarray:
         """The series each window start row belongs to (0 for a single series)."""
@@ -421,6 +425,7 @@ def evaluation_data(config: RunConfig, data_path: str | None = None) -> tuple[Pr
 
         prepared = prepare(load_panel(config.data), config.data, scaler, anchor, covariates)
         prepared.series_input = series_input
+        prepared.series_anchor = SeriesAnchor.from_dict(config.series_anchor)
         return prepared, "test"
     if data_path is None:
         return prepare(load_series(config.data), config.data, scaler, anchor, covariates), "test"
