@@ -172,3 +172,38 @@ def test_the_graph_takes_the_series_and_predict_serves_it(seasons_and_trends, tm
                 "--out", tmp_path / "again.csv")
     assert again.exit_code == 0, again.output
     assert "own anchor" in again.output
+
+
+def test_in_sample_scores_need_a_clear_edge():
+    from lstm_tf.train import series_scored_fairly
+
+    grunfeld = {"model": 1.455, "series": 1.387}  # 5% ahead, on the windows it chose on
+    fertility = {"model": 1.698, "series": 0.573}
+    assert not series_scored_fairly(grunfeld, in_sample=True)
+    assert series_scored_fairly(fertility, in_sample=True)
+    assert series_scored_fairly(grunfeld, in_sample=False)  # validation windows: any edge
+
+
+def test_a_panel_without_validation_takes_them_on_a_clear_edge(tmp_path):
+    # 14 rows a series, horizon 4: no validation part (the network is not trained); each
+    # series' own seasonal or trend forecast beats the global anchor by far.
+    rng = np.random.default_rng(2)
+    rows = ["series,step,value"]
+    for s in range(6):
+        t = np.arange(14)
+        values = (10 + (s + 1) * np.tile(PATTERN[:4], 4)[:14] if s % 2 == 0
+                  else 5 - (s + 1) * 0.6 * t) + rng.normal(0, 0.05, 14)
+        rows += [f"s{s},{i},{x:.4f}" for i, x in enumerate(values)]
+    data = tmp_path / "short.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    trained = run("train", "--data", data, "--series-column", "series", "--time-column", "step",
+                  "--season", "4", "--horizon", "4", "--test-size", "4", "--units", "4",
+                  "--ensemble", "1", "-q", "--out", out)
+    assert trained.exit_code == 0, trained.output
+    assert "no validation part" in trained.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    scores = metrics["floor_validation"]
+    assert metrics["floor"] == "series"
+    assert 1.1 * scores["series"] < scores["model"]
+    assert metrics["model"]["mase"] < metrics["seasonal_naive"]["mase"]
