@@ -500,11 +500,12 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
     for name in _history_names(season, window) if history else ():
         if names is not None and name not in names:
             continue
-        fit = _history_fit(name, column[first:int(train_starts.max()) + horizon], season,
-                           window, horizon)
+        scored_end = int(train_starts.max()) + horizon
+        fit = _history_fit(name, column[first:scored_end], season, window, horizon)
         if fit is not None:  # refitted on every row before the test part, as the others
-            options[name] = (*_history_fit(name, column[first:last], season, window, horizon),
-                             val_error(*fit))
+            refit = (fit if scored_end == last  # (no validation part: the same rows)
+                     else _history_fit(name, column[first:last], season, window, horizon))
+            options[name] = (*refit, val_error(*fit))
     for name in [*fixed, "ar", "ar-level", *seasonal, *arima]:
         if names is not None and name.split("/")[0] not in names:
             continue

@@ -43,9 +43,10 @@ from .data.windowing import window_starts
 from .errors import UserError
 
 SHARES = {"series": 1.0, "mean-series": 0.5}  # the floor's two candidates (`train.floor`)
-# The panels series anchors are fitted for: each series costs a choice (0.05-0.3 s with
-# its ARIMAs), and the graph holds series x targets x horizon x reach weights.
-MAX_SERIES = 2_000
+# The panels series anchors are fitted for: each series costs a choice, twice (about 0.05 s
+# for 300 monthly rows with its ARIMAs on this 2-core machine: 150 series add 16 s to a
+# run, 500 about 55 s), and the graph holds series x targets x horizon x reach weights.
+MAX_SERIES = 500
 MAX_WEIGHTS = 4_000_000
 
 
