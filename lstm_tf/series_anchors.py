@@ -43,10 +43,11 @@ from .data.windowing import window_starts
 from .errors import UserError
 
 SHARES = {"series": 1.0, "mean-series": 0.5}  # the floor's two candidates (`train.floor`)
-# The panels series anchors are fitted for: each series costs a choice, twice (about 0.05 s
-# for 300 monthly rows with its ARIMAs on this 2-core machine: 150 series add 16 s to a
-# run, 500 about 55 s), and the graph holds series x targets x horizon x reach weights.
-MAX_SERIES = 500
+# The panels series anchors are fitted for: each series costs a choice, twice (on this
+# 2-core machine about 250 us a row for seasonal monthly series, whose sarima fit is most
+# of it, 50 us for yearly and quarterly ones: 150 series x 300 months add 16 s to a run,
+# 200,000 monthly rows 100 s), and the graph holds series x targets x horizon x reach weights.
+MAX_ROWS = 200_000
 MAX_WEIGHTS = 4_000_000
 
 
@@ -124,10 +125,10 @@ class SeriesAnchor:
         return tf.transpose(out * std + mean, (0, 2, 1))  # [b, h, t]
 
 
-def fits(series_count: int, n_targets: int, horizon: int, window: int) -> bool:
-    """Whether a panel is small enough for series anchors (`MAX_SERIES`, `MAX_WEIGHTS`)."""
-    return (series_count <= MAX_SERIES
-            and series_count * n_targets * horizon * window <= MAX_WEIGHTS)
+def fits(rows: int, series_count: int, n_targets: int, horizon: int, window: int) -> bool:
+    """Whether a panel of `rows` rows is small enough for series anchors (`MAX_ROWS`,
+    `MAX_WEIGHTS`)."""
+    return rows <= MAX_ROWS and series_count * n_targets * horizon * window <= MAX_WEIGHTS
 
 
 def fit(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, n_targets: int,

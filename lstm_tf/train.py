@@ -744,8 +744,8 @@ def floor_candidates(prepared: Prepared, config: RunConfig) -> dict:
         candidates["anchor"] = fitted
     panel = prepared.series
     if (prepared.series_of is not None and not config.model.quantiles
-            and series_anchors.fits(len(panel.names), prepared.n_targets, data.horizon,
-                                    data.window)):
+            and series_anchors.fits(len(panel.values), len(panel.names), prepared.n_targets,
+                                    data.horizon, data.window)):
         candidates["series"] = series_anchors.fit(
             panel.values, panel.offsets, prepared.split.train_end, prepared.n_targets,
             data.season, data.window, data.horizon)

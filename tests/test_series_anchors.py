@@ -96,10 +96,10 @@ def test_round_trip_and_bad_shapes():
 
 
 def test_the_panels_it_fits():
-    assert series_anchors.fits(150, 1, 18, 36)
-    assert not series_anchors.fits(series_anchors.MAX_SERIES + 1, 1, 1, 1)
-    assert series_anchors.fits(400, 2, 48, 100)  # 3.84 million weights
-    assert not series_anchors.fits(450, 2, 48, 100)  # 4.32 million
+    assert series_anchors.fits(150 * 300, 150, 1, 18, 36)
+    assert not series_anchors.fits(series_anchors.MAX_ROWS + 1, 10, 1, 1, 1)
+    assert series_anchors.fits(4000, 400, 2, 48, 100)  # 3.84 million weights
+    assert not series_anchors.fits(4500, 450, 2, 48, 100)  # 4.32 million
 
 
 @pytest.fixture(scope="module")
