@@ -7,8 +7,8 @@
 // exported/README.md: input `window` float32 [batch, time, columns], output
 // `forecast` float32 [batch, horizon, targets], both in the CSV's original units;
 // the step model takes `x_t` [batch, columns] and `h_in`/`c_in` [layers, batch, units].
-// A panel model scaled by series also takes `series` int64 [batch]: the index of the
-// series' name in `meta.panel.series`.
+// A panel model scaled by series (or with a series embedding or series anchors) also
+// takes `series` int64 [batch]: the index of the series' name in `meta.panel.series`.
 // A quantile model (`lstm-tf train --quantiles`) also outputs `quantiles` float32
 // [batch, horizon, targets, Q] at the levels in the metadata's `quantiles`; its
 // `forecast` is their median.
@@ -546,14 +546,14 @@ export function windowTensor(ort, meta, values) {
 }
 
 /**
- * The `series` input of a panel model that takes it (scaled by series, or with a learned
- * series embedding): the index of `name` among the series it was trained on. Null for
- * every other model.
+ * The `series` input of a panel model that takes it (scaled by series, with a learned
+ * series embedding or with series anchors): the index of `name` among the series it was
+ * trained on. Null for every other model.
  */
 export function seriesTensor(ort, meta, name) {
   if (!meta.inputs || !(SERIES_INPUT in meta.inputs)) return null;
   if (name === null || name === undefined) {
-    throw new LstmTfError('this panel model takes the series index (its statistics or its learned vector): give the series (--series NAME)');
+    throw new LstmTfError('this panel model takes the series index (its statistics, its learned vector or its own anchor): give the series (--series NAME)');
   }
   const index = meta.panel.series.indexOf(name);
   if (index < 0) throw new LstmTfError(`series ${JSON.stringify(name)} is not among the ${meta.panel.series.length} series the model was trained on`);
