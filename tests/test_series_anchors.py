@@ -208,3 +208,17 @@ def test_a_panel_without_validation_takes_them_on_a_clear_edge(tmp_path):
     assert metrics["floor"] == "series"
     assert 1.1 * scores["series"] < scores["model"]
     assert metrics["model"]["mase"] < metrics["seasonal_naive"]["mase"]
+
+
+def test_every_installed_runtime_serves_the_series_anchors(seasons_and_trends):
+    from lstm_tf import runtimes
+
+    _, out, model, _, _ = seasons_and_trends
+    report = runtimes.compare(model, out, windows=4, budget=0.02)
+    rows = {row.runtime: row for row in report.rows}
+    assert {"onnxruntime", "node"} <= {name for name, row in rows.items() if row.version}
+    for row in rows.values():
+        if row.version is not None:
+            assert row.failure is None, (row.runtime, row.failure)
+            assert row.vs_onnxruntime <= 1e-5 and row.vs_keras <= 1e-5, row
+    assert report.passed
