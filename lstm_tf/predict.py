@@ -256,7 +256,8 @@ def _series_future(panel, i: int, spec: dict, horizon: int, n_targets: int):
 def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) -> str:
     """The forecast CSV: `series` (a panel's; not for a single series), the time column
     continued under the file's name for it (a panel's `time`, or the step, when the data
-    has none; a single series' only when it has one), `step`, each target's forecast (a
+    has none; a single series' only when it has one), `step` (`horizon_step` where that
+    name is taken), each target's forecast (a
     quantile model's median), then one column per target and level, `<target>_q<level>`
     (e.g. sst_q0.1).
 
@@ -268,7 +269,11 @@ def forecast_csv(meta: dict, result: PanelForecast, series_column: bool = True) 
     labels = ["series"] if series_column else []
     timed = result.times is not None
     time_name = result.time_column or meta.get("time_column") or "time"
-    rows = [labels + ([time_name] if timed else []) + ["step"]
+    # (`horizon_step` where the time column or a target is itself named `step`: one
+    # header, two columns would be ambiguous to every reader)
+    taken = set(labels + targets + ([time_name] if timed else []))
+    rows = [labels + ([time_name] if timed else []) + ["step" if "step" not in taken
+                                                      else "horizon_step"]
             + targets + [f"{target}_q{level:g}" for target in targets for level in levels]]
     steps = result.values.shape[1]
     for index, (name, values) in enumerate(zip(result.names, result.values)):

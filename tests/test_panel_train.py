@@ -336,3 +336,15 @@ def test_panel_quantile_run_exports_and_predicts_quantiles_that_never_cross(long
     summary = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     coverage = summary["overall"]["model"]["quantiles"]["intervals"]["80%"]["coverage"]
     assert len(rows) == 36 and coverage == pytest.approx(np.mean(inside))
+
+
+def test_forecast_csv_keeps_one_name_per_column_when_the_time_column_is_step():
+    from lstm_tf.predict import PanelForecast, forecast_csv
+
+    meta = {"targets": ["a", "b"], "quantiles": None, "time_column": "step"}
+    result = PanelForecast(["s0"], [["20", "21"]], np.array([[[1.0, 2.0], [3.0, 4.0]]]), {},
+                           time_column="step")
+    lines = forecast_csv(meta, result).splitlines()
+    assert lines == ["series,step,horizon_step,a,b", "s0,20,1,1,2", "s0,21,2,3,4"]
+    result.time_column = "month"
+    assert forecast_csv(meta, result).splitlines()[0] == "series,month,step,a,b"
