@@ -222,3 +222,27 @@ def test_every_installed_runtime_serves_the_series_anchors(seasons_and_trends):
             assert row.failure is None, (row.runtime, row.failure)
             assert row.vs_onnxruntime <= 1e-5 and row.vs_keras <= 1e-5, row
     assert report.passed
+
+
+def test_node_forecasts_one_series_as_predict_does(seasons_and_trends, tmp_path):
+    # forecast.js (exported/node) fed one series' rows and its name: the same forecast as
+    # `lstm-tf predict`, under the file's time column `step` continued and `horizon_step`.
+    import subprocess
+    from pathlib import Path
+
+    data, _, model, _, _ = seasons_and_trends
+    exported = Path(__file__).resolve().parent.parent / "exported"
+    assert (exported / "node_modules" / "onnxruntime-node").is_dir(), \
+        "run `cd exported && ONNXRUNTIME_NODE_INSTALL=skip npm ci`"
+    lines = data.read_text().splitlines()
+    one = tmp_path / "s3.csv"
+    one.write_text("step,value\n" + "".join(line.split(",", 1)[1] + "\n"
+                                            for line in lines[1:] if line.startswith("s3,")))
+    node = subprocess.run(["node", str(exported / "node" / "forecast.js"), str(model), str(one),
+                           "--series", "s3"], capture_output=True, text=True, timeout=60)
+    assert node.returncode == 0, node.stderr
+    python = run("predict", model, "--data", data, "--series-column", "series")
+    assert python.exit_code == 0, python.output
+    expected = [line.split(",", 1)[1] for line in python.output.splitlines()
+                if line.startswith("s3,")]
+    assert node.stdout.splitlines() == ["step,horizon_step,value"] + expected

@@ -77,7 +77,10 @@ async function main() {
     // The data's time column, continued under its own name (as `lstm-tf predict` does),
     // when it has one.
     const times = time && time.length >= 2 ? futureTimes(time, rows.length, csvPath) : null;
-    console.log([...(times ? [timeColumn] : []), 'step', ...meta.targets,
+    // (`horizon_step` where the time column or a target is itself named `step`, as
+    // `lstm-tf predict` names it)
+    const taken = [...(times ? [timeColumn] : []), ...meta.targets].includes('step');
+    console.log([...(times ? [timeColumn] : []), taken ? 'horizon_step' : 'step', ...meta.targets,
       ...quantileColumns(meta)].join(','));
     rows.forEach((row, step) => console.log([...(times ? [times[step]] : []), step + 1,
       ...row.map(short), ...(quantiles ? quantiles[step].flat().map(short) : [])].join(',')));
