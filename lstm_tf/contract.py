@@ -89,8 +89,8 @@ def build_metadata(*, kind: str, units: int, layers: int, window: int, horizon: 
     """The metadata JSON stored in every exported model.
 
     `panel`: a panel run's {"scaling", "series" (names in index order), "series_column",
-    "embedding", "series_anchor" (null, or its share, reach and candidates)}; the scaler's statistics are then inside the graph only (per window or
-    per series). `fixed_time`: the only time length the graph takes (an unrolled gate
+    "embedding", "series_anchor" (null, or its share, reach and candidates)}; the
+    scaler's statistics are then inside the graph only (per window or per series). `fixed_time`: the only time length the graph takes (an unrolled gate
     model), written in place of `"time"` in the shapes of `inputs` and `outputs`.
     `covariates`: {"calendar", "known", "names"} of a model that takes future-known
     covariates (the `known` input). `ensemble`: K networks whose mean is the forecast

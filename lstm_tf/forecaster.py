@@ -6,7 +6,8 @@ backtests, gate inspection, the parity check, the exported graph), is
     z        = scale(window)                     the run's scaling, below
     forecast = unscale(anchor(z) + network(anchor.network_inputs(z), extras))
 
-and for a panel whose floor took its series anchors (`series_anchors`, raw units):
+and for a panel whose floor took its series anchors (`series_anchors`: each series' own
+linear forecast, from the raw window to original units):
 
     forecast = (1 - share) * forecast + share * series_anchor[series](window)
 
