@@ -102,25 +102,35 @@ def test_the_panels_it_fits():
     assert not series_anchors.fits(4500, 450, 2, 48, 100)  # 4.32 million
 
 
+def _write_seasons_and_trends(path, length, pattern, levels, slope, noise, seed):
+    """A long CSV of six series: the even ones `pattern` repeated (scaled by s + 1) around
+    levels[0], the odd ones a line from levels[1] of slope (s + 1) * slope; plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = ["series,step,value"]
+    t = np.arange(length)
+    for s in range(6):
+        values = (levels[0] + (s + 1) * np.resize(pattern, length) if s % 2 == 0
+                  else levels[1] + (s + 1) * slope * t) + rng.normal(0, noise, length)
+        rows += [f"s{s},{i},{x:.4f}" for i, x in enumerate(values)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _train_panel(data, out, season, horizon, *options):
+    return run("train", "--data", data, "--series-column", "series", "--time-column", "step",
+               "--season", season, "--horizon", horizon, "--test-size", horizon,
+               "--units", "4", "--ensemble", "1", "-q", *options, "--out", out)
+
+
 @pytest.fixture(scope="module")
 def seasons_and_trends(tmp_path_factory):
     """Three seasonal and three trending series (a global anchor serves neither kind
     alone), trained a single epoch (the network loses): the floor takes series anchors;
     the run exported."""
-    rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("series-anchors")
-    rows = ["series,step,value"]
-    for s in range(6):
-        t = np.arange(90)
-        values = (50 + (s + 1) * np.tile(PATTERN, 15) if s % 2 == 0
-                  else 100 + (s + 1) * 0.8 * t) + rng.normal(0, 0.1, 90)
-        rows += [f"s{s},{i},{x:.4f}" for i, x in enumerate(values)]
-    data = folder / "panel.csv"
-    data.write_text("\n".join(rows) + "\n")
+    data = _write_seasons_and_trends(folder / "panel.csv", 90, PATTERN, (50, 100), 0.8, 0.1, 0)
     out = folder / "run"
-    trained = run("train", "--data", data, "--series-column", "series", "--time-column", "step",
-                  "--season", "6", "--horizon", "6", "--test-size", "6", "--units", "4",
-                  "--epochs", "1", "--ensemble", "1", "--seed", "1", "-q", "--out", out)
+    trained = _train_panel(data, out, 6, 6, "--epochs", "1", "--seed", "1")
     assert trained.exit_code == 0, trained.output
     exported = run("export", out, "--out", folder / "model.onnx")
     assert exported.exit_code == 0, exported.output
@@ -188,19 +198,10 @@ def test_in_sample_scores_need_a_clear_edge():
 def test_a_panel_without_validation_takes_them_on_a_clear_edge(tmp_path):
     # 14 rows a series, horizon 4: no validation part (the network is not trained); each
     # series' own seasonal or trend forecast beats the global anchor by far.
-    rng = np.random.default_rng(2)
-    rows = ["series,step,value"]
-    for s in range(6):
-        t = np.arange(14)
-        values = (10 + (s + 1) * np.tile(PATTERN[:4], 4)[:14] if s % 2 == 0
-                  else 5 - (s + 1) * 0.6 * t) + rng.normal(0, 0.05, 14)
-        rows += [f"s{s},{i},{x:.4f}" for i, x in enumerate(values)]
-    data = tmp_path / "short.csv"
-    data.write_text("\n".join(rows) + "\n")
+    data = _write_seasons_and_trends(tmp_path / "short.csv", 14, PATTERN[:4], (10, 5), -0.6,
+                                     0.05, 2)
     out = tmp_path / "run"
-    trained = run("train", "--data", data, "--series-column", "series", "--time-column", "step",
-                  "--season", "4", "--horizon", "4", "--test-size", "4", "--units", "4",
-                  "--ensemble", "1", "-q", "--out", out)
+    trained = _train_panel(data, out, 4, 4)
     assert trained.exit_code == 0, trained.output
     assert "no validation part" in trained.output
     metrics = json.loads((out / "metrics.json").read_text())
