@@ -714,8 +714,10 @@ def take_floor(model, prepared: Prepared, config: RunConfig, name: str, forecast
 
     if BLENDS.get(name, name) == "series":  # refitted on every row before the test part
         data, panel = config.data, prepared.series
-        refitted = series_anchors.fit(panel.values, panel.offsets, prepared.split.val_end,
-                                      prepared.n_targets, data.season, data.window, data.horizon)
+        refitted = (forecast if prepared.in_sample  # (no validation part: the same rows)
+                    else series_anchors.fit(panel.values, panel.offsets, prepared.split.val_end,
+                                            prepared.n_targets, data.season, data.window,
+                                            data.horizon))
         prepared.series_anchor = refitted.with_share(series_anchors.SHARES[name])
         config.series_anchor = prepared.series_anchor.to_dict()
         if name == "series":
