@@ -496,11 +496,11 @@ def fit_candidates(column: np.ndarray, train_starts: np.ndarray, val_starts: np.
     # (arima not in window-scaled units, as ar-season: measured on singles only)
     arima = ["arima"] if not window_scaled and window >= 2 else []
     first = int(train_starts.min()) - window  # one series' first row (`history`)
-    last = int(max(train_starts.max(), val_starts.max())) + horizon
+    scored_end = int(train_starts.max()) + horizon  # its rows before the scored windows
+    last = int(max(train_starts.max(), val_starts.max())) + horizon  # before the test part
     for name in _history_names(season, window) if history else ():
         if names is not None and name not in names:
             continue
-        scored_end = int(train_starts.max()) + horizon
         fit = _history_fit(name, column[first:scored_end], season, window, horizon)
         if fit is not None:  # refitted on every row before the test part, as the others
             refit = (fit if scored_end == last  # (no validation part: the same rows)
